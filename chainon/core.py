@@ -1,0 +1,557 @@
+"""The core service: Chainon's command handlers over the event store.
+
+Each handler loads the aggregates it needs, lets them decide, and saves everything it
+changed in one transaction. Deterministic ids make repeats collide in the store; the
+collision is retried, and the retry then sees what the first attempt recorded.
+eventsourcing is synchronous: async callers go through ``chainon.runtime``'s thread pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import RecordConflictError
+
+from domain import commands as cmd
+from domain import ids
+from domain.addresses import Address, parse_address, parse_email, parse_phone
+from domain.brand import Brand
+from domain.channels import CHANNEL_ADDRESS_KIND, AddressKind, Channel, channels_reaching
+from domain.contact import Contact
+from domain.conversation import Conversation
+from domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from domain.idempotency import IdempotentRequest, request_id
+from domain.index import IndexEntry, IndexKind, entry_id
+from domain.message_body import prepare_body
+from domain.refusal import RefusedInbound
+
+A = TypeVar("A", bound=Aggregate)
+Handled = tuple[cmd.Outcome, list[Aggregate]]
+MAX_ATTEMPTS = 8
+
+
+class ConcurrencyExhausted(DomainError):
+    """Too many concurrent writers on the same aggregates; the caller may retry later."""
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    brand_id: UUID
+    key: str
+    fingerprint: str
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def hash_api_key(key: str) -> str:
+    # Keys carry 190 bits of randomness, so a fast hash is enough (as for GitHub tokens).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def split_api_key(key: str) -> str | None:
+    """The key id inside ``chn_<id>_<secret>``, or None when it is not of that shape."""
+    parts = key.split("_")
+    if len(parts) != 3 or parts[0] != "chn" or len(parts[1]) != 12:
+        return None
+    return parts[1]
+
+
+class Core(Application[UUID]):
+    name = "chainon"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        default_region: str = "FR",
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self.default_region = default_region
+        self._handlers: dict[type[cmd.Command], Callable[[Any, datetime], Handled]] = {
+            cmd.SendMessage: self._send,
+            cmd.Reply: self._reply,
+            cmd.ReceiveMessage: self._receive,
+            cmd.RecordSent: self._record_sent,
+            cmd.RecordReceipt: self._record_receipt,
+            cmd.AssignConversation: self._assign,
+            cmd.TagConversation: self._tag,
+            cmd.ResolveConversation: self._resolve,
+            cmd.ReopenConversation: self._reopen,
+            cmd.AddContactAddress: self._add_contact_address,
+        }
+
+    # The one way in for commands
+
+    def handle(
+        self, command: cmd.Command, *, idempotency: IdempotencyClaim | None = None
+    ) -> cmd.Outcome:
+        handler = self._handlers[type(command)]
+        for _ in range(MAX_ATTEMPTS):
+            if idempotency is not None:
+                previous = self.find(
+                    IdempotentRequest, request_id(idempotency.brand_id, idempotency.key)
+                )
+                if previous is not None:
+                    replayed = previous.replay(idempotency.fingerprint)
+                    return cmd.Outcome.model_validate({**replayed, "duplicate": True})
+            now = self.clock()
+            outcome, changed = handler(command, now)
+            if idempotency is not None:
+                changed.append(
+                    IdempotentRequest.answer(
+                        idempotency.brand_id,
+                        idempotency.key,
+                        idempotency.fingerprint,
+                        outcome.model_dump(mode="json", exclude={"position"}),
+                        at=now,
+                    )
+                )
+            try:
+                recordings = self.save(*changed)
+            except RecordConflictError:
+                continue  # someone else wrote first: decide again on what they recorded
+            if recordings:
+                outcome = outcome.model_copy(update={"position": recordings[-1].notification.id})
+            return outcome
+        raise ConcurrencyExhausted("too many concurrent changes; try again")
+
+    # Brands (operator actions, not brand-scoped commands)
+
+    def register_brand(
+        self,
+        *,
+        slug: str,
+        name: str,
+        senders: list[tuple[Channel, str]],
+        help_text: str = "",
+        channel_order: tuple[Channel, ...] | None = None,
+        smart_encoding: bool = False,
+    ) -> Brand:
+        now = self.clock()
+        if self.find(Brand, ids.brand_id(slug)) is not None:
+            raise Conflict(f"a brand {slug!r} exists already", field="slug")
+        options: dict[str, Any] = {"help_text": help_text, "smart_encoding": smart_encoding}
+        if channel_order is not None:
+            options["channel_order"] = channel_order
+        brand = Brand.register(slug=slug, name=name, at=now, **options)
+        claims = [self._claim_sender(brand, channel, raw, now) for channel, raw in senders]
+        self._save_or_conflict(brand, *claims, what=f"brand {slug!r} or one of its senders")
+        return brand
+
+    def add_sender(self, brand_id: UUID, channel: Channel, raw: str) -> Brand:
+        now = self.clock()
+        brand = self.get(Brand, brand_id)
+        claim = self._claim_sender(brand, channel, raw, now)
+        self._save_or_conflict(brand, claim, what=f"{channel.value} sender {raw!r}")
+        return brand
+
+    def _claim_sender(self, brand: Brand, channel: Channel, raw: str, now: datetime) -> IndexEntry:
+        address = sender_key(channel, raw, self.default_region)
+        owner = self.find(IndexEntry, entry_id(IndexKind.SENDER_ADDRESS, f"{channel}:{address}"))
+        if owner is not None:
+            raise Conflict(f"{address} is already a {channel.value} sender", field="senders")
+        brand.add_sender(channel, address, at=now)
+        return IndexEntry.claim(IndexKind.SENDER_ADDRESS, f"{channel}:{address}", brand.id, at=now)
+
+    def issue_api_key(self, brand_id: UUID, label: str = "default") -> str:
+        """Returns the new key; only its hash is stored, so this is the one time it is seen."""
+        now = self.clock()
+        brand = self.get(Brand, brand_id)
+        key_id = secrets.token_hex(6)
+        key = f"chn_{key_id}_{secrets.token_urlsafe(24)}"
+        brand.issue_key(key_id, hash_api_key(key), label, at=now)
+        claim = IndexEntry.claim(IndexKind.API_KEY, key_id, brand.id, at=now)
+        self._save_or_conflict(brand, claim, what="api key")
+        return key
+
+    def revoke_api_key(self, brand_id: UUID, key_id: str) -> None:
+        brand = self.get(Brand, brand_id)
+        brand.revoke_key(key_id, at=self.clock())
+        self.save(brand)
+
+    def authenticate(self, key: str) -> Brand | None:
+        key_id = split_api_key(key)
+        if key_id is None:
+            return None
+        entry = self.find(IndexEntry, entry_id(IndexKind.API_KEY, key_id))
+        if entry is None:
+            return None
+        brand = self.get(Brand, entry.target_id)
+        return brand if brand.accepts_key(key_id, hash_api_key(key)) else None
+
+    def list_brands(self) -> list[Brand]:
+        topic = Brand.Registered.TOPIC
+        found: list[Brand] = []
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=500, topics=[topic])
+            found.extend(self.get(Brand, n.originator_id) for n in page)
+            if len(page) < 500:
+                return found
+            start = page[-1].id + 1
+
+    # Queries
+
+    def get(self, cls: type[A], aggregate_id: UUID) -> A:
+        found = self.find(cls, aggregate_id)
+        if found is None:
+            raise NotFound(f"no {cls.__name__.lower()} {aggregate_id}")
+        return found
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def conversation_of(self, brand_id: UUID, conversation_id: UUID) -> Conversation:
+        """The brand's conversation; another brand's answers exactly as a missing one."""
+        conversation = self.find(Conversation, conversation_id)
+        if conversation is None or conversation.brand_id != brand_id:
+            raise NotFound(f"no conversation {conversation_id}")
+        return conversation
+
+    def contact_of(self, brand_id: UUID, contact_id: UUID) -> Contact:
+        contact = self.find(Contact, contact_id)
+        if contact is None or contact.brand_id != brand_id:
+            raise NotFound(f"no contact {contact_id}")
+        return contact
+
+    def find_contact(self, brand_id: UUID, address: Address) -> Contact | None:
+        entry = self.find(IndexEntry, entry_id(IndexKind.CONTACT_ADDRESS, f"{brand_id}:{address}"))
+        return None if entry is None else self.get(Contact, entry.target_id)
+
+    def conversations_of(self, contact: Contact) -> list[Conversation]:
+        return [
+            self.get(Conversation, ids.conversation_id(contact.id, n))
+            for n in range(1, contact.conversation_count + 1)
+        ]
+
+    # Handlers
+
+    def _send(self, command: cmd.SendMessage, now: datetime) -> Handled:
+        brand = self.get(Brand, command.brand_id)
+        address = parse_address(command.to, default_region=self.default_region, field="to")
+        channel = self._pick_channel(brand, address.kind, command.channel)
+        body = prepare_body(command.body, channel, smart_encoding=brand.smart_encoding)
+        contact, changed = self._contact_for(brand.id, address, now)
+        conversation = self._current_conversation(brand, contact, now)
+        message_id = uuid4()
+        conversation.queue(
+            message_id=message_id,
+            channel=channel,
+            sender=self._sender(brand, channel),
+            recipient=address.value,
+            body=body.text,
+            encoding=body.encoding.value if body.encoding else None,
+            segments=body.segments,
+            replaced=body.replaced,
+            at=now,
+            reopen=True,
+        )
+        contact.reached_on(channel, at=now)
+        outcome = cmd.Outcome(
+            brand_id=brand.id,
+            contact_id=contact.id,
+            conversation_id=conversation.id,
+            message_id=message_id,
+        )
+        return outcome, [*changed, conversation, contact]
+
+    def _reply(self, command: cmd.Reply, now: datetime) -> Handled:
+        brand = self.get(Brand, command.brand_id)
+        conversation = self.conversation_of(brand.id, command.conversation_id)
+        contact = self.get(Contact, conversation.contact_id)
+        channel = command.channel or self._reply_channel(brand, contact, conversation)
+        address = contact.address_of(CHANNEL_ADDRESS_KIND[channel])
+        if address is None:
+            raise InvalidInput(
+                f"the contact has no address {channel.value} can reach", field="channel"
+            )
+        if channel not in brand.senders:
+            raise InvalidInput(f"the brand has no {channel.value} sender", field="channel")
+        body = prepare_body(command.body, channel, smart_encoding=brand.smart_encoding)
+        message_id = uuid4()
+        conversation.queue(
+            message_id=message_id,
+            channel=channel,
+            sender=self._sender(brand, channel),
+            recipient=address.value,
+            body=body.text,
+            encoding=body.encoding.value if body.encoding else None,
+            segments=body.segments,
+            replaced=body.replaced,
+            at=now,
+        )
+        contact.reached_on(channel, at=now)
+        outcome = cmd.Outcome(
+            brand_id=brand.id,
+            contact_id=contact.id,
+            conversation_id=conversation.id,
+            message_id=message_id,
+        )
+        return outcome, [conversation, contact]
+
+    def _receive(self, command: cmd.ReceiveMessage, now: datetime) -> Handled:
+        message_id = ids.inbound_message_id(command.provider, command.provider_message_id)
+        seen = self.find(IndexEntry, self._inbound_entry_id(command))
+        if seen is not None:
+            return cmd.Outcome(
+                changed=False, duplicate=True, conversation_id=seen.target_id, message_id=message_id
+            ), []
+        refused = self.find(RefusedInbound, message_id)
+        if refused is not None:
+            return cmd.Outcome(changed=False, duplicate=True, refused=refused.reason), []
+        try:
+            brand_id = self._route(command)
+            sender = self._inbound_sender(command)
+        except InvalidInput as refusal:
+            return self._refuse(command, message_id, refusal.detail, now)
+        brand = self.get(Brand, brand_id)
+        contact, changed = self._contact_for(brand.id, sender, now)
+        conversation = self._current_conversation(brand, contact, now)
+        conversation.receive(
+            message_id=message_id,
+            channel=command.channel,
+            sender=sender.value,
+            recipient=command.recipient,
+            body=command.body,
+            provider=command.provider,
+            provider_message_id=command.provider_message_id,
+            at=now,
+        )
+        contact.reached_on(command.channel, at=now)
+        seen_entry = IndexEntry.claim(
+            IndexKind.PROVIDER_MESSAGE,
+            f"in:{command.provider}:{command.provider_message_id}",
+            conversation.id,
+            at=now,
+            detail=str(message_id),
+        )
+        outcome = cmd.Outcome(
+            brand_id=brand.id,
+            contact_id=contact.id,
+            conversation_id=conversation.id,
+            message_id=message_id,
+        )
+        return outcome, [*changed, conversation, contact, seen_entry]
+
+    def _record_sent(self, command: cmd.RecordSent, now: datetime) -> Handled:
+        conversation = self.get(Conversation, command.conversation_id)
+        changed = conversation.mark_sent(
+            command.message_id,
+            provider=command.provider,
+            provider_message_id=command.provider_message_id,
+            at=now,
+        )
+        outcome = cmd.Outcome(
+            changed=changed,
+            brand_id=conversation.brand_id,
+            conversation_id=conversation.id,
+            message_id=command.message_id,
+        )
+        if not changed:
+            return outcome, []
+        entry = IndexEntry.claim(
+            IndexKind.PROVIDER_MESSAGE,
+            f"out:{command.provider}:{command.provider_message_id}",
+            conversation.id,
+            at=now,
+            detail=str(command.message_id),
+        )
+        return outcome, [conversation, entry]
+
+    def _record_receipt(self, command: cmd.RecordReceipt, now: datetime) -> Handled:
+        key = f"out:{command.provider}:{command.provider_message_id}"
+        entry = self.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, key))
+        if entry is None:
+            raise NotFound(
+                f"no message sent through {command.provider} as {command.provider_message_id!r}"
+            )
+        conversation = self.get(Conversation, entry.target_id)
+        message_id = UUID(entry.detail)
+        changed = conversation.record_outcome(
+            message_id, command.status, at=now, reason=command.reason
+        )
+        outcome = cmd.Outcome(
+            changed=changed,
+            brand_id=conversation.brand_id,
+            conversation_id=conversation.id,
+            message_id=message_id,
+        )
+        return outcome, [conversation] if changed else []
+
+    def _assign(self, command: cmd.AssignConversation, now: datetime) -> Handled:
+        conversation = self.conversation_of(command.brand_id, command.conversation_id)
+        changed = conversation.assign(agent=command.agent, team=command.team, at=now)
+        return self._outcome(conversation, changed), [conversation]
+
+    def _tag(self, command: cmd.TagConversation, now: datetime) -> Handled:
+        conversation = self.conversation_of(command.brand_id, command.conversation_id)
+        changed = [conversation.tag(tag, at=now) for tag in command.add]
+        changed += [conversation.untag(tag, at=now) for tag in command.remove]
+        return self._outcome(conversation, any(changed)), [conversation]
+
+    def _resolve(self, command: cmd.ResolveConversation, now: datetime) -> Handled:
+        conversation = self.conversation_of(command.brand_id, command.conversation_id)
+        conversation.resolve(by=command.by, at=now)
+        return self._outcome(conversation, True), [conversation]
+
+    def _reopen(self, command: cmd.ReopenConversation, now: datetime) -> Handled:
+        conversation = self.conversation_of(command.brand_id, command.conversation_id)
+        conversation.reopen(reason=command.reason, at=now)
+        return self._outcome(conversation, True), [conversation]
+
+    def _add_contact_address(self, command: cmd.AddContactAddress, now: datetime) -> Handled:
+        contact = self.contact_of(command.brand_id, command.contact_id)
+        address = parse_address(command.address, default_region=self.default_region)
+        owner = self.find_contact(contact.brand_id, address)
+        outcome = cmd.Outcome(brand_id=contact.brand_id, contact_id=contact.id)
+        if owner is not None:
+            if owner.id != contact.id:
+                raise Conflict("this address belongs to another contact", field="address")
+            return outcome.model_copy(update={"changed": False}), []
+        contact.add_address(address, at=now)
+        entry = IndexEntry.claim(
+            IndexKind.CONTACT_ADDRESS, f"{contact.brand_id}:{address}", contact.id, at=now
+        )
+        return outcome, [contact, entry]
+
+    # Decisions shared by the handlers
+
+    def _contact_for(
+        self, brand_id: UUID, address: Address, now: datetime
+    ) -> tuple[Contact, list[Aggregate]]:
+        """The contact at this address, registered (with its index entry) when new."""
+        contact = self.find_contact(brand_id, address)
+        if contact is not None:
+            return contact, []
+        contact = Contact.register(brand_id, address, at=now)
+        entry = IndexEntry.claim(
+            IndexKind.CONTACT_ADDRESS, f"{brand_id}:{address}", contact.id, at=now
+        )
+        return contact, [entry]
+
+    def _current_conversation(self, brand: Brand, contact: Contact, now: datetime) -> Conversation:
+        """The contact's current conversation, or a new one when the last was resolved
+        longer ago than the brand's reopen window."""
+        window = timedelta(hours=brand.reopen_window_hours)
+        if contact.current_conversation_id is not None:
+            current = self.get(Conversation, contact.current_conversation_id)
+            if current.takes_new_message(at=now, reopen_window=window):
+                return current
+        conversation_id, number = contact.start_conversation(at=now)
+        return Conversation.open(conversation_id, brand.id, contact.id, number, at=now)
+
+    def _pick_channel(self, brand: Brand, kind: AddressKind, forced: Channel | None) -> Channel:
+        if forced is not None:
+            if CHANNEL_ADDRESS_KIND[forced] is not kind:
+                raise InvalidInput(
+                    f"{forced.value} cannot reach a {kind.value} address", field="channel"
+                )
+            if forced not in brand.senders:
+                raise InvalidInput(f"the brand has no {forced.value} sender", field="channel")
+            return forced
+        for channel in channels_reaching(kind, brand.channel_order):
+            if channel in brand.senders:
+                return channel
+        raise InvalidInput(
+            f"the brand has no channel that reaches a {kind.value} address", field="to"
+        )
+
+    def _reply_channel(self, brand: Brand, contact: Contact, conversation: Conversation) -> Channel:
+        inbound = [m for m in conversation.messages.values() if m.direction == "inbound"]
+        if inbound and inbound[-1].channel in brand.senders:
+            return inbound[-1].channel
+        for channel in brand.channel_order:
+            if channel in brand.senders and contact.address_of(CHANNEL_ADDRESS_KIND[channel]):
+                return channel
+        raise InvalidInput("no channel of the brand reaches this contact", field="channel")
+
+    @staticmethod
+    def _sender(brand: Brand, channel: Channel) -> str:
+        sender = brand.sender_for(channel)
+        if sender is None:
+            raise InvalidInput(f"the brand has no {channel.value} sender", field="channel")
+        return sender
+
+    def _route(self, command: cmd.ReceiveMessage) -> UUID:
+        try:
+            address = sender_key(command.channel, command.recipient, self.default_region)
+        except InvalidInput as exc:
+            raise InvalidInput(f"unreadable destination: {exc.detail}", field="recipient") from None
+        owner = self.find(
+            IndexEntry, entry_id(IndexKind.SENDER_ADDRESS, f"{command.channel}:{address}")
+        )
+        if owner is None:
+            raise InvalidInput(
+                f"no brand owns the {command.channel.value} address {address}", field="recipient"
+            )
+        return owner.target_id
+
+    def _inbound_sender(self, command: cmd.ReceiveMessage) -> Address:
+        kind = CHANNEL_ADDRESS_KIND[command.channel]
+        if kind is AddressKind.EMAIL:
+            return parse_email(command.sender, field="sender")
+        return parse_phone(command.sender, default_region=self.default_region, field="sender")
+
+    def _refuse(
+        self, command: cmd.ReceiveMessage, message_id: UUID, reason: str, now: datetime
+    ) -> Handled:
+        refusal = RefusedInbound.refuse(
+            message_id,
+            provider=command.provider,
+            provider_message_id=command.provider_message_id,
+            channel=command.channel.value,
+            sender=command.sender,
+            recipient=command.recipient,
+            body=command.body,
+            reason=reason,
+            at=now,
+        )
+        return cmd.Outcome(changed=True, refused=reason), [refusal]
+
+    @staticmethod
+    def _inbound_entry_id(command: cmd.ReceiveMessage) -> UUID:
+        key = f"in:{command.provider}:{command.provider_message_id}"
+        return entry_id(IndexKind.PROVIDER_MESSAGE, key)
+
+    @staticmethod
+    def _outcome(conversation: Conversation, changed: bool) -> cmd.Outcome:
+        return cmd.Outcome(
+            changed=changed,
+            brand_id=conversation.brand_id,
+            contact_id=conversation.contact_id,
+            conversation_id=conversation.id,
+        )
+
+    def _save_or_conflict(self, *aggregates: Aggregate, what: str) -> None:
+        try:
+            self.save(*aggregates)
+        except RecordConflictError:
+            raise Conflict(f"{what} was registered concurrently; look again") from None
+
+
+def sender_key(channel: Channel, raw: str, default_region: str) -> str:
+    """A brand's own address on a channel, normalised (an RCS agent id is kept as it is)."""
+    if channel is Channel.RCS:
+        agent = raw.strip()
+        if not agent:
+            raise InvalidInput("must not be empty", field="address")
+        return agent
+    if channel is Channel.EMAIL:
+        return parse_email(raw).value
+    return parse_phone(raw, default_region=default_region).value

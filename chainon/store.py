@@ -1,0 +1,42 @@
+"""Which event store the core runs on: the eventsourcing environment for each backend."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from chainon.settings import Settings, StoreKind
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing environment for the configured store (SQLite in WAL, or PostgreSQL)."""
+    if settings.store is StoreKind.SQLITE:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(settings.sqlite_path),
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres_env(settings)}
+
+
+def postgres_env(settings: Settings) -> dict[str, str]:
+    dsn = urlsplit(settings.postgres_dsn)
+    if dsn.scheme not in {"postgresql", "postgres"} or not dsn.hostname:
+        msg = (
+            "CHAINON_POSTGRES_DSN must look like postgresql://user@host:port/db, "
+            f"not {settings.postgres_dsn!r}"
+        )
+        raise ValueError(msg)
+    env = {
+        "POSTGRES_DBNAME": dsn.path.lstrip("/") or "chainon",
+        "POSTGRES_HOST": dsn.hostname,
+        "POSTGRES_PORT": str(dsn.port or 5432),
+        "POSTGRES_USER": unquote(dsn.username or "chainon"),
+        "POSTGRES_PASSWORD": unquote(dsn.password or ""),
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+    }
+    if settings.postgres_schema:
+        env["POSTGRES_SCHEMA"] = settings.postgres_schema
+    return env

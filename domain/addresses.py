@@ -1,0 +1,70 @@
+"""Addresses normalised once, at the edge of the domain.
+
+A contact is found by its address, so two spellings of one number (``06 12 34 56 78``
+dialled in France, ``+33612345678``) must become the same key: E.164 for phones,
+lower case for email.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+from domain.channels import AddressKind
+from domain.errors import InvalidInput
+
+# Deliberately simple: the mailbox part is checked by the mail server; we only need a
+# recognisable, unambiguous key.
+_EMAIL = re.compile(
+    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+MAX_EMAIL_LENGTH = 254
+
+
+@dataclass(frozen=True, order=True)
+class Address:
+    kind: AddressKind
+    value: str  # personal data: E.164 number or lower-cased email
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def parse_address(raw: str, *, default_region: str = "FR", field: str = "address") -> Address:
+    """Parses a phone number or an email address; refuses anything else, naming the field."""
+    text = raw.strip()
+    if not text:
+        raise InvalidInput("must not be empty", field=field)
+    if "@" in text:
+        return parse_email(text, field=field)
+    return parse_phone(text, default_region=default_region, field=field)
+
+
+def parse_email(raw: str, *, field: str = "address") -> Address:
+    text = raw.strip().lower()
+    if len(text) > MAX_EMAIL_LENGTH or not _EMAIL.match(text):
+        raise InvalidInput(f"{raw!r} is not a valid email address", field=field)
+    return Address(AddressKind.EMAIL, text)
+
+
+def parse_phone(raw: str, *, default_region: str = "FR", field: str = "address") -> Address:
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidInput(f"{raw!r} is not a phone number ({exc})", field=field) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput(f"{raw!r} is not a valid phone number", field=field)
+    return Address(
+        AddressKind.PHONE,
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+    )
+
+
+def region_of(address: Address) -> str | None:
+    """The ISO country of a phone number (for quiet hours and pricing), None for email."""
+    if address.kind is not AddressKind.PHONE:
+        return None
+    region: str | None = phonenumbers.region_code_for_number(phonenumbers.parse(address.value))
+    return region

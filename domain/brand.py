@@ -1,0 +1,153 @@
+"""A brand: the tenant that owns sender addresses, API keys and conversations."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+from domain.channels import CHANNEL_ADDRESS_KIND, DEFAULT_CHANNEL_ORDER, Channel
+from domain.errors import Conflict, InvalidInput, TransitionRefused
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+DEFAULT_REOPEN_WINDOW_HOURS = 168
+MAX_HELP_TEXT = 480
+
+
+class Brand(Aggregate):
+    TOPIC = "chainon:Brand"
+
+    class Event(Aggregate.Event):
+        TOPIC = "chainon:Brand.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "chainon:Brand.Created"
+
+    class Registered(Created):
+        TOPIC = "chainon:Brand.Registered"
+        slug: str
+        name: str
+        help_text: str
+        channel_order: list[str]
+        reopen_window_hours: int
+        smart_encoding: bool
+
+    class SenderAddressAdded(Event):
+        TOPIC = "chainon:Brand.SenderAddressAdded"
+        channel: str
+        address: str
+
+    class ApiKeyIssued(Event):
+        TOPIC = "chainon:Brand.ApiKeyIssued"
+        key_id: str
+        key_hash: str
+        label: str
+
+    class ApiKeyRevoked(Event):
+        TOPIC = "chainon:Brand.ApiKeyRevoked"
+        key_id: str
+
+    @event(Registered)
+    def __init__(
+        self,
+        slug: str,
+        name: str,
+        help_text: str,
+        channel_order: list[str],
+        reopen_window_hours: int,
+        smart_encoding: bool,
+    ) -> None:
+        self.slug = slug
+        self.name = name
+        self.help_text = help_text
+        self.channel_order = tuple(Channel(c) for c in channel_order)
+        self.reopen_window_hours = reopen_window_hours
+        self.smart_encoding = smart_encoding
+        self.senders: dict[Channel, list[str]] = {}
+        self.api_keys: dict[str, tuple[str, str]] = {}  # key id → (hash, label)
+        self.revoked_keys: set[str] = set()
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        slug: str,
+        name: str,
+        at: datetime,
+        help_text: str = "",
+        channel_order: tuple[Channel, ...] = DEFAULT_CHANNEL_ORDER,
+        reopen_window_hours: int = DEFAULT_REOPEN_WINDOW_HOURS,
+        smart_encoding: bool = False,
+    ) -> Brand:
+        if not SLUG.match(slug):
+            raise InvalidInput(
+                "must be 1-64 lower-case letters, digits or inner hyphens", field="slug"
+            )
+        if not name.strip():
+            raise InvalidInput("must not be empty", field="name")
+        if len(help_text) > MAX_HELP_TEXT:
+            raise InvalidInput(f"must be at most {MAX_HELP_TEXT} characters", field="help_text")
+        if not channel_order or len(set(channel_order)) != len(channel_order):
+            raise InvalidInput("must list each channel once, at least one", field="channel_order")
+        if not 0 <= reopen_window_hours <= 24 * 365:
+            raise InvalidInput("must be between 0 and 8760", field="reopen_window_hours")
+        return cls._create(
+            cls.Registered,
+            id=ids.brand_id(slug),
+            timestamp=at,
+            slug=slug,
+            name=name.strip(),
+            help_text=help_text,
+            channel_order=[c.value for c in channel_order],
+            reopen_window_hours=reopen_window_hours,
+            smart_encoding=smart_encoding,
+        )
+
+    def add_sender(self, channel: Channel, address: str, *, at: datetime) -> None:
+        """Adds an address the brand sends from and receives on; ``address`` is normalised."""
+        if address in self.senders.get(channel, []):
+            raise Conflict(
+                f"{address} is already a {channel} sender of this brand", field="address"
+            )
+        if channel not in CHANNEL_ADDRESS_KIND:
+            raise InvalidInput(f"unknown channel {channel!r}", field="channel")
+        self._sender_added(channel=channel.value, address=address, timestamp=at)
+
+    @event(SenderAddressAdded)
+    def _sender_added(self, channel: str, address: str, timestamp: datetime) -> None:
+        self.senders.setdefault(Channel(channel), []).append(address)
+
+    def sender_for(self, channel: Channel) -> str | None:
+        addresses = self.senders.get(channel)
+        return addresses[0] if addresses else None
+
+    def issue_key(self, key_id: str, key_hash: str, label: str, *, at: datetime) -> None:
+        if key_id in self.api_keys:
+            raise Conflict(f"key {key_id} exists already", field="key_id")
+        self._key_issued(key_id=key_id, key_hash=key_hash, label=label, timestamp=at)
+
+    @event(ApiKeyIssued)
+    def _key_issued(self, key_id: str, key_hash: str, label: str, timestamp: datetime) -> None:
+        self.api_keys[key_id] = (key_hash, label)
+
+    def revoke_key(self, key_id: str, *, at: datetime) -> None:
+        if key_id not in self.api_keys:
+            raise InvalidInput(f"no key {key_id} on this brand", field="key_id")
+        if key_id in self.revoked_keys:
+            raise TransitionRefused(f"key {key_id} is already revoked")
+        self._key_revoked(key_id=key_id, timestamp=at)
+
+    @event(ApiKeyRevoked)
+    def _key_revoked(self, key_id: str, timestamp: datetime) -> None:
+        self.revoked_keys.add(key_id)
+
+    def accepts_key(self, key_id: str, key_hash: str) -> bool:
+        known = self.api_keys.get(key_id)
+        return known is not None and known[0] == key_hash and key_id not in self.revoked_keys
+
+    @property
+    def brand_id(self) -> UUID:
+        return self.id

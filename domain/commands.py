@@ -1,0 +1,138 @@
+"""Commands: what a brand's systems, agents and channel adapters ask the core to do.
+
+Each is a versioned pydantic model with a ``type``, so that the same shapes travel over
+the HTTP API and, later, the Kafka commands topic.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.channels import Channel
+from domain.message_status import MessageStatus
+
+Text = Annotated[str, Field(max_length=200_000)]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    schema_version: Literal[1] = 1
+
+
+class SendMessage(Command):
+    """Send to an address; the conversation is found or opened for it."""
+
+    type: Literal["SendMessage"] = "SendMessage"
+    brand_id: UUID
+    to: Annotated[str, Field(min_length=1, max_length=320)]
+    body: Text
+    channel: Channel | None = None
+
+
+class Reply(Command):
+    """Answer in a conversation, on the channel the contact last wrote from by default."""
+
+    type: Literal["Reply"] = "Reply"
+    brand_id: UUID
+    conversation_id: UUID
+    body: Text
+    channel: Channel | None = None
+
+
+class ReceiveMessage(Command):
+    """An inbound message, as a channel adapter normalised it."""
+
+    type: Literal["ReceiveMessage"] = "ReceiveMessage"
+    provider: Name
+    provider_message_id: Annotated[str, Field(min_length=1, max_length=256)]
+    channel: Channel
+    sender: Annotated[str, Field(min_length=1, max_length=320)]
+    recipient: Annotated[str, Field(min_length=1, max_length=320)]
+    body: Text
+
+
+class RecordSent(Command):
+    type: Literal["RecordSent"] = "RecordSent"
+    conversation_id: UUID
+    message_id: UUID
+    provider: Name
+    provider_message_id: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class RecordReceipt(Command):
+    """A delivery receipt, matched to the message by the provider's id."""
+
+    type: Literal["RecordReceipt"] = "RecordReceipt"
+    provider: Name
+    provider_message_id: Annotated[str, Field(min_length=1, max_length=256)]
+    status: Literal[MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.EXPIRED]
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class AssignConversation(Command):
+    type: Literal["AssignConversation"] = "AssignConversation"
+    brand_id: UUID
+    conversation_id: UUID
+    agent: Annotated[str, Field(max_length=128)] | None = None
+    team: Annotated[str, Field(max_length=128)] | None = None
+
+
+class TagConversation(Command):
+    type: Literal["TagConversation"] = "TagConversation"
+    brand_id: UUID
+    conversation_id: UUID
+    add: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
+    remove: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
+
+
+class ResolveConversation(Command):
+    type: Literal["ResolveConversation"] = "ResolveConversation"
+    brand_id: UUID
+    conversation_id: UUID
+    by: Annotated[str, Field(max_length=128)] = "api"
+
+
+class ReopenConversation(Command):
+    type: Literal["ReopenConversation"] = "ReopenConversation"
+    brand_id: UUID
+    conversation_id: UUID
+    reason: Annotated[str, Field(max_length=256)] = "reopened by an agent"
+
+
+class AddContactAddress(Command):
+    type: Literal["AddContactAddress"] = "AddContactAddress"
+    brand_id: UUID
+    contact_id: UUID
+    address: Annotated[str, Field(min_length=1, max_length=320)]
+
+
+AnyCommand = (
+    SendMessage
+    | Reply
+    | ReceiveMessage
+    | RecordSent
+    | RecordReceipt
+    | AssignConversation
+    | TagConversation
+    | ResolveConversation
+    | ReopenConversation
+    | AddContactAddress
+)
+
+
+class Outcome(BaseModel):
+    """What a command did: the ids it touched, and whether it changed anything."""
+
+    model_config = ConfigDict(frozen=True)
+    changed: bool = True
+    duplicate: bool = False
+    refused: str | None = None
+    brand_id: UUID | None = None
+    conversation_id: UUID | None = None
+    contact_id: UUID | None = None
+    message_id: UUID | None = None
+    position: int | None = None  # notification id of the last event recorded

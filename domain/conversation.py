@@ -1,0 +1,408 @@
+"""The conversation aggregate: every message between a brand and a contact, on any channel.
+
+Command methods decide and refuse with a reason; the ``@event`` methods only apply state,
+because they run again on every replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.channels import Channel
+from domain.errors import InvalidInput, NotFound, TransitionRefused
+from domain.message_status import Direction, MessageStatus
+
+MAX_TAG_LENGTH = 64
+
+
+@dataclass
+class Message:
+    id: UUID
+    direction: Direction
+    channel: Channel
+    sender: str
+    recipient: str
+    body: str
+    status: MessageStatus
+    at: datetime
+    segments: int = 1
+    encoding: str | None = None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    reason: str | None = None
+    history: list[tuple[MessageStatus, datetime]] = field(default_factory=list)
+
+
+class Conversation(Aggregate):
+    TOPIC = "chainon:Conversation"
+
+    class Event(Aggregate.Event):
+        TOPIC = "chainon:Conversation.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "chainon:Conversation.Created"
+
+    class Opened(Created):
+        TOPIC = "chainon:Conversation.Opened"
+        brand_id: UUID
+        contact_id: UUID
+        number: int
+
+    class MessageReceived(Event):
+        TOPIC = "chainon:Conversation.MessageReceived"
+        personal_fields: ClassVar[tuple[str, ...]] = ("sender", "body")
+        message_id: UUID
+        channel: str
+        sender: str
+        recipient: str
+        body: str
+        provider: str
+        provider_message_id: str
+
+    class MessageQueued(Event):
+        TOPIC = "chainon:Conversation.MessageQueued"
+        personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body")
+        message_id: UUID
+        channel: str
+        sender: str
+        recipient: str
+        body: str
+        encoding: str | None
+        segments: int
+        replaced: list[str]
+
+    class MessageSent(Event):
+        TOPIC = "chainon:Conversation.MessageSent"
+        message_id: UUID
+        provider: str
+        provider_message_id: str
+
+    class MessageDelivered(Event):
+        TOPIC = "chainon:Conversation.MessageDelivered"
+        message_id: UUID
+
+    class MessageFailed(Event):
+        TOPIC = "chainon:Conversation.MessageFailed"
+        message_id: UUID
+        reason: str
+
+    class MessageExpired(Event):
+        TOPIC = "chainon:Conversation.MessageExpired"
+        message_id: UUID
+
+    class Assigned(Event):
+        TOPIC = "chainon:Conversation.Assigned"
+        agent: str | None
+        team: str | None
+
+    class Tagged(Event):
+        TOPIC = "chainon:Conversation.Tagged"
+        tag: str
+
+    class Untagged(Event):
+        TOPIC = "chainon:Conversation.Untagged"
+        tag: str
+
+    class Resolved(Event):
+        TOPIC = "chainon:Conversation.Resolved"
+        by: str
+
+    class Reopened(Event):
+        TOPIC = "chainon:Conversation.Reopened"
+        reason: str
+
+    @event(Opened)
+    def __init__(self, brand_id: UUID, contact_id: UUID, number: int) -> None:
+        self.brand_id = brand_id
+        self.contact_id = contact_id
+        self.number = number
+        self.resolved = False
+        self.agent: str | None = None
+        self.team: str | None = None
+        self.tags: list[str] = []
+        self.messages: dict[UUID, Message] = {}
+        self.last_activity_at: datetime = self.created_on
+
+    @classmethod
+    def open(
+        cls, conversation_id: UUID, brand_id: UUID, contact_id: UUID, number: int, *, at: datetime
+    ) -> Conversation:
+        return cls._create(
+            cls.Opened,
+            id=conversation_id,
+            timestamp=at,
+            brand_id=brand_id,
+            contact_id=contact_id,
+            number=number,
+        )
+
+    # Messages
+
+    def takes_new_message(self, *, at: datetime, reopen_window: timedelta) -> bool:
+        """Whether a new message belongs here, or in a new conversation.
+
+        An open conversation takes it; a resolved one takes it (and reopens) if it was
+        last active within the brand's reopen window; otherwise a new one is opened.
+        """
+        return not self.resolved or at - self.last_activity_at <= reopen_window
+
+    def receive(
+        self,
+        *,
+        message_id: UUID,
+        channel: Channel,
+        sender: str,
+        recipient: str,
+        body: str,
+        provider: str,
+        provider_message_id: str,
+        at: datetime,
+    ) -> bool:
+        """Records an inbound message; False when it was recorded already (a retry)."""
+        if message_id in self.messages:
+            return False
+        if self.resolved:
+            self._reopened(reason="inbound message", timestamp=at)
+        self._received(
+            message_id=message_id,
+            channel=channel.value,
+            sender=sender,
+            recipient=recipient,
+            body=body,
+            provider=provider,
+            provider_message_id=provider_message_id,
+            timestamp=at,
+        )
+        return True
+
+    @event(MessageReceived)
+    def _received(
+        self,
+        message_id: UUID,
+        channel: str,
+        sender: str,
+        recipient: str,
+        body: str,
+        provider: str,
+        provider_message_id: str,
+        timestamp: datetime,
+    ) -> None:
+        self.messages[message_id] = Message(
+            id=message_id,
+            direction=Direction.INBOUND,
+            channel=Channel(channel),
+            sender=sender,
+            recipient=recipient,
+            body=body,
+            status=MessageStatus.RECEIVED,
+            at=timestamp,
+            provider=provider,
+            provider_message_id=provider_message_id,
+            history=[(MessageStatus.RECEIVED, timestamp)],
+        )
+        self.last_activity_at = timestamp
+
+    def queue(
+        self,
+        *,
+        message_id: UUID,
+        channel: Channel,
+        sender: str,
+        recipient: str,
+        body: str,
+        encoding: str | None,
+        segments: int,
+        replaced: tuple[str, ...],
+        at: datetime,
+        reopen: bool = False,
+    ) -> None:
+        if message_id in self.messages:
+            raise TransitionRefused(f"message {message_id} exists already")
+        if self.resolved:
+            if not reopen:
+                raise TransitionRefused("the conversation is resolved; reopen it first")
+            self._reopened(reason="outbound message", timestamp=at)
+        self._queued(
+            message_id=message_id,
+            channel=channel.value,
+            sender=sender,
+            recipient=recipient,
+            body=body,
+            encoding=encoding,
+            segments=segments,
+            replaced=list(replaced),
+            timestamp=at,
+        )
+
+    @event(MessageQueued)
+    def _queued(
+        self,
+        message_id: UUID,
+        channel: str,
+        sender: str,
+        recipient: str,
+        body: str,
+        encoding: str | None,
+        segments: int,
+        replaced: list[str],
+        timestamp: datetime,
+    ) -> None:
+        self.messages[message_id] = Message(
+            id=message_id,
+            direction=Direction.OUTBOUND,
+            channel=Channel(channel),
+            sender=sender,
+            recipient=recipient,
+            body=body,
+            status=MessageStatus.QUEUED,
+            at=timestamp,
+            segments=segments,
+            encoding=encoding,
+            history=[(MessageStatus.QUEUED, timestamp)],
+        )
+        self.last_activity_at = timestamp
+
+    def message(self, message_id: UUID) -> Message:
+        try:
+            return self.messages[message_id]
+        except KeyError:
+            raise NotFound(f"no message {message_id} in this conversation") from None
+
+    def mark_sent(
+        self, message_id: UUID, *, provider: str, provider_message_id: str, at: datetime
+    ) -> bool:
+        """Records the provider's acceptance; False when the status is already past it."""
+        message = self._outbound(message_id)
+        if not message.status.can_become(MessageStatus.SENT):
+            return False
+        self._sent(
+            message_id=message_id,
+            provider=provider,
+            provider_message_id=provider_message_id,
+            timestamp=at,
+        )
+        return True
+
+    @event(MessageSent)
+    def _sent(
+        self, message_id: UUID, provider: str, provider_message_id: str, timestamp: datetime
+    ) -> None:
+        message = self.messages[message_id]
+        message.provider = provider
+        message.provider_message_id = provider_message_id
+        self._set_status(message, MessageStatus.SENT, timestamp)
+
+    def record_outcome(
+        self, message_id: UUID, status: MessageStatus, *, at: datetime, reason: str = ""
+    ) -> bool:
+        """Applies a delivery receipt; False when it would move the status back or sideways."""
+        message = self._outbound(message_id)
+        if not message.status.can_become(status):
+            return False
+        if status is MessageStatus.DELIVERED:
+            self._delivered(message_id=message_id, timestamp=at)
+        elif status is MessageStatus.FAILED:
+            self._failed(message_id=message_id, reason=reason or "unknown", timestamp=at)
+        elif status is MessageStatus.EXPIRED:
+            self._expired(message_id=message_id, timestamp=at)
+        else:
+            raise InvalidInput(f"{status.value} is not a delivery outcome", field="status")
+        return True
+
+    @event(MessageDelivered)
+    def _delivered(self, message_id: UUID, timestamp: datetime) -> None:
+        self._set_status(self.messages[message_id], MessageStatus.DELIVERED, timestamp)
+
+    @event(MessageFailed)
+    def _failed(self, message_id: UUID, reason: str, timestamp: datetime) -> None:
+        message = self.messages[message_id]
+        message.reason = reason
+        self._set_status(message, MessageStatus.FAILED, timestamp)
+
+    @event(MessageExpired)
+    def _expired(self, message_id: UUID, timestamp: datetime) -> None:
+        self._set_status(self.messages[message_id], MessageStatus.EXPIRED, timestamp)
+
+    @staticmethod
+    def _set_status(message: Message, status: MessageStatus, at: datetime) -> None:
+        message.status = status
+        message.history.append((status, at))
+
+    def _outbound(self, message_id: UUID) -> Message:
+        message = self.message(message_id)
+        if message.direction is not Direction.OUTBOUND:
+            raise TransitionRefused(f"message {message_id} is inbound; it has no delivery status")
+        return message
+
+    # Handling
+
+    def assign(self, *, agent: str | None, team: str | None, at: datetime) -> bool:
+        """Assigns to an agent and/or a team (None clears); False when nothing changes."""
+        for name, value in (("agent", agent), ("team", team)):
+            if value is not None and not value.strip():
+                raise InvalidInput("must not be blank", field=name)
+        if (agent, team) == (self.agent, self.team):
+            return False
+        self._assigned(agent=agent, team=team, timestamp=at)
+        return True
+
+    @event(Assigned)
+    def _assigned(self, agent: str | None, team: str | None, timestamp: datetime) -> None:
+        self.agent = agent
+        self.team = team
+
+    def tag(self, tag: str, *, at: datetime) -> bool:
+        tag = normalise_tag(tag)
+        if tag in self.tags:
+            return False
+        self._tagged(tag=tag, timestamp=at)
+        return True
+
+    @event(Tagged)
+    def _tagged(self, tag: str, timestamp: datetime) -> None:
+        self.tags.append(tag)
+
+    def untag(self, tag: str, *, at: datetime) -> bool:
+        tag = normalise_tag(tag)
+        if tag not in self.tags:
+            return False
+        self._untagged(tag=tag, timestamp=at)
+        return True
+
+    @event(Untagged)
+    def _untagged(self, tag: str, timestamp: datetime) -> None:
+        self.tags.remove(tag)
+
+    def resolve(self, *, by: str, at: datetime) -> None:
+        if self.resolved:
+            raise TransitionRefused("the conversation is already resolved")
+        self._resolved(by=by, timestamp=at)
+
+    @event(Resolved)
+    def _resolved(self, by: str, timestamp: datetime) -> None:
+        self.resolved = True
+        self.last_activity_at = timestamp
+
+    def reopen(self, *, reason: str, at: datetime) -> None:
+        if not self.resolved:
+            raise TransitionRefused("the conversation is open; only a resolved one can reopen")
+        self._reopened(reason=reason, timestamp=at)
+
+    @event(Reopened)
+    def _reopened(self, reason: str, timestamp: datetime) -> None:
+        self.resolved = False
+        self.last_activity_at = timestamp
+
+
+def normalise_tag(tag: str) -> str:
+    cleaned = " ".join(tag.strip().lower().split())
+    if not cleaned:
+        raise InvalidInput("must not be empty", field="tag")
+    if len(cleaned) > MAX_TAG_LENGTH:
+        raise InvalidInput(f"must be at most {MAX_TAG_LENGTH} characters", field="tag")
+    return cleaned

@@ -1,0 +1,34 @@
+"""Deterministic identifiers.
+
+Where a natural key exists, the id is a uuid5 of it, so that a repeat (a provider's retry,
+a second worker racing the first) collides in the event store instead of creating a twin.
+The namespace keeps raw phone numbers and emails out of aggregate ids.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+NAMESPACE = UUID("4f1c5b2e-6d1a-5c3e-9b7a-0c4e2f6a8d10")
+
+
+def brand_id(slug: str) -> UUID:
+    return uuid5(NAMESPACE, f"brand:{slug}")
+
+
+def contact_id(brand: UUID, first_address: str) -> UUID:
+    return uuid5(NAMESPACE, f"contact:{brand}:{first_address}")
+
+
+def conversation_id(contact: UUID, number: int) -> UUID:
+    """The n-th conversation of a contact: two workers opening it at once collide."""
+    return uuid5(NAMESPACE, f"conversation:{contact}:{number}")
+
+
+def inbound_message_id(provider: str, provider_message_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"inbound:{provider}:{provider_message_id}")
+
+
+def index_id(kind: str, key: str) -> UUID:
+    """The id of an index entry (address → brand, key hash → brand, address → contact…)."""
+    return uuid5(NAMESPACE, f"index:{kind}:{key}")

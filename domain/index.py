@@ -1,0 +1,63 @@
+"""Index entries: a natural key claimed once, pointing at an aggregate.
+
+An entry's id is a uuid5 of its key, so two claims of one key collide in the event store.
+That collision is how Chainon makes ownership unique (a sender address belongs to one
+brand, a contact address to one contact, a provider message id to one message) without
+a read-then-write race.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+
+
+class IndexKind(StrEnum):
+    SENDER_ADDRESS = "sender-address"  # channel:address → brand
+    API_KEY = "api-key"  # key id → brand
+    CONTACT_ADDRESS = "contact-address"  # brand:address → contact
+    PROVIDER_MESSAGE = "provider-message"  # provider:provider id → conversation (+ message)
+
+
+class IndexEntry(Aggregate):
+    TOPIC = "chainon:IndexEntry"
+
+    class Event(Aggregate.Event):
+        TOPIC = "chainon:IndexEntry.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "chainon:IndexEntry.Created"
+
+    class Claimed(Created):
+        TOPIC = "chainon:IndexEntry.Claimed"
+        kind: str
+        target_id: UUID
+        detail: str
+
+    @event(Claimed)
+    def __init__(self, kind: str, target_id: UUID, detail: str) -> None:
+        self.kind = IndexKind(kind)
+        self.target_id = target_id
+        self.detail = detail
+
+    @classmethod
+    def claim(
+        cls, kind: IndexKind, key: str, target_id: UUID, *, at: datetime, detail: str = ""
+    ) -> IndexEntry:
+        return cls._create(
+            cls.Claimed,
+            id=entry_id(kind, key),
+            timestamp=at,
+            kind=kind.value,
+            target_id=target_id,
+            detail=detail,
+        )
+
+
+def entry_id(kind: IndexKind, key: str) -> UUID:
+    return ids.index_id(kind.value, key)

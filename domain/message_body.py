@@ -1,0 +1,50 @@
+"""What a message body may be on each channel, and what it costs on SMS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.channels import Channel
+from domain.errors import InvalidInput
+from domain.sms_encoding import Encoding, plan_segments, smart_encode
+
+# Operators and aggregators refuse or truncate beyond about ten parts (Twilio: 1,600
+# characters); ten keeps a message affordable and deliverable everywhere.
+MAX_SMS_SEGMENTS = 10
+# RBM's limit for a text message.
+MAX_RCS_CHARACTERS = 3072
+MAX_EMAIL_CHARACTERS = 100_000
+
+
+@dataclass(frozen=True)
+class PreparedBody:
+    text: str
+    encoding: Encoding | None  # SMS only
+    segments: int  # SMS parts; 1 on other channels
+    replaced: tuple[str, ...]  # characters smart encoding replaced
+
+
+def prepare_body(
+    text: str, channel: Channel, *, smart_encoding: bool = False, field: str = "body"
+) -> PreparedBody:
+    """Checks the body for the channel and, for SMS, plans its segments."""
+    if not text.strip():
+        raise InvalidInput("must not be empty", field=field)
+    if channel is Channel.SMS:
+        replaced: tuple[str, ...] = ()
+        if smart_encoding:
+            text, replaced = smart_encode(text)
+        plan = plan_segments(text)
+        if plan.count > MAX_SMS_SEGMENTS:
+            raise InvalidInput(
+                f"is {plan.count} SMS segments ({plan.encoding.value}); "
+                f"at most {MAX_SMS_SEGMENTS} are allowed",
+                field=field,
+            )
+        return PreparedBody(text, plan.encoding, plan.count, replaced)
+    limit = MAX_RCS_CHARACTERS if channel is Channel.RCS else MAX_EMAIL_CHARACTERS
+    if len(text) > limit:
+        raise InvalidInput(
+            f"is {len(text)} characters; {channel.value} allows at most {limit}", field=field
+        )
+    return PreparedBody(text, None, 1, ())
