@@ -31,6 +31,7 @@ from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.idempotency import IdempotentRequest, request_id
 from domain.index import IndexEntry, IndexKind, entry_id
 from domain.message_body import prepare_body
+from domain.message_status import MessageStatus
 from domain.refusal import RefusedInbound
 
 A = TypeVar("A", bound=Aggregate)
@@ -84,6 +85,7 @@ class Core(Application[UUID]):
             cmd.Reply: self._reply,
             cmd.ReceiveMessage: self._receive,
             cmd.RecordSent: self._record_sent,
+            cmd.RecordSendFailure: self._record_send_failure,
             cmd.RecordReceipt: self._record_receipt,
             cmd.AssignConversation: self._assign,
             cmd.TagConversation: self._tag,
@@ -373,6 +375,19 @@ class Core(Application[UUID]):
             detail=str(command.message_id),
         )
         return outcome, [conversation, entry]
+
+    def _record_send_failure(self, command: cmd.RecordSendFailure, now: datetime) -> Handled:
+        conversation = self.get(Conversation, command.conversation_id)
+        changed = conversation.record_outcome(
+            command.message_id, MessageStatus.FAILED, at=now, reason=command.reason
+        )
+        outcome = cmd.Outcome(
+            changed=changed,
+            brand_id=conversation.brand_id,
+            conversation_id=conversation.id,
+            message_id=command.message_id,
+        )
+        return outcome, [conversation] if changed else []
 
     def _record_receipt(self, command: cmd.RecordReceipt, now: datetime) -> Handled:
         key = f"out:{command.provider}:{command.provider_message_id}"

@@ -63,6 +63,15 @@ class RecordSent(Command):
     provider_message_id: Annotated[str, Field(min_length=1, max_length=256)]
 
 
+class RecordSendFailure(Command):
+    """The provider refused the message for good when it was handed over."""
+
+    type: Literal["RecordSendFailure"] = "RecordSendFailure"
+    conversation_id: UUID
+    message_id: UUID
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
 class RecordReceipt(Command):
     """A delivery receipt, matched to the message by the provider's id."""
 
@@ -115,6 +124,7 @@ AnyCommand = (
     | Reply
     | ReceiveMessage
     | RecordSent
+    | RecordSendFailure
     | RecordReceipt
     | AssignConversation
     | TagConversation
