@@ -263,6 +263,7 @@ class Core(Application[UUID]):
             replaced=body.replaced,
             at=now,
             reopen=True,
+            request_id=command.request_id,
         )
         contact.reached_on(channel, at=now)
         outcome = cmd.Outcome(
@@ -270,6 +271,7 @@ class Core(Application[UUID]):
             contact_id=contact.id,
             conversation_id=conversation.id,
             message_id=message_id,
+            channel=channel,
         )
         return outcome, [*changed, conversation, contact]
 
@@ -297,6 +299,7 @@ class Core(Application[UUID]):
             segments=body.segments,
             replaced=body.replaced,
             at=now,
+            request_id=command.request_id,
         )
         contact.reached_on(channel, at=now)
         outcome = cmd.Outcome(
@@ -304,6 +307,7 @@ class Core(Application[UUID]):
             contact_id=contact.id,
             conversation_id=conversation.id,
             message_id=message_id,
+            channel=channel,
         )
         return outcome, [conversation, contact]
 
@@ -334,6 +338,7 @@ class Core(Application[UUID]):
             provider=command.provider,
             provider_message_id=command.provider_message_id,
             at=now,
+            request_id=command.request_id,
         )
         contact.reached_on(command.channel, at=now)
         seen_entry = IndexEntry.claim(
@@ -348,6 +353,7 @@ class Core(Application[UUID]):
             contact_id=contact.id,
             conversation_id=conversation.id,
             message_id=message_id,
+            channel=command.channel,
         )
         return outcome, [*changed, conversation, contact, seen_entry]
 
@@ -406,6 +412,7 @@ class Core(Application[UUID]):
             brand_id=conversation.brand_id,
             conversation_id=conversation.id,
             message_id=message_id,
+            channel=conversation.message(message_id).channel,
         )
         return outcome, [conversation] if changed else []
 

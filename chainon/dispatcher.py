@@ -23,6 +23,7 @@ from adapters.channels.port import (
     TemporaryFailure,
 )
 from chainon.core import Core
+from chainon.observability import MESSAGES
 from domain import commands as cmd
 from domain.conversation import Conversation
 
@@ -98,6 +99,7 @@ class Dispatcher:
                 accepted = await self.provider.send(message)
             except PermanentFailure as failure:
                 await self._record_failure(message, failure.reason)
+                MESSAGES.labels(message.channel.value, "outbound", "failed").inc()
                 return
             except TemporaryFailure as failure:
                 log.warning(
@@ -117,8 +119,10 @@ class Dispatcher:
             ),
         )
         self.dispatched += 1
+        MESSAGES.labels(message.channel.value, "outbound", "sent").inc()
         log.info(
             "message.sent",
+            request_id=queued.request_id,
             message_id=str(message.message_id),
             channel=message.channel.value,
             provider_message_id=accepted.provider_message_id,

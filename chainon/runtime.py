@@ -18,6 +18,7 @@ from eventsourcing.persistence import TrackingRecorder
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
 from chainon.core import Core, IdempotencyClaim
 from chainon.dispatcher import Dispatcher
+from chainon.observability import MESSAGES
 from chainon.settings import Settings, StoreKind
 from chainon.store import store_env
 from domain import commands as cmd
@@ -92,6 +93,8 @@ class Runtime:
 
     async def receipt(self, receipt: cmd.RecordReceipt) -> None:
         outcome = await self.handle(receipt)
+        if outcome.changed and outcome.channel is not None:
+            MESSAGES.labels(outcome.channel.value, "outbound", receipt.status.value).inc()
         log.info(
             "message.receipt",
             provider_message_id=receipt.provider_message_id,

@@ -21,6 +21,9 @@ Name = Annotated[str, Field(min_length=1, max_length=128)]
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     schema_version: Literal[1] = 1
+    # Traces a request through the core into the logs of every worker that handles it;
+    # metadata, so it is left out of idempotency fingerprints.
+    request_id: Annotated[str, Field(max_length=64)] | None = None
 
 
 class SendMessage(Command):
@@ -145,4 +148,5 @@ class Outcome(BaseModel):
     conversation_id: UUID | None = None
     contact_id: UUID | None = None
     message_id: UUID | None = None
+    channel: Channel | None = None
     position: int | None = None  # notification id of the last event recorded

@@ -63,6 +63,7 @@ class Conversation(Aggregate):
         body: str
         provider: str
         provider_message_id: str
+        request_id: str | None
 
     class MessageQueued(Event):
         TOPIC = "chainon:Conversation.MessageQueued"
@@ -75,6 +76,7 @@ class Conversation(Aggregate):
         encoding: str | None
         segments: int
         replaced: list[str]
+        request_id: str | None
 
     class MessageSent(Event):
         TOPIC = "chainon:Conversation.MessageSent"
@@ -162,6 +164,7 @@ class Conversation(Aggregate):
         provider: str,
         provider_message_id: str,
         at: datetime,
+        request_id: str | None = None,
     ) -> bool:
         """Records an inbound message; False when it was recorded already (a retry)."""
         if message_id in self.messages:
@@ -176,6 +179,7 @@ class Conversation(Aggregate):
             body=body,
             provider=provider,
             provider_message_id=provider_message_id,
+            request_id=request_id,
             timestamp=at,
         )
         return True
@@ -190,6 +194,7 @@ class Conversation(Aggregate):
         body: str,
         provider: str,
         provider_message_id: str,
+        request_id: str | None,
         timestamp: datetime,
     ) -> None:
         self.messages[message_id] = Message(
@@ -220,6 +225,7 @@ class Conversation(Aggregate):
         replaced: tuple[str, ...],
         at: datetime,
         reopen: bool = False,
+        request_id: str | None = None,
     ) -> None:
         if message_id in self.messages:
             raise TransitionRefused(f"message {message_id} exists already")
@@ -236,6 +242,7 @@ class Conversation(Aggregate):
             encoding=encoding,
             segments=segments,
             replaced=list(replaced),
+            request_id=request_id,
             timestamp=at,
         )
 
@@ -250,6 +257,7 @@ class Conversation(Aggregate):
         encoding: str | None,
         segments: int,
         replaced: list[str],
+        request_id: str | None,
         timestamp: datetime,
     ) -> None:
         self.messages[message_id] = Message(

@@ -62,6 +62,9 @@ class SandboxProvider:
                 self._later(self._receipt(provider_id, outcome))
         return Accepted(provider=self.name, provider_message_id=provider_id)
 
+    def new_inbound_id(self) -> str:
+        return f"sbx-in-{uuid4().hex[:20]}"
+
     async def inject_inbound(
         self,
         *,
@@ -74,7 +77,7 @@ class SandboxProvider:
         """Plays the consumer: the message reaches the core as a real provider's would."""
         message = ReceiveMessage(
             provider=self.name,
-            provider_message_id=provider_message_id or f"sbx-in-{uuid4().hex[:20]}",
+            provider_message_id=provider_message_id or self.new_inbound_id(),
             channel=channel,
             sender=sender,
             recipient=recipient,

@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI under ``/v1``, scoped to the brand of the caller's API key."""

@@ -1,0 +1,51 @@
+"""The FastAPI application: routes, problem details, middleware, and the runtime's life."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from chainon import __version__
+from chainon.api import contacts, conversations, messages, ops, problems, sandbox
+from chainon.api.middleware import RequestContext
+from chainon.observability import configure_logging
+from chainon.runtime import Runtime
+from chainon.settings import Settings
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Builds the app; with no runtime given, it starts (and stops) its own."""
+    settings = settings or (runtime.settings if runtime else Settings())
+    owns_runtime = runtime is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal runtime
+        if runtime is None:
+            configure_logging(settings.log_level, json=settings.log_json)
+            runtime = Runtime(settings)
+        app.state.runtime = runtime
+        if owns_runtime:
+            await runtime.start()
+        try:
+            yield
+        finally:
+            if owns_runtime:
+                await runtime.stop()
+                runtime.close()
+
+    app = FastAPI(
+        title="Chainon",
+        version=__version__,
+        summary="Two-way conversations between brands and consumers over SMS, RCS and email.",
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    problems.install(app)
+    for module in (messages, conversations, contacts, sandbox, ops):
+        app.include_router(module.router)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_request_bytes)
+    return app

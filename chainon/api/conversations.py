@@ -1,0 +1,194 @@
+"""Conversations: the list, one with its whole timeline, and what agents do to them."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
+from chainon.api.messages import accepted
+from chainon.api.schemas import (
+    Accepted,
+    AssignIn,
+    ConversationOut,
+    ConversationPage,
+    ConversationSummaryOut,
+    ReopenIn,
+    ResolveIn,
+    TagsIn,
+    TimelineEntry,
+)
+from chainon.core import Core
+from domain import commands as cmd
+from domain.errors import InvalidInput
+from projections.conversation_list import ConversationFilter
+
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+
+_HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+MAX_WAIT_SECONDS = 5.0
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"p:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = text.partition(":")
+        if kind != "p":
+            raise ValueError(kind)
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("is not a cursor this API gave", field="cursor") from None
+
+
+def timeline(core: Core, conversation_id: UUID) -> list[TimelineEntry]:
+    """Every recorded fact about the conversation, in the order it was recorded."""
+    entries = []
+    for event in core.events.get(conversation_id):
+        detail: dict[str, Any] = {
+            k: v for k, v in event.__dict__.items() if k not in _HIDDEN and v is not None
+        }
+        name = type(event).__qualname__.split(".")[-1]
+        entries.append(TimelineEntry(at=event.timestamp, event=name, detail=detail))
+    return entries
+
+
+@router.get("", response_model=ConversationPage)
+async def list_conversations(
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
+    agent: Annotated[str | None, Query(max_length=128)] = None,
+    team: Annotated[str | None, Query(max_length=128)] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    contact_id: UUID | None = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    min_position: Annotated[
+        int | None,
+        Query(ge=0, description="Wait (up to 5 s) until the list includes this write."),
+    ] = None,
+) -> ConversationPage:
+    """Newest activity first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    follower = runtime.conversation_follower
+    if min_position is not None:
+        await runtime.call(follower.wait_for, min_position, MAX_WAIT_SECONDS)
+    where = ConversationFilter(
+        brand_id=brand.id,
+        status=status,
+        agent=agent,
+        team=team,
+        tag=tag.strip().lower() if tag else None,
+        contact_id=contact_id,
+        before=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    rows = await runtime.call(runtime.conversation_list.search, where)
+    page, more = rows[:limit], len(rows) > limit
+    return ConversationPage(
+        items=[
+            ConversationSummaryOut(
+                id=r.conversation_id,
+                contact_id=r.contact_id,
+                number=r.number,
+                status=r.status,
+                agent=r.agent,
+                team=r.team,
+                tags=list(r.tags),
+                opened_at=r.opened_at,
+                last_activity_at=r.last_activity_at,
+                last_direction=r.last_direction,
+                last_channel=r.last_channel,
+                message_count=r.message_count,
+            )
+            for r in page
+        ],
+        next_cursor=encode_cursor(page[-1].cursor) if more else None,
+        position=await runtime.call(lambda: follower.position),
+    )
+
+
+@router.get("/{conversation_id}", response_model=ConversationOut)
+async def get_conversation(
+    conversation_id: UUID, brand: BrandDep, runtime: RuntimeDep
+) -> ConversationOut:
+    """The conversation with every message, its delivery history and its timeline."""
+    core = runtime.core
+    conversation = await runtime.call(core.conversation_of, brand.id, conversation_id)
+    return ConversationOut.of(conversation, await runtime.call(timeline, core, conversation_id))
+
+
+async def _act(
+    runtime: Any, brand: Any, idempotency: Any, route: str, command: cmd.Command, response: Response
+) -> Accepted:
+    outcome = await runtime.handle(command, idempotency.claim(brand, route, command))
+    return accepted(outcome, response)
+
+
+@router.post("/{conversation_id}/assignment")
+async def assign(
+    conversation_id: UUID,
+    body: AssignIn,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
+) -> Accepted:
+    """Assigns to an agent and/or a team; null clears."""
+    command = cmd.AssignConversation(
+        brand_id=brand.id, conversation_id=conversation_id, agent=body.agent, team=body.team
+    )
+    return await _act(runtime, brand, idempotency, "assign", command, response)
+
+
+@router.post("/{conversation_id}/tags")
+async def tag(
+    conversation_id: UUID,
+    body: TagsIn,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
+) -> Accepted:
+    command = cmd.TagConversation(
+        brand_id=brand.id, conversation_id=conversation_id, add=body.add, remove=body.remove
+    )
+    return await _act(runtime, brand, idempotency, "tag", command, response)
+
+
+@router.post("/{conversation_id}/resolve")
+async def resolve(
+    conversation_id: UUID,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
+    body: ResolveIn | None = None,
+) -> Accepted:
+    """Resolves; 409 when it is resolved already."""
+    command = cmd.ResolveConversation(
+        brand_id=brand.id, conversation_id=conversation_id, by=(body or ResolveIn()).by
+    )
+    return await _act(runtime, brand, idempotency, "resolve", command, response)
+
+
+@router.post("/{conversation_id}/reopen")
+async def reopen(
+    conversation_id: UUID,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
+    body: ReopenIn | None = None,
+) -> Accepted:
+    """Reopens a resolved conversation; 409 when it is open."""
+    command = cmd.ReopenConversation(
+        brand_id=brand.id, conversation_id=conversation_id, reason=(body or ReopenIn()).reason
+    )
+    return await _act(runtime, brand, idempotency, "reopen", command, response)

@@ -1,0 +1,200 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.channels import Channel
+from domain.contact import Contact
+from domain.conversation import Conversation, Message
+
+Body = Annotated[str, Field(max_length=200_000, description="The message text.")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SendIn(Strict):
+    to: Annotated[str, Field(min_length=1, max_length=320, examples=["+33612345678"])]
+    body: Body
+    channel: Channel | None = Field(
+        None, description="Force a channel; default: the brand's order."
+    )
+
+
+class ReplyIn(Strict):
+    body: Body
+    channel: Channel | None = None
+
+
+class AssignIn(Strict):
+    agent: Annotated[str, Field(max_length=128)] | None = None
+    team: Annotated[str, Field(max_length=128)] | None = None
+
+
+class TagsIn(Strict):
+    add: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
+    remove: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
+
+
+class ResolveIn(Strict):
+    by: Annotated[str, Field(min_length=1, max_length=128)] = "api"
+
+
+class ReopenIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=256)] = "reopened by an agent"
+
+
+class AddressIn(Strict):
+    address: Annotated[str, Field(min_length=1, max_length=320)]
+
+
+class SandboxInboundIn(Strict):
+    sender: Annotated[str, Field(alias="from", min_length=1, max_length=320)]
+    to: Annotated[str, Field(min_length=1, max_length=320)]
+    body: Body
+    channel: Channel = Channel.SMS
+    provider_message_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SandboxOutcomeIn(Strict):
+    outcome: Literal["deliver", "fail", "silent"]
+
+
+class Accepted(BaseModel):
+    """What a write did; ``position`` lets a read wait until the views have caught up."""
+
+    conversation_id: UUID | None = None
+    contact_id: UUID | None = None
+    message_id: UUID | None = None
+    channel: Channel | None = None
+    status: str | None = None
+    changed: bool = True
+    duplicate: bool = False
+    position: int | None = None
+
+
+class StatusChange(BaseModel):
+    status: str
+    at: datetime
+
+
+class MessageOut(BaseModel):
+    id: UUID
+    direction: str
+    channel: Channel
+    sender: str
+    recipient: str
+    body: str
+    status: str
+    reason: str | None
+    segments: int
+    encoding: str | None
+    provider_message_id: str | None
+    at: datetime
+    history: list[StatusChange]
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(
+            id=m.id,
+            direction=m.direction.value,
+            channel=m.channel,
+            sender=m.sender,
+            recipient=m.recipient,
+            body=m.body,
+            status=m.status.value,
+            reason=m.reason,
+            segments=m.segments,
+            encoding=m.encoding,
+            provider_message_id=m.provider_message_id,
+            at=m.at,
+            history=[StatusChange(status=s.value, at=at) for s, at in m.history],
+        )
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    event: str
+    detail: dict[str, Any]
+
+
+class ConversationOut(BaseModel):
+    id: UUID
+    contact_id: UUID
+    number: int
+    status: Literal["open", "resolved"]
+    agent: str | None
+    team: str | None
+    tags: list[str]
+    opened_at: datetime
+    last_activity_at: datetime
+    messages: list[MessageOut]
+    timeline: list[TimelineEntry]
+
+    @classmethod
+    def of(cls, c: Conversation, timeline: list[TimelineEntry]) -> ConversationOut:
+        return cls(
+            id=c.id,
+            contact_id=c.contact_id,
+            number=c.number,
+            status="resolved" if c.resolved else "open",
+            agent=c.agent,
+            team=c.team,
+            tags=sorted(c.tags),
+            opened_at=c.created_on,
+            last_activity_at=c.last_activity_at,
+            messages=[MessageOut.of(m) for m in c.messages.values()],
+            timeline=timeline,
+        )
+
+
+class ConversationSummaryOut(BaseModel):
+    id: UUID
+    contact_id: UUID
+    number: int
+    status: str
+    agent: str | None
+    team: str | None
+    tags: list[str]
+    opened_at: datetime
+    last_activity_at: datetime
+    last_direction: str | None
+    last_channel: str | None
+    message_count: int
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationSummaryOut]
+    next_cursor: str | None
+    position: int
+
+
+class AddressOut(BaseModel):
+    kind: str
+    value: str
+
+
+class ContactOut(BaseModel):
+    id: UUID
+    addresses: list[AddressOut]
+    last_channel: Channel | None
+    conversations: list[UUID]
+    current_conversation_id: UUID | None
+
+    @classmethod
+    def of(cls, c: Contact, conversations: list[UUID]) -> ContactOut:
+        return cls(
+            id=c.id,
+            addresses=[AddressOut(kind=a.kind.value, value=a.value) for a in c.addresses],
+            last_channel=c.last_channel,
+            conversations=conversations,
+            current_conversation_id=c.current_conversation_id,
+        )

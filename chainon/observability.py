@@ -1,0 +1,55 @@
+"""Logs and metrics: JSON logs with a request id, and Prometheus counters.
+
+The request id is bound in structlog's context variables, and carried in commands and
+events (``request_id``), so one id follows a message from the API through the core to
+the dispatcher's log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+HTTP_REQUESTS = Counter(
+    "chainon_http_requests_total",
+    "HTTP requests answered, by route and status.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "chainon_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    registry=REGISTRY,
+)
+MESSAGES = Counter(
+    "chainon_messages_total",
+    "Messages by channel, direction and status reached.",
+    ["channel", "direction", "status"],
+    registry=REGISTRY,
+)
+
+
+def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
