@@ -1,0 +1,149 @@
+"""Conversations as an operator reads them in a terminal: the list, and one timeline.
+
+The timeline walks the conversation's stored events, which give the true order of
+everything that happened; each message is drawn from the aggregate, where its status
+history (queued → sent → delivered) is already folded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from rich.table import Table
+from rich.text import Text
+
+from domain.conversation import Conversation, Message
+from domain.message_status import Direction, MessageStatus
+from projections.conversation_list import ConversationSummary
+
+ARROW = {Direction.INBOUND: "←", Direction.OUTBOUND: "→"}
+STATUS_STYLE = {
+    MessageStatus.RECEIVED: "blue",
+    MessageStatus.QUEUED: "yellow",
+    MessageStatus.SENT: "cyan",
+    MessageStatus.DELIVERED: "green",
+    MessageStatus.FAILED: "red",
+    MessageStatus.EXPIRED: "red",
+}
+# Shown inside their message's status history, not as rows of their own.
+FOLDED = (
+    Conversation.MessageSent,
+    Conversation.MessageDelivered,
+    Conversation.MessageFailed,
+    Conversation.MessageExpired,
+)
+
+
+def timeline(
+    conversation: Conversation, events: Iterable[Any], *, brand: str, contact: str
+) -> Table:
+    """One row per thing that happened, oldest first; the date shows when it changes."""
+    state = "resolved" if conversation.resolved else "open"
+    table = Table(
+        title=Text(f"{brand} · {contact} · conversation #{conversation.number} · {state}"),
+        caption=Text(_handling(conversation)),
+        show_header=False,
+        box=None,
+        padding=(0, 1),
+    )
+    table.add_column("when", style="dim", no_wrap=True)
+    table.add_column("what", overflow="fold")
+    day = None
+    for event in events:
+        what = _describe(conversation, event)
+        if what is None:
+            continue
+        at = _local(event.timestamp)
+        when = f"{at:%H:%M:%S}" if at.date() == day else f"{at:%Y-%m-%d %H:%M:%S}"
+        day = at.date()
+        table.add_row(when, what)
+    return table
+
+
+def conversation_list(summaries: Sequence[ConversationSummary], contacts: Mapping[UUID, str]) -> Table:
+    """The list view's rows; ``contacts`` gives each contact's address."""
+    table = Table(title=f"{len(summaries)} conversation(s), latest activity first")
+    table.add_column("conversation", overflow="fold")
+    table.add_column("contact")
+    table.add_column("status")
+    table.add_column("agent / team")
+    table.add_column("tags")
+    table.add_column("msgs", justify="right")
+    table.add_column("last activity", no_wrap=True)
+    for row in summaries:
+        last = f"{ARROW[Direction(row.last_direction)]} {row.last_channel} " if row.last_direction else ""
+        table.add_row(
+            str(row.conversation_id),
+            Text(contacts.get(row.contact_id, "?")),
+            Text(row.status, style="green" if row.status == "resolved" else "yellow"),
+            Text(" / ".join(x or "-" for x in (row.agent, row.team))),
+            Text(", ".join(row.tags)),
+            str(row.message_count),
+            f"{last}{_local(row.last_activity_at):%Y-%m-%d %H:%M}",
+        )
+    return table
+
+
+def _describe(conversation: Conversation, event: Any) -> Text | None:
+    if isinstance(event, FOLDED) or not isinstance(event, Conversation.Event):
+        return None
+    if isinstance(event, Conversation.Opened):
+        return Text(f"conversation #{event.number} opened", style="bold")
+    if isinstance(event, Conversation.MessageReceived | Conversation.MessageQueued):
+        return _message(conversation.messages[event.message_id])
+    if isinstance(event, Conversation.Assigned):
+        if event.agent is None and event.team is None:
+            return Text("unassigned", style="magenta")
+        who = " on team ".join(x for x in (event.agent, event.team) if x)
+        return Text(f"assigned to {who}", style="magenta")
+    if isinstance(event, Conversation.Tagged):
+        return Text(f"tagged {event.tag}", style="magenta")
+    if isinstance(event, Conversation.Untagged):
+        return Text(f"untagged {event.tag}", style="magenta")
+    if isinstance(event, Conversation.Resolved):
+        return Text(f"resolved by {event.by}", style="bold green")
+    if isinstance(event, Conversation.Reopened):
+        return Text(f"reopened: {event.reason}", style="bold yellow")
+    return Text(type(event).__name__, style="dim")  # an event this view does not know yet
+
+
+def _message(message: Message) -> Text:
+    peer = message.sender if message.direction is Direction.INBOUND else message.recipient
+    text = Text(f"{ARROW[message.direction]} {message.channel.value.upper()} ", style="bold")
+    text.append(f"{'from' if message.direction is Direction.INBOUND else 'to'} {peer}\n")
+    text.append(f"“{message.body}”\n", style="italic")
+    text.append_text(status_history(message))
+    return text
+
+
+def status_history(message: Message) -> Text:
+    """``queued 09:37:14 → sent +0.2 s → delivered +0.5 s``, times after the first relative."""
+    text = Text()
+    first = message.history[0][1] if message.history else None
+    for n, (status, at) in enumerate(message.history):
+        if n:
+            text.append(" → ", style="dim")
+        text.append(status.value, style=STATUS_STYLE[status])
+        text.append(f" {_after(first, at) if n and first else f'{_local(at):%H:%M:%S}'}", style="dim")
+    if message.reason and message.status in (MessageStatus.FAILED, MessageStatus.EXPIRED):
+        text.append(f" ({message.reason})", style="red")
+    return text
+
+
+def _handling(conversation: Conversation) -> str:
+    parts = [f"agent {conversation.agent or '-'}", f"team {conversation.team or '-'}"]
+    if conversation.tags:
+        parts.append(f"tags {', '.join(conversation.tags)}")
+    return " · ".join(parts)
+
+
+def _after(first: datetime, at: datetime) -> str:
+    seconds = (at - first).total_seconds()
+    return f"+{seconds:.1f} s" if seconds < 60 else f"{_local(at):%H:%M:%S}"
+
+
+def _local(at: datetime) -> datetime:
+    return at.astimezone()
