@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from rich import box
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -39,16 +41,12 @@ FOLDED = (
 
 def timeline(
     conversation: Conversation, events: Iterable[Any], *, brand: str, contact: str
-) -> Table:
+) -> RenderableType:
     """One row per thing that happened, oldest first; the date shows when it changes."""
     state = "resolved" if conversation.resolved else "open"
-    table = Table(
-        title=Text(f"{brand} · {contact} · conversation #{conversation.number} · {state}"),
-        caption=Text(_handling(conversation)),
-        show_header=False,
-        box=None,
-        padding=(0, 1),
-    )
+    header = Text(f"{brand} · {contact} · conversation #{conversation.number} · ", style="bold")
+    header.append(state, style="green" if conversation.resolved else "yellow")
+    table = Table(show_header=False, box=None, padding=(0, 1))
     table.add_column("when", style="dim", no_wrap=True)
     table.add_column("what", overflow="fold")
     day = None
@@ -60,29 +58,33 @@ def timeline(
         when = f"{at:%H:%M:%S}" if at.date() == day else f"{at:%Y-%m-%d %H:%M:%S}"
         day = at.date()
         table.add_row(when, what)
-    return table
+    return Group(header, Text(_handling(conversation), style="dim"), table)
 
 
-def conversation_list(summaries: Sequence[ConversationSummary], contacts: Mapping[UUID, str]) -> Table:
+def conversation_list(
+    summaries: Sequence[ConversationSummary], contacts: Mapping[UUID, str]
+) -> Table:
     """The list view's rows; ``contacts`` gives each contact's address."""
-    table = Table(title=f"{len(summaries)} conversation(s), latest activity first")
-    table.add_column("conversation", overflow="fold")
-    table.add_column("contact")
-    table.add_column("status")
-    table.add_column("agent / team")
-    table.add_column("tags")
+    table = Table(
+        title=f"{len(summaries)} conversation(s), latest activity first",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+    )
+    table.add_column("conversation / contact", no_wrap=True)
+    for column in ("status", "agent / team", "tags"):
+        table.add_column(column, overflow="fold")
     table.add_column("msgs", justify="right")
     table.add_column("last activity", no_wrap=True)
     for row in summaries:
-        last = f"{ARROW[Direction(row.last_direction)]} {row.last_channel} " if row.last_direction else ""
+        last = _local(row.last_activity_at)
+        arrow = ARROW[Direction(row.last_direction)] if row.last_direction else ""
         table.add_row(
-            str(row.conversation_id),
-            Text(contacts.get(row.contact_id, "?")),
+            Text(f"{row.conversation_id}\n{contacts.get(row.contact_id, '?')}"),
             Text(row.status, style="green" if row.status == "resolved" else "yellow"),
             Text(" / ".join(x or "-" for x in (row.agent, row.team))),
             Text(", ".join(row.tags)),
             str(row.message_count),
-            f"{last}{_local(row.last_activity_at):%Y-%m-%d %H:%M}",
+            Text(f"{last:%Y-%m-%d %H:%M}\n{arrow} {row.last_channel or ''}".rstrip()),
         )
     return table
 

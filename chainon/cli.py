@@ -1,0 +1,353 @@
+"""The ``chainon`` command: serve the API, manage brands, send, read conversations, demo.
+
+Each command opens its own runtime on the configured store and closes it when done;
+only ``serve`` and ``demo`` run the loop that dispatches messages and takes receipts.
+Refusals are mapped to one red line in one place, ``Commands.invoke``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import click
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from chainon import timeline
+from chainon.demo import DemoFailed, ensure_demo_brand, story_settings, tell_story
+from chainon.observability import configure_logging
+from chainon.runtime import Runtime
+from chainon.settings import Settings
+from domain import commands as cmd
+from domain import ids
+from domain.brand import Brand
+from domain.channels import Channel
+from domain.contact import Contact
+from domain.errors import DomainError, InvalidInput, NotFound
+from projections.conversation_list import ConversationFilter
+
+Refusal = DomainError | ValidationError | DemoFailed
+
+
+class Commands(TyperGroup):
+    """The root group: every expected refusal becomes ``error: …`` on stderr and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (DomainError, ValidationError, DemoFailed) as exc:
+            line = " ".join(f"error: {describe(exc)}".splitlines())
+            _console(stderr=True).print(Text(line, style="bold red"), soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+def describe(exc: Refusal) -> str:
+    if isinstance(exc, DomainError):
+        return f"{exc.field}: {exc.detail}" if exc.field else exc.detail
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
+            for e in exc.errors()
+        )
+    return str(exc)
+
+
+app = typer.Typer(
+    cls=Commands,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold API keys
+    help="Chainon: two-way conversations between brands and consumers (SMS, RCS, email).",
+)
+brands = typer.Typer(no_args_is_help=True, help="Register brands and manage their API keys.")
+conversations = typer.Typer(no_args_is_help=True, help="List and read conversations.")
+app.add_typer(brands, name="brands")
+app.add_typer(conversations, name="conversations")
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class Globals:
+    data_dir: Path | None = None
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the embedded store lives (CHAINON_DATA_DIR).")
+    ] = None,
+) -> None:
+    ctx.obj = Globals(data_dir=data_dir)
+
+
+def main() -> None:
+    app()
+
+
+# Plumbing shared by the commands
+
+
+def _console(*, stderr: bool = False) -> Console:
+    # Built per use, so that the width and the streams are those of this invocation.
+    return Console(stderr=stderr, highlight=False)
+
+
+def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    data_dir = ctx.obj.data_dir if isinstance(ctx.obj, Globals) else None
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "CHAINON_" + "_".join(map(str, first["loc"])).upper()
+        raise InvalidInput(first["msg"], field=name) from None
+
+
+@contextmanager
+def _runtime(settings: Settings) -> Iterator[Runtime]:
+    runtime = Runtime(settings)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+@contextmanager
+def _opened(ctx: typer.Context) -> Iterator[Runtime]:
+    settings = _settings(ctx)
+    configure_logging("WARNING", json=settings.log_json)
+    with _runtime(settings) as runtime:
+        yield runtime
+
+
+def _brand(runtime: Runtime, slug: str) -> Brand:
+    brand = runtime.core.find(Brand, ids.brand_id(slug))
+    if brand is None:
+        raise NotFound(f"no brand {slug!r} (`chainon brands list` shows them)", field="brand")
+    return brand
+
+
+# Commands
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    _console().print(package_version("chainon"))
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Default: CHAINON_HOST.")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Default: CHAINON_PORT.")
+    ] = None,
+) -> None:
+    """Run the HTTP API, the dispatcher and the views in this process."""
+    import uvicorn  # only this command needs the server
+
+    overrides = {name: value for name, value in (("host", host), ("port", port)) if value is not None}
+    settings = _settings(ctx, **overrides)
+    configure_logging(settings.log_level, json=settings.log_json)
+    out = _console()
+    if settings.demo_brand:
+        with _runtime(settings) as runtime:
+            brand, key = ensure_demo_brand(runtime.core)
+        out.print(Text(f"Demo brand {brand.slug!r} ({brand.name}): {_senders(brand)}"))
+        out.print(Text("API key, shown once: ").append(key, style="bold"))
+        out.print(Text(f"  Authorization: Bearer {key}", style="dim"))
+    out.print(Text(f"API docs: http://{settings.host}:{settings.port}/docs", style="bold"))
+    # The app factory reads its settings from the environment: give it the ones used here.
+    os.environ["CHAINON_DATA_DIR"] = str(settings.data_dir)
+    os.environ["CHAINON_HOST"] = settings.host
+    os.environ["CHAINON_PORT"] = str(settings.port)
+    uvicorn.run(
+        "chainon.api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@brands.command("create")
+def brands_create(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Lower-case letters, digits, inner hyphens.")],
+    name: Annotated[str, typer.Option(help="The name consumers see.")],
+    sms: Annotated[list[str] | None, typer.Option(help="An SMS sender number.")] = None,
+    email: Annotated[list[str] | None, typer.Option(help="An email sender address.")] = None,
+    rcs: Annotated[list[str] | None, typer.Option(help="An RCS agent id.")] = None,
+    help_text: Annotated[str, typer.Option(help="The answer to HELP / AIDE.")] = "",
+    smart_encoding: Annotated[
+        bool, typer.Option(help="Replace look-alike characters to stay in GSM-7.")
+    ] = False,
+) -> None:
+    """Register a brand with its sender addresses, and issue its first API key."""
+    senders = [
+        (channel, address)
+        for channel, addresses in ((Channel.SMS, sms), (Channel.EMAIL, email), (Channel.RCS, rcs))
+        for address in addresses or ()
+    ]
+    with _opened(ctx) as runtime:
+        brand = runtime.core.register_brand(
+            slug=slug,
+            name=name,
+            senders=senders,
+            help_text=help_text,
+            smart_encoding=smart_encoding,
+        )
+        key = runtime.core.issue_api_key(brand.id, "first")
+    out = _console()
+    out.print(Text(f"Brand {slug!r} registered: {brand.id}", style="green"))
+    out.print(Text("API key, shown once: ").append(key, style="bold"))
+
+
+@brands.command("list")
+def brands_list(ctx: typer.Context) -> None:
+    """List the brands, their senders and how many API keys are active."""
+    with _opened(ctx) as runtime:
+        found = runtime.core.list_brands()
+    table = Table(title=f"{len(found)} brand(s)")
+    for column in ("slug", "name", "id", "senders", "active keys"):
+        table.add_column(column, overflow="fold")
+    for brand in found:
+        active = len(brand.api_keys) - len(brand.revoked_keys)
+        table.add_row(brand.slug, Text(brand.name), str(brand.id), _senders(brand), str(active))
+    _console().print(table)
+
+
+@brands.command("keys")
+def brands_keys(
+    ctx: typer.Context,
+    slug: str,
+    issue: Annotated[str | None, typer.Option(metavar="LABEL", help="Issue a key.")] = None,
+    revoke: Annotated[str | None, typer.Option(metavar="KEY_ID", help="Revoke a key.")] = None,
+) -> None:
+    """List a brand's API keys; issue or revoke one."""
+    out = _console()
+    with _opened(ctx) as runtime:
+        brand = _brand(runtime, slug)
+        if issue is not None:
+            key = runtime.core.issue_api_key(brand.id, issue)
+            out.print(Text("API key, shown once: ").append(key, style="bold"))
+        if revoke is not None:
+            runtime.core.revoke_api_key(brand.id, revoke)
+            out.print(Text(f"Key {revoke} revoked.", style="green"))
+        brand = runtime.core.get(Brand, brand.id)
+    table = Table(title=f"API keys of {slug}")
+    for column in ("id", "label", "revoked"):
+        table.add_column(column)
+    for key_id, (_, label) in brand.api_keys.items():
+        table.add_row(key_id, Text(label), "yes" if key_id in brand.revoked_keys else "no")
+    out.print(table)
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    brand: Annotated[str, typer.Option(help="The brand's slug.")],
+    to: Annotated[str, typer.Option(help="A phone number or an email address.")],
+    body: Annotated[str, typer.Option(help="The message text.")],
+    channel: Annotated[Channel | None, typer.Option(help="Default: the brand's order.")] = None,
+) -> None:
+    """Queue a message; a running `chainon serve` dispatches it."""
+    with _opened(ctx) as runtime:
+        brand_id = _brand(runtime, brand).id
+        outcome = runtime.core.handle(
+            cmd.SendMessage(brand_id=brand_id, to=to, body=body, channel=channel)
+        )
+    out = _console()
+    out.print(f"conversation {outcome.conversation_id}")
+    out.print(f"message      {outcome.message_id}")
+    out.print(Text("queued; `chainon serve` dispatches it", style="yellow"))
+
+
+@conversations.command("list")
+def conversations_list(
+    ctx: typer.Context,
+    brand: Annotated[str, typer.Option(help="The brand's slug.")],
+    status: Annotated[Status | None, typer.Option()] = None,
+    agent: Annotated[str | None, typer.Option()] = None,
+    tag: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """List a brand's conversations, latest activity first."""
+    with _opened(ctx) as runtime:
+        brand_id = _brand(runtime, brand).id
+        # No server loop runs here: bring the view up to date before reading it.
+        runtime.conversation_follower.run_until_idle()
+        where = ConversationFilter(
+            brand_id=brand_id,
+            status=status.value if status else None,
+            agent=agent,
+            tag=tag.strip().lower() if tag else None,
+            limit=limit,
+        )
+        rows = runtime.conversation_list.search(where)
+        contacts = {
+            contact_id: str(runtime.core.get(Contact, contact_id).addresses[0])
+            for contact_id in {row.contact_id for row in rows}
+        }
+    _console().print(timeline.conversation_list(rows, contacts))
+
+
+@conversations.command("show")
+def conversations_show(
+    ctx: typer.Context,
+    conversation_id: Annotated[UUID, typer.Argument(metavar="CONVERSATION_ID")],
+    brand: Annotated[str, typer.Option(help="The brand's slug.")],
+) -> None:
+    """Show a conversation's timeline: messages with their status history, and handling."""
+    with _opened(ctx) as runtime:
+        found = _brand(runtime, brand)
+        conversation = runtime.core.conversation_of(found.id, conversation_id)
+        contact = runtime.core.get(Contact, conversation.contact_id)
+        events = list(runtime.core.events.get(conversation_id))
+    view = timeline.timeline(
+        conversation, events, brand=found.name, contact=str(contact.addresses[0])
+    )
+    _console().print(view)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="An empty directory to keep; default: a temporary one.")
+    ] = None,
+) -> None:
+    """Tell the two-minute story: a consumer writes, an agent answers, it is resolved."""
+    chosen = data_dir or (ctx.obj.data_dir if isinstance(ctx.obj, Globals) else None)
+    out = _console()
+    with tempfile.TemporaryDirectory(prefix="chainon-demo-") as scratch:
+        settings = story_settings(chosen or Path(scratch))
+        configure_logging("WARNING", json=settings.log_json)
+        where = str(chosen) if chosen else "a temporary directory (--data-dir keeps it)"
+        out.print(Text(f"Chainon demo, in {where}\n", style="dim"))
+        asyncio.run(tell_story(settings, out))
+
+
+def _senders(brand: Brand) -> str:
+    return "; ".join(f"{ch.value} {', '.join(addr)}" for ch, addr in brand.senders.items())

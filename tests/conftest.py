@@ -1,0 +1,112 @@
+"""Fixtures shared by every suite: settings on a fresh store, a running runtime, a brand."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chainon.runtime import Runtime
+from chainon.settings import Settings, StoreKind
+from domain.brand import Brand
+from domain.channels import Channel
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SCRIPT = ROOT / "infra" / "postgres" / "pg.sh"
+
+BRAND_SMS = "+33939000001"  # a French conversational (Time2chat-style) 09 number
+BRAND_EMAIL = "bonjour@maison-lumiere.example"
+CONSUMER = "+33612345678"
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A throw-away PostgreSQL for the whole run, started here and stopped by its PID.
+
+    ``CHAINON_TEST_POSTGRES_DSN`` points the tests at a server you already run instead.
+    If the server cannot start, the tests that need it fail: they never skip.
+    """
+    given = os.environ.get("CHAINON_TEST_POSTGRES_DSN")
+    if given:
+        yield given
+        return
+    directory = Path(tempfile.mkdtemp(prefix="chainon-pg-"))
+    started = subprocess.run(
+        ["bash", str(PG_SCRIPT), "start", str(directory)], capture_output=True, text=True
+    )
+    if started.returncode != 0:
+        shutil.rmtree(directory, ignore_errors=True)
+        pytest.fail(f"PostgreSQL did not start:\n{started.stderr}", pytrace=False)
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run(["bash", str(PG_SCRIPT), "stop", str(directory)], check=False)
+
+
+def fresh_schema(dsn: str) -> str:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema
+
+
+def make_settings(store: StoreKind, data_dir: Path, postgres_dsn: str | None = None) -> Settings:
+    options: dict[str, object] = {
+        "store": store,
+        "data_dir": data_dir,
+        "sandbox_receipt_delay": 0.05,
+        "dispatch_poll_interval": 0.02,
+        "log_json": False,
+        "demo_brand": False,
+    }
+    if store is StoreKind.POSTGRES:
+        assert postgres_dsn is not None
+        options["postgres_dsn"] = postgres_dsn
+        options["postgres_schema"] = fresh_schema(postgres_dsn)
+    return Settings(**options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return make_settings(StoreKind.SQLITE, tmp_path)
+
+
+@dataclass
+class BrandWithKey:
+    brand: Brand
+    key: str
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.brand.id
+
+
+def register(runtime: Runtime, slug: str = "maison-lumiere", sms: str = BRAND_SMS) -> BrandWithKey:
+    core = runtime.core
+    brand = core.register_brand(
+        slug=slug,
+        name=slug.replace("-", " ").title(),
+        senders=[(Channel.SMS, sms), (Channel.EMAIL, f"bonjour@{slug}.example")],
+        help_text="Répondez STOP pour ne plus recevoir de messages.",
+    )
+    return BrandWithKey(brand, core.issue_api_key(brand.id, "tests"))
+
+
+@pytest.fixture
+async def sqlite_runtime(sqlite_settings: Settings) -> AsyncIterator[Runtime]:
+    runtime = Runtime(sqlite_settings)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+        runtime.close()
