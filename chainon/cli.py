@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -46,7 +45,7 @@ Refusal = DomainError | ValidationError | DemoFailed
 class Commands(TyperGroup):
     """The root group: every expected refusal becomes ``error: …`` on stderr and exit 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's base Context (vendored click) is private
         try:
             return super().invoke(ctx)
         except (DomainError, ValidationError, DemoFailed) as exc:
@@ -167,7 +166,9 @@ def serve(
     """Run the HTTP API, the dispatcher and the views in this process."""
     import uvicorn  # only this command needs the server
 
-    overrides = {name: value for name, value in (("host", host), ("port", port)) if value is not None}
+    overrides = {
+        name: value for name, value in (("host", host), ("port", port)) if value is not None
+    }
     settings = _settings(ctx, **overrides)
     configure_logging(settings.log_level, json=settings.log_json)
     out = _console()

@@ -199,7 +199,7 @@ class Core(Application[UUID]):
         start = 1
         while True:
             page = self.recorder.select_notifications(start=start, limit=500, topics=[topic])
-            found.extend(self.get(Brand, n.originator_id) for n in page)
+            found.extend(self.get(Brand, UUID(str(n.originator_id))) for n in page)
             if len(page) < 500:
                 return found
             start = page[-1].id + 1
@@ -214,7 +214,7 @@ class Core(Application[UUID]):
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None

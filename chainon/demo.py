@@ -119,7 +119,9 @@ async def _story(rt: Runtime, out: Console) -> None:
     say("✓ assigned to camille (team support), tagged livraison", "green")
 
     body = "Bonjour ! Je suis Camille. Votre colis part ce soir : livraison demain avant 13 h."
-    reply = await rt.handle(cmd.Reply(brand_id=brand.id, conversation_id=conversation_id, body=body))
+    reply = await rt.handle(
+        cmd.Reply(brand_id=brand.id, conversation_id=conversation_id, body=body)
+    )
     if reply.message_id is None:
         raise DemoFailed("the reply queued no message")
     say(f"\ncamille replies: “{body}”")
@@ -153,7 +155,7 @@ async def _until_delivered(rt: Runtime, conversation_id: UUID, message_id: UUID)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + RECEIPT_TIMEOUT
     while True:
-        conversation = await rt.call(rt.core.get, Conversation, conversation_id)
+        conversation: Conversation = await rt.call(rt.core.get, Conversation, conversation_id)
         message = conversation.message(message_id)
         if message.status is MessageStatus.DELIVERED:
             return message

@@ -74,6 +74,7 @@ class Dispatcher:
         )
         for notification in notifications:
             queued = self.core.mapper.to_domain_event(notification)
+            assert isinstance(queued, Conversation.MessageQueued)
             await self._dispatch(queued)
             await self.call(self.tracking.insert_tracking, Tracking(NAME, notification.id))
         return len(notifications)

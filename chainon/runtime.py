@@ -10,7 +10,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 from eventsourcing.persistence import TrackingRecorder
@@ -41,7 +41,10 @@ class Runtime:
         )
         factory = self.core.factory
         self.dispatch_tracking: TrackingRecorder = factory.tracking_recorder()
-        self.conversation_list = factory.tracking_recorder(self._view_class())  # type: ignore[arg-type]
+        self.conversation_list = cast(
+            conversation_list.ConversationListView,
+            factory.tracking_recorder(self._view_class()),
+        )
         self.conversation_follower = Follower(
             name=conversation_list.NAME,
             source=self.core.recorder,

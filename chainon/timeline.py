@@ -64,27 +64,30 @@ def timeline(
 def conversation_list(
     summaries: Sequence[ConversationSummary], contacts: Mapping[UUID, str]
 ) -> Table:
-    """The list view's rows; ``contacts`` gives each contact's address."""
+    """The list view's rows, two lines each; ``contacts`` gives each contact's address."""
     table = Table(
         title=f"{len(summaries)} conversation(s), latest activity first",
         box=box.SIMPLE_HEAD,
-        padding=(0, 1),
+        pad_edge=False,
+        collapse_padding=True,
     )
-    table.add_column("conversation / contact", no_wrap=True)
-    for column in ("status", "agent / team", "tags"):
-        table.add_column(column, overflow="fold")
-    table.add_column("msgs", justify="right")
+    table.add_column("conversation\ncontact", no_wrap=True)
+    table.add_column("status", min_width=8)
+    table.add_column("agent\nteam", overflow="fold")
+    table.add_column("tags", overflow="fold")
     table.add_column("last activity", no_wrap=True)
     for row in summaries:
-        last = _local(row.last_activity_at)
         arrow = ARROW[Direction(row.last_direction)] if row.last_direction else ""
         table.add_row(
             Text(f"{row.conversation_id}\n{contacts.get(row.contact_id, '?')}"),
             Text(row.status, style="green" if row.status == "resolved" else "yellow"),
-            Text(" / ".join(x or "-" for x in (row.agent, row.team))),
+            Text(f"{row.agent or '-'}\n{row.team or '-'}"),
             Text(", ".join(row.tags)),
-            str(row.message_count),
-            Text(f"{last:%Y-%m-%d %H:%M}\n{arrow} {row.last_channel or ''}".rstrip()),
+            Text(
+                f"{_local(row.last_activity_at):%m-%d %H:%M}\n"
+                f"{row.message_count} msg{'' if row.message_count == 1 else 's'}, "
+                f"{arrow} {row.last_channel or '-'}"
+            ),
         )
     return table
 
@@ -129,7 +132,9 @@ def status_history(message: Message) -> Text:
         if n:
             text.append(" → ", style="dim")
         text.append(status.value, style=STATUS_STYLE[status])
-        text.append(f" {_after(first, at) if n and first else f'{_local(at):%H:%M:%S}'}", style="dim")
+        text.append(
+            f" {_after(first, at) if n and first else f'{_local(at):%H:%M:%S}'}", style="dim"
+        )
     if message.reason and message.status in (MessageStatus.FAILED, MessageStatus.EXPIRED):
         text.append(f" ({message.reason})", style="red")
     return text

@@ -7,11 +7,13 @@ in their own database, each batch in one transaction with its tracking position.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
+
+from eventsourcing.persistence import Tracking
 
 from domain.conversation import Conversation
 
@@ -74,6 +76,16 @@ _STATUS = """UPDATE {t}conversation_list SET status = %(status)s, last_activity_
 _TAG = """INSERT INTO {t}conversation_tags (conversation_id, tag) VALUES (%(id)s, %(tag)s)
     ON CONFLICT DO NOTHING"""
 _UNTAG = "DELETE FROM {t}conversation_tags WHERE conversation_id = %(id)s AND tag = %(tag)s"
+
+
+class ConversationListView(Protocol):
+    """What each backend's view offers: apply batches exactly once, and search."""
+
+    def apply(self, events: Sequence[tuple[Any, Tracking]]) -> None: ...
+
+    def search(self, where: ConversationFilter) -> list[ConversationSummary]: ...
+
+    def max_tracking_id(self, application_name: str) -> int | None: ...
 
 
 @dataclass(frozen=True)

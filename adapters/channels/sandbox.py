@@ -9,8 +9,10 @@ by injecting inbound messages.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
 from adapters.channels.port import Accepted, ChannelSink, OutboundMessage
@@ -98,8 +100,8 @@ class SandboxProvider:
             )
         )
 
-    def _later(self, coroutine: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def _later(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
+from chainon.api.deps import BrandDep, Idempotency, IdempotencyDep, RuntimeDep
 from chainon.api.messages import accepted
 from chainon.api.schemas import (
     Accepted,
@@ -22,7 +22,10 @@ from chainon.api.schemas import (
     TimelineEntry,
 )
 from chainon.core import Core
+from chainon.runtime import Runtime
 from domain import commands as cmd
+from domain.brand import Brand
+from domain.conversation import Conversation
 from domain.errors import InvalidInput
 from projections.conversation_list import ConversationFilter
 
@@ -51,6 +54,7 @@ def timeline(core: Core, conversation_id: UUID) -> list[TimelineEntry]:
     """Every recorded fact about the conversation, in the order it was recorded."""
     entries = []
     for event in core.events.get(conversation_id):
+        assert isinstance(event, Conversation.Event)
         detail: dict[str, Any] = {
             k: v for k, v in event.__dict__.items() if k not in _HIDDEN and v is not None
         }
@@ -125,7 +129,12 @@ async def get_conversation(
 
 
 async def _act(
-    runtime: Any, brand: Any, idempotency: Any, route: str, command: cmd.Command, response: Response
+    runtime: Runtime,
+    brand: Brand,
+    idempotency: Idempotency,
+    route: str,
+    command: cmd.Command,
+    response: Response,
 ) -> Accepted:
     outcome = await runtime.handle(command, idempotency.claim(brand, route, command))
     return accepted(outcome, response)

@@ -1,0 +1,52 @@
+# Chainon — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+UV := python3 -m uv
+VENV := .venv
+BIN := $(VENV)/bin
+TYPED := domain chainon adapters projections
+
+.PHONY: help install run demo test test-fast lint format postgres-up postgres-down clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml uv.lock
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(BIN)/.installed  ## Install the locked dependencies into .venv
+
+run: install  ## Start Chainon on the embedded default (SQLite under ./var, sandbox channel)
+	$(BIN)/chainon serve
+
+demo: install  ## The two-minute story, in a throw-away directory
+	$(BIN)/chainon demo
+
+lint: install  ## ruff (lint and format) and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict $(TYPED)
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: install lint  ## Everything: lint, unit, integration (real PostgreSQL), end to end
+	bash infra/postgres/pg.sh install
+	$(BIN)/pytest
+
+test-fast: install  ## The unit tests alone
+	$(BIN)/pytest tests/unit -q
+
+postgres-up: ## A throw-away PostgreSQL in var/postgres (prints its DSN)
+	bash infra/postgres/pg.sh install
+	bash infra/postgres/pg.sh start var/postgres
+
+postgres-down:
+	bash infra/postgres/pg.sh stop var/postgres
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
