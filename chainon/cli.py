@@ -12,7 +12,6 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -36,10 +35,9 @@ from domain import ids
 from domain.brand import Brand
 from domain.channels import Channel
 from domain.contact import Contact
+from domain.conversation import normalise_tag
 from domain.errors import DomainError, InvalidInput, NotFound
 from projections.conversation_list import ConversationFilter
-
-Refusal = DomainError | ValidationError | DemoFailed
 
 
 class Commands(TyperGroup):
@@ -54,7 +52,7 @@ class Commands(TyperGroup):
             raise typer.Exit(1) from None
 
 
-def describe(exc: Refusal) -> str:
+def describe(exc: DomainError | ValidationError | DemoFailed) -> str:
     if isinstance(exc, DomainError):
         return f"{exc.field}: {exc.detail}" if exc.field else exc.detail
     if isinstance(exc, ValidationError):
@@ -83,19 +81,13 @@ class Status(StrEnum):
     RESOLVED = "resolved"
 
 
-@dataclass(frozen=True)
-class Globals:
-    data_dir: Path | None = None
-
-
 @app.callback()
 def root(
-    ctx: typer.Context,
     data_dir: Annotated[
         Path | None, typer.Option(help="Where the embedded store lives (CHAINON_DATA_DIR).")
     ] = None,
 ) -> None:
-    ctx.obj = Globals(data_dir=data_dir)
+    """Options every command shares; each command reads them from the root context."""
 
 
 def main() -> None:
@@ -110,16 +102,23 @@ def _console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
 
 
+def _data_dir(ctx: typer.Context) -> Path | None:
+    data_dir: Path | None = ctx.find_root().params.get("data_dir")
+    return data_dir
+
+
 def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
-    data_dir = ctx.obj.data_dir if isinstance(ctx.obj, Globals) else None
-    if data_dir is not None:
+    """Settings from CHAINON_* with the command line's overrides; logs quiet by default."""
+    if (data_dir := _data_dir(ctx)) is not None:
         overrides["data_dir"] = data_dir
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "CHAINON_" + "_".join(map(str, first["loc"])).upper()
         raise InvalidInput(first["msg"], field=name) from None
+    configure_logging("WARNING", json=settings.log_json)
+    return settings
 
 
 @contextmanager
@@ -129,14 +128,6 @@ def _runtime(settings: Settings) -> Iterator[Runtime]:
         yield runtime
     finally:
         runtime.close()
-
-
-@contextmanager
-def _opened(ctx: typer.Context) -> Iterator[Runtime]:
-    settings = _settings(ctx)
-    configure_logging("WARNING", json=settings.log_json)
-    with _runtime(settings) as runtime:
-        yield runtime
 
 
 def _brand(runtime: Runtime, slug: str) -> Brand:
@@ -211,7 +202,7 @@ def brands_create(
         for channel, addresses in ((Channel.SMS, sms), (Channel.EMAIL, email), (Channel.RCS, rcs))
         for address in addresses or ()
     ]
-    with _opened(ctx) as runtime:
+    with _runtime(_settings(ctx)) as runtime:
         brand = runtime.core.register_brand(
             slug=slug,
             name=name,
@@ -228,14 +219,16 @@ def brands_create(
 @brands.command("list")
 def brands_list(ctx: typer.Context) -> None:
     """List the brands, their senders and how many API keys are active."""
-    with _opened(ctx) as runtime:
+    with _runtime(_settings(ctx)) as runtime:
         found = runtime.core.list_brands()
     table = Table(title=f"{len(found)} brand(s)")
     for column in ("slug", "name", "id", "senders", "active keys"):
         table.add_column(column, overflow="fold")
     for brand in found:
         active = len(brand.api_keys) - len(brand.revoked_keys)
-        table.add_row(brand.slug, Text(brand.name), str(brand.id), _senders(brand), str(active))
+        table.add_row(
+            brand.slug, Text(brand.name), str(brand.id), Text(_senders(brand)), str(active)
+        )
     _console().print(table)
 
 
@@ -248,7 +241,7 @@ def brands_keys(
 ) -> None:
     """List a brand's API keys; issue or revoke one."""
     out = _console()
-    with _opened(ctx) as runtime:
+    with _runtime(_settings(ctx)) as runtime:
         brand = _brand(runtime, slug)
         if issue is not None:
             key = runtime.core.issue_api_key(brand.id, issue)
@@ -274,7 +267,7 @@ def send(
     channel: Annotated[Channel | None, typer.Option(help="Default: the brand's order.")] = None,
 ) -> None:
     """Queue a message; a running `chainon serve` dispatches it."""
-    with _opened(ctx) as runtime:
+    with _runtime(_settings(ctx)) as runtime:
         brand_id = _brand(runtime, brand).id
         outcome = runtime.core.handle(
             cmd.SendMessage(brand_id=brand_id, to=to, body=body, channel=channel)
@@ -295,7 +288,7 @@ def conversations_list(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
     """List a brand's conversations, latest activity first."""
-    with _opened(ctx) as runtime:
+    with _runtime(_settings(ctx)) as runtime:
         brand_id = _brand(runtime, brand).id
         # No server loop runs here: bring the view up to date before reading it.
         runtime.conversation_follower.run_until_idle()
@@ -303,7 +296,7 @@ def conversations_list(
             brand_id=brand_id,
             status=status.value if status else None,
             agent=agent,
-            tag=tag.strip().lower() if tag else None,
+            tag=normalise_tag(tag) if tag is not None else None,
             limit=limit,
         )
         rows = runtime.conversation_list.search(where)
@@ -321,7 +314,7 @@ def conversations_show(
     brand: Annotated[str, typer.Option(help="The brand's slug.")],
 ) -> None:
     """Show a conversation's timeline: messages with their status history, and handling."""
-    with _opened(ctx) as runtime:
+    with _runtime(_settings(ctx)) as runtime:
         found = _brand(runtime, brand)
         conversation = runtime.core.conversation_of(found.id, conversation_id)
         contact = runtime.core.get(Contact, conversation.contact_id)
@@ -336,11 +329,12 @@ def conversations_show(
 def demo(
     ctx: typer.Context,
     data_dir: Annotated[
-        Path | None, typer.Option(help="An empty directory to keep; default: a temporary one.")
+        Path | None,
+        typer.Option(help="An empty directory to keep; default: a temporary one, never ./var."),
     ] = None,
 ) -> None:
     """Tell the two-minute story: a consumer writes, an agent answers, it is resolved."""
-    chosen = data_dir or (ctx.obj.data_dir if isinstance(ctx.obj, Globals) else None)
+    chosen = data_dir or _data_dir(ctx)
     out = _console()
     with tempfile.TemporaryDirectory(prefix="chainon-demo-") as scratch:
         settings = story_settings(chosen or Path(scratch))

@@ -61,7 +61,7 @@ def hash_api_key(key: str) -> str:
 
 def split_api_key(key: str) -> str | None:
     """The key id inside ``chn_<id>_<secret>``, or None when it is not of that shape."""
-    parts = key.split("_")
+    parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "chn" or len(parts[1]) != 12:
         return None
     return parts[1]

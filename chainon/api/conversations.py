@@ -81,8 +81,9 @@ async def list_conversations(
 ) -> ConversationPage:
     """Newest activity first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     follower = runtime.conversation_follower
+    caught_up = None
     if min_position is not None:
-        await runtime.call(follower.wait_for, min_position, MAX_WAIT_SECONDS)
+        caught_up = await runtime.call(follower.wait_for, min_position, MAX_WAIT_SECONDS)
     where = ConversationFilter(
         brand_id=brand.id,
         status=status,
@@ -93,6 +94,7 @@ async def list_conversations(
         before=decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
+    position = await runtime.call(lambda: follower.position)
     rows = await runtime.call(runtime.conversation_list.search, where)
     page, more = rows[:limit], len(rows) > limit
     return ConversationPage(
@@ -114,7 +116,8 @@ async def list_conversations(
             for r in page
         ],
         next_cursor=encode_cursor(page[-1].cursor) if more else None,
-        position=await runtime.call(lambda: follower.position),
+        position=max(position, min_position) if caught_up and min_position else position,
+        caught_up=caught_up,
     )
 
 

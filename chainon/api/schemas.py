@@ -174,7 +174,10 @@ class ConversationSummaryOut(BaseModel):
 class ConversationPage(BaseModel):
     items: list[ConversationSummaryOut]
     next_cursor: str | None
-    position: int
+    position: int = Field(description="The write position this list reflects.")
+    caught_up: bool | None = Field(
+        None, description="With min_position: whether the list reached it before the wait ended."
+    )
 
 
 class AddressOut(BaseModel):

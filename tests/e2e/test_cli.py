@@ -1,0 +1,156 @@
+"""The ``chainon`` command, run as an operator would, on a fresh embedded store."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from chainon.cli import app
+
+Run = Callable[..., Result]
+UNKNOWN = "0b7c2f7e-1c9a-4d0e-9a53-2f4d6e8a1b3c"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def chainon(data_dir: Path) -> Run:
+    env = {
+        "CHAINON_DATA_DIR": str(data_dir),
+        "CHAINON_STORE": "sqlite",
+        "CHAINON_LOG_JSON": "false",
+        "COLUMNS": "160",  # tables keep ids on one line
+    }
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(app, list(args), env=env)
+
+    return run
+
+
+@pytest.fixture
+def acme(chainon: Run) -> str:
+    """Registers the brand ``acme`` and returns its first API key."""
+    result = chainon(
+        "brands", "create", "acme", "--name", "Acme Boutique", "--sms", "09 39 00 00 01"
+    )
+    assert result.exit_code == 0, result.output
+    return api_key(result.stdout)
+
+
+def api_key(output: str) -> str:
+    found = re.search(r"chn_[0-9a-f]{12}_\S+", output)
+    assert found, output
+    return found.group()
+
+
+def refused(result: Result, code: int = 1) -> str:
+    """The one error line of a refused command, checking that no traceback came out."""
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_version_is_the_package_version(chainon: Run) -> None:
+    result = chainon("version")
+    assert result.exit_code == 0
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", result.stdout.strip())
+
+
+def test_demo_tells_the_story_in_a_throwaway_directory(chainon: Run, data_dir: Path) -> None:
+    result = chainon("demo")
+    assert result.exit_code == 0, result.output
+    assert "conversation opened" in result.stdout
+    assert "queued" in result.stdout
+    assert "delivered" in result.stdout
+    assert "resolved by camille" in result.stdout
+    assert "Merci !" in result.stdout
+    assert not data_dir.exists()  # neither CHAINON_DATA_DIR nor ./var was touched
+
+
+def test_demo_refuses_a_directory_in_use(chainon: Run, tmp_path: Path) -> None:
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "chainon.sqlite3").write_text("")
+    line = refused(chainon("demo", "--data-dir", str(tmp_path / "used")))
+    assert line.startswith("error: the demo needs an empty directory")
+
+
+def test_a_created_brand_is_listed(chainon: Run, acme: str) -> None:
+    result = chainon("brands", "list")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if " acme " in line)
+    assert "Acme Boutique" in row
+    assert "+33939000001" in row  # the national spelling, normalised
+    assert row.rstrip(" │").endswith("1")  # one active key
+
+
+def test_creating_an_existing_slug_names_the_conflict(chainon: Run, acme: str) -> None:
+    line = refused(chainon("brands", "create", "acme", "--name", "Other"))
+    assert line == "error: slug: a brand 'acme' exists already"
+
+
+@pytest.mark.usefixtures("acme")
+def test_a_malformed_number_is_refused_in_one_line_naming_to(chainon: Run) -> None:
+    line = refused(chainon("send", "--brand", "acme", "--to", "+33 12", "--body", "Bonjour"))
+    assert line == "error: to: '+33 12' is not a valid phone number"
+
+
+def test_an_unknown_brand_is_refused(chainon: Run) -> None:
+    line = refused(chainon("send", "--brand", "nope", "--to", "+33612345678", "--body", "Hi"))
+    assert line.startswith("error: brand: no brand 'nope'")
+
+
+@pytest.mark.usefixtures("acme")
+def test_a_sent_message_is_queued_listed_and_shown(chainon: Run) -> None:
+    sent = chainon("send", "--brand", "acme", "--to", "06 12 34 56 78", "--body", "Bonjour")
+    assert sent.exit_code == 0, sent.output
+    assert "chainon serve` dispatches it" in sent.stdout
+    conversation_id = re.search(r"conversation ([0-9a-f-]{36})", sent.stdout)
+    assert conversation_id, sent.stdout
+
+    listed = chainon("conversations", "list", "--brand", "acme", "--status", "open")
+    assert listed.exit_code == 0, listed.output
+    assert conversation_id.group(1) in listed.stdout
+    assert "+33612345678" in listed.stdout
+    resolved = chainon("conversations", "list", "--brand", "acme", "--status", "resolved")
+    assert conversation_id.group(1) not in resolved.stdout
+
+    shown = chainon("conversations", "show", conversation_id.group(1), "--brand", "acme")
+    assert shown.exit_code == 0, shown.output
+    assert "→ SMS to +33612345678" in shown.stdout
+    assert "“Bonjour”" in shown.stdout
+    assert "queued" in shown.stdout
+    assert "delivered" not in shown.stdout  # nothing dispatches without a server
+
+
+@pytest.mark.usefixtures("acme")
+def test_showing_an_unknown_conversation_is_refused(chainon: Run) -> None:
+    line = refused(chainon("conversations", "show", UNKNOWN, "--brand", "acme"))
+    assert line == f"error: no conversation {UNKNOWN}"
+
+
+def test_a_key_can_be_issued_then_revoked(chainon: Run, acme: str) -> None:
+    issued = chainon("brands", "keys", "acme", "--issue", "ci")
+    assert issued.exit_code == 0, issued.output
+    key_id = api_key(issued.stdout).split("_")[1]
+    assert re.search(rf"{key_id}\s+│ ci\s+│ no", issued.stdout), issued.stdout
+
+    revoked = chainon("brands", "keys", "acme", "--revoke", key_id)
+    assert revoked.exit_code == 0, revoked.output
+    assert re.search(rf"{key_id}\s+│ ci\s+│ yes", revoked.stdout), revoked.stdout
+    first = api_key(acme).split("_")[1]
+    assert re.search(rf"{first}\s+│ first\s+│ no", revoked.stdout), revoked.stdout
+
+    line = refused(chainon("brands", "keys", "acme", "--revoke", key_id))
+    assert line == f"error: key {key_id} is already revoked"
