@@ -167,8 +167,8 @@ def serve(
         with _runtime(settings) as runtime:
             brand, key = ensure_demo_brand(runtime.core)
         out.print(Text(f"Demo brand {brand.slug!r} ({brand.name}): {_senders(brand)}"))
-        out.print(Text("API key, shown once: ").append(key, style="bold"))
-        out.print(Text(f"  Authorization: Bearer {key}", style="dim"))
+        _show_key(out, key)
+        out.print(Text(f"  Authorization: Bearer {key}", style="dim"), soft_wrap=True)
     out.print(Text(f"API docs: http://{settings.host}:{settings.port}/docs", style="bold"))
     # The app factory reads its settings from the environment: give it the ones used here.
     os.environ["CHAINON_DATA_DIR"] = str(settings.data_dir)
@@ -213,7 +213,7 @@ def brands_create(
         key = runtime.core.issue_api_key(brand.id, "first")
     out = _console()
     out.print(Text(f"Brand {slug!r} registered: {brand.id}", style="green"))
-    out.print(Text("API key, shown once: ").append(key, style="bold"))
+    _show_key(out, key)
 
 
 @brands.command("list")
@@ -245,7 +245,7 @@ def brands_keys(
         brand = _brand(runtime, slug)
         if issue is not None:
             key = runtime.core.issue_api_key(brand.id, issue)
-            out.print(Text("API key, shown once: ").append(key, style="bold"))
+            _show_key(out, key)
         if revoke is not None:
             runtime.core.revoke_api_key(brand.id, revoke)
             out.print(Text(f"Key {revoke} revoked.", style="green"))
@@ -346,3 +346,8 @@ def demo(
 
 def _senders(brand: Brand) -> str:
     return "; ".join(f"{ch.value} {', '.join(addr)}" for ch, addr in brand.senders.items())
+
+
+def _show_key(out: Console, key: str) -> None:
+    # Never wrapped: the key must survive a copy and paste.
+    out.print(Text("API key, shown once: ").append(key, style="bold"), soft_wrap=True)
