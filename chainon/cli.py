@@ -20,6 +20,7 @@ from uuid import UUID
 
 import typer
 from pydantic import ValidationError
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -221,14 +222,17 @@ def brands_list(ctx: typer.Context) -> None:
     """List the brands, their senders and how many API keys are active."""
     with _runtime(_settings(ctx)) as runtime:
         found = runtime.core.list_brands()
-    table = Table(title=f"{len(found)} brand(s)")
-    for column in ("slug", "name", "id", "senders", "active keys"):
-        table.add_column(column, overflow="fold")
+    table = Table(
+        title=f"{len(found)} brand(s)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
+    table.add_column("slug\nid", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    table.add_column("senders", overflow="fold")
+    table.add_column("active\nkeys", justify="right")
     for brand in found:
         active = len(brand.api_keys) - len(brand.revoked_keys)
-        table.add_row(
-            brand.slug, Text(brand.name), str(brand.id), Text(_senders(brand)), str(active)
-        )
+        senders = Text(_senders(brand, "\n"))
+        table.add_row(f"{brand.slug}\n{brand.id}", Text(brand.name), senders, str(active))
     _console().print(table)
 
 
@@ -344,8 +348,8 @@ def demo(
         asyncio.run(tell_story(settings, out))
 
 
-def _senders(brand: Brand) -> str:
-    return "; ".join(f"{ch.value} {', '.join(addr)}" for ch, addr in brand.senders.items())
+def _senders(brand: Brand, separator: str = "; ") -> str:
+    return separator.join(f"{ch.value} {', '.join(addr)}" for ch, addr in brand.senders.items())
 
 
 def _show_key(out: Console, key: str) -> None:

@@ -482,7 +482,7 @@ class Core(Application[UUID]):
         if forced is not None:
             if CHANNEL_ADDRESS_KIND[forced] is not kind:
                 raise InvalidInput(
-                    f"{forced.value} cannot reach a {kind.value} address", field="channel"
+                    f"{forced.value} cannot reach {_an(kind)} address", field="channel"
                 )
             if forced not in brand.senders:
                 raise InvalidInput(f"the brand has no {forced.value} sender", field="channel")
@@ -490,9 +490,7 @@ class Core(Application[UUID]):
         for channel in channels_reaching(kind, brand.channel_order):
             if channel in brand.senders:
                 return channel
-        raise InvalidInput(
-            f"the brand has no channel that reaches a {kind.value} address", field="to"
-        )
+        raise InvalidInput(f"the brand has no channel that reaches {_an(kind)} address", field="to")
 
     def _reply_channel(self, brand: Brand, contact: Contact, conversation: Conversation) -> Channel:
         inbound = [m for m in conversation.messages.values() if m.direction == "inbound"]
@@ -565,6 +563,10 @@ class Core(Application[UUID]):
             self.save(*aggregates)
         except RecordConflictError:
             raise Conflict(f"{what} was registered concurrently; look again") from None
+
+
+def _an(kind: AddressKind) -> str:
+    return f"an {kind.value}" if kind.value[0] in "aeiou" else f"a {kind.value}"
 
 
 def sender_key(channel: Channel, raw: str, default_region: str) -> str:

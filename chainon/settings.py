@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +32,14 @@ class Settings(BaseSettings):
     sandbox_outcome: str = Field(default="deliver", pattern="^(deliver|fail|silent)$")
     dispatch_poll_interval: float = Field(default=0.2, gt=0)
     demo_brand: bool = True  # `chainon serve` creates the demo brand when missing
+
+    @field_validator("postgres_dsn")
+    @classmethod
+    def _dsn_shape(cls, value: str) -> str:
+        dsn = urlsplit(value)
+        if dsn.scheme not in {"postgresql", "postgres"} or not dsn.hostname:
+            raise ValueError("must look like postgresql://user@host:port/database")
+        return value
 
     @property
     def sqlite_path(self) -> Path:

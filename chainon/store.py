@@ -21,15 +21,9 @@ def store_env(settings: Settings) -> dict[str, str]:
 
 def postgres_env(settings: Settings) -> dict[str, str]:
     dsn = urlsplit(settings.postgres_dsn)
-    if dsn.scheme not in {"postgresql", "postgres"} or not dsn.hostname:
-        msg = (
-            "CHAINON_POSTGRES_DSN must look like postgresql://user@host:port/db, "
-            f"not {settings.postgres_dsn!r}"
-        )
-        raise ValueError(msg)
     env = {
         "POSTGRES_DBNAME": dsn.path.lstrip("/") or "chainon",
-        "POSTGRES_HOST": dsn.hostname,
+        "POSTGRES_HOST": dsn.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(dsn.port or 5432),
         "POSTGRES_USER": unquote(dsn.username or "chainon"),
         "POSTGRES_PASSWORD": unquote(dsn.password or ""),

@@ -68,7 +68,7 @@ find_bindir() {
                 printf '%s\n' "$d"
                 return 0
             fi
-        done < <(find "$PG_LIBDIR" -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -rV)
+        done < <(shopt -s nullglob; for d in "$PG_LIBDIR"/*/bin; do printf '%s\n' "$d"; done | sort -rV)
     fi
     return 1
 }
@@ -152,7 +152,14 @@ s.close()'
     return 1
 }
 
-pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+# Alive = exists and is not a zombie (a killed postmaster whose parent, e.g. a
+# container's PID 1, has not reaped it yet still answers kill -0).
+pid_alive() {
+    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state=$(ps -o stat= -p "$1" 2>/dev/null || true)
+    [[ $state != Z* ]]
+}
 
 # True if PID is alive and is a postgres process (guards against PID reuse).
 is_postgres_pid() {
@@ -342,6 +349,16 @@ cmd_start() {
 
     init_cluster
 
+    # A SIGKILLed postmaster can linger as a zombie until its parent (often
+    # PID 1) reaps it; postgres would then refuse to start because the PID in
+    # its stale postmaster.pid still "exists". Give the reaper a moment.
+    local stale deadline=$((SECONDS + 10))
+    if stale=$(postmaster_pid "$DIR"); then
+        while kill -0 "$stale" 2>/dev/null && ! pid_alive "$stale" && ((SECONDS < deadline)); do
+            sleep 0.2
+        done
+    fi
+
     local attempt rc
     for attempt in 1 2 3 4 5; do
         PORT=$(free_port) || die "could not find a free TCP port on $HOST"
@@ -407,6 +424,20 @@ kill_server() {
     if [[ $pgid == "$pid" ]]; then
         kill -KILL -- "-$pid" 2>/dev/null || true
     fi
+    # The exited processes stay zombies until their parent (PID 1 for a
+    # daemon) reaps them; wait briefly so a follow-up `pgrep postgres` is
+    # clean. Not an error if the reaper is slow: they are already dead.
+    deadline=$((SECONDS + 5))
+    while ((SECONDS < deadline)); do
+        if kill -0 "$pid" 2>/dev/null; then
+            :
+        elif [[ $pgid == "$pid" ]] && kill -0 -- "-$pid" 2>/dev/null; then
+            :
+        else
+            break
+        fi
+        sleep 0.1
+    done
 }
 
 cmd_stop() {

@@ -89,7 +89,7 @@ def test_demo_refuses_a_directory_in_use(chainon: Run, tmp_path: Path) -> None:
 def test_a_created_brand_is_listed(chainon: Run, acme: str) -> None:
     result = chainon("brands", "list")
     assert result.exit_code == 0, result.output
-    row = next(line for line in result.stdout.splitlines() if " acme " in line)
+    row = next(line for line in result.stdout.splitlines() if line.split()[:1] == ["acme"])
     assert "Acme Boutique" in row
     assert "+33939000001" in row  # the national spelling, normalised
     assert row.rstrip(" │").endswith("1")  # one active key
