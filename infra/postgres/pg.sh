@@ -141,8 +141,8 @@ s.close()'
         return
     fi
     # Fallback: random high port that nothing answers on.
-    local p i
-    for i in $(seq 1 50); do
+    local p n
+    for ((n = 0; n < 50; n++)); do
         p=$((20000 + RANDOM % 40000))
         if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
             printf '%s\n' "$p"
