@@ -248,30 +248,18 @@ class Core(Application[UUID]):
         brand = self.get(Brand, command.brand_id)
         address = parse_address(command.to, default_region=self.default_region, field="to")
         channel = self._pick_channel(brand, address.kind, command.channel)
-        body = prepare_body(command.body, channel, smart_encoding=brand.smart_encoding)
         contact, changed = self._contact_for(brand.id, address, now)
         conversation = self._current_conversation(brand, contact, now)
-        message_id = uuid4()
-        conversation.queue(
-            message_id=message_id,
-            channel=channel,
-            sender=self._sender(brand, channel),
-            recipient=address.value,
-            body=body.text,
-            encoding=body.encoding.value if body.encoding else None,
-            segments=body.segments,
-            replaced=body.replaced,
-            at=now,
+        outcome = self._queue(
+            brand,
+            conversation,
+            contact,
+            channel,
+            address,
+            command.body,
+            now,
             reopen=True,
             request_id=command.request_id,
-        )
-        contact.reached_on(channel, at=now)
-        outcome = cmd.Outcome(
-            brand_id=brand.id,
-            contact_id=contact.id,
-            conversation_id=conversation.id,
-            message_id=message_id,
-            channel=channel,
         )
         return outcome, [*changed, conversation, contact]
 
@@ -285,9 +273,34 @@ class Core(Application[UUID]):
             raise InvalidInput(
                 f"the contact has no address {channel.value} can reach", field="channel"
             )
-        if channel not in brand.senders:
-            raise InvalidInput(f"the brand has no {channel.value} sender", field="channel")
-        body = prepare_body(command.body, channel, smart_encoding=brand.smart_encoding)
+        outcome = self._queue(
+            brand,
+            conversation,
+            contact,
+            channel,
+            address,
+            command.body,
+            now,
+            reopen=False,
+            request_id=command.request_id,
+        )
+        return outcome, [conversation, contact]
+
+    def _queue(
+        self,
+        brand: Brand,
+        conversation: Conversation,
+        contact: Contact,
+        channel: Channel,
+        address: Address,
+        text: str,
+        now: datetime,
+        *,
+        reopen: bool,
+        request_id: str | None,
+    ) -> cmd.Outcome:
+        """Queues an outbound message: the body checked and segmented for its channel."""
+        body = prepare_body(text, channel, smart_encoding=brand.smart_encoding)
         message_id = uuid4()
         conversation.queue(
             message_id=message_id,
@@ -299,17 +312,17 @@ class Core(Application[UUID]):
             segments=body.segments,
             replaced=body.replaced,
             at=now,
-            request_id=command.request_id,
+            reopen=reopen,
+            request_id=request_id,
         )
         contact.reached_on(channel, at=now)
-        outcome = cmd.Outcome(
+        return cmd.Outcome(
             brand_id=brand.id,
             contact_id=contact.id,
             conversation_id=conversation.id,
             message_id=message_id,
             channel=channel,
         )
-        return outcome, [conversation, contact]
 
     def _receive(self, command: cmd.ReceiveMessage, now: datetime) -> Handled:
         message_id = ids.inbound_message_id(command.provider, command.provider_message_id)

@@ -35,6 +35,7 @@ class Message:
     provider: str | None = None
     provider_message_id: str | None = None
     reason: str | None = None
+    replaced: tuple[str, ...] = ()  # characters smart encoding replaced
     history: list[tuple[MessageStatus, datetime]] = field(default_factory=list)
 
 
@@ -271,6 +272,7 @@ class Conversation(Aggregate):
             at=timestamp,
             segments=segments,
             encoding=encoding,
+            replaced=tuple(replaced),
             history=[(MessageStatus.QUEUED, timestamp)],
         )
         self.last_activity_at = timestamp

@@ -97,6 +97,7 @@ class MessageOut(BaseModel):
     reason: str | None
     segments: int
     encoding: str | None
+    smart_encoded: list[str] = Field(description="Characters replaced to keep the SMS GSM-7.")
     provider_message_id: str | None
     at: datetime
     history: list[StatusChange]
@@ -114,6 +115,7 @@ class MessageOut(BaseModel):
             reason=m.reason,
             segments=m.segments,
             encoding=m.encoding,
+            smart_encoded=list(m.replaced),
             provider_message_id=m.provider_message_id,
             at=m.at,
             history=[StatusChange(status=s.value, at=at) for s, at in m.history],

@@ -11,6 +11,7 @@ import pytest
 
 from chainon.api.app import create_app
 from chainon.runtime import Runtime
+from domain.channels import Channel
 from tests.conftest import BRAND_SMS, BrandWithKey, register
 
 pytestmark = pytest.mark.asyncio
@@ -308,3 +309,25 @@ async def test_operations_endpoints(api: httpx.AsyncClient) -> None:
         in response.text
     )
     assert "chainon_http_requests_total" in response.text
+
+
+async def test_smart_encoding_keeps_an_sms_gsm7_and_records_what_it_replaced(
+    sqlite_runtime: Runtime,
+) -> None:
+    core = sqlite_runtime.core
+    brand = core.register_brand(
+        slug="econome", name="Économe", senders=[(Channel.SMS, "+33939000003")], smart_encoding=True
+    )
+    app = create_app(runtime=sqlite_runtime)
+    headers = {"Authorization": f"Bearer {core.issue_api_key(brand.id)}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers
+    ) as api:
+        sent = await api.post(
+            "/v1/messages", json={"to": "+33612345678", "body": "“Merci” – à demain…"}
+        )
+        conversation = (await api.get(f"/v1/conversations/{sent.json()['conversation_id']}")).json()
+    (message,) = conversation["messages"]
+    assert message["body"] == '"Merci" - à demain...'
+    assert (message["encoding"], message["segments"]) == ("gsm7", 1)
+    assert message["smart_encoded"] == ["“", "”", "–", "…"]
