@@ -236,6 +236,27 @@ class Core(Application[UUID]):
         entry = self.find(IndexEntry, entry_id(IndexKind.CONTACT_ADDRESS, f"{brand_id}:{address}"))
         return None if entry is None else self.get(Contact, entry.target_id)
 
+    def inbound_outcome(self, provider: str, provider_message_id: str) -> cmd.Outcome | None:
+        """What became of an inbound message already recorded (or refused); None if unseen."""
+        message_id = ids.inbound_message_id(provider, provider_message_id)
+        key = f"in:{provider}:{provider_message_id}"
+        seen = self.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, key))
+        if seen is not None:
+            conversation = self.get(Conversation, seen.target_id)
+            return cmd.Outcome(
+                changed=False,
+                duplicate=True,
+                brand_id=conversation.brand_id,
+                contact_id=conversation.contact_id,
+                conversation_id=conversation.id,
+                message_id=message_id,
+                channel=conversation.message(message_id).channel,
+            )
+        refused = self.find(RefusedInbound, message_id)
+        if refused is not None:
+            return cmd.Outcome(changed=False, duplicate=True, refused=refused.reason)
+        return None
+
     def conversations_of(self, contact: Contact) -> list[Conversation]:
         return [
             self.get(Conversation, ids.conversation_id(contact.id, n))
@@ -326,14 +347,9 @@ class Core(Application[UUID]):
 
     def _receive(self, command: cmd.ReceiveMessage, now: datetime) -> Handled:
         message_id = ids.inbound_message_id(command.provider, command.provider_message_id)
-        seen = self.find(IndexEntry, self._inbound_entry_id(command))
-        if seen is not None:
-            return cmd.Outcome(
-                changed=False, duplicate=True, conversation_id=seen.target_id, message_id=message_id
-            ), []
-        refused = self.find(RefusedInbound, message_id)
-        if refused is not None:
-            return cmd.Outcome(changed=False, duplicate=True, refused=refused.reason), []
+        recorded = self.inbound_outcome(command.provider, command.provider_message_id)
+        if recorded is not None:
+            return recorded, []
         try:
             brand_id = self._route(command)
             sender = self._inbound_sender(command)
@@ -556,11 +572,6 @@ class Core(Application[UUID]):
             at=now,
         )
         return cmd.Outcome(changed=True, refused=reason), [refusal]
-
-    @staticmethod
-    def _inbound_entry_id(command: cmd.ReceiveMessage) -> UUID:
-        key = f"in:{command.provider}:{command.provider_message_id}"
-        return entry_id(IndexKind.PROVIDER_MESSAGE, key)
 
     @staticmethod
     def _outcome(conversation: Conversation, changed: bool) -> cmd.Outcome:

@@ -74,7 +74,7 @@ def story_settings(data_dir: Path) -> Settings:
         store=StoreKind.SQLITE,
         sandbox_receipt_delay=0.3,
         sandbox_outcome="deliver",
-        dispatch_poll_interval=0.05,
+        relay_poll_interval=0.05,
     )
 
 
@@ -103,9 +103,10 @@ async def _story(rt: Runtime, out: Console) -> None:
     say(f"Maison Lumière texts from {STORY_NUMBER}, stored as {number}.", "bold")
 
     say(f"\n{CONSUMER} writes: “Bonjour, ma commande n'est pas arrivée”")
-    await rt.provider.inject_inbound(
+    first = await rt.provider.inject_inbound(
         sender=CONSUMER, recipient=number, body="Bonjour, ma commande n'est pas arrivée"
     )
+    await rt.recorded(first)
     conversation_id = await rt.call(_current_conversation, rt.core, brand.id)
     say(f"✓ conversation opened: {conversation_id}", "green")
 
@@ -130,7 +131,8 @@ async def _story(rt: Runtime, out: Console) -> None:
     out.print(Text("✓ ").append_text(status_history(delivered)), soft_wrap=True)
 
     say(f"\n{CONSUMER} writes: “Merci !”")
-    await rt.provider.inject_inbound(sender=CONSUMER, recipient=number, body="Merci !")
+    thanks = await rt.provider.inject_inbound(sender=CONSUMER, recipient=number, body="Merci !")
+    await rt.recorded(thanks)
     await rt.handle(
         cmd.ResolveConversation(brand_id=brand.id, conversation_id=conversation_id, by="camille")
     )

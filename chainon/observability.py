@@ -11,7 +11,7 @@ import logging
 import sys
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -31,6 +31,34 @@ MESSAGES = Counter(
     "chainon_messages_total",
     "Messages by channel, direction and status reached.",
     ["channel", "direction", "status"],
+    registry=REGISTRY,
+)
+BUS_RECORDS = Counter(
+    "chainon_bus_records_total",
+    "Bus records handled, by worker and topic.",
+    ["worker", "topic"],
+    registry=REGISTRY,
+)
+BUS_DLQ = Counter(
+    "chainon_bus_dead_letters_total",
+    "Records sent to a dead-letter topic, by the topic they came from.",
+    ["topic"],
+    registry=REGISTRY,
+)
+BUS_LAG = Gauge(
+    "chainon_bus_consumer_lag",
+    "Records not yet committed, by worker, topic and partition.",
+    ["worker", "topic", "partition"],
+    registry=REGISTRY,
+)
+RELAY_LAG = Gauge(
+    "chainon_relay_lag",
+    "Events in the store not yet published by the relay.",
+    registry=REGISTRY,
+)
+RELAY_PUBLISHED = Counter(
+    "chainon_relay_events_total",
+    "Events the relay published.",
     registry=REGISTRY,
 )
 

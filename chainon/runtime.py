@@ -1,26 +1,32 @@
-"""Wires one running Chainon: the core, its channel provider, the dispatcher, the views.
+"""Wires one running Chainon: the core, the bus, the workers, the channel provider, the views.
 
-The HTTP app, the CLI and the tests all start Chainon through this one object, so the
-embedded default and the PostgreSQL mode differ only in settings.
+The embedded default runs every role in one process over the embedded log; the distributed
+mode runs the same roles as separate processes over Kafka (``chainon worker core|relay|
+dispatch``). The HTTP app, the CLI and the tests all start Chainon through this object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 import structlog
 from eventsourcing.persistence import TrackingRecorder
 
+from adapters.bus.embedded import EmbeddedBus
+from adapters.bus.port import Bus
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
+from chainon.consuming import ConsumingWorker
 from chainon.core import Core, IdempotencyClaim
-from chainon.dispatcher import Dispatcher
-from chainon.observability import MESSAGES
-from chainon.settings import Settings, StoreKind
+from chainon.relay import Relay
+from chainon.settings import BusKind, Settings, StoreKind
 from chainon.store import store_env
+from chainon.topics import Topics
+from chainon.workers import ChannelPublisher, CoreHandler, DispatchHandler
 from domain import commands as cmd
 from projections import conversation_list
 from projections.follower import Follower
@@ -29,18 +35,45 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 
+class Role(StrEnum):
+    CORE = "core"  # consumes commands and inbound records
+    RELAY = "relay"  # publishes the store's events (the outbox)
+    DISPATCH = "dispatch"  # hands outbound messages to the channel provider
+    VIEWS = "views"  # keeps the read models the API serves
+
+
+EVERY_ROLE = frozenset(Role)
+CORE_GROUP = "chainon-core"
+DISPATCH_GROUP = "chainon-dispatch"
+
+
+def make_bus(settings: Settings) -> Bus:
+    if settings.bus is BusKind.KAFKA:
+        from adapters.bus.kafka import KafkaBus
+
+        return KafkaBus(
+            settings.kafka_bootstrap,
+            partitions=settings.kafka_partitions,
+            replication=settings.kafka_replication,
+        )
+    return EmbeddedBus(settings.bus_path)
+
+
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, roles: Iterable[Role] = EVERY_ROLE) -> None:
         self.settings = settings
+        self.roles = frozenset(roles)
         env = {**store_env(settings), "SINGLE_ROW_TRACKING": "y"}
         self.core = Core(env, default_region=settings.default_region)
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chainon-store")
+        self.topics = Topics(settings.topic_prefix)
+        self.bus = make_bus(settings)
+        self.publisher = ChannelPublisher(self.bus, self.topics)
         self.provider = SandboxProvider(
             receipt_delay=settings.sandbox_receipt_delay,
             default_outcome=SandboxOutcome(settings.sandbox_outcome),
         )
         factory = self.core.factory
-        self.dispatch_tracking: TrackingRecorder = factory.tracking_recorder()
         self.conversation_list = cast(
             conversation_list.ConversationListView,
             factory.tracking_recorder(self._view_class()),
@@ -52,12 +85,26 @@ class Runtime:
             view=self.conversation_list,
             topics=conversation_list.TOPICS,
         )
-        self.dispatcher = Dispatcher(
+        self.relay_tracking: TrackingRecorder = factory.tracking_recorder()
+        self.relay = Relay(
             self.core,
-            self.provider,
-            self.dispatch_tracking,
+            self.bus,
+            self.relay_tracking,
+            self.topics,
             self.call,
-            poll_interval=settings.dispatch_poll_interval,
+            poll_interval=settings.relay_poll_interval,
+        )
+        self.core_worker = ConsumingWorker(
+            "core",
+            self.bus,
+            self.bus.consumer(CORE_GROUP, [self.topics.commands, self.topics.inbound]),
+            CoreHandler(self.core, self.topics, self.call),
+        )
+        self.dispatch_worker = ConsumingWorker(
+            "dispatch",
+            self.bus,
+            self.bus.consumer(DISPATCH_GROUP, [self.topics.outbound]),
+            DispatchHandler(self.provider, self.bus, self.topics),
         )
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -81,44 +128,48 @@ class Runtime:
     ) -> cmd.Outcome:
         return await self.call(self.core.handle, command, idempotency=idempotency)
 
-    # The channel sink: what providers hand back
-
-    async def inbound(self, message: cmd.ReceiveMessage) -> None:
-        outcome = await self.handle(message)
-        log.info(
-            "message.received",
-            provider=message.provider,
-            provider_message_id=message.provider_message_id,
-            conversation_id=str(outcome.conversation_id),
-            duplicate=outcome.duplicate,
-            refused=outcome.refused,
-        )
-
-    async def receipt(self, receipt: cmd.RecordReceipt) -> None:
-        outcome = await self.handle(receipt)
-        if outcome.changed and outcome.channel is not None:
-            MESSAGES.labels(outcome.channel.value, "outbound", receipt.status.value).inc()
-        log.info(
-            "message.receipt",
-            provider_message_id=receipt.provider_message_id,
-            status=receipt.status.value,
-            changed=outcome.changed,
-        )
+    async def recorded(
+        self, message: cmd.ReceiveMessage, within: float = 5.0
+    ) -> cmd.Outcome | None:
+        """Waits until the core recorded (or refused) an inbound message that is on the bus."""
+        core = self.core
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            outcome = await self.call(
+                core.inbound_outcome, message.provider, message.provider_message_id
+            )
+            if outcome is not None or asyncio.get_running_loop().time() > deadline:
+                return outcome
+            await asyncio.sleep(0.02)
 
     # Lifecycle
 
     async def start(self) -> None:
         self._stopping.clear()
-        await self.provider.start(self)
+        await self.bus.start()
+        await self.bus.ensure_topics(self.topics.all)
+        await self.provider.start(self.publisher)
+        tasks: dict[Role, Callable[[], Coroutine[Any, Any, None]]] = {
+            Role.CORE: lambda: self.core_worker.run(self._stopping),
+            Role.RELAY: lambda: self.relay.run(self._stopping),
+            Role.DISPATCH: lambda: self.dispatch_worker.run(self._stopping),
+            Role.VIEWS: lambda: self._follow(self.conversation_follower),
+        }
         self._tasks = [
-            asyncio.create_task(self.dispatcher.run(self._stopping), name="dispatcher"),
-            asyncio.create_task(self._follow(self.conversation_follower), name="conversation-list"),
+            asyncio.create_task(run(), name=role.value)
+            for role, run in tasks.items()
+            if role in self.roles
         ]
 
     async def stop(self) -> None:
+        """Finishes the batch in hand, commits, leaves the consumer groups."""
         self._stopping.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task, result in zip(self._tasks, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                log.error("role.failed", role=task.get_name(), error=repr(result))
         await self.provider.stop()
+        await self.bus.stop()
         self._tasks = []
 
     def close(self) -> None:

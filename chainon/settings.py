@@ -15,6 +15,11 @@ class StoreKind(StrEnum):
     POSTGRES = "postgres"
 
 
+class BusKind(StrEnum):
+    EMBEDDED = "embedded"
+    KAFKA = "kafka"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHAINON_", env_file=".env", extra="ignore")
 
@@ -22,6 +27,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     postgres_dsn: str = "postgresql://chainon@127.0.0.1:5432/chainon"
     postgres_schema: str = ""  # empty: the server's default (public)
+    bus: BusKind = BusKind.EMBEDDED
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_partitions: int = Field(default=4, ge=1, le=1000)
+    kafka_replication: int = Field(default=1, ge=1, le=10)
+    topic_prefix: str = Field(default="chainon", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    worker_port: int = Field(default=0, ge=0, le=65535)  # health and metrics of a worker; 0: off
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
@@ -30,7 +41,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     sandbox_receipt_delay: float = Field(default=1.0, ge=0)  # seconds
     sandbox_outcome: str = Field(default="deliver", pattern="^(deliver|fail|silent)$")
-    dispatch_poll_interval: float = Field(default=0.2, gt=0)
+    relay_poll_interval: float = Field(default=0.1, gt=0)
     demo_brand: bool = True  # `chainon serve` creates the demo brand when missing
 
     @field_validator("postgres_dsn")
@@ -44,3 +55,7 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "chainon.sqlite3"
+
+    @property
+    def bus_path(self) -> Path:
+        return self.data_dir / "bus.sqlite3"

@@ -24,6 +24,9 @@ class Command(BaseModel):
     # Traces a request through the core into the logs of every worker that handles it;
     # metadata, so it is left out of idempotency fingerprints.
     request_id: Annotated[str, Field(max_length=64)] | None = None
+    # Set by a brand's systems on the commands topic: a redelivered command with the same
+    # id changes nothing.
+    command_id: UUID | None = None
 
 
 class SendMessage(Command):

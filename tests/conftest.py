@@ -64,7 +64,7 @@ def make_settings(store: StoreKind, data_dir: Path, postgres_dsn: str | None = N
         "store": store,
         "data_dir": data_dir,
         "sandbox_receipt_delay": 0.05,
-        "dispatch_poll_interval": 0.02,
+        "relay_poll_interval": 0.02,
         "log_json": False,
         "demo_brand": False,
     }

@@ -30,6 +30,7 @@ class OutboundMessage(BaseModel):
     body: str
     encoding: str | None = None
     segments: int = 1
+    request_id: str | None = None
 
 
 class Accepted(BaseModel):

@@ -5,16 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from adapters.channels.sandbox import SandboxOutcome
-from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
+from chainon.api.deps import BrandDep, RuntimeDep, request_id
 from chainon.api.messages import accepted
 from chainon.api.schemas import Accepted, SandboxInboundIn, SandboxOutcomeIn
 from chainon.core import sender_key
-from chainon.observability import MESSAGES
 from domain import commands as cmd
 from domain.addresses import parse_address
 from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
+WAIT_SECONDS = 5.0
 
 
 @router.post("/inbound", status_code=202)
@@ -22,14 +22,14 @@ async def inject_inbound(
     body: SandboxInboundIn,
     brand: BrandDep,
     runtime: RuntimeDep,
-    idempotency: IdempotencyDep,
     request: Request,
     response: Response,
 ) -> Accepted:
     """A consumer writes to one of the brand's addresses, as through a real provider.
 
-    Repeating a ``provider_message_id`` is what a provider's retry looks like: it is
-    recorded once.
+    The message takes the provider's path: onto the inbound topic, then through the core
+    worker. The answer waits (up to 5 s) for the core to record it. Repeating a
+    ``provider_message_id`` is what a provider's retry looks like: it is recorded once.
     """
     region = runtime.settings.default_region
     if sender_key(body.channel, body.to, region) not in brand.senders.get(body.channel, []):
@@ -37,7 +37,7 @@ async def inject_inbound(
             f"{body.to} is not a {body.channel.value} address of this brand", field="to"
         )
     provider = runtime.provider
-    command = cmd.ReceiveMessage(
+    message = cmd.ReceiveMessage(
         provider=provider.name,
         provider_message_id=body.provider_message_id or provider.new_inbound_id(),
         channel=body.channel,
@@ -46,11 +46,18 @@ async def inject_inbound(
         body=body.body,
         request_id=request_id(request),
     )
-    outcome = await runtime.handle(command, idempotency.claim(brand, "sandbox-inbound", command))
+    core = runtime.core
+    before = await runtime.call(core.inbound_outcome, message.provider, message.provider_message_id)
+    await runtime.publisher.inbound(message)
+    outcome = before or await runtime.recorded(message, WAIT_SECONDS)
+    if outcome is None:
+        return Accepted(status="accepted", changed=True)  # on the bus; not recorded yet
     if outcome.refused:
         raise InvalidInput(outcome.refused, field="from")
-    if outcome.changed and not outcome.duplicate:
-        MESSAGES.labels(body.channel.value, "inbound", "received").inc()
+    head = await runtime.call(core.recorder.max_notification_id)
+    outcome = outcome.model_copy(
+        update={"duplicate": before is not None, "changed": before is None, "position": head}
+    )
     return accepted(outcome, response, status="received")
 
 
@@ -58,6 +65,9 @@ async def inject_inbound(
 async def set_outcome(
     address: str, body: SandboxOutcomeIn, brand: BrandDep, runtime: RuntimeDep
 ) -> None:
-    """What the sandbox does with messages to this address: deliver, fail or stay silent."""
+    """What the sandbox does with messages to this address: deliver, fail or stay silent.
+
+    It applies to the sandbox of this process (the embedded mode's only one).
+    """
     parsed = parse_address(address, default_region=runtime.settings.default_region)
     runtime.provider.outcomes[parsed.value] = SandboxOutcome(body.outcome)

@@ -1,0 +1,216 @@
+"""The embedded durable log: the bus port over a SQLite file, for the one-process default.
+
+Each topic is one ordered log (one partition), so order holds for every key at once. A
+group's committed position is stored in the same file; a restarted consumer resumes there.
+Publishing wakes the consumers of this process at once; others poll. One consumer per
+group: the embedded mode runs one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from adapters.bus.port import BusUnavailable, Outgoing, Record
+
+T = TypeVar("T")
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS bus_records (
+        topic TEXT NOT NULL, offset INTEGER NOT NULL, key TEXT, value BLOB NOT NULL,
+        headers TEXT NOT NULL DEFAULT '', timestamp_ms INTEGER NOT NULL,
+        PRIMARY KEY (topic, offset)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS bus_positions (
+        grp TEXT NOT NULL, topic TEXT NOT NULL, next_offset INTEGER NOT NULL,
+        PRIMARY KEY (grp, topic)) WITHOUT ROWID""",
+]
+
+
+def _encode_headers(headers: tuple[tuple[str, bytes], ...]) -> str:
+    return "\n".join(f"{k}:{v.hex()}" for k, v in headers)
+
+
+def _decode_headers(text: str) -> tuple[tuple[str, bytes], ...]:
+    return tuple(
+        (k, bytes.fromhex(v)) for k, _, v in (line.partition(":") for line in text.splitlines())
+    )
+
+
+class EmbeddedBus:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._published = asyncio.Condition()
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        for statement in _SCHEMA:
+            db.execute(statement)
+        self._db = db
+
+    async def stop(self) -> None:
+        if self._db is not None:
+            with self._lock:
+                self._db.close()
+            self._db = None
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None:
+        """Topics need no creation in the embedded log."""
+
+    async def publish(self, records: Sequence[Outgoing]) -> None:
+        if records:
+            await self._run(self._insert, records)
+            async with self._published:
+                self._published.notify_all()
+
+    def consumer(self, group: str, topics: Sequence[str]) -> EmbeddedConsumer:
+        return EmbeddedConsumer(self, group, tuple(topics))
+
+    # Blocking parts, run on a thread so the event loop never waits on the disk.
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        try:
+            return await asyncio.to_thread(self._locked, fn, *args)
+        except sqlite3.OperationalError as exc:
+            raise BusUnavailable(str(exc)) from exc
+
+    def _locked(self, fn: Callable[..., T], *args: object) -> T:
+        with self._lock:
+            return fn(*args)
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise BusUnavailable("the embedded bus is not started")
+        return self._db
+
+    def _insert(self, records: Sequence[Outgoing]) -> None:
+        db = self._conn()
+        now = int(time.time() * 1000)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            heads: dict[str, int] = {}
+            for record in records:
+                if record.topic not in heads:
+                    row = db.execute(
+                        "SELECT COALESCE(MAX(offset), -1) FROM bus_records WHERE topic = ?",
+                        (record.topic,),
+                    ).fetchone()
+                    heads[record.topic] = row[0]
+                heads[record.topic] += 1
+                db.execute(
+                    "INSERT INTO bus_records VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        record.topic,
+                        heads[record.topic],
+                        record.key,
+                        record.value,
+                        _encode_headers(record.headers),
+                        now,
+                    ),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _fetch(self, topic: str, start: int, limit: int) -> list[Record]:
+        rows = self._conn().execute(
+            "SELECT offset, key, value, headers, timestamp_ms FROM bus_records "
+            "WHERE topic = ? AND offset >= ? ORDER BY offset LIMIT ?",
+            (topic, start, limit),
+        )
+        return [
+            Record(topic, 0, offset, key, bytes(value), _decode_headers(headers), ts)
+            for offset, key, value, headers, ts in rows
+        ]
+
+    def _committed(self, group: str, topic: str) -> int:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT next_offset FROM bus_positions WHERE grp = ? AND topic = ?", (group, topic)
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    def _commit(self, group: str, positions: dict[str, int]) -> None:
+        db = self._conn()
+        for topic, next_offset in positions.items():
+            db.execute(
+                "INSERT INTO bus_positions VALUES (?, ?, ?) ON CONFLICT (grp, topic) "
+                "DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)",
+                (group, topic, next_offset),
+            )
+
+    def _head(self, topic: str) -> int:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT COALESCE(MAX(offset), -1) + 1 FROM bus_records WHERE topic = ?", (topic,)
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+
+class EmbeddedConsumer:
+    def __init__(self, bus: EmbeddedBus, group: str, topics: tuple[str, ...]) -> None:
+        self.bus = bus
+        self.group = group
+        self.topics = topics
+        self._positions: dict[str, int] = {}
+
+    async def start(self) -> None:
+        for topic in self.topics:
+            self._positions[topic] = await self.bus._run(self.bus._committed, self.group, topic)
+
+    async def poll(self, max_records: int, timeout: float) -> list[Record]:
+        records = await self._fetch(max_records)
+        if records or timeout <= 0:
+            return records
+        async with self.bus._published:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.bus._published.wait(), timeout)
+        return await self._fetch(max_records)
+
+    async def _fetch(self, max_records: int) -> list[Record]:
+        found: list[Record] = []
+        for topic in self.topics:
+            if len(found) >= max_records:
+                break
+            batch = await self.bus._run(
+                self.bus._fetch, topic, self._positions[topic], max_records - len(found)
+            )
+            if batch:
+                self._positions[topic] = batch[-1].offset + 1
+                found.extend(batch)
+        return found
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        positions: dict[str, int] = {}
+        for record in records:
+            positions[record.topic] = max(positions.get(record.topic, 0), record.offset + 1)
+        if positions:
+            await self.bus._run(self.bus._commit, self.group, positions)
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        lags = {}
+        for topic in self.topics:
+            head = await self.bus._run(self.bus._head, topic)
+            committed = await self.bus._run(self.bus._committed, self.group, topic)
+            lags[(topic, 0)] = head - committed
+        return lags
+
+    async def stop(self) -> None:
+        self._positions.clear()

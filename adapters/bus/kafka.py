@@ -1,0 +1,155 @@
+"""The bus port over Apache Kafka (aiokafka).
+
+Producers are idempotent with ``acks=all``, so a retry inside the client never duplicates
+or reorders a key's records. Consumers never auto-commit: a record is committed only after
+its handler finished, so a crash replays what was not done rather than skipping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from adapters.bus.port import BusUnavailable, Outgoing, Record
+
+
+class KafkaBus:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        partitions: int = 4,
+        replication: int = 1,
+        client_id: str = "chainon",
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.partitions = partitions
+        self.replication = replication
+        self.client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=30_000,
+        )
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await producer.stop()
+            raise BusUnavailable(f"Kafka at {self.bootstrap}: {exc}") from exc
+        self._producer = producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [
+                NewTopic(
+                    name=t, num_partitions=self.partitions, replication_factor=self.replication
+                )
+                for t in topics
+                if t not in existing
+            ]
+            if missing:
+                # Another worker may have created them first.
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(missing)
+        finally:
+            await admin.close()
+
+    async def publish(self, records: Sequence[Outgoing]) -> None:
+        if self._producer is None:
+            raise BusUnavailable("the Kafka producer is not started")
+        try:
+            sent = [
+                await self._producer.send(
+                    r.topic, r.value, key=r.key.encode(), headers=list(r.headers)
+                )
+                for r in records
+            ]
+            await asyncio.gather(*sent)
+        except KafkaError as exc:
+            raise BusUnavailable(str(exc)) from exc
+
+    def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
+        return KafkaConsumer(self.bootstrap, group, tuple(topics), self.client_id)
+
+
+class KafkaConsumer:
+    def __init__(self, bootstrap: str, group: str, topics: tuple[str, ...], client_id: str) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+
+    async def start(self) -> None:
+        try:
+            await self._consumer.start()
+        except KafkaError as exc:
+            await self._consumer.stop()
+            raise BusUnavailable(str(exc)) from exc
+
+    async def poll(self, max_records: int, timeout: float) -> list[Record]:
+        try:
+            batches = await self._consumer.getmany(
+                timeout_ms=int(timeout * 1000), max_records=max_records
+            )
+        except KafkaError as exc:
+            raise BusUnavailable(str(exc)) from exc
+        return [
+            Record(
+                topic=m.topic,
+                partition=m.partition,
+                offset=m.offset,
+                key=m.key.decode() if m.key is not None else None,
+                value=m.value or b"",
+                headers=tuple((k, v) for k, v in m.headers),
+                timestamp_ms=m.timestamp,
+            )
+            for messages in batches.values()
+            for m in messages
+        ]
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+        if offsets:
+            try:
+                await self._consumer.commit(offsets)
+            except KafkaError as exc:
+                raise BusUnavailable(str(exc)) from exc
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        lags = {}
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            committed = await self._consumer.committed(tp)
+            if highwater is not None:
+                lags[(tp.topic, tp.partition)] = highwater - (committed or 0)
+        return lags
+
+    async def stop(self) -> None:
+        await self._consumer.stop()

@@ -1,0 +1,156 @@
+"""The loop every consuming worker runs: poll, handle in order, dead-letter, commit.
+
+A record is committed only after it was handled or dead-lettered, so a crash replays it
+instead of losing it; handlers are idempotent, so the replay changes nothing. What cannot
+become valid (malformed JSON, an unknown type, a refusal by the domain) goes to the
+record's dead-letter topic with the reason, and the records after it are processed.
+Infrastructure failures (store or bus down) are retried without end: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError
+
+from adapters.bus.port import Bus, BusUnavailable, Consumer, Outgoing, Record
+from adapters.channels.port import TemporaryFailure
+from chainon.observability import BUS_DLQ, BUS_LAG, BUS_RECORDS
+from chainon.records import DeadLetter, PoisonRecord, dump
+from chainon.topics import Topics
+from domain.errors import DomainError
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Record], Awaitable[None]]
+# Retried without end: the record is fine, the world around it is not (yet).
+INFRASTRUCTURE = (
+    BusUnavailable,
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TemporaryFailure,
+)
+
+
+class Retry(Exception):
+    """The handler asks for the record to be tried again later (e.g. a receipt that came
+    before the send it belongs to)."""
+
+
+class ConsumingWorker:
+    def __init__(
+        self,
+        name: str,
+        bus: Bus,
+        consumer: Consumer,
+        handler: Handler,
+        *,
+        max_attempts: int = 5,
+        batch_size: int = 200,
+        backoff: float = 0.2,
+    ) -> None:
+        self.name = name
+        self.bus = bus
+        self.consumer = consumer
+        self.handler = handler
+        self.max_attempts = max_attempts
+        self.batch_size = batch_size
+        self.backoff = backoff
+        self.handled = 0
+        self.dead_lettered = 0
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self.consumer.start()
+        try:
+            while not stopping.is_set():
+                try:
+                    records = await self.consumer.poll(self.batch_size, timeout=0.5)
+                except BusUnavailable as exc:
+                    log.warning("bus.unavailable", worker=self.name, error=str(exc))
+                    await asyncio.sleep(1.0)
+                    continue
+                for record in records:
+                    await self._process(record)
+                if records:
+                    await self._commit(records)
+                    await self._report_lag()
+        finally:
+            await self.consumer.stop()
+
+    async def _process(self, record: Record) -> None:
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                await self.handler(record)
+            except PoisonRecord as exc:
+                await self._dead_letter(record, "invalid record", str(exc), attempts)
+            except DomainError as exc:
+                detail = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
+                await self._dead_letter(record, f"refused: {type(exc).__name__}", detail, attempts)
+            except INFRASTRUCTURE as exc:
+                log.warning("worker.retry", worker=self.name, error=str(exc), offset=record.offset)
+                await asyncio.sleep(min(self.backoff * 2**attempts, 5.0))
+                continue
+            except Exception as exc:
+                if attempts < self.max_attempts:
+                    await asyncio.sleep(self.backoff * attempts)
+                    continue
+                reason = "kept failing" if not isinstance(exc, Retry) else "never became ready"
+                await self._dead_letter(record, reason, f"{type(exc).__name__}: {exc}", attempts)
+            else:
+                self.handled += 1
+                BUS_RECORDS.labels(self.name, record.topic).inc()
+            return
+
+    async def _dead_letter(self, record: Record, reason: str, error: str, attempts: int) -> None:
+        letter = DeadLetter(
+            reason=reason,
+            error=error,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value.decode("utf-8", errors="replace"),
+            attempts=attempts,
+            failed_at=datetime.now(UTC),
+        )
+        outgoing = Outgoing(
+            Topics.dlq(record.topic), record.key or "", dump(letter), (("reason", reason.encode()),)
+        )
+        while True:
+            try:
+                await self.bus.publish([outgoing])
+                break
+            except BusUnavailable:
+                await asyncio.sleep(1.0)
+        self.dead_lettered += 1
+        BUS_DLQ.labels(record.topic).inc()
+        log.warning(
+            "record.dead_lettered",
+            worker=self.name,
+            topic=record.topic,
+            offset=record.offset,
+            reason=reason,
+            error=error,
+        )
+
+    async def _commit(self, records: list[Record]) -> None:
+        while True:
+            try:
+                await self.consumer.commit(records)
+                return
+            except BusUnavailable as exc:
+                log.warning("bus.commit_failed", worker=self.name, error=str(exc))
+                await asyncio.sleep(1.0)
+
+    async def _report_lag(self) -> None:
+        try:
+            for (topic, partition), lag in (await self.consumer.lag()).items():
+                BUS_LAG.labels(self.name, topic, str(partition)).set(lag)
+        except BusUnavailable:
+            pass

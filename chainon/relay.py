@@ -1,0 +1,143 @@
+"""The relay: the event store is the outbox, and this publishes it, in order, exactly as stored.
+
+It reads the notification log after its tracked position, publishes each public event to
+the events topic (and each queued message to the outbound topic), waits until the bus
+acknowledged all of them, and only then records its new position in the store. A crash
+before that re-sends what was not acknowledged, never skips: consumers that remember the
+``position`` of the last event they applied ignore the repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+import structlog
+from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
+
+from adapters.bus.port import Bus, BusUnavailable, Outgoing
+from adapters.channels.port import OutboundMessage
+from chainon.core import Core
+from chainon.observability import RELAY_LAG, RELAY_PUBLISHED
+from chainon.records import EventRecord, dump
+from chainon.topics import Topics
+from domain.conversation import Conversation
+
+NAME = "relay"
+log = structlog.get_logger(__name__)
+
+# Internal plumbing (index entries, idempotency records) and secrets (API key hashes) stay
+# inside; everything a brand or a projection may care about goes out.
+PUBLIC = ("chainon:Conversation.", "chainon:Contact.", "chainon:RefusedInbound.")
+PUBLIC_BRAND = ("chainon:Brand.Registered", "chainon:Brand.SenderAddressAdded")
+_HIDDEN_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+Call = Callable[..., Awaitable[Any]]
+
+
+def is_public(topic: str) -> bool:
+    return topic.startswith(PUBLIC) or topic in PUBLIC_BRAND
+
+
+def event_record(core: Core, notification: Notification) -> EventRecord:
+    event = core.mapper.to_domain_event(notification)
+    kind = notification.topic.removeprefix("chainon:")
+    return EventRecord(
+        type=kind,
+        schema_version=getattr(type(event), "class_version", 1),
+        aggregate_type=kind.split(".")[0],
+        aggregate_id=UUID(str(notification.originator_id)),
+        aggregate_version=notification.originator_version,
+        position=notification.id,
+        timestamp=event.timestamp,  # type: ignore[attr-defined]
+        data={k: v for k, v in event.__dict__.items() if k not in _HIDDEN_FIELDS},
+    )
+
+
+class Relay:
+    def __init__(
+        self,
+        core: Core,
+        bus: Bus,
+        tracking: TrackingRecorder,
+        topics: Topics,
+        call: Call,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.1,
+    ) -> None:
+        self.core = core
+        self.bus = bus
+        self.tracking = tracking
+        self.topics = topics
+        self.call = call
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.published = 0
+        self._brand_of = lru_cache(maxsize=50_000)(self._load_brand_of)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        idle = self.poll_interval
+        while not stopping.is_set():
+            try:
+                relayed = await self.run_once()
+            except BusUnavailable as exc:
+                log.warning("relay.bus_unavailable", error=str(exc))
+                relayed, idle = 0, 1.0
+            if relayed:
+                idle = self.poll_interval
+                continue
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=idle)
+            except TimeoutError:
+                idle = min(idle * 1.5, 1.0)
+
+    async def run_once(self) -> int:
+        """Relays the next batch; returns how many notifications it got past."""
+        position = await self.call(self.tracking.max_tracking_id, NAME) or 0
+        notifications: Sequence[Notification] = await self.call(
+            self.core.recorder.select_notifications, start=position + 1, limit=self.batch_size
+        )
+        if not notifications:
+            head = await self.call(self.core.recorder.max_notification_id) or 0
+            RELAY_LAG.set(head - position)
+            return 0
+        outgoing = await self.call(self._records, notifications)
+        await self.bus.publish(outgoing)
+        await self.call(self.tracking.insert_tracking, Tracking(NAME, notifications[-1].id))
+        self.published += len(outgoing)
+        RELAY_PUBLISHED.inc(len(outgoing))
+        return len(notifications)
+
+    def _records(self, notifications: Sequence[Notification]) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for notification in notifications:
+            if not is_public(notification.topic):
+                continue
+            record = event_record(self.core, notification)
+            key = str(record.aggregate_id)
+            out.append(Outgoing(self.topics.events, key, dump(record)))
+            if notification.topic == Conversation.MessageQueued.TOPIC:
+                out.append(Outgoing(self.topics.outbound, key, dump(self._outbound(record))))
+        return out
+
+    def _outbound(self, record: EventRecord) -> OutboundMessage:
+        data = record.data
+        return OutboundMessage(
+            message_id=data["message_id"],
+            conversation_id=record.aggregate_id,
+            brand_id=self._brand_of(record.aggregate_id),
+            channel=data["channel"],
+            sender=data["sender"],
+            recipient=data["recipient"],
+            body=data["body"],
+            encoding=data["encoding"],
+            segments=data["segments"],
+            request_id=data.get("request_id"),
+        )
+
+    def _load_brand_of(self, conversation_id: UUID) -> UUID:
+        return self.core.get(Conversation, conversation_id).brand_id

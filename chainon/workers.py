@@ -1,0 +1,132 @@
+"""What the core and dispatch workers do with each record they consume.
+
+The core worker turns inbound records and a brand's commands into core commands; the
+dispatch worker hands outbound messages to the channel provider and publishes what became
+of them back on the inbound topic, as the provider's receipts are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from adapters.bus.port import Bus, Outgoing, Record
+from adapters.channels.port import ChannelProvider, PermanentFailure
+from chainon.consuming import Retry
+from chainon.core import Core, IdempotencyClaim
+from chainon.observability import MESSAGES
+from chainon.records import COMMANDS, INBOUND, OUTBOUND, PoisonRecord, conversation_key, dump, read
+from chainon.topics import Topics
+from domain import commands as cmd
+from domain.errors import NotFound
+
+log = structlog.get_logger(__name__)
+Call = Callable[..., Awaitable[Any]]
+
+
+class CoreHandler:
+    """Applies ``chainon.inbound.v1`` and ``chainon.commands.v1`` records to the core."""
+
+    def __init__(self, core: Core, topics: Topics, call: Call) -> None:
+        self.core = core
+        self.topics = topics
+        self.call = call
+
+    async def __call__(self, record: Record) -> None:
+        claim = None
+        if record.topic == self.topics.commands:
+            command = read(COMMANDS, record.value)
+            claim = self._claim(command)
+        elif record.topic == self.topics.inbound:
+            command = read(INBOUND, record.value)
+        else:
+            raise PoisonRecord(f"the core does not consume {record.topic}")
+        try:
+            outcome: cmd.Outcome = await self.call(self.core.handle, command, idempotency=claim)
+        except NotFound as exc:
+            if isinstance(command, cmd.RecordReceipt):
+                # Its RecordSent may still be on its way: try again before giving up.
+                raise Retry(exc.detail) from exc
+            raise
+        if isinstance(command, cmd.ReceiveMessage) and outcome.changed and not outcome.refused:
+            MESSAGES.labels(command.channel.value, "inbound", "received").inc()
+        if isinstance(command, cmd.RecordReceipt) and outcome.changed and outcome.channel:
+            MESSAGES.labels(outcome.channel.value, "outbound", command.status.value).inc()
+
+    @staticmethod
+    def _claim(command: cmd.Command) -> IdempotencyClaim:
+        """A brand's command must carry an id: its redelivery then changes nothing."""
+        if command.command_id is None:
+            raise PoisonRecord("command_id: required on the commands topic")
+        brand_id = getattr(command, "brand_id", None)
+        if brand_id is None:
+            raise PoisonRecord("brand_id: required on the commands topic")
+        canonical = command.model_dump_json(exclude={"request_id"})
+        fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
+        return IdempotencyClaim(brand_id, f"command:{command.command_id}", fingerprint)
+
+
+class ChannelPublisher:
+    """The channel sink of a provider: what it hears goes onto the inbound topic."""
+
+    def __init__(self, bus: Bus, topics: Topics) -> None:
+        self.bus = bus
+        self.topics = topics
+
+    async def inbound(self, message: cmd.ReceiveMessage) -> None:
+        key = conversation_key(message.sender, message.recipient)
+        await self.bus.publish([Outgoing(self.topics.inbound, key, dump(message))])
+
+    async def receipt(self, receipt: cmd.RecordReceipt) -> None:
+        # Keyed like its RecordSent, so the two stay in order on one partition.
+        key = receipt.provider_message_id
+        await self.bus.publish([Outgoing(self.topics.inbound, key, dump(receipt))])
+
+
+class DispatchHandler:
+    """Hands ``chainon.outbound.v1`` records to the channel provider.
+
+    A redelivered record is handed over again; providers dedupe on our message id, and the
+    core ignores a second RecordSent for a message already sent.
+    """
+
+    def __init__(self, provider: ChannelProvider, bus: Bus, topics: Topics) -> None:
+        self.provider = provider
+        self.bus = bus
+        self.topics = topics
+
+    async def __call__(self, record: Record) -> None:
+        message = read(OUTBOUND, record.value)
+        result: cmd.Command
+        try:
+            accepted = await self.provider.send(message)
+        except PermanentFailure as failure:
+            result = cmd.RecordSendFailure(
+                conversation_id=message.conversation_id,
+                message_id=message.message_id,
+                reason=failure.reason,
+                request_id=message.request_id,
+            )
+            key = str(message.message_id)
+            MESSAGES.labels(message.channel.value, "outbound", "failed").inc()
+        else:
+            result = cmd.RecordSent(
+                conversation_id=message.conversation_id,
+                message_id=message.message_id,
+                provider=accepted.provider,
+                provider_message_id=accepted.provider_message_id,
+                request_id=message.request_id,
+            )
+            key = accepted.provider_message_id
+            MESSAGES.labels(message.channel.value, "outbound", "sent").inc()
+        await self.bus.publish([Outgoing(self.topics.inbound, key, dump(result))])
+        log.info(
+            "message.dispatched",
+            request_id=message.request_id,
+            message_id=str(message.message_id),
+            channel=message.channel.value,
+            result=type(result).__name__,
+        )
