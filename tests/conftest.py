@@ -50,6 +50,36 @@ def postgres_dsn() -> Iterator[str]:
         subprocess.run(["bash", str(PG_SCRIPT), "stop", str(directory)], check=False)
 
 
+@pytest.fixture(scope="session")
+def kafka_dir() -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="chainon-kafka-"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_dir: Path) -> Iterator[str]:
+    """A real Kafka broker (KRaft, single node) for the whole run, stopped by its PID.
+
+    ``CHAINON_TEST_KAFKA_BOOTSTRAP`` points the tests at a broker you already run instead.
+    If the broker cannot start, the tests that need it fail: they never skip.
+    """
+    given = os.environ.get("CHAINON_TEST_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    from tests.kafka_broker import start_broker, stop_broker
+
+    try:
+        bootstrap, _pid = start_broker(kafka_dir / "broker")
+    except RuntimeError as exc:
+        pytest.fail(f"Kafka did not start:\n{exc}", pytrace=False)
+    try:
+        yield bootstrap
+    finally:
+        stop_broker(kafka_dir / "broker")
+
+
 def fresh_schema(dsn: str) -> str:
     import psycopg
 
