@@ -29,7 +29,7 @@ from typer.core import TyperGroup
 from chainon import timeline
 from chainon.demo import DemoFailed, ensure_demo_brand, story_settings, tell_story
 from chainon.observability import configure_logging
-from chainon.runtime import Runtime
+from chainon.runtime import Role, Runtime
 from chainon.settings import Settings
 from domain import commands as cmd
 from domain import ids
@@ -182,6 +182,22 @@ def serve(
         port=settings.port,
         log_level=settings.log_level.lower(),
     )
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    role: Annotated[Role, typer.Argument(help="core, relay, dispatch or views.")],
+) -> None:
+    """Run one worker role in this process, until SIGTERM (distributed mode).
+
+    Health and metrics are served on CHAINON_WORKER_PORT when it is set.
+    """
+    from chainon.worker import run_worker
+
+    settings = _settings(ctx)
+    configure_logging(settings.log_level, json=settings.log_json)
+    asyncio.run(run_worker(settings, role))
 
 
 @brands.command("create")

@@ -110,6 +110,8 @@ class Relay:
         await self.call(self.tracking.insert_tracking, Tracking(NAME, notifications[-1].id))
         self.published += len(outgoing)
         RELAY_PUBLISHED.inc(len(outgoing))
+        head = await self.call(self.core.recorder.max_notification_id) or 0
+        RELAY_LAG.set(head - notifications[-1].id)
         return len(notifications)
 
     def _records(self, notifications: Sequence[Notification]) -> list[Outgoing]:

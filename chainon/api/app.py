@@ -11,8 +11,8 @@ from chainon import __version__
 from chainon.api import contacts, conversations, messages, ops, problems, sandbox
 from chainon.api.middleware import RequestContext
 from chainon.observability import configure_logging
-from chainon.runtime import Runtime
-from chainon.settings import Settings
+from chainon.runtime import EVERY_ROLE, Role, Runtime
+from chainon.settings import BusKind, Settings
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -25,7 +25,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nonlocal runtime
         if runtime is None:
             configure_logging(settings.log_level, json=settings.log_json)
-            runtime = Runtime(settings)
+            # Embedded: every role in this process. Distributed: the workers run apart
+            # (`chainon worker …`); the API keeps its views.
+            embedded = settings.bus is BusKind.EMBEDDED
+            runtime = Runtime(settings, roles=EVERY_ROLE if embedded else {Role.VIEWS})
         app.state.runtime = runtime
         if owns_runtime:
             await runtime.start()

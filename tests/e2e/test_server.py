@@ -113,4 +113,6 @@ def test_a_reply_is_delivered_through_a_real_server(
         assert status == "delivered"
     # The request id follows the message from the API into the dispatcher's log line.
     lines = (tmp_path / "server.log").read_text().splitlines()
-    assert any('"message.dispatched"' in line and '"req-e2e-1"' in line for line in lines), lines[-20:]
+    assert any('"message.dispatched"' in line and '"req-e2e-1"' in line for line in lines), lines[
+        -20:
+    ]
