@@ -75,6 +75,8 @@ brands = typer.Typer(no_args_is_help=True, help="Register brands and manage thei
 conversations = typer.Typer(no_args_is_help=True, help="List and read conversations.")
 app.add_typer(brands, name="brands")
 app.add_typer(conversations, name="conversations")
+schemas = typer.Typer(no_args_is_help=True, help="The contract of Chainon's Kafka topics.")
+app.add_typer(schemas, name="schemas")
 
 
 class Status(StrEnum):
@@ -198,6 +200,27 @@ def worker(
     settings = _settings(ctx)
     configure_logging(settings.log_level, json=settings.log_json)
     asyncio.run(run_worker(settings, role))
+
+
+@schemas.command("export")
+def schemas_export(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Write the AsyncAPI document of Chainon's topics, generated from the record models."""
+    import json
+
+    from chainon.asyncapi import document
+    from chainon.topics import Topics
+
+    text = json.dumps(document(Topics(_settings(ctx).topic_prefix)), indent=2, ensure_ascii=False)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n")
+        _console().print(Text(f"AsyncAPI document written to {output}"))
 
 
 @brands.command("create")
