@@ -394,3 +394,7 @@ def _senders(brand: Brand, separator: str = "; ") -> str:
 def _show_key(out: Console, key: str) -> None:
     # Never wrapped: the key must survive a copy and paste.
     out.print(Text("API key, shown once: ").append(key, style="bold"), soft_wrap=True)
+
+
+if __name__ == "__main__":
+    main()

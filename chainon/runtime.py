@@ -24,7 +24,7 @@ from chainon.consuming import ConsumingWorker
 from chainon.core import Core, IdempotencyClaim
 from chainon.relay import Relay
 from chainon.settings import BusKind, Settings, StoreKind
-from chainon.store import store_env
+from chainon.store import racing_creation, store_env
 from chainon.topics import Topics
 from chainon.workers import ChannelPublisher, CoreHandler, DispatchHandler
 from domain import commands as cmd
@@ -64,7 +64,7 @@ class Runtime:
         self.settings = settings
         self.roles = frozenset(roles)
         env = {**store_env(settings), "SINGLE_ROW_TRACKING": "y"}
-        self.core = Core(env, default_region=settings.default_region)
+        self.core = racing_creation(lambda: Core(env, default_region=settings.default_region))
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chainon-store")
         self.topics = Topics(settings.topic_prefix)
         self.bus = make_bus(settings)
@@ -76,7 +76,7 @@ class Runtime:
         factory = self.core.factory
         self.conversation_list = cast(
             conversation_list.ConversationListView,
-            factory.tracking_recorder(self._view_class()),
+            racing_creation(lambda: factory.tracking_recorder(self._view_class())),
         )
         self.conversation_follower = Follower(
             name=conversation_list.NAME,
@@ -85,7 +85,7 @@ class Runtime:
             view=self.conversation_list,
             topics=conversation_list.TOPICS,
         )
-        self.relay_tracking: TrackingRecorder = factory.tracking_recorder()
+        self.relay_tracking: TrackingRecorder = racing_creation(factory.tracking_recorder)
         self.relay = Relay(
             self.core,
             self.bus,

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
+from eventsourcing.persistence import IntegrityError
+
 from chainon.settings import Settings, StoreKind
+
+T = TypeVar("T")
 
 
 def store_env(settings: Settings) -> dict[str, str]:
@@ -34,3 +41,19 @@ def postgres_env(settings: Settings) -> dict[str, str]:
     if settings.postgres_schema:
         env["POSTGRES_SCHEMA"] = settings.postgres_schema
     return env
+
+
+def racing_creation(create: Callable[[], T], attempts: int = 5) -> T:
+    """Runs something that creates tables, again if another process created them meanwhile.
+
+    PostgreSQL's ``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent twin: two
+    workers starting at once can collide on the catalogue; the second try finds the table.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return create()
+        except IntegrityError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.1 * attempt)
+    raise AssertionError("unreachable")

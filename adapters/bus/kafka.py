@@ -93,26 +93,39 @@ class KafkaBus:
 
 class KafkaConsumer:
     def __init__(self, bootstrap: str, group: str, topics: tuple[str, ...], client_id: str) -> None:
-        self._consumer = AIOKafkaConsumer(
-            *topics,
-            bootstrap_servers=bootstrap,
-            group_id=group,
-            client_id=client_id,
+        self.bootstrap = bootstrap
+        self.group = group
+        self.topics = topics
+        self.client_id = client_id
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        # aiokafka binds its clients to the running loop: create it here, not in __init__.
+        consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            client_id=self.client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
         )
-
-    async def start(self) -> None:
         try:
-            await self._consumer.start()
+            await consumer.start()
         except KafkaError as exc:
-            await self._consumer.stop()
+            await consumer.stop()
             raise BusUnavailable(str(exc)) from exc
+        self._consumer = consumer
+
+    @property
+    def _started(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise BusUnavailable("the Kafka consumer is not started")
+        return self._consumer
 
     async def poll(self, max_records: int, timeout: float) -> list[Record]:
         try:
-            batches = await self._consumer.getmany(
+            batches = await self._started.getmany(
                 timeout_ms=int(timeout * 1000), max_records=max_records
             )
         except KafkaError as exc:
@@ -138,18 +151,21 @@ class KafkaConsumer:
             offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
         if offsets:
             try:
-                await self._consumer.commit(offsets)
+                await self._started.commit(offsets)
             except KafkaError as exc:
                 raise BusUnavailable(str(exc)) from exc
 
     async def lag(self) -> dict[tuple[str, int], int]:
         lags = {}
-        for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
-            committed = await self._consumer.committed(tp)
+        consumer = self._started
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            committed = await consumer.committed(tp)
             if highwater is not None:
                 lags[(tp.topic, tp.partition)] = highwater - (committed or 0)
         return lags
 
     async def stop(self) -> None:
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
