@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TYPED := domain chainon adapters projections
 
-.PHONY: help install run demo test test-fast lint format postgres-up postgres-down clean
+.PHONY: help install run demo test test-fast lint format postgres-up postgres-down kafka-build kafka-up kafka-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,7 @@ format: install
 
 test: install lint  ## Everything: lint, unit, integration (real PostgreSQL), end to end
 	bash infra/postgres/pg.sh install
+	bash infra/kafka/kafka.sh build
 	$(BIN)/pytest
 
 test-fast: install  ## The unit tests alone
@@ -47,6 +48,15 @@ postgres-up: ## A throw-away PostgreSQL in var/postgres (prints its DSN)
 
 postgres-down:
 	bash infra/postgres/pg.sh stop var/postgres
+
+kafka-build: ## Assemble the Kafka broker (Maven Central jars) into infra/kafka/lib
+	bash infra/kafka/kafka.sh build
+
+kafka-up: install kafka-build ## A throw-away Kafka broker in var/kafka (prints its bootstrap address)
+	bash infra/kafka/kafka.sh start var/kafka
+
+kafka-down: ## Stop the broker of kafka-up and delete var/kafka
+	bash infra/kafka/kafka.sh stop var/kafka
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -190,7 +190,9 @@ cmd_build() {
         tmp=$LIB/.new
         rm -rf -- "$tmp"
         log "building $LIB from $POM with Maven (the first build downloads ~45 MB)"
-        mvn -q -B -Dstyle.color=never -f "$POM" package "-Dkafka.lib.dir=$tmp" >&2 \
+        # (Maven 3.8 prints bare colour resets even in batch mode: strip them.)
+        mvn -q -B -Dstyle.color=never -f "$POM" package "-Dkafka.lib.dir=$tmp" 2>&1 \
+            | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' >&2 \
             || { rm -rf -- "$tmp"; die "mvn package failed (see above)"; }
         compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || die "mvn produced no kafka_2.13 jar in $tmp"
         rm -f -- "$STAMP" "$CDS_STAMP" "$CDS_ARCHIVE" "$LIB"/*.jar
@@ -336,6 +338,12 @@ share.coordinator.state.topic.num.partitions=4
 
 # Tests: no 3 s wait before the first consumer group rebalance.
 group.initial.rebalance.delay.ms=0
+
+# Crash-restart (kill -9, then start again): the controller refuses the new
+# broker incarnation until the old one's session expires (default 9 s), so
+# keep sessions short. Fine for one node; keep the defaults in production.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=2000
 
 # Small machine (2 cores, 512 MB heap): fewer threads, a 2 MB cleaner buffer
 # for the compacted __consumer_offsets (default 128 MB; Kafka requires strictly
@@ -563,7 +571,13 @@ cmd_start() {
             continue
         fi
         case $rc in
-            3) log "the broker exited during start-up" ;;
+            3)
+                log "the broker exited during start-up"
+                if [[ $reuse == yes ]] && grep -q -e 'Address already in use' -e 'BindException' \
+                    "$DIR/broker.log" "$DIR/broker.out" 2>/dev/null; then
+                    log "its ports (kept for restarts, see $DIR/server.properties) are taken by another process; '$PROG stop $DIR' and start afresh for new ones"
+                fi
+                ;;
             4) log "the broker did not answer the admin API on $HOST:$port within ${START_TIMEOUT}s" ;;
             5) ;;
             *) log "readiness probe failed (status $rc)" ;;
