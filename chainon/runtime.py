@@ -43,8 +43,6 @@ class Role(StrEnum):
 
 
 EVERY_ROLE = frozenset(Role)
-CORE_GROUP = "chainon-core"
-DISPATCH_GROUP = "chainon-dispatch"
 
 
 def make_bus(settings: Settings) -> Bus:
@@ -97,13 +95,15 @@ class Runtime:
         self.core_worker = ConsumingWorker(
             "core",
             self.bus,
-            self.bus.consumer(CORE_GROUP, [self.topics.commands, self.topics.inbound]),
+            self.bus.consumer(
+                self.topics.group("core"), [self.topics.commands, self.topics.inbound]
+            ),
             CoreHandler(self.core, self.topics, self.call),
         )
         self.dispatch_worker = ConsumingWorker(
             "dispatch",
             self.bus,
-            self.bus.consumer(DISPATCH_GROUP, [self.topics.outbound]),
+            self.bus.consumer(self.topics.group("dispatch"), [self.topics.outbound]),
             DispatchHandler(self.provider, self.bus, self.topics),
         )
         self._stopping = asyncio.Event()

@@ -29,6 +29,10 @@ class Topics:
         """Core → projections and anyone else: every public domain event, in store order."""
         return f"{self.prefix}.events.v1"
 
+    def group(self, worker: str) -> str:
+        """The consumer group of a kind of worker, within this deployment."""
+        return f"{self.prefix}-{worker}"
+
     @staticmethod
     def dlq(topic: str) -> str:
         return f"{topic}.dlq"

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    TopicAlreadyExistsError,
+)
 
 from adapters.bus.port import BusUnavailable, Outgoing, Record
+
+log = logging.getLogger(__name__)
 
 
 class KafkaBus:
@@ -145,15 +153,23 @@ class KafkaConsumer:
         ]
 
     async def commit(self, records: Sequence[Record]) -> None:
+        consumer = self._started
+        assigned = consumer.assignment()
         offsets: dict[TopicPartition, int] = {}
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
-            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
-        if offsets:
-            try:
-                await self._started.commit(offsets)
-            except KafkaError as exc:
-                raise BusUnavailable(str(exc)) from exc
+            if tp in assigned:
+                offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced under us: the partition's new owner gets these records
+            # again, and handlers are idempotent. Retrying the commit could never succeed.
+            log.info("commit skipped after a rebalance: %s", exc)
+        except KafkaError as exc:
+            raise BusUnavailable(str(exc)) from exc
 
     async def lag(self) -> dict[tuple[str, int], int]:
         lags = {}
