@@ -157,7 +157,7 @@ def serve(
         int | None, typer.Option(min=1, max=65535, help="Default: CHAINON_PORT.")
     ] = None,
 ) -> None:
-    """Run the HTTP API, the dispatcher and the views in this process."""
+    """Run the HTTP API (and, in the embedded mode, every worker) in this process."""
     import uvicorn  # only this command needs the server
 
     overrides = {

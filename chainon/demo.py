@@ -1,6 +1,6 @@
 """The demo brand that ``chainon serve`` offers, and the two-minute story of ``chainon demo``.
 
-The story runs the real core, dispatcher and sandbox provider in a throw-away directory,
+The story runs the real core, workers and sandbox provider in a throw-away directory,
 so what it shows (a delivery receipt landing, a conversation resolved) is what the
 embedded mode does, only faster.
 """
@@ -126,7 +126,10 @@ async def _story(rt: Runtime, out: Console) -> None:
     if reply.message_id is None:
         raise DemoFailed("the reply queued no message")
     say(f"\ncamille replies: “{body}”")
-    say("… the dispatcher hands it to the sandbox provider, which sends a receipt back", "dim")
+    say(
+        "… the relay and the dispatch worker hand it to the sandbox, which sends a receipt back",
+        "dim",
+    )
     delivered = await _until_delivered(rt, conversation_id, reply.message_id)
     out.print(Text("✓ ").append_text(status_history(delivered)), soft_wrap=True)
 

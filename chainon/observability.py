@@ -2,7 +2,7 @@
 
 The request id is bound in structlog's context variables, and carried in commands and
 events (``request_id``), so one id follows a message from the API through the core to
-the dispatcher's log lines.
+the dispatch worker's log lines.
 """
 
 from __future__ import annotations
