@@ -335,3 +335,45 @@ async def test_a_broker_restart_loses_nothing(
         await runtime.stop()
         runtime.close()
         stop_broker(directory)
+
+
+async def test_a_redelivered_command_changes_nothing(deployment: Deployment, bus: KafkaBus) -> None:
+    topics = deployment.topics
+    await bus.ensure_topics(topics.all)
+    brand = deployment.core.list_brands()[0]
+    send = cmd.SendMessage(
+        brand_id=brand.id, to="+33612345678", body="Une seule fois", command_id=uuid.uuid4()
+    )
+    no_id = cmd.SendMessage(brand_id=brand.id, to="+33612345678", body="sans identifiant")
+    await bus.publish([Outgoing(topics.commands, send.to, dump(send))] * 3)
+    await bus.publish([Outgoing(topics.commands, send.to, dump(no_id))])
+    deployment.start(Role.CORE)
+    letters = await read_events(bus.bootstrap, topics.dlq(topics.commands), 1)
+    assert "command_id: required" in letters[0]["error"]
+
+    def queued() -> int:
+        return len(
+            deployment.core.recorder.select_notifications(
+                start=1, limit=1000, topics=[Conversation.MessageQueued.TOPIC]
+            )
+        )
+
+    await wait_until(lambda: queued() >= 1, what="the command applied")
+    await asyncio.sleep(1.0)
+    assert queued() == 1
+
+
+async def test_sigterm_finishes_commits_and_leaves(deployment: Deployment, bus: KafkaBus) -> None:
+    await bus.ensure_topics(deployment.topics.all)
+    await bus.publish([record(deployment.topics.inbound, message(0, c)) for c in range(30)])
+    worker = deployment.start(Role.CORE)
+    await wait_until(lambda: received_count(deployment.core) == 30, what="30 messages")
+    worker.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.wait, 20) == 0
+    # Everything was committed: a new consumer of the group has nothing left to read.
+    consumer = bus.consumer(deployment.topics.group("core"), [deployment.topics.inbound])
+    await consumer.start()
+    try:
+        assert await consumer.poll(100, timeout=3.0) == []
+    finally:
+        await consumer.stop()
