@@ -38,7 +38,7 @@ from domain.channels import Channel
 from domain.contact import Contact
 from domain.conversation import normalise_tag
 from domain.errors import DomainError, InvalidInput, NotFound
-from projections.conversation_list import ConversationFilter
+from projections.conversation_list import ConversationFilter, search
 
 
 class Commands(TyperGroup):
@@ -334,7 +334,7 @@ def conversations_list(
     with _runtime(_settings(ctx)) as runtime:
         brand_id = _brand(runtime, brand).id
         # No server loop runs here: bring the view up to date before reading it.
-        runtime.conversation_follower.run_until_idle()
+        runtime.views.run_until_idle()
         where = ConversationFilter(
             brand_id=brand_id,
             status=status.value if status else None,
@@ -342,7 +342,7 @@ def conversations_list(
             tag=normalise_tag(tag) if tag is not None else None,
             limit=limit,
         )
-        rows = runtime.conversation_list.search(where)
+        rows = search(runtime.views.store, where)
         contacts = {
             contact_id: str(runtime.core.get(Contact, contact_id).addresses[0])
             for contact_id in {row.contact_id for row in rows}

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import structlog
 from eventsourcing.persistence import TrackingRecorder
@@ -26,10 +26,11 @@ from chainon.relay import Relay
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.store import racing_creation, store_env
 from chainon.topics import Topics
+from chainon.views import KafkaFeed, Views
 from chainon.workers import ChannelPublisher, CoreHandler, DispatchHandler
 from domain import commands as cmd
-from projections import conversation_list
-from projections.follower import Follower
+from projections.conversation_list import ConversationList
+from projections.store import ReadModelStore
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -72,16 +73,8 @@ class Runtime:
             default_outcome=SandboxOutcome(settings.sandbox_outcome),
         )
         factory = self.core.factory
-        self.conversation_list = cast(
-            conversation_list.ConversationListView,
-            racing_creation(lambda: factory.tracking_recorder(self._view_class())),
-        )
-        self.conversation_follower = Follower(
-            name=conversation_list.NAME,
-            source=self.core.recorder,
-            mapper=self.core.mapper,
-            view=self.conversation_list,
-            topics=conversation_list.TOPICS,
+        self.views = racing_creation(
+            lambda: Views(self.core, self._read_models(), [ConversationList()])
         )
         self.relay_tracking: TrackingRecorder = racing_creation(factory.tracking_recorder)
         self.relay = Relay(
@@ -109,14 +102,16 @@ class Runtime:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
-    def _view_class(self) -> type[Any]:
+    def _read_models(self) -> ReadModelStore:
         if self.settings.store is StoreKind.SQLITE:
-            from projections.sqlite import SQLiteConversationList
+            from projections.sqlite import SQLiteReadModels
 
-            return SQLiteConversationList
-        from projections.postgres import PostgresConversationList
+            return SQLiteReadModels(self.settings.views_path)
+        from projections.postgres import PostgresReadModels
 
-        return PostgresConversationList
+        return PostgresReadModels(
+            self.settings.postgres_dsn, self.settings.postgres_schema or "public"
+        )
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Runs a blocking store call on the thread pool, never on the event loop."""
@@ -153,7 +148,7 @@ class Runtime:
             Role.CORE: lambda: self.core_worker.run(self._stopping),
             Role.RELAY: lambda: self.relay.run(self._stopping),
             Role.DISPATCH: lambda: self.dispatch_worker.run(self._stopping),
-            Role.VIEWS: lambda: self._follow(self.conversation_follower),
+            Role.VIEWS: self._views_feed,
         }
         self._tasks = [
             asyncio.create_task(run(), name=role.value)
@@ -174,21 +169,25 @@ class Runtime:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        self.views.store.close()
         self.core.close()
 
-    async def _follow(self, follower: Follower) -> None:
-        idle = 0.05
+    async def _views_feed(self) -> None:
+        if self.settings.bus is BusKind.KAFKA:
+            consumer = self.bus.consumer(self.topics.group("views"), [self.topics.events])
+            await KafkaFeed(self.views, self.bus, consumer, self.call).run(self._stopping)
+            return
+        idle = 0.02
         while not self._stopping.is_set():
             try:
-                read = await self.call(follower.run_once)
+                read = await self.call(self.views.feed_from_store)
             except Exception:
-                log.exception("projection.failed", projection=follower.name)
-                read = 0
-                idle = 1.0
+                log.exception("views.failed")
+                read, idle = 0, 1.0
             if read:
-                idle = 0.05
+                idle = 0.02
                 continue
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=idle)
             except TimeoutError:
-                idle = min(idle * 1.5, 1.0)
+                idle = min(idle * 1.5, 0.5)

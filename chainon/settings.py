@@ -57,5 +57,9 @@ class Settings(BaseSettings):
         return self.data_dir / "chainon.sqlite3"
 
     @property
+    def views_path(self) -> Path:
+        return self.data_dir / "views.sqlite3"
+
+    @property
     def bus_path(self) -> Path:
         return self.data_dir / "bus.sqlite3"

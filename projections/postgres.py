@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from psycopg.sql import SQL, Identifier
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 
-from projections import conversation_list as cl
+from projections.store import ReadModelStore
 
 
-class PostgresConversationList(PostgresTrackingRecorder):
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self._schema = Identifier(datastore.schema).as_string() + "."
-        self.sql_create_statements.extend(SQL(self._sql(s)).format() for s in cl.CREATE)
+class PostgresReadModels(ReadModelStore):
+    lock_clause = " FOR UPDATE"
 
-    def _sql(self, statement: str) -> str:
-        return statement.replace("{t}", self._schema).replace("{agg}", "string_agg(g.tag, ',')")
+    def __init__(self, dsn: str, schema: str = "public", pool_size: int = 4) -> None:
+        self.schema = schema
+        self._pool = ConnectionPool(
+            dsn, min_size=1, max_size=pool_size, kwargs={"row_factory": dict_row}, open=True
+        )
 
-    def apply(self, events: Sequence[tuple[Any, Tracking]]) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            for event, tracking in events:
-                for statement, params in cl.statements_for(event, tracking.notification_id):
-                    curs.execute(SQL(self._sql(statement)).format(), params)
-            self._insert_tracking(curs, events[-1][1])
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield cursor
 
-    def search(self, where: cl.ConversationFilter) -> list[cl.ConversationSummary]:
-        statement, params = cl.search_statement(where)
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(SQL(self._sql(statement)).format(), params)
-            return [cl.summary_from_row(row) for row in curs.fetchall()]
+    def qualify(self, bare: str) -> str:
+        return f'"{self.schema}".{bare}'
+
+    def placeholders(self, sql: str) -> str:
+        return sql
+
+    def fetch(self, cursor: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        cursor.execute(sql, dict(params))
+        if cursor.description is None:
+            return []
+        return list(cursor.fetchall())
+
+    def table_exists(self, cursor: Any, bare: str) -> bool:
+        cursor.execute("SELECT to_regclass(%s) AS found", (self.qualify(bare),))
+        row = cursor.fetchone()
+        return row is not None and row["found"] is not None
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,38 +1,59 @@
-"""Read models in the embedded SQLite database, beside the event store."""
+"""Read models in a SQLite file beside the embedded event store."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteTrackingRecorder
-
-from projections import conversation_list as cl
+from projections.store import ReadModelStore
 
 _PYFORMAT = re.compile(r"%\((\w+)\)s")
 
 
-def _sql(statement: str) -> str:
-    return _PYFORMAT.sub(
-        r":\1", statement.replace("{t}", "").replace("{agg}", "group_concat(g.tag, ',')")
-    )
+class SQLiteReadModels(ReadModelStore):
+    def __init__(self, path: Path | str) -> None:
+        self._db = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=30
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._lock = threading.RLock()
 
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self._lock:
+            cursor = self._db.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
 
-class SQLiteConversationList(SQLiteTrackingRecorder):
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *map(_sql, cl.CREATE)]
+    def qualify(self, bare: str) -> str:
+        return bare
 
-    def apply(self, events: Sequence[tuple[Any, Tracking]]) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            for event, tracking in events:
-                for statement, params in cl.statements_for(event, tracking.notification_id):
-                    c.execute(_sql(statement), params)
-            self._insert_tracking(c, events[-1][1])
+    def placeholders(self, sql: str) -> str:
+        return _PYFORMAT.sub(r":\1", sql)
 
-    def search(self, where: cl.ConversationFilter) -> list[cl.ConversationSummary]:
-        statement, params = cl.search_statement(where)
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(_sql(statement), params)
-            return [cl.summary_from_row(row) for row in c.fetchall()]
+    def fetch(self, cursor: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        cursor.execute(sql, dict(params))
+        return [dict(row) for row in cursor.fetchall()]
+
+    def table_exists(self, cursor: Any, bare: str) -> bool:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (bare,))
+        return cursor.fetchone() is not None
+
+    def rename_index(self, cur: Any, old: str, new: str) -> None:
+        cur.execute(f"DROP INDEX IF EXISTS {old}")  # SQLite cannot rename; create() remakes it
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -27,7 +27,7 @@ from domain import commands as cmd
 from domain.brand import Brand
 from domain.conversation import Conversation
 from domain.errors import InvalidInput
-from projections.conversation_list import ConversationFilter
+from projections.conversation_list import ConversationFilter, search
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
@@ -80,10 +80,10 @@ async def list_conversations(
     ] = None,
 ) -> ConversationPage:
     """Newest activity first; pass ``next_cursor`` back as ``cursor`` for the next page."""
-    follower = runtime.conversation_follower
+    views = runtime.views
     caught_up = None
     if min_position is not None:
-        caught_up = await runtime.call(follower.wait_for, min_position, MAX_WAIT_SECONDS)
+        caught_up = await runtime.call(views.wait_for, min_position, MAX_WAIT_SECONDS)
     where = ConversationFilter(
         brand_id=brand.id,
         status=status,
@@ -94,8 +94,8 @@ async def list_conversations(
         before=decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
-    position = await runtime.call(lambda: follower.position)
-    rows = await runtime.call(runtime.conversation_list.search, where)
+    position = await runtime.call(lambda: views.position)
+    rows = await runtime.call(search, views.store, where)
     page, more = rows[:limit], len(rows) > limit
     return ConversationPage(
         items=[

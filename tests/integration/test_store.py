@@ -27,7 +27,8 @@ from domain.conversation import Conversation
 from domain.errors import Conflict, NotFound
 from domain.message_status import MessageStatus
 from domain.refusal import RefusedInbound
-from projections.conversation_list import ConversationFilter
+from projections.conversation_list import ConversationFilter, ConversationSummary
+from projections.conversation_list import search as list_conversations
 from tests.conftest import BRAND_SMS, CONSUMER, BrandWithKey, make_settings, register
 
 T = TypeVar("T")
@@ -344,8 +345,10 @@ class StoreContract:
         last = runtime.core.handle(
             cmd.ResolveConversation(brand_id=brand.id, conversation_id=outcomes[3].conversation_id)
         )
-        assert await runtime.call(runtime.conversation_follower.wait_for, last.position or 0, 5)
-        search = runtime.conversation_list.search
+        assert await runtime.call(runtime.views.wait_for, last.position or 0, 5)
+
+        def search(where: ConversationFilter) -> list[ConversationSummary]:
+            return list_conversations(runtime.views.store, where)
 
         everything = search(ConversationFilter(brand_id=brand.id))
         assert next(r.conversation_id for r in everything) == outcomes[3].conversation_id

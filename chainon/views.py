@@ -1,0 +1,240 @@
+"""The read side at run time: feeds facts to every projection, rebuilds and verifies them.
+
+Embedded, the feed is the event store's notification log itself (polled, since SQLite
+cannot notify); distributed, it is the events topic. Either way each projection applies
+each fact once (``projections.store``). Rebuild and verify always read the store: it is
+the source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import Notification
+
+from adapters.bus.port import Bus, BusUnavailable, Consumer
+from chainon.core import Core
+from chainon.records import EventRecord
+from chainon.relay import event_record, is_public
+from projections.projection import Fact, Projection
+from projections.store import SHADOW, ReadModelStore
+
+log = structlog.get_logger(__name__)
+FEED = "feed:store"
+BATCH = 1000
+
+
+def fact_of(record: EventRecord) -> Fact:
+    """The same fact, whether the record came from the store or from Kafka."""
+    as_json = record.model_dump(mode="json")
+    return Fact(
+        type=record.type,
+        aggregate_id=str(record.aggregate_id),
+        aggregate_version=record.aggregate_version,
+        position=record.position,
+        timestamp=record.timestamp,
+        data=as_json["data"],
+    )
+
+
+def facts_of(core: Core, notifications: Sequence[Notification]) -> list[Fact]:
+    return [fact_of(event_record(core, n)) for n in notifications if is_public(n.topic)]
+
+
+@dataclass
+class Status:
+    name: str
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
+
+class Views:
+    def __init__(
+        self, core: Core, store: ReadModelStore, projections: Sequence[Projection]
+    ) -> None:
+        self.core = core
+        self.store = store
+        self.projections = {p.name: p for p in projections}
+        self._moved = threading.Condition()
+        store.ensure_positions()
+        for projection in projections:
+            store.create(projection)
+
+    def projection(self, name: str) -> Projection:
+        try:
+            return self.projections[name]
+        except KeyError:
+            from domain.errors import NotFound
+
+            known = ", ".join(sorted(self.projections))
+            raise NotFound(f"no projection {name!r} (known: {known})", field="name") from None
+
+    # Feeding
+
+    def apply(self, facts: Sequence[Fact]) -> None:
+        for projection in self.projections.values():
+            self.store.apply(projection, facts)
+        self._notify()
+
+    def feed_from_store(self) -> int:
+        """Applies the store's next batch; returns how many notifications it got past."""
+        start = self.store.named_position(FEED) + 1
+        notifications = self.core.recorder.select_notifications(start=start, limit=BATCH)
+        if notifications:
+            self.apply(facts_of(self.core, notifications))
+            with self.store.transaction() as cur:
+                self.store.set_position_in(cur, FEED, notifications[-1].id)
+        self._notify()
+        return len(notifications)
+
+    def run_until_idle(self) -> int:
+        total = 0
+        while read := self.feed_from_store():
+            total += read
+        return total
+
+    # Reading
+
+    @property
+    def position(self) -> int:
+        """The store position every projection has reached (what reads may rely on)."""
+        feed = self.store.named_position(FEED)
+        lowest = min(self.store.position(p) for p in self.projections.values())
+        return max(feed, lowest)
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Blocks until the views include ``position`` (read-your-writes), or times out."""
+        with self._moved:
+            return self._moved.wait_for(lambda: self.position >= position, timeout)
+
+    def _notify(self) -> None:
+        with self._moved:
+            self._moved.notify_all()
+
+    def status(self) -> list[Status]:
+        head = self.core.recorder.max_notification_id() or 0
+        feed = self.store.named_position(FEED)
+        return [
+            Status(name, max(self.store.position(p), feed), head)
+            for name, p in self.projections.items()
+        ]
+
+    # Replay tooling
+
+    def rebuild(self, name: str, progress: Callable[[int, int], None] | None = None) -> int:
+        """Rebuilds a projection from the first event into a shadow, then swaps it in.
+
+        The live model keeps serving meanwhile; the swap catches up in its own transaction.
+        Returns how many events were read.
+        """
+        projection = self.projection(name)
+        read = self._fill_shadow(projection, progress)
+
+        def catch_up(cur: Any) -> None:
+            start = self.store.named_position_in(cur, projection.name + SHADOW) + 1
+            while rest := self.core.recorder.select_notifications(start=start, limit=BATCH):
+                self.store.apply_in(cur, projection, facts_of(self.core, rest), SHADOW)
+                start = rest[-1].id + 1
+
+        self.store.swap(projection, catch_up)
+        self._notify()
+        return read
+
+    def verify(self, name: str, progress: Callable[[int, int], None] | None = None) -> list[str]:
+        """Rebuilds a shadow and compares it with the live model at the same position;
+        returns the differences (none when they agree)."""
+        projection = self.projection(name)
+        self._fill_shadow(projection, progress, stop_at_live=True)
+        try:
+            with self.store.transaction() as cur:
+                live_at = max(
+                    self.store.named_position_in(cur, projection.name, lock=True),
+                    self.store.named_position_in(cur, FEED),
+                )
+                start = self.store.named_position_in(cur, projection.name + SHADOW) + 1
+                if start <= live_at:
+                    rest = self.core.recorder.select_notifications(
+                        start=start, limit=live_at - start + 1, stop=live_at
+                    )
+                    self.store.apply_in(cur, projection, facts_of(self.core, rest), SHADOW)
+                live = self.store.dump_in(cur, projection)
+                rebuilt = self.store.dump_in(cur, projection, SHADOW)
+        finally:
+            self.store.drop(projection, SHADOW)
+        return differences(live, rebuilt)
+
+    def _fill_shadow(
+        self,
+        projection: Projection,
+        progress: Callable[[int, int], None] | None,
+        *,
+        stop_at_live: bool = False,
+    ) -> int:
+        self.store.drop(projection, SHADOW)
+        self.store.create(projection, SHADOW)
+        head = self.core.recorder.max_notification_id() or 0
+        if stop_at_live:
+            head = min(head, max(self.store.position(projection), self.store.named_position(FEED)))
+        start, read = 1, 0
+        while start <= head:
+            batch = self.core.recorder.select_notifications(
+                start=start, limit=min(BATCH, head - start + 1), stop=head
+            )
+            if not batch:
+                break
+            self.store.apply(projection, facts_of(self.core, batch), SHADOW)
+            read += len(batch)
+            start = batch[-1].id + 1
+            if progress is not None:
+                progress(batch[-1].id, head)
+        return read
+
+
+def differences(live: dict[str, list[str]], rebuilt: dict[str, list[str]]) -> list[str]:
+    found = []
+    for table in sorted(set(live) | set(rebuilt)):
+        a, b = set(live.get(table, [])), set(rebuilt.get(table, []))
+        found += [f"{table}: only live: {row}" for row in sorted(a - b)]
+        found += [f"{table}: only rebuilt: {row}" for row in sorted(b - a)]
+    return found
+
+
+class KafkaFeed:
+    """Distributed: the events topic, committed after the batch was applied."""
+
+    def __init__(self, views: Views, bus: Bus, consumer: Consumer, call: Any) -> None:
+        self.views = views
+        self.bus = bus
+        self.consumer = consumer
+        self.call = call
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self.consumer.start()
+        try:
+            while not stopping.is_set():
+                try:
+                    records = await self.consumer.poll(BATCH, timeout=0.5)
+                except BusUnavailable:
+                    await asyncio.sleep(1.0)
+                    continue
+                facts = []
+                for r in records:
+                    try:
+                        facts.append(fact_of(EventRecord.model_validate_json(r.value)))
+                    except ValueError as exc:
+                        log.error("views.unreadable_event", offset=r.offset, error=str(exc))
+                if facts:
+                    await self.call(self.views.apply, facts)
+                if records:
+                    await self.consumer.commit(records)
+        finally:
+            await self.consumer.stop()

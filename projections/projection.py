@@ -1,0 +1,58 @@
+"""What a projection is: facts in, rows out, in SQL that runs on SQLite and PostgreSQL.
+
+A projection sees each public domain event as a ``Fact`` (the shape of the events topic, in
+JSON types), whether it was read from the event store (embedded) or from Kafka
+(distributed), so both feeds build the same rows. Its ``apply`` runs inside the batch's
+transaction; the store around it makes the batch exactly-once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+
+@dataclass(frozen=True)
+class Fact:
+    type: str  # "Conversation.MessageReceived"
+    aggregate_id: str
+    aggregate_version: int
+    position: int  # in the store's notification log
+    timestamp: datetime
+    data: Mapping[str, Any]  # JSON types only: ids and times are strings
+
+    @property
+    def aggregate_type(self) -> str:
+        return self.type.split(".", 1)[0]
+
+
+class Tx(Protocol):
+    """SQL inside one transaction. Statements name tables as ``{logical_name}`` and take
+    pyformat parameters (``%(name)s``); each backend resolves both."""
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: str  # the column definitions, portable between SQLite and PostgreSQL
+    indexes: Sequence[str] = ()  # each a column list, e.g. "brand_id, day"
+
+
+class Projection(ABC):
+    name: ClassVar[str]
+    tables: ClassVar[Sequence[Table]]
+    facts: ClassVar[frozenset[str]]  # the fact types it applies; others are not shown to it
+
+    @abstractmethod
+    def apply(self, tx: Tx, fact: Fact) -> None: ...
+
+
+def one(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return rows[0] if rows else None

@@ -1,0 +1,247 @@
+"""The read-model database: applies batches of facts exactly once, shadows and swaps.
+
+Exactly once, even when a feed delivers again (Kafka is at-least-once, a crashed runner
+replays its last batch): each projection remembers the last version it applied of every
+aggregate, and the batch's rows, those versions and its position commit in one
+transaction. Order holds within an aggregate on both feeds, which is all a projection
+relies on.
+
+A rebuild fills shadow tables (``<table>__shadow``) from the first event, then swaps them
+in with renames inside one transaction, so the API never reads a half-built model.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from projections.projection import Fact, Projection
+
+SHADOW = "__shadow"
+_OLD = "__old"
+_NAME = re.compile(r"\{(\w+)\}")
+
+
+class Names:
+    """Logical table names → physical ones (schema, shadow suffix)."""
+
+    def __init__(self, projection: Projection, suffix: str, qualify: Any) -> None:
+        self.projection = projection
+        self.suffix = suffix
+        self.qualify = qualify
+        self.bare = {t.name: f"{t.name}{suffix}" for t in projection.tables}
+        self.bare["versions"] = f"{projection.name}_versions{suffix}"
+
+    def sql(self, statement: str) -> str:
+        return _NAME.sub(lambda m: self.qualify(self.bare[m.group(1)]), statement)
+
+
+class ReadModelStore(ABC):
+    """One backend's read-model database (``projections.sqlite``, ``projections.postgres``)."""
+
+    positions_table = "projection_positions"
+    lock_clause = ""  # PostgreSQL: " FOR UPDATE", so a verify holds the runner still
+
+    # What each backend provides
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A cursor-like object inside one transaction, committed on exit."""
+
+    @abstractmethod
+    def qualify(self, bare: str) -> str: ...
+
+    @abstractmethod
+    def placeholders(self, sql: str) -> str: ...
+
+    @abstractmethod
+    def fetch(self, cursor: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def table_exists(self, cursor: Any, bare: str) -> bool: ...
+
+    def close(self) -> None:  # noqa: B027 - optional
+        pass
+
+    # Shared behaviour
+
+    def create(self, projection: Projection, suffix: str = "") -> None:
+        names = Names(projection, suffix, self.qualify)
+        with self.transaction() as cur:
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.qualify(self.positions_table)} "
+                "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+            )
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.qualify(names.bare['versions'])} "
+                "(aggregate_id TEXT PRIMARY KEY, version BIGINT NOT NULL)"
+            )
+            for table in projection.tables:
+                bare = names.bare[table.name]
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {self.qualify(bare)} ({table.columns})")
+                for i, columns in enumerate(table.indexes):
+                    index = f"{bare}_i{i}"
+                    cur.execute(
+                        f"CREATE INDEX IF NOT EXISTS {index} ON {self.qualify(bare)} ({columns})"
+                    )
+
+    def position(self, projection: Projection, suffix: str = "") -> int:
+        return self.named_position(projection.name + suffix)
+
+    def apply(self, projection: Projection, facts: Sequence[Fact], suffix: str = "") -> int:
+        """Applies a batch in one transaction; returns how many facts were new to it."""
+        if not facts:
+            return 0
+        with self.transaction() as cur:
+            return self.apply_in(cur, projection, facts, suffix)
+
+    def apply_in(
+        self, cur: Any, projection: Projection, facts: Sequence[Fact], suffix: str = ""
+    ) -> int:
+        if not facts:
+            return 0
+        tx = _Tx(self, cur, Names(projection, suffix, self.qualify))
+        ids = sorted({f.aggregate_id for f in facts})
+        known: dict[str, int] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
+            for r in tx.rows(
+                f"SELECT aggregate_id, version FROM {{versions}} WHERE aggregate_id IN ({marks})",
+                {f"a{i}": a for i, a in enumerate(chunk)},
+            ):
+                known[r["aggregate_id"]] = int(r["version"])
+        changed: dict[str, int] = {}
+        for fact in facts:
+            if known.get(fact.aggregate_id, 0) >= fact.aggregate_version:
+                continue  # applied before: a replay
+            known[fact.aggregate_id] = changed[fact.aggregate_id] = fact.aggregate_version
+            if fact.type in projection.facts:
+                projection.apply(tx, fact)
+        for aggregate_id, version in changed.items():
+            tx.execute(
+                "INSERT INTO {versions} (aggregate_id, version) VALUES (%(a)s, %(v)s) "
+                "ON CONFLICT (aggregate_id) DO UPDATE SET version = excluded.version",
+                {"a": aggregate_id, "v": version},
+            )
+        self.set_position_in(cur, projection.name + suffix, max(f.position for f in facts))
+        return sum(1 for _ in changed)
+
+    def set_position_in(self, cur: Any, name: str, position: int) -> None:
+        table = self.qualify(self.positions_table)
+        cur.execute(
+            self.placeholders(
+                f"INSERT INTO {table} (name, position) VALUES (%(n)s, %(p)s) "
+                f"ON CONFLICT (name) DO UPDATE SET position = CASE WHEN excluded.position > "
+                f"{table}.position THEN excluded.position ELSE {table}.position END"
+            ),
+            {"n": name, "p": position},
+        )
+
+    def named_position(self, name: str) -> int:
+        with self.transaction() as cur:
+            return self.named_position_in(cur, name)
+
+    def named_position_in(self, cur: Any, name: str, *, lock: bool = False) -> int:
+        table = self.qualify(self.positions_table)
+        sql = f"SELECT position FROM {table} WHERE name = %(n)s" + (
+            self.lock_clause if lock else ""
+        )
+        rows = self.fetch(cur, self.placeholders(sql), {"n": name})
+        return int(rows[0]["position"]) if rows else 0
+
+    def ensure_positions(self) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.qualify(self.positions_table)} "
+                "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+            )
+
+    def query(
+        self, projection: Projection, sql: str, params: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        names = Names(projection, "", self.qualify)
+        with self.transaction() as cur:
+            return self.fetch(cur, self.placeholders(names.sql(sql)), params)
+
+    def write(
+        self, projection: Projection, sql: str, params: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """A read-model change outside the feed (a queue claim's bookkeeping)."""
+        return self.query(projection, sql, params)
+
+    def drop(self, projection: Projection, suffix: str) -> None:
+        names = Names(projection, suffix, self.qualify)
+        with self.transaction() as cur:
+            for bare in names.bare.values():
+                cur.execute(f"DROP TABLE IF EXISTS {self.qualify(bare)}")
+            cur.execute(
+                self.placeholders(
+                    f"DELETE FROM {self.qualify(self.positions_table)} WHERE name = %(n)s"
+                ),
+                {"n": projection.name + suffix},
+            )
+
+    def swap(self, projection: Projection, catch_up: Any = None) -> None:
+        """The shadow becomes the live model in one transaction; the old one is dropped.
+
+        ``catch_up(cursor)`` runs first in that transaction, to apply what the store
+        recorded since the shadow's last batch: nothing falls between the two models.
+        """
+        live, shadow = Names(projection, "", self.qualify), Names(projection, SHADOW, self.qualify)
+        with self.transaction() as cur:
+            self.named_position_in(cur, projection.name, lock=True)
+            if catch_up is not None:
+                catch_up(cur)
+            for key, bare in live.bare.items():
+                if self.table_exists(cur, bare):
+                    cur.execute(f"ALTER TABLE {self.qualify(bare)} RENAME TO {bare}{_OLD}")
+                cur.execute(f"ALTER TABLE {self.qualify(shadow.bare[key])} RENAME TO {bare}")
+            position = self.named_position_in(cur, projection.name + SHADOW)
+            table = self.qualify(self.positions_table)
+            cur.execute(
+                self.placeholders(f"DELETE FROM {table} WHERE name IN (%(a)s, %(b)s)"),
+                {"a": projection.name, "b": projection.name + SHADOW},
+            )
+            self.set_position_in(cur, projection.name, position)
+            for bare in live.bare.values():
+                cur.execute(f"DROP TABLE IF EXISTS {self.qualify(bare + _OLD)}")
+            for table_def in projection.tables:
+                for i, _ in enumerate(table_def.indexes):
+                    old_index = f"{table_def.name}{SHADOW}_i{i}"
+                    self.rename_index(cur, old_index, f"{table_def.name}_i{i}")
+        self.create(projection)  # any index a backend could not rename
+
+    def rename_index(self, cur: Any, old: str, new: str) -> None:
+        cur.execute(f"ALTER INDEX {self.qualify(old)} RENAME TO {new}")
+
+    def dump_in(self, cur: Any, projection: Projection, suffix: str = "") -> dict[str, list[str]]:
+        """Every row of every table, sorted: what ``verify`` compares."""
+        names = Names(projection, suffix, self.qualify)
+        out = {}
+        for table in projection.tables:
+            rows = self.fetch(cur, f"SELECT * FROM {self.qualify(names.bare[table.name])}", {})
+            out[table.name] = sorted(repr(tuple(str(v) for v in row.values())) for row in rows)
+        return out
+
+
+class _Tx:
+    def __init__(self, store: ReadModelStore, cursor: Any, names: Names) -> None:
+        self.store = store
+        self.cursor = cursor
+        self.names = names
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self.cursor.execute(self.store.placeholders(self.names.sql(sql)), params or {})
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.store.fetch(
+            self.cursor, self.store.placeholders(self.names.sql(sql)), params or {}
+        )
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
