@@ -92,6 +92,11 @@ class Core(Application[UUID]):
             cmd.ResolveConversation: self._resolve,
             cmd.ReopenConversation: self._reopen,
             cmd.AddContactAddress: self._add_contact_address,
+            cmd.ClaimConversation: self._claim,
+            cmd.PrioritizeConversation: self._prioritize,
+            cmd.UpdateContact: self._update_contact,
+            cmd.ConfigureQueue: self._configure_queue,
+            cmd.SetAgentCapacity: self._set_capacity,
         }
 
     # The one way in for commands
@@ -465,6 +470,36 @@ class Core(Application[UUID]):
         conversation = self.conversation_of(command.brand_id, command.conversation_id)
         conversation.reopen(reason=command.reason, at=now)
         return self._outcome(conversation, True), [conversation]
+
+    def _claim(self, command: cmd.ClaimConversation, now: datetime) -> Handled:
+        conversation = self.conversation_of(command.brand_id, command.conversation_id)
+        conversation.claim(command.agent, at=now)
+        return self._outcome(conversation, True), [conversation]
+
+    def _prioritize(self, command: cmd.PrioritizeConversation, now: datetime) -> Handled:
+        conversation = self.conversation_of(command.brand_id, command.conversation_id)
+        changed = conversation.prioritize(command.priority, at=now)
+        return self._outcome(conversation, changed), [conversation]
+
+    def _update_contact(self, command: cmd.UpdateContact, now: datetime) -> Handled:
+        contact = self.contact_of(command.brand_id, command.contact_id)
+        changed = False
+        if "name" in command.model_fields_set:
+            changed |= contact.rename(command.name, at=now)
+        for key, value in command.attributes.items():
+            changed |= contact.set_attribute(key, value, at=now)
+        outcome = cmd.Outcome(changed=changed, brand_id=contact.brand_id, contact_id=contact.id)
+        return outcome, [contact]
+
+    def _configure_queue(self, command: cmd.ConfigureQueue, now: datetime) -> Handled:
+        brand = self.get(Brand, command.brand_id)
+        changed = brand.configure_queue(command.first_response_minutes, at=now)
+        return cmd.Outcome(changed=changed, brand_id=brand.id), [brand]
+
+    def _set_capacity(self, command: cmd.SetAgentCapacity, now: datetime) -> Handled:
+        brand = self.get(Brand, command.brand_id)
+        changed = brand.set_capacity(command.agent, command.capacity, at=now)
+        return cmd.Outcome(changed=changed, brand_id=brand.id), [brand]
 
     def _add_contact_address(self, command: cmd.AddContactAddress, now: datetime) -> Handled:
         contact = self.contact_of(command.brand_id, command.contact_id)

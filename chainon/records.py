@@ -65,7 +65,12 @@ BrandCommand = Annotated[
     | cmd.TagConversation
     | cmd.ResolveConversation
     | cmd.ReopenConversation
-    | cmd.AddContactAddress,
+    | cmd.AddContactAddress
+    | cmd.ClaimConversation
+    | cmd.PrioritizeConversation
+    | cmd.UpdateContact
+    | cmd.ConfigureQueue
+    | cmd.SetAgentCapacity,
     Field(discriminator="type"),
 ]
 INBOUND: TypeAdapter[Any] = TypeAdapter(Inbound)

@@ -32,7 +32,12 @@ log = structlog.get_logger(__name__)
 # Internal plumbing (index entries, idempotency records) and secrets (API key hashes) stay
 # inside; everything a brand or a projection may care about goes out.
 PUBLIC = ("chainon:Conversation.", "chainon:Contact.", "chainon:RefusedInbound.")
-PUBLIC_BRAND = ("chainon:Brand.Registered", "chainon:Brand.SenderAddressAdded")
+PUBLIC_BRAND = (
+    "chainon:Brand.Registered",
+    "chainon:Brand.SenderAddressAdded",
+    "chainon:Brand.QueueConfigured",
+    "chainon:Brand.AgentCapacitySet",
+)
 _HIDDEN_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 Call = Callable[..., Awaitable[Any]]

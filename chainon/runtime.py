@@ -29,7 +29,7 @@ from chainon.topics import Topics
 from chainon.views import KafkaFeed, Views
 from chainon.workers import ChannelPublisher, CoreHandler, DispatchHandler
 from domain import commands as cmd
-from projections.conversation_list import ConversationList
+from projections.catalogue import all_projections
 from projections.store import ReadModelStore
 
 T = TypeVar("T")
@@ -74,7 +74,7 @@ class Runtime:
         )
         factory = self.core.factory
         self.views = racing_creation(
-            lambda: Views(self.core, self._read_models(), [ConversationList()])
+            lambda: Views(self.core, self._read_models(), all_projections())
         )
         self.relay_tracking: TrackingRecorder = racing_creation(factory.tracking_recorder)
         self.relay = Relay(

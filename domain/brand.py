@@ -14,6 +14,8 @@ from domain.errors import Conflict, InvalidInput, TransitionRefused
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 DEFAULT_REOPEN_WINDOW_HOURS = 168
+DEFAULT_FIRST_RESPONSE_MINUTES = 60  # until the brand sets its own
+DEFAULT_AGENT_CAPACITY = 5
 MAX_HELP_TEXT = 480
 
 
@@ -50,6 +52,15 @@ class Brand(Aggregate):
         TOPIC = "chainon:Brand.ApiKeyRevoked"
         key_id: str
 
+    class QueueConfigured(Event):
+        TOPIC = "chainon:Brand.QueueConfigured"
+        first_response_minutes: int
+
+    class AgentCapacitySet(Event):
+        TOPIC = "chainon:Brand.AgentCapacitySet"
+        agent: str
+        capacity: int
+
     @event(Registered)
     def __init__(
         self,
@@ -69,6 +80,8 @@ class Brand(Aggregate):
         self.senders: dict[Channel, list[str]] = {}
         self.api_keys: dict[str, tuple[str, str]] = {}  # key id → (hash, label)
         self.revoked_keys: set[str] = set()
+        self.first_response_minutes = DEFAULT_FIRST_RESPONSE_MINUTES
+        self.capacities: dict[str, int] = {}
 
     @classmethod
     def register(
@@ -147,6 +160,34 @@ class Brand(Aggregate):
     def accepts_key(self, key_id: str, key_hash: str) -> bool:
         known = self.api_keys.get(key_id)
         return known is not None and known[0] == key_hash and key_id not in self.revoked_keys
+
+    def configure_queue(self, first_response_minutes: int, *, at: datetime) -> bool:
+        """The first-response SLA: how long an inbound message may wait for an answer."""
+        if not 1 <= first_response_minutes <= 7 * 24 * 60:
+            raise InvalidInput("must be 1 to 10080 minutes", field="first_response_minutes")
+        if first_response_minutes == self.first_response_minutes:
+            return False
+        self._queue_configured(first_response_minutes=first_response_minutes, timestamp=at)
+        return True
+
+    @event(QueueConfigured)
+    def _queue_configured(self, first_response_minutes: int, timestamp: datetime) -> None:
+        self.first_response_minutes = first_response_minutes
+
+    def set_capacity(self, agent: str, capacity: int, *, at: datetime) -> bool:
+        """How many open conversations an agent may hold at once (0: takes none)."""
+        if not agent.strip() or len(agent) > 128:
+            raise InvalidInput("must be 1 to 128 characters", field="agent")
+        if not 0 <= capacity <= 1000:
+            raise InvalidInput("must be 0 to 1000", field="capacity")
+        if self.capacities.get(agent) == capacity:
+            return False
+        self._capacity_set(agent=agent, capacity=capacity, timestamp=at)
+        return True
+
+    @event(AgentCapacitySet)
+    def _capacity_set(self, agent: str, capacity: int, timestamp: datetime) -> None:
+        self.capacities[agent] = capacity
 
     @property
     def brand_id(self) -> UUID:

@@ -125,6 +125,47 @@ class AddContactAddress(Command):
     address: Annotated[str, Field(min_length=1, max_length=320)]
 
 
+class ClaimConversation(Command):
+    """An agent takes a conversation from the queue (refused if another agent has it)."""
+
+    type: Literal["ClaimConversation"] = "ClaimConversation"
+    brand_id: UUID
+    conversation_id: UUID
+    agent: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class PrioritizeConversation(Command):
+    type: Literal["PrioritizeConversation"] = "PrioritizeConversation"
+    brand_id: UUID
+    conversation_id: UUID
+    priority: int
+
+
+class UpdateContact(Command):
+    """An agent (or a bot flow) records a name or attributes; a None value clears one."""
+
+    type: Literal["UpdateContact"] = "UpdateContact"
+    brand_id: UUID
+    contact_id: UUID
+    name: Annotated[str, Field(max_length=128)] | None = None
+    attributes: dict[Annotated[str, Field(max_length=64)], str | None] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+class ConfigureQueue(Command):
+    type: Literal["ConfigureQueue"] = "ConfigureQueue"
+    brand_id: UUID
+    first_response_minutes: int
+
+
+class SetAgentCapacity(Command):
+    type: Literal["SetAgentCapacity"] = "SetAgentCapacity"
+    brand_id: UUID
+    agent: Annotated[str, Field(min_length=1, max_length=128)]
+    capacity: int
+
+
 AnyCommand = (
     SendMessage
     | Reply
@@ -137,6 +178,11 @@ AnyCommand = (
     | ResolveConversation
     | ReopenConversation
     | AddContactAddress
+    | ClaimConversation
+    | PrioritizeConversation
+    | UpdateContact
+    | ConfigureQueue
+    | SetAgentCapacity
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
@@ -11,6 +12,11 @@ from eventsourcing.domain import Aggregate, event
 from domain import ids
 from domain.addresses import Address
 from domain.channels import AddressKind, Channel
+from domain.errors import InvalidInput
+
+MAX_NAME_LENGTH = 128
+MAX_ATTRIBUTE_LENGTH = 1024
+ATTRIBUTE_KEY = re.compile(r"^[a-z0-9_.-]{1,64}$")
 
 
 class Contact(Aggregate):
@@ -46,6 +52,21 @@ class Contact(Aggregate):
         conversation_id: UUID
         number: int
 
+    class Renamed(Event):
+        TOPIC = "chainon:Contact.Renamed"
+        personal_fields: ClassVar[tuple[str, ...]] = ("name",)
+        name: str | None
+
+    class AttributeSet(Event):
+        TOPIC = "chainon:Contact.AttributeSet"
+        personal_fields: ClassVar[tuple[str, ...]] = ("value",)
+        key: str
+        value: str
+
+    class AttributeCleared(Event):
+        TOPIC = "chainon:Contact.AttributeCleared"
+        key: str
+
     class ChannelReached(Event):
         TOPIC = "chainon:Contact.ChannelReached"
         channel: str
@@ -57,6 +78,8 @@ class Contact(Aggregate):
         self.conversation_count = 0
         self.current_conversation_id: UUID | None = None
         self.last_channel: Channel | None = None
+        self.name: str | None = None
+        self.attributes: dict[str, str] = {}
 
     @classmethod
     def register(cls, brand_id: UUID, address: Address, *, at: datetime) -> Contact:
@@ -98,6 +121,48 @@ class Contact(Aggregate):
     ) -> None:
         self.conversation_count = number
         self.current_conversation_id = conversation_id
+
+    def rename(self, name: str | None, *, at: datetime) -> bool:
+        cleaned = " ".join(name.split()) if name is not None else None
+        if cleaned is not None and not 1 <= len(cleaned) <= MAX_NAME_LENGTH:
+            raise InvalidInput(f"must be 1 to {MAX_NAME_LENGTH} characters", field="name")
+        if cleaned == self.name:
+            return False
+        self._renamed(name=cleaned, timestamp=at)
+        return True
+
+    @event(Renamed)
+    def _renamed(self, name: str | None, timestamp: datetime) -> None:
+        self.name = name
+
+    def set_attribute(self, key: str, value: str | None, *, at: datetime) -> bool:
+        """Sets (or, with None, clears) an attribute an agent or a bot flow learned."""
+        if not ATTRIBUTE_KEY.match(key):
+            raise InvalidInput(
+                "keys are 1-64 lower-case letters, digits, '_', '-' or '.'",
+                field=f"attributes.{key}",
+            )
+        if value is None:
+            if key not in self.attributes:
+                return False
+            self._attribute_cleared(key=key, timestamp=at)
+            return True
+        if len(value) > MAX_ATTRIBUTE_LENGTH:
+            raise InvalidInput(
+                f"must be at most {MAX_ATTRIBUTE_LENGTH} characters", field=f"attributes.{key}"
+            )
+        if self.attributes.get(key) == value:
+            return False
+        self._attribute_set(key=key, value=value, timestamp=at)
+        return True
+
+    @event(AttributeSet)
+    def _attribute_set(self, key: str, value: str, timestamp: datetime) -> None:
+        self.attributes[key] = value
+
+    @event(AttributeCleared)
+    def _attribute_cleared(self, key: str, timestamp: datetime) -> None:
+        del self.attributes[key]
 
     def reached_on(self, channel: Channel, *, at: datetime) -> None:
         """Records the channel last used with this contact, only when it changes."""

@@ -18,6 +18,7 @@ from domain.errors import InvalidInput, NotFound, TransitionRefused
 from domain.message_status import Direction, MessageStatus
 
 MAX_TAG_LENGTH = 64
+MAX_PRIORITY = 3
 
 
 @dataclass
@@ -103,6 +104,10 @@ class Conversation(Aggregate):
         agent: str | None
         team: str | None
 
+    class Prioritized(Event):
+        TOPIC = "chainon:Conversation.Prioritized"
+        priority: int
+
     class Tagged(Event):
         TOPIC = "chainon:Conversation.Tagged"
         tag: str
@@ -128,6 +133,7 @@ class Conversation(Aggregate):
         self.agent: str | None = None
         self.team: str | None = None
         self.tags: list[str] = []
+        self.priority = 0
         self.messages: dict[UUID, Message] = {}
         self.last_activity_at: datetime = self.created_on
 
@@ -365,6 +371,31 @@ class Conversation(Aggregate):
     def _assigned(self, agent: str | None, team: str | None, timestamp: datetime) -> None:
         self.agent = agent
         self.team = team
+
+    def claim(self, agent: str, *, at: datetime) -> None:
+        """An agent takes the conversation from the queue; refused if someone has it.
+
+        Two agents claiming at once both load the same version; the store lets one
+        commit, and the other, retrying, finds it taken.
+        """
+        if self.resolved:
+            raise TransitionRefused("the conversation is resolved")
+        if self.agent is not None and self.agent != agent:
+            raise TransitionRefused(f"the conversation is already with {self.agent}")
+        if self.agent != agent:
+            self._assigned(agent=agent, team=self.team, timestamp=at)
+
+    def prioritize(self, priority: int, *, at: datetime) -> bool:
+        if not 0 <= priority <= MAX_PRIORITY:
+            raise InvalidInput(f"must be 0 (normal) to {MAX_PRIORITY} (urgent)", field="priority")
+        if priority == self.priority:
+            return False
+        self._prioritized(priority=priority, timestamp=at)
+        return True
+
+    @event(Prioritized)
+    def _prioritized(self, priority: int, timestamp: datetime) -> None:
+        self.priority = priority
 
     def tag(self, tag: str, *, at: datetime) -> bool:
         tag = normalise_tag(tag)

@@ -1,0 +1,12 @@
+"""Every read model Chainon keeps, by name."""
+
+from __future__ import annotations
+
+from projections.conversation_list import ConversationList
+from projections.projection import Projection
+
+
+def all_projections() -> list[Projection]:
+    return [
+        ConversationList(),
+    ]
