@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from projections.conversation_list import ConversationList
+from projections.crm_profile import CrmProfile
 from projections.projection import Projection
 
 
 def all_projections() -> list[Projection]:
     return [
         ConversationList(),
+        CrmProfile(),
     ]

@@ -9,12 +9,21 @@ from fastapi import APIRouter, Query, Response
 
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.messages import accepted
-from chainon.api.schemas import Accepted, AddressIn, ContactOut
+from chainon.api.schemas import (
+    Accepted,
+    AddressIn,
+    ContactOut,
+    ContactPatch,
+    ProfileOut,
+    ProfilePage,
+)
 from chainon.runtime import Runtime
 from domain import commands as cmd
 from domain.addresses import parse_address
 from domain.contact import Contact
-from domain.errors import NotFound
+from domain.errors import InvalidInput, NotFound
+from projections import crm_profile as crm
+from projections.crm_profile import ProfileFilter
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
@@ -36,6 +45,85 @@ async def find_contact(
     if contact is None:
         raise NotFound("no contact at this address", field="address")
     return await runtime.call(contact_out, runtime, contact)
+
+
+@router.get("/search", response_model=ProfilePage)
+async def search_contacts(
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    address: Annotated[str | None, Query(max_length=320)] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    attribute: Annotated[
+        str | None, Query(max_length=1100, description="key:value", examples=["tier:gold"])
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    min_position: Annotated[int | None, Query(ge=0)] = None,
+) -> ProfilePage:
+    """CRM profiles by address, name, tag (of their conversations) or attribute."""
+    region = runtime.settings.default_region
+    where = ProfileFilter(
+        brand_id=brand.id,
+        address=parse_address(address, default_region=region).value if address else None,
+        name=name,
+        tag=tag.strip().lower() if tag else None,
+        attribute=_attribute(attribute) if attribute else None,
+        limit=limit,
+    )
+    caught_up, position = await _wait(runtime, min_position)
+    found = await runtime.call(crm.search, runtime.views.store, where)
+    return ProfilePage(
+        items=[ProfileOut.of(p) for p in found], position=position, caught_up=caught_up
+    )
+
+
+@router.get("/{contact_id}/profile", response_model=ProfileOut)
+async def get_profile(
+    contact_id: UUID,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    min_position: Annotated[int | None, Query(ge=0)] = None,
+) -> ProfileOut:
+    """The contact's CRM profile: channels, counts, tags, attributes, last agent."""
+    await _wait(runtime, min_position)
+    found = await runtime.call(crm.profile, runtime.views.store, brand.id, contact_id)
+    if found is None:
+        raise NotFound(f"no contact {contact_id}")
+    return ProfileOut.of(found)
+
+
+@router.patch("/{contact_id}")
+async def update_contact(
+    contact_id: UUID,
+    body: ContactPatch,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
+) -> Accepted:
+    """Sets the contact's name and attributes; a null attribute value removes it."""
+    fields: dict[str, object] = {"attributes": body.attributes}
+    if "name" in body.model_fields_set:
+        fields["name"] = body.name
+    command = cmd.UpdateContact(brand_id=brand.id, contact_id=contact_id, **fields)
+    outcome = await runtime.handle(command, idempotency.claim(brand, "contact", command))
+    return accepted(outcome, response)
+
+
+def _attribute(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition(":")
+    if not sep or not key:
+        raise InvalidInput("must be key:value", field="attribute")
+    return key, value
+
+
+async def _wait(runtime: Runtime, min_position: int | None) -> tuple[bool | None, int]:
+    views = runtime.views
+    caught_up = None
+    if min_position is not None:
+        caught_up = await runtime.call(views.wait_for, min_position, 5.0)
+    position = await runtime.call(lambda: views.position)
+    return caught_up, position
 
 
 @router.get("/{contact_id}", response_model=ContactOut)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.channels import Channel
 from domain.contact import Contact
 from domain.conversation import Conversation, Message
+from projections.crm_profile import Profile
 
 Body = Annotated[str, Field(max_length=200_000, description="The message text.")]
 
@@ -203,3 +204,52 @@ class ContactOut(BaseModel):
             conversations=conversations,
             current_conversation_id=c.current_conversation_id,
         )
+
+
+class ContactPatch(Strict):
+    name: Annotated[str, Field(max_length=128)] | None = None
+    attributes: dict[Annotated[str, Field(max_length=64)], str | None] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+class ProfileOut(BaseModel):
+    contact_id: UUID
+    name: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime | None
+    last_channel: str | None
+    last_agent: str | None
+    rcs_capable: bool | None
+    marketing_consent: bool | None
+    csat_average: float | None
+    conversation_count: int
+    addresses: list[AddressOut]
+    messages: list[dict[str, Any]]
+    tags: list[str]
+    attributes: dict[str, str]
+
+    @classmethod
+    def of(cls, p: Profile) -> ProfileOut:
+        return cls(
+            contact_id=UUID(p.contact_id),
+            name=p.name,
+            first_seen_at=datetime.fromisoformat(p.first_seen_at),
+            last_seen_at=datetime.fromisoformat(p.last_seen_at) if p.last_seen_at else None,
+            last_channel=p.last_channel,
+            last_agent=p.last_agent,
+            rcs_capable=p.rcs_capable,
+            marketing_consent=p.marketing_consent,
+            csat_average=p.csat_average,
+            conversation_count=p.conversation_count,
+            addresses=[AddressOut(kind=a["kind"], value=a["value"]) for a in p.addresses],
+            messages=p.messages,
+            tags=p.tags,
+            attributes=p.attributes,
+        )
+
+
+class ProfilePage(BaseModel):
+    items: list[ProfileOut]
+    position: int
+    caught_up: bool | None = None

@@ -1,0 +1,292 @@
+"""The CRM profile: one row per contact, with what a support agent or a marketer looks up.
+
+Addresses and channels, first and last seen, messages counted per channel and direction,
+conversation tags, attributes, last agent; the consent, RCS capability and CSAT columns
+are there for the consent, RCS and bot-flow work to fill.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from projections.projection import Fact, Projection, Table, Tx, one
+from projections.store import ReadModelStore
+
+
+@dataclass(frozen=True)
+class ProfileFilter:
+    brand_id: UUID
+    address: str | None = None  # normalised (E.164, lower-case email)
+    name: str | None = None  # case-insensitive substring
+    tag: str | None = None
+    attribute: tuple[str, str] | None = None  # key, value
+    limit: int = 50
+
+
+@dataclass
+class Profile:
+    contact_id: str
+    brand_id: str
+    name: str | None
+    first_seen_at: str
+    last_seen_at: str | None
+    last_channel: str | None
+    last_agent: str | None
+    rcs_capable: bool | None
+    marketing_consent: bool | None
+    csat_average: float | None
+    conversation_count: int
+    addresses: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)  # channel, direction, count
+    tags: list[str] = field(default_factory=list)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+class CrmProfile(Projection):
+    name = "crm_profile"
+    tables = (
+        Table(
+            "crm_contacts",
+            """contact_id TEXT PRIMARY KEY, brand_id TEXT NOT NULL, name TEXT,
+            first_seen_at TEXT NOT NULL, last_seen_at TEXT, last_channel TEXT, last_agent TEXT,
+            rcs_capable INTEGER, marketing_consent INTEGER, consent_changed_at TEXT,
+            csat_sum INTEGER NOT NULL DEFAULT 0, csat_count INTEGER NOT NULL DEFAULT 0,
+            conversation_count INTEGER NOT NULL DEFAULT 0""",
+            indexes=("brand_id, last_seen_at", "brand_id, name"),
+        ),
+        Table(
+            "crm_addresses",
+            """brand_id TEXT NOT NULL, address TEXT NOT NULL, kind TEXT NOT NULL,
+            contact_id TEXT NOT NULL, PRIMARY KEY (brand_id, address)""",
+            indexes=("contact_id",),
+        ),
+        Table(
+            "crm_messages",
+            """contact_id TEXT NOT NULL, channel TEXT NOT NULL, direction TEXT NOT NULL,
+            count INTEGER NOT NULL, PRIMARY KEY (contact_id, channel, direction)""",
+        ),
+        Table(
+            "crm_tags",
+            """contact_id TEXT NOT NULL, tag TEXT NOT NULL, conversations INTEGER NOT NULL,
+            PRIMARY KEY (contact_id, tag)""",
+            indexes=("tag",),
+        ),
+        Table(
+            "crm_attributes",
+            """contact_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+            PRIMARY KEY (contact_id, key)""",
+            indexes=("key, value",),
+        ),
+        Table(
+            "crm_conversations",
+            "conversation_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL",
+        ),
+    )
+    facts = frozenset(
+        {
+            "Contact.Registered",
+            "Contact.AddressAdded",
+            "Contact.Renamed",
+            "Contact.AttributeSet",
+            "Contact.AttributeCleared",
+            "Contact.ChannelReached",
+            "Contact.ConversationStarted",
+            "Conversation.Opened",
+            "Conversation.MessageReceived",
+            "Conversation.MessageQueued",
+            "Conversation.Assigned",
+            "Conversation.Tagged",
+            "Conversation.Untagged",
+        }
+    )
+
+    def apply(self, tx: Tx, fact: Fact) -> None:
+        d, at = fact.data, fact.timestamp.isoformat()
+        contact = fact.aggregate_id
+        match fact.type:
+            case "Contact.Registered":
+                tx.execute(
+                    "INSERT INTO {crm_contacts} (contact_id, brand_id, first_seen_at) "
+                    "VALUES (%(c)s, %(b)s, %(at)s)",
+                    {"c": contact, "b": d["brand_id"], "at": at},
+                )
+                self._address(tx, contact, d["address_kind"], d["address"])
+            case "Contact.AddressAdded":
+                self._address(tx, contact, d["address_kind"], d["address"])
+            case "Contact.Renamed":
+                self._set(tx, contact, "name", d["name"])
+            case "Contact.AttributeSet":
+                tx.execute(
+                    "INSERT INTO {crm_attributes} (contact_id, key, value) VALUES (%(c)s, %(k)s, "
+                    "%(v)s) ON CONFLICT (contact_id, key) DO UPDATE SET value = excluded.value",
+                    {"c": contact, "k": d["key"], "v": d["value"]},
+                )
+            case "Contact.AttributeCleared":
+                tx.execute(
+                    "DELETE FROM {crm_attributes} WHERE contact_id = %(c)s AND key = %(k)s",
+                    {"c": contact, "k": d["key"]},
+                )
+            case "Contact.ChannelReached":
+                self._set(tx, contact, "last_channel", d["channel"])
+            case "Contact.ConversationStarted":
+                tx.execute(
+                    "UPDATE {crm_contacts} SET conversation_count = %(n)s WHERE contact_id = %(c)s",
+                    {"c": contact, "n": d["number"]},
+                )
+                self._link(tx, d["conversation_id"], contact)
+            case "Conversation.Opened":
+                self._link(tx, fact.aggregate_id, d["contact_id"])
+            case "Conversation.MessageReceived" | "Conversation.MessageQueued":
+                owner = self._owner(tx, fact.aggregate_id)
+                if owner is None:
+                    return
+                inbound = fact.type.endswith("Received")
+                tx.execute(
+                    "INSERT INTO {crm_messages} (contact_id, channel, direction, count) "
+                    "VALUES (%(c)s, %(ch)s, %(dir)s, 1) ON CONFLICT (contact_id, channel, "
+                    "direction) DO UPDATE SET count = {crm_messages}.count + 1",
+                    {"c": owner, "ch": d["channel"], "dir": "inbound" if inbound else "outbound"},
+                )
+                if inbound:
+                    self._set(tx, owner, "last_seen_at", at)
+            case "Conversation.Assigned":
+                owner = self._owner(tx, fact.aggregate_id)
+                if owner is not None and d["agent"]:
+                    self._set(tx, owner, "last_agent", d["agent"])
+            case "Conversation.Tagged" | "Conversation.Untagged":
+                owner = self._owner(tx, fact.aggregate_id)
+                if owner is None:
+                    return
+                step = 1 if fact.type == "Conversation.Tagged" else -1
+                tx.execute(
+                    "INSERT INTO {crm_tags} (contact_id, tag, conversations) VALUES (%(c)s, "
+                    "%(t)s, %(s)s) ON CONFLICT (contact_id, tag) DO UPDATE SET "
+                    "conversations = {crm_tags}.conversations + %(s)s",
+                    {"c": owner, "t": d["tag"], "s": step},
+                )
+                tx.execute(
+                    "DELETE FROM {crm_tags} WHERE contact_id = %(c)s AND conversations <= 0",
+                    {"c": owner},
+                )
+
+    @staticmethod
+    def _address(tx: Tx, contact: str, kind: str, address: str) -> None:
+        tx.execute(
+            "INSERT INTO {crm_addresses} (brand_id, address, kind, contact_id) "
+            "SELECT brand_id, %(a)s, %(k)s, contact_id FROM {crm_contacts} "
+            "WHERE contact_id = %(c)s ON CONFLICT (brand_id, address) DO NOTHING",
+            {"a": address, "k": kind, "c": contact},
+        )
+
+    @staticmethod
+    def _set(tx: Tx, contact: str, column: str, value: Any) -> None:
+        tx.execute(
+            f"UPDATE {{crm_contacts}} SET {column} = %(v)s WHERE contact_id = %(c)s",
+            {"v": value, "c": contact},
+        )
+
+    @staticmethod
+    def _link(tx: Tx, conversation: str, contact: str) -> None:
+        tx.execute(
+            "INSERT INTO {crm_conversations} (conversation_id, contact_id) "
+            "VALUES (%(v)s, %(c)s) ON CONFLICT (conversation_id) DO NOTHING",
+            {"v": conversation, "c": contact},
+        )
+
+    @staticmethod
+    def _owner(tx: Tx, conversation: str) -> str | None:
+        row = one(
+            tx.rows(
+                "SELECT contact_id FROM {crm_conversations} WHERE conversation_id = %(v)s",
+                {"v": conversation},
+            )
+        )
+        return None if row is None else str(row["contact_id"])
+
+
+def search(store: ReadModelStore, where: ProfileFilter) -> list[Profile]:
+    clauses = ["p.brand_id = %(b)s"]
+    params: dict[str, Any] = {"b": str(where.brand_id), "limit": where.limit}
+    if where.address is not None:
+        clauses.append(
+            "p.contact_id IN (SELECT contact_id FROM {crm_addresses} "
+            "WHERE brand_id = %(b)s AND address = %(a)s)"
+        )
+        params["a"] = where.address
+    if where.name is not None:
+        clauses.append("LOWER(p.name) LIKE %(n)s")
+        params["n"] = "%" + where.name.lower().replace("%", "").replace("_", "") + "%"
+    if where.tag is not None:
+        clauses.append("p.contact_id IN (SELECT contact_id FROM {crm_tags} WHERE tag = %(t)s)")
+        params["t"] = where.tag
+    if where.attribute is not None:
+        clauses.append(
+            "p.contact_id IN (SELECT contact_id FROM {crm_attributes} "
+            "WHERE key = %(k)s AND value = %(v)s)"
+        )
+        params["k"], params["v"] = where.attribute
+    sql = (
+        "SELECT p.* FROM {crm_contacts} p WHERE " + " AND ".join(clauses) + " "
+        "ORDER BY p.last_seen_at DESC, p.contact_id LIMIT %(limit)s"
+    )
+    projection = CrmProfile()
+    return [_profile(store, projection, row) for row in store.query(projection, sql, params)]
+
+
+def profile(store: ReadModelStore, brand_id: UUID, contact_id: UUID) -> Profile | None:
+    projection = CrmProfile()
+    rows = store.query(
+        projection,
+        "SELECT * FROM {crm_contacts} WHERE contact_id = %(c)s AND brand_id = %(b)s",
+        {"c": str(contact_id), "b": str(brand_id)},
+    )
+    return _profile(store, projection, rows[0]) if rows else None
+
+
+def _profile(store: ReadModelStore, projection: CrmProfile, row: dict[str, Any]) -> Profile:
+    c = {"c": row["contact_id"]}
+    csat_count = row["csat_count"]
+    return Profile(
+        contact_id=row["contact_id"],
+        brand_id=row["brand_id"],
+        name=row["name"],
+        first_seen_at=row["first_seen_at"],
+        last_seen_at=row["last_seen_at"],
+        last_channel=row["last_channel"],
+        last_agent=row["last_agent"],
+        rcs_capable=None if row["rcs_capable"] is None else bool(row["rcs_capable"]),
+        marketing_consent=(
+            None if row["marketing_consent"] is None else bool(row["marketing_consent"])
+        ),
+        csat_average=row["csat_sum"] / csat_count if csat_count else None,
+        conversation_count=row["conversation_count"],
+        addresses=[
+            {"kind": r["kind"], "value": r["address"]}
+            for r in store.query(
+                projection,
+                "SELECT kind, address FROM {crm_addresses} WHERE contact_id = %(c)s "
+                "ORDER BY kind, address",
+                c,
+            )
+        ],
+        messages=store.query(
+            projection,
+            "SELECT channel, direction, count FROM {crm_messages} WHERE contact_id = %(c)s "
+            "ORDER BY channel, direction",
+            c,
+        ),
+        tags=[
+            r["tag"]
+            for r in store.query(
+                projection, "SELECT tag FROM {crm_tags} WHERE contact_id = %(c)s ORDER BY tag", c
+            )
+        ],
+        attributes={
+            r["key"]: r["value"]
+            for r in store.query(
+                projection, "SELECT key, value FROM {crm_attributes} WHERE contact_id = %(c)s", c
+            )
+        },
+    )
