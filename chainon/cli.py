@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from enum import StrEnum
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -22,6 +24,7 @@ import typer
 from pydantic import ValidationError
 from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
@@ -36,7 +39,7 @@ from domain import ids
 from domain.brand import Brand
 from domain.channels import Channel
 from domain.contact import Contact
-from domain.conversation import normalise_tag
+from domain.conversation import Conversation, normalise_tag
 from domain.errors import DomainError, InvalidInput, NotFound
 from projections.conversation_list import ConversationFilter, search
 
@@ -76,6 +79,8 @@ conversations = typer.Typer(no_args_is_help=True, help="List and read conversati
 app.add_typer(brands, name="brands")
 app.add_typer(conversations, name="conversations")
 schemas = typer.Typer(no_args_is_help=True, help="The contract of Chainon's Kafka topics.")
+projections_app = typer.Typer(no_args_is_help=True, help="Read models: status, rebuild, verify.")
+app.add_typer(projections_app, name="projections")
 app.add_typer(schemas, name="schemas")
 
 
@@ -355,6 +360,14 @@ def conversations_show(
     ctx: typer.Context,
     conversation_id: Annotated[UUID, typer.Argument(metavar="CONVERSATION_ID")],
     brand: Annotated[str, typer.Option(help="The brand's slug.")],
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
+            help="Show it as it stood then (UTC).",
+        ),
+    ] = None,
 ) -> None:
     """Show a conversation's timeline: messages with their status history, and handling."""
     with _runtime(_settings(ctx)) as runtime:
@@ -362,10 +375,105 @@ def conversations_show(
         conversation = runtime.core.conversation_of(found.id, conversation_id)
         contact = runtime.core.get(Contact, conversation.contact_id)
         events = list(runtime.core.events.get(conversation_id))
+    if as_of is not None:
+        conversation, events = _as_of(events, as_of.replace(tzinfo=as_of.tzinfo or UTC))
     view = timeline.timeline(
         conversation, events, brand=found.name, contact=str(contact.addresses[0])
     )
     _console().print(view)
+
+
+def _as_of(events: list[Any], moment: datetime) -> tuple[Conversation, list[Any]]:
+    """The conversation replayed from its events up to ``moment``: event sourcing's
+    time travel, for "what did the agent see when they answered?"."""
+    kept = [e for e in events if e.timestamp <= moment]
+    if not kept:
+        raise InvalidInput(
+            f"the conversation did not exist yet at {moment:%Y-%m-%d %H:%M:%S}", field="as-of"
+        )
+    state = None
+    for event in kept:
+        state = event.mutate(state)
+    assert isinstance(state, Conversation)
+    return state, kept
+
+
+@projections_app.command("status")
+def projections_status(ctx: typer.Context) -> None:
+    """Each read model's position, the store's head, and the lag between them."""
+    with _runtime(_settings(ctx)) as runtime:
+        rows = runtime.views.status()
+    table = Table("projection", "position", "head", "lag", box=box.SIMPLE)
+    for row in rows:
+        lag = Text(str(row.lag), style="green" if row.lag == 0 else "yellow")
+        table.add_row(row.name, str(row.position), str(row.head), lag)
+    _console().print(table)
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A projection, or 'all'.")],
+) -> None:
+    """Rebuild from the first event into shadow tables, then swap them in (the API keeps
+    serving the old ones meanwhile)."""
+    with _runtime(_settings(ctx)) as runtime:
+        for projection in _chosen(runtime, name):
+            started = time.perf_counter()
+            with _progress(f"rebuilding {projection}") as step:
+                read = runtime.views.rebuild(projection, step)
+            elapsed = time.perf_counter() - started
+            rate = read / elapsed if elapsed > 0 else 0.0
+            _console().print(
+                Text(f"{projection}: {read} events in {elapsed:.1f} s ({rate:,.0f} events/s)")
+            )
+
+
+@projections_app.command("verify")
+def projections_verify(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A projection, or 'all'.")],
+) -> None:
+    """Rebuild in a shadow and compare with the live model; exits 1 on any difference."""
+    out = _console()
+    failed = False
+    with _runtime(_settings(ctx)) as runtime:
+        for projection in _chosen(runtime, name):
+            with _progress(f"verifying {projection}") as step:
+                found = runtime.views.verify(projection, step)
+            if found:
+                failed = True
+                out.print(Text(f"{projection}: {len(found)} differences", style="bold red"))
+                for line in found[:50]:
+                    out.print(Text(f"  {line}"), soft_wrap=True)
+            else:
+                out.print(Text(f"{projection}: live and rebuilt agree", style="green"))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _chosen(runtime: Runtime, name: str) -> list[str]:
+    if name == "all":
+        return sorted(runtime.views.projections)
+    return [runtime.views.projection(name).name]
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=_console(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+
+        def step(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield step
 
 
 @app.command()

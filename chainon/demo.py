@@ -83,6 +83,8 @@ async def tell_story(settings: Settings, console: Console) -> None:
     await rt.start()
     try:
         await _story(rt, console)
+        # The read models are part of the story: leave them caught up with the store.
+        await rt.call(rt.views.run_until_idle)
     finally:
         await rt.stop()
         rt.close()
