@@ -100,9 +100,19 @@ class Conversation(Aggregate):
         message_id: UUID
 
     class Assigned(Event):
+        """v2 says how: ``assigned`` (by someone, through the API) or ``claimed`` (an agent
+        took it from the queue). v1 events, stored before the queue existed, were all
+        assignments."""
+
         TOPIC = "chainon:Conversation.Assigned"
+        class_version = 2
         agent: str | None
         team: str | None
+        how: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["how"] = "assigned"
 
     class Prioritized(Event):
         TOPIC = "chainon:Conversation.Prioritized"
@@ -134,6 +144,7 @@ class Conversation(Aggregate):
         self.team: str | None = None
         self.tags: list[str] = []
         self.priority = 0
+        self.claimed = False
         self.messages: dict[UUID, Message] = {}
         self.last_activity_at: datetime = self.created_on
 
@@ -364,13 +375,14 @@ class Conversation(Aggregate):
                 raise InvalidInput("must not be blank", field=name)
         if (agent, team) == (self.agent, self.team):
             return False
-        self._assigned(agent=agent, team=team, timestamp=at)
+        self._assigned(agent=agent, team=team, how="assigned", timestamp=at)
         return True
 
     @event(Assigned)
-    def _assigned(self, agent: str | None, team: str | None, timestamp: datetime) -> None:
+    def _assigned(self, agent: str | None, team: str | None, how: str, timestamp: datetime) -> None:
         self.agent = agent
         self.team = team
+        self.claimed = how == "claimed"
 
     def claim(self, agent: str, *, at: datetime) -> None:
         """An agent takes the conversation from the queue; refused if someone has it.
@@ -383,7 +395,7 @@ class Conversation(Aggregate):
         if self.agent is not None and self.agent != agent:
             raise TransitionRefused(f"the conversation is already with {self.agent}")
         if self.agent != agent:
-            self._assigned(agent=agent, team=self.team, timestamp=at)
+            self._assigned(agent=agent, team=self.team, how="claimed", timestamp=at)
 
     def prioritize(self, priority: int, *, at: datetime) -> bool:
         if not 0 <= priority <= MAX_PRIORITY:

@@ -1,0 +1,80 @@
+"""Stored events keep their meaning: a v1 ``Conversation.Assigned``, written before v2
+existed, still loads, upcast to v2."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from eventsourcing.persistence import StoredEvent
+
+from chainon.core import Core
+from domain.conversation import Conversation
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def stored(originator: object, version: int, topic: str, state: dict[str, object]) -> StoredEvent:
+    return StoredEvent(
+        originator_id=originator,
+        originator_version=version,
+        topic=topic,
+        state=json.dumps(state).encode(),
+    )
+
+
+def test_a_v1_assignment_stored_earlier_loads_as_v2() -> None:
+    core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
+    conversation_id, brand_id, contact_id = uuid4(), uuid4(), uuid4()
+    when = {"_type_": "datetime_iso", "_data_": T0.isoformat()}
+    # Exactly what v1 of the code wrote: no "how", no class_version.
+    core.recorder.insert_events(
+        [
+            stored(
+                conversation_id,
+                1,
+                "chainon:Conversation.Opened",
+                {
+                    "timestamp": when,
+                    "originator_topic": "chainon:Conversation",
+                    "brand_id": {"_type_": "uuid_hex", "_data_": brand_id.hex},
+                    "contact_id": {"_type_": "uuid_hex", "_data_": contact_id.hex},
+                    "number": 1,
+                },
+            ),
+            stored(
+                conversation_id,
+                2,
+                "chainon:Conversation.Assigned",
+                {
+                    "timestamp": when,
+                    "agent": "camille",
+                    "team": "support",
+                },
+            ),
+        ]
+    )
+    conversation = core.get(Conversation, conversation_id)
+    assert (conversation.agent, conversation.team, conversation.claimed) == (
+        "camille",
+        "support",
+        False,
+    )
+    (assigned,) = [
+        e for e in core.events.get(conversation_id) if isinstance(e, Conversation.Assigned)
+    ]
+    assert assigned.how == "assigned"
+
+
+def test_new_assignments_are_stored_as_v2() -> None:
+    core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
+    conversation = Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
+    conversation.claim("camille", at=T0)
+    core.save(conversation)
+    (notification,) = core.recorder.select_notifications(
+        start=1, limit=10, topics=[Conversation.Assigned.TOPIC]
+    )
+    state = json.loads(notification.state)
+    assert state["class_version"] == 2
+    assert state["how"] == "claimed"
