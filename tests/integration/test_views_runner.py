@@ -1,0 +1,142 @@
+"""The views runner survives SIGKILL mid-batch, and both feeds build the same read models."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from chainon.core import Core
+from chainon.runtime import Role, Runtime
+from chainon.settings import BusKind, Settings, StoreKind
+from chainon.store import store_env
+from chainon.views import FEED, Views
+from domain import commands as cmd
+from domain.channels import Channel
+from projections.catalogue import all_projections
+from projections.sqlite import SQLiteReadModels
+from tests.conftest import BRAND_SMS, make_settings
+
+
+def fill(core: Core, messages: int) -> None:
+    brand = core.register_brand(slug="maison", name="Maison", senders=[(Channel.SMS, BRAND_SMS)])
+    for i in range(messages):
+        outcome = core.handle(
+            cmd.ReceiveMessage(
+                provider="p",
+                provider_message_id=str(i),
+                channel=Channel.SMS,
+                sender=f"+336{i % 97:08d}",
+                recipient=BRAND_SMS,
+                body=f"m{i}",
+            )
+        )
+        if i % 5 == 0:
+            core.handle(
+                cmd.TagConversation(
+                    brand_id=brand.id, conversation_id=outcome.conversation_id, add=[f"t{i % 3}"]
+                )
+            )
+
+
+def test_a_views_runner_killed_mid_batch_ends_equal_to_a_rebuild(tmp_path: Path) -> None:
+    settings = make_settings(StoreKind.SQLITE, tmp_path)
+    core = Core(store_env(settings))
+    fill(core, 1500)
+    head = core.recorder.max_notification_id() or 0
+    env = {**os.environ, "CHAINON_DATA_DIR": str(tmp_path), "CHAINON_LOG_JSON": "true"}
+    views_db = tmp_path / "views.sqlite3"
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "chainon.cli", "worker", "views"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def feed_position() -> int:
+        if not views_db.exists():
+            return 0
+        store = SQLiteReadModels(views_db)
+        try:
+            store.ensure_positions()
+            return store.named_position(FEED)
+        finally:
+            store.close()
+
+    runner = start()
+    deadline = time.monotonic() + 60
+    while feed_position() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    killed_at = feed_position()
+    assert 0 < killed_at < head, f"the kill landed at {killed_at} of {head}: not mid-run"
+
+    runner = start()
+    try:
+        while feed_position() < head and time.monotonic() < deadline + 60:
+            time.sleep(0.1)
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(timeout=20)
+    views = Views(core, SQLiteReadModels(views_db), all_projections())
+    try:
+        assert all(s.lag == 0 for s in views.status())
+        for name in views.projections:
+            assert views.verify(name) == [], name
+    finally:
+        views.store.close()
+        core.close()
+
+
+@pytest.mark.postgres
+async def test_the_store_feed_and_the_kafka_feed_build_the_same_models(
+    tmp_path: Path, postgres_dsn: str, kafka_bootstrap: str
+) -> None:
+    settings: Settings = make_settings(StoreKind.POSTGRES, tmp_path, postgres_dsn).model_copy(
+        update={
+            "bus": BusKind.KAFKA,
+            "kafka_bootstrap": kafka_bootstrap,
+            "topic_prefix": f"v{uuid.uuid4().hex[:8]}",
+        }
+    )
+    # The distributed side: a relay publishes the events; the views follow the topic.
+    runtime = Runtime(settings, roles={Role.RELAY, Role.VIEWS})
+    fill(runtime.core, 300)
+    head = runtime.core.recorder.max_notification_id() or 0
+    await runtime.start()
+    try:
+        for _ in range(600):
+            if await runtime.call(lambda: runtime.views.position) >= head - 5:
+                statuses = await runtime.call(runtime.views.status)
+                if all(s.position > 0 for s in statuses):
+                    break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)  # the last partitions' batches
+    finally:
+        await runtime.stop()
+    # The embedded side: the same store, followed directly, into a SQLite read-model file.
+    embedded = Views(
+        runtime.core, SQLiteReadModels(tmp_path / "embedded.sqlite3"), all_projections()
+    )
+    try:
+        embedded.run_until_idle()
+        for name, projection in embedded.projections.items():
+            with runtime.views.store.transaction() as cur:
+                from_kafka = runtime.views.store.dump_in(cur, projection)
+            with embedded.store.transaction() as cur:
+                from_store = embedded.store.dump_in(cur, projection)
+            assert from_kafka == from_store, name
+            assert any(from_store.values()), f"{name} is empty: the test proves nothing"
+    finally:
+        embedded.store.close()
+        runtime.close()
