@@ -364,7 +364,7 @@ def conversations_show(
         datetime | None,
         typer.Option(
             "--as-of",
-            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
+            formats=["%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
             help="Show it as it stood then (UTC).",
         ),
     ] = None,

@@ -76,7 +76,7 @@ def test_a_conversation_as_it_stood_before_it_was_resolved(demo_dir: Path) -> No
         events = list(core.events.get(conversation_id))
     finally:
         core.close()
-    before = events[-2].timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    before = events[-2].timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     code, now = run(demo_dir, "conversations", "show", str(conversation_id), "--brand", brand.slug)
     assert code == 0, now
     assert "resolved" in now
