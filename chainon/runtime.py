@@ -123,6 +123,16 @@ class Runtime:
     ) -> cmd.Outcome:
         return await self.call(self.core.handle, command, idempotency=idempotency)
 
+    async def caught_up(self, position: int, within: float = 5.0) -> bool:
+        """Waits (holding no thread) until the read models include ``position``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while await self.call(lambda: self.views.position) < position:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
     async def recorded(
         self, message: cmd.ReceiveMessage, within: float = 5.0
     ) -> cmd.Outcome | None:

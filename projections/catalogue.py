@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from projections.agent_queue import AgentQueue
+from projections.analytics import Analytics
 from projections.conversation_list import ConversationList
 from projections.crm_profile import CrmProfile
 from projections.projection import Projection
@@ -9,6 +11,8 @@ from projections.projection import Projection
 
 def all_projections() -> list[Projection]:
     return [
+        Analytics(),
         ConversationList(),
+        AgentQueue(),
         CrmProfile(),
     ]

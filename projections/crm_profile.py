@@ -8,6 +8,7 @@ are there for the consent, RCS and bot-flow work to fill.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -51,6 +52,7 @@ class CrmProfile(Projection):
             "crm_contacts",
             """contact_id TEXT PRIMARY KEY, brand_id TEXT NOT NULL, name TEXT,
             first_seen_at TEXT NOT NULL, last_seen_at TEXT, last_channel TEXT, last_agent TEXT,
+            last_agent_at TEXT,
             rcs_capable INTEGER, marketing_consent INTEGER, consent_changed_at TEXT,
             csat_sum INTEGER NOT NULL DEFAULT 0, csat_count INTEGER NOT NULL DEFAULT 0,
             conversation_count INTEGER NOT NULL DEFAULT 0""",
@@ -103,15 +105,14 @@ class CrmProfile(Projection):
     )
 
     def apply(self, tx: Tx, fact: Fact) -> None:
-        d, at = fact.data, fact.timestamp.isoformat()
+        """Order-independent across aggregates: on Kafka a contact's facts and its
+        conversations' facts arrive on different partitions, in either order, and the row
+        must come out the same (earliest first seen, latest last seen, latest agent)."""
+        d, at = fact.data, stamp(fact.timestamp)
         contact = fact.aggregate_id
         match fact.type:
             case "Contact.Registered":
-                tx.execute(
-                    "INSERT INTO {crm_contacts} (contact_id, brand_id, first_seen_at) "
-                    "VALUES (%(c)s, %(b)s, %(at)s)",
-                    {"c": contact, "b": d["brand_id"], "at": at},
-                )
+                self._ensure(tx, contact, d["brand_id"], at)
                 self._address(tx, contact, d["address_kind"], d["address"])
             case "Contact.AddressAdded":
                 self._address(tx, contact, d["address_kind"], d["address"])
@@ -132,11 +133,14 @@ class CrmProfile(Projection):
                 self._set(tx, contact, "last_channel", d["channel"])
             case "Contact.ConversationStarted":
                 tx.execute(
-                    "UPDATE {crm_contacts} SET conversation_count = %(n)s WHERE contact_id = %(c)s",
+                    "UPDATE {crm_contacts} SET conversation_count = CASE WHEN "
+                    "conversation_count < %(n)s THEN %(n)s ELSE conversation_count END "
+                    "WHERE contact_id = %(c)s",
                     {"c": contact, "n": d["number"]},
                 )
                 self._link(tx, d["conversation_id"], contact)
             case "Conversation.Opened":
+                self._ensure(tx, d["contact_id"], d["brand_id"], at)
                 self._link(tx, fact.aggregate_id, d["contact_id"])
             case "Conversation.MessageReceived" | "Conversation.MessageQueued":
                 owner = self._owner(tx, fact.aggregate_id)
@@ -150,11 +154,20 @@ class CrmProfile(Projection):
                     {"c": owner, "ch": d["channel"], "dir": "inbound" if inbound else "outbound"},
                 )
                 if inbound:
-                    self._set(tx, owner, "last_seen_at", at)
+                    tx.execute(
+                        "UPDATE {crm_contacts} SET last_seen_at = %(at)s WHERE contact_id = %(c)s "
+                        "AND (last_seen_at IS NULL OR last_seen_at < %(at)s)",
+                        {"c": owner, "at": at},
+                    )
             case "Conversation.Assigned":
                 owner = self._owner(tx, fact.aggregate_id)
                 if owner is not None and d["agent"]:
-                    self._set(tx, owner, "last_agent", d["agent"])
+                    tx.execute(
+                        "UPDATE {crm_contacts} SET last_agent = %(a)s, last_agent_at = %(at)s "
+                        "WHERE contact_id = %(c)s AND (last_agent_at IS NULL OR "
+                        "last_agent_at <= %(at)s)",
+                        {"c": owner, "a": d["agent"], "at": at},
+                    )
             case "Conversation.Tagged" | "Conversation.Untagged":
                 owner = self._owner(tx, fact.aggregate_id)
                 if owner is None:
@@ -170,6 +183,16 @@ class CrmProfile(Projection):
                     "DELETE FROM {crm_tags} WHERE contact_id = %(c)s AND conversations <= 0",
                     {"c": owner},
                 )
+
+    @staticmethod
+    def _ensure(tx: Tx, contact: str, brand: str, at: str) -> None:
+        tx.execute(
+            "INSERT INTO {crm_contacts} (contact_id, brand_id, first_seen_at) "
+            "VALUES (%(c)s, %(b)s, %(at)s) ON CONFLICT (contact_id) DO UPDATE SET "
+            "first_seen_at = CASE WHEN excluded.first_seen_at < {crm_contacts}.first_seen_at "
+            "THEN excluded.first_seen_at ELSE {crm_contacts}.first_seen_at END",
+            {"c": contact, "b": brand, "at": at},
+        )
 
     @staticmethod
     def _address(tx: Tx, contact: str, kind: str, address: str) -> None:
@@ -204,6 +227,11 @@ class CrmProfile(Projection):
             )
         )
         return None if row is None else str(row["contact_id"])
+
+
+def stamp(moment: datetime) -> str:
+    """Fixed-width UTC text, so that comparing strings compares times, on both backends."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def search(store: ReadModelStore, where: ProfileFilter) -> list[Profile]:

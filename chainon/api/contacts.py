@@ -121,7 +121,7 @@ async def _wait(runtime: Runtime, min_position: int | None) -> tuple[bool | None
     views = runtime.views
     caught_up = None
     if min_position is not None:
-        caught_up = await runtime.call(views.wait_for, min_position, 5.0)
+        caught_up = await runtime.caught_up(min_position, 5.0)
     position = await runtime.call(lambda: views.position)
     return caught_up, position
 

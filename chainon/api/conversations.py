@@ -83,7 +83,7 @@ async def list_conversations(
     views = runtime.views
     caught_up = None
     if min_position is not None:
-        caught_up = await runtime.call(views.wait_for, min_position, MAX_WAIT_SECONDS)
+        caught_up = await runtime.caught_up(min_position, MAX_WAIT_SECONDS)
     where = ConversationFilter(
         brand_id=brand.id,
         status=status,

@@ -1,0 +1,226 @@
+"""The agent queue: what waits, taking the next conversation, the SLA and agents' capacity.
+
+Taking the next one is a ``ClaimConversation`` per candidate: the conversation's
+optimistic concurrency makes two agents asking at once get different conversations, and a
+refusal (someone was first) only moves on to the next candidate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import replace
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from chainon.api import queue_stream
+from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
+from chainon.api.messages import accepted
+from chainon.api.queue_stream import QueueItemOut, item_out
+from chainon.api.schemas import Accepted, Strict
+from chainon.core import ConcurrencyExhausted
+from chainon.runtime import Runtime
+from domain import commands as cmd
+from domain.errors import Conflict, NotFound, TransitionRefused
+from projections.agent_queue import agents, waiting
+
+router = APIRouter(prefix="/v1", tags=["queue"])
+router.include_router(queue_stream.router)
+
+MAX_WAIT_SECONDS = 5.0
+CANDIDATES = 20  # read per round when taking the next conversation
+MAX_TRIES = 200
+
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+MinPosition = Annotated[
+    int | None, Query(ge=0, description="Wait (up to 5 s) until the answer includes this write.")
+]
+
+# One claim at a time per agent in this process, so that a double click cannot take the
+# agent over capacity between the capacity check and the claim.
+_agent_locks: weakref.WeakValueDictionary[tuple[UUID, str], asyncio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItemOut]
+    position: int = Field(description="The write position this list reflects.")
+    caught_up: bool | None = Field(
+        None, description="With min_position: whether the list reached it before the wait ended."
+    )
+
+
+class NextIn(Strict):
+    agent: Name
+    team: Name | None = Field(None, description="Only conversations routed to this team.")
+
+
+class ClaimedOut(BaseModel):
+    conversation: QueueItemOut
+    position: int | None = Field(description="The claim's write position.")
+
+
+class QueueSettingsIn(Strict):
+    first_response_minutes: int = Field(description="The first-response SLA, 1 to 10080.")
+
+
+class CapacityIn(Strict):
+    capacity: int = Field(description="Open conversations the agent may hold, 0 to 1000.")
+
+
+class PriorityIn(Strict):
+    priority: int = Field(description="0 (normal) to 3 (urgent).")
+
+
+class AgentOut(BaseModel):
+    agent: str
+    capacity: int
+    open: int
+
+
+class AgentsOut(BaseModel):
+    items: list[AgentOut]
+    position: int
+    caught_up: bool | None = None
+
+
+async def caught_up(runtime: Runtime, position: int) -> bool:
+    """Waits for the views to include ``position``, off the store's thread pool: waiters
+    there could starve the feed that they are waiting for."""
+    return await runtime.caught_up(position, MAX_WAIT_SECONDS)
+
+
+async def _read_position(runtime: Runtime, min_position: int | None) -> tuple[int, bool | None]:
+    done = None if min_position is None else await caught_up(runtime, min_position)
+    position = await runtime.call(lambda: runtime.views.position)
+    return (max(position, min_position) if done and min_position else position), done
+
+
+@router.get("/queue", response_model=QueuePage)
+async def list_queue(
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    team: Annotated[str | None, Query(max_length=128)] = None,
+    agent: Annotated[str | None, Query(max_length=128)] = None,
+    breached: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    min_position: MinPosition = None,
+) -> QueuePage:
+    """Waiting conversations: most urgent first, then the longest waiting."""
+    position, done = await _read_position(runtime, min_position)
+    items = await runtime.call(
+        waiting,
+        runtime.views.store,
+        brand.id,
+        now=runtime.core.clock(),
+        team=team,
+        agent=agent,
+        breached=breached,
+        limit=limit,
+    )
+    return QueuePage(items=[item_out(i) for i in items], position=position, caught_up=done)
+
+
+@router.post(
+    "/queue/next",
+    response_model=ClaimedOut,
+    responses={404: {"description": "Nothing waiting"}, 409: {"description": "At capacity"}},
+)
+async def take_next(
+    body: NextIn, brand: BrandDep, runtime: RuntimeDep, request: Request
+) -> ClaimedOut:
+    """Gives the agent the first unassigned waiting conversation, if under capacity."""
+    key = (brand.id, body.agent)
+    lock = _agent_locks.get(key)
+    if lock is None:
+        lock = _agent_locks[key] = asyncio.Lock()
+    async with lock:
+        store = runtime.views.store
+        (load,) = await runtime.call(agents, store, brand.id, only=body.agent)
+        if load.at_capacity:
+            raise Conflict(f"agent at capacity ({load.open}/{load.capacity})", field="agent")
+        tried: set[str] = set()
+        while len(tried) < MAX_TRIES:
+            candidates = await runtime.call(
+                waiting,
+                store,
+                brand.id,
+                now=runtime.core.clock(),
+                team=body.team,
+                unassigned=True,
+                limit=len(tried) + CANDIDATES,
+            )
+            fresh = [c for c in candidates if c.conversation_id not in tried]
+            if not fresh:
+                raise NotFound("nothing waiting" + (f" for team {body.team}" if body.team else ""))
+            for candidate in fresh:
+                tried.add(candidate.conversation_id)
+                command = cmd.ClaimConversation(
+                    brand_id=brand.id,
+                    conversation_id=UUID(candidate.conversation_id),
+                    agent=body.agent,
+                    request_id=request_id(request),
+                )
+                try:
+                    outcome = await runtime.handle(command)
+                except (TransitionRefused, ConcurrencyExhausted):
+                    continue  # another agent was first: the next one
+                if outcome.position is not None:
+                    await caught_up(runtime, outcome.position)
+                taken = replace(candidate, agent=body.agent)
+                return ClaimedOut(conversation=item_out(taken), position=outcome.position)
+    raise ConcurrencyExhausted("the queue is moving too fast; try again")
+
+
+@router.put("/queue/settings", response_model=Accepted)
+async def configure_queue(
+    body: QueueSettingsIn, brand: BrandDep, runtime: RuntimeDep, response: Response
+) -> Accepted:
+    """Sets the first-response SLA; the due time of every waiting conversation follows."""
+    command = cmd.ConfigureQueue(
+        brand_id=brand.id, first_response_minutes=body.first_response_minutes
+    )
+    return accepted(await runtime.handle(command), response)
+
+
+@router.get("/agents", response_model=AgentsOut)
+async def list_agents(
+    brand: BrandDep, runtime: RuntimeDep, min_position: MinPosition = None
+) -> AgentsOut:
+    """Agents with a capacity set or a conversation open, and how many they hold."""
+    position, done = await _read_position(runtime, min_position)
+    loads = await runtime.call(agents, runtime.views.store, brand.id)
+    items = [AgentOut(agent=a.agent, capacity=a.capacity, open=a.open) for a in loads]
+    return AgentsOut(items=items, position=position, caught_up=done)
+
+
+@router.put("/agents/{agent}", response_model=Accepted)
+async def set_capacity(
+    agent: Annotated[str, Path(min_length=1, max_length=128)],
+    body: CapacityIn,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    response: Response,
+) -> Accepted:
+    command = cmd.SetAgentCapacity(brand_id=brand.id, agent=agent, capacity=body.capacity)
+    return accepted(await runtime.handle(command), response)
+
+
+@router.post("/conversations/{conversation_id}/priority", response_model=Accepted)
+async def prioritize(
+    conversation_id: UUID,
+    body: PriorityIn,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
+) -> Accepted:
+    command = cmd.PrioritizeConversation(
+        brand_id=brand.id, conversation_id=conversation_id, priority=body.priority
+    )
+    outcome = await runtime.handle(command, idempotency.claim(brand, "prioritize", command))
+    return accepted(outcome, response)

@@ -1,0 +1,126 @@
+"""The agent queue as server-sent events: the waiting list on connect, then what changed.
+
+The read model cannot notify (SQLite), so each client polls its position every half
+second: one cheap query while nothing moves. Each event's ``id`` is the position it
+reflects, so a console that reconnects with ``Last-Event-ID`` gets the rows it missed
+rather than a new snapshot. A comment line every 15 s keeps proxies from closing the
+connection while the queue is quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from chainon.api.deps import BrandDep, RuntimeDep
+from chainon.runtime import Runtime
+from projections.agent_queue import QueueItem, changes_since, waiting
+
+router = APIRouter(tags=["queue"])  # included under /v1 by chainon.api.queue
+
+POLL_SECONDS = 0.5
+HEARTBEAT_SECONDS = 15.0
+SNAPSHOT_LIMIT = 500
+
+
+class QueueItemOut(BaseModel):
+    id: UUID
+    contact_id: UUID
+    status: str
+    waiting: bool
+    agent: str | None
+    team: str | None
+    priority: int
+    waiting_since: datetime | None
+    sla_due_at: datetime | None
+    age_seconds: int
+    breached: bool
+    last_message_at: datetime | None
+    last_direction: str | None
+    opened_at: datetime
+
+
+def item_out(item: QueueItem) -> QueueItemOut:
+    return QueueItemOut(
+        id=UUID(item.conversation_id),
+        contact_id=UUID(item.contact_id),
+        status=item.status,
+        waiting=item.waiting,
+        agent=item.agent,
+        team=item.team,
+        priority=item.priority,
+        waiting_since=item.waiting_since,
+        sla_due_at=item.sla_due_at,
+        age_seconds=item.age_seconds,
+        breached=item.breached,
+        last_message_at=item.last_message_at,
+        last_direction=item.last_direction,
+        opened_at=item.opened_at,
+    )
+
+
+def frame(event: str, position: int, items: list[QueueItem]) -> str:
+    data: dict[str, Any] = {
+        "position": position,
+        "items": [item_out(i).model_dump(mode="json") for i in items],
+    }
+    return f"event: {event}\nid: {position}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+@router.get(
+    "/queue/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+async def stream_queue(
+    request: Request,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
+    """``queue.snapshot`` (the waiting list) on connect, then ``queue.changed`` with every
+    row that changed, waiting or not (``waiting: false`` means: take it off the list)."""
+    resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    return StreamingResponse(
+        _events(request, runtime, brand.id, resume),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    request: Request, runtime: Runtime, brand_id: UUID, resume: int | None
+) -> AsyncIterator[str]:
+    views, clock = runtime.views, runtime.core.clock
+    loop = asyncio.get_running_loop()
+    cursor = resume
+    if cursor is None:
+        cursor = await runtime.call(lambda: views.position)
+        items = await runtime.call(
+            waiting, views.store, brand_id, now=clock(), limit=SNAPSHOT_LIMIT
+        )
+        yield frame("queue.snapshot", cursor, items)
+    last_sent = loop.time()
+    while not await request.is_disconnected():
+        position = await runtime.call(lambda: views.position)
+        if position > cursor:
+            # Rows written past ``position`` go in a later round, once it covers them.
+            changed = await runtime.call(
+                changes_since, views.store, brand_id, cursor, now=clock(), upto=position
+            )
+            cursor = position
+            if changed:
+                yield frame("queue.changed", cursor, changed)
+                last_sent = loop.time()
+        if loop.time() - last_sent >= HEARTBEAT_SECONDS:
+            yield ": heartbeat\n\n"
+            last_sent = loop.time()
+        await asyncio.sleep(POLL_SECONDS)

@@ -1,0 +1,297 @@
+"""The agent queue: per brand, which conversations wait for an agent, by priority and age.
+
+A conversation waits when it is open and either a consumer's message is unanswered
+(``waiting_since``) or no agent has it. The first-response SLA is due ``waiting_since``
+plus the brand's minutes, recomputed when the brand changes them, so the rows follow from
+the facts alone; the age and the breach, which depend on the clock, are computed at read
+time from the ``now`` the caller passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from domain.brand import DEFAULT_AGENT_CAPACITY, DEFAULT_FIRST_RESPONSE_MINUTES
+from projections.projection import Fact, Projection, Table, Tx, one
+from projections.store import ReadModelStore
+
+WAITING = "i.status = 'open' AND (i.waiting_since IS NOT NULL OR i.agent IS NULL)"
+
+
+def iso(at: datetime) -> str:
+    """Fixed-width UTC text, so that comparing strings compares times on both backends."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    conversation_id: str
+    brand_id: str
+    contact_id: str
+    status: str
+    agent: str | None
+    team: str | None
+    priority: int
+    waiting_since: datetime | None
+    sla_due_at: datetime | None
+    last_message_at: datetime | None
+    last_direction: str | None
+    opened_at: datetime
+    position: int  # of the last fact that changed the row
+    waiting: bool
+    age_seconds: int  # since waiting_since, or since it opened when only unassigned
+    breached: bool
+
+
+@dataclass(frozen=True)
+class AgentLoad:
+    agent: str
+    capacity: int
+    open: int
+
+    @property
+    def at_capacity(self) -> bool:
+        return self.open >= self.capacity
+
+
+class AgentQueue(Projection):
+    name = "agent_queue"
+    tables = (
+        Table(
+            "queue_items",
+            """conversation_id TEXT PRIMARY KEY, brand_id TEXT NOT NULL,
+            contact_id TEXT NOT NULL, status TEXT NOT NULL, agent TEXT, team TEXT,
+            priority INTEGER NOT NULL DEFAULT 0, waiting_since TEXT, sla_due_at TEXT,
+            last_message_at TEXT, last_direction TEXT, opened_at TEXT NOT NULL,
+            updated_position BIGINT NOT NULL""",
+            indexes=(
+                "brand_id, status, priority, waiting_since",
+                "brand_id, agent, status",
+                "brand_id, updated_position",
+            ),
+        ),
+        Table("queue_brands", "brand_id TEXT PRIMARY KEY, first_response_minutes INTEGER NOT NULL"),
+        Table(
+            "queue_agents",
+            """brand_id TEXT NOT NULL, agent TEXT NOT NULL, capacity INTEGER NOT NULL,
+            PRIMARY KEY (brand_id, agent)""",
+        ),
+    )
+    facts = frozenset(
+        {
+            "Conversation.Opened",
+            "Conversation.MessageReceived",
+            "Conversation.MessageQueued",
+            "Conversation.Assigned",
+            "Conversation.Prioritized",
+            "Conversation.Resolved",
+            "Conversation.Reopened",
+            "Brand.Registered",
+            "Brand.QueueConfigured",
+            "Brand.AgentCapacitySet",
+        }
+    )
+
+    def apply(self, tx: Tx, fact: Fact) -> None:
+        base = {"id": fact.aggregate_id, "pos": fact.position, "at": iso(fact.timestamp)}
+        d = fact.data
+        match fact.type:
+            case "Conversation.Opened":
+                tx.execute(
+                    """INSERT INTO {queue_items} (conversation_id, brand_id, contact_id, status,
+                    opened_at, updated_position)
+                    VALUES (%(id)s, %(brand)s, %(contact)s, 'open', %(at)s, %(pos)s)""",
+                    {**base, "brand": d["brand_id"], "contact": d["contact_id"]},
+                )
+            case "Conversation.MessageReceived":
+                self._received(tx, fact, base)
+            case "Conversation.MessageQueued":
+                self._update(
+                    tx,
+                    "last_message_at = %(at)s, last_direction = 'outbound', "
+                    "waiting_since = NULL, sla_due_at = NULL",
+                    base,
+                )
+            case "Conversation.Assigned":
+                self._update(tx, "agent = %(agent)s, team = %(team)s", {**d, **base})
+            case "Conversation.Prioritized":
+                self._update(tx, "priority = %(priority)s", {**d, **base})
+            case "Conversation.Resolved" | "Conversation.Reopened":
+                status = "resolved" if fact.type.endswith("Resolved") else "open"
+                self._update(tx, "status = %(status)s", {**base, "status": status})
+            case "Brand.Registered" | "Brand.QueueConfigured":
+                self._configured(tx, fact, base)
+            case "Brand.AgentCapacitySet":
+                tx.execute(
+                    "INSERT INTO {queue_agents} (brand_id, agent, capacity) "
+                    "VALUES (%(id)s, %(agent)s, %(capacity)s) ON CONFLICT (brand_id, agent) "
+                    "DO UPDATE SET capacity = excluded.capacity",
+                    {**d, **base},
+                )
+
+    @staticmethod
+    def _update(tx: Tx, assignments: str, params: dict[str, Any]) -> None:
+        # The highest position wins, not the last applied: on Kafka a brand's facts and a
+        # conversation's may arrive in either order, and the rows must end up the same.
+        tx.execute(
+            f"UPDATE {{queue_items}} SET {assignments}, updated_position = CASE "
+            "WHEN updated_position < %(pos)s THEN %(pos)s ELSE updated_position END "
+            "WHERE conversation_id = %(id)s",
+            params,
+        )
+
+    def _received(self, tx: Tx, fact: Fact, base: dict[str, Any]) -> None:
+        """The first unanswered message starts the clock; later ones do not restart it."""
+        row = one(
+            tx.rows(
+                "SELECT brand_id, waiting_since, sla_due_at FROM {queue_items} "
+                "WHERE conversation_id = %(id)s",
+                base,
+            )
+        )
+        if row is None:
+            return
+        since, due = row["waiting_since"], row["sla_due_at"]
+        if since is None:
+            since = base["at"]
+            due = _due(since, _minutes(tx, row["brand_id"]))
+        self._update(
+            tx,
+            "last_message_at = %(at)s, last_direction = 'inbound', "
+            "waiting_since = %(since)s, sla_due_at = %(due)s",
+            {**base, "since": since, "due": due},
+        )
+
+    def _configured(self, tx: Tx, fact: Fact, base: dict[str, Any]) -> None:
+        """A new SLA moves the due time of every unanswered conversation of the brand."""
+        minutes = int(fact.data.get("first_response_minutes", DEFAULT_FIRST_RESPONSE_MINUTES))
+        tx.execute(
+            "INSERT INTO {queue_brands} (brand_id, first_response_minutes) VALUES (%(id)s, %(m)s) "
+            "ON CONFLICT (brand_id) "
+            "DO UPDATE SET first_response_minutes = excluded.first_response_minutes",
+            {**base, "m": minutes},
+        )
+        for row in tx.rows(
+            "SELECT conversation_id, waiting_since FROM {queue_items} "
+            "WHERE brand_id = %(id)s AND waiting_since IS NOT NULL",
+            base,
+        ):
+            due = _due(row["waiting_since"], minutes)
+            self._update(
+                tx, "sla_due_at = %(due)s", {**base, "id": row["conversation_id"], "due": due}
+            )
+
+
+def _minutes(tx: Tx, brand_id: str) -> int:
+    row = one(
+        tx.rows(
+            "SELECT first_response_minutes FROM {queue_brands} WHERE brand_id = %(b)s",
+            {"b": brand_id},
+        )
+    )
+    return DEFAULT_FIRST_RESPONSE_MINUTES if row is None else int(row["first_response_minutes"])
+
+
+def _due(since: str, minutes: int) -> str:
+    return iso(datetime.fromisoformat(since) + timedelta(minutes=minutes))
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def item(row: dict[str, Any], now: datetime) -> QueueItem:
+    """A row as the API shows it, its age and breach taken against ``now``."""
+    now = datetime.fromisoformat(iso(now))
+    opened_at = datetime.fromisoformat(row["opened_at"])
+    since, due = _time(row["waiting_since"]), _time(row["sla_due_at"])
+    waiting = row["status"] == "open" and (since is not None or row["agent"] is None)
+    return QueueItem(
+        conversation_id=row["conversation_id"],
+        brand_id=row["brand_id"],
+        contact_id=row["contact_id"],
+        status=row["status"],
+        agent=row["agent"],
+        team=row["team"],
+        priority=int(row["priority"]),
+        waiting_since=since,
+        sla_due_at=due,
+        last_message_at=_time(row["last_message_at"]),
+        last_direction=row["last_direction"],
+        opened_at=opened_at,
+        position=int(row["updated_position"]),
+        waiting=waiting,
+        age_seconds=max(int((now - (since or opened_at)).total_seconds()), 0) if waiting else 0,
+        breached=waiting and due is not None and due < now,
+    )
+
+
+def waiting(
+    store: ReadModelStore,
+    brand_id: UUID | str,
+    *,
+    now: datetime,
+    team: str | None = None,
+    agent: str | None = None,
+    breached: bool | None = None,
+    unassigned: bool = False,
+    limit: int = 50,
+) -> list[QueueItem]:
+    """The brand's waiting conversations, most urgent first, then the longest waiting."""
+    clauses = ["i.brand_id = %(brand_id)s", f"({WAITING})"]
+    params: dict[str, Any] = {"brand_id": str(brand_id), "limit": limit, "now": iso(now)}
+    for column, value in (("team", team), ("agent", agent)):
+        if value is not None:
+            clauses.append(f"i.{column} = %({column})s")
+            params[column] = value
+    if unassigned:
+        clauses.append("i.agent IS NULL")
+    if breached is True:
+        clauses.append("i.sla_due_at IS NOT NULL AND i.sla_due_at < %(now)s")
+    elif breached is False:
+        clauses.append("(i.sla_due_at IS NULL OR i.sla_due_at >= %(now)s)")
+    sql = (
+        "SELECT i.* FROM {queue_items} i WHERE " + " AND ".join(clauses) + " "
+        "ORDER BY i.priority DESC, COALESCE(i.waiting_since, i.opened_at), i.conversation_id "
+        "LIMIT %(limit)s"
+    )
+    return [item(r, now) for r in store.query(AgentQueue(), sql, params)]
+
+
+def agents(
+    store: ReadModelStore, brand_id: UUID | str, *, only: str | None = None
+) -> list[AgentLoad]:
+    """Every agent with a capacity set or an open conversation, with their load."""
+    projection, params = AgentQueue(), {"b": str(brand_id), "agent": only}
+    extra = "" if only is None else " AND agent = %(agent)s"
+    set_sql = "SELECT agent, capacity FROM {queue_agents} WHERE brand_id = %(b)s" + extra
+    open_sql = (
+        "SELECT agent, COUNT(*) AS n FROM {queue_items} WHERE brand_id = %(b)s "
+        "AND status = 'open' AND agent IS NOT NULL" + extra + " GROUP BY agent"
+    )
+    capacity = {r["agent"]: int(r["capacity"]) for r in store.query(projection, set_sql, params)}
+    load = {r["agent"]: int(r["n"]) for r in store.query(projection, open_sql, params)}
+    names = sorted(set(capacity) | set(load) | ({only} if only else set()))
+    return [AgentLoad(a, capacity.get(a, DEFAULT_AGENT_CAPACITY), load.get(a, 0)) for a in names]
+
+
+def changes_since(
+    store: ReadModelStore,
+    brand_id: UUID | str,
+    position: int,
+    *,
+    now: datetime,
+    upto: int | None = None,
+) -> list[QueueItem]:
+    """Rows changed after ``position`` (and up to ``upto``), waiting or not: a stream's delta."""
+    params: dict[str, Any] = {"b": str(brand_id), "p": position, "u": upto}
+    sql = "SELECT * FROM {queue_items} WHERE brand_id = %(b)s AND updated_position > %(p)s"
+    if upto is not None:
+        sql += " AND updated_position <= %(u)s"
+    rows = store.query(AgentQueue(), sql + " ORDER BY updated_position, conversation_id", params)
+    return [item(r, now) for r in rows]

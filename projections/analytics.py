@@ -1,0 +1,303 @@
+"""Analytics: per brand, per UTC day, per channel (and per country, which SMS prices follow).
+
+Counters are summed as facts arrive, so a report reads a few rows a day; durations keep
+one row each, so p50/p90 are exact, not estimated. ``apply`` reads nothing but the facts
+(no clock, no settings): a rebuild gives the same rows. Prices change, so cost is worked
+out when a report is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from domain.addresses import parse_phone, region_of
+from domain.errors import InvalidInput
+from projections.projection import Fact, Projection, Table, Tx, one
+from projections.store import ReadModelStore
+
+COUNTERS = (
+    "conversations_opened",
+    "conversations_resolved",
+    "messages_in",
+    "messages_out",
+    "sms_segments",
+    "delivered",
+    "failed",
+    "expired",
+    "fallbacks",  # filled once fallback is recorded
+    "csat_sum",  # filled once CSAT ratings are recorded
+    "csat_count",
+)
+_KEY = "brand_id TEXT NOT NULL, day TEXT NOT NULL, channel TEXT NOT NULL"
+_OUTCOMES = {
+    "Conversation.MessageDelivered": "delivered",
+    "Conversation.MessageFailed": "failed",
+    "Conversation.MessageExpired": "expired",
+}
+
+# Price of one billable unit (an SMS segment; a message on other channels), by (channel,
+# country); (channel, "") prices any country not listed. One currency for every price.
+CURRENCY = "EUR"
+DEFAULT_PRICES: Mapping[tuple[str, str], Decimal] = {
+    ("sms", "FR"): Decimal("0.045"),
+    ("sms", "US"): Decimal("0.0079"),
+    ("email", ""): Decimal("0"),
+}
+
+
+class Analytics(Projection):
+    name = "analytics"
+    tables = (
+        Table(
+            "analytics_daily",
+            f"{_KEY}, country TEXT NOT NULL, "
+            + ", ".join(f"{c} BIGINT NOT NULL DEFAULT 0" for c in COUNTERS)
+            + ", PRIMARY KEY (brand_id, day, channel, country)",
+        ),
+        Table(
+            "analytics_failures",
+            f"{_KEY}, reason TEXT NOT NULL, count BIGINT NOT NULL, "
+            "PRIMARY KEY (brand_id, day, channel, reason)",
+        ),
+        Table(
+            "analytics_durations",
+            f"{_KEY}, kind TEXT NOT NULL, conversation_id TEXT NOT NULL, "
+            "version BIGINT NOT NULL, seconds DOUBLE PRECISION NOT NULL, "
+            "PRIMARY KEY (conversation_id, version)",
+            indexes=("brand_id, day",),
+        ),
+        # Lookups: status facts name only a message; a conversation's channel is the one
+        # of its first message, known only once that message comes.
+        Table(
+            "analytics_conversations",
+            "conversation_id TEXT PRIMARY KEY, brand_id TEXT NOT NULL, opened_at TEXT NOT NULL, "
+            "channel TEXT, country TEXT, first_inbound_at TEXT, first_response_at TEXT",
+        ),
+        Table(
+            "analytics_messages",
+            "message_id TEXT PRIMARY KEY, brand_id TEXT NOT NULL, channel TEXT NOT NULL, "
+            "country TEXT NOT NULL, segments INTEGER NOT NULL",
+        ),
+    )
+    facts = frozenset(
+        {
+            "Conversation.Opened",
+            "Conversation.MessageReceived",
+            "Conversation.MessageQueued",
+            "Conversation.Resolved",
+            *_OUTCOMES,
+        }
+    )
+
+    def apply(self, tx: Tx, fact: Fact) -> None:
+        d, at, cid = fact.data, utc(fact.timestamp), fact.aggregate_id
+        if fact.type == "Conversation.Opened":
+            tx.execute(
+                "INSERT INTO {analytics_conversations} (conversation_id, brand_id, opened_at) "
+                "VALUES (%(id)s, %(brand)s, %(at)s) ON CONFLICT (conversation_id) DO NOTHING",
+                {"id": cid, "brand": d["brand_id"], "at": at.isoformat()},
+            )
+            return
+        sql = "SELECT * FROM {analytics_conversations} WHERE conversation_id = %(id)s"
+        conv = one(tx.rows(sql, {"id": cid}))
+        if conv is None:
+            return  # never happens in order; ignoring beats failing the whole batch
+        brand, day = conv["brand_id"], at.date().isoformat()
+        if fact.type in _OUTCOMES:
+            self._outcome(tx, fact, day)
+        elif fact.type == "Conversation.Resolved":
+            channel, country = conv["channel"] or "", conv["country"] or ""
+            _bump(tx, brand, day, channel, country, conversations_resolved=1)
+            opened = datetime.fromisoformat(conv["opened_at"])
+            _duration(tx, fact, brand, day, channel, "resolution", at - opened)
+        else:
+            self._message(tx, fact, conv, at)
+
+    def _message(self, tx: Tx, fact: Fact, conv: dict[str, Any], at: datetime) -> None:
+        d, brand, day = fact.data, conv["brand_id"], at.date().isoformat()
+        inbound = fact.type == "Conversation.MessageReceived"
+        channel = d["channel"]
+        country = country_of(d["sender"] if inbound else d["recipient"])
+        changes: dict[str, str] = {}
+        if conv["channel"] is None:  # its first message: now the conversation has a channel
+            changes.update(channel=channel, country=country)
+            opened_day = datetime.fromisoformat(conv["opened_at"]).date().isoformat()
+            _bump(tx, brand, opened_day, channel, country, conversations_opened=1)
+        if inbound:
+            _bump(tx, brand, day, channel, country, messages_in=1)
+            if conv["first_inbound_at"] is None:
+                changes["first_inbound_at"] = at.isoformat()
+        else:
+            segments = int(d["segments"])
+            sms = segments if channel == "sms" else 0
+            _bump(tx, brand, day, channel, country, messages_out=1, sms_segments=sms)
+            tx.execute(
+                "INSERT INTO {analytics_messages} (message_id, brand_id, channel, country, "
+                "segments) VALUES (%(m)s, %(b)s, %(ch)s, %(co)s, %(s)s) "
+                "ON CONFLICT (message_id) DO NOTHING",
+                {"m": d["message_id"], "b": brand, "ch": channel, "co": country, "s": segments},
+            )
+            if conv["first_inbound_at"] is not None and conv["first_response_at"] is None:
+                changes["first_response_at"] = at.isoformat()
+                waited = at - datetime.fromisoformat(conv["first_inbound_at"])
+                own = conv["channel"] or channel
+                _duration(tx, fact, brand, day, own, "first_response", waited)
+        if changes:
+            sets = ", ".join(f"{c} = %({c})s" for c in changes)
+            tx.execute(
+                f"UPDATE {{analytics_conversations}} SET {sets} WHERE conversation_id = %(id)s",
+                {**changes, "id": fact.aggregate_id},
+            )
+
+    def _outcome(self, tx: Tx, fact: Fact, day: str) -> None:
+        sql = "SELECT * FROM {analytics_messages} WHERE message_id = %(m)s"
+        message = one(tx.rows(sql, {"m": fact.data["message_id"]}))
+        if message is None:
+            return
+        brand, channel = message["brand_id"], message["channel"]
+        _bump(tx, brand, day, channel, message["country"], **{_OUTCOMES[fact.type]: 1})
+        if fact.type == "Conversation.MessageFailed":
+            tx.execute(
+                "INSERT INTO {analytics_failures} (brand_id, day, channel, reason, count) "
+                "VALUES (%(b)s, %(d)s, %(ch)s, %(r)s, 1) "
+                "ON CONFLICT (brand_id, day, channel, reason) "
+                "DO UPDATE SET count = {analytics_failures}.count + 1",
+                {"b": brand, "d": day, "ch": channel, "r": fact.data["reason"]},
+            )
+
+
+def _bump(tx: Tx, brand: str, day: str, channel: str, country: str, **counts: int) -> None:
+    columns = ", ".join(counts)
+    values = ", ".join(f"%({c})s" for c in counts)
+    sets = ", ".join(f"{c} = {{analytics_daily}}.{c} + excluded.{c}" for c in counts)
+    tx.execute(
+        f"INSERT INTO {{analytics_daily}} (brand_id, day, channel, country, {columns}) "
+        f"VALUES (%(brand)s, %(day)s, %(channel)s, %(country)s, {values}) "
+        f"ON CONFLICT (brand_id, day, channel, country) DO UPDATE SET {sets}",
+        {"brand": brand, "day": day, "channel": channel, "country": country, **counts},
+    )
+
+
+def _duration(
+    tx: Tx, fact: Fact, brand: str, day: str, channel: str, kind: str, took: timedelta
+) -> None:
+    row = {"b": brand, "d": day, "ch": channel, "k": kind, "c": fact.aggregate_id}
+    tx.execute(
+        "INSERT INTO {analytics_durations} (brand_id, day, channel, kind, conversation_id, "
+        "version, seconds) VALUES (%(b)s, %(d)s, %(ch)s, %(k)s, %(c)s, %(v)s, %(s)s) "
+        "ON CONFLICT (conversation_id, version) DO NOTHING",
+        {**row, "v": fact.aggregate_version, "s": took.total_seconds()},
+    )
+
+
+def utc(moment: datetime) -> datetime:
+    """Days are UTC days; a naive time is taken as UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def country_of(address: str) -> str:
+    """The ISO country of an E.164 number; '' for email or an RCS agent id (keys hold no NULL)."""
+    if not address.startswith("+"):
+        return ""
+    try:
+        return region_of(parse_phone(address)) or ""
+    except InvalidInput:
+        return ""
+
+
+def percentile(values: Sequence[float], p: int) -> float | None:
+    """Nearest rank: the smallest value with at least p% of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-p * len(ordered) // 100))  # ceil(p/100 × n), in integers
+    return ordered[rank - 1]
+
+
+@dataclass
+class DayReport:
+    day: date
+    channel: str
+    conversations_opened: int = 0
+    conversations_resolved: int = 0
+    messages_in: int = 0
+    messages_out: int = 0
+    sms_segments: int = 0
+    cost: Decimal = Decimal(0)
+    unpriced_units: int = 0  # billable units with no price: the cost leaves them out
+    delivered: int = 0
+    failed: int = 0
+    expired: int = 0
+    failures: dict[str, int] = field(default_factory=dict)  # by reason
+    fallbacks: int = 0
+    first_response_p50: float | None = None  # seconds
+    first_response_p90: float | None = None
+    resolution_p50: float | None = None
+    resolution_p90: float | None = None
+    csat_sum: int = 0
+    csat_count: int = 0
+
+    @property
+    def delivery_rate(self) -> float | None:
+        outcomes = self.delivered + self.failed + self.expired
+        return self.delivered / outcomes if outcomes else None
+
+    @property
+    def csat_average(self) -> float | None:
+        return self.csat_sum / self.csat_count if self.csat_count else None
+
+
+def report(
+    store: ReadModelStore,
+    brand_id: UUID | str,
+    start: date,
+    end: date,
+    prices: Mapping[tuple[str, str], Decimal] = DEFAULT_PRICES,
+    channel: str | None = None,
+) -> list[DayReport]:
+    """A brand's days from ``start`` to ``end`` (both included) by day and channel; only
+    days and channels with activity appear. Cost: units × the price of (channel, country),
+    else of (channel, ""), where a unit is an SMS segment or a message on other channels."""
+    projection = Analytics()
+    where = "brand_id = %(brand)s AND day >= %(start)s AND day <= %(end)s"
+    params: dict[str, Any] = {"brand": str(brand_id), "start": str(start), "end": str(end)}
+    if channel is not None:
+        where += " AND channel = %(channel)s"
+        params["channel"] = channel
+    days: dict[tuple[str, str], DayReport] = {}
+
+    def day_of(row: dict[str, Any]) -> DayReport:
+        key = (row["day"], row["channel"])
+        if key not in days:
+            days[key] = DayReport(date.fromisoformat(row["day"]), row["channel"])
+        return days[key]
+
+    for row in store.query(projection, f"SELECT * FROM {{analytics_daily}} WHERE {where}", params):
+        out = day_of(row)
+        for counter in COUNTERS:
+            setattr(out, counter, getattr(out, counter) + int(row[counter]))
+        units = int(row["sms_segments"] if row["channel"] == "sms" else row["messages_out"])
+        price = prices.get((row["channel"], row["country"]), prices.get((row["channel"], "")))
+        if price is None:
+            out.unpriced_units += units
+        else:
+            out.cost += price * units
+    sql = f"SELECT * FROM {{analytics_failures}} WHERE {where}"
+    for row in store.query(projection, sql, params):
+        day_of(row).failures[row["reason"]] = int(row["count"])
+    durations: dict[tuple[str, str, str], list[float]] = {}
+    sql = f"SELECT day, channel, kind, seconds FROM {{analytics_durations}} WHERE {where}"
+    for row in store.query(projection, sql, params):
+        day_of(row)
+        durations.setdefault((row["day"], row["channel"], row["kind"]), []).append(row["seconds"])
+    for (day, chan), out in days.items():
+        for kind in ("first_response", "resolution"):
+            values = durations.get((day, chan, kind), [])
+            setattr(out, f"{kind}_p50", percentile(values, 50))
+            setattr(out, f"{kind}_p90", percentile(values, 90))
+    return [days[key] for key in sorted(days)]
