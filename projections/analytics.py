@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -200,8 +201,11 @@ def utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+@lru_cache(maxsize=100_000)
 def country_of(address: str) -> str:
-    """The ISO country of an E.164 number; '' for email or an RCS agent id (keys hold no NULL)."""
+    """The ISO country of an E.164 number; '' for email or an RCS agent id (keys hold no NULL).
+
+    Cached: parsing a number is most of a rebuild's time, and a contact's number repeats."""
     if not address.startswith("+"):
         return ""
     try:
