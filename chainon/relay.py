@@ -18,10 +18,11 @@ from uuid import UUID
 import structlog
 from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 
-from adapters.bus.port import Bus, BusUnavailable, Outgoing
+from adapters.bus.port import Bus, Outgoing
 from adapters.channels.port import OutboundMessage
 from chainon.core import Core
 from chainon.observability import RELAY_LAG, RELAY_PUBLISHED
+from chainon.polling import follow
 from chainon.records import EventRecord, dump
 from chainon.topics import Topics
 from domain.conversation import Conversation
@@ -85,20 +86,7 @@ class Relay:
         self._brand_of = lru_cache(maxsize=50_000)(self._load_brand_of)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        idle = self.poll_interval
-        while not stopping.is_set():
-            try:
-                relayed = await self.run_once()
-            except BusUnavailable as exc:
-                log.warning("relay.bus_unavailable", error=str(exc))
-                relayed, idle = 0, 1.0
-            if relayed:
-                idle = self.poll_interval
-                continue
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=idle)
-            except TimeoutError:
-                idle = min(idle * 1.5, 1.0)
+        await follow(self.run_once, stopping, name=NAME, fastest=self.poll_interval)
 
     async def run_once(self) -> int:
         """Relays the next batch; returns how many notifications it got past."""

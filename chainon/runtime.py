@@ -22,6 +22,7 @@ from adapters.bus.port import Bus
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
 from chainon.consuming import ConsumingWorker
 from chainon.core import Core, IdempotencyClaim
+from chainon.polling import follow
 from chainon.relay import Relay
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.store import racing_creation, store_env
@@ -187,17 +188,10 @@ class Runtime:
             consumer = self.bus.consumer(self.topics.group("views"), [self.topics.events])
             await KafkaFeed(self.views, self.bus, consumer, self.call).run(self._stopping)
             return
-        idle = 0.02
-        while not self._stopping.is_set():
-            try:
-                read = await self.call(self.views.feed_from_store)
-            except Exception:
-                log.exception("views.failed")
-                read, idle = 0, 1.0
-            if read:
-                idle = 0.02
-                continue
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=idle)
-            except TimeoutError:
-                idle = min(idle * 1.5, 0.5)
+        await follow(
+            lambda: self.call(self.views.feed_from_store),
+            self._stopping,
+            name="views",
+            fastest=0.02,
+            slowest=0.5,
+        )

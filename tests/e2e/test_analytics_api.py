@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,30 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from chainon.api.app import create_app
 from chainon.runtime import Runtime
-from tests.conftest import BrandWithKey, register
+from tests.conftest import register
 from tests.e2e.test_api import assert_problem, inbound, wait_for_status
 
 pytestmark = pytest.mark.asyncio
 
 FAILING = "+33612345699"
-
-
-@pytest.fixture
-def brand(sqlite_runtime: Runtime) -> BrandWithKey:
-    return register(sqlite_runtime)
-
-
-@pytest.fixture
-async def api(sqlite_runtime: Runtime, brand: BrandWithKey) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime=sqlite_runtime)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://chainon.test",
-        headers={"Authorization": f"Bearer {brand.key}"},
-    ) as client:
-        yield client
 
 
 def around_today() -> dict[str, str]:

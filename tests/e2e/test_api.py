@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -12,27 +11,11 @@ import pytest
 from chainon.api.app import create_app
 from chainon.runtime import Runtime
 from domain.channels import Channel
-from tests.conftest import BRAND_SMS, BrandWithKey, register
+from tests.conftest import BRAND_SMS, register
 
 pytestmark = pytest.mark.asyncio
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def brand(sqlite_runtime: Runtime) -> BrandWithKey:
-    return register(sqlite_runtime)
-
-
-@pytest.fixture
-async def api(sqlite_runtime: Runtime, brand: BrandWithKey) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime=sqlite_runtime)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://chainon.test",
-        headers={"Authorization": f"Bearer {brand.key}"},
-    ) as client:
-        yield client
 
 
 async def inbound(

@@ -17,27 +17,11 @@ import uvicorn
 from chainon.api import queue_stream
 from chainon.api.app import create_app
 from chainon.runtime import Runtime
-from tests.conftest import BRAND_SMS, BrandWithKey, register
+from tests.conftest import BRAND_SMS, BrandWithKey
 
 pytestmark = pytest.mark.asyncio
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def brand(sqlite_runtime: Runtime) -> BrandWithKey:
-    return register(sqlite_runtime)
-
-
-@pytest.fixture
-async def api(sqlite_runtime: Runtime, brand: BrandWithKey) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime=sqlite_runtime)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://chainon.test",
-        headers={"Authorization": f"Bearer {brand.key}"},
-    ) as client:
-        yield client
 
 
 async def inbound(api: httpx.AsyncClient, sender: str) -> dict[str, Any]:
