@@ -43,5 +43,10 @@ class PostgresReadModels(ReadModelStore):
         row = cursor.fetchone()
         return row is not None and row["found"] is not None
 
+    def lock_schema(self, cursor: Any) -> None:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"chainon-views:{self.schema}",)
+        )
+
     def close(self) -> None:
         self._pool.close()

@@ -66,11 +66,16 @@ class ReadModelStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional
         pass
 
+    def lock_schema(self, cursor: Any) -> None:  # noqa: B027 - SQLite's writer lock suffices
+        """Serialises creating tables across processes: two workers starting at once would
+        otherwise collide in PostgreSQL's catalogue."""
+
     # Shared behaviour
 
     def create(self, projection: Projection, suffix: str = "") -> None:
         names = Names(projection, suffix, self.qualify)
         with self.transaction() as cur:
+            self.lock_schema(cur)
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.qualify(self.positions_table)} "
                 "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
@@ -154,6 +159,7 @@ class ReadModelStore(ABC):
 
     def ensure_positions(self) -> None:
         with self.transaction() as cur:
+            self.lock_schema(cur)
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.qualify(self.positions_table)} "
                 "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
