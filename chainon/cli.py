@@ -306,6 +306,21 @@ def brands_keys(
     out.print(table)
 
 
+@brands.command("route")
+def brands_route(
+    ctx: typer.Context,
+    slug: str,
+    channel: Annotated[Channel, typer.Option(help="The sender's channel.")],
+    address: Annotated[str, typer.Option(help="One of the brand's sender addresses.")],
+    provider: Annotated[str, typer.Option(help="'sandbox', 'smpp:<link>', 'smtp:<relay>'.")],
+) -> None:
+    """Send a sender address's messages through a provider link."""
+    with _runtime(_settings(ctx)) as runtime:
+        brand = runtime.core.route_sender(_brand(runtime, slug).id, channel, address, provider)
+    routes = ", ".join(f"{c.value} {a} → {p}" for (c, a), p in sorted(brand.routes.items()))
+    _console().print(Text(f"Routes of {slug}: {routes}", style="green"), soft_wrap=True)
+
+
 @app.command()
 def send(
     ctx: typer.Context,

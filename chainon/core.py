@@ -172,6 +172,14 @@ class Core(Application[UUID]):
         brand.add_sender(channel, address, at=now)
         return IndexEntry.claim(IndexKind.SENDER_ADDRESS, f"{channel}:{address}", brand.id, at=now)
 
+    def route_sender(self, brand_id: UUID, channel: Channel, raw: str, provider: str) -> Brand:
+        brand = self.get(Brand, brand_id)
+        brand.route(
+            channel, sender_key(channel, raw, self.default_region), provider, at=self.clock()
+        )
+        self.save(brand)
+        return brand
+
     def issue_api_key(self, brand_id: UUID, label: str = "default") -> str:
         """Returns the new key; only its hash is stored, so this is the one time it is seen."""
         now = self.clock()

@@ -28,7 +28,7 @@ from chainon.settings import BusKind, Settings, StoreKind
 from chainon.store import racing_creation, store_env
 from chainon.topics import Topics
 from chainon.views import KafkaFeed, Views
-from chainon.workers import ChannelPublisher, CoreHandler, DispatchHandler
+from chainon.workers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from domain import commands as cmd
 from projections.catalogue import all_projections
 from projections.store import ReadModelStore
@@ -98,7 +98,12 @@ class Runtime:
             "dispatch",
             self.bus,
             self.bus.consumer(self.topics.group("dispatch"), [self.topics.outbound]),
-            DispatchHandler(self.provider, self.bus, self.topics),
+            DispatchHandler(
+                {self.provider.name: self.provider},
+                SenderRoutes(self.core, self.call),
+                self.bus,
+                self.topics,
+            ),
         )
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

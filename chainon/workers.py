@@ -8,20 +8,23 @@ of them back on the inbound topic, as the provider's receipts are.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from uuid import UUID
 
 import structlog
 
 from adapters.bus.port import Bus, Outgoing, Record
-from adapters.channels.port import ChannelProvider, PermanentFailure
+from adapters.channels.port import ChannelProvider, OutboundMessage, PermanentFailure
 from chainon.consuming import Retry
 from chainon.core import Core, IdempotencyClaim
 from chainon.observability import MESSAGES
 from chainon.records import COMMANDS, INBOUND, OUTBOUND, PoisonRecord, conversation_key, dump, read
 from chainon.topics import Topics
 from domain import commands as cmd
-from domain.errors import NotFound
+from domain.brand import Brand
+from domain.errors import InvalidInput, NotFound
 
 log = structlog.get_logger(__name__)
 Call = Callable[..., Awaitable[Any]]
@@ -93,16 +96,30 @@ class DispatchHandler:
     core ignores a second RecordSent for a message already sent.
     """
 
-    def __init__(self, provider: ChannelProvider, bus: Bus, topics: Topics) -> None:
-        self.provider = provider
+    def __init__(
+        self,
+        providers: Mapping[str, ChannelProvider],
+        route: Callable[[OutboundMessage], Awaitable[str]],
+        bus: Bus,
+        topics: Topics,
+    ) -> None:
+        self.providers = providers
+        self.route = route  # which provider link the brand set for this sender
         self.bus = bus
         self.topics = topics
 
     async def __call__(self, record: Record) -> None:
         message = read(OUTBOUND, record.value)
+        name = await self.route(message)
+        provider = self.providers.get(name)
+        if provider is None:
+            # Kept in the dead-letter topic, to be replayed once the link is configured.
+            raise InvalidInput(
+                f"no provider link {name!r} runs in this dispatch worker", field="provider"
+            )
         result: cmd.Command
         try:
-            accepted = await self.provider.send(message)
+            accepted = await provider.send(message)
         except PermanentFailure as failure:
             result = cmd.RecordSendFailure(
                 conversation_id=message.conversation_id,
@@ -130,3 +147,22 @@ class DispatchHandler:
             channel=message.channel.value,
             result=type(result).__name__,
         )
+
+
+class SenderRoutes:
+    """The provider link of each brand sender, read from the brand (cached briefly: a
+    route changes rarely, and a dispatch worker must not load the brand per message)."""
+
+    def __init__(self, core: Core, call: Call, ttl: float = 10.0) -> None:
+        self.core = core
+        self.call = call
+        self.ttl = ttl
+        self._brands: dict[UUID, tuple[float, Brand]] = {}
+
+    async def __call__(self, message: OutboundMessage) -> str:
+        now = time.monotonic()
+        cached = self._brands.get(message.brand_id)
+        if cached is None or now - cached[0] > self.ttl:
+            brand: Brand = await self.call(self.core.get, Brand, message.brand_id)
+            cached = self._brands[message.brand_id] = (now, brand)
+        return cached[1].provider_for(message.channel, message.sender)

@@ -17,6 +17,8 @@ DEFAULT_REOPEN_WINDOW_HOURS = 168
 DEFAULT_FIRST_RESPONSE_MINUTES = 60  # until the brand sets its own
 DEFAULT_AGENT_CAPACITY = 5
 MAX_HELP_TEXT = 480
+DEFAULT_PROVIDER = "sandbox"
+PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,31}(?::[a-z0-9][a-z0-9_-]{0,63})?$")
 
 
 class Brand(Aggregate):
@@ -52,6 +54,14 @@ class Brand(Aggregate):
         TOPIC = "chainon:Brand.ApiKeyRevoked"
         key_id: str
 
+    class SenderRouted(Event):
+        """Which provider link carries a sender address (an SMPP link, an SMTP relay...)."""
+
+        TOPIC = "chainon:Brand.SenderRouted"
+        channel: str
+        address: str
+        provider: str
+
     class QueueConfigured(Event):
         TOPIC = "chainon:Brand.QueueConfigured"
         first_response_minutes: int
@@ -80,6 +90,7 @@ class Brand(Aggregate):
         self.senders: dict[Channel, list[str]] = {}
         self.api_keys: dict[str, tuple[str, str]] = {}  # key id → (hash, label)
         self.revoked_keys: set[str] = set()
+        self.routes: dict[tuple[Channel, str], str] = {}
         self.first_response_minutes = DEFAULT_FIRST_RESPONSE_MINUTES
         self.capacities: dict[str, int] = {}
 
@@ -132,6 +143,28 @@ class Brand(Aggregate):
     @event(SenderAddressAdded)
     def _sender_added(self, channel: str, address: str, timestamp: datetime) -> None:
         self.senders.setdefault(Channel(channel), []).append(address)
+
+    def route(self, channel: Channel, address: str, provider: str, *, at: datetime) -> bool:
+        """Sends this sender's messages through ``provider`` (a link name of the deployment)."""
+        if address not in self.senders.get(channel, []):
+            raise InvalidInput(
+                f"{address} is not a {channel.value} sender of this brand", field="address"
+            )
+        if not PROVIDER.match(provider):
+            raise InvalidInput(
+                "must look like 'sandbox', 'smpp:main' or 'smtp:relay'", field="provider"
+            )
+        if self.routes.get((channel, address)) == provider:
+            return False
+        self._routed(channel=channel.value, address=address, provider=provider, timestamp=at)
+        return True
+
+    @event(SenderRouted)
+    def _routed(self, channel: str, address: str, provider: str, timestamp: datetime) -> None:
+        self.routes[(Channel(channel), address)] = provider
+
+    def provider_for(self, channel: Channel, address: str) -> str:
+        return self.routes.get((channel, address), DEFAULT_PROVIDER)
 
     def sender_for(self, channel: Channel) -> str | None:
         addresses = self.senders.get(channel)
