@@ -401,10 +401,12 @@ class Core(Application[UUID]):
 
     def _record_sent(self, command: cmd.RecordSent, now: datetime) -> Handled:
         conversation = self.get(Conversation, command.conversation_id)
+        segment_ids = command.segment_ids or [command.provider_message_id]
         changed = conversation.mark_sent(
             command.message_id,
             provider=command.provider,
             provider_message_id=command.provider_message_id,
+            segment_ids=segment_ids,
             at=now,
         )
         outcome = cmd.Outcome(
@@ -415,14 +417,18 @@ class Core(Application[UUID]):
         )
         if not changed:
             return outcome, []
-        entry = IndexEntry.claim(
-            IndexKind.PROVIDER_MESSAGE,
-            f"out:{command.provider}:{command.provider_message_id}",
-            conversation.id,
-            at=now,
-            detail=str(command.message_id),
-        )
-        return outcome, [conversation, entry]
+        # Every segment's id leads back to the message: receipts come per segment.
+        entries = [
+            IndexEntry.claim(
+                IndexKind.PROVIDER_MESSAGE,
+                f"out:{command.provider}:{segment}",
+                conversation.id,
+                at=now,
+                detail=str(command.message_id),
+            )
+            for segment in dict.fromkeys([command.provider_message_id, *segment_ids])
+        ]
+        return outcome, [conversation, *entries]
 
     def _record_send_failure(self, command: cmd.RecordSendFailure, now: datetime) -> Handled:
         conversation = self.get(Conversation, command.conversation_id)
@@ -447,7 +453,11 @@ class Core(Application[UUID]):
         conversation = self.get(Conversation, entry.target_id)
         message_id = UUID(entry.detail)
         changed = conversation.record_outcome(
-            message_id, command.status, at=now, reason=command.reason
+            message_id,
+            command.status,
+            at=now,
+            reason=command.reason,
+            segment_id=command.provider_message_id,
         )
         outcome = cmd.Outcome(
             changed=changed,

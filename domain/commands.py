@@ -62,11 +62,16 @@ class ReceiveMessage(Command):
 
 
 class RecordSent(Command):
+    """The provider accepted the message; a long SMS lists the id of every segment."""
+
     type: Literal["RecordSent"] = "RecordSent"
     conversation_id: UUID
     message_id: UUID
     provider: Name
     provider_message_id: Annotated[str, Field(min_length=1, max_length=256)]
+    segment_ids: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list, max_length=255
+    )
 
 
 class RecordSendFailure(Command):

@@ -36,6 +36,7 @@ class Message:
     provider: str | None = None
     provider_message_id: str | None = None
     reason: str | None = None
+    pending_segments: list[str] = field(default_factory=list)  # provider ids not yet delivered
     replaced: tuple[str, ...] = ()  # characters smart encoding replaced
     history: list[tuple[MessageStatus, datetime]] = field(default_factory=list)
 
@@ -81,10 +82,26 @@ class Conversation(Aggregate):
         request_id: str | None
 
     class MessageSent(Event):
+        """v2 lists the provider's id of every segment: a long SMS is delivered when all its
+        parts are. v1 events (one id) upcast to one segment."""
+
         TOPIC = "chainon:Conversation.MessageSent"
+        class_version = 2
         message_id: UUID
         provider: str
         provider_message_id: str
+        segment_ids: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["segment_ids"] = [state["provider_message_id"]]
+
+    class SegmentDelivered(Event):
+        """One part of a concatenated SMS arrived; the message waits for the others."""
+
+        TOPIC = "chainon:Conversation.SegmentDelivered"
+        message_id: UUID
+        segment_id: str
 
     class MessageDelivered(Event):
         TOPIC = "chainon:Conversation.MessageDelivered"
@@ -301,7 +318,13 @@ class Conversation(Aggregate):
             raise NotFound(f"no message {message_id} in this conversation") from None
 
     def mark_sent(
-        self, message_id: UUID, *, provider: str, provider_message_id: str, at: datetime
+        self,
+        message_id: UUID,
+        *,
+        provider: str,
+        provider_message_id: str,
+        at: datetime,
+        segment_ids: list[str] | None = None,
     ) -> bool:
         """Records the provider's acceptance; False when the status is already past it."""
         message = self._outbound(message_id)
@@ -311,26 +334,49 @@ class Conversation(Aggregate):
             message_id=message_id,
             provider=provider,
             provider_message_id=provider_message_id,
+            segment_ids=list(dict.fromkeys(segment_ids or [provider_message_id])),
             timestamp=at,
         )
         return True
 
     @event(MessageSent)
     def _sent(
-        self, message_id: UUID, provider: str, provider_message_id: str, timestamp: datetime
+        self,
+        message_id: UUID,
+        provider: str,
+        provider_message_id: str,
+        segment_ids: list[str],
+        timestamp: datetime,
     ) -> None:
         message = self.messages[message_id]
         message.provider = provider
         message.provider_message_id = provider_message_id
+        message.pending_segments = list(segment_ids)
         self._set_status(message, MessageStatus.SENT, timestamp)
 
     def record_outcome(
-        self, message_id: UUID, status: MessageStatus, *, at: datetime, reason: str = ""
+        self,
+        message_id: UUID,
+        status: MessageStatus,
+        *,
+        at: datetime,
+        reason: str = "",
+        segment_id: str | None = None,
     ) -> bool:
-        """Applies a delivery receipt; False when it would move the status back or sideways."""
+        """Applies a delivery receipt; False when it would move the status back or sideways.
+
+        A receipt for one segment of a long SMS delivers that segment; the message is
+        delivered with its last segment, and failed or expired with its first bad one.
+        """
         message = self._outbound(message_id)
         if not message.status.can_become(status):
             return False
+        if status is MessageStatus.DELIVERED and segment_id is not None:
+            if segment_id not in message.pending_segments:
+                return False  # a duplicate receipt, or one for a part already counted
+            if len(message.pending_segments) > 1:
+                self._segment_delivered(message_id=message_id, segment_id=segment_id, timestamp=at)
+                return True
         if status is MessageStatus.DELIVERED:
             self._delivered(message_id=message_id, timestamp=at)
         elif status is MessageStatus.FAILED:
@@ -341,9 +387,15 @@ class Conversation(Aggregate):
             raise InvalidInput(f"{status.value} is not a delivery outcome", field="status")
         return True
 
+    @event(SegmentDelivered)
+    def _segment_delivered(self, message_id: UUID, segment_id: str, timestamp: datetime) -> None:
+        self.messages[message_id].pending_segments.remove(segment_id)
+
     @event(MessageDelivered)
     def _delivered(self, message_id: UUID, timestamp: datetime) -> None:
-        self._set_status(self.messages[message_id], MessageStatus.DELIVERED, timestamp)
+        message = self.messages[message_id]
+        message.pending_segments = []
+        self._set_status(message, MessageStatus.DELIVERED, timestamp)
 
     @event(MessageFailed)
     def _failed(self, message_id: UUID, reason: str, timestamp: datetime) -> None:

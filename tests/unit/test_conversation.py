@@ -175,3 +175,33 @@ def test_replay_gives_back_the_same_state() -> None:
     assert (replayed.agent, replayed.tags, replayed.resolved) == ("camille", ["vip"], True)
     assert replayed.last_activity_at == T0 + timedelta(minutes=3)
     assert replayed.version == conversation.version
+
+
+def test_a_long_sms_is_delivered_with_its_last_segment_and_failed_with_its_first_bad_one() -> None:
+    conversation = opened()
+    long_one, other = queue_one(conversation), queue_one(conversation)
+    parts = ["p-1", "p-2", "p-3"]
+    assert conversation.mark_sent(
+        long_one, provider="smpp", provider_message_id="p-1", segment_ids=parts, at=T0
+    )
+    conversation.mark_sent(
+        other, provider="smpp", provider_message_id="q-1", segment_ids=["q-1", "q-2"], at=T0
+    )
+    delivered = MessageStatus.DELIVERED
+    assert conversation.record_outcome(long_one, delivered, at=T0, segment_id="p-2")
+    assert not conversation.record_outcome(long_one, delivered, at=T0, segment_id="p-2")  # again
+    assert conversation.message(long_one).status is MessageStatus.SENT
+    assert conversation.record_outcome(long_one, delivered, at=T0, segment_id="p-1")
+    assert conversation.record_outcome(long_one, delivered, at=T0, segment_id="p-3")
+    assert conversation.message(long_one).status is MessageStatus.DELIVERED
+    assert not conversation.record_outcome(long_one, delivered, at=T0, segment_id="p-3")
+
+    assert conversation.record_outcome(other, delivered, at=T0, segment_id="q-1")
+    assert conversation.record_outcome(
+        other, MessageStatus.FAILED, at=T0, reason="UNDELIV err:034", segment_id="q-2"
+    )
+    assert conversation.message(other).status is MessageStatus.FAILED
+    assert conversation.message(other).reason == "UNDELIV err:034"
+    kinds = [type(e).__name__ for e in conversation.collect_events()]
+    assert kinds.count("SegmentDelivered") == 3
+    assert kinds.count("MessageDelivered") == 1

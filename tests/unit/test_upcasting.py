@@ -10,7 +10,9 @@ from uuid import uuid4
 from eventsourcing.persistence import StoredEvent
 
 from chainon.core import Core
+from domain.channels import Channel
 from domain.conversation import Conversation
+from domain.message_status import MessageStatus
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -78,3 +80,41 @@ def test_new_assignments_are_stored_as_v2() -> None:
     state = json.loads(notification.state)
     assert state["class_version"] == 2
     assert state["how"] == "claimed"
+
+
+def test_a_v1_send_stored_earlier_loads_as_one_segment() -> None:
+    core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
+    conversation = Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
+    message_id = uuid4()
+    conversation.queue(
+        message_id=message_id,
+        channel=Channel.SMS,
+        sender="+33939000001",
+        recipient="+33612345678",
+        body="x",
+        encoding="gsm7",
+        segments=1,
+        replaced=(),
+        at=T0,
+    )
+    core.save(conversation)
+    when = {"_type_": "datetime_iso", "_data_": T0.isoformat()}
+    core.recorder.insert_events(
+        [
+            stored(
+                conversation.id,
+                conversation.version + 1,
+                "chainon:Conversation.MessageSent",
+                {
+                    "timestamp": when,
+                    "message_id": {"_type_": "uuid_hex", "_data_": message_id.hex},
+                    "provider": "smpp",
+                    "provider_message_id": "1A2B",
+                },
+            ),
+        ]
+    )
+    loaded = core.get(Conversation, conversation.id)
+    assert loaded.message(message_id).pending_segments == ["1A2B"]
+    assert loaded.record_outcome(message_id, MessageStatus.DELIVERED, at=T0, segment_id="1A2B")
+    assert loaded.message(message_id).status is MessageStatus.DELIVERED
