@@ -74,6 +74,7 @@ class AgentQueue(Projection):
                 "brand_id, agent, status",
                 "brand_id, updated_position",
             ),
+            volatile=("updated_position",),  # the stream's cursor: arrival order decides it
         ),
         Table("queue_brands", "brand_id TEXT PRIMARY KEY, first_response_minutes INTEGER NOT NULL"),
         Table(

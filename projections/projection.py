@@ -43,6 +43,9 @@ class Table:
     name: str
     columns: str  # the column definitions, portable between SQLite and PostgreSQL
     indexes: Sequence[str] = ()  # each a column list, e.g. "brand_id, day"
+    # Delivery bookkeeping that depends on the order facts arrived in (a change-feed
+    # cursor), not on the facts: left out when a live model is compared with a rebuild.
+    volatile: Sequence[str] = ()
 
 
 class Projection(ABC):

@@ -229,7 +229,10 @@ class ReadModelStore(ABC):
         out = {}
         for table in projection.tables:
             rows = self.fetch(cur, f"SELECT * FROM {self.qualify(names.bare[table.name])}", {})
-            out[table.name] = sorted(repr(tuple(str(v) for v in row.values())) for row in rows)
+            out[table.name] = sorted(
+                repr(tuple(str(v) for k, v in row.items() if k not in table.volatile))
+                for row in rows
+            )
         return out
 
 
