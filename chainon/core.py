@@ -364,13 +364,18 @@ class Core(Application[UUID]):
         if recorded is not None:
             return recorded, []
         try:
-            brand_id = self._route(command)
             sender = self._inbound_sender(command)
+            hinted = self._hinted(command, sender)
+            brand_id = hinted.brand_id if hinted is not None else self._route(command)
         except InvalidInput as refusal:
             return self._refuse(command, message_id, refusal.detail, now)
         brand = self.get(Brand, brand_id)
         contact, changed = self._contact_for(brand.id, sender, now)
-        conversation = self._current_conversation(brand, contact, now)
+        window = timedelta(hours=brand.reopen_window_hours)
+        if hinted is not None and hinted.takes_new_message(at=now, reopen_window=window):
+            conversation = hinted
+        else:
+            conversation = self._current_conversation(brand, contact, now)
         conversation.receive(
             message_id=message_id,
             channel=command.channel,
@@ -603,6 +608,49 @@ class Core(Application[UUID]):
                 f"no brand owns the {command.channel.value} address {address}", field="recipient"
             )
         return owner.target_id
+
+    def _hinted(self, command: cmd.ReceiveMessage, sender: Address) -> Conversation | None:
+        """The conversation the channel says this answers, if the sender is its contact.
+
+        A signed reply address or an In-Reply-To naming one of our messages is a strong
+        hint; it is ignored when the sender is someone else, so a hint never lets a
+        stranger into another person's conversation.
+        """
+        candidates: list[UUID] = []
+        if command.conversation_hint is not None:
+            candidates.append(command.conversation_hint)
+        for replied in command.replies_to:
+            key = f"out:{command.provider}:{replied}"
+            entry = self.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, key))
+            if entry is not None:
+                candidates.append(entry.target_id)
+        for conversation_id in candidates:
+            conversation = self.find(Conversation, conversation_id)
+            if conversation is None:
+                continue
+            contact = self.get(Contact, conversation.contact_id)
+            if sender in contact.addresses:
+                return conversation
+        return None
+
+    def email_thread(self, conversation_id: UUID) -> list[str]:
+        """The provider ids (Message-IDs) of a conversation's emails, oldest first."""
+        conversation = self.find(Conversation, conversation_id)
+        if conversation is None:
+            return []
+        return [
+            m.provider_message_id
+            for m in conversation.messages.values()
+            if m.channel is Channel.EMAIL and m.provider_message_id
+        ]
+
+    def owns_sender(self, channel: Channel, raw: str) -> bool:
+        try:
+            address = sender_key(channel, raw, self.default_region)
+        except InvalidInput:
+            return False
+        key = f"{channel}:{address}"
+        return self.find(IndexEntry, entry_id(IndexKind.SENDER_ADDRESS, key)) is not None
 
     def _inbound_sender(self, command: cmd.ReceiveMessage) -> Address:
         kind = CHANNEL_ADDRESS_KIND[command.channel]

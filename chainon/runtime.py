@@ -13,12 +13,15 @@ from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import Any, TypeVar
+from uuid import UUID
 
 import structlog
 from eventsourcing.persistence import TrackingRecorder
 
 from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.port import Bus
+from adapters.channels.email import EmailProvider
+from adapters.channels.port import ChannelProvider
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
 from chainon.consuming import ConsumingWorker
 from chainon.core import Core, IdempotencyClaim
@@ -30,6 +33,7 @@ from chainon.topics import Topics
 from chainon.views import KafkaFeed, Views
 from chainon.workers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from domain import commands as cmd
+from domain.channels import Channel
 from projections.catalogue import all_projections
 from projections.store import ReadModelStore
 
@@ -73,6 +77,10 @@ class Runtime:
             receipt_delay=settings.sandbox_receipt_delay,
             default_outcome=SandboxOutcome(settings.sandbox_outcome),
         )
+        self.providers: dict[str, ChannelProvider] = {self.provider.name: self.provider}
+        self.email = self._email_provider()
+        if self.email is not None:
+            self.providers[self.email.name] = self.email
         factory = self.core.factory
         self.views = racing_creation(
             lambda: Views(self.core, self._read_models(), all_projections())
@@ -99,14 +107,42 @@ class Runtime:
             self.bus,
             self.bus.consumer(self.topics.group("dispatch"), [self.topics.outbound]),
             DispatchHandler(
-                {self.provider.name: self.provider},
-                SenderRoutes(self.core, self.call),
+                self.providers,
+                SenderRoutes(
+                    self.core,
+                    self.call,
+                    {Channel.EMAIL: self.email.name} if self.email is not None else None,
+                ),
                 self.bus,
                 self.topics,
             ),
         )
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _email_provider(self) -> EmailProvider | None:
+        """Sends through the relay; in the process that dispatches, also receives mail."""
+        email = self.settings.email()
+        if email is None:
+            return None
+        ids = email.reply_domain_ids()
+        brands: dict[UUID, str] = {}
+
+        async def accepts(address: str) -> bool:
+            return ids.owns(address) or await self.call(
+                self.core.owns_sender, Channel.EMAIL, address
+            )
+
+        async def threads(conversation_id: UUID) -> list[str]:
+            return await self.call(self.core.email_thread, conversation_id)
+
+        def brand_names(brand_id: UUID) -> str | None:
+            return brands.get(brand_id)
+
+        listens = Role.DISPATCH in self.roles
+        return EmailProvider(
+            email, threads=threads, brand_names=brand_names, accepts=accepts if listens else None
+        )
 
     def _read_models(self) -> ReadModelStore:
         if self.settings.store is StoreKind.SQLITE:
@@ -159,7 +195,8 @@ class Runtime:
         self._stopping.clear()
         await self.bus.start()
         await self.bus.ensure_topics(self.topics.all)
-        await self.provider.start(self.publisher)
+        for provider in self.providers.values():
+            await provider.start(self.publisher)
         tasks: dict[Role, Callable[[], Coroutine[Any, Any, None]]] = {
             Role.CORE: lambda: self.core_worker.run(self._stopping),
             Role.RELAY: lambda: self.relay.run(self._stopping),
@@ -179,7 +216,8 @@ class Runtime:
         for task, result in zip(self._tasks, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 log.error("role.failed", role=task.get_name(), error=repr(result))
-        await self.provider.stop()
+        for provider in self.providers.values():
+            await provider.stop()
         await self.bus.stop()
         self._tasks = []
 

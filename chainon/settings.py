@@ -6,8 +6,10 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.channels.email_settings import EmailSettings
 
 
 class StoreKind(StrEnum):
@@ -43,6 +45,18 @@ class Settings(BaseSettings):
     sandbox_outcome: str = Field(default="deliver", pattern="^(deliver|fail|silent)$")
     relay_poll_interval: float = Field(default=0.1, gt=0)
     demo_brand: bool = True  # `chainon serve` creates the demo brand when missing
+    # Email (off while email_reply_domain is empty): the relay we send through, and the
+    # SMTP server we receive on for the brands' addresses and our reply domain.
+    email_relay_host: str = "127.0.0.1"
+    email_relay_port: int = Field(default=587, ge=1, le=65535)
+    email_starttls: bool = True
+    email_username: str | None = None
+    email_password: SecretStr | None = None
+    email_reply_domain: str = ""
+    email_reply_secret: SecretStr = SecretStr("")
+    email_inbound_host: str = "127.0.0.1"
+    email_inbound_port: int = Field(default=2525, ge=0, le=65535)
+    email_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
     @field_validator("postgres_dsn")
     @classmethod
@@ -55,6 +69,22 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "chainon.sqlite3"
+
+    def email(self) -> EmailSettings | None:
+        if not self.email_reply_domain:
+            return None
+        return EmailSettings(
+            relay_host=self.email_relay_host,
+            relay_port=self.email_relay_port,
+            starttls=self.email_starttls,
+            username=self.email_username,
+            password=self.email_password,
+            reply_domain=self.email_reply_domain,
+            reply_secret=self.email_reply_secret,
+            inbound_host=self.email_inbound_host,
+            inbound_port=self.email_inbound_port,
+            data_size_limit=self.email_max_bytes,
+        )
 
     @property
     def views_path(self) -> Path:

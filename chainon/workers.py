@@ -23,7 +23,8 @@ from chainon.observability import MESSAGES
 from chainon.records import COMMANDS, INBOUND, OUTBOUND, PoisonRecord, conversation_key, dump, read
 from chainon.topics import Topics
 from domain import commands as cmd
-from domain.brand import Brand
+from domain.brand import DEFAULT_PROVIDER, Brand
+from domain.channels import Channel
 from domain.errors import InvalidInput, NotFound
 
 log = structlog.get_logger(__name__)
@@ -153,9 +154,16 @@ class SenderRoutes:
     """The provider link of each brand sender, read from the brand (cached briefly: a
     route changes rarely, and a dispatch worker must not load the brand per message)."""
 
-    def __init__(self, core: Core, call: Call, ttl: float = 10.0) -> None:
+    def __init__(
+        self,
+        core: Core,
+        call: Call,
+        defaults: Mapping[Channel, str] | None = None,
+        ttl: float = 10.0,
+    ) -> None:
         self.core = core
         self.call = call
+        self.defaults = defaults or {}  # the deployment's link per channel, when unrouted
         self.ttl = ttl
         self._brands: dict[UUID, tuple[float, Brand]] = {}
 
@@ -165,4 +173,5 @@ class SenderRoutes:
         if cached is None or now - cached[0] > self.ttl:
             brand: Brand = await self.call(self.core.get, Brand, message.brand_id)
             cached = self._brands[message.brand_id] = (now, brand)
-        return cached[1].provider_for(message.channel, message.sender)
+        routed = cached[1].routes.get((message.channel, message.sender))
+        return routed or self.defaults.get(message.channel, DEFAULT_PROVIDER)

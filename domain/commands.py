@@ -59,6 +59,12 @@ class ReceiveMessage(Command):
     sender: Annotated[str, Field(min_length=1, max_length=320)]
     recipient: Annotated[str, Field(min_length=1, max_length=320)]
     body: Text
+    # What the channel could tell of the thread (an email's signed reply address, its
+    # In-Reply-To): used only when the sender is that conversation's own contact.
+    conversation_hint: UUID | None = None
+    replies_to: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class RecordSent(Command):

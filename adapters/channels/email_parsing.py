@@ -136,6 +136,7 @@ def _read(
     attachments = tuple(_attachments(email))
     text = _text(email)
     body = _body(text, attachments, languages)
+    thread = _thread(email, recipient, ids)
     try:
         command = ReceiveMessage(
             provider=PROVIDER,
@@ -144,6 +145,8 @@ def _read(
             sender=sender,
             recipient=recipient.strip("<>"),
             body=body,
+            conversation_hint=thread.conversation_id,
+            replies_to=list(thread.replied_to[:20]),
         )
     except ValidationError as exc:
         fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
@@ -153,7 +156,7 @@ def _read(
         body=body,
         full_text=text[:MAX_BODY],
         command=command,
-        thread=_thread(email, recipient, ids),
+        thread=thread,
         attachments=attachments,
         auto_submitted=_auto_submitted(email),
     )
