@@ -37,6 +37,7 @@ format: install
 test: install lint  ## Everything: lint, unit, integration (real PostgreSQL), end to end
 	bash infra/postgres/pg.sh install
 	bash infra/kafka/kafka.sh build
+	@test -d tests/smsc/node_modules/smpp || npm ci --prefix tests/smsc --no-audit --no-fund
 	$(BIN)/pytest
 
 test-fast: install  ## The unit tests alone
