@@ -136,6 +136,7 @@ class DispatchHandler:
                 message_id=message.message_id,
                 provider=accepted.provider,
                 provider_message_id=accepted.provider_message_id,
+                segment_ids=accepted.segment_ids,
                 request_id=message.request_id,
             )
             key = accepted.provider_message_id

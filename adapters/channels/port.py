@@ -39,6 +39,7 @@ class Accepted(BaseModel):
     model_config = ConfigDict(frozen=True)
     provider: str
     provider_message_id: str
+    segment_ids: list[str] = []  # every part's id, for a long SMS
 
 
 class DeliveryError(Exception):

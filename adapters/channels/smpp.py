@@ -1,0 +1,409 @@
+"""SMS over an SMPP 3.4 link: an ESME that binds as a transceiver to an aggregator's SMSC.
+
+PDU bytes are smpplib's; everything the libraries get wrong is ours (``smpp_codec``:
+segments and UDH; ``smpp_receipts``: delivery receipts; ``smpp_reassembly``: long MO).
+One link is one bind, with a window of outstanding submits and a throughput cap per bind
+and per sender number. It reconnects with backoff after a drop (see ``_submit`` for what
+is sent again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import time
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from smpplib import smpp
+
+from adapters.channels.port import (
+    Accepted,
+    ChannelSink,
+    OutboundMessage,
+    PermanentFailure,
+)
+from adapters.channels.smpp_codec import SubmitPart, decode_text, parse_udh, submit_parts
+from adapters.channels.smpp_reassembly import Reassembler
+from adapters.channels.smpp_receipts import UnreadableReceipt, id_variants, parse_receipt
+from domain.channels import Channel
+from domain.commands import ReceiveMessage, RecordReceipt
+from domain.message_status import MessageStatus
+
+log = structlog.get_logger(__name__)
+
+THROTTLED = {0x58, 0x14}  # ESME_RTHROTTLED, ESME_RMSGQFUL: the SMSC asks us to slow down
+RECEIPT = 0x04
+
+
+@dataclass(frozen=True)
+class SmppLink:
+    name: str
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str = ""
+    window: int = 10
+    tps: float = 0.0  # per bind; 0: no cap
+    sender_tps: float = 0.0  # per sender number; 0: no cap
+    enquire_link_every: float = 30.0
+    response_timeout: float = 10.0
+    mo_timeout: timedelta = timedelta(minutes=5)
+    # After a drop, how long a submit that was written but not answered waits for a
+    # receipt proving the SMSC took it, before it is submitted again.
+    unanswered_wait: float = 10.0
+
+
+class Unanswered(ConnectionError):
+    """The submit reached the wire, then the link dropped before its response."""
+
+
+class TokenBucket:
+    """At most ``rate`` per second, evenly spaced: carriers count per second, and a burst
+    at the start of one would break their cap even when the average keeps it."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = 1.0
+        self.stamp = time.monotonic()
+
+    async def take(self) -> None:
+        if self.rate <= 0:
+            return
+        while True:
+            now = time.monotonic()
+            self.tokens = min(1.0, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+class _Sequence:
+    sequence = 0
+
+    def next_sequence(self) -> int:
+        self.sequence = self.sequence % 0x7FFFFFFF + 1
+        return self.sequence
+
+
+class SmppProvider:
+    def __init__(self, link: SmppLink) -> None:
+        self.link = link
+        self.name = f"smpp:{link.name}"
+        self._sink: ChannelSink | None = None
+        self._seq = _Sequence()
+        self._writer: asyncio.StreamWriter | None = None
+        self._bound = asyncio.Event()
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._window = asyncio.Semaphore(link.window)
+        self._bucket = TokenBucket(link.tps)
+        self._senders: dict[str, TokenBucket] = {}
+        self._ids: OrderedDict[str, str] = OrderedDict()  # id variant → the id submit_sm_resp gave
+        self._mo = Reassembler()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._background: set[asyncio.Future[None]] = set()
+        # destination → submits whose fate the drop hid, oldest first
+        self._unanswered: dict[str, list[asyncio.Future[str]]] = {}
+
+    @property
+    def channels(self) -> frozenset[Channel]:
+        return frozenset({Channel.SMS})
+
+    async def start(self, sink: ChannelSink) -> None:
+        self._sink = sink
+        self._stopping = False
+        self._task = asyncio.create_task(self._keep_bound(), name=self.name)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await self._request("unbind", timeout=2.0)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._close()
+
+    async def ready(self, within: float = 10.0) -> None:
+        """Waits until the link is bound (raises TimeoutError otherwise)."""
+        await asyncio.wait_for(self._bound.wait(), within)
+
+    # Sending
+
+    async def send(self, message: OutboundMessage) -> Accepted:
+        reference = zlib.crc32(message.message_id.bytes) & 0xFF
+        parts = submit_parts(message.body, reference)
+        ids = [await self._submit(message, part) for part in parts]
+        return Accepted(provider=self.name, provider_message_id=ids[0], segment_ids=ids)
+
+    async def _submit(self, message: OutboundMessage, part: SubmitPart) -> str:
+        """Submits one part. Throttling answers back off and retry.
+
+        After a drop, a submit that never reached the wire is simply sent again. One that
+        did, but got no response, may have been accepted (its response lost with the
+        link): it waits ``unanswered_wait`` for a receipt from its destination carrying an
+        id we never heard of, which proves it was accepted (that id is then its own), and
+        is sent again only when none comes.
+        """
+        sender = self._senders.setdefault(message.sender, TokenBucket(self.link.sender_tps))
+        backoff = 0.1
+        while True:
+            await sender.take()
+            await self._bucket.take()
+            async with self._window:
+                try:
+                    resp = await self._request(
+                        "submit_sm",
+                        source_addr_ton=1,
+                        source_addr_npi=1,
+                        source_addr=message.sender.lstrip("+"),
+                        dest_addr_ton=1,
+                        dest_addr_npi=1,
+                        destination_addr=message.recipient.lstrip("+"),
+                        esm_class=part.esm_class,
+                        data_coding=part.data_coding,
+                        registered_delivery=1,
+                        short_message=part.short_message,
+                    )
+                except Unanswered:
+                    adopted = await self._await_proof(message.recipient.lstrip("+"))
+                    if adopted is not None:
+                        self._remember(adopted)
+                        return adopted
+                    continue
+                except (ConnectionError, TimeoutError):
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+            if resp.status == 0:
+                message_id = _text(resp.message_id)
+                self._remember(message_id)
+                return message_id
+            if resp.status in THROTTLED:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            raise PermanentFailure(f"SMPP submit_sm refused: status 0x{resp.status:08X}")
+
+    async def _await_proof(self, destination: str) -> str | None:
+        proof: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        waiting = self._unanswered.setdefault(destination, [])
+        waiting.append(proof)
+        try:
+            return await asyncio.wait_for(proof, self.link.unanswered_wait)
+        except TimeoutError:
+            return None
+        finally:
+            if proof in waiting:
+                waiting.remove(proof)
+
+    def _adopt(self, destination: str, message_id: str) -> bool:
+        """A receipt for an id we never heard of, from a destination with an unanswered
+        submit: the SMSC had accepted it."""
+        for proof in self._unanswered.get(destination, []):
+            if not proof.done():
+                proof.set_result(message_id)
+                return True
+        return False
+
+    def _remember(self, message_id: str) -> None:
+        for variant in id_variants(message_id):
+            self._ids[variant] = message_id
+        while len(self._ids) > 200_000:
+            self._ids.popitem(last=False)
+
+    # The link
+
+    async def _request(self, command: str, timeout: float | None = None, **fields: Any) -> Any:
+        await asyncio.wait_for(self._bound.wait(), timeout or self.link.response_timeout)
+        return await self._exchange(command, timeout, **fields)
+
+    async def _exchange(self, command: str, timeout: float | None = None, **fields: Any) -> Any:
+        if self._writer is None:
+            raise ConnectionError("not connected")
+        pdu = smpp.make_pdu(command, client=self._seq, **fields)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[pdu.sequence] = future
+        try:
+            self._writer.write(pdu.generate())
+            await asyncio.wait_for(self._writer.drain(), self.link.response_timeout)
+        except (ConnectionError, TimeoutError):
+            self._pending.pop(pdu.sequence, None)
+            raise  # not on the wire: safe to send again
+        try:
+            return await asyncio.wait_for(future, timeout or self.link.response_timeout)
+        except ConnectionError as exc:
+            raise Unanswered(str(exc)) from exc
+        finally:
+            self._pending.pop(pdu.sequence, None)
+
+    async def _keep_bound(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                reader, self._writer = await asyncio.open_connection(self.link.host, self.link.port)
+                reading = asyncio.create_task(self._read(reader))
+                bind = await self._exchange(
+                    "bind_transceiver",
+                    system_id=self.link.system_id,
+                    password=self.link.password,
+                    system_type=self.link.system_type,
+                    interface_version=0x34,
+                )
+                if bind.status != 0:
+                    raise ConnectionRefusedError(f"bind refused: status 0x{bind.status:08X}")
+                self._bound.set()
+                backoff = 0.2
+                log.info("smpp.bound", link=self.link.name)
+                await self._heartbeat(reading)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # EOF, reset, refused bind, a broken PDU: rebind
+                log.warning("smpp.link_down", link=self.link.name, error=repr(exc))
+            finally:
+                self._close()
+            if not self._stopping:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _heartbeat(self, reading: asyncio.Task[None]) -> None:
+        while not reading.done():
+            done, _ = await asyncio.wait({reading}, timeout=self.link.enquire_link_every)
+            if not done:
+                await self._exchange("enquire_link")
+            self._expire_mo()
+        reading.result()
+
+    def _close(self) -> None:
+        self._bound.clear()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError("the SMPP link dropped"))
+        self._pending.clear()
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            header = await reader.readexactly(4)
+            (length,) = struct.unpack(">L", header)
+            if not 16 <= length <= 70_000:
+                raise ConnectionError(f"a PDU of {length} bytes: the stream is out of step")
+            data = header + await reader.readexactly(length - 4)
+            try:
+                pdu = smpp.parse_pdu(data, client=self._seq)
+            except Exception as exc:  # one unreadable PDU must not take the link down
+                log.warning(
+                    "smpp.unparsable_pdu", link=self.link.name, error=repr(exc), pdu=data[:64].hex()
+                )
+                continue
+            if pdu.command.endswith("_resp") or pdu.command == "generic_nack":
+                future = self._pending.get(pdu.sequence)
+                if future is not None and not future.done():
+                    future.set_result(pdu)
+            elif pdu.command == "deliver_sm":
+                await self._delivered(pdu)
+                await self._answer("deliver_sm_resp", pdu.sequence)
+            elif pdu.command == "enquire_link":
+                await self._answer("enquire_link_resp", pdu.sequence)
+            elif pdu.command == "unbind":
+                await self._answer("unbind_resp", pdu.sequence)
+                raise ConnectionError("the SMSC unbound")
+
+    async def _answer(self, command: str, sequence: int) -> None:
+        resp = smpp.make_pdu(command, client=self._seq)
+        resp.sequence = sequence
+        if self._writer is not None:
+            self._writer.write(resp.generate())
+            await self._writer.drain()
+
+    # What the SMSC sends us: answered only once the sink (the bus) has it
+
+    async def _delivered(self, pdu: Any) -> None:
+        sink = self._sink
+        assert sink is not None
+        if pdu.esm_class & RECEIPT:
+            await self._receipt(pdu, sink)
+            return
+        concat, payload = parse_udh(pdu.short_message or b"", pdu.esm_class)
+        text = decode_text(payload, pdu.data_coding)
+        sender, recipient = "+" + _text(pdu.source_addr), "+" + _text(pdu.destination_addr)
+        if concat is None:
+            await sink.inbound(self._mo_message(sender, recipient, text))
+            return
+        done = self._mo.add(sender, recipient, concat, text, datetime.now(UTC))
+        if done is not None:
+            await sink.inbound(self._mo_message(sender, recipient, done.text))
+
+    def _mo_message(self, sender: str, recipient: str, text: str) -> ReceiveMessage:
+        stamp = f"{time.time_ns():x}"
+        return ReceiveMessage(
+            provider=self.name,
+            provider_message_id=f"mo-{sender}-{stamp}",
+            channel=Channel.SMS,
+            sender=sender,
+            recipient=recipient,
+            body=text or " ",
+        )
+
+    async def _receipt(self, pdu: Any, sink: ChannelSink) -> None:
+        tlvs = {
+            key: getattr(pdu, key)
+            for key in ("receipted_message_id", "message_state", "network_error_code")
+            if getattr(pdu, key, None) is not None
+        }
+        try:
+            receipt = parse_receipt(pdu.short_message, tlvs)
+        except UnreadableReceipt as exc:
+            log.warning("smpp.unreadable_receipt", link=self.link.name, reason=exc.reason)
+            return
+        if receipt.outcome is None:
+            return  # ENROUTE, ACCEPTED: nothing to record yet
+        known = next(
+            (self._ids[v] for v in id_variants(receipt.message_id) if v in self._ids), None
+        )
+        if known is None and self._adopt(_text(pdu.source_addr), receipt.message_id):
+            known = receipt.message_id
+        ours = known or receipt.message_id
+        await sink.receipt(
+            RecordReceipt(
+                provider=self.name,
+                provider_message_id=ours,
+                status=MessageStatus(receipt.outcome),
+                reason=receipt.failure_reason or "",
+            )
+        )
+
+    def _expire_mo(self) -> None:
+        for partial in self._mo.expire(datetime.now(UTC), self.link.mo_timeout):
+            log.warning(
+                "smpp.partial_mo",
+                link=self.link.name,
+                parts=partial.parts_received,
+                total=partial.total,
+            )
+            if self._sink is not None:
+                task = asyncio.ensure_future(
+                    self._sink.inbound(
+                        self._mo_message(partial.sender, partial.recipient, partial.text)
+                    )
+                )
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.split(b"\0", 1)[0].decode("ascii", errors="replace")
+    return str(value or "")
