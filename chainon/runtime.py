@@ -23,6 +23,7 @@ from adapters.bus.port import Bus
 from adapters.channels.email import EmailProvider
 from adapters.channels.port import ChannelProvider
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
+from adapters.channels.smpp import SmppLink, SmppProvider
 from chainon.consuming import ConsumingWorker
 from chainon.core import Core, IdempotencyClaim
 from chainon.polling import follow
@@ -81,6 +82,22 @@ class Runtime:
         self.email = self._email_provider()
         if self.email is not None:
             self.providers[self.email.name] = self.email
+        if Role.DISPATCH in self.roles:  # only the dispatching process binds to the SMSCs
+            for link in settings.smpp_links:
+                smpp = SmppProvider(
+                    SmppLink(
+                        name=link.name,
+                        host=link.host,
+                        port=link.port,
+                        system_id=link.system_id,
+                        password=link.password.get_secret_value(),
+                        system_type=link.system_type,
+                        window=link.window,
+                        tps=link.tps,
+                        sender_tps=link.sender_tps,
+                    )
+                )
+                self.providers[smpp.name] = smpp
         factory = self.core.factory
         self.views = racing_creation(
             lambda: Views(self.core, self._read_models(), all_projections())

@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.channels.email_settings import EmailSettings
@@ -15,6 +15,20 @@ from adapters.channels.email_settings import EmailSettings
 class StoreKind(StrEnum):
     SQLITE = "sqlite"
     POSTGRES = "postgres"
+
+
+class SmppLinkSettings(BaseModel):
+    """One bind to an aggregator's SMSC; brands route sender numbers to ``smpp:<name>``."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    host: str
+    port: int = Field(default=2775, ge=1, le=65535)
+    system_id: str = Field(max_length=16)
+    password: SecretStr
+    system_type: str = ""
+    window: int = Field(default=10, ge=1, le=1000)
+    tps: float = Field(default=0, ge=0)
+    sender_tps: float = Field(default=0, ge=0)
 
 
 class BusKind(StrEnum):
@@ -57,6 +71,9 @@ class Settings(BaseSettings):
     email_inbound_host: str = "127.0.0.1"
     email_inbound_port: int = Field(default=2525, ge=0, le=65535)
     email_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # SMPP links, as JSON: [{"name": "main", "host": "smsc.example", "port": 2775,
+    # "system_id": "…", "password": "…", "tps": 10, "sender_tps": 1, "window": 10}]
+    smpp_links: list[SmppLinkSettings] = Field(default_factory=list)
 
     @field_validator("postgres_dsn")
     @classmethod
