@@ -203,3 +203,25 @@ async def test_the_tps_cap_holds(smsc: Smsc) -> None:
         await provider.stop()
     per_second = Counter(int(s["t"] // 1000) for s in submits_of(smsc.log()))
     assert max(per_second.values()) <= 21, per_second
+
+
+@pytest.mark.parametrize(
+    "quirk",
+    [
+        {"receipt_before_resp": True},
+        {"duplicate_receipts": True},
+        {"id_format": "uuid", "text_fields": False},
+    ],
+)
+async def test_receipts_in_awkward_orders_and_forms_name_the_submitted_id(
+    link: tuple[SmppProvider, Recorder], smsc: Smsc, quirk: dict[str, object]
+) -> None:
+    """The core retries a receipt that beat its RecordSent and ignores a second one; the
+    link's job is to name the right id every time."""
+    provider, recorder = link
+    smsc.configure(**quirk)
+    accepted = await provider.send(message("Bonjour"))
+    expected = 2 if quirk.get("duplicate_receipts") else 1
+    await until(lambda: len(recorder.receipts) >= expected)
+    assert {r.provider_message_id for r in recorder.receipts} == {accepted.provider_message_id}
+    assert {r.status.value for r in recorder.receipts} == {"delivered"}
