@@ -106,9 +106,6 @@ class Contact(Aggregate):
     def address_of(self, kind: AddressKind) -> Address | None:
         return next((a for a in self.addresses if a.kind is kind), None)
 
-    def next_conversation_id(self) -> UUID:
-        return ids.conversation_id(self.id, self.conversation_count + 1)
-
     def start_conversation(self, *, at: datetime) -> tuple[UUID, int]:
         number = self.conversation_count + 1
         conversation_id = ids.conversation_id(self.id, number)
