@@ -99,9 +99,6 @@ class Runtime:
                 )
                 self.providers[smpp.name] = smpp
         factory = self.core.factory
-        self.views = racing_creation(
-            lambda: Views(self.core, self._read_models(), all_projections())
-        )
         self.relay_tracking: TrackingRecorder = racing_creation(factory.tracking_recorder)
         self.relay = Relay(
             self.core,
@@ -160,6 +157,12 @@ class Runtime:
         return EmailProvider(
             email, threads=threads, brand_names=brand_names, accepts=accepts if listens else None
         )
+
+    @functools.cached_property
+    def views(self) -> Views:
+        """The read models, opened (and their tables created) only by a process that reads
+        or feeds them: the core, relay and dispatch workers never do."""
+        return racing_creation(lambda: Views(self.core, self._read_models(), all_projections()))
 
     def _read_models(self) -> ReadModelStore:
         if self.settings.store is StoreKind.SQLITE:
@@ -240,7 +243,8 @@ class Runtime:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
-        self.views.store.close()
+        if "views" in self.__dict__:  # opened only if it was used
+            self.views.store.close()
         self.core.close()
 
     async def _views_feed(self) -> None:

@@ -6,10 +6,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
-from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
+from chainon.api.deps import BrandDep, Idempotency, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.schemas import Accepted, ReplyIn, SendIn
 from chainon.observability import MESSAGES
+from chainon.runtime import Runtime
 from domain import commands as cmd
+from domain.brand import Brand
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
@@ -29,6 +31,20 @@ def accepted(outcome: cmd.Outcome, response: Response, *, status: str | None = N
     )
 
 
+async def queue(
+    runtime: Runtime,
+    brand: Brand,
+    idempotency: Idempotency,
+    route: str,
+    command: cmd.Command,
+    response: Response,
+) -> Accepted:
+    outcome = await runtime.handle(command, idempotency.claim(brand, route, command))
+    if not outcome.duplicate and outcome.channel is not None:
+        MESSAGES.labels(outcome.channel.value, "outbound", "queued").inc()
+    return accepted(outcome, response, status="queued")
+
+
 @router.post("/messages", status_code=202, response_model=Accepted)
 async def send_message(
     body: SendIn,
@@ -46,10 +62,7 @@ async def send_message(
         channel=body.channel,
         request_id=request_id(request),
     )
-    outcome = await runtime.handle(command, idempotency.claim(brand, "send", command))
-    if not outcome.duplicate and outcome.channel is not None:
-        MESSAGES.labels(outcome.channel.value, "outbound", "queued").inc()
-    return accepted(outcome, response, status="queued")
+    return await queue(runtime, brand, idempotency, "send", command, response)
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=202)
@@ -70,7 +83,4 @@ async def reply(
         channel=body.channel,
         request_id=request_id(request),
     )
-    outcome = await runtime.handle(command, idempotency.claim(brand, "reply", command))
-    if not outcome.duplicate and outcome.channel is not None:
-        MESSAGES.labels(outcome.channel.value, "outbound", "queued").inc()
-    return accepted(outcome, response, status="queued")
+    return await queue(runtime, brand, idempotency, "reply", command, response)
