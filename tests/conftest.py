@@ -11,12 +11,17 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import hypothesis  # noqa: F401  (imported here, not lazily at the end of a run: see below)
 import pytest
 
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
 from domain.brand import Brand
 from domain.channels import Channel
+
+# hypothesis' pytest plugin imports hypothesis in its terminal summary when no test did;
+# rewriting its modules that deep in the stack trips CPython 3.11.7's AST recursion check
+# ("AST constructor recursion depth mismatch") and fails a run whose tests all passed.
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SCRIPT = ROOT / "infra" / "postgres" / "pg.sh"

@@ -250,6 +250,7 @@ class SmppProvider:
     async def _keep_bound(self) -> None:
         backoff = 0.2
         while not self._stopping:
+            reading: asyncio.Task[None] | None = None
             try:
                 reader, self._writer = await asyncio.open_connection(self.link.host, self.link.port)
                 reading = asyncio.create_task(self._read(reader))
@@ -272,6 +273,10 @@ class SmppProvider:
                 log.warning("smpp.link_down", link=self.link.name, error=repr(exc))
             finally:
                 self._close()
+                if reading is not None:
+                    reading.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await reading
             if not self._stopping:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)

@@ -549,10 +549,13 @@ function onSubmit(conn, pdu) {
     if (config.duplicate_receipts) deliver(receipt.requeue());
     receipt.done = true;
   }
-  return later(config.resp_delay_ms, () => respond(conn, pdu, { message_id: messageId }, () => {
+  // An accepted message is delivered, and its receipt queued for the next bind of this
+  // system_id, even when the response dies with the connection: a real SMSC does not
+  // forget what it took because the ESME went away.
+  return later(config.resp_delay_ms, () => {
     if (receipt && !receipt.done) scheduleReceipt(receipt);
-    finish();
-  }));
+    respond(conn, pdu, { message_id: messageId }, finish);
+  });
 }
 
 function later(ms, fn) {
