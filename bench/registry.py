@@ -1,0 +1,178 @@
+"""Measurements by name, and the context each one is run with.
+
+A measurement is a function of a ``Context`` returning a ``Result`` (sync or async). It is
+a *limit* (what the machine does with no Chainon in the way), a *baseline* (plain
+``eventsourcing``) or a *scenario* (Chainon itself, in one mode). It says which services
+it needs; the runner starts only those.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from bench.result import Result
+
+
+class Kind(StrEnum):
+    LIMIT = "limit"
+    BASELINE = "baseline"
+    SCENARIO = "scenario"
+
+
+class Service(StrEnum):
+    POSTGRES = "postgres"
+    KAFKA = "kafka"
+    SMSC = "smsc"
+
+
+MODES = ("embedded", "distributed")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How much each measurement does, by size of run."""
+
+    rows: int  # raw inserts, 100 per transaction
+    records: int  # Kafka records produced, then consumed
+    submits: int  # submit_sm through the bare SMPP client
+    messages: int  # inbound messages, for baselines and scenarios
+    conversations: int  # the messages spread over this many conversations
+
+
+SIZES = {
+    "full": Counts(
+        rows=100_000, records=100_000, submits=50_000, messages=50_000, conversations=5_000
+    ),
+    "quick": Counts(rows=20_000, records=20_000, submits=10_000, messages=5_000, conversations=500),
+    "tiny": Counts(rows=500, records=500, submits=200, messages=60, conversations=12),
+}
+
+ROW_BYTES = 600  # the size of a stored event (a MessageReceived is 450-600 bytes)
+ROWS_PER_TRANSACTION = 100
+
+
+@dataclass(frozen=True)
+class Smsc:
+    host: str
+    port: int
+    system_id: str
+    password: str
+
+
+@dataclass
+class Context:
+    """What a measurement is given: its counts, a directory of its own, the services."""
+
+    size: str
+    mode: str
+    data_dir: Path
+    postgres_dsn: str | None = None
+    kafka_bootstrap: str | None = None
+    smsc: Smsc | None = None
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> Counts:
+        return SIZES[self.size]
+
+    def require_postgres(self) -> str:
+        if self.postgres_dsn is None:
+            raise RuntimeError("this measurement needs PostgreSQL, and none was started")
+        return self.postgres_dsn
+
+    def require_kafka(self) -> str:
+        if self.kafka_bootstrap is None:
+            raise RuntimeError("this measurement needs Kafka, and no broker was started")
+        return self.kafka_bootstrap
+
+    def fresh_schema(self) -> str:
+        """A new, empty PostgreSQL schema, so that no measurement sees another's rows."""
+        import psycopg
+
+        schema = f"b_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.require_postgres(), autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        return schema
+
+    def settings(self, **overrides: Any) -> Any:
+        """Chainon's settings for this mode: the defaults, on this context's store and bus."""
+        from chainon.settings import BusKind, Settings, StoreKind
+
+        options: dict[str, Any] = {"data_dir": self.data_dir, "demo_brand": False}
+        if self.mode == "distributed":
+            options |= {
+                "store": StoreKind.POSTGRES,
+                "postgres_dsn": self.require_postgres(),
+                "postgres_schema": self.fresh_schema(),
+                "bus": BusKind.KAFKA,
+                "kafka_bootstrap": self.require_kafka(),
+                "topic_prefix": f"bench{uuid.uuid4().hex[:8]}",
+            }
+        options |= self.settings_overrides | overrides
+        return Settings(**options)
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["data_dir"] = str(self.data_dir)
+        return document
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Context:
+        fields = dict(document)
+        fields["data_dir"] = Path(fields["data_dir"])
+        fields["smsc"] = Smsc(**fields["smsc"]) if fields.get("smsc") else None
+        return cls(**fields)
+
+
+Run = Callable[[Context], Result | Awaitable[Result]]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    name: str
+    kind: Kind
+    run: Run
+    modes: tuple[str, ...] = ("raw",)
+    needs: frozenset[Service] = frozenset()
+    summary: str = ""
+
+    def key(self, mode: str) -> str:
+        return self.name if mode == "raw" else f"{self.name}@{mode}"
+
+
+REGISTRY: dict[str, Measurement] = {}
+
+
+def measurement(
+    name: str,
+    kind: Kind,
+    *,
+    modes: tuple[str, ...] = ("raw",),
+    needs: frozenset[Service] | set[Service] = frozenset(),
+) -> Callable[[Run], Run]:
+    """Registers a measurement; its docstring's first line is its summary."""
+
+    def register(run: Run) -> Run:
+        if name in REGISTRY:
+            raise ValueError(f"a measurement {name!r} is registered twice")
+        summary = (run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else ""
+        REGISTRY[name] = Measurement(name, kind, run, modes, frozenset(needs), summary)
+        return run
+
+    return register
+
+
+def load() -> dict[str, Measurement]:
+    """Every registered measurement (importing the modules registers them)."""
+    import bench.baseline
+    import bench.limits.kafka
+    import bench.limits.postgres
+    import bench.limits.smpp
+    import bench.limits.sqlite  # noqa: F401
+
+    return REGISTRY
