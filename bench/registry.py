@@ -173,6 +173,7 @@ def load() -> dict[str, Measurement]:
     import bench.limits.kafka
     import bench.limits.postgres
     import bench.limits.smpp
-    import bench.limits.sqlite  # noqa: F401
+    import bench.limits.sqlite
+    import bench.scenarios.inbound_burst  # noqa: F401
 
     return REGISTRY

@@ -1,0 +1,158 @@
+"""Scenario 1, inbound burst: N inbound SMS over M conversations, already on the inbound
+topic, until every one is stored, relayed, and every projection caught up.
+
+The burst is loaded onto the embedded log by a bus of its own (as channel adapters would
+have published it, one conversation per key) before the runtime starts; the clock runs
+from ``Runtime.start`` to the moment the read models include the store's last event.
+Afterwards every message is looked for in the store: a missing, refused or dead-lettered
+one fails the scenario.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bench.registry import Context, Kind, measurement
+from bench.result import Missing, Result, own_peak_rss
+from bench.traffic import BRAND_NUMBER, PROVIDER, inbound
+
+LOAD_BATCH = 1000
+POLL = 0.02
+
+
+@measurement("inbound-burst", Kind.SCENARIO, modes=("embedded",))
+async def inbound_burst(ctx: Context) -> Result:
+    """Inbound burst from the inbound topic to stored, relayed and projected."""
+    from adapters.bus.port import Outgoing
+    from chainon.observability import configure_logging
+    from chainon.records import conversation_key, dump
+    from chainon.runtime import Runtime, make_bus
+    from domain import commands as cmd
+    from domain.channels import Channel
+
+    counts = ctx.counts
+    settings = ctx.settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    runtime = Runtime(settings)
+    runtime.core.register_brand(slug="bench", name="Bench", senders=[(Channel.SMS, BRAND_NUMBER)])
+    messages = [
+        cmd.ReceiveMessage(
+            provider=PROVIDER,
+            provider_message_id=m.provider_message_id,
+            channel=Channel.SMS,
+            sender=m.sender,
+            recipient=BRAND_NUMBER,
+            body=m.body,
+        )
+        for m in inbound(counts.messages, counts.conversations)
+    ]
+    topics = runtime.topics
+    loader = make_bus(settings)
+    await loader.start()
+    loading = time.perf_counter()
+    try:
+        await loader.ensure_topics(topics.all)
+        for start in range(0, len(messages), LOAD_BATCH):
+            await loader.publish(
+                [
+                    Outgoing(topics.inbound, conversation_key(m.sender, m.recipient), dump(m))
+                    for m in messages[start : start + LOAD_BATCH]
+                ]
+            )
+    finally:
+        await loader.stop()
+    loaded = time.perf_counter() - loading
+    head_before = runtime.core.recorder.max_notification_id() or 0
+
+    started = time.perf_counter()
+    await runtime.start()
+    try:
+        marks = await _until_caught_up(runtime, started, len(messages))
+        seconds = time.perf_counter() - started
+        dead = await runtime.bus.consumer("bench-dead-letters", [topics.dlq(topics.inbound)]).lag()
+    finally:
+        await runtime.stop()
+    try:
+        found = await asyncio.to_thread(_received, runtime.core, messages)
+        head = runtime.core.recorder.max_notification_id() or 0
+    finally:
+        runtime.close()
+    dead_letters = sum(dead.values())
+    if found["received"] != len(messages) or found["refused"] or dead_letters:
+        raise Missing(
+            f"of {len(messages)} messages, {found['received']} stored, "
+            f"{found['refused']} refused, {dead_letters} dead-lettered"
+        )
+    events = head - head_before
+    return Result(
+        name="inbound-burst",
+        mode=ctx.mode,
+        count=len(messages),
+        seconds=seconds,
+        unit="messages",
+        limit="sqlite.insert",
+        baselines=("eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100"),
+        rss={"chainon (embedded, one process)": own_peak_rss()},
+        extra={
+            "conversations": found["conversations"],
+            "messages_found": found["received"],
+            "events": events,
+            "events_per_second": round(events / seconds, 1),
+            **{k: round(v, 3) for k, v in marks.items()},
+            "load_records_per_second": round(len(messages) / loaded, 1),
+        },
+        settings=settings.model_dump(mode="json"),
+    )
+
+
+async def _until_caught_up(runtime: Any, started: float, count: int) -> dict[str, float]:
+    """Waits for the core to have taken every inbound record, then for the relay and the
+    views to reach the store's head; returns when each happened (seconds from start)."""
+    topics = runtime.topics
+    watcher = runtime.bus.consumer(topics.group("core"), [topics.inbound])
+    deadline = started + 120 + count / 20
+    marks: dict[str, float] = {}
+
+    def overdue(stage: str) -> None:
+        if time.perf_counter() > deadline:
+            raise Missing(f"not {stage} after {deadline - started:.0f}s")
+
+    while sum((await watcher.lag()).values()) > 0:
+        overdue("stored")
+        await asyncio.sleep(POLL)
+    marks["stored_seconds"] = time.perf_counter() - started
+    head = await runtime.call(runtime.core.recorder.max_notification_id) or 0
+    while (await runtime.call(runtime.relay_tracking.max_tracking_id, "relay") or 0) < head:
+        overdue("relayed")
+        await asyncio.sleep(POLL)
+    marks["relayed_seconds"] = time.perf_counter() - started
+    while await runtime.call(lambda: runtime.views.position) < head:
+        overdue("projected")
+        await asyncio.sleep(POLL)
+    marks["projected_seconds"] = time.perf_counter() - started
+    return marks
+
+
+def _received(core: Any, messages: list[Any]) -> dict[str, int]:
+    """Which of the burst's messages the store holds, read back from its events."""
+    from domain import ids
+    from domain.conversation import Conversation
+
+    expected = {ids.inbound_message_id(m.provider, m.provider_message_id) for m in messages}
+    received: set[Any] = set()
+    conversations: set[Any] = set()
+    refused = 0
+    start = 1
+    while batch := core.recorder.select_notifications(start=start, limit=10_000):
+        for notification in batch:
+            if notification.topic == Conversation.MessageReceived.TOPIC:
+                event = core.mapper.to_domain_event(notification)
+                if event.message_id in expected:
+                    received.add(event.message_id)
+                    conversations.add(event.originator_id)
+            elif notification.topic.startswith("chainon:RefusedInbound."):
+                refused += 1
+        start = batch[-1].id + 1
+    return {"received": len(received), "conversations": len(conversations), "refused": refused}
