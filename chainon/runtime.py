@@ -95,6 +95,8 @@ class Runtime:
                         window=link.window,
                         tps=link.tps,
                         sender_tps=link.sender_tps,
+                        # long MO parts the SMSC was answered for survive a restart
+                        state_dir=settings.data_dir / "smpp",
                     )
                 )
                 self.providers[smpp.name] = smpp

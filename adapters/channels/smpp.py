@@ -4,7 +4,8 @@ PDU bytes are smpplib's; everything the libraries get wrong is ours (``smpp_code
 segments and UDH; ``smpp_receipts``: delivery receipts; ``smpp_reassembly``: long MO).
 One link is one bind, with a window of outstanding submits and a throughput cap per bind
 and per sender number. It reconnects with backoff after a drop (see ``_submit`` for what
-is sent again).
+is sent again). Parts of a long MO wait in ``smpp_reassembly_store``, on disk when the link
+has a ``state_dir``, so that a restart loses none the SMSC was told we had.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import struct
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -29,7 +32,8 @@ from adapters.channels.port import (
     PermanentFailure,
 )
 from adapters.channels.smpp_codec import SubmitPart, decode_text, parse_udh, submit_parts
-from adapters.channels.smpp_reassembly import Reassembler
+from adapters.channels.smpp_reassembly import Completed, Reassembler
+from adapters.channels.smpp_reassembly_store import PartStore
 from adapters.channels.smpp_receipts import UnreadableReceipt, id_variants, parse_receipt
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt
@@ -39,6 +43,7 @@ log = structlog.get_logger(__name__)
 
 THROTTLED = {0x58, 0x14}  # ESME_RTHROTTLED, ESME_RMSGQFUL: the SMSC asks us to slow down
 RECEIPT = 0x04
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,13 @@ class SmppLink:
     # After a drop, how long a submit that was written but not answered waits for a
     # receipt proving the SMSC took it, before it is submitted again.
     unanswered_wait: float = 10.0
+    # Where the parts of long MO messages wait for their siblings
+    # (``smpp-<name>.sqlite3``); None: in memory, lost with the process.
+    state_dir: Path | None = None
+
+    @property
+    def state_path(self) -> Path | None:
+        return None if self.state_dir is None else self.state_dir / f"smpp-{self.name}.sqlite3"
 
 
 class Unanswered(ConnectionError):
@@ -108,9 +120,12 @@ class SmppProvider:
         self._senders: dict[str, TokenBucket] = {}
         self._ids: OrderedDict[str, str] = OrderedDict()  # id variant → the id submit_sm_resp gave
         self._mo = Reassembler()
+        self._parts: PartStore | None = None
+        # Reassembly steps (a part kept, a message delivered then forgotten) run one at a
+        # time, so the parts in memory and on disk agree whenever none is under way.
+        self._mo_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._background: set[asyncio.Future[None]] = set()
         # destination → submits whose fate the drop hid, oldest first
         self._unanswered: dict[str, list[asyncio.Future[str]]] = {}
 
@@ -121,6 +136,10 @@ class SmppProvider:
     async def start(self, sink: ChannelSink) -> None:
         self._sink = sink
         self._stopping = False
+        self._parts = PartStore(self.link.state_path, self.name)
+        self._mo = await self._parts.open()
+        if len(self._mo):
+            log.info("smpp.mo_parts_restored", link=self.link.name, messages=len(self._mo))
         self._task = asyncio.create_task(self._keep_bound(), name=self.name)
 
     async def stop(self) -> None:
@@ -133,6 +152,9 @@ class SmppProvider:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         self._close()
+        if self._parts is not None:
+            await self._parts.close()
+            self._parts = None
 
     async def ready(self, within: float = 10.0) -> None:
         """Waits until the link is bound (raises TimeoutError otherwise)."""
@@ -286,7 +308,10 @@ class SmppProvider:
             done, _ = await asyncio.wait({reading}, timeout=self.link.enquire_link_every)
             if not done:
                 await self._exchange("enquire_link")
-            self._expire_mo()
+            try:
+                await self._expire_mo()
+            except Exception as exc:  # the sink is down: the parts wait for the next round
+                log.warning("smpp.partial_mo_deferred", link=self.link.name, error=repr(exc))
         reading.result()
 
     def _close(self) -> None:
@@ -345,17 +370,49 @@ class SmppProvider:
         text = decode_text(payload, pdu.data_coding)
         sender, recipient = "+" + _text(pdu.source_addr), "+" + _text(pdu.destination_addr)
         if concat is None:
-            await sink.inbound(self._mo_message(sender, recipient, text))
+            stamp = f"{time.time_ns():x}"
+            await sink.inbound(self._mo_message(sender, recipient, text, f"mo-{sender}-{stamp}"))
             return
-        done = self._mo.add(sender, recipient, concat, text, datetime.now(UTC))
-        if done is not None:
-            await sink.inbound(self._mo_message(sender, recipient, done.text))
+        async with self._reassembling() as parts:
+            received_at = datetime.now(UTC)
+            done = self._mo.add(sender, recipient, concat, text, received_at)
+            if done is None:
+                await parts.keep(sender, recipient, concat, text, received_at)
+                return
+            # The last part is never kept: until the sink has the message, the SMSC has no
+            # answer for it and sends it again.
+            await sink.inbound(self._reassembled(done))
+            await parts.forget(done)
 
-    def _mo_message(self, sender: str, recipient: str, text: str) -> ReceiveMessage:
-        stamp = f"{time.time_ns():x}"
+    @contextlib.asynccontextmanager
+    async def _reassembling(self) -> AsyncIterator[PartStore]:
+        """One reassembly step. If it fails half-way (the sink or the disk is down), the
+        parts in memory are read back from the store, which holds every part the SMSC was
+        answered for and not yet delivered: memory had gone ahead of it."""
+        async with self._mo_lock:
+            parts = self._parts
+            if parts is None:
+                raise ConnectionError("the SMPP link is stopped")
+            try:
+                yield parts
+            except BaseException:
+                self._mo = await parts.load()
+                raise
+
+    def _reassembled(self, done: Completed) -> ReceiveMessage:
+        """Named after the first part's arrival, which the store keeps: a message delivered
+        again after a crash (the sink had it, its parts were not yet forgotten) is then the
+        same message to the core, which ignores the copy."""
+        first = (done.first_at - EPOCH) // timedelta(microseconds=1)
+        provider_id = f"mo-{done.sender}-{done.reference}.{done.total}-{first:x}"
+        return self._mo_message(done.sender, done.recipient, done.text, provider_id)
+
+    def _mo_message(
+        self, sender: str, recipient: str, text: str, provider_id: str
+    ) -> ReceiveMessage:
         return ReceiveMessage(
             provider=self.name,
-            provider_message_id=f"mo-{sender}-{stamp}",
+            provider_message_id=provider_id,
             channel=Channel.SMS,
             sender=sender,
             recipient=recipient,
@@ -390,22 +447,21 @@ class SmppProvider:
             )
         )
 
-    def _expire_mo(self) -> None:
-        for partial in self._mo.expire(datetime.now(UTC), self.link.mo_timeout):
-            log.warning(
-                "smpp.partial_mo",
-                link=self.link.name,
-                parts=partial.parts_received,
-                total=partial.total,
-            )
-            if self._sink is not None:
-                task = asyncio.ensure_future(
-                    self._sink.inbound(
-                        self._mo_message(partial.sender, partial.recipient, partial.text)
-                    )
+    async def _expire_mo(self) -> None:
+        """Delivers what arrived of messages whose parts stopped coming, the gaps marked."""
+        sink = self._sink
+        if sink is None or not len(self._mo):
+            return
+        async with self._reassembling() as parts:
+            for partial in self._mo.expire(datetime.now(UTC), self.link.mo_timeout):
+                log.warning(
+                    "smpp.partial_mo",
+                    link=self.link.name,
+                    parts=partial.parts_received,
+                    total=partial.total,
                 )
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                await sink.inbound(self._reassembled(partial))
+                await parts.forget(partial)
 
 
 def _text(value: Any) -> str:

@@ -3,7 +3,9 @@
 Handsets split long texts into parts that the SMSC delivers as separate ``deliver_sm`` PDUs,
 in any order, sometimes twice, sometimes never. The SMPP libraries hand them over one by one,
 so we join them here. This is only a state holder with no I/O and no clock: the caller keeps
-it durable with ``to_json``/``from_json`` and decides when to call ``expire``.
+it durable (``smpp_reassembly_store`` keeps every part in SQLite and ``restore``s them after a
+restart; ``to_json``/``from_json`` carry the whole state at once) and decides when to call
+``expire``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ class Completed:
     parts_received: int
     total: int
     complete: bool
+    # Which pending message it was: what a store forgets it by, and what names it for good.
+    reference: int
+    first_at: datetime
 
 
 @dataclass
@@ -70,6 +75,21 @@ class Reassembler:
             return None
         del self._pending[key]
         return _completed(key, pending)
+
+    def restore(
+        self, sender: str, recipient: str, concat: Concat, text: str, first_at: datetime
+    ) -> None:
+        """Put back a part kept before a restart, its message aged from ``first_at``.
+
+        Unlike ``add`` it never completes a message: the part that completes one is not kept,
+        it is delivered at once. So the state read back is the state that was written.
+        """
+        if not 1 <= concat.sequence <= concat.total:
+            raise ValueError(f"part {concat.sequence} of {concat.total} is out of range")
+        key = (sender, recipient, concat.reference, concat.total)
+        pending = self._pending.setdefault(key, _Pending(first_at=first_at))
+        pending.first_at = min(pending.first_at, first_at)
+        pending.parts.setdefault(concat.sequence, text)
 
     def expire(self, now: datetime, timeout: timedelta) -> list[Completed]:
         """Give up on messages whose first part is older than ``timeout``, oldest first.
@@ -119,7 +139,7 @@ class Reassembler:
 
 
 def _completed(key: _Key, pending: _Pending) -> Completed:
-    sender, recipient, _, total = key
+    sender, recipient, reference, total = key
     pieces: list[str] = []
     in_gap = False
     for sequence in range(1, total + 1):
@@ -135,4 +155,6 @@ def _completed(key: _Key, pending: _Pending) -> Completed:
         parts_received=len(pending.parts),
         total=total,
         complete=len(pending.parts) == total,
+        reference=reference,
+        first_at=pending.first_at,
     )

@@ -4,17 +4,23 @@ throttling, a dropped connection, the TPS cap. Every message is counted."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
 from adapters.channels.port import OutboundMessage
 from adapters.channels.smpp import SmppLink, SmppProvider
+from adapters.channels.smpp_reassembly import GAP_MARKER
+from adapters.channels.smpp_reassembly_store import PartStore
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt
-from tests.smsc_simulator import Smsc, submits_of
+from tests.smsc_simulator import Smsc, delivers_of, submits_of
 
 SENDER = "+33939000001"
 
@@ -23,8 +29,12 @@ class Recorder:
     def __init__(self) -> None:
         self.inbound_messages: list[ReceiveMessage] = []
         self.receipts: list[RecordReceipt] = []
+        self.unavailable = 0  # how many next inbound messages find the bus down
 
     async def inbound(self, message: ReceiveMessage) -> None:
+        if self.unavailable:
+            self.unavailable -= 1
+            raise ConnectionError("bus unavailable")
         self.inbound_messages.append(message)
 
     async def receipt(self, receipt: RecordReceipt) -> None:
@@ -226,3 +236,127 @@ async def test_receipts_in_awkward_orders_and_forms_name_the_submitted_id(
     await until(lambda: len(recorder.receipts) >= expected)
     assert {r.provider_message_id for r in recorder.receipts} == {accepted.provider_message_id}
     assert {r.status.value for r in recorder.receipts} == {"delivered"}
+
+
+# Long MO across a restart
+
+CONSUMER = "+33612345678"
+LONG_MO = "Bonjour, " + "ma commande n'est pas arrivée. " * 8  # one septet per character
+
+
+def thirds(text: str) -> list[str]:
+    """The simulator's cut of ``text`` into ``segments=3`` near-equal parts."""
+    size, extra = divmod(len(text), 3)
+    bounds = [0]
+    for i in range(3):
+        bounds.append(bounds[-1] + size + (i < extra))
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+async def restartable(smsc: Smsc, state_dir: Path, **fields: Any) -> tuple[SmppProvider, Recorder]:
+    provider = SmppProvider(
+        SmppLink(
+            name="durable",
+            host="127.0.0.1",
+            port=smsc.port,
+            system_id="chainon",
+            password="secret",
+            state_dir=state_dir,
+            **fields,
+        )
+    )
+    recorder = Recorder()
+    await provider.start(recorder)
+    await provider.ready()
+    return provider, recorder
+
+
+def send_parts(smsc: Smsc, only: list[int]) -> None:
+    smsc.mo(
+        source=CONSUMER,
+        destination=SENDER,
+        text=LONG_MO,
+        data_coding=0,
+        concat="udh8",
+        segments=3,
+        ref=42,
+        only=only,
+    )
+
+
+async def answered(smsc: Smsc, count: int) -> None:
+    """Until the SMSC holds ``deliver_sm_resp`` OK for ``count`` MO parts."""
+    await until(
+        lambda: [d["status"] for d in delivers_of(smsc.log(), "mo")] == ["ESME_ROK"] * count
+    )
+
+
+async def test_a_long_mo_whose_parts_straddle_a_restart_arrives_whole_and_once(
+    smsc: Smsc, tmp_path: Path
+) -> None:
+    smsc.reset(config=True)
+    before, heard_before = await restartable(smsc, tmp_path)
+    try:
+        send_parts(smsc, [1, 3])
+        await answered(smsc, 2)  # the SMSC will never send these two again
+    finally:
+        await before.stop()
+    assert heard_before.inbound_messages == []
+
+    after, heard_after = await restartable(smsc, tmp_path)
+    try:
+        send_parts(smsc, [2])
+        await until(lambda: len(heard_after.inbound_messages) == 1)
+        await asyncio.sleep(0.3)  # time for a copy to show up, if one were coming
+    finally:
+        await after.stop()
+    (mo,) = heard_after.inbound_messages
+    assert (mo.sender, mo.recipient, mo.body) == (CONSUMER, SENDER, LONG_MO)
+    assert (tmp_path / "smpp-durable.sqlite3").exists()
+    store = PartStore(tmp_path / "smpp-durable.sqlite3")
+    try:
+        assert len(await store.open()) == 0  # forgotten once the sink had the message
+    finally:
+        await store.close()
+
+
+async def test_parts_kept_before_a_restart_expire_with_their_gap_marked(
+    smsc: Smsc, tmp_path: Path
+) -> None:
+    smsc.reset(config=True)
+    before, _ = await restartable(smsc, tmp_path)
+    try:
+        send_parts(smsc, [1, 3])
+        await answered(smsc, 2)
+    finally:
+        await before.stop()
+
+    after, heard = await restartable(
+        smsc, tmp_path, mo_timeout=timedelta(0), enquire_link_every=0.1
+    )
+    try:
+        await until(lambda: len(heard.inbound_messages) == 1)
+        await asyncio.sleep(0.3)  # further expiry rounds find nothing left to deliver
+    finally:
+        await after.stop()
+    first, _, last = thirds(LONG_MO)
+    assert [m.body for m in heard.inbound_messages] == [f"{first}{GAP_MARKER}{last}"]
+
+
+async def test_a_sink_down_at_the_last_part_loses_none_of_the_others(
+    smsc: Smsc, tmp_path: Path
+) -> None:
+    """The last part is not answered; the link drops and the SMSC sends it again, to find
+    the other parts still there."""
+    smsc.reset(config=True)
+    provider, heard = await restartable(smsc, tmp_path)
+    try:
+        send_parts(smsc, [1, 2])
+        await answered(smsc, 2)
+        heard.unavailable = 1
+        send_parts(smsc, [3])
+        await until(lambda: len(heard.inbound_messages) == 1)
+    finally:
+        await provider.stop()
+    assert [m.body for m in heard.inbound_messages] == [LONG_MO]
+    assert smsc.state()["counters"]["requeued"] >= 1

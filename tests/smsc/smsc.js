@@ -735,7 +735,7 @@ function splitUnits(units, segments, capacity) {
 }
 
 const MO_FIELDS = ['source', 'destination', 'text', 'data_coding', 'concat', 'order', 'segments',
-  'ref', 'interval_ms', 'system_id', 'queue', 'wait', 'wait_timeout_ms'];
+  'ref', 'interval_ms', 'system_id', 'queue', 'wait', 'wait_timeout_ms', 'only'];
 
 async function sendMo(body) {
   for (const key of Object.keys(body)) {
@@ -807,8 +807,16 @@ async function sendMo(body) {
     return makeItem('mo', systemId, null, () => ({ ...options }), {});
   });
 
-  const sendOrder = ordered(items, order);
-  const waits = items.map((item) => new Promise((resolve) => item.waiters.push(resolve)));
+  let chosen = items;
+  if (body.only !== undefined && body.only !== null) {
+    const only = body.only;
+    if (!Array.isArray(only) || !only.length || !only.every((n) => Number.isInteger(n) && n >= 1 && n <= total)) {
+      throw new BadRequest(`only must be a non-empty list of segment numbers from 1 to ${total}`);
+    }
+    chosen = items.filter((item, index) => only.includes(index + 1));
+  }
+  const sendOrder = ordered(chosen, order);
+  const waits = chosen.map((item) => new Promise((resolve) => item.waiters.push(resolve)));
   for (let i = 0; i < sendOrder.length; i++) {
     if (i && interval) await new Promise((resolve) => setTimeout(resolve, interval));
     deliver(sendOrder[i]);

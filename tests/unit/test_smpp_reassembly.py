@@ -14,17 +14,24 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ALICE, BRAND = "+33612345678", "+33939000000"
 
 
+def at(seq: int) -> datetime:
+    """When ``part`` says a part arrived: its sequence, in seconds after T0."""
+    return T0 + timedelta(seconds=seq)
+
+
 def part(
     r: Reassembler, seq: int, total: int, text: str, ref: int = 7, sender: str = ALICE
 ) -> Completed | None:
-    return r.add(sender, BRAND, Concat(ref, total, seq), text, T0 + timedelta(seconds=seq))
+    return r.add(sender, BRAND, Concat(ref, total, seq), text, at(seq))
 
 
 def test_parts_out_of_order_make_one_message() -> None:
     r = Reassembler()
     assert part(r, 3, 3, "!") is None
     assert part(r, 1, 3, "Hello ") is None
-    assert part(r, 2, 3, "world") == Completed(ALICE, BRAND, "Hello world!", 3, 3, complete=True)
+    assert part(r, 2, 3, "world") == Completed(
+        ALICE, BRAND, "Hello world!", 3, 3, complete=True, reference=7, first_at=at(3)
+    )
     assert len(r) == 0
 
 
@@ -57,7 +64,9 @@ def test_same_reference_from_other_senders_is_another_message() -> None:
 
 def test_a_single_part_concat_completes_at_once() -> None:
     r = Reassembler()
-    assert part(r, 1, 1, "solo") == Completed(ALICE, BRAND, "solo", 1, 1, complete=True)
+    assert part(r, 1, 1, "solo") == Completed(
+        ALICE, BRAND, "solo", 1, 1, complete=True, reference=7, first_at=at(1)
+    )
 
 
 @pytest.mark.parametrize("seq", [0, 4])
@@ -73,7 +82,16 @@ def test_expire_delivers_partial_text_with_gap_markers() -> None:
     assert r.expire(T0 + timedelta(minutes=5), timeout=timedelta(minutes=5)) == []
     expired = r.expire(T0 + timedelta(minutes=6), timeout=timedelta(minutes=5))
     assert expired == [
-        Completed(ALICE, BRAND, f"{GAP_MARKER}BC{GAP_MARKER}E{GAP_MARKER}", 3, 6, False)
+        Completed(
+            ALICE,
+            BRAND,
+            f"{GAP_MARKER}BC{GAP_MARKER}E{GAP_MARKER}",
+            3,
+            6,
+            complete=False,
+            reference=7,
+            first_at=at(2),
+        )
     ]
     assert len(r) == 0
     assert r.expire(T0 + timedelta(hours=1), timeout=timedelta(minutes=5)) == []
@@ -106,7 +124,9 @@ def test_json_round_trip_mid_way() -> None:
     assert restored.to_json() == state
     assert part(restored, 1, 3, "Hello ") is None
     done = part(restored, 3, 3, "!")
-    assert done == Completed(ALICE, BRAND, "Hello wörld 😀 !", 3, 3, complete=True)
+    assert done == Completed(
+        ALICE, BRAND, "Hello wörld 😀 !", 3, 3, complete=True, reference=7, first_at=at(2)
+    )
     expired = restored.expire(T0 + timedelta(hours=1), timedelta(minutes=5))
     assert [c.text for c in expired] == [f"other{GAP_MARKER}"]
 
@@ -129,10 +149,40 @@ def test_any_arrival_order_with_duplicates_rebuilds_the_text(
     duplicates = data.draw(st.lists(st.sampled_from(early), max_size=3)) if early else []
     r = Reassembler()
     results = []
-    for seq in [*data.draw(st.permutations(early + duplicates)), last]:
+    order = [*data.draw(st.permutations(early + duplicates)), last]
+    for seq in order:
         if data.draw(st.booleans()):
             r = Reassembler.from_json(r.to_json())
         results.append(part(r, seq, total, texts[seq - 1]))
     assert [c for c in results if c is not None] == [
-        Completed(ALICE, BRAND, "".join(texts), total, total, complete=True)
+        Completed(
+            ALICE,
+            BRAND,
+            "".join(texts),
+            total,
+            total,
+            complete=True,
+            reference=7,
+            first_at=at(order[0]),
+        )
     ]
+
+
+def test_restored_parts_keep_their_age_and_complete_with_the_next_part() -> None:
+    r = Reassembler()
+    r.restore(ALICE, BRAND, Concat(7, 3, 3), "!", at(30))
+    r.restore(ALICE, BRAND, Concat(7, 3, 1), "Hello ", at(10))
+    r.restore(ALICE, BRAND, Concat(7, 3, 1), "HELLO ", at(40))  # a copy: the first one stays
+    assert len(r) == 1
+    done = part(r, 2, 3, "world")
+    assert done is not None
+    assert (done.text, done.first_at) == ("Hello world!", at(10))
+
+
+def test_restoring_every_part_does_not_complete_the_message() -> None:
+    r = Reassembler()
+    r.restore(ALICE, BRAND, Concat(7, 2, 1), "a", T0)
+    r.restore(ALICE, BRAND, Concat(7, 2, 2), "b", T0)
+    assert len(r) == 1
+    (expired,) = r.expire(T0 + timedelta(hours=1), timedelta(minutes=5))
+    assert (expired.text, expired.complete) == ("ab", True)
