@@ -43,6 +43,17 @@ test: install lint  ## Everything: lint, unit, integration (real PostgreSQL), en
 test-fast: install  ## The unit tests alone
 	$(BIN)/pytest tests/unit -q
 
+bench: install  ## Benchmarks beside this machine's raw limits (issue 8); JSON in var/bench
+	bash infra/postgres/pg.sh install
+	bash infra/kafka/kafka.sh build
+	@test -d tests/smsc/node_modules/smpp || npm ci --prefix tests/smsc --no-audit --no-fund
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick:  ## The same with smaller counts, in under five minutes
+	$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"
+
+.PHONY: bench bench-quick
+
 postgres-up: ## A throw-away PostgreSQL in var/postgres (prints its DSN)
 	bash infra/postgres/pg.sh install
 	bash infra/postgres/pg.sh start var/postgres

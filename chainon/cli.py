@@ -207,6 +207,17 @@ def worker(
     asyncio.run(run_worker(settings, role))
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench(ctx: typer.Context) -> None:
+    """Benchmarks beside the raw limits (issue 8): `chainon bench --help` for the options."""
+    from bench.cli import main as run_bench  # the bench package lives beside the sources
+
+    raise typer.Exit(run_bench(list(ctx.args)))
+
+
 @schemas.command("export")
 def schemas_export(
     ctx: typer.Context,

@@ -68,5 +68,6 @@ def postgres_insert(ctx: Context) -> Result:
             "row_bytes": ROW_BYTES,
             "rows_per_transaction": ROWS_PER_TRANSACTION,
             "method": "executemany (psycopg 3 pipeline), no table lock, no RETURNING",
+            "psycopg_impl": psycopg.pq.__impl__,  # "python" (ctypes libpq), "c" or "binary"
         },
     )
