@@ -16,11 +16,25 @@ from uuid import UUID
 import structlog
 
 from adapters.bus.port import Bus, Outgoing, Record
-from adapters.channels.port import ChannelProvider, OutboundMessage, PermanentFailure
+from adapters.channels.port import (
+    ChannelProvider,
+    ChannelRefusal,
+    OutboundMessage,
+    PermanentFailure,
+)
 from chainon.consuming import Retry
 from chainon.core import Core, IdempotencyClaim
-from chainon.observability import MESSAGES
-from chainon.records import COMMANDS, INBOUND, OUTBOUND, PoisonRecord, conversation_key, dump, read
+from chainon.observability import BUS_DLQ, MESSAGES
+from chainon.records import (
+    COMMANDS,
+    INBOUND,
+    OUTBOUND,
+    DeadLetter,
+    PoisonRecord,
+    conversation_key,
+    dump,
+    read,
+)
 from chainon.topics import Topics
 from domain import commands as cmd
 from domain.brand import DEFAULT_PROVIDER, Brand
@@ -88,6 +102,30 @@ class ChannelPublisher:
         # Keyed like its RecordSent, so the two stay in order on one partition.
         key = receipt.provider_message_id
         await self.bus.publish([Outgoing(self.topics.inbound, key, dump(receipt))])
+
+    async def refused(self, refusal: ChannelRefusal) -> None:
+        """Onto the inbound topic's dead letters, beside the records the core refused: one
+        place to look for what came in and was not taken.
+
+        It never was a record (it came off a channel, not a topic), so ``partition`` and
+        ``offset`` are -1 and ``topic`` names the provider that heard it; the key is the
+        provider too, which keeps one provider's refusals in order.
+        """
+        letter = DeadLetter(
+            reason=refusal.reason,
+            error=refusal.detail,
+            topic=refusal.provider,
+            partition=-1,
+            offset=-1,
+            key=refusal.provider,
+            value=refusal.raw,
+            attempts=1,
+            failed_at=refusal.at,
+        )
+        headers = (("reason", refusal.reason.encode()),)
+        dlq = Topics.dlq(self.topics.inbound)
+        await self.bus.publish([Outgoing(dlq, refusal.provider, dump(letter), headers)])
+        BUS_DLQ.labels(refusal.provider).inc()
 
 
 class DispatchHandler:

@@ -249,6 +249,13 @@ class Smsc:
         result: dict[str, Any] = self._call("POST", "/mo", fields)
         return result
 
+    def raw(self, data: bytes, **fields: Any) -> dict[str, Any]:
+        """``POST /raw``: writes ``data`` as it is to every bound session (of ``system_id``
+        if given), for PDUs node-smpp would never build. The simulator numbers its own PDUs
+        from 1: give a raw one a sequence_number far from there."""
+        result: dict[str, Any] = self._call("POST", "/raw", {"hex": data.hex(), **fields})
+        return result
+
     def log(self, pdu: str | None = None) -> list[LogEntry]:
         """``GET /log``: every submit_sm received and deliver_sm sent, oldest first."""
         result: list[LogEntry] = self._call("GET", "/log" + (f"?pdu={pdu}" if pdu else ""))

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any, AnyStr
 from uuid import UUID
 
 import aiosmtplib
@@ -30,6 +31,7 @@ from adapters.channels.email_parsing import PROVIDER, MalformedEmail, ParsedEmai
 from adapters.channels.email_settings import EmailSettings
 from adapters.channels.port import (
     Accepted,
+    ChannelRefusal,
     ChannelSink,
     OutboundMessage,
     PermanentFailure,
@@ -191,8 +193,9 @@ class InboundEmailServer:
 
     One recipient per transaction (others get 452 and come in their own), so one email
     is one record, and 250 is said only once the sink has it on the bus. An email that
-    cannot become a message gets 550 5.6.0 (its sender is told by their server); an
-    unexpected error gets 451, and the sending server tries again later.
+    cannot become a message gets 550 5.6.0 (its sender is told by their server), one over
+    the size limit 552, each once the sink recorded the refusal; an unexpected error gets
+    451, and the sending server tries again later.
     """
 
     def __init__(
@@ -235,7 +238,7 @@ class InboundEmailServer:
         self._server = None
 
     def _session(self, loop: asyncio.AbstractEventLoop) -> SMTP:
-        session = SMTP(
+        session = _Session(
             self,
             data_size_limit=self.settings.data_size_limit,
             enable_SMTPUTF8=True,
@@ -285,7 +288,8 @@ class InboundEmailServer:
                 languages=self.settings.languages,
             )
         except MalformedEmail as exc:
-            log.warning("email: refused a malformed email (peer %s): %s", session.peer, exc.reason)
+            content = envelope.original_content or b""
+            await self.refuse(session, "malformed email", exc.reason, content)
             return f"550 5.6.0 Unreadable email: {_one_line(exc.reason)}"
         if self.observe is not None:
             self.observe(parsed)
@@ -300,6 +304,77 @@ class InboundEmailServer:
     async def handle_exception(self, error: Exception) -> str:
         log.error("email: inbound server error, asking to retry: %r", error, exc_info=error)
         return "451 4.3.0 Temporary failure, try again later"
+
+    async def refuse(self, session: Session, reason: str, detail: str, raw: bytes | str) -> None:
+        """Logs and records an email we refuse; returns once the sink has the record."""
+        log.warning("email: refused, %s (peer %s): %s", reason, session.peer, detail)
+        # backslashreplace: bytes that are not UTF-8 stay visible as \xNN, not as "\ufffd"
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="backslashreplace")
+        refusal = ChannelRefusal(
+            provider=PROVIDER, reason=reason, detail=detail, raw=text, at=datetime.now(UTC)
+        )
+        await self.sink.refused(refusal)
+
+
+class _Session(SMTP):
+    """aiosmtpd answers some emails itself, never calling ``handle_DATA``: 552 to a declared
+    SIZE over the limit (at MAIL FROM) and to more data than the limit (at the end of DATA,
+    the data dropped as it came, so that no email can fill our memory), 500 to a line longer
+    than SMTP allows. Those answers all go through ``push``, where the refusal is recorded
+    before they are sent, as ``handle_DATA`` does; the data is gone, the envelope is kept.
+    """
+
+    def __init__(self, server: InboundEmailServer, **options: Any) -> None:
+        super().__init__(server, **options)
+        self.server = server
+        self._command: str | None = None  # the MAIL or DATA command being handled
+
+    async def smtp_MAIL(self, arg: str | None) -> None:  # noqa: N802 (aiosmtpd's name)
+        self._command = f"MAIL {arg}"
+        try:
+            await super().smtp_MAIL(arg)
+        finally:
+            self._command = None
+
+    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 (aiosmtpd's name)
+        self._command = "DATA"
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._command = None
+
+    async def push(self, status: AnyStr) -> None:
+        text = status if isinstance(status, str) else status.decode("utf-8", errors="replace")
+        refusal = self._refusal(text)
+        if refusal is None or self.session is None:
+            await super().push(status)
+            return
+        try:
+            await self.server.refuse(self.session, *refusal)
+        except Exception as exc:  # not recorded: the sending server must try again
+            text = await self.server.handle_exception(exc)
+        await super().push(text)
+
+    def _refusal(self, status: str) -> tuple[str, str, str] | None:
+        """(reason, detail, raw) when ``status`` is aiosmtpd refusing the email itself."""
+        command, limit = self._command, self.data_size_limit
+        if command is None:
+            return None
+        if command != "DATA":
+            if status.startswith("552"):
+                return "oversized email", f"declared SIZE over the limit of {limit} bytes", command
+            return None
+        raw = "" if self.envelope is None else _envelope_lines(self.envelope)
+        if status.startswith("552"):
+            return "oversized email", f"more data than the limit of {limit} bytes", raw
+        if status.startswith("500 Line too long"):
+            return "malformed email", "a line longer than SMTP allows (RFC 5321 4.5.3.1.6)", raw
+        return None
+
+
+def _envelope_lines(envelope: Envelope) -> str:
+    recipients = "".join(f"RCPT TO:<{rcpt}>\r\n" for rcpt in envelope.rcpt_tos)
+    return f"MAIL FROM:<{envelope.mail_from or ''}>\r\n{recipients}"
 
 
 def _failure(code: int, message: str) -> PermanentFailure | TemporaryFailure:

@@ -1,15 +1,17 @@
 """The channel port: what every channel adapter (sandbox, SMPP, RCS, SMTP) offers the core.
 
 Outbound, the core hands a queued message to ``send``; inbound messages and delivery
-receipts come back as the domain's own commands through the ``ChannelSink``.
+receipts come back as the domain's own commands through the ``ChannelSink``, and what a
+channel heard but cannot make sense of comes back as a ``ChannelRefusal``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt
@@ -56,10 +58,43 @@ class TemporaryFailure(DeliveryError):
     """Try again later (throttled, connection lost...)."""
 
 
+MAX_RAW = 64 * 1024  # characters of the offending input a refusal keeps
+
+
+class ChannelRefusal(BaseModel):
+    """Input a channel refused (an unparsable PDU, a malformed email...), kept with its
+    reason: it may be someone's message, so a log line alone would lose it.
+
+    ``reason`` is short and stable, for counting and alerting (``"unparsable PDU"``,
+    ``"unreadable receipt"``, ``"undecodable text"``, ``"malformed email"``,
+    ``"oversized email"``); ``detail`` says what exactly was wrong; ``raw`` is the input as
+    text (hex for binary protocols), cut at ``MAX_RAW`` characters.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    provider: str
+    reason: str
+    detail: str
+    raw: str
+    at: datetime
+
+    @field_validator("raw")
+    @classmethod
+    def _clip(cls, raw: str) -> str:
+        if len(raw) <= MAX_RAW:
+            return raw
+        return f"{raw[:MAX_RAW]}[… {len(raw) - MAX_RAW} more characters not kept]"
+
+
 class ChannelSink(Protocol):
     async def inbound(self, message: ReceiveMessage) -> None: ...
 
     async def receipt(self, receipt: RecordReceipt) -> None: ...
+
+    async def refused(self, refusal: ChannelRefusal) -> None:
+        """Records the refusal; like ``inbound``, it returns once the record is safe, so the
+        channel may then answer its peer for good."""
+        ...
 
 
 class ChannelProvider(Protocol):

@@ -23,15 +23,23 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from smpplib import smpp
+from smpplib import command_codes, smpp
+from smpplib.exceptions import UnknownCommandError
 
 from adapters.channels.port import (
     Accepted,
+    ChannelRefusal,
     ChannelSink,
     OutboundMessage,
     PermanentFailure,
 )
-from adapters.channels.smpp_codec import SubmitPart, decode_text, parse_udh, submit_parts
+from adapters.channels.smpp_codec import (
+    MalformedPdu,
+    SubmitPart,
+    decode_text,
+    parse_udh,
+    submit_parts,
+)
 from adapters.channels.smpp_reassembly import Completed, Reassembler
 from adapters.channels.smpp_reassembly_store import PartStore
 from adapters.channels.smpp_receipts import UnreadableReceipt, id_variants, parse_receipt
@@ -43,6 +51,9 @@ log = structlog.get_logger(__name__)
 
 THROTTLED = {0x58, 0x14}  # ESME_RTHROTTLED, ESME_RMSGQFUL: the SMSC asks us to slow down
 RECEIPT = 0x04
+RESPONSE = 0x80000000  # the command_id bit of every response
+ESME_RINVCMDID = 0x03  # what generic_nack says of a command we do not know
+ESME_RX_P_APPN = 0x65  # "permanent application error": do not send it again, it is recorded
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -329,21 +340,22 @@ class SmppProvider:
             header = await reader.readexactly(4)
             (length,) = struct.unpack(">L", header)
             if not 16 <= length <= 70_000:
-                raise ConnectionError(f"a PDU of {length} bytes: the stream is out of step")
+                detail = f"a PDU of {length} bytes: the stream is out of step"
+                with contextlib.suppress(Exception):  # the link drops whatever happens
+                    await self._refuse("unparsable PDU", detail, header)
+                raise ConnectionError(detail)
             data = header + await reader.readexactly(length - 4)
             try:
                 pdu = smpp.parse_pdu(data, client=self._seq)
             except Exception as exc:  # one unreadable PDU must not take the link down
-                log.warning(
-                    "smpp.unparsable_pdu", link=self.link.name, error=repr(exc), pdu=data[:64].hex()
-                )
+                await self._unparsable(data, exc)
                 continue
             if pdu.command.endswith("_resp") or pdu.command == "generic_nack":
                 future = self._pending.get(pdu.sequence)
                 if future is not None and not future.done():
                     future.set_result(pdu)
             elif pdu.command == "deliver_sm":
-                await self._delivered(pdu)
+                await self._delivered(pdu, data)
                 await self._answer("deliver_sm_resp", pdu.sequence)
             elif pdu.command == "enquire_link":
                 await self._answer("enquire_link_resp", pdu.sequence)
@@ -351,23 +363,63 @@ class SmppProvider:
                 await self._answer("unbind_resp", pdu.sequence)
                 raise ConnectionError("the SMSC unbound")
 
-    async def _answer(self, command: str, sequence: int) -> None:
+    async def _answer(self, command: str, sequence: int, status: int = 0) -> None:
         resp = smpp.make_pdu(command, client=self._seq)
         resp.sequence = sequence
+        resp.status = status
         if self._writer is not None:
             self._writer.write(resp.generate())
             await self._writer.drain()
 
-    # What the SMSC sends us: answered only once the sink (the bus) has it
+    async def _unparsable(self, data: bytes, exc: Exception) -> None:
+        """Records the PDU, then answers it for good when it was a request: an SMSC left
+        waiting would send it again and again, and hold a place in its window meanwhile.
 
-    async def _delivered(self, pdu: Any) -> None:
+        smpplib refuses a command id it does not know, including a known command that carries
+        a vendor TLV (0x1400-0x3FFF); it reads most broken bodies without complaint.
+        """
+        await self._refuse("unparsable PDU", repr(exc), data)
+        (command_id, sequence) = struct.unpack(">L4xL", data[4:16])
+        if command_id & RESPONSE:
+            return  # a broken answer: what waits for it times out
+        try:
+            command = command_codes.get_command_name(command_id)
+        except UnknownCommandError:
+            await self._answer("generic_nack", sequence, ESME_RINVCMDID)
+            return
+        if f"{command}_resp" in command_codes.commands:
+            await self._answer(f"{command}_resp", sequence, ESME_RX_P_APPN)
+
+    async def _refuse(self, reason: str, detail: str, data: bytes) -> None:
+        """Logs and records input we cannot take; returns once the sink has the record."""
+        log.warning("smpp.refused", link=self.link.name, reason=reason, detail=detail)
         sink = self._sink
         assert sink is not None
-        if pdu.esm_class & RECEIPT:
-            await self._receipt(pdu, sink)
+        await sink.refused(
+            ChannelRefusal(
+                provider=self.name,
+                reason=reason,
+                detail=detail,
+                raw=data.hex(),
+                at=datetime.now(UTC),
+            )
+        )
+
+    # What the SMSC sends us: answered only once the sink (the bus) has it
+
+    async def _delivered(self, pdu: Any, data: bytes) -> None:
+        sink = self._sink
+        assert sink is not None
+        esm_class = pdu.esm_class or 0
+        if esm_class & RECEIPT:
+            await self._receipt(pdu, sink, data)
             return
-        concat, payload = parse_udh(pdu.short_message or b"", pdu.esm_class)
-        text = decode_text(payload, pdu.data_coding)
+        try:
+            concat, payload = parse_udh(pdu.short_message or b"", esm_class)
+        except MalformedPdu as exc:
+            await self._refuse("undecodable text", exc.reason, data)
+            return
+        text = decode_text(payload, pdu.data_coding or 0)
         sender, recipient = "+" + _text(pdu.source_addr), "+" + _text(pdu.destination_addr)
         if concat is None:
             stamp = f"{time.time_ns():x}"
@@ -419,7 +471,7 @@ class SmppProvider:
             body=text or " ",
         )
 
-    async def _receipt(self, pdu: Any, sink: ChannelSink) -> None:
+    async def _receipt(self, pdu: Any, sink: ChannelSink, data: bytes) -> None:
         tlvs = {
             key: getattr(pdu, key)
             for key in ("receipted_message_id", "message_state", "network_error_code")
@@ -428,7 +480,7 @@ class SmppProvider:
         try:
             receipt = parse_receipt(pdu.short_message, tlvs)
         except UnreadableReceipt as exc:
-            log.warning("smpp.unreadable_receipt", link=self.link.name, reason=exc.reason)
+            await self._refuse("unreadable receipt", exc.reason, data)
             return
         if receipt.outcome is None:
             return  # ENROUTE, ACCEPTED: nothing to record yet

@@ -21,7 +21,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from adapters.channels.email import EmailProvider, EmailSettings, InboundEmailServer
 from adapters.channels.email_ids import ReplyDomain
 from adapters.channels.email_parsing import ParsedEmail, TokenCheck
-from adapters.channels.port import OutboundMessage, PermanentFailure, TemporaryFailure
+from adapters.channels.port import (
+    ChannelRefusal,
+    OutboundMessage,
+    PermanentFailure,
+    TemporaryFailure,
+)
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt
 from domain.message_status import MessageStatus
@@ -251,6 +256,7 @@ class Sink:
 
     inbound_messages: list[ReceiveMessage] = field(default_factory=list)
     receipts: list[RecordReceipt] = field(default_factory=list)
+    refusals: list[ChannelRefusal] = field(default_factory=list)
     down: bool = False
 
     async def inbound(self, message: ReceiveMessage) -> None:
@@ -260,6 +266,11 @@ class Sink:
 
     async def receipt(self, receipt: RecordReceipt) -> None:
         self.receipts.append(receipt)
+
+    async def refused(self, refusal: ChannelRefusal) -> None:
+        if self.down:
+            raise ConnectionError("bus unavailable")
+        self.refusals.append(refusal)
 
 
 @dataclass
@@ -418,15 +429,57 @@ async def test_a_second_recipient_waits_for_its_own_transaction(mailroom: Mailro
     assert [m.recipient for m in mailroom.sink.inbound_messages] == [BRAND]
 
 
-async def test_an_oversized_email_is_refused_with_552(mailroom: Mailroom) -> None:
-    big = reply("x" * 100 + "\n" + ("y" * 76 + "\n") * 1000)  # ~77 KiB over a 64 KiB limit
-    assert (await mailroom.send(big))[0] == 552
+OVERSIZED = reply("x" * 100 + "\n" + ("y" * 76 + "\n") * 1000)  # ~77 KiB over a 64 KiB limit
+
+
+async def test_an_oversized_email_is_refused_with_552_and_recorded(mailroom: Mailroom) -> None:
+    assert (await mailroom.send(OVERSIZED))[0] == 552
 
     # A client that declares the size is refused before it sends anything.
     with pytest.raises(aiosmtplib.SMTPSenderRefused) as refused:
-        await aiosmtplib.send(big, hostname="127.0.0.1", port=mailroom.server.port, start_tls=False)
+        await aiosmtplib.send(
+            OVERSIZED, hostname="127.0.0.1", port=mailroom.server.port, start_tls=False
+        )
     assert refused.value.code == 552
     assert mailroom.sink.inbound_messages == []
+
+    sent, declared = mailroom.sink.refusals
+    assert (sent.provider, sent.reason, declared.reason) == (
+        "smtp",
+        "oversized email",
+        "oversized email",
+    )
+    # aiosmtpd dropped the data as it came: what is kept of it is its envelope.
+    assert sent.detail == "more data than the limit of 65536 bytes"
+    assert sent.raw == f"MAIL FROM:<{CONSUMER}>\r\nRCPT TO:<{BRAND}>\r\n"
+    assert declared.detail == "declared SIZE over the limit of 65536 bytes"
+    assert declared.raw.startswith(f"MAIL FROM:<{CONSUMER}> size=")  # the size it declared
+
+
+async def test_a_line_longer_than_smtp_allows_is_refused_and_recorded(mailroom: Mailroom) -> None:
+    email = reply("short first line")
+    raw = email.as_bytes().replace(b"short first line", b"z" * 2000)
+    assert (await mailroom.send(raw))[0] == 500
+    (refusal,) = mailroom.sink.refusals
+    assert (refusal.reason, refusal.raw) == (
+        "malformed email",
+        f"MAIL FROM:<{CONSUMER}>\r\nRCPT TO:<{BRAND}>\r\n",
+    )
+    assert mailroom.sink.inbound_messages == []
+
+
+async def test_a_refusal_that_cannot_be_recorded_is_answered_451(mailroom: Mailroom) -> None:
+    """Refused for good only once recorded: until then, the sending server tries again."""
+    malformed = b"this is not an email\r\n"
+    mailroom.sink.down = True
+    assert (await mailroom.send(malformed))[0] == 451
+    assert (await mailroom.send(OVERSIZED))[0] == 451
+    assert mailroom.sink.refusals == []
+
+    mailroom.sink.down = False
+    assert (await mailroom.send(malformed))[0] == 550
+    assert (await mailroom.send(OVERSIZED))[0] == 552
+    assert [r.reason for r in mailroom.sink.refusals] == ["malformed email", "oversized email"]
 
 
 def bounce(*, envelope_id: str, returned_message_id: str, action: str = "failed") -> bytes:
@@ -525,6 +578,12 @@ async def test_a_malformed_email_is_refused_and_the_server_goes_on(mailroom: Mai
         assert (await client.data(reply("still here").as_bytes())).code == 250
 
     assert [m.body for m in mailroom.sink.inbound_messages] == ["still here"]
+    (refusal,) = mailroom.sink.refusals
+    assert (refusal.provider, refusal.reason) == ("smtp", "malformed email")
+    assert refusal.detail
+    assert refusal.detail in refused.value.message
+    # what was sent, bytes that are not UTF-8 included
+    assert refusal.raw == "this is not an email: no headers, no sender\r\n\x00\\xff\r\n"
 
 
 async def test_nothing_is_acknowledged_before_the_sink_has_it(mailroom: Mailroom) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import struct
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -13,8 +14,9 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from smpplib import smpp
 
-from adapters.channels.port import OutboundMessage
+from adapters.channels.port import ChannelRefusal, OutboundMessage
 from adapters.channels.smpp import SmppLink, SmppProvider
 from adapters.channels.smpp_reassembly import GAP_MARKER
 from adapters.channels.smpp_reassembly_store import PartStore
@@ -29,6 +31,7 @@ class Recorder:
     def __init__(self) -> None:
         self.inbound_messages: list[ReceiveMessage] = []
         self.receipts: list[RecordReceipt] = []
+        self.refusals: list[ChannelRefusal] = []
         self.unavailable = 0  # how many next inbound messages find the bus down
 
     async def inbound(self, message: ReceiveMessage) -> None:
@@ -39,6 +42,9 @@ class Recorder:
 
     async def receipt(self, receipt: RecordReceipt) -> None:
         self.receipts.append(receipt)
+
+    async def refused(self, refusal: ChannelRefusal) -> None:
+        self.refusals.append(refusal)
 
 
 @pytest.fixture(scope="module")
@@ -360,3 +366,109 @@ async def test_a_sink_down_at_the_last_part_loses_none_of_the_others(
         await provider.stop()
     assert [m.body for m in heard.inbound_messages] == [LONG_MO]
     assert smsc.state()["counters"]["requeued"] >= 1
+
+
+# What cannot be read is recorded, answered, and holds up nobody else
+
+RAW_SEQUENCE = 0x7FFF0001  # far from the simulator's own sequence numbers
+
+
+class _Numbers:
+    sequence = 0
+
+    def next_sequence(self) -> int:
+        return RAW_SEQUENCE
+
+
+def deliver_sm(**fields: Any) -> bytes:
+    pdu = smpp.make_pdu(
+        "deliver_sm",
+        client=_Numbers(),
+        source_addr_ton=1,
+        source_addr=CONSUMER.lstrip("+"),
+        dest_addr_ton=1,
+        destination_addr=SENDER.lstrip("+"),
+        **fields,
+    )
+    pdu.sequence = RAW_SEQUENCE
+    data: bytes = pdu.generate()
+    return data
+
+
+def with_vendor_tlv(pdu: bytes) -> bytes:
+    """The PDU with a vendor-specific TLV (0x1400-0x3FFF) appended, as some SMSCs send."""
+    tlv = struct.pack(">HH", 0x1400, 3) + b"abc"
+    return struct.pack(">L", len(pdu) + len(tlv)) + pdu[4:] + tlv
+
+
+def raw_answers(smsc: Smsc) -> list[tuple[str, str]]:
+    return [(e["command"], e["status"]) for e in smsc.log() if e["pdu"] == "raw_answer"]
+
+
+@pytest.mark.parametrize(
+    ("pdu", "reason", "detail", "answer"),
+    [
+        pytest.param(
+            struct.pack(">LLLL", 16, 0x99, 0, RAW_SEQUENCE),
+            "unparsable PDU",
+            "0x99",
+            ("generic_nack", "ESME_RINVCMDID"),
+            id="unknown command",
+        ),
+        pytest.param(
+            with_vendor_tlv(deliver_sm(short_message=b"Bonjour")),
+            "unparsable PDU",
+            "0x1400",
+            ("deliver_sm_resp", "ESME_RX_P_APPN"),
+            id="deliver_sm with a vendor TLV",
+        ),
+        pytest.param(
+            deliver_sm(esm_class=0x04, short_message=b"not a receipt at all"),
+            "unreadable receipt",
+            "no message id",
+            ("deliver_sm_resp", "ESME_ROK"),
+            id="receipt without an id",
+        ),
+        pytest.param(
+            deliver_sm(esm_class=0x40, short_message=b"\x09\x00\x03\x2a"),
+            "undecodable text",
+            "UDH length 9",
+            ("deliver_sm_resp", "ESME_ROK"),
+            id="UDH longer than the message",
+        ),
+    ],
+)
+async def test_what_cannot_be_read_is_recorded_and_answered_and_the_next_mo_arrives(
+    link: tuple[SmppProvider, Recorder],
+    smsc: Smsc,
+    pdu: bytes,
+    reason: str,
+    detail: str,
+    answer: tuple[str, str],
+) -> None:
+    """An answer that says "do not send it again" is safe: the refusal was recorded first."""
+    provider, recorder = link
+    smsc.raw(pdu)
+    smsc.mo(source=CONSUMER, destination=SENDER, text="Toujours là ?")
+    await until(lambda: len(recorder.inbound_messages) == 1)
+    await until(lambda: raw_answers(smsc) != [])
+
+    (refusal,) = recorder.refusals
+    assert (refusal.provider, refusal.reason, refusal.raw) == (provider.name, reason, pdu.hex())
+    assert detail in refusal.detail
+    assert raw_answers(smsc) == [answer]
+    assert [m.body for m in recorder.inbound_messages] == ["Toujours là ?"]
+    assert smsc.state()["counters"]["binds"] == 1  # the link stayed up
+
+
+async def test_a_length_out_of_step_is_recorded_and_the_link_binds_again(
+    link: tuple[SmppProvider, Recorder], smsc: Smsc
+) -> None:
+    _, recorder = link
+    smsc.raw(struct.pack(">L", 5))
+    await until(lambda: smsc.state()["counters"]["binds"] == 2)
+    smsc.mo(source=CONSUMER, destination=SENDER, text="Toujours là ?")
+    await until(lambda: len(recorder.inbound_messages) == 1)
+    (refusal,) = recorder.refusals
+    assert (refusal.reason, refusal.raw) == ("unparsable PDU", "00000005")
+    assert "out of step" in refusal.detail

@@ -339,6 +339,12 @@ function onConnection(session) {
 
   session.on('pdu', (pdu) => {
     pduLine(conn, '<-', pdu);
+    if (pdu.isResponse() && rawSequences.has(pdu.sequence_number)) {
+      log.push({
+        t: Date.now(), pdu: 'raw_answer', connection: conn.id, command: pdu.command,
+        sequence_number: pdu.sequence_number, status: statusName(pdu.command_status || 0),
+      });
+    }
     try {
       handlePdu(conn, pdu);
     } catch (error) {
@@ -834,6 +840,30 @@ async function sendMo(body) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Raw bytes (POST /raw): what node-smpp would never build (an unknown command id, a broken
+// body, a length out of step), written as they are to every bound session.
+const rawSequences = new Set(); // of raw PDUs written, so that their answers are logged
+
+function sendRaw(body) {
+  for (const key of Object.keys(body)) {
+    if (!['hex', 'system_id'].includes(key)) throw new BadRequest(`unknown /raw field ${key}`);
+  }
+  if (typeof body.hex !== 'string' || !/^(?:[0-9a-fA-F]{2})+$/.test(body.hex)) {
+    throw new BadRequest('hex must be a non-empty, even number of hex digits');
+  }
+  const bytes = Buffer.from(body.hex, 'hex');
+  const systemId = body.system_id === undefined ? null : body.system_id;
+  const targets = [...conns].filter(
+    (conn) => conn.mode && !conn.closing && (systemId === null || conn.system_id === systemId),
+  );
+  if (!targets.length) throw new BadRequest('no session is bound' + (systemId ? ` for ${systemId}` : ''), 409);
+  if (bytes.length >= 16) rawSequences.add(bytes.readUInt32BE(12));
+  for (const conn of targets) conn.socket.write(bytes);
+  note(`raw ${bytes.length} bytes to ${targets.map((conn) => `#${conn.id}`).join(', ')}: ${body.hex.slice(0, 64)}`);
+  return { sessions: targets.map((conn) => conn.id), bytes: bytes.length };
+}
+
+// ---------------------------------------------------------------------------------------
 // Control API.
 function publicConfig() {
   return structuredClone(config);
@@ -905,6 +935,7 @@ function drop(body) {
 
 function reset(body) {
   log = [];
+  rawSequences.clear();
   counters = zeroCounters();
   undelivered.length = 0;
   if (receiptBatch) clearTimeout(receiptBatch.timer);
@@ -956,6 +987,8 @@ async function route(req) {
       return drop(await readJson(req));
     case 'POST /mo':
       return sendMo(await readJson(req));
+    case 'POST /raw':
+      return sendRaw(await readJson(req));
     case 'POST /reset':
       return reset(await readJson(req));
     default:
