@@ -1,0 +1,1 @@
+"""A fake RBM platform for the RCS tests (see README.md)."""
