@@ -121,7 +121,8 @@ class RbmClient:
         if response.status_code == 404:
             return Capability(phone, reachable=False)
         _raise_for(response)
-        return Capability(phone, reachable=True, features=frozenset(_json(response)["features"]))
+        features = frozenset(_json(response).get("features", []))
+        return Capability(phone, reachable=True, features=features)
 
     async def batch_capable(self, phones: Iterable[str]) -> frozenset[str]:
         """The numbers RBM can reach on a carrier the agent is launched on (users.batchGet)."""
@@ -149,7 +150,7 @@ class RbmClient:
             raise ValueError("ttl, expire_time: give one or the other (RBM takes either)")
         body: dict[str, Any] = {"contentMessage": content_message(content)}
         if ttl is not None:
-            body["ttl"] = f"{ttl.total_seconds():g}s"
+            body["ttl"] = _duration(ttl)
         if expire_time is not None:
             body["expireTime"] = expire_time.astimezone(UTC).isoformat().replace("+00:00", "Z")
         response = await self._call(
@@ -215,15 +216,17 @@ class RbmClient:
         url = self.settings.api_base_url.rstrip("/") + path
         attempt, reauthorized = 0, False
         while True:
-            token = await self.tokens.token()
-            headers = {"Authorization": f"Bearer {token}"}
             wait: float | None = None
             try:
+                token = await self.tokens.token()
+                headers = {"Authorization": f"Bearer {token}"}
                 response = await self._http.request(
                     method, url, params=query, json=json, headers=headers
                 )
             except httpx.TransportError as exc:
                 failure = TemporaryFailure(f"rbm unreachable: {exc!r}")
+            except TemporaryFailure as exc:  # the token endpoint, throttled or down
+                failure = exc
             else:
                 if response.status_code == 401 and not reauthorized:
                     # The token was revoked or expired early: one fresh token, same call.
@@ -345,6 +348,12 @@ def _inbound_text(message: RbmUserMessage) -> str:
         return f"geo:{message.location.latitude},{message.location.longitude}"
     assert message.user_file is not None
     return message.user_file.payload.file_uri
+
+
+def _duration(span: timedelta) -> str:
+    """Google's Duration JSON: seconds with up to nine decimals and an "s" ("3600s")."""
+    whole, micros = divmod(span // timedelta(microseconds=1), 1_000_000)
+    return f"{whole}s" if not micros else f"{whole}.{micros:06d}".rstrip("0") + "s"
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -294,6 +294,18 @@ async def test_a_carousel(rbm: RbmPeer, client: RbmClient) -> None:
     }
 
 
+async def test_a_ttl_is_sent_as_a_google_duration(rbm: RbmPeer, client: RbmClient) -> None:
+    message_id = uuid4()
+    ttl = timedelta(days=30, milliseconds=250)
+    await client.send(CLAIRE, message_id, RichContent(text="Code : 123456"), ttl=ttl)
+    [request] = sends(await rbm.state(), message_id)
+    assert request["json"]["ttl"] == "2592000.25s"
+    with pytest.raises(ValueError, match="ttl, expire_time"):
+        await client.send(
+            CLAIRE, uuid4(), RichContent(text="x"), ttl=ttl, expire_time=datetime.now(UTC)
+        )
+
+
 async def test_a_number_without_rcs_is_not_an_rcs_user(client: RbmClient) -> None:
     with pytest.raises(NotRcsUser) as refused:
         await client.send(PAUL, uuid4(), RichContent(text="Bonjour"))
