@@ -5,6 +5,9 @@ instead of losing it; handlers are idempotent, so the replay changes nothing. Wh
 become valid (malformed JSON, an unknown type, a refusal by the domain) goes to the
 record's dead-letter topic with the reason, and the records after it are processed.
 Infrastructure failures (store or bus down) are retried without end: nothing is skipped.
+Within a batch, records of different keys are handled concurrently and records of one key
+in order, which is all the order the bus promises; concurrency is what lets a provider's
+window fill and the core's batcher commit many records in one transaction.
 """
 
 from __future__ import annotations
@@ -34,11 +37,6 @@ INFRASTRUCTURE = (
     ConnectionError,
     TemporaryFailure,
 )
-
-
-class Retry(Exception):
-    """The handler asks for the record to be tried again later (e.g. a receipt that came
-    before the send it belongs to)."""
 
 
 class ConsumingWorker:
@@ -73,13 +71,23 @@ class ConsumingWorker:
                     log.warning("bus.unavailable", worker=self.name, error=str(exc))
                     await asyncio.sleep(1.0)
                     continue
-                for record in records:
-                    await self._process(record)
+                await self._process_by_key(records)
                 if records:
                     await self._commit(records)
                     await self._report_lag()
         finally:
             await self.consumer.stop()
+
+    async def _process_by_key(self, records: list[Record]) -> None:
+        lanes: dict[tuple[str, int, str | None], list[Record]] = {}
+        for record in records:
+            lanes.setdefault((record.topic, record.partition, record.key), []).append(record)
+
+        async def in_order(lane: list[Record]) -> None:
+            for record in lane:
+                await self._process(record)
+
+        await asyncio.gather(*(in_order(lane) for lane in lanes.values()))
 
     async def _process(self, record: Record) -> None:
         attempts = 0
@@ -100,8 +108,9 @@ class ConsumingWorker:
                 if attempts < self.max_attempts:
                     await asyncio.sleep(self.backoff * attempts)
                     continue
-                reason = "kept failing" if not isinstance(exc, Retry) else "never became ready"
-                await self._dead_letter(record, reason, f"{type(exc).__name__}: {exc}", attempts)
+                await self._dead_letter(
+                    record, "kept failing", f"{type(exc).__name__}: {exc}", attempts
+                )
             else:
                 self.handled += 1
                 BUS_RECORDS.labels(self.name, record.topic).inc()

@@ -3,6 +3,8 @@
 Each handler loads the aggregates it needs, lets them decide, and saves everything it
 changed in one transaction. Deterministic ids make repeats collide in the store; the
 collision is retried, and the retry then sees what the first attempt recorded.
+``handle_many`` decides a batch of commands in one unit of work and saves it in one
+transaction (group commit): the store's cost is per transaction far more than per event.
 eventsourcing is synchronous: async callers go through ``chainon.runtime``'s thread pool.
 """
 
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -27,6 +30,7 @@ from domain.brand import Brand
 from domain.channels import CHANNEL_ADDRESS_KIND, AddressKind, Channel, channels_reaching
 from domain.contact import Contact
 from domain.conversation import Conversation
+from domain.early_receipt import EarlyReceipt
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.idempotency import IdempotentRequest, request_id
 from domain.index import IndexEntry, IndexKind, entry_id
@@ -79,6 +83,9 @@ class Core(Application[UUID]):
     ) -> None:
         super().__init__(env)
         self.clock = clock
+        # The aggregates a batch has loaded or changed, for the thread deciding it: the
+        # batch's later commands must see its earlier ones' changes before they are saved.
+        self._unit = threading.local()
         self.default_region = default_region
         self._handlers: dict[type[cmd.Command], Callable[[Any, datetime], Handled]] = {
             cmd.SendMessage: self._send,
@@ -104,27 +111,8 @@ class Core(Application[UUID]):
     def handle(
         self, command: cmd.Command, *, idempotency: IdempotencyClaim | None = None
     ) -> cmd.Outcome:
-        handler = self._handlers[type(command)]
         for _ in range(MAX_ATTEMPTS):
-            if idempotency is not None:
-                previous = self.find(
-                    IdempotentRequest, request_id(idempotency.brand_id, idempotency.key)
-                )
-                if previous is not None:
-                    replayed = previous.replay(idempotency.fingerprint)
-                    return cmd.Outcome.model_validate({**replayed, "duplicate": True})
-            now = self.clock()
-            outcome, changed = handler(command, now)
-            if idempotency is not None:
-                changed.append(
-                    IdempotentRequest.answer(
-                        idempotency.brand_id,
-                        idempotency.key,
-                        idempotency.fingerprint,
-                        outcome.model_dump(mode="json", exclude={"position"}),
-                        at=now,
-                    )
-                )
+            outcome, changed = self._decide(command, idempotency)
             try:
                 recordings = self.save(*changed)
             except RecordConflictError:
@@ -133,6 +121,75 @@ class Core(Application[UUID]):
                 outcome = outcome.model_copy(update={"position": recordings[-1].notification.id})
             return outcome
         raise ConcurrencyExhausted("too many concurrent changes; try again")
+
+    def handle_many(
+        self, batch: Sequence[tuple[cmd.Command, IdempotencyClaim | None]]
+    ) -> list[cmd.Outcome | Exception]:
+        """Decides the commands in order, each seeing the ones before it, and saves them all
+        in one transaction. If any is refused or the save conflicts, the batch is decided
+        again one command at a time, so one bad command never fails its neighbours; the
+        result then holds its refusal in its place."""
+        if len(batch) > 1:
+            try:
+                return list(self._decide_together(batch))
+            except (DomainError, RecordConflictError):
+                pass
+        results: list[cmd.Outcome | Exception] = []
+        for command, idempotency in batch:
+            try:
+                results.append(self.handle(command, idempotency=idempotency))
+            except DomainError as refusal:
+                results.append(refusal)
+        return results
+
+    def _decide_together(
+        self, batch: Sequence[tuple[cmd.Command, IdempotencyClaim | None]]
+    ) -> list[cmd.Outcome]:
+        unit: dict[UUID, Aggregate] = {}
+        self._unit.aggregates = unit
+        try:
+            outcomes: list[cmd.Outcome] = []
+            changed: dict[int, Aggregate] = {}
+            for command, idempotency in batch:
+                outcome, touched = self._decide(command, idempotency)
+                for aggregate in touched:
+                    unit[aggregate.id] = aggregate
+                    changed[id(aggregate)] = aggregate
+                outcomes.append(outcome)
+            recordings = self.save(*changed.values())
+        finally:
+            self._unit.aggregates = None
+        if not recordings:
+            return outcomes
+        # Every command's effects are in the read models once they reach the batch's end.
+        position = recordings[-1].notification.id
+        return [
+            o.model_copy(update={"position": position}) if o.changed and not o.duplicate else o
+            for o in outcomes
+        ]
+
+    def _decide(self, command: cmd.Command, idempotency: IdempotencyClaim | None) -> Handled:
+        handler = self._handlers[type(command)]
+        if idempotency is not None:
+            previous = self.find(
+                IdempotentRequest, request_id(idempotency.brand_id, idempotency.key)
+            )
+            if previous is not None:
+                replayed = previous.replay(idempotency.fingerprint)
+                return cmd.Outcome.model_validate({**replayed, "duplicate": True}), []
+        now = self.clock()
+        outcome, changed = handler(command, now)
+        if idempotency is not None:
+            changed.append(
+                IdempotentRequest.answer(
+                    idempotency.brand_id,
+                    idempotency.key,
+                    idempotency.fingerprint,
+                    outcome.model_dump(mode="json", exclude={"position"}),
+                    at=now,
+                )
+            )
+        return outcome, changed
 
     # Brands (operator actions, not brand-scoped commands)
 
@@ -226,10 +283,15 @@ class Core(Application[UUID]):
         return found
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+        unit: dict[UUID, Aggregate] | None = getattr(self._unit, "aggregates", None)
+        aggregate: Aggregate | None = None if unit is None else unit.get(aggregate_id)
+        if aggregate is None:
+            try:
+                aggregate = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+            if unit is not None:
+                unit[aggregate_id] = aggregate
         return aggregate if isinstance(aggregate, cls) else None
 
     def conversation_of(self, brand_id: UUID, conversation_id: UUID) -> Conversation:
@@ -423,7 +485,8 @@ class Core(Application[UUID]):
         if not changed:
             return outcome, []
         # Every segment's id leads back to the message: receipts come per segment.
-        entries = [
+        segments = list(dict.fromkeys([command.provider_message_id, *segment_ids]))
+        entries: list[Aggregate] = [
             IndexEntry.claim(
                 IndexKind.PROVIDER_MESSAGE,
                 f"out:{command.provider}:{segment}",
@@ -431,8 +494,20 @@ class Core(Application[UUID]):
                 at=now,
                 detail=str(command.message_id),
             )
-            for segment in dict.fromkeys([command.provider_message_id, *segment_ids])
+            for segment in segments
         ]
+        for segment in segments:
+            early = self.find(EarlyReceipt, ids.early_receipt_id(command.provider, segment))
+            if early is None or early.matched:
+                continue
+            for status, reason in early.outcomes:
+                conversation.record_outcome(
+                    command.message_id, status, at=now, reason=reason, segment_id=segment
+                )
+            early.match(conversation.id, command.message_id, at=now)
+            entries.append(early)
+        message = conversation.message(command.message_id)
+        outcome = outcome.model_copy(update={"channel": message.channel, "status": message.status})
         return outcome, [conversation, *entries]
 
     def _record_send_failure(self, command: cmd.RecordSendFailure, now: datetime) -> Handled:
@@ -452,9 +527,7 @@ class Core(Application[UUID]):
         key = f"out:{command.provider}:{command.provider_message_id}"
         entry = self.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, key))
         if entry is None:
-            raise NotFound(
-                f"no message sent through {command.provider} as {command.provider_message_id!r}"
-            )
+            return self._keep_early(command, now)
         conversation = self.get(Conversation, entry.target_id)
         message_id = UUID(entry.detail)
         changed = conversation.record_outcome(
@@ -472,6 +545,23 @@ class Core(Application[UUID]):
             channel=conversation.message(message_id).channel,
         )
         return outcome, [conversation] if changed else []
+
+    def _keep_early(self, command: cmd.RecordReceipt, now: datetime) -> Handled:
+        """A receipt for an id no message has (yet): kept until its send is recorded."""
+        kept = self.find(
+            EarlyReceipt, ids.early_receipt_id(command.provider, command.provider_message_id)
+        )
+        if kept is None:
+            kept = EarlyReceipt.keep(
+                command.provider,
+                command.provider_message_id,
+                command.status,
+                command.reason,
+                at=now,
+            )
+        elif not kept.keep_again(command.status, command.reason, at=now):
+            return cmd.Outcome(changed=False, duplicate=True), []
+        return cmd.Outcome(changed=False, kept=True), [kept]
 
     def _assign(self, command: cmd.AssignConversation, now: datetime) -> Handled:
         conversation = self.conversation_of(command.brand_id, command.conversation_id)

@@ -24,6 +24,7 @@ from adapters.channels.email import EmailProvider
 from adapters.channels.port import ChannelProvider
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
 from adapters.channels.smpp import SmppLink, SmppProvider
+from chainon.batching import CommandBatcher
 from chainon.consuming import ConsumingWorker
 from chainon.core import Core, IdempotencyClaim
 from chainon.polling import follow
@@ -68,9 +69,14 @@ class Runtime:
     def __init__(self, settings: Settings, roles: Iterable[Role] = EVERY_ROLE) -> None:
         self.settings = settings
         self.roles = frozenset(roles)
+        # Cached aggregates are fast-forwarded from the store on every load, so a cache
+        # stays right when other processes write; it saves replaying whole histories.
         env = {**store_env(settings), "SINGLE_ROW_TRACKING": "y"}
+        if settings.aggregate_cache > 0:  # eventsourcing reads 0 as "no limit"
+            env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache)
         self.core = racing_creation(lambda: Core(env, default_region=settings.default_region))
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chainon-store")
+        self.batcher = CommandBatcher(self.core.handle_many, self.call)
         self.topics = Topics(settings.topic_prefix)
         self.bus = make_bus(settings)
         self.publisher = ChannelPublisher(self.bus, self.topics)
@@ -116,7 +122,7 @@ class Runtime:
             self.bus.consumer(
                 self.topics.group("core"), [self.topics.commands, self.topics.inbound]
             ),
-            CoreHandler(self.core, self.topics, self.call),
+            CoreHandler(self.batcher.handle, self.topics),
         )
         self.dispatch_worker = ConsumingWorker(
             "dispatch",
@@ -185,7 +191,7 @@ class Runtime:
     async def handle(
         self, command: cmd.Command, idempotency: IdempotencyClaim | None = None
     ) -> cmd.Outcome:
-        return await self.call(self.core.handle, command, idempotency=idempotency)
+        return await self.batcher.handle(command, idempotency)
 
     async def caught_up(self, position: int, within: float = 5.0) -> bool:
         """Waits (holding no thread) until the read models include ``position``."""

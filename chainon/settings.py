@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     sandbox_receipt_delay: float = Field(default=1.0, ge=0)  # seconds
     sandbox_outcome: str = Field(default="deliver", pattern="^(deliver|fail|silent)$")
     relay_poll_interval: float = Field(default=0.1, gt=0)
+    # Aggregates kept in memory per process (conversations, contacts, index entries);
+    # 0 turns the cache off. Each is a few kilobytes.
+    aggregate_cache: int = Field(default=5000, ge=0)
     demo_brand: bool = True  # `chainon serve` creates the demo brand when missing
     # Email (off while email_reply_domain is empty): the relay we send through, and the
     # SMTP server we receive on for the brands' addresses and our reply domain.

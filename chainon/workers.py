@@ -22,7 +22,6 @@ from adapters.channels.port import (
     OutboundMessage,
     PermanentFailure,
 )
-from chainon.consuming import Retry
 from chainon.core import Core, IdempotencyClaim
 from chainon.observability import BUS_DLQ, MESSAGES
 from chainon.records import (
@@ -39,19 +38,19 @@ from chainon.topics import Topics
 from domain import commands as cmd
 from domain.brand import DEFAULT_PROVIDER, Brand
 from domain.channels import Channel
-from domain.errors import InvalidInput, NotFound
+from domain.errors import InvalidInput
 
 log = structlog.get_logger(__name__)
 Call = Callable[..., Awaitable[Any]]
+Handle = Callable[[cmd.Command, IdempotencyClaim | None], Awaitable[cmd.Outcome]]
 
 
 class CoreHandler:
     """Applies ``chainon.inbound.v1`` and ``chainon.commands.v1`` records to the core."""
 
-    def __init__(self, core: Core, topics: Topics, call: Call) -> None:
-        self.core = core
+    def __init__(self, handle: Handle, topics: Topics) -> None:
+        self.handle = handle  # the process's command batcher: records commit in groups
         self.topics = topics
-        self.call = call
 
     async def __call__(self, record: Record) -> None:
         claim = None
@@ -62,17 +61,15 @@ class CoreHandler:
             command = read(INBOUND, record.value)
         else:
             raise PoisonRecord(f"the core does not consume {record.topic}")
-        try:
-            outcome: cmd.Outcome = await self.call(self.core.handle, command, idempotency=claim)
-        except NotFound as exc:
-            if isinstance(command, cmd.RecordReceipt):
-                # Its RecordSent may still be on its way: try again before giving up.
-                raise Retry(exc.detail) from exc
-            raise
+        outcome = await self.handle(command, claim)
         if isinstance(command, cmd.ReceiveMessage) and outcome.changed and not outcome.refused:
             MESSAGES.labels(command.channel.value, "inbound", "received").inc()
         if isinstance(command, cmd.RecordReceipt) and outcome.changed and outcome.channel:
             MESSAGES.labels(outcome.channel.value, "outbound", command.status.value).inc()
+        # Receipts kept because they came before their send count once it is recorded.
+        final = outcome.status is not None and outcome.status.is_final
+        if isinstance(command, cmd.RecordSent) and final and outcome.channel and outcome.status:
+            MESSAGES.labels(outcome.channel.value, "outbound", outcome.status.value).inc()
 
     @staticmethod
     def _claim(command: cmd.Command) -> IdempotencyClaim:

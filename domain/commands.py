@@ -204,9 +204,11 @@ class Outcome(BaseModel):
     changed: bool = True
     duplicate: bool = False
     refused: str | None = None
+    kept: bool = False  # a receipt that came before its send, kept until the send is recorded
     brand_id: UUID | None = None
     conversation_id: UUID | None = None
     contact_id: UUID | None = None
     message_id: UUID | None = None
     channel: Channel | None = None
+    status: MessageStatus | None = None  # an outbound message's status after the command
     position: int | None = None  # notification id of the last event recorded

@@ -32,3 +32,8 @@ def inbound_message_id(provider: str, provider_message_id: str) -> UUID:
 def index_id(kind: str, key: str) -> UUID:
     """The id of an index entry (address → brand, key hash → brand, address → contact…)."""
     return uuid5(NAMESPACE, f"index:{kind}:{key}")
+
+
+def early_receipt_id(provider: str, provider_message_id: str) -> UUID:
+    """Receipts a provider sent for an id no message had yet: one per (provider, id)."""
+    return uuid5(NAMESPACE, f"early-receipt:{provider}:{provider_message_id}")

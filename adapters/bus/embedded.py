@@ -3,7 +3,8 @@
 Each topic is one ordered log (one partition), so order holds for every key at once. A
 group's committed position is stored in the same file; a restarted consumer resumes there.
 Publishing wakes the consumers of this process at once; others poll. One consumer per
-group: the embedded mode runs one process.
+group: the embedded mode runs one process. Concurrent publishers share transactions (group
+commit): what queues while one write is on the disk goes in the next, together.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class EmbeddedBus:
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._published = asyncio.Condition()
+        self._queued: list[tuple[Sequence[Outgoing], asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,8 +71,28 @@ class EmbeddedBus:
         """Topics need no creation in the embedded log."""
 
     async def publish(self, records: Sequence[Outgoing]) -> None:
-        if records:
-            await self._run(self._insert, records)
+        if not records:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((records, done))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_queued(), name="embedded-bus-write")
+        await done
+
+    async def _write_queued(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued[:1000], self._queued[1000:]
+            records = [record for records, _ in batch for record in records]
+            try:
+                await self._run(self._insert, records)
+            except Exception as exc:  # the file is locked or gone: each publisher hears it
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
             async with self._published:
                 self._published.notify_all()
 

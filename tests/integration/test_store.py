@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from uuid import uuid4
 
 import pytest
 
@@ -239,6 +240,78 @@ class StoreContract:
             MessageStatus.DELIVERED,
         ]
         assert len(runtime.provider.sent) == 1
+
+    async def test_a_receipt_before_its_send_is_kept_and_applied_with_the_send(
+        self, runtime: Runtime, brand: BrandWithKey
+    ) -> None:
+        """On the bus a receipt can overtake its RecordSent (same key, earlier offset):
+        it is kept, not retried in place behind a send that waits after it."""
+        core = runtime.core
+        queued = core.handle(
+            cmd.SendMessage(brand_id=brand.id, to=CONSUMER, body="Le code est 4242")
+        )
+        receipt = cmd.RecordReceipt(
+            provider="smpp:main", provider_message_id="A1", status=MessageStatus.DELIVERED
+        )
+        first, again = core.handle(receipt), core.handle(receipt)
+        assert (first.kept, first.changed) == (True, False)
+        assert again.duplicate
+        sent = core.handle(
+            cmd.RecordSent(
+                conversation_id=queued.conversation_id,
+                message_id=queued.message_id,
+                provider="smpp:main",
+                provider_message_id="A1",
+            )
+        )
+        assert sent.status is MessageStatus.DELIVERED
+        message = core.get(Conversation, queued.conversation_id).message(queued.message_id)
+        assert [s for s, _ in message.history] == [
+            MessageStatus.QUEUED,
+            MessageStatus.SENT,
+            MessageStatus.DELIVERED,
+        ]
+        late = core.handle(receipt)  # now the send is known: an ordinary duplicate
+        assert not late.changed and not late.kept
+
+    async def test_a_batch_commits_together_and_a_refusal_spares_its_neighbours(
+        self, runtime: Runtime, brand: BrandWithKey
+    ) -> None:
+        core = runtime.core
+        stranger = cmd.Reply(brand_id=brand.id, conversation_id=uuid4(), body="Bonjour ?")
+        results = core.handle_many(
+            [
+                (inbound("b-1", "Première"), None),
+                (inbound("b-1", "Première"), None),  # the provider's retry, in the same batch
+                (stranger, None),
+                (inbound("b-2", "Deuxième"), None),
+            ]
+        )
+        first, repeat, refused, second = results
+        assert isinstance(refused, NotFound)
+        assert isinstance(first, cmd.Outcome) and isinstance(repeat, cmd.Outcome)
+        assert isinstance(second, cmd.Outcome)
+        assert repeat.duplicate and not second.duplicate
+        assert first.conversation_id == second.conversation_id
+        conversation = core.get(Conversation, first.conversation_id)  # type: ignore[arg-type]
+        assert [m.body for m in conversation.messages.values()] == ["Première", "Deuxième"]
+
+    async def test_concurrent_callers_share_transactions_and_each_gets_its_outcome(
+        self, runtime: Runtime, brand: BrandWithKey
+    ) -> None:
+        outcomes = await asyncio.gather(
+            *(
+                runtime.handle(inbound(f"c-{i}", f"n°{i}", sender=f"+3361100{i:04d}"))
+                for i in range(60)
+            )
+        )
+        assert len({o.conversation_id for o in outcomes}) == 60
+        assert all(o.position is not None for o in outcomes)
+        # Callers that queued behind a transaction went in together: fewer commits than calls.
+        assert len({o.position for o in outcomes}) < 60
+        for i, outcome in enumerate(outcomes):
+            conversation = runtime.core.get(Conversation, outcome.conversation_id)  # type: ignore[arg-type]
+            assert [m.body for m in conversation.messages.values()] == [f"n°{i}"]
 
     async def test_failing_and_silent_providers_leave_the_right_status(
         self, runtime: Runtime, brand: BrandWithKey
