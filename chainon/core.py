@@ -524,9 +524,12 @@ class Core(Application[UUID]):
         return outcome, [conversation] if changed else []
 
     def _record_receipt(self, command: cmd.RecordReceipt, now: datetime) -> Handled:
-        key = f"out:{command.provider}:{command.provider_message_id}"
-        entry = self.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, key))
-        if entry is None:
+        for segment_id in dict.fromkeys([command.provider_message_id, *command.alternative_ids]):
+            key = f"out:{command.provider}:{segment_id}"
+            entry = self.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, key))
+            if entry is not None:
+                break
+        else:
             return self._keep_early(command, now)
         conversation = self.get(Conversation, entry.target_id)
         message_id = UUID(entry.detail)
@@ -535,7 +538,7 @@ class Core(Application[UUID]):
             command.status,
             at=now,
             reason=command.reason,
-            segment_id=command.provider_message_id,
+            segment_id=segment_id,
         )
         outcome = cmd.Outcome(
             changed=changed,

@@ -97,6 +97,11 @@ class RecordReceipt(Command):
     provider_message_id: Annotated[str, Field(min_length=1, max_length=256)]
     status: Literal[MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.EXPIRED]
     reason: Annotated[str, Field(max_length=500)] = ""
+    # Other spellings of the id (an SMSC that answers in hex and receipts in decimal),
+    # tried in order when the id itself is unknown.
+    alternative_ids: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=16)
+    ] = []
 
 
 class AssignConversation(Command):

@@ -274,6 +274,33 @@ class StoreContract:
         late = core.handle(receipt)  # now the send is known: an ordinary duplicate
         assert not late.changed and not late.kept
 
+    async def test_a_receipt_naming_the_id_in_another_spelling_finds_its_message(
+        self, runtime: Runtime, brand: BrandWithKey
+    ) -> None:
+        """After a restart the SMPP link no longer remembers that the SMSC's decimal receipt
+        id is its hex submit id: the core's durable index, tried in each spelling, does."""
+        core = runtime.core
+        queued = core.handle(cmd.SendMessage(brand_id=brand.id, to=CONSUMER, body="Bonjour"))
+        core.handle(
+            cmd.RecordSent(
+                conversation_id=queued.conversation_id,
+                message_id=queued.message_id,
+                provider="smpp:main",
+                provider_message_id="E5F2D7",
+            )
+        )
+        outcome = core.handle(
+            cmd.RecordReceipt(
+                provider="smpp:main",
+                provider_message_id="15069911",
+                alternative_ids=["e5f2d7", "E5F2D7"],
+                status=MessageStatus.DELIVERED,
+            )
+        )
+        assert outcome.changed and outcome.message_id == queued.message_id
+        message = core.get(Conversation, queued.conversation_id).message(queued.message_id)
+        assert message.status is MessageStatus.DELIVERED
+
     async def test_a_batch_commits_together_and_a_refusal_spares_its_neighbours(
         self, runtime: Runtime, brand: BrandWithKey
     ) -> None:
