@@ -10,8 +10,8 @@ before that re-sends what was not acknowledged, never skips: consumers that reme
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -83,7 +83,9 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.published = 0
-        self._brand_of = lru_cache(maxsize=50_000)(self._load_brand_of)
+        # conversation → brand, learnt from the Opened events passing by (a conversation's
+        # brand never changes), so the outbound record rarely costs a load
+        self._brands: OrderedDict[UUID, UUID] = OrderedDict()
 
     async def run(self, stopping: asyncio.Event) -> None:
         await follow(self.run_once, stopping, name=NAME, fastest=self.poll_interval)
@@ -114,6 +116,8 @@ class Relay:
                 continue
             record = event_record(self.core, notification)
             key = str(record.aggregate_id)
+            if notification.topic == Conversation.Opened.TOPIC:
+                self._remember_brand(record.aggregate_id, UUID(str(record.data["brand_id"])))
             out.append(Outgoing(self.topics.events, key, dump(record)))
             if notification.topic == Conversation.MessageQueued.TOPIC:
                 out.append(Outgoing(self.topics.outbound, key, dump(self._outbound(record))))
@@ -134,5 +138,14 @@ class Relay:
             request_id=data.get("request_id"),
         )
 
-    def _load_brand_of(self, conversation_id: UUID) -> UUID:
-        return self.core.get(Conversation, conversation_id).brand_id
+    def _brand_of(self, conversation_id: UUID) -> UUID:
+        brand_id = self._brands.get(conversation_id)
+        if brand_id is None:
+            brand_id = self.core.get(Conversation, conversation_id).brand_id
+            self._remember_brand(conversation_id, brand_id)
+        return brand_id
+
+    def _remember_brand(self, conversation_id: UUID, brand_id: UUID) -> None:
+        self._brands[conversation_id] = brand_id
+        if len(self._brands) > 50_000:
+            self._brands.popitem(last=False)
