@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         "selected": [s.key for s in steps],
         "machine": machine(),
     }
+    # SIGTERM unwinds like Ctrl-C, so that every server started below is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with Services(say) as services:
         try:
             services.start(set().union(*(s.measurement.needs for s in steps)))

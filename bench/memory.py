@@ -53,7 +53,7 @@ def children(pid: int) -> list[int]:
 class Watch:
     """Samples the peaks of ``pids`` (by name) and of their children until closed."""
 
-    def __init__(self, pids: dict[str, int], interval: float = 0.25) -> None:
+    def __init__(self, pids: dict[str, int], interval: float = 0.5) -> None:
         self.pids = dict(pids)
         self.interval = interval
         self.peaks: dict[str, int] = {}
@@ -78,6 +78,8 @@ class Watch:
         self._sample()
 
     def _run(self) -> None:
+        if not self.pids:
+            return
         while not self._stop.wait(self.interval):
             self._sample()
 

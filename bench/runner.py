@@ -96,9 +96,11 @@ def run_step(
         try:
             child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            child.kill()  # our own child, by its PID
-            child.wait()
             outcome.error = f"no result after {timeout:.0f}s"
+        finally:
+            if child.poll() is None:  # timed out, or we are being stopped
+                child.kill()  # our own child, by its PID
+                child.wait()
     outcome.wall_seconds = time.perf_counter() - began
     document = json.loads(result_path.read_text()) if result_path.exists() else {}
     if "result" in document:
