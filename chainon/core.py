@@ -26,10 +26,10 @@ from eventsourcing.persistence import RecordConflictError
 from domain import commands as cmd
 from domain import ids
 from domain.addresses import Address, parse_address, parse_email, parse_phone
-from domain.brand import Brand
+from domain.brand import Brand, check_fallback_seconds
 from domain.channels import CHANNEL_ADDRESS_KIND, AddressKind, Channel, channels_reaching
 from domain.contact import Contact
-from domain.conversation import Conversation
+from domain.conversation import Conversation, FallbackReason
 from domain.early_receipt import EarlyReceipt
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.idempotency import IdempotentRequest, request_id
@@ -37,6 +37,7 @@ from domain.index import IndexEntry, IndexKind, entry_id
 from domain.message_body import prepare_body
 from domain.message_status import MessageStatus
 from domain.refusal import RefusedInbound
+from domain.rich_content import RichContent, render_sms
 
 A = TypeVar("A", bound=Aggregate)
 Handled = tuple[cmd.Outcome, list[Aggregate]]
@@ -104,6 +105,10 @@ class Core(Application[UUID]):
             cmd.UpdateContact: self._update_contact,
             cmd.ConfigureQueue: self._configure_queue,
             cmd.SetAgentCapacity: self._set_capacity,
+            cmd.RecordCapability: self._record_capability,
+            cmd.EnforceFallbackDeadline: self._enforce_deadline,
+            cmd.RecordRevocation: self._record_revocation,
+            cmd.ConfigureFallback: self._configure_fallback,
         }
 
     # The one way in for commands
@@ -344,18 +349,47 @@ class Core(Application[UUID]):
         brand = self.get(Brand, command.brand_id)
         address = parse_address(command.to, default_region=self.default_region, field="to")
         channel = self._pick_channel(brand, address.kind, command.channel)
+        if command.fallback_after_seconds is not None:
+            check_fallback_seconds(command.fallback_after_seconds)
         contact, changed = self._contact_for(brand.id, address, now)
         conversation = self._current_conversation(brand, contact, now)
+        rich = command.rich
+        text = command.body if command.body is not None else render_sms(rich) if rich else ""
+        fallback = brand.fallback_channel(channel) if channel is Channel.RCS else None
+        if fallback is not None and contact.capable_of(Channel.RCS, at=now) is False:
+            # Known not to take RCS: straight to the fallback, counted as one.
+            replacement = uuid4()
+            conversation.fall_back(None, FallbackReason.NOT_CAPABLE, fallback, replacement, at=now)
+            sms_text = render_sms(rich) if rich is not None else text
+            outcome = self._queue(
+                brand,
+                conversation,
+                contact,
+                fallback,
+                address,
+                sms_text,
+                now,
+                reopen=True,
+                request_id=command.request_id,
+                message_id=replacement,
+            )
+            return outcome, [*changed, conversation, contact]
         outcome = self._queue(
             brand,
             conversation,
             contact,
             channel,
             address,
-            command.body,
+            text,
             now,
             reopen=True,
             request_id=command.request_id,
+            rich=rich,
+            fallback_after=(
+                timedelta(seconds=command.fallback_after_seconds)
+                if command.fallback_after_seconds is not None
+                else None
+            ),
         )
         return outcome, [*changed, conversation, contact]
 
@@ -394,10 +428,15 @@ class Core(Application[UUID]):
         *,
         reopen: bool,
         request_id: str | None,
+        message_id: UUID | None = None,
+        rich: RichContent | None = None,
+        fallback_of: UUID | None = None,
+        fallback_after: timedelta | None = None,
     ) -> cmd.Outcome:
-        """Queues an outbound message: the body checked and segmented for its channel."""
+        """Queues an outbound message: the body checked and segmented for its channel; an
+        RCS message gets its fallback plan when the brand has a channel to fall back to."""
         body = prepare_body(text, channel, smart_encoding=brand.smart_encoding)
-        message_id = uuid4()
+        message_id = message_id or uuid4()
         conversation.queue(
             message_id=message_id,
             channel=channel,
@@ -410,7 +449,15 @@ class Core(Application[UUID]):
             at=now,
             reopen=reopen,
             request_id=request_id,
+            rich=rich.model_dump(mode="json", exclude_defaults=True) if rich else None,
+            fallback_of=fallback_of,
         )
+        fallback = brand.fallback_channel(channel) if channel is Channel.RCS else None
+        if fallback is not None:
+            if rich is not None:  # refused now if its SMS rendering could not go
+                prepare_body(render_sms(rich), fallback, smart_encoding=brand.smart_encoding)
+            deadline = now + (fallback_after or brand.fallback_after)
+            conversation.plan_fallback(message_id, fallback, deadline)
         contact.reached_on(channel, at=now)
         return cmd.Outcome(
             brand_id=brand.id,
@@ -419,6 +466,85 @@ class Core(Application[UUID]):
             message_id=message_id,
             channel=channel,
         )
+
+    def _fall_back(
+        self, conversation: Conversation, message_id: UUID, reason: FallbackReason, now: datetime
+    ) -> list[Aggregate]:
+        """Queues the replacement of an RCS message on its fallback channel, once."""
+        message = conversation.message(message_id)
+        plan = message.fallback
+        assert plan is not None
+        brand = self.get(Brand, conversation.brand_id)
+        contact = self.get(Contact, conversation.contact_id)
+        replacement = ids.fallback_message_id(message_id)
+        conversation.fall_back(message_id, reason, plan.channel, replacement, at=now)
+        rich = RichContent.model_validate(message.rich) if message.rich else None
+        self._queue(
+            brand,
+            conversation,
+            contact,
+            plan.channel,
+            Address(CHANNEL_ADDRESS_KIND[plan.channel], message.recipient),
+            render_sms(rich) if rich is not None else message.body,
+            now,
+            reopen=True,
+            request_id=None,
+            message_id=replacement,
+            fallback_of=message_id,
+        )
+        return [conversation, contact]
+
+    def _record_capability(self, command: cmd.RecordCapability, now: datetime) -> Handled:
+        conversation = self.get(Conversation, command.conversation_id)
+        contact = self.get(Contact, conversation.contact_id)
+        changed = contact.capability_checked(
+            command.channel, command.capable, list(command.features), at=now
+        )
+        outcome = cmd.Outcome(
+            changed=changed,
+            brand_id=conversation.brand_id,
+            contact_id=contact.id,
+            conversation_id=conversation.id,
+        )
+        return outcome, [contact] if changed else []
+
+    def _enforce_deadline(self, command: cmd.EnforceFallbackDeadline, now: datetime) -> Handled:
+        conversation = self.get(Conversation, command.conversation_id)
+        changed = conversation.fallback_due(command.message_id, at=now)
+        outcome = cmd.Outcome(
+            changed=changed,
+            brand_id=conversation.brand_id,
+            conversation_id=conversation.id,
+            message_id=command.message_id,
+        )
+        return outcome, [conversation] if changed else []
+
+    def _record_revocation(self, command: cmd.RecordRevocation, now: datetime) -> Handled:
+        conversation = self.get(Conversation, command.conversation_id)
+        message_id = command.message_id
+        changed: list[Aggregate] = []
+        if command.result == "revoked":
+            if conversation.revoked(message_id, at=now):
+                changed = self._fall_back(conversation, message_id, FallbackReason.DEADLINE, now)
+        elif conversation.revocation_failed(message_id, command.reason or command.result, at=now):
+            changed = [conversation]
+            if command.result == "already_delivered":
+                conversation.record_outcome(message_id, MessageStatus.DELIVERED, at=now)
+        message = conversation.message(message_id)
+        outcome = cmd.Outcome(
+            changed=bool(changed),
+            brand_id=conversation.brand_id,
+            conversation_id=conversation.id,
+            message_id=message_id,
+            channel=message.channel,
+            status=message.status,
+        )
+        return outcome, changed
+
+    def _configure_fallback(self, command: cmd.ConfigureFallback, now: datetime) -> Handled:
+        brand = self.get(Brand, command.brand_id)
+        changed = brand.configure_fallback(command.after_seconds, at=now)
+        return cmd.Outcome(changed=changed, brand_id=brand.id), [brand] if changed else []
 
     def _receive(self, command: cmd.ReceiveMessage, now: datetime) -> Handled:
         message_id = ids.inbound_message_id(command.provider, command.provider_message_id)
@@ -521,7 +647,21 @@ class Core(Application[UUID]):
             conversation_id=conversation.id,
             message_id=command.message_id,
         )
-        return outcome, [conversation] if changed else []
+        if not changed:
+            return outcome, []
+        touched: list[Aggregate] = [conversation]
+        reason = (
+            FallbackReason.NOT_CAPABLE
+            if command.reason == FallbackReason.NOT_CAPABLE.value
+            else FallbackReason.FAILED
+        )
+        if conversation.may_fall_back(command.message_id, reason):
+            touched = self._fall_back(conversation, command.message_id, reason, now)
+        if reason is FallbackReason.NOT_CAPABLE:
+            contact = self.get(Contact, conversation.contact_id)
+            if contact.capability_checked(Channel.RCS, False, [], at=now):
+                touched.append(contact)
+        return outcome, touched
 
     def _record_receipt(self, command: cmd.RecordReceipt, now: datetime) -> Handled:
         for segment_id in dict.fromkeys([command.provider_message_id, *command.alternative_ids]):

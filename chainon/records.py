@@ -11,7 +11,7 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from adapters.channels.port import OutboundMessage
+from adapters.channels.port import OutboundMessage, RevokeMessage
 from domain import commands as cmd
 from domain.ids import NAMESPACE
 
@@ -55,7 +55,13 @@ class DeadLetter(BaseModel):
 
 
 Inbound = Annotated[
-    cmd.ReceiveMessage | cmd.RecordSent | cmd.RecordSendFailure | cmd.RecordReceipt,
+    cmd.ReceiveMessage
+    | cmd.RecordSent
+    | cmd.RecordSendFailure
+    | cmd.RecordReceipt
+    | cmd.RecordCapability
+    | cmd.RecordRevocation
+    | cmd.EnforceFallbackDeadline,
     Field(discriminator="type"),
 ]
 BrandCommand = Annotated[
@@ -70,12 +76,14 @@ BrandCommand = Annotated[
     | cmd.PrioritizeConversation
     | cmd.UpdateContact
     | cmd.ConfigureQueue
-    | cmd.SetAgentCapacity,
+    | cmd.SetAgentCapacity
+    | cmd.ConfigureFallback,
     Field(discriminator="type"),
 ]
 INBOUND: TypeAdapter[Any] = TypeAdapter(Inbound)
 COMMANDS: TypeAdapter[Any] = TypeAdapter(BrandCommand)
-OUTBOUND: TypeAdapter[OutboundMessage] = TypeAdapter(OutboundMessage)
+Outbound = Annotated[OutboundMessage | RevokeMessage, Field(discriminator="type")]
+OUTBOUND: TypeAdapter[OutboundMessage | RevokeMessage] = TypeAdapter(Outbound)
 
 
 def read(adapter: TypeAdapter[Any], value: bytes) -> Any:

@@ -19,7 +19,7 @@ import structlog
 from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 
 from adapters.bus.port import Bus, Outgoing
-from adapters.channels.port import OutboundMessage
+from adapters.channels.port import OutboundMessage, RevokeMessage
 from chainon.core import Core
 from chainon.observability import RELAY_LAG, RELAY_PUBLISHED
 from chainon.polling import follow
@@ -121,6 +121,9 @@ class Relay:
             out.append(Outgoing(self.topics.events, key, dump(record)))
             if notification.topic == Conversation.MessageQueued.TOPIC:
                 out.append(Outgoing(self.topics.outbound, key, dump(self._outbound(record))))
+            elif notification.topic == Conversation.RevocationRequested.TOPIC:
+                # Same key as the send: the dispatcher revokes only after it sent.
+                out.append(Outgoing(self.topics.outbound, key, dump(self._revoke(record))))
         return out
 
     def _outbound(self, record: EventRecord) -> OutboundMessage:
@@ -136,6 +139,20 @@ class Relay:
             encoding=data["encoding"],
             segments=data["segments"],
             request_id=data.get("request_id"),
+            rich=data.get("rich"),
+        )
+
+    def _revoke(self, record: EventRecord) -> RevokeMessage:
+        conversation = self.core.get(Conversation, record.aggregate_id)
+        message = conversation.message(UUID(str(record.data["message_id"])))
+        return RevokeMessage(
+            message_id=message.id,
+            conversation_id=conversation.id,
+            brand_id=conversation.brand_id,
+            channel=message.channel,
+            sender=message.sender,
+            recipient=message.recipient,
+            provider_message_id=message.provider_message_id,
         )
 
     def _brand_of(self, conversation_id: UUID) -> UUID:

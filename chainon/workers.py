@@ -17,10 +17,15 @@ import structlog
 
 from adapters.bus.port import Bus, Outgoing, Record
 from adapters.channels.port import (
+    CapabilityAnswer,
     ChannelProvider,
     ChannelRefusal,
+    NotCapable,
     OutboundMessage,
     PermanentFailure,
+    Revocation,
+    RevokeMessage,
+    RevokingProvider,
 )
 from chainon.core import Core, IdempotencyClaim
 from chainon.observability import BUS_DLQ, MESSAGES
@@ -135,7 +140,7 @@ class DispatchHandler:
     def __init__(
         self,
         providers: Mapping[str, ChannelProvider],
-        route: Callable[[OutboundMessage], Awaitable[str]],
+        route: Callable[[OutboundMessage | RevokeMessage], Awaitable[str]],
         bus: Bus,
         topics: Topics,
     ) -> None:
@@ -153,37 +158,85 @@ class DispatchHandler:
             raise InvalidInput(
                 f"no provider link {name!r} runs in this dispatch worker", field="provider"
             )
-        result: cmd.Command
-        try:
-            accepted = await provider.send(message)
-        except PermanentFailure as failure:
-            result = cmd.RecordSendFailure(
-                conversation_id=message.conversation_id,
-                message_id=message.message_id,
-                reason=failure.reason,
-                request_id=message.request_id,
-            )
-            key = str(message.message_id)
-            MESSAGES.labels(message.channel.value, "outbound", "failed").inc()
+        if isinstance(message, RevokeMessage):
+            results = [await self._revoke(provider, message)]
         else:
-            result = cmd.RecordSent(
-                conversation_id=message.conversation_id,
-                message_id=message.message_id,
-                provider=accepted.provider,
-                provider_message_id=accepted.provider_message_id,
-                segment_ids=accepted.segment_ids,
-                request_id=message.request_id,
-            )
-            key = accepted.provider_message_id
-            MESSAGES.labels(message.channel.value, "outbound", "sent").inc()
-        await self.bus.publish([Outgoing(self.topics.inbound, key, dump(result))])
+            results = await self._send(provider, message)
+        await self.bus.publish(
+            [Outgoing(self.topics.inbound, key, dump(result)) for key, result in results]
+        )
         log.info(
             "message.dispatched",
             request_id=message.request_id,
             message_id=str(message.message_id),
             channel=message.channel.value,
-            result=type(result).__name__,
+            result=",".join(type(result).__name__ for _, result in results),
         )
+
+    async def _send(
+        self, provider: ChannelProvider, message: OutboundMessage
+    ) -> list[tuple[str, cmd.Command]]:
+        results: list[tuple[str, cmd.Command]] = []
+        try:
+            if message.channel is Channel.RCS and message.check_capability:
+                answer = await self._capability(provider, message)
+                if answer is not None:
+                    results.append(
+                        (
+                            str(message.conversation_id),
+                            cmd.RecordCapability(
+                                conversation_id=message.conversation_id,
+                                capable=answer.capable,
+                                features=answer.features,
+                                request_id=message.request_id,
+                            ),
+                        )
+                    )
+                    if not answer.capable:
+                        raise NotCapable()
+            accepted = await provider.send(message)
+        except PermanentFailure as failure:
+            failed = cmd.RecordSendFailure(
+                conversation_id=message.conversation_id,
+                message_id=message.message_id,
+                reason=failure.reason,
+                request_id=message.request_id,
+            )
+            MESSAGES.labels(message.channel.value, "outbound", "failed").inc()
+            return [*results, (str(message.message_id), failed)]
+        sent = cmd.RecordSent(
+            conversation_id=message.conversation_id,
+            message_id=message.message_id,
+            provider=accepted.provider,
+            provider_message_id=accepted.provider_message_id,
+            segment_ids=accepted.segment_ids,
+            request_id=message.request_id,
+        )
+        MESSAGES.labels(message.channel.value, "outbound", "sent").inc()
+        return [*results, (accepted.provider_message_id, sent)]
+
+    @staticmethod
+    async def _capability(
+        provider: ChannelProvider, message: OutboundMessage
+    ) -> CapabilityAnswer | None:
+        if not isinstance(provider, RevokingProvider):
+            return None
+        return await provider.capability(message)
+
+    @staticmethod
+    async def _revoke(provider: ChannelProvider, request: RevokeMessage) -> tuple[str, cmd.Command]:
+        if isinstance(provider, RevokingProvider):
+            answer = await provider.revoke(request)
+        else:  # a provider without revocation cannot promise the message will not arrive
+            answer = Revocation(result="failed", reason=f"{provider.name} cannot revoke")
+        result = cmd.RecordRevocation(
+            conversation_id=request.conversation_id,
+            message_id=request.message_id,
+            result=answer.result,
+            reason=answer.reason,
+            request_id=request.request_id,
+        )
+        return str(request.conversation_id), result
 
 
 class SenderRoutes:
@@ -203,7 +256,7 @@ class SenderRoutes:
         self.ttl = ttl
         self._brands: dict[UUID, tuple[float, Brand]] = {}
 
-    async def __call__(self, message: OutboundMessage) -> str:
+    async def __call__(self, message: OutboundMessage | RevokeMessage) -> str:
         now = time.monotonic()
         cached = self._brands.get(message.brand_id)
         if cached is None or now - cached[0] > self.ttl:

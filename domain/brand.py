@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -19,6 +19,21 @@ DEFAULT_AGENT_CAPACITY = 5
 MAX_HELP_TEXT = 480
 DEFAULT_PROVIDER = "sandbox"
 PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,31}(?::[a-z0-9][a-z0-9_-]{0,63})?$")
+
+
+# RCS delivery usually follows within seconds when the handset is online; ten minutes
+# leaves room for a phone briefly out of coverage without letting an urgent message
+# (a code, a delivery slot) go stale. Per brand 60 s to 24 h, per message too.
+DEFAULT_FALLBACK_SECONDS = 600
+MIN_FALLBACK_SECONDS = 60
+MAX_FALLBACK_SECONDS = 24 * 3600
+
+
+def check_fallback_seconds(seconds: int, field: str = "fallback_after_seconds") -> None:
+    if not MIN_FALLBACK_SECONDS <= seconds <= MAX_FALLBACK_SECONDS:
+        raise InvalidInput(
+            f"must be {MIN_FALLBACK_SECONDS} to {MAX_FALLBACK_SECONDS} seconds", field=field
+        )
 
 
 class Brand(Aggregate):
@@ -71,6 +86,13 @@ class Brand(Aggregate):
         agent: str
         capacity: int
 
+    class FallbackConfigured(Event):
+        """How long an RCS message may wait for DELIVERED before it is revoked and sent by
+        SMS instead."""
+
+        TOPIC = "chainon:Brand.FallbackConfigured"
+        after_seconds: int
+
     @event(Registered)
     def __init__(
         self,
@@ -93,6 +115,7 @@ class Brand(Aggregate):
         self.routes: dict[tuple[Channel, str], str] = {}
         self.first_response_minutes = DEFAULT_FIRST_RESPONSE_MINUTES
         self.capacities: dict[str, int] = {}
+        self.fallback_after = timedelta(seconds=DEFAULT_FALLBACK_SECONDS)
 
     @classmethod
     def register(
@@ -221,6 +244,29 @@ class Brand(Aggregate):
     @event(AgentCapacitySet)
     def _capacity_set(self, agent: str, capacity: int, timestamp: datetime) -> None:
         self.capacities[agent] = capacity
+
+    def configure_fallback(self, after_seconds: int, *, at: datetime) -> bool:
+        check_fallback_seconds(after_seconds)
+        if timedelta(seconds=after_seconds) == self.fallback_after:
+            return False
+        self._fallback_configured(after_seconds=after_seconds, timestamp=at)
+        return True
+
+    @event(FallbackConfigured)
+    def _fallback_configured(self, after_seconds: int, timestamp: datetime) -> None:
+        self.fallback_after = timedelta(seconds=after_seconds)
+
+    def fallback_channel(self, channel: Channel) -> Channel | None:
+        """The next channel of the brand's order that reaches the same kind of address and
+        has a sender: where a message on ``channel`` falls back to (RCS → SMS)."""
+        order = list(self.channel_order)
+        if channel not in order:
+            return None
+        kind = CHANNEL_ADDRESS_KIND[channel]
+        for later in order[order.index(channel) + 1 :]:
+            if CHANNEL_ADDRESS_KIND[later] is kind and self.senders.get(later):
+                return later
+        return None
 
     @property
     def brand_id(self) -> UUID:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.channels import Channel
 from domain.message_status import MessageStatus
+from domain.rich_content import RichContent
 
 Text = Annotated[str, Field(max_length=200_000)]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
@@ -30,13 +31,28 @@ class Command(BaseModel):
 
 
 class SendMessage(Command):
-    """Send to an address; the conversation is found or opened for it."""
+    """Send to an address; the conversation is found or opened for it.
+
+    ``rich`` is RCS content (suggestions, cards); it falls back to SMS rendered as text
+    with numbered choices. A body is needed unless rich content is given (its SMS
+    rendering is then the body).
+    """
 
     type: Literal["SendMessage"] = "SendMessage"
     brand_id: UUID
     to: Annotated[str, Field(min_length=1, max_length=320)]
-    body: Text
+    body: Text | None = None
     channel: Channel | None = None
+    rich: RichContent | None = None
+    # How long RCS may wait for DELIVERED before the SMS fallback (the brand's default
+    # when absent).
+    fallback_after_seconds: int | None = None
+
+    @model_validator(mode="after")
+    def _body_or_rich(self) -> SendMessage:
+        if self.body is None and self.rich is None:
+            raise ValueError("body: required unless rich content is given")
+        return self
 
 
 class Reply(Command):
@@ -102,6 +118,40 @@ class RecordReceipt(Command):
     alternative_ids: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=16)
     ] = []
+
+
+class RecordCapability(Command):
+    """A provider said what the contact of this conversation can take (RCS or not)."""
+
+    type: Literal["RecordCapability"] = "RecordCapability"
+    conversation_id: UUID
+    channel: Literal[Channel.RCS] = Channel.RCS
+    capable: bool
+    features: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list)
+
+
+class EnforceFallbackDeadline(Command):
+    """The scheduler saw an RCS message's fallback deadline pass: revoke it if undelivered."""
+
+    type: Literal["EnforceFallbackDeadline"] = "EnforceFallbackDeadline"
+    conversation_id: UUID
+    message_id: UUID
+
+
+class RecordRevocation(Command):
+    """What the RCS provider answered to a revocation."""
+
+    type: Literal["RecordRevocation"] = "RecordRevocation"
+    conversation_id: UUID
+    message_id: UUID
+    result: Literal["revoked", "already_delivered", "failed"]
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class ConfigureFallback(Command):
+    type: Literal["ConfigureFallback"] = "ConfigureFallback"
+    brand_id: UUID
+    after_seconds: int
 
 
 class AssignConversation(Command):
@@ -199,6 +249,10 @@ AnyCommand = (
     | UpdateContact
     | ConfigureQueue
     | SetAgentCapacity
+    | RecordCapability
+    | EnforceFallbackDeadline
+    | RecordRevocation
+    | ConfigureFallback
 )
 
 

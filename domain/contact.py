@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 from uuid import UUID
 
@@ -17,6 +17,9 @@ from domain.errors import InvalidInput
 MAX_NAME_LENGTH = 128
 MAX_ATTRIBUTE_LENGTH = 1024
 ATTRIBUTE_KEY = re.compile(r"^[a-z0-9_.-]{1,64}$")
+
+
+CAPABILITY_TTL = timedelta(days=2)
 
 
 class Contact(Aggregate):
@@ -71,6 +74,14 @@ class Contact(Aggregate):
         TOPIC = "chainon:Contact.ChannelReached"
         channel: str
 
+    class CapabilityChecked(Event):
+        """What the channel's provider said this contact's phone can take (RCS today)."""
+
+        TOPIC = "chainon:Contact.CapabilityChecked"
+        channel: str
+        capable: bool
+        features: list[str]
+
     @event(Registered)
     def __init__(self, brand_id: UUID, address_kind: str, address: str) -> None:
         self.brand_id = brand_id
@@ -80,6 +91,7 @@ class Contact(Aggregate):
         self.last_channel: Channel | None = None
         self.name: str | None = None
         self.attributes: dict[str, str] = {}
+        self.capabilities: dict[Channel, tuple[bool, datetime]] = {}  # → (capable, checked at)
 
     @classmethod
     def register(cls, brand_id: UUID, address: Address, *, at: datetime) -> Contact:
@@ -169,3 +181,32 @@ class Contact(Aggregate):
     @event(ChannelReached)
     def _channel_reached(self, channel: str, timestamp: datetime) -> None:
         self.last_channel = Channel(channel)
+
+    def capability_checked(
+        self, channel: Channel, capable: bool, features: list[str], *, at: datetime
+    ) -> bool:
+        """Records a provider's answer; an unchanged answer is recorded again only when the
+        one on record is a day old, so the cache's age stays true without an event per send."""
+        known = self.capabilities.get(channel)
+        if known is not None and known[0] == capable and at - known[1] < CAPABILITY_TTL / 2:
+            return False
+        self._capability_checked(
+            channel=channel.value, capable=capable, features=features, timestamp=at
+        )
+        return True
+
+    @event(CapabilityChecked)
+    def _capability_checked(
+        self, channel: str, capable: bool, features: list[str], timestamp: datetime
+    ) -> None:
+        self.capabilities[Channel(channel)] = (capable, timestamp)
+
+    def capable_of(self, channel: Channel, *, at: datetime) -> bool | None:
+        """The cached answer while it is fresh; None when unknown or stale (ask again).
+
+        Handsets change (a SIM moves to an iPhone, RCS is switched off): an answer is
+        trusted for ``CAPABILITY_TTL``, as RBM's guidance to re-check before campaigns."""
+        known = self.capabilities.get(channel)
+        if known is None or at - known[1] > CAPABILITY_TTL:
+            return None
+        return known[0]

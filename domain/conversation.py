@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
@@ -39,6 +40,31 @@ class Message:
     pending_segments: list[str] = field(default_factory=list)  # provider ids not yet delivered
     replaced: tuple[str, ...] = ()  # characters smart encoding replaced
     history: list[tuple[MessageStatus, datetime]] = field(default_factory=list)
+    rich: dict[str, object] | None = None  # RichContent as JSON, for RCS
+    fallback_of: UUID | None = None  # the RCS message this one replaces
+    fallback: Fallback | None = None  # the plan, while this RCS message may fall back
+
+
+class FallbackState(StrEnum):
+    PLANNED = "planned"  # waiting for DELIVERED before the deadline
+    REVOKING = "revoking"  # the deadline passed; revocation asked of the provider
+    TRIGGERED = "triggered"  # the replacement was queued: never again
+    SETTLED = "settled"  # delivered, or the revocation failed: no replacement
+
+
+class FallbackReason(StrEnum):
+    NOT_CAPABLE = "not_capable"
+    FAILED = "failed"
+    DEADLINE = "deadline"
+
+
+@dataclass
+class Fallback:
+    channel: Channel
+    deadline: datetime
+    state: FallbackState = FallbackState.PLANNED
+    reason: FallbackReason | None = None
+    replacement_id: UUID | None = None
 
 
 class Conversation(Aggregate):
@@ -69,8 +95,12 @@ class Conversation(Aggregate):
         request_id: str | None
 
     class MessageQueued(Event):
+        """v2 carries RCS rich content and, for a fallback SMS, the RCS message it
+        replaces; v1 events had neither."""
+
         TOPIC = "chainon:Conversation.MessageQueued"
-        personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body")
+        class_version = 2
+        personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body", "rich")
         message_id: UUID
         channel: str
         sender: str
@@ -80,6 +110,46 @@ class Conversation(Aggregate):
         segments: int
         replaced: list[str]
         request_id: str | None
+        rich: dict[str, object] | None
+        fallback_of: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["rich"] = None
+            state["fallback_of"] = None
+
+    class FallbackPlanned(Event):
+        """An RCS message falls back to ``channel`` unless DELIVERED before ``deadline``."""
+
+        TOPIC = "chainon:Conversation.FallbackPlanned"
+        message_id: UUID
+        channel: str
+        deadline: datetime
+
+    class RevocationRequested(Event):
+        """The deadline passed undelivered: the provider is asked to take the message back."""
+
+        TOPIC = "chainon:Conversation.RevocationRequested"
+        message_id: UUID
+
+    class MessageRevoked(Event):
+        TOPIC = "chainon:Conversation.MessageRevoked"
+        message_id: UUID
+
+    class RevocationFailed(Event):
+        """The provider could not take it back (it was delivered, or it refused): no
+        replacement is sent, because the consumer may have it."""
+
+        TOPIC = "chainon:Conversation.RevocationFailed"
+        message_id: UUID
+        reason: str
+
+    class FallbackTriggered(Event):
+        TOPIC = "chainon:Conversation.FallbackTriggered"
+        message_id: UUID | None  # None: the contact was known not to be RCS-capable
+        reason: str
+        channel: str
+        replacement_id: UUID
 
     class MessageSent(Event):
         """v2 lists the provider's id of every segment: a long SMS is delivered when all its
@@ -261,6 +331,8 @@ class Conversation(Aggregate):
         at: datetime,
         reopen: bool = False,
         request_id: str | None = None,
+        rich: dict[str, object] | None = None,
+        fallback_of: UUID | None = None,
     ) -> None:
         if message_id in self.messages:
             raise TransitionRefused(f"message {message_id} exists already")
@@ -278,6 +350,8 @@ class Conversation(Aggregate):
             segments=segments,
             replaced=list(replaced),
             request_id=request_id,
+            rich=rich,
+            fallback_of=fallback_of,
             timestamp=at,
         )
 
@@ -293,6 +367,8 @@ class Conversation(Aggregate):
         segments: int,
         replaced: list[str],
         request_id: str | None,
+        rich: dict[str, object] | None,
+        fallback_of: UUID | None,
         timestamp: datetime,
     ) -> None:
         self.messages[message_id] = Message(
@@ -308,8 +384,123 @@ class Conversation(Aggregate):
             encoding=encoding,
             replaced=tuple(replaced),
             history=[(MessageStatus.QUEUED, timestamp)],
+            rich=rich,
+            fallback_of=fallback_of,
         )
         self.last_activity_at = timestamp
+
+    # Fallback (RCS → SMS). The rules that keep it to one replacement, whatever the order
+    # in which the deadline, the receipts and the revocation's answer arrive:
+    # - a replacement is queued only from PLANNED (not capable, failed) or REVOKING
+    #   (revoked), and the state becomes TRIGGERED in the same transaction;
+    # - a DELIVERED receipt before that settles the plan; one after it is recorded as a
+    #   delivery and changes nothing else.
+
+    def plan_fallback(self, message_id: UUID, channel: Channel, deadline: datetime) -> None:
+        message = self._outbound(message_id)
+        if message.fallback is not None:
+            raise TransitionRefused(f"message {message_id} already has a fallback")
+        self._fallback_planned(message_id=message_id, channel=channel.value, deadline=deadline)
+
+    @event(FallbackPlanned)
+    def _fallback_planned(self, message_id: UUID, channel: str, deadline: datetime) -> None:
+        self.messages[message_id].fallback = Fallback(Channel(channel), deadline)
+
+    def fallback_due(self, message_id: UUID, *, at: datetime) -> bool:
+        """The deadline passed: asks for the revocation; False when there is nothing to do
+        (delivered, failed, already revoking or replaced, not yet due)."""
+        message = self._outbound(message_id)
+        plan = message.fallback
+        if plan is None or plan.state is not FallbackState.PLANNED or at < plan.deadline:
+            return False
+        if message.status.is_final:
+            return False
+        self._revocation_requested(message_id=message_id, timestamp=at)
+        return True
+
+    @event(RevocationRequested)
+    def _revocation_requested(self, message_id: UUID, timestamp: datetime) -> None:
+        plan = self.messages[message_id].fallback
+        assert plan is not None
+        plan.state = FallbackState.REVOKING
+
+    def revoked(self, message_id: UUID, *, at: datetime) -> bool:
+        """The provider took it back: True when a replacement is now due."""
+        message = self._outbound(message_id)
+        plan = message.fallback
+        if plan is None or plan.state is not FallbackState.REVOKING:
+            return False
+        if message.status.is_final:  # a DELIVERED receipt won the race: nothing to replace
+            return False
+        self._revoked(message_id=message_id, timestamp=at)
+        return True
+
+    @event(MessageRevoked)
+    def _revoked(self, message_id: UUID, timestamp: datetime) -> None:
+        self._set_status(self.messages[message_id], MessageStatus.REVOKED, timestamp)
+
+    def revocation_failed(self, message_id: UUID, reason: str, *, at: datetime) -> bool:
+        message = self._outbound(message_id)
+        plan = message.fallback
+        if plan is None or plan.state is not FallbackState.REVOKING:
+            return False
+        self._revocation_failed(message_id=message_id, reason=reason, timestamp=at)
+        return True
+
+    @event(RevocationFailed)
+    def _revocation_failed(self, message_id: UUID, reason: str, timestamp: datetime) -> None:
+        plan = self.messages[message_id].fallback
+        assert plan is not None
+        plan.state = FallbackState.SETTLED
+
+    def may_fall_back(self, message_id: UUID, reason: FallbackReason) -> bool:
+        """Whether a replacement is due now for this reason."""
+        message = self._outbound(message_id)
+        plan = message.fallback
+        if plan is None:
+            return False
+        if reason is FallbackReason.DEADLINE:
+            return plan.state is FallbackState.REVOKING and message.status is (
+                MessageStatus.REVOKED
+            )
+        return plan.state is FallbackState.PLANNED and message.status is MessageStatus.FAILED
+
+    def fall_back(
+        self,
+        message_id: UUID | None,
+        reason: FallbackReason,
+        channel: Channel,
+        replacement_id: UUID,
+        *,
+        at: datetime,
+    ) -> None:
+        """Records the switch; the caller queues the replacement in the same transaction."""
+        if message_id is not None and not self.may_fall_back(message_id, reason):
+            raise TransitionRefused(f"message {message_id} may not fall back ({reason.value})")
+        self._fell_back(
+            message_id=message_id,
+            reason=reason.value,
+            channel=channel.value,
+            replacement_id=replacement_id,
+            timestamp=at,
+        )
+
+    @event(FallbackTriggered)
+    def _fell_back(
+        self,
+        message_id: UUID | None,
+        reason: str,
+        channel: str,
+        replacement_id: UUID,
+        timestamp: datetime,
+    ) -> None:
+        if message_id is None:
+            return
+        plan = self.messages[message_id].fallback
+        assert plan is not None
+        plan.state = FallbackState.TRIGGERED
+        plan.reason = FallbackReason(reason)
+        plan.replacement_id = replacement_id
 
     def message(self, message_id: UUID) -> Message:
         try:
@@ -396,6 +587,11 @@ class Conversation(Aggregate):
         message = self.messages[message_id]
         message.pending_segments = []
         self._set_status(message, MessageStatus.DELIVERED, timestamp)
+        if message.fallback is not None and message.fallback.state in (
+            FallbackState.PLANNED,
+            FallbackState.REVOKING,
+        ):
+            message.fallback.state = FallbackState.SETTLED
 
     @event(MessageFailed)
     def _failed(self, message_id: UUID, reason: str, timestamp: datetime) -> None:

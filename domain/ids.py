@@ -37,3 +37,8 @@ def index_id(kind: str, key: str) -> UUID:
 def early_receipt_id(provider: str, provider_message_id: str) -> UUID:
     """Receipts a provider sent for an id no message had yet: one per (provider, id)."""
     return uuid5(NAMESPACE, f"early-receipt:{provider}:{provider_message_id}")
+
+
+def fallback_message_id(message_id: UUID) -> UUID:
+    """The replacement of an RCS message: one id, so a repeated trigger cannot send two."""
+    return uuid5(NAMESPACE, f"fallback:{message_id}")

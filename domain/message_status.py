@@ -14,6 +14,7 @@ class MessageStatus(StrEnum):
     RECEIVED = "received"  # inbound messages
     QUEUED = "queued"
     SENT = "sent"
+    REVOKED = "revoked"  # taken back from the RCS provider before delivery (then fallback)
     DELIVERED = "delivered"
     FAILED = "failed"
     EXPIRED = "expired"
@@ -31,11 +32,14 @@ class MessageStatus(StrEnum):
         return new.rank > self.rank and not self.is_final
 
 
+# REVOKED is not final: RBM may still report a delivery that raced the revocation, and
+# that receipt is recorded as it is (the message was delivered after all).
 _RANK = {
     MessageStatus.RECEIVED: 0,
     MessageStatus.QUEUED: 0,
     MessageStatus.SENT: 1,
-    MessageStatus.DELIVERED: 2,
-    MessageStatus.FAILED: 2,
-    MessageStatus.EXPIRED: 2,
+    MessageStatus.REVOKED: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.FAILED: 3,
+    MessageStatus.EXPIRED: 3,
 }

@@ -8,7 +8,7 @@ channel heard but cannot make sense of comes back as a ``ChannelRefusal``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -33,6 +33,10 @@ class OutboundMessage(BaseModel):
     encoding: str | None = None
     segments: int = 1
     request_id: str | None = None
+    rich: dict[str, Any] | None = None  # RCS rich content (domain.rich_content.RichContent)
+    # RCS: ask the provider whether the handset takes RCS first (the core's cached answer
+    # on the contact was missing or stale)
+    check_capability: bool = True
 
 
 class Accepted(BaseModel):
@@ -86,6 +90,46 @@ class ChannelRefusal(BaseModel):
         return f"{raw[:MAX_RAW]}[… {len(raw) - MAX_RAW} more characters not kept]"
 
 
+class RevokeMessage(BaseModel):
+    """The outbound topic's other record: take an undelivered RCS message back, so that its
+    SMS fallback can go without the consumer getting both."""
+
+    model_config = ConfigDict(frozen=True)
+    type: Literal["RevokeMessage"] = "RevokeMessage"
+    schema_version: Literal[1] = 1
+    message_id: UUID
+    conversation_id: UUID
+    brand_id: UUID
+    channel: Channel
+    sender: str
+    recipient: str
+    provider_message_id: str | None = None
+    request_id: str | None = None
+
+
+class Revocation(BaseModel):
+    """The provider's answer: ``revoked`` (it will never arrive), ``already_delivered``
+    (too late: no fallback), ``failed`` (could not tell: no fallback either, the consumer
+    may have it)."""
+
+    model_config = ConfigDict(frozen=True)
+    result: Literal["revoked", "already_delivered", "failed"]
+    reason: str = ""
+
+
+class CapabilityAnswer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    capable: bool
+    features: list[str] = []
+
+
+class NotCapable(PermanentFailure):
+    """The handset does not take this channel (RBM: 404 on capability or send)."""
+
+    def __init__(self, reason: str = "not_capable") -> None:
+        super().__init__(reason)
+
+
 class ChannelSink(Protocol):
     async def inbound(self, message: ReceiveMessage) -> None: ...
 
@@ -111,3 +155,12 @@ class ChannelProvider(Protocol):
         ...
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class RevokingProvider(ChannelProvider, Protocol):
+    """A provider that can take a sent message back and tell a handset's capability (RCS)."""
+
+    async def revoke(self, request: RevokeMessage) -> Revocation: ...
+
+    async def capability(self, message: OutboundMessage) -> CapabilityAnswer: ...
