@@ -510,7 +510,7 @@ class Core(Application[UUID]):
 
     def _enforce_deadline(self, command: cmd.EnforceFallbackDeadline, now: datetime) -> Handled:
         conversation = self.get(Conversation, command.conversation_id)
-        changed = conversation.fallback_due(command.message_id, at=now)
+        changed = conversation.fallback_due(command.message_id, at=now, now=command.now)
         outcome = cmd.Outcome(
             changed=changed,
             brand_id=conversation.brand_id,

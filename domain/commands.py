@@ -136,6 +136,8 @@ class EnforceFallbackDeadline(Command):
     type: Literal["EnforceFallbackDeadline"] = "EnforceFallbackDeadline"
     conversation_id: UUID
     message_id: UUID
+    # An operator's "fall back now" (the demo, a support agent): do not wait for the deadline.
+    now: bool = False
 
 
 class RecordRevocation(Command):

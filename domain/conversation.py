@@ -406,12 +406,15 @@ class Conversation(Aggregate):
     def _fallback_planned(self, message_id: UUID, channel: str, deadline: datetime) -> None:
         self.messages[message_id].fallback = Fallback(Channel(channel), deadline)
 
-    def fallback_due(self, message_id: UUID, *, at: datetime) -> bool:
-        """The deadline passed: asks for the revocation; False when there is nothing to do
-        (delivered, failed, already revoking or replaced, not yet due)."""
+    def fallback_due(self, message_id: UUID, *, at: datetime, now: bool = False) -> bool:
+        """The deadline passed (or an operator said ``now``): asks for the revocation;
+        False when there is nothing to do (delivered, failed, already revoking or
+        replaced, not yet due)."""
         message = self._outbound(message_id)
         plan = message.fallback
-        if plan is None or plan.state is not FallbackState.PLANNED or at < plan.deadline:
+        if plan is None or plan.state is not FallbackState.PLANNED:
+            return False
+        if at < plan.deadline and not now:
             return False
         if message.status.is_final:
             return False
