@@ -414,8 +414,10 @@ class SmppProvider:
         if esm_class & RECEIPT:
             await self._receipt(pdu, sink, data)
             return
+        # Over 254 octets, the text comes in the message_payload TLV instead.
+        short_message = pdu.short_message or getattr(pdu, "message_payload", None) or b""
         try:
-            concat, payload = parse_udh(pdu.short_message or b"", esm_class)
+            concat, payload = parse_udh(short_message, esm_class)
         except MalformedPdu as exc:
             await self._refuse("undecodable text", exc.reason, data)
             return

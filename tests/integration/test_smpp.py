@@ -472,3 +472,16 @@ async def test_a_length_out_of_step_is_recorded_and_the_link_binds_again(
     (refusal,) = recorder.refusals
     assert (refusal.reason, refusal.raw) == ("unparsable PDU", "00000005")
     assert "out of step" in refusal.detail
+
+
+async def test_a_long_mo_in_message_payload_arrives_whole(
+    link: tuple[SmppProvider, Recorder], smsc: Smsc
+) -> None:
+    """Over 254 octets without concatenation, the SMSC puts the text in the message_payload
+    TLV and leaves short_message empty."""
+    _, recorder = link
+    text = "Bonjour, " + "ma commande n'est pas arrivée. " * 10  # 319 septets
+    smsc.mo(source=CONSUMER, destination=SENDER, text=text, data_coding=0)
+    await until(lambda: len(recorder.inbound_messages) == 1)
+    assert delivers_of(smsc.log(), "mo")[0].get("message_payload") is True
+    assert recorder.inbound_messages[0].body == text
