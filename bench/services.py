@@ -138,13 +138,14 @@ class Services:
                 failures.append(f"SMSC simulator: {exc!r}")
             self._simulator = None
         if self._kafka_dir is not None:
-            from tests.kafka_broker import stop_broker
+            from tests.kafka_broker import broker_pid, stop_broker
 
             try:
                 stop_broker(self._kafka_dir)
-                shutil.rmtree(self._kafka_dir.parent, ignore_errors=True)
             except Exception as exc:
                 failures.append(f"Kafka: {exc!r}")
+            if broker_pid(self._kafka_dir) is None:  # also after a start cut short
+                shutil.rmtree(self._kafka_dir.parent, ignore_errors=True)
             self._kafka_dir = None
         if self._postgres_dir is not None:
             stopped = subprocess.run(
