@@ -22,6 +22,7 @@ from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.port import Bus
 from adapters.channels.email import EmailProvider
 from adapters.channels.port import ChannelProvider
+from adapters.channels.rcs import RbmWebhook, RcsProvider
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
 from adapters.channels.smpp import SmppLink, SmppProvider
 from chainon.batching import CommandBatcher
@@ -106,6 +107,23 @@ class Runtime:
                     )
                 )
                 self.providers[smpp.name] = smpp
+        # RCS over RBM: sent by the dispatching process when credentials are set (else RCS
+        # goes to the sandbox); RBM's webhooks need only the client token and the bus, so
+        # an HTTP process takes them without holding the service account's key.
+        defaults: dict[Channel, str] = {}
+        if self.email is not None:
+            defaults[Channel.EMAIL] = self.email.name
+        rbm = settings.rbm() if Role.DISPATCH in self.roles else None
+        if rbm is not None:
+            rcs = RcsProvider(rbm)
+            self.providers[rcs.name] = rcs
+            defaults[Channel.RCS] = rcs.name  # one agent per deployment: unrouted senders too
+        client_token = settings.rbm_client_token.get_secret_value()
+        self.rbm_webhook = (
+            RbmWebhook(client_token, self.publisher, default_agent_id=settings.rbm_agent_id)
+            if client_token
+            else None
+        )
         factory = self.core.factory
         self.relay_tracking: TrackingRecorder = racing_creation(factory.tracking_recorder)
         self.relay = Relay(
@@ -130,11 +148,7 @@ class Runtime:
             self.bus.consumer(self.topics.group("dispatch"), [self.topics.outbound]),
             DispatchHandler(
                 self.providers,
-                SenderRoutes(
-                    self.core,
-                    self.call,
-                    {Channel.EMAIL: self.email.name} if self.email is not None else None,
-                ),
+                SenderRoutes(self.core, self.call, defaults),
                 self.bus,
                 self.topics,
             ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -10,6 +11,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.channels.email_settings import EmailSettings
+from adapters.channels.rcs_client import API as RBM_API
+from adapters.channels.rcs_client import RbmSettings
 
 
 class StoreKind(StrEnum):
@@ -77,6 +80,17 @@ class Settings(BaseSettings):
     # SMPP links, as JSON: [{"name": "main", "host": "smsc.example", "port": 2775,
     # "system_id": "…", "password": "…", "tps": 10, "sender_tps": 1, "window": 10}]
     smpp_links: list[SmppLinkSettings] = Field(default_factory=list)
+    # RCS over Google's RBM (off while no credentials file is set: RCS then goes to the
+    # sandbox). The service account's key file, as the RBM console gives it; its token_uri
+    # is where tokens are fetched.
+    rbm_credentials_file: Path | None = None
+    rbm_api_url: str = RBM_API
+    # The webhook's client token (X-Goog-Signature is checked with it); empty: every
+    # notification is refused.
+    rbm_client_token: SecretStr = SecretStr("")
+    # The agent for calls that name none (batch capability checks) and for a notification
+    # without agentId; a send goes from the agent that is the brand's RCS sender address.
+    rbm_agent_id: str = ""
 
     @field_validator("postgres_dsn")
     @classmethod
@@ -104,6 +118,24 @@ class Settings(BaseSettings):
             inbound_host=self.email_inbound_host,
             inbound_port=self.email_inbound_port,
             data_size_limit=self.email_max_bytes,
+        )
+
+    def rbm(self) -> RbmSettings | None:
+        """The RBM client's settings, with the key file read; None while RBM is off."""
+        if self.rbm_credentials_file is None:
+            return None
+        path = self.rbm_credentials_file
+        try:
+            key = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"CHAINON_RBM_CREDENTIALS_FILE: cannot read {path}: {exc}") from exc
+        if not isinstance(key, dict) or key.get("type") != "service_account":
+            raise ValueError(f"CHAINON_RBM_CREDENTIALS_FILE: {path} is not a service-account key")
+        return RbmSettings(
+            agent_id=self.rbm_agent_id,
+            service_account=key,
+            client_token=self.rbm_client_token.get_secret_value(),
+            api_base_url=self.rbm_api_url,
         )
 
     @property

@@ -1,38 +1,39 @@
-"""RCS over Google's RCS Business Messaging (RBM) REST API: an async client and the channel
-provider built on it.
+"""RCS for the core over Google's RCS Business Messaging (RBM): the channel provider, and
+the webhook that brings consumers' messages and DELIVERED receipts in.
 
-Every call may be repeated safely, so throttling (429), server errors and dropped
-connections are retried here a few times with the same ids: RBM ignores a message or event
-whose id it has already seen. What is left after the retries is a ``TemporaryFailure`` for
-the dispatcher. The payload shapes are in ``rcs_content``, tokens in ``rcs_auth``, the
-webhook in ``rcs_webhook``.
+A brand's RCS address is its RBM agent id, so a message goes out from the agent named by
+its sender (RBM takes ``agentId`` on every call), and our message id is RBM's
+``messageId``: the id a retry reuses, the one a revocation names and the one RBM's
+DELIVERED event echoes, which is how the receipt finds its message. The REST calls are in
+``rcs_client``, the webhook's wire format in ``rcs_webhook``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
 from pydantic import ValidationError
 
 from adapters.channels.port import (
     Accepted,
+    CapabilityAnswer,
     ChannelSink,
     OutboundMessage,
     PermanentFailure,
-    TemporaryFailure,
+    Revocation,
+    RevokeMessage,
 )
-from adapters.channels.rcs_auth import ServiceAccountTokens
-from adapters.channels.rcs_content import content_message
+from adapters.channels.rcs_client import (
+    AlreadyDelivered,
+    InvalidPhone,
+    RbmClient,
+    RbmSettings,
+)
 from adapters.channels.rcs_webhook import (
     DELIVERED,
+    MalformedWebhook,
     RbmUserEvent,
     RbmUserMessage,
     WebhookRefused,
@@ -46,223 +47,17 @@ from domain.message_status import MessageStatus
 from domain.rich_content import RichContent
 
 PROVIDER = "rcs"
-API = "https://rcsbusinessmessaging.googleapis.com"
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-
-
-@dataclass(frozen=True)
-class RbmSettings:
-    agent_id: str
-    service_account: Mapping[str, Any]  # the key file; tokens come from its token_uri
-    client_token: str = ""  # the webhook's, to check X-Goog-Signature
-    api_base_url: str = API
-    timeout: float = 10.0
-    retries: int = 2  # after the first attempt
-    backoff: float = 0.5  # seconds, doubled per retry
-    max_retry_after: float = 10.0  # a longer Retry-After is left to the dispatcher
-    token_refresh_margin: float = 300.0
-
-
-class NotRcsUser(PermanentFailure):
-    """RBM cannot reach this number (no RCS, RCS off, or a carrier the agent is not
-    launched on): the message should go by SMS."""
-
-    def __init__(self, phone: str) -> None:
-        super().__init__("not_capable")
-        self.phone = phone
-
-
-class AgentEventType(StrEnum):
-    READ = "READ"
-    IS_TYPING = "IS_TYPING"
-
-
-@dataclass(frozen=True)
-class Capability:
-    phone: str
-    reachable: bool
-    features: frozenset[str] = frozenset()  # RICHCARD_STANDALONE, ACTION_OPEN_URL...
-
-
-@dataclass(frozen=True)
-class Revoked:
-    """RBM took the message out of the consumer's queue: it will never be delivered."""
-
-    message_id: UUID
-
-
-@dataclass(frozen=True)
-class AlreadyDelivered:
-    """RBM answered 404: the revocation failed because the message was delivered."""
-
-    message_id: UUID
-
-
-class RbmClient:
-    def __init__(self, settings: RbmSettings, http: httpx.AsyncClient | None = None) -> None:
-        self.settings = settings
-        self._http = http or httpx.AsyncClient(timeout=settings.timeout)
-        self._owns_http = http is None
-        self.tokens = ServiceAccountTokens(
-            settings.service_account, self._http, refresh_margin=settings.token_refresh_margin
-        )
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def capability(self, phone: str, request_id: UUID | None = None) -> Capability:
-        """What RCS features the number has; a 404 is RBM's way of saying it has none."""
-        response = await self._call(
-            "GET",
-            f"/v1/phones/{_e164(phone)}/capabilities",
-            params={"requestId": str(request_id or uuid4())},
-        )
-        if response.status_code == 404:
-            return Capability(phone, reachable=False)
-        _raise_for(response)
-        features = frozenset(_json(response).get("features", []))
-        return Capability(phone, reachable=True, features=features)
-
-    async def batch_capable(self, phones: Iterable[str]) -> frozenset[str]:
-        """The numbers RBM can reach on a carrier the agent is launched on (users.batchGet)."""
-        users = [_e164(phone) for phone in phones]
-        if not users:
-            return frozenset()
-        body = {"users": users, "agentId": self.settings.agent_id}
-        response = await self._call("POST", "/v1/users:batchGet", json=body, with_agent=False)
-        _raise_for(response)
-        return frozenset(_json(response).get("reachableUsers", []))
-
-    async def send(
-        self,
-        phone: str,
-        message_id: UUID,
-        content: RichContent,
-        *,
-        ttl: timedelta | None = None,
-        expire_time: datetime | None = None,
-    ) -> str:
-        """Sends the message under our id (RBM's ``messageId``, which its receipts name).
-
-        A retry with the same id is safe: RBM ignores an id it has already seen."""
-        if ttl is not None and expire_time is not None:
-            raise ValueError("ttl, expire_time: give one or the other (RBM takes either)")
-        body: dict[str, Any] = {"contentMessage": content_message(content)}
-        if ttl is not None:
-            body["ttl"] = _duration(ttl)
-        if expire_time is not None:
-            body["expireTime"] = expire_time.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        response = await self._call(
-            "POST",
-            f"/v1/phones/{_e164(phone)}/agentMessages",
-            params={"messageId": str(message_id)},
-            json=body,
-        )
-        if response.status_code == 404:
-            raise NotRcsUser(phone)
-        if response.status_code != 409:  # already seen: an earlier attempt got through
-            _raise_for(response)
-        return str(message_id)
-
-    async def revoke(self, phone: str, message_id: UUID) -> Revoked | AlreadyDelivered:
-        """Takes an undelivered message back (phones.agentMessages.delete).
-
-        RBM's reference: 200 means revoked, 404 means the revocation failed because the
-        message was delivered. A 404 is also all RBM could say of an id it never queued,
-        so no separate "not found" is offered: reading a 404 as "safe to send by SMS"
-        would send some consumers the message twice."""
-        response = await self._call(
-            "DELETE", f"/v1/phones/{_e164(phone)}/agentMessages/{message_id}"
-        )
-        if response.status_code == 404:
-            return AlreadyDelivered(message_id)
-        _raise_for(response)
-        return Revoked(message_id)
-
-    async def agent_event(
-        self,
-        phone: str,
-        event_id: UUID,
-        event_type: AgentEventType,
-        message_id: str | None = None,
-    ) -> None:
-        """Tells the consumer we read their message (READ names it) or are typing."""
-        if event_type is AgentEventType.READ and not message_id:
-            raise ValueError("message_id: a READ event names the consumer's message")
-        body = {"eventType": event_type.value}
-        if message_id:
-            body["messageId"] = message_id
-        response = await self._call(
-            "POST",
-            f"/v1/phones/{_e164(phone)}/agentEvents",
-            params={"eventId": str(event_id)},
-            json=body,
-        )
-        if response.status_code == 404:
-            raise NotRcsUser(phone)
-        _raise_for(response)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str] | None = None,
-        json: Any = None,
-        with_agent: bool = True,
-    ) -> httpx.Response:
-        query = {**(params or {}), **({"agentId": self.settings.agent_id} if with_agent else {})}
-        url = self.settings.api_base_url.rstrip("/") + path
-        attempt, reauthorized = 0, False
-        while True:
-            wait: float | None = None
-            try:
-                token = await self.tokens.token()
-                headers = {"Authorization": f"Bearer {token}"}
-                response = await self._http.request(
-                    method, url, params=query, json=json, headers=headers
-                )
-            except httpx.TransportError as exc:
-                failure = TemporaryFailure(f"rbm unreachable: {exc!r}")
-            except TemporaryFailure as exc:  # the token endpoint, throttled or down
-                failure = exc
-            else:
-                if response.status_code == 401 and not reauthorized:
-                    # The token was revoked or expired early: one fresh token, same call.
-                    self.tokens.invalidate(token)
-                    reauthorized = True
-                    continue
-                if response.status_code != 429 and response.status_code < 500:
-                    return response
-                failure = TemporaryFailure(f"rbm {_describe(response)}")
-                wait = _retry_after(response)
-            if attempt >= self.settings.retries or (
-                wait is not None and wait > self.settings.max_retry_after
-            ):
-                raise failure
-            await asyncio.sleep(wait if wait is not None else self.settings.backoff * 2**attempt)
-            attempt += 1
-
-
-@dataclass
-class WebhookHandled:
-    """What the HTTP layer answers: the registration secret as the body, or an empty 200."""
-
-    secret: str | None = None
-    forwarded: ReceiveMessage | RecordReceipt | None = None
+MAX_REASON = 500  # what a recorded failure or revocation keeps of RBM's answer
 
 
 @dataclass
 class RcsProvider:
-    """The RCS channel for the core. Messages go as text for now (rich content is wired in
-    later); inbound messages and DELIVERED receipts come in through ``handle_webhook``."""
+    """The RCS channel: capability checks, sends (rich content when the message has it)
+    and revocations, for every agent the service account may act for."""
 
     settings: RbmSettings
     http: httpx.AsyncClient | None = None
     name: str = PROVIDER
-    # The brand's address inbound messages are recorded as sent to (the agent id if unset).
-    inbound_recipient: str | None = None
     client: RbmClient = field(init=False)
     _sink: ChannelSink | None = None
 
@@ -279,64 +74,141 @@ class RcsProvider:
     async def stop(self) -> None:
         await self.client.aclose()
 
+    async def capability(self, message: OutboundMessage) -> CapabilityAnswer:
+        """Whether the recipient's handset takes RCS from this agent (RBM's 404: it does
+        not, which sends the message to its fallback rather than failing it)."""
+        try:
+            answer = await self.client.capability(message.recipient, agent_id=message.sender)
+        except InvalidPhone as exc:
+            raise PermanentFailure(f"invalid_number: {exc}") from exc
+        return CapabilityAnswer(capable=answer.reachable, features=sorted(answer.features))
+
     async def send(self, message: OutboundMessage) -> Accepted:
+        """Sends the rich content when the message has some, else its body as text, under
+        our message id (a redelivered record is ignored by RBM, never sent twice)."""
         if message.channel is not Channel.RCS:
             raise PermanentFailure(f"rcs: cannot carry a {message.channel.value} message")
         try:
-            content = RichContent(text=message.body)
-            await self.client.send(message.recipient, message.message_id, content)
+            content = (
+                RichContent.model_validate(message.rich)
+                if message.rich is not None
+                else RichContent(text=message.body)
+            )
+            await self.client.send(
+                message.recipient, message.message_id, content, agent_id=message.sender
+            )
         except InvalidPhone as exc:
             raise PermanentFailure(f"invalid_number: {exc}") from exc
         except ValidationError as exc:
-            raise PermanentFailure(f"rcs: {exc.errors()[0]['msg']}") from exc
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "rich"
+            raise PermanentFailure(f"rcs: {where}: {error['msg']}"[:MAX_REASON]) from exc
         return Accepted(provider=self.name, provider_message_id=str(message.message_id))
 
+    async def revoke(self, request: RevokeMessage) -> Revocation:
+        """Takes an undelivered message back. RBM's 404 means it was delivered; a refusal
+        (another 4xx) is "failed", so no fallback goes; throttling, server errors and an
+        unreachable RBM raise ``TemporaryFailure`` for the dispatcher to try again."""
+        try:
+            answer = await self.client.revoke(
+                request.recipient, request.message_id, agent_id=request.sender
+            )
+        except InvalidPhone as exc:
+            return Revocation(result="failed", reason=f"invalid_number: {exc}"[:MAX_REASON])
+        except PermanentFailure as refused:
+            return Revocation(result="failed", reason=refused.reason[:MAX_REASON])
+        if isinstance(answer, AlreadyDelivered):
+            return Revocation(result="already_delivered")
+        return Revocation(result="revoked")
+
     async def handle_webhook(self, body: bytes, signature: str | None) -> WebhookHandled:
+        """The webhook, for a process that runs the provider (see ``RbmWebhook``)."""
+        if self._sink is None:
+            raise RuntimeError("the RCS provider has not been started")
+        webhook = RbmWebhook(
+            self.settings.client_token, self._sink, self.name, self.settings.agent_id
+        )
+        return await webhook.handle(body, signature)
+
+
+@dataclass
+class WebhookHandled:
+    """What the HTTP layer answers: the registration secret as the body, or an empty 200."""
+
+    secret: str | None = None
+    forwarded: ReceiveMessage | RecordReceipt | None = None
+
+
+@dataclass
+class RbmWebhook:
+    """RBM's notifications, turned into the core's records.
+
+    It needs only the client token and a sink, not the service account: the HTTP process
+    that receives webhooks need not be the one that sends. ``handle`` returns once the
+    record is on the sink, so that RBM is answered 200 only when nothing can be lost (RBM
+    redelivers anything else, for days); a redelivery is harmless, since the core dedupes
+    inbound messages on RBM's id and a receipt is recorded once."""
+
+    client_token: str
+    sink: ChannelSink
+    provider: str = PROVIDER
+    # The brand address for a notification that names no agent (RBM names it in practice).
+    default_agent_id: str = ""
+
+    async def handle(
+        self, body: bytes, signature: str | None, *, request_id: str | None = None
+    ) -> WebhookHandled:
         """Answers RBM's registration check, or checks the signature of a notification and
-        hands what the core cares about to the sink (awaited, so that the HTTP layer
-        acknowledges RBM only once the core has it). Raises ``WebhookRefused`` for a
-        wrong client token or signature, ``MalformedWebhook`` for a body RBM cannot have sent."""
-        secret = registration_answer(body, self.settings.client_token)
+        hands what the core cares about to the sink. Raises ``WebhookRefused`` for a wrong
+        client token or signature (nothing is recorded), ``MalformedWebhook`` for a body
+        RBM cannot have sent."""
+        secret = registration_answer(body, self.client_token)
         if secret is not None:
             return WebhookHandled(secret=secret)
-        if not verify_signature(body, signature, self.settings.client_token):
+        if not verify_signature(body, signature, self.client_token):
             raise WebhookRefused("X-Goog-Signature: missing or not RBM's")
         notification = parse_webhook(body)
         command: ReceiveMessage | RecordReceipt | None = None
         if isinstance(notification, RbmUserMessage):
-            command = ReceiveMessage(
-                provider=self.name,
-                provider_message_id=notification.message_id,
-                channel=Channel.RCS,
-                sender=notification.sender_phone_number,
-                recipient=self.inbound_recipient or notification.agent_id or self.settings.agent_id,
-                body=_inbound_text(notification),
-            )
-            await self._require_sink().inbound(command)
+            command = self._received(notification, request_id)
+            await self.sink.inbound(command)
         elif isinstance(notification, RbmUserEvent) and notification.event_type == DELIVERED:
-            assert notification.message_id is not None
+            assert notification.message_id is not None  # the model requires it for DELIVERED
+            ours, alternatives = _our_message_id(notification.message_id)
             command = RecordReceipt(
-                provider=self.name,
-                provider_message_id=notification.message_id,
+                provider=self.provider,
+                provider_message_id=ours,
+                alternative_ids=alternatives,
                 status=MessageStatus.DELIVERED,
+                request_id=request_id,
             )
-            await self._require_sink().receipt(command)
+            await self.sink.receipt(command)
+        # READ, IS_TYPING, RBM's own events and agent launches: acknowledged, not recorded.
         return WebhookHandled(forwarded=command)
 
-    def _require_sink(self) -> ChannelSink:
-        if self._sink is None:
-            raise RuntimeError("the RCS provider has not been started")
-        return self._sink
+    def _received(self, message: RbmUserMessage, request_id: str | None) -> ReceiveMessage:
+        agent = message.agent_id or self.default_agent_id
+        if not agent:
+            raise MalformedWebhook("message.data.agentId", "missing, and no agent id is set")
+        return ReceiveMessage(
+            provider=self.provider,
+            provider_message_id=message.message_id,
+            channel=Channel.RCS,
+            sender=message.sender_phone_number,
+            recipient=agent,
+            body=_inbound_text(message),
+            request_id=request_id,
+        )
 
 
-class InvalidPhone(ValueError):
-    """RBM addresses consumers by E.164 number only."""
-
-
-def _e164(phone: str) -> str:
-    if not _E164.fullmatch(phone):
-        raise InvalidPhone(f"{phone!r} is not an E.164 number")
-    return phone
+def _our_message_id(echoed: str) -> tuple[str, list[str]]:
+    """The id RBM echoes in a DELIVERED event, spelt as ``send`` recorded it (a UUID's
+    canonical text), with RBM's own spelling kept as an alternative when it differs."""
+    try:
+        canonical = str(UUID(echoed))
+    except ValueError:
+        return echoed, []
+    return canonical, [] if canonical == echoed else [echoed]
 
 
 def _inbound_text(message: RbmUserMessage) -> str:
@@ -348,44 +220,3 @@ def _inbound_text(message: RbmUserMessage) -> str:
         return f"geo:{message.location.latitude},{message.location.longitude}"
     assert message.user_file is not None
     return message.user_file.payload.file_uri
-
-
-def _duration(span: timedelta) -> str:
-    """Google's Duration JSON: seconds with up to nine decimals and an "s" ("3600s")."""
-    whole, micros = divmod(span // timedelta(microseconds=1), 1_000_000)
-    return f"{whole}s" if not micros else f"{whole}.{micros:06d}".rstrip("0") + "s"
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise TemporaryFailure(f"rbm: unreadable answer ({exc!r})") from exc
-    if not isinstance(body, dict):
-        raise TemporaryFailure("rbm: the answer is not a JSON object")
-    return body
-
-
-def _raise_for(response: httpx.Response) -> None:
-    """A refusal after the retries (4xx) is permanent: resending the same request cannot
-    change RBM's mind."""
-    if response.status_code == 401:
-        raise PermanentFailure(f"rbm_auth: {_describe(response)}")
-    if response.status_code >= 400:
-        raise PermanentFailure(f"rbm {_describe(response)}"[:500])
-
-
-def _describe(response: httpx.Response) -> str:
-    try:
-        error = response.json()["error"]
-        return f"{response.status_code} {error.get('status', '')}: {error.get('message', '')}"
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return f"{response.status_code} {response.text[:200]}"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: back off on our own schedule

@@ -8,7 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from chainon import __version__
-from chainon.api import analytics, contacts, conversations, messages, ops, problems, queue, sandbox
+from chainon.api import (
+    analytics,
+    contacts,
+    conversations,
+    messages,
+    ops,
+    problems,
+    queue,
+    rbm_webhook,
+    sandbox,
+)
 from chainon.api.middleware import RequestContext
 from chainon.observability import configure_logging
 from chainon.runtime import EVERY_ROLE, Role, Runtime
@@ -48,7 +58,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     problems.install(app)
-    for module in (messages, conversations, contacts, sandbox, ops, analytics, queue):
+    for module in (messages, conversations, contacts, sandbox, ops, analytics, queue, rbm_webhook):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_request_bytes)
     return app

@@ -15,16 +15,26 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from adapters.channels.port import OutboundMessage, PermanentFailure, TemporaryFailure
-from adapters.channels.rcs import (
+from adapters.channels.port import (
+    Accepted,
+    CapabilityAnswer,
+    NotCapable,
+    OutboundMessage,
+    PermanentFailure,
+    Revocation,
+    RevokeMessage,
+    RevokingProvider,
+    TemporaryFailure,
+)
+from adapters.channels.rcs import RcsProvider
+from adapters.channels.rcs_auth import TokenRefused
+from adapters.channels.rcs_client import (
     AgentEventType,
     AlreadyDelivered,
     NotRcsUser,
     RbmClient,
-    RcsProvider,
     Revoked,
 )
-from adapters.channels.rcs_auth import TokenRefused
 from adapters.channels.rcs_webhook import (
     RbmUserEvent,
     RbmUserMessage,
@@ -554,4 +564,130 @@ async def test_the_provider_answers_registration_and_refuses_forged_webhooks(
     with pytest.raises(WebhookRefused):
         await provider.handle_webhook(received.body, None)
     assert sink.inbound_messages == []
+    await provider.stop()
+
+
+def rich_outbound(recipient: str, content: RichContent, sender: str = AGENT_ID) -> OutboundMessage:
+    return outbound(recipient, "la version SMS").model_copy(
+        update={"rich": content.model_dump(mode="json", exclude_none=True), "sender": sender}
+    )
+
+
+def revoke_request(message: OutboundMessage) -> RevokeMessage:
+    return RevokeMessage(
+        message_id=message.message_id,
+        conversation_id=message.conversation_id,
+        brand_id=message.brand_id,
+        channel=Channel.RCS,
+        sender=message.sender,
+        recipient=message.recipient,
+        provider_message_id=str(message.message_id),
+    )
+
+
+async def test_the_provider_tells_capability_for_the_agent_its_sender_names(
+    rbm: RbmPeer,
+) -> None:
+    await rbm.phone(CLAIRE, capable=True, features=["RICHCARD_STANDALONE", "ACTION_DIAL"])
+    provider = RcsProvider(rbm.settings(agent_id="the-deployment-default"))
+    await provider.start(Sink())
+    assert isinstance(provider, RevokingProvider)
+    assert await provider.capability(outbound(CLAIRE, "")) == CapabilityAnswer(
+        capable=True, features=["ACTION_DIAL", "RICHCARD_STANDALONE"]
+    )
+    assert await provider.capability(outbound(PAUL, "")) == CapabilityAnswer(capable=False)
+    with pytest.raises(PermanentFailure, match="invalid_number"):
+        await provider.capability(outbound("06 12 34 56 78", ""))
+    await provider.stop()
+    queries = [r["query"] for r in (await rbm.state())["requests"]]
+    assert [q["agentId"] for q in queries] == [AGENT_ID, AGENT_ID]
+
+
+async def test_the_provider_sends_rich_content_and_the_body_only_without_it(
+    rbm: RbmPeer,
+) -> None:
+    await rbm.phone(CLAIRE, capable=True, outcome="silent")
+    provider = RcsProvider(rbm.settings())
+    await provider.start(Sink())
+    rich = rich_outbound(CLAIRE, RichContent(text="Un créneau ?", suggestions=[YES, TRACK]))
+    plain = outbound(CLAIRE, "Votre colis arrive demain.")
+    for message in (rich, plain):
+        accepted = await provider.send(message)
+        assert accepted == Accepted(provider="rcs", provider_message_id=str(message.message_id))
+    await provider.stop()
+    state = await rbm.state()
+    assert sends(state, rich.message_id)[0]["json"] == {
+        "contentMessage": {
+            "text": "Un créneau ?",
+            "suggestions": [
+                {"reply": {"text": "Oui", "postbackData": "slot=yes"}},
+                {
+                    "action": {
+                        "text": "Suivre le colis",
+                        "postbackData": "track",
+                        "openUrlAction": {"url": "https://colis.example/t/42"},
+                    }
+                },
+            ],
+        }
+    }
+    assert sends(state, plain.message_id)[0]["json"] == {
+        "contentMessage": {"text": "Votre colis arrive demain."}
+    }
+
+
+async def test_the_provider_sends_from_the_agent_its_sender_names(rbm: RbmPeer) -> None:
+    await rbm.phone(CLAIRE, capable=True)
+    provider = RcsProvider(rbm.settings())
+    await provider.start(Sink())
+    stranger = rich_outbound(CLAIRE, RichContent(text="Bonjour"), sender="another-brand_agent")
+    with pytest.raises(PermanentFailure, match="403"):
+        await provider.send(stranger)
+    broken = outbound(CLAIRE, "").model_copy(update={"rich": {"text": "a", "card": {}}})
+    with pytest.raises(PermanentFailure, match="rcs: "):
+        await provider.send(broken)
+    await provider.stop()
+    [refused] = sends(await rbm.state(), stranger.message_id)
+    assert refused["query"]["agentId"] == "another-brand_agent"
+
+
+async def test_a_number_without_rcs_is_not_capable_for_the_core() -> None:
+    refused = NotRcsUser(PAUL)
+    assert isinstance(refused, NotCapable)
+    assert (refused.reason, refused.phone) == ("not_capable", PAUL)
+
+
+async def test_the_provider_revokes_or_says_why_not(rbm: RbmPeer) -> None:
+    await rbm.phone(CLAIRE, capable=True, outcome="silent")
+    provider = RcsProvider(rbm.settings())
+    await provider.start(Sink())
+    pending = outbound(CLAIRE, "Code : 123456")
+    await provider.send(pending)
+    assert await provider.revoke(revoke_request(pending)) == Revocation(result="revoked")
+    # Once revoked, the id is gone: RBM answers 404, read as delivered (see RbmClient.revoke).
+    assert (await provider.revoke(revoke_request(pending))).result == "already_delivered"
+
+    refused = outbound(CLAIRE, "Code : 654321")
+    await provider.send(refused)
+    await rbm.phone(CLAIRE, capable=True, outcome="silent", fail_times=1, fail_status=403)
+    answer = await provider.revoke(revoke_request(refused))
+    assert answer.result == "failed"
+    assert answer.reason.startswith("rbm 403")
+
+    for status in (503, 429):
+        await rbm.phone(CLAIRE, capable=True, outcome="silent", fail_times=3, fail_status=status)
+        with pytest.raises(TemporaryFailure, match=str(status)):
+            await provider.revoke(revoke_request(refused))
+    assert (await provider.revoke(revoke_request(refused))).result == "revoked"
+    await provider.stop()
+
+
+async def test_the_provider_revocation_of_a_delivered_message(rbm: RbmPeer) -> None:
+    await rbm.phone(CLAIRE, capable=True, outcome="deliver", delay=0.01)
+    provider = RcsProvider(rbm.settings())
+    await provider.start(Sink())
+    message = outbound(CLAIRE, "Code : 123456")
+    await provider.send(message)
+    await webhooks(rbm, 1)  # DELIVERED
+    assert await provider.revoke(revoke_request(message)) == Revocation(result="already_delivered")
     await provider.stop()
