@@ -13,9 +13,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.result import Result
+
+if TYPE_CHECKING:
+    from chainon.settings import Settings
 
 
 class Kind(StrEnum):
@@ -99,7 +102,7 @@ class Context:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         return schema
 
-    def settings(self, **overrides: Any) -> Any:
+    def settings(self, **overrides: Any) -> Settings:
         """Chainon's settings for this mode: the defaults, on this context's store and bus."""
         from chainon.settings import BusKind, Settings, StoreKind
 

@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from bench.registry import Context, Kind, measurement
 from bench.result import Missing, Result, own_peak_rss
 from bench.traffic import BRAND_NUMBER, PROVIDER, inbound
+
+if TYPE_CHECKING:
+    from chainon.core import Core
+    from chainon.runtime import Runtime
+    from domain.commands import ReceiveMessage
 
 LOAD_BATCH = 1000
 POLL = 0.02
@@ -107,7 +113,7 @@ async def inbound_burst(ctx: Context) -> Result:
     )
 
 
-async def _until_caught_up(runtime: Any, started: float, count: int) -> dict[str, float]:
+async def _until_caught_up(runtime: Runtime, started: float, count: int) -> dict[str, float]:
     """Waits for the core to have taken every inbound record, then for the relay and the
     views to reach the store's head; returns when each happened (seconds from start)."""
     topics = runtime.topics
@@ -135,20 +141,21 @@ async def _until_caught_up(runtime: Any, started: float, count: int) -> dict[str
     return marks
 
 
-def _received(core: Any, messages: list[Any]) -> dict[str, int]:
+def _received(core: Core, messages: list[ReceiveMessage]) -> dict[str, int]:
     """Which of the burst's messages the store holds, read back from its events."""
     from domain import ids
     from domain.conversation import Conversation
 
     expected = {ids.inbound_message_id(m.provider, m.provider_message_id) for m in messages}
-    received: set[Any] = set()
-    conversations: set[Any] = set()
+    received: set[UUID] = set()
+    conversations: set[UUID] = set()
     refused = 0
     start = 1
     while batch := core.recorder.select_notifications(start=start, limit=10_000):
         for notification in batch:
             if notification.topic == Conversation.MessageReceived.TOPIC:
                 event = core.mapper.to_domain_event(notification)
+                assert isinstance(event, Conversation.MessageReceived)
                 if event.message_id in expected:
                     received.add(event.message_id)
                     conversations.add(event.originator_id)
