@@ -262,21 +262,19 @@ class SmppProvider:
         return await self._exchange(command, timeout, **fields)
 
     async def _exchange(self, command: str, timeout: float | None = None, **fields: Any) -> Any:
-        if self._writer is None:
-            raise ConnectionError("not connected")
+        if self._writer is None or self._writer.transport.is_closing():
+            raise ConnectionError("not connected")  # not on the wire: safe to send again
         pdu = smpp.make_pdu(command, client=self._seq, **fields)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[pdu.sequence] = future
+        # From here the bytes may have reached the SMSC (write() hands them to the kernel at
+        # once; a failing drain says nothing of what went before): no answer is Unanswered.
         try:
             self._writer.write(pdu.generate())
             await asyncio.wait_for(self._writer.drain(), self.link.response_timeout)
-        except (ConnectionError, TimeoutError):
-            self._pending.pop(pdu.sequence, None)
-            raise  # not on the wire: safe to send again
-        try:
             return await asyncio.wait_for(future, timeout or self.link.response_timeout)
-        except ConnectionError as exc:
-            raise Unanswered(str(exc)) from exc
+        except (ConnectionError, TimeoutError) as exc:
+            raise Unanswered(f"{command}: {exc!r}") from exc
         finally:
             self._pending.pop(pdu.sequence, None)
 

@@ -68,7 +68,9 @@ async def link(smsc: Smsc) -> AsyncIterator[tuple[SmppProvider, Recorder]]:
             port=smsc.port,
             system_id="chainon",
             password="secret",
-            unanswered_wait=2.0,
+            # Long enough for the receipts the SMSC queued at the drop to arrive after the
+            # rebind on a loaded machine; a shorter wait would resend what was accepted.
+            unanswered_wait=8.0,
         )
     )
     recorder = Recorder()
