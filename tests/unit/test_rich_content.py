@@ -105,9 +105,27 @@ def test_replying_a_suggestion_text_picks_a_suggestion_with_that_text(content: R
 @given(contents)
 def test_the_sms_shows_every_choice_numbered_in_order(content: RichContent) -> None:
     sms = render_sms(content, "en")
-    positions = [sms.rindex(f"{n} for {s.text}") for n, s in enumerate(content.suggestions, 1)]
-    assert positions == sorted(positions)
     assert sms.startswith(content.text or "")
+    if not content.suggestions:
+        return
+    prompt = sms[len(content.text or "") + 1 :]
+    assert prompt.startswith("Reply ")
+    # Each choice in turn, numbered from 1 (a label may itself hold ", ", digits or a line
+    # break, so walk the prompt rather than split it).
+    rest = prompt.removeprefix("Reply ")
+    for number, suggestion in enumerate(content.suggestions, 1):
+        label = suggestion.text
+        if isinstance(suggestion, SuggestedAction):  # what an SMS cannot do, it shows
+            if isinstance(suggestion.action, OpenUrl):
+                label = f"{label} ({suggestion.action.url})"
+            elif isinstance(suggestion.action, Dial):
+                label = f"{label} ({suggestion.action.phone_number})"
+            elif suggestion.fallback_url is not None:
+                label = f"{label} ({suggestion.fallback_url})"
+        item = f"{number} for {label}"
+        assert rest.startswith(item), (item, rest)
+        rest = rest[len(item) :].removeprefix(", ")
+    assert rest == ""
 
 
 def test_a_reply_matches_a_suggestion_text_whatever_its_case() -> None:
