@@ -37,7 +37,7 @@ from domain.index import IndexEntry, IndexKind, entry_id
 from domain.message_body import prepare_body
 from domain.message_status import MessageStatus
 from domain.refusal import RefusedInbound
-from domain.rich_content import RichContent, render_sms
+from domain.rich_content import RichContent, choice_from_sms_reply, render_sms
 
 A = TypeVar("A", bound=Aggregate)
 Handled = tuple[cmd.Outcome, list[Aggregate]]
@@ -117,7 +117,7 @@ class Core(Application[UUID]):
         self, command: cmd.Command, *, idempotency: IdempotencyClaim | None = None
     ) -> cmd.Outcome:
         for _ in range(MAX_ATTEMPTS):
-            outcome, changed = self._decide(command, idempotency)
+            outcome, changed = self._decide_alone(command, idempotency)
             try:
                 recordings = self.save(*changed)
             except RecordConflictError:
@@ -172,6 +172,17 @@ class Core(Application[UUID]):
             o.model_copy(update={"position": position}) if o.changed and not o.duplicate else o
             for o in outcomes
         ]
+
+    def _decide_alone(self, command: cmd.Command, idempotency: IdempotencyClaim | None) -> Handled:
+        """One command in its own unit of work: every load of an aggregate gives the same
+        instance, so two decisions on it cannot fork it into conflicting versions."""
+        if getattr(self._unit, "aggregates", None) is not None:
+            return self._decide(command, idempotency)
+        self._unit.aggregates = {}
+        try:
+            return self._decide(command, idempotency)
+        finally:
+            self._unit.aggregates = None
 
     def _decide(self, command: cmd.Command, idempotency: IdempotencyClaim | None) -> Handled:
         handler = self._handlers[type(command)]
@@ -449,7 +460,7 @@ class Core(Application[UUID]):
             at=now,
             reopen=reopen,
             request_id=request_id,
-            rich=rich.model_dump(mode="json", exclude_defaults=True) if rich else None,
+            rich=rich.model_dump(mode="json", exclude_none=True) if rich else None,
             fallback_of=fallback_of,
         )
         fallback = brand.fallback_channel(channel) if channel is Channel.RCS else None
@@ -576,6 +587,7 @@ class Core(Application[UUID]):
             request_id=command.request_id,
         )
         contact.reached_on(command.channel, at=now)
+        self._note_choice(conversation, command, message_id, now)
         seen_entry = IndexEntry.claim(
             IndexKind.PROVIDER_MESSAGE,
             f"in:{command.provider}:{command.provider_message_id}",
@@ -591,6 +603,39 @@ class Core(Application[UUID]):
             channel=command.channel,
         )
         return outcome, [*changed, conversation, contact, seen_entry]
+
+    @staticmethod
+    def _note_choice(
+        conversation: Conversation, command: cmd.ReceiveMessage, message_id: UUID, now: datetime
+    ) -> None:
+        """A tapped RCS suggestion carries its postback; an SMS answer "2" to a fallback
+        that listed numbered choices is read as the second one, so a bot flow built on
+        postbacks works whichever channel carried the question."""
+        offer = conversation.last_offer()
+        if command.postback_data is not None:
+            conversation.choose(
+                message_id,
+                in_reply_to=offer.id if offer is not None else None,
+                postback_data=command.postback_data,
+                text=command.body,
+                at=now,
+            )
+            return
+        if offer is None or offer.rich is None or command.channel is not Channel.SMS:
+            return
+        try:
+            content = RichContent.model_validate(offer.rich)
+        except ValueError:
+            return  # stored under older limits: no choice rather than a refused message
+        chosen = choice_from_sms_reply(content, command.body)
+        if chosen is not None:
+            conversation.choose(
+                message_id,
+                in_reply_to=offer.id,
+                postback_data=chosen.postback_data,
+                text=chosen.text,
+                at=now,
+            )
 
     def _record_sent(self, command: cmd.RecordSent, now: datetime) -> Handled:
         conversation = self.get(Conversation, command.conversation_id)

@@ -81,6 +81,8 @@ class ReceiveMessage(Command):
     replies_to: list[Annotated[str, Field(max_length=256)]] = Field(
         default_factory=list, max_length=20
     )
+    # An RCS suggestion tapped: the brand's postback data, sent back verbatim.
+    postback_data: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
 
 
 class RecordSent(Command):

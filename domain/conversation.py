@@ -144,6 +144,16 @@ class Conversation(Aggregate):
         message_id: UUID
         reason: str
 
+    class SuggestionChosen(Event):
+        """An inbound message picked one of a rich message's suggestions: tapped on RCS, or
+        answered by its number on the SMS that replaced it ("2" → the second one)."""
+
+        TOPIC = "chainon:Conversation.SuggestionChosen"
+        message_id: UUID  # the inbound message
+        in_reply_to: UUID | None  # the rich message offering the suggestion, when known
+        postback_data: str
+        text: str
+
     class FallbackTriggered(Event):
         TOPIC = "chainon:Conversation.FallbackTriggered"
         message_id: UUID | None  # None: the contact was known not to be RCS-capable
@@ -234,6 +244,7 @@ class Conversation(Aggregate):
         self.claimed = False
         self.messages: dict[UUID, Message] = {}
         self.last_activity_at: datetime = self.created_on
+        self.choices: dict[UUID, tuple[str, str]] = {}  # inbound message → (postback, text)
 
     @classmethod
     def open(
@@ -504,6 +515,45 @@ class Conversation(Aggregate):
         plan.state = FallbackState.TRIGGERED
         plan.reason = FallbackReason(reason)
         plan.replacement_id = replacement_id
+
+    def last_offer(self) -> Message | None:
+        """The rich message whose suggestions an answer now refers to: the latest outbound
+        message if it is rich, or the SMS that replaced a rich one (which showed the same
+        choices, numbered). A plain message sent since ends the offer."""
+        for message in reversed(self.messages.values()):
+            if message.direction is not Direction.OUTBOUND:
+                continue
+            source = self.messages.get(message.fallback_of) if message.fallback_of else message
+            return source if source is not None and source.rich else None
+        return None
+
+    def choose(
+        self,
+        message_id: UUID,
+        *,
+        in_reply_to: UUID | None,
+        postback_data: str,
+        text: str,
+        at: datetime,
+    ) -> None:
+        self._chosen(
+            message_id=message_id,
+            in_reply_to=in_reply_to,
+            postback_data=postback_data,
+            text=text,
+            timestamp=at,
+        )
+
+    @event(SuggestionChosen)
+    def _chosen(
+        self,
+        message_id: UUID,
+        in_reply_to: UUID | None,
+        postback_data: str,
+        text: str,
+        timestamp: datetime,
+    ) -> None:
+        self.choices[message_id] = (postback_data, text)
 
     def message(self, message_id: UUID) -> Message:
         try:
