@@ -6,6 +6,7 @@ from projections.agent_queue import AgentQueue
 from projections.analytics import Analytics
 from projections.conversation_list import ConversationList
 from projections.crm_profile import CrmProfile
+from projections.fallback_deadlines import FallbackDeadlines
 from projections.projection import Projection
 
 
@@ -15,4 +16,5 @@ def all_projections() -> list[Projection]:
         ConversationList(),
         AgentQueue(),
         CrmProfile(),
+        FallbackDeadlines(),
     ]

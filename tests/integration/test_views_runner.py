@@ -27,7 +27,10 @@ from tests.conftest import BRAND_SMS, make_settings
 
 
 def fill(core: Core, messages: int) -> None:
-    brand = core.register_brand(slug="maison", name="Maison", senders=[(Channel.SMS, BRAND_SMS)])
+    senders = [(Channel.SMS, BRAND_SMS), (Channel.RCS, "maison-agent")]
+    brand = core.register_brand(slug="maison", name="Maison", senders=senders)
+    # An RCS send plans a fallback: the pending deadlines have a row to compare too.
+    core.handle(cmd.SendMessage(brand_id=brand.id, to="+33699999999", body="Votre colis"))
     for i in range(messages):
         outcome = core.handle(
             cmd.ReceiveMessage(

@@ -1,0 +1,96 @@
+"""Fallback deadlines still pending: the RCS messages that fall back unless DELIVERED in time.
+
+This table is what makes a deadline durable. A timer in memory dies with its process;
+these rows come from the events alone, so a restart, a rebuild or another process finds
+every deadline still owed, and the scheduler (``chainon.deadlines``) reads the due ones
+from here. A row lives from ``FallbackPlanned`` until anything that ends the wait: the
+message's outcome, the revocation asked at the deadline, or the fallback itself.
+
+Rows hold no brand: the facts that plan and end a deadline do not name one, and a lookup
+table of every conversation's brand would cost a row per conversation for nothing the
+scheduler needs (the core finds the brand from the conversation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from projections.projection import Fact, Projection, Table, Tx
+from projections.store import ReadModelStore
+
+# Each ends the wait for its message: after it, the core would ignore the deadline anyway.
+_ENDS = frozenset(
+    {
+        "Conversation.MessageDelivered",
+        "Conversation.MessageFailed",
+        "Conversation.MessageExpired",
+        "Conversation.RevocationRequested",
+        "Conversation.FallbackTriggered",
+    }
+)
+
+
+def utc_text(at: datetime) -> str:
+    """Fixed-width UTC text, so that comparing strings compares times on both backends."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class DueDeadline:
+    conversation_id: UUID
+    message_id: UUID
+    deadline: datetime
+
+
+class FallbackDeadlines(Projection):
+    name = "fallback_deadlines"
+    tables = (
+        Table(
+            "fallback_deadlines",
+            "message_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, "
+            "channel TEXT NOT NULL, deadline TEXT NOT NULL",
+            indexes=("deadline, message_id",),
+        ),
+    )
+    facts = frozenset({"Conversation.FallbackPlanned", *_ENDS})
+
+    def apply(self, tx: Tx, fact: Fact) -> None:
+        d = fact.data
+        if fact.type == "Conversation.FallbackPlanned":
+            deadline = utc_text(datetime.fromisoformat(d["deadline"]))
+            tx.execute(
+                "INSERT INTO {fallback_deadlines} (message_id, conversation_id, channel, "
+                "deadline) VALUES (%(m)s, %(c)s, %(ch)s, %(d)s) "
+                "ON CONFLICT (message_id) DO NOTHING",
+                {"m": d["message_id"], "c": fact.aggregate_id, "ch": d["channel"], "d": deadline},
+            )
+        elif d.get("message_id") is not None:  # a fallback of an unsent message names none
+            tx.execute(
+                "DELETE FROM {fallback_deadlines} WHERE message_id = %(m)s",
+                {"m": d["message_id"]},
+            )
+
+
+def due(store: ReadModelStore, now: datetime, limit: int = 500) -> list[DueDeadline]:
+    """Deadlines at or before ``now``, the longest overdue first, at most ``limit``."""
+    rows = store.query(
+        FallbackDeadlines(),
+        "SELECT conversation_id, message_id, deadline FROM {fallback_deadlines} "
+        "WHERE deadline <= %(now)s ORDER BY deadline, message_id LIMIT %(limit)s",
+        {"now": utc_text(now), "limit": limit},
+    )
+    return [
+        DueDeadline(
+            UUID(r["conversation_id"]), UUID(r["message_id"]), datetime.fromisoformat(r["deadline"])
+        )
+        for r in rows
+    ]
+
+
+def pending(store: ReadModelStore) -> int:
+    """How many deadlines are still owed, due or not (for status and tests)."""
+    rows = store.query(FallbackDeadlines(), "SELECT COUNT(*) AS n FROM {fallback_deadlines}", {})
+    return int(rows[0]["n"])
