@@ -30,7 +30,7 @@ COUNTERS = (
     "delivered",
     "failed",
     "expired",
-    "fallbacks",  # filled once fallback is recorded
+    "fallbacks",  # on the channel fallen back from; by reason in analytics_fallbacks
     "csat_sum",  # filled once CSAT ratings are recorded
     "csat_count",
 )
@@ -40,6 +40,10 @@ _OUTCOMES = {
     "Conversation.MessageFailed": "failed",
     "Conversation.MessageExpired": "expired",
 }
+
+# Only RCS plans a fallback, and FallbackTriggered names only the channel it falls back
+# to: a fallback decided before any RCS message existed (not capable) counts here.
+_FALLS_BACK_FROM = "rcs"
 
 # Price of one billable unit (an SMS segment; a message on other channels), by (channel,
 # country); (channel, "") prices any country not listed. One currency for every price.
@@ -72,6 +76,13 @@ class Analytics(Projection):
             "PRIMARY KEY (conversation_id, version)",
             indexes=("brand_id, day",),
         ),
+        # Its own table, not columns of analytics_daily: a database made before fallbacks
+        # existed gets it from CREATE TABLE IF NOT EXISTS, with no migration.
+        Table(
+            "analytics_fallbacks",
+            f"{_KEY}, reason TEXT NOT NULL, count BIGINT NOT NULL, "
+            "PRIMARY KEY (brand_id, day, channel, reason)",
+        ),
         # Lookups: status facts name only a message; a conversation's channel is the one
         # of its first message, known only once that message comes.
         Table(
@@ -91,6 +102,7 @@ class Analytics(Projection):
             "Conversation.MessageReceived",
             "Conversation.MessageQueued",
             "Conversation.Resolved",
+            "Conversation.FallbackTriggered",
             *_OUTCOMES,
         }
     )
@@ -111,6 +123,8 @@ class Analytics(Projection):
         brand, day = conv["brand_id"], at.date().isoformat()
         if fact.type in _OUTCOMES:
             self._outcome(tx, fact, day)
+        elif fact.type == "Conversation.FallbackTriggered":
+            self._fallback(tx, fact, conv, day)
         elif fact.type == "Conversation.Resolved":
             channel, country = conv["channel"] or "", conv["country"] or ""
             _bump(tx, brand, day, channel, country, conversations_resolved=1)
@@ -170,6 +184,25 @@ class Analytics(Projection):
                 "DO UPDATE SET count = {analytics_failures}.count + 1",
                 {"b": brand, "d": day, "ch": channel, "r": fact.data["reason"]},
             )
+
+    def _fallback(self, tx: Tx, fact: Fact, conv: dict[str, Any], day: str) -> None:
+        """Counted on the RCS message's row when there was one; a send to a contact
+        already known not to take RCS never made one, so the conversation's country (if
+        it has one yet) is the best there is."""
+        message_id = fact.data["message_id"]
+        sql = "SELECT * FROM {analytics_messages} WHERE message_id = %(m)s"
+        message = one(tx.rows(sql, {"m": message_id})) if message_id is not None else None
+        brand = conv["brand_id"]
+        channel = message["channel"] if message is not None else _FALLS_BACK_FROM
+        country = message["country"] if message is not None else conv["country"] or ""
+        _bump(tx, brand, day, channel, country, fallbacks=1)
+        tx.execute(
+            "INSERT INTO {analytics_fallbacks} (brand_id, day, channel, reason, count) "
+            "VALUES (%(b)s, %(d)s, %(ch)s, %(r)s, 1) "
+            "ON CONFLICT (brand_id, day, channel, reason) "
+            "DO UPDATE SET count = {analytics_fallbacks}.count + 1",
+            {"b": brand, "d": day, "ch": channel, "r": fact.data["reason"]},
+        )
 
 
 def _bump(tx: Tx, brand: str, day: str, channel: str, country: str, **counts: int) -> None:
@@ -239,6 +272,7 @@ class DayReport:
     expired: int = 0
     failures: dict[str, int] = field(default_factory=dict)  # by reason
     fallbacks: int = 0
+    fallbacks_by_reason: dict[str, int] = field(default_factory=dict)  # not_capable, …
     first_response_p50: float | None = None  # seconds
     first_response_p90: float | None = None
     resolution_p50: float | None = None
@@ -294,6 +328,9 @@ def report(
     sql = f"SELECT * FROM {{analytics_failures}} WHERE {where}"
     for row in store.query(projection, sql, params):
         day_of(row).failures[row["reason"]] = int(row["count"])
+    sql = f"SELECT * FROM {{analytics_fallbacks}} WHERE {where}"
+    for row in store.query(projection, sql, params):
+        day_of(row).fallbacks_by_reason[row["reason"]] = int(row["count"])
     durations: dict[tuple[str, str, str], list[float]] = {}
     sql = f"SELECT day, channel, kind, seconds FROM {{analytics_durations}} WHERE {where}"
     for row in store.query(projection, sql, params):

@@ -36,7 +36,10 @@ class AnalyticsDay(BaseModel):
     expired: int
     delivery_rate: float | None = Field(description="delivered / all outcomes; null: none.")
     failures: dict[str, int] = Field(description="Failed messages by reason.")
-    fallbacks: int
+    fallbacks: int = Field(description="Sends switched from RCS to their fallback channel.")
+    fallbacks_by_reason: dict[str, int] = Field(
+        description="Fallbacks by reason: `not_capable`, `failed`, `deadline`."
+    )
     first_response_p50: float | None = Field(description="Seconds, nearest-rank percentile.")
     first_response_p90: float | None
     resolution_p50: float | None = Field(description="Seconds from opened to resolved.")
@@ -62,6 +65,7 @@ class AnalyticsDay(BaseModel):
             delivery_rate=d.delivery_rate,
             failures=d.failures,
             fallbacks=d.fallbacks,
+            fallbacks_by_reason=d.fallbacks_by_reason,
             first_response_p50=d.first_response_p50,
             first_response_p90=d.first_response_p90,
             resolution_p50=d.resolution_p50,
