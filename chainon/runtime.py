@@ -28,6 +28,7 @@ from adapters.channels.smpp import SmppLink, SmppProvider
 from chainon.batching import CommandBatcher
 from chainon.consuming import ConsumingWorker
 from chainon.core import Core, IdempotencyClaim
+from chainon.deadlines import DeadlineScheduler
 from chainon.polling import follow
 from chainon.relay import Relay
 from chainon.settings import BusKind, Settings, StoreKind
@@ -38,6 +39,7 @@ from chainon.workers import ChannelPublisher, CoreHandler, DispatchHandler, Send
 from domain import commands as cmd
 from domain.channels import Channel
 from projections.catalogue import all_projections
+from projections.fallback_deadlines import due
 from projections.store import ReadModelStore
 
 T = TypeVar("T")
@@ -153,6 +155,14 @@ class Runtime:
                 self.topics,
             ),
         )
+        # Reads the views (from the pool's threads, which open them), so it runs beside them.
+        self.deadlines = DeadlineScheduler(
+            lambda now, limit: due(self.views.store, now, limit),
+            self.call,
+            self.bus,
+            self.topics,
+            interval=settings.deadline_poll_interval,
+        )
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -250,6 +260,9 @@ class Runtime:
             for role, run in tasks.items()
             if role in self.roles
         ]
+        if Role.VIEWS in self.roles:
+            run_deadlines = self.deadlines.run(self._stopping)
+            self._tasks.append(asyncio.create_task(run_deadlines, name="deadlines"))
 
     async def stop(self) -> None:
         """Finishes the batch in hand, commits, leaves the consumer groups."""

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     sandbox_receipt_delay: float = Field(default=1.0, ge=0)  # seconds
     sandbox_outcome: str = Field(default="deliver", pattern="^(deliver|fail|silent)$")
     relay_poll_interval: float = Field(default=0.1, gt=0)
+    # How often the views process looks for RCS fallback deadlines that fell due (seconds).
+    deadline_poll_interval: float = Field(default=0.5, gt=0)
     # Aggregates kept in memory per process (conversations, contacts, index entries);
     # 0 turns the cache off. Each is a few kilobytes.
     aggregate_cache: int = Field(default=5000, ge=0)
