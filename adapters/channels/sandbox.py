@@ -2,8 +2,14 @@
 
 It behaves like a real provider where it matters to the core: it gives each message a
 provider id, sends delivery receipts back after a delay, can be told to fail or to stay
-silent (per recipient, or for everything), and lets a person or a test play the consumer
-by injecting inbound messages.
+silent (per recipient and channel, or for everything), and lets a person or a test play
+the consumer by injecting inbound messages.
+
+RCS is simulated with RBM's behaviours, so that the fallback to SMS can be watched without
+Google: a handset may not take RCS (the capability check says no, a send is refused as
+RBM's 404 refuses it), a send may fail for good, a message may never be delivered, and an
+undelivered message can be revoked, while a delivered one cannot. Everything is decided
+by the settings and the order of calls, never by chance, so tests can rely on it.
 """
 
 from __future__ import annotations
@@ -13,20 +19,40 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-from uuid import NAMESPACE_URL, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from adapters.channels.port import Accepted, ChannelSink, OutboundMessage
+from adapters.channels.port import (
+    Accepted,
+    CapabilityAnswer,
+    ChannelSink,
+    NotCapable,
+    OutboundMessage,
+    PermanentFailure,
+    Revocation,
+    RevokeMessage,
+)
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt
 from domain.message_status import MessageStatus
 
 PROVIDER = "sandbox"
+# What RBM lists for a handset that takes everything an agent can send.
+RCS_FEATURES = (
+    "RICHCARD_STANDALONE",
+    "RICHCARD_CAROUSEL",
+    "ACTION_CREATE_CALENDAR_EVENT",
+    "ACTION_DIAL",
+    "ACTION_OPEN_URL",
+    "ACTION_SHARE_LOCATION",
+    "ACTION_VIEW_LOCATION",
+)
 
 
 class SandboxOutcome(StrEnum):
     DELIVER = "deliver"
-    FAIL = "fail"
-    SILENT = "silent"  # accepted, then no receipt ever
+    FAIL = "fail"  # SMS, email: a FAILED receipt; RCS: refused at the send, as RBM does
+    SILENT = "silent"  # accepted, then no receipt ever (an RCS message can then be revoked)
+    NOT_CAPABLE = "not_capable"  # RCS only: the handset does not take RCS
 
 
 @dataclass
@@ -34,10 +60,16 @@ class SandboxProvider:
     receipt_delay: float = 1.0
     default_outcome: SandboxOutcome = SandboxOutcome.DELIVER
     outcomes: dict[str, SandboxOutcome] = field(default_factory=dict)  # by recipient
+    # by (channel, recipient): wins over ``outcomes``, so RCS can stay silent to a number
+    # while the SMS that replaces it is delivered
+    channel_outcomes: dict[tuple[Channel, str], SandboxOutcome] = field(default_factory=dict)
     name: str = PROVIDER
     sent: dict[str, OutboundMessage] = field(default_factory=dict)  # by provider id
+    delivered: set[str] = field(default_factory=set)  # provider ids the handset has
+    revoked: set[str] = field(default_factory=set)  # provider ids taken back
     _sink: ChannelSink | None = None
     _timers: set[asyncio.Task[None]] = field(default_factory=set)
+    _receipts: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # still to come
 
     @property
     def channels(self) -> frozenset[Channel]:
@@ -51,18 +83,82 @@ class SandboxProvider:
             timer.cancel()
         await asyncio.gather(*self._timers, return_exceptions=True)
 
+    def set_outcome(
+        self, recipient: str, outcome: SandboxOutcome, channel: Channel | None = None
+    ) -> None:
+        """What happens to messages for ``recipient``: on one channel, or on every channel
+        when ``channel`` is None. Not being capable is a property of RCS alone."""
+        if outcome is SandboxOutcome.NOT_CAPABLE:
+            if channel not in (None, Channel.RCS):
+                raise ValueError(f"not_capable concerns RCS only, not {channel}")
+            channel = Channel.RCS
+        if channel is None:
+            self.outcomes[recipient] = outcome
+        else:
+            self.channel_outcomes[(channel, recipient)] = outcome
+
+    def outcome_for(self, channel: Channel, recipient: str) -> SandboxOutcome:
+        outcome = self.channel_outcomes.get(
+            (channel, recipient), self.outcomes.get(recipient, self.default_outcome)
+        )
+        if outcome is SandboxOutcome.NOT_CAPABLE and channel is not Channel.RCS:
+            return SandboxOutcome.DELIVER  # an SMS reaches a phone that lacks RCS
+        return outcome
+
+    def sent_on(self, channel: Channel) -> list[OutboundMessage]:
+        """The messages accepted on ``channel``, in the order they came (for tests and the
+        demo: what a consumer's phone would have been offered)."""
+        return [message for message in self.sent.values() if message.channel is channel]
+
     def provider_message_id(self, message: OutboundMessage) -> str:
+        return self._provider_id(message.message_id)
+
+    @staticmethod
+    def _provider_id(message_id: UUID) -> str:
         # Derived from our id, as RBM's messageId is: a resend is the same message.
-        return f"sbx-{uuid5(NAMESPACE_URL, str(message.message_id)).hex[:20]}"
+        return f"sbx-{uuid5(NAMESPACE_URL, str(message_id)).hex[:20]}"
 
     async def send(self, message: OutboundMessage) -> Accepted:
+        outcome = self.outcome_for(message.channel, message.recipient)
+        if message.channel is Channel.RCS:
+            # RBM refuses at the send (404 not an RCS user, 4xx for the rest); it never
+            # sends a FAILED receipt for an RCS message.
+            if outcome is SandboxOutcome.NOT_CAPABLE:
+                raise NotCapable()
+            if outcome is SandboxOutcome.FAIL:
+                raise PermanentFailure("sandbox: told to fail")
         provider_id = self.provider_message_id(message)
         if provider_id not in self.sent:
             self.sent[provider_id] = message
-            outcome = self.outcomes.get(message.recipient, self.default_outcome)
-            if outcome is not SandboxOutcome.SILENT:
-                self._later(self._receipt(provider_id, outcome))
+            if outcome is not SandboxOutcome.SILENT and provider_id not in self.revoked:
+                self._receipts[provider_id] = self._later(self._receipt(provider_id, outcome))
         return Accepted(provider=self.name, provider_message_id=provider_id)
+
+    async def capability(self, message: OutboundMessage) -> CapabilityAnswer:
+        """RBM's capability check: every number takes RCS unless told ``not_capable``."""
+        if self.outcome_for(Channel.RCS, message.recipient) is SandboxOutcome.NOT_CAPABLE:
+            return CapabilityAnswer(capable=False)
+        return CapabilityAnswer(capable=True, features=list(RCS_FEATURES))
+
+    async def revoke(self, request: RevokeMessage) -> Revocation:
+        """Takes an undelivered RCS message back; a delivered one stays with the consumer.
+
+        Unlike RBM, whose 404 cannot tell "delivered" from "never had it", the sandbox
+        knows which messages it holds: one it never accepted is revoked too (it will not
+        arrive), and a later send of it is accepted but never delivered.
+        """
+        if request.channel is not Channel.RCS:
+            return Revocation(
+                result="failed", reason=f"sandbox: {request.channel} cannot be revoked"
+            )
+        provider_id = request.provider_message_id or self._provider_id(request.message_id)
+        if provider_id in self.delivered:
+            return Revocation(result="already_delivered", reason="sandbox: delivered already")
+        pending = self._receipts.pop(provider_id, None)
+        if pending is not None:
+            pending.cancel()
+        self.revoked.add(provider_id)
+        return Revocation(result="revoked")
 
     def new_inbound_id(self) -> str:
         return f"sbx-in-{uuid4().hex[:20]}"
@@ -90,7 +186,12 @@ class SandboxProvider:
 
     async def _receipt(self, provider_id: str, outcome: SandboxOutcome) -> None:
         await asyncio.sleep(self.receipt_delay)
+        self._receipts.pop(provider_id, None)
         failed = outcome is SandboxOutcome.FAIL
+        if not failed:
+            # On the handset from now on, before the receipt is on its way: a revocation
+            # that comes while the receipt travels is too late, as with RBM.
+            self.delivered.add(provider_id)
         await self._require_sink().receipt(
             RecordReceipt(
                 provider=self.name,
@@ -100,10 +201,11 @@ class SandboxProvider:
             )
         )
 
-    def _later(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _later(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
+        return task
 
     def _require_sink(self) -> ChannelSink:
         if self._sink is None:

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from pydantic import Field
 
 from adapters.channels.sandbox import SandboxOutcome
 from chainon.api.deps import BrandDep, RuntimeDep, request_id
 from chainon.api.messages import accepted
-from chainon.api.schemas import Accepted, SandboxInboundIn, SandboxOutcomeIn
+from chainon.api.schemas import Accepted, SandboxInboundIn, Strict
 from chainon.core import sender_key
 from domain import commands as cmd
 from domain.addresses import parse_address
+from domain.channels import Channel
 from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
 WAIT_SECONDS = 5.0
+
+
+class SandboxOutcomeIn(Strict):
+    outcome: SandboxOutcome = Field(
+        description="deliver; fail; silent (never delivered: an RCS message then waits for "
+        "its fallback deadline); not_capable (RCS only: the handset does not take RCS)."
+    )
+    channel: Channel | None = Field(
+        None,
+        description="Only messages on this channel (rcs: silent RCS, delivered SMS); "
+        "default: every channel.",
+    )
 
 
 @router.post("/inbound", status_code=202)
@@ -65,9 +79,13 @@ async def inject_inbound(
 async def set_outcome(
     address: str, body: SandboxOutcomeIn, brand: BrandDep, runtime: RuntimeDep
 ) -> None:
-    """What the sandbox does with messages to this address: deliver, fail or stay silent.
+    """What the sandbox does with messages to this address: deliver, fail, stay silent, or
+    (RCS) refuse because the handset does not take RCS. With ``channel``, only messages on
+    that channel: an RCS message left silent then falls back to an SMS that is delivered.
 
     It applies to the sandbox of this process (the embedded mode's only one).
     """
+    if body.outcome is SandboxOutcome.NOT_CAPABLE and body.channel not in (None, Channel.RCS):
+        raise InvalidInput("not_capable concerns RCS only", field="channel")
     parsed = parse_address(address, default_region=runtime.settings.default_region)
-    runtime.provider.outcomes[parsed.value] = SandboxOutcome(body.outcome)
+    runtime.provider.set_outcome(parsed.value, body.outcome, body.channel)
