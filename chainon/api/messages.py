@@ -1,19 +1,120 @@
-"""Sending: to an address (the conversation is found or opened) or as a reply."""
+"""Sending: to an address (the conversation is found or opened) or as a reply.
+
+A send may carry RCS rich content (suggestions, cards); where the message goes by SMS,
+first or as the fallback of an RCS message that was not delivered in time, the content is
+rendered as text with numbered choices.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from chainon.api.deps import BrandDep, Idempotency, IdempotencyDep, RuntimeDep, request_id
-from chainon.api.schemas import Accepted, ReplyIn, SendIn
+from chainon.api.schemas import Accepted, Body, ReplyIn, Strict
 from chainon.observability import MESSAGES
 from chainon.runtime import Runtime
 from domain import commands as cmd
-from domain.brand import Brand
+from domain.brand import MAX_FALLBACK_SECONDS, MIN_FALLBACK_SECONDS, Brand
+from domain.channels import Channel
+from domain.errors import InvalidInput
+from domain.rich_content import (
+    CreateCalendarEvent,
+    Dial,
+    OpenUrl,
+    RichContent,
+    ShareLocation,
+    SuggestedAction,
+    SuggestedReply,
+    ViewLocation,
+)
 
 router = APIRouter(prefix="/v1", tags=["messages"])
+
+# The ``kind`` of each member of rich content's tagged unions. pydantic names the member
+# in an error's location (``suggestions.0.reply.text``); a client knows no such field.
+_SUGGESTION_KINDS = frozenset(
+    c.model_fields["kind"].default for c in (SuggestedReply, SuggestedAction)
+)
+_ACTION_KINDS = frozenset(
+    c.model_fields["kind"].default
+    for c in (OpenUrl, Dial, ViewLocation, ShareLocation, CreateCalendarEvent)
+)
+# A rule that spans fields says which one is at fault first: "end_time: must be after…".
+_NAMED = re.compile(r"([a-z_]+(?:\.[a-z0-9_]+)*): (.+)", re.DOTALL)
+
+
+def _without_tags(location: Sequence[int | str]) -> tuple[int | str, ...]:
+    kept: list[int | str] = []
+    previous: int | str | None = None
+    for part in location:
+        suggestion_kind = isinstance(previous, int) and part in _SUGGESTION_KINDS
+        action_kind = previous == "action" and kept[-1:] == ["action"] and part in _ACTION_KINDS
+        if not (suggestion_kind or action_kind):
+            kept.append(part)
+        previous = part
+    return tuple(kept)
+
+
+def _at_fault(error: ErrorDetails) -> InitErrorDetails:
+    location = _without_tags(error["loc"])
+    context = dict(error.get("ctx", {}))
+    named = (
+        _NAMED.fullmatch(str(context.get("error", ""))) if error["type"] == "value_error" else None
+    )
+    if named is not None:
+        location += tuple(int(p) if p.isdigit() else p for p in named[1].split("."))
+        context["error"] = named[2]
+    line: InitErrorDetails = {"type": error["type"], "loc": location, "input": error["input"]}
+    if context:
+        line["ctx"] = context
+    return line
+
+
+def _rich_field_at_fault(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Rich content's errors located at the client's own field
+    (``rich.suggestions[0].text``), so a problem's ``field`` points at it."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        raise ValidationError.from_exception_data(
+            exc.title, [_at_fault(error) for error in exc.errors()]
+        ) from None
+
+
+class SendIn(Strict):
+    to: Annotated[str, Field(min_length=1, max_length=320, examples=["+33612345678"])]
+    body: Body | None = Field(
+        None, description="Required unless rich content is given (its SMS text is then used)."
+    )
+    channel: Channel | None = Field(
+        None, description="Force a channel; default: the brand's order."
+    )
+    rich: Annotated[RichContent | None, WrapValidator(_rich_field_at_fault)] = Field(
+        None,
+        description="RCS content: text, a card or a carousel, with suggestions. By SMS "
+        "(first, or as the fallback) it is sent as text with numbered choices.",
+    )
+    fallback_after_seconds: int | None = Field(
+        None,
+        ge=MIN_FALLBACK_SECONDS,
+        le=MAX_FALLBACK_SECONDS,
+        description="RCS: how long to wait for DELIVERED before revoking the message and "
+        "sending it by SMS; default: the brand's setting.",
+    )
+
+
+class FallbackSettingsIn(Strict):
+    fallback_after_seconds: int = Field(
+        description=f"How long an RCS message may wait for DELIVERED before it falls back "
+        f"to SMS, {MIN_FALLBACK_SECONDS} to {MAX_FALLBACK_SECONDS} (default 600)."
+    )
 
 
 def accepted(outcome: cmd.Outcome, response: Response, *, status: str | None = None) -> Accepted:
@@ -54,12 +155,21 @@ async def send_message(
     request: Request,
     response: Response,
 ) -> Accepted:
-    """Queues a message to an address, on the channel the brand's order picks (or forced)."""
+    """Queues a message to an address, on the channel the brand's order picks (or forced).
+
+    ``channel`` in the answer is where it went: RCS when the brand has an RCS sender and
+    the number is not known to lack RCS, SMS otherwise. An RCS message falls back to SMS
+    if the handset turns out not to take RCS, if it fails, or if it is not delivered within
+    ``fallback_after_seconds`` (it is then revoked first, so nobody gets both)."""
+    if body.body is None and body.rich is None:
+        raise InvalidInput("required unless rich content is given", field="body")
     command = cmd.SendMessage(
         brand_id=brand.id,
         to=body.to,
         body=body.body,
         channel=body.channel,
+        rich=body.rich,
+        fallback_after_seconds=body.fallback_after_seconds,
         request_id=request_id(request),
     )
     return await queue(runtime, brand, idempotency, "send", command, response)
@@ -84,3 +194,12 @@ async def reply(
         request_id=request_id(request),
     )
     return await queue(runtime, brand, idempotency, "reply", command, response)
+
+
+@router.put("/fallback/settings", response_model=Accepted)
+async def configure_fallback(
+    body: FallbackSettingsIn, brand: BrandDep, runtime: RuntimeDep, response: Response
+) -> Accepted:
+    """Sets the brand's default RCS → SMS deadline; messages already sent keep theirs."""
+    command = cmd.ConfigureFallback(brand_id=brand.id, after_seconds=body.fallback_after_seconds)
+    return accepted(await runtime.handle(command), response)
