@@ -187,6 +187,9 @@ class RbmWebhook:
         return WebhookHandled(forwarded=command)
 
     def _received(self, message: RbmUserMessage, request_id: str | None) -> ReceiveMessage:
+        # A tapped suggestion's text is what the consumer saw; its postback is what the
+        # brand's flow keys on, carried beside it.
+        tapped = message.suggestion_response
         agent = message.agent_id or self.default_agent_id
         if not agent:
             raise MalformedWebhook("message.data.agentId", "missing, and no agent id is set")
@@ -197,6 +200,7 @@ class RbmWebhook:
             sender=message.sender_phone_number,
             recipient=agent,
             body=_inbound_text(message),
+            postback_data=tapped.postback_data if tapped is not None else None,
             request_id=request_id,
         )
 
