@@ -1,19 +1,22 @@
 """The demo brand that ``chainon serve`` offers, and the two-minute story of ``chainon demo``.
 
 The story runs the real core, workers and sandbox provider in a throw-away directory,
-so what it shows (a delivery receipt landing, a conversation resolved) is what the
-embedded mode does, only faster.
+so what it shows (a delivery receipt landing, a conversation resolved, an RCS message
+revoked and sent again by SMS) is what the embedded mode does, only faster.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
 from rich.console import Console
 from rich.text import Text
 
+from adapters.channels.sandbox import SandboxOutcome
+from chainon.choices import chosen_suggestion
 from chainon.core import Core
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
@@ -23,13 +26,18 @@ from domain import ids
 from domain.addresses import parse_phone
 from domain.brand import Brand
 from domain.channels import Channel
-from domain.conversation import Conversation, Message
+from domain.conversation import Conversation, FallbackState, Message
 from domain.errors import Conflict
 from domain.message_status import MessageStatus
+from domain.rich_content import RichContent, SuggestedReply
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo Boutique"
-DEMO_SENDERS = [(Channel.SMS, "+33939000001"), (Channel.EMAIL, "hello@demo.chainon.example")]
+DEMO_SENDERS = [
+    (Channel.RCS, "demo-boutique_sbx_agent"),  # an RBM agent id: RCS first, SMS as fallback
+    (Channel.SMS, "+33939000001"),
+    (Channel.EMAIL, "hello@demo.chainon.example"),
+]
 DEMO_HELP = (
     "Demo Boutique : répondez STOP pour ne plus recevoir nos messages, écrivez-nous à "
     "hello@demo.chainon.example. Reply STOP to opt out; write to hello@demo.chainon.example."
@@ -37,8 +45,19 @@ DEMO_HELP = (
 
 STORY_SLUG = "maison-lumiere"
 STORY_NUMBER = "09 39 00 00 02"  # a Time2chat-style conversational long number
+STORY_AGENT = "maison-lumiere_sbx_agent"  # its RCS agent, as RBM names agents
 CONSUMER = "+33612345678"
+RCS_CONSUMER = "+33698765432"  # whose phone never acknowledges RCS in the story
 RECEIPT_TIMEOUT = 10.0  # seconds; the sandbox answers in a fraction of that
+# The shortest deadline a brand may set; the story does not sit through it (see below).
+FALLBACK_SECONDS = 60
+QUESTION = RichContent(
+    text="Votre commande 4821 est prête. Quand souhaitez-vous être livré ?",
+    suggestions=[
+        SuggestedReply(text="Aujourd'hui", postback_data="delivery_today"),
+        SuggestedReply(text="Demain", postback_data="delivery_tomorrow"),
+    ],
+)
 
 
 class DemoFailed(Exception):
@@ -98,11 +117,15 @@ async def _story(rt: Runtime, out: Console) -> None:
         rt.core.register_brand,
         slug=STORY_SLUG,
         name="Maison Lumière",
-        senders=[(Channel.SMS, STORY_NUMBER)],
+        senders=[(Channel.SMS, STORY_NUMBER), (Channel.RCS, STORY_AGENT)],
         help_text="Maison Lumière : répondez STOP pour ne plus recevoir nos messages.",
     )
     number = brand.senders[Channel.SMS][0]
-    say(f"Maison Lumière texts from {STORY_NUMBER}, stored as {number}.", "bold")
+    say(
+        f"Maison Lumière texts from {STORY_NUMBER}, stored as {number}, "
+        f"and has the RCS agent {STORY_AGENT}.",
+        "bold",
+    )
 
     say(f"\n{CONSUMER} writes: “Bonjour, ma commande n'est pas arrivée”")
     first = await rt.provider.inject_inbound(
@@ -143,10 +166,94 @@ async def _story(rt: Runtime, out: Console) -> None:
     )
     say("✓ camille resolves the conversation\n", "green")
 
+    await _show_timeline(rt, out, brand, conversation_id, CONSUMER)
+    await _fallback_scene(rt, out, brand)
+    say("\nEvery line above is a stored event: replay them and you get the same story.", "dim")
+
+
+async def _fallback_scene(rt: Runtime, out: Console, brand: Brand) -> None:
+    """A rich RCS message that is not delivered in time: revoked, then sent by SMS with
+    numbered choices, delivered, and answered "2" by SMS."""
+
+    def say(line: str, style: str = "") -> None:
+        out.print(Text(line, style=style), soft_wrap=True)
+
+    say("\nRCS first, SMS when RCS does not arrive in time", "bold")
+    rt.provider.set_outcome(RCS_CONSUMER, SandboxOutcome.SILENT, Channel.RCS)
+    say(f"(the sandbox is told that {RCS_CONSUMER}'s phone never acknowledges RCS)", "dim")
+    sent = await rt.handle(
+        cmd.SendMessage(
+            brand_id=brand.id,
+            to=RCS_CONSUMER,
+            rich=QUESTION,
+            fallback_after_seconds=FALLBACK_SECONDS,
+        )
+    )
+    if sent.message_id is None or sent.conversation_id is None:
+        raise DemoFailed("the RCS message was not queued")
+    conversation_id, rcs_id = sent.conversation_id, sent.message_id
+    chips = "  ".join(f"[{s.text}]" for s in QUESTION.suggestions)
+    say(f"\nMaison Lumière sends by {sent.channel}: “{QUESTION.text}”  {chips}")
+    rcs = await _until(rt, conversation_id, rcs_id, lambda m: m.status is not MessageStatus.QUEUED)
+    if rcs.fallback is None:
+        raise DemoFailed("the RCS message has no fallback plan")
+    deadline = f"{rcs.fallback.deadline.astimezone():%H:%M:%S}"
+    say(
+        f"✓ RCS {rcs.status.value}; it falls back to SMS unless delivered by {deadline} "
+        f"({FALLBACK_SECONDS} s, the shortest deadline)",
+        "green",
+    )
+
+    # The scheduler would send this at the deadline; the story does not wait a minute, so
+    # an operator says "fall back now" (the same command, not waiting for the deadline).
+    say("\nThe demo does not wait a minute: an operator says “fall back now”.")
+    await rt.handle(
+        cmd.EnforceFallbackDeadline(conversation_id=conversation_id, message_id=rcs_id, now=True)
+    )
+    say("… the RCS message is revoked first, so that the consumer never gets both", "dim")
+    revoked = await _until(
+        rt,
+        conversation_id,
+        rcs_id,
+        lambda m: m.fallback is not None and m.fallback.state is not FallbackState.REVOKING,
+        within=RECEIPT_TIMEOUT,
+        allow_final=True,
+    )
+    plan = revoked.fallback
+    if plan is None or plan.replacement_id is None:
+        raise DemoFailed(f"the RCS message was not replaced (it is {revoked.status.value})")
+    out.print(Text("✓ RCS ").append_text(status_history(revoked)), soft_wrap=True)
+    sms = await _until_delivered(rt, conversation_id, plan.replacement_id)
+    say(f"✓ sent by SMS instead, with numbered choices:\n  “{sms.body}”", "green")
+    out.print(Text("✓ SMS ").append_text(status_history(sms)), soft_wrap=True)
+
+    say(f"\n{RCS_CONSUMER} answers by SMS: “2”")
+    answer = await rt.provider.inject_inbound(
+        sender=RCS_CONSUMER, recipient=brand.senders[Channel.SMS][0], body="2"
+    )
+    await rt.recorded(answer)
+    conversation = await rt.call(rt.core.conversation_of, brand.id, conversation_id)
+    choice = chosen_suggestion(conversation, "2", before=_inbound_id(answer))
+    if choice is None:
+        raise DemoFailed("the reply “2” was not read as a choice")
+    say(
+        f"✓ read as the second suggestion: “{choice.suggestion.text}” "
+        f"(postback {choice.postback_data}), as if it had been tapped on RCS\n",
+        "green",
+    )
+    await _show_timeline(rt, out, brand, conversation_id, RCS_CONSUMER)
+
+
+async def _show_timeline(
+    rt: Runtime, out: Console, brand: Brand, conversation_id: UUID, contact: str
+) -> None:
     conversation = await rt.call(rt.core.conversation_of, brand.id, conversation_id)
     events = await rt.call(lambda: list(rt.core.events.get(conversation_id)))
-    out.print(timeline(conversation, events, brand=brand.name, contact=CONSUMER))
-    say("\nEvery line above is a stored event: replay them and you get the same story.", "dim")
+    out.print(timeline(conversation, events, brand=brand.name, contact=contact))
+
+
+def _inbound_id(message: cmd.ReceiveMessage) -> UUID:
+    return ids.inbound_message_id(message.provider, message.provider_message_id)
 
 
 def _current_conversation(core: Core, brand_id: UUID) -> UUID:
@@ -158,19 +265,35 @@ def _current_conversation(core: Core, brand_id: UUID) -> UUID:
 
 
 async def _until_delivered(rt: Runtime, conversation_id: UUID, message_id: UUID) -> Message:
-    """Polls the conversation until the reply's receipt lands; fails loudly when it does not."""
+    """Polls the conversation until the message's receipt lands; fails loudly when it does not."""
+    return await _until(
+        rt, conversation_id, message_id, lambda m: m.status is MessageStatus.DELIVERED
+    )
+
+
+async def _until(
+    rt: Runtime,
+    conversation_id: UUID,
+    message_id: UUID,
+    done: Callable[[Message], bool],
+    *,
+    within: float = RECEIPT_TIMEOUT,
+    allow_final: bool = False,
+) -> Message:
+    """Polls the conversation until the message is ``done``; a message that ends another
+    way (failed, expired), or never gets there, stops the story with the reason."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + RECEIPT_TIMEOUT
+    deadline = loop.time() + within
     while True:
         conversation: Conversation = await rt.call(rt.core.get, Conversation, conversation_id)
         message = conversation.message(message_id)
-        if message.status is MessageStatus.DELIVERED:
+        if done(message):
             return message
-        if message.status.is_final:
-            raise DemoFailed(f"the reply ended {message.status.value}: {message.reason}")
+        if message.status.is_final and not allow_final:
+            raise DemoFailed(f"the message ended {message.status.value}: {message.reason}")
         if loop.time() > deadline:
             raise DemoFailed(
-                f"no delivery receipt within {RECEIPT_TIMEOUT:.0f} s "
-                f"(the reply is still {message.status.value})"
+                f"the message did not get there within {within:.0f} s "
+                f"(it is still {message.status.value})"
             )
         await asyncio.sleep(0.05)

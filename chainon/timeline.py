@@ -17,8 +17,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from domain.conversation import Conversation, Message
+from chainon.choices import choice_of
+from domain.channels import Channel
+from domain.conversation import Conversation, FallbackReason, Message
 from domain.message_status import Direction, MessageStatus
+from domain.rich_content import RichContent, sms_choices
 from projections.conversation_list import ConversationSummary
 
 ARROW = {Direction.INBOUND: "←", Direction.OUTBOUND: "→"}
@@ -26,6 +29,7 @@ STATUS_STYLE = {
     MessageStatus.RECEIVED: "blue",
     MessageStatus.QUEUED: "yellow",
     MessageStatus.SENT: "cyan",
+    MessageStatus.REVOKED: "magenta",
     MessageStatus.DELIVERED: "green",
     MessageStatus.FAILED: "red",
     MessageStatus.EXPIRED: "red",
@@ -36,7 +40,13 @@ FOLDED = (
     Conversation.MessageDelivered,
     Conversation.MessageFailed,
     Conversation.MessageExpired,
+    Conversation.MessageRevoked,
 )
+FALLBACK_WHY = {
+    FallbackReason.NOT_CAPABLE: "not RCS-capable",
+    FallbackReason.FAILED: "RCS failed",
+    FallbackReason.DEADLINE: "not delivered in time",
+}
 
 
 def timeline(
@@ -98,7 +108,10 @@ def _describe(conversation: Conversation, event: Any) -> Text | None:
     if isinstance(event, Conversation.Opened):
         return Text(f"conversation #{event.number} opened", style="bold")
     if isinstance(event, Conversation.MessageReceived | Conversation.MessageQueued):
-        return _message(conversation.messages[event.message_id])
+        return _message(conversation, conversation.messages[event.message_id])
+    fallback = _fallback(conversation, event)
+    if fallback is not None:
+        return fallback
     if isinstance(event, Conversation.Assigned):
         if event.agent is None and event.team is None:
             return Text("unassigned", style="magenta")
@@ -115,12 +128,69 @@ def _describe(conversation: Conversation, event: Any) -> Text | None:
     return Text(type(event).__name__, style="dim")  # an event this view does not know yet
 
 
-def _message(message: Message) -> Text:
+def _fallback(conversation: Conversation, event: Any) -> Text | None:
+    """The steps of an RCS message's fallback to SMS, each a stored event of its own."""
+    if isinstance(event, Conversation.FallbackPlanned):
+        deadline = f"{_local(event.deadline):%H:%M:%S}"
+        return Text(
+            f"↷ falls back to {event.channel.upper()} unless delivered by {deadline}", style="dim"
+        )
+    if isinstance(event, Conversation.RevocationRequested):
+        return Text("⏱ deadline passed undelivered: RCS revocation asked", style="magenta")
+    if isinstance(event, Conversation.RevocationFailed):
+        return Text(
+            f"✗ revocation failed ({event.reason}): no fallback, the consumer may have it",
+            style="magenta",
+        )
+    if isinstance(event, Conversation.FallbackTriggered):
+        reason = FALLBACK_WHY.get(FallbackReason(event.reason), event.reason)
+        if event.message_id is None:
+            return Text(
+                f"↷ known not to take RCS: sent by {event.channel.upper()} instead",
+                style="magenta",
+            )
+        return Text(f"↷ fallback to {event.channel.upper()} ({reason})", style="bold magenta")
+    return None
+
+
+def _message(conversation: Conversation, message: Message) -> Text:
     peer = message.sender if message.direction is Direction.INBOUND else message.recipient
     text = Text(f"{ARROW[message.direction]} {message.channel.value.upper()} ", style="bold")
     text.append(f"{'from' if message.direction is Direction.INBOUND else 'to'} {peer}\n")
-    text.append(f"“{message.body}”\n", style="italic")
+    if message.rich and message.channel is Channel.RCS:
+        text.append_text(_rich(RichContent.model_validate(message.rich)))
+    else:
+        text.append(f"“{message.body}”\n", style="italic")
+    replaced = conversation.messages.get(message.fallback_of) if message.fallback_of else None
+    if replaced is not None:
+        plan = replaced.fallback
+        why = FALLBACK_WHY[plan.reason] if plan is not None and plan.reason else "fallback"
+        text.append(
+            f"↳ fallback of the {replaced.channel.value.upper()} message of "
+            f"{_local(replaced.at):%H:%M:%S} ({why})\n",
+            style="magenta",
+        )
+    choice = choice_of(conversation, message)
+    if choice is not None:
+        text.append(
+            f"↳ picks “{choice.suggestion.text}” (postback {choice.postback_data})\n",
+            style="magenta",
+        )
     text.append_text(status_history(message))
+    return text
+
+
+def _rich(content: RichContent) -> Text:
+    """Rich content as a terminal can show it: the text or the cards, then the chips."""
+    text = Text()
+    if content.text is not None:
+        text.append(f"“{content.text}”\n", style="italic")
+    for card in content.cards:
+        parts = (card.title, card.description, card.media_url)
+        text.append(f"▭ {' — '.join(p for p in parts if p)}\n", style="italic")
+    chips = sms_choices(content)  # every chip, in the order they read
+    if chips:
+        text.append("  ".join(f"[{chip.text}]" for chip in chips) + "\n", style="cyan")
     return text
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,6 +78,32 @@ def test_demo_tells_the_story_in_a_throwaway_directory(chainon: Run, data_dir: P
     assert "resolved by camille" in result.stdout
     assert "Merci !" in result.stdout
     assert not data_dir.exists()  # neither CHAINON_DATA_DIR nor ./var was touched
+
+
+def test_demo_shows_an_rcs_message_revoked_and_sent_by_sms_without_waiting(
+    chainon: Run,
+) -> None:
+    started = time.monotonic()
+    result = chainon("demo")
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started < 30  # the shortest deadline is 60 s: not waited for
+    out = result.stdout
+    scene = out[out.index("RCS first, SMS when RCS does not arrive in time") :]
+    assert "[Aujourd'hui]  [Demain]" in scene  # the chips, on RCS
+    assert "falls back to SMS unless delivered by" in scene
+    assert re.search(r"✓ RCS queued \S+ → sent \+[0-9.]+ s → revoked", scene), scene
+    assert "Répondez 1 pour Aujourd'hui, 2 pour Demain" in scene
+    assert "read as the second suggestion: “Demain” (postback delivery_tomorrow)" in scene
+    timeline = scene[scene.index("Maison Lumière · +33698765432") :]
+    lines = [line.strip() for line in timeline.splitlines()]
+    assert any(line.endswith("→ RCS to +33698765432") for line in lines)
+    assert any(line.endswith("→ SMS to +33698765432") for line in lines)
+    assert any("deadline passed undelivered: RCS revocation asked" in line for line in lines)
+    assert any("fallback to SMS (not delivered in time)" in line for line in lines)
+    assert "↳ fallback of the RCS message of" in timeline
+    assert "↳ picks “Demain” (postback delivery_tomorrow)" in timeline
+    # one RCS message, one SMS, one answer: nothing sent twice
+    assert sum(line.endswith("→ SMS to +33698765432") for line in lines) == 1
 
 
 def test_demo_refuses_a_directory_in_use(chainon: Run, tmp_path: Path) -> None:
