@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.text import Text
 
 from adapters.channels.sandbox import SandboxOutcome
-from chainon.choices import chosen_suggestion
 from chainon.core import Core
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
@@ -231,14 +230,16 @@ async def _fallback_scene(rt: Runtime, out: Console, brand: Brand) -> None:
     answer = await rt.provider.inject_inbound(
         sender=RCS_CONSUMER, recipient=brand.senders[Channel.SMS][0], body="2"
     )
-    await rt.recorded(answer)
+    recorded = await rt.recorded(answer)
     conversation = await rt.call(rt.core.conversation_of, brand.id, conversation_id)
-    choice = chosen_suggestion(conversation, "2", before=_inbound_id(answer))
-    if choice is None:
+    answer_id = None if recorded is None else recorded.message_id
+    chosen = None if answer_id is None else conversation.choices.get(answer_id)
+    if chosen is None:
         raise DemoFailed("the reply “2” was not read as a choice")
+    postback, label = chosen
     say(
-        f"✓ read as the second suggestion: “{choice.suggestion.text}” "
-        f"(postback {choice.postback_data}), as if it had been tapped on RCS\n",
+        f"✓ read as the second suggestion: “{label}” (postback {postback}), "
+        "as if it had been tapped on RCS\n",
         "green",
     )
     await _show_timeline(rt, out, brand, conversation_id, RCS_CONSUMER)
@@ -250,10 +251,6 @@ async def _show_timeline(
     conversation = await rt.call(rt.core.conversation_of, brand.id, conversation_id)
     events = await rt.call(lambda: list(rt.core.events.get(conversation_id)))
     out.print(timeline(conversation, events, brand=brand.name, contact=contact))
-
-
-def _inbound_id(message: cmd.ReceiveMessage) -> UUID:
-    return ids.inbound_message_id(message.provider, message.provider_message_id)
 
 
 def _current_conversation(core: Core, brand_id: UUID) -> UUID:

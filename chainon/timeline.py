@@ -17,7 +17,6 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from chainon.choices import choice_of
 from domain.channels import Channel
 from domain.conversation import Conversation, FallbackReason, Message
 from domain.message_status import Direction, MessageStatus
@@ -41,6 +40,7 @@ FOLDED = (
     Conversation.MessageFailed,
     Conversation.MessageExpired,
     Conversation.MessageRevoked,
+    Conversation.SuggestionChosen,  # on the row of the answer that chose
 )
 FALLBACK_WHY = {
     FallbackReason.NOT_CAPABLE: "not RCS-capable",
@@ -170,12 +170,10 @@ def _message(conversation: Conversation, message: Message) -> Text:
             f"{_local(replaced.at):%H:%M:%S} ({why})\n",
             style="magenta",
         )
-    choice = choice_of(conversation, message)
-    if choice is not None:
-        text.append(
-            f"↳ picks “{choice.suggestion.text}” (postback {choice.postback_data})\n",
-            style="magenta",
-        )
+    chosen = conversation.choices.get(message.id)
+    if chosen is not None:
+        postback, label = chosen
+        text.append(f"↳ picks “{label}” (postback {postback})\n", style="magenta")
     text.append_text(status_history(message))
     return text
 

@@ -12,7 +12,6 @@ from uuid import UUID
 import pytest
 
 from adapters.channels.sandbox import SandboxOutcome
-from chainon.choices import choice_of
 from chainon.core import utcnow
 from chainon.runtime import Runtime
 from domain import commands as cmd
@@ -285,6 +284,9 @@ async def test_the_sms_answer_2_picks_the_second_suggestion(
         sqlite_runtime.core.get, Conversation, sent.conversation_id
     )
     assert recorded.message_id is not None
-    choice = choice_of(conversation, conversation.messages[recorded.message_id])
-    assert choice is not None
-    assert (choice.message_id, choice.postback_data) == (sent.message_id, "slot_change")
+    assert conversation.choices == {recorded.message_id: ("slot_change", "Non")}
+    events = await sqlite_runtime.call(
+        lambda: list(sqlite_runtime.core.events.get(sent.conversation_id))
+    )
+    (chosen,) = [e for e in events if isinstance(e, Conversation.SuggestionChosen)]
+    assert chosen.in_reply_to == sent.message_id  # the RCS message's suggestion

@@ -1,5 +1,6 @@
-"""An SMS answer read back as the suggestion it numbers, only when the consumer was looking
-at numbered choices: the SMS fallback of a rich RCS message, or rich content sent by SMS."""
+"""The offer an answer refers to (``Conversation.last_offer``): the rich message whose
+suggestions the consumer last saw, through the SMS that replaced it, until a plain message
+ends it; and the answer "2" read against it (``choice_from_sms_reply``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from uuid import UUID, uuid4
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chainon.choices import choice_of, chosen_suggestion, offered_choices
 from domain.channels import Channel
 from domain.conversation import Conversation, FallbackReason
 from domain.ids import fallback_message_id
@@ -20,6 +20,7 @@ from domain.rich_content import (
     RichContent,
     SuggestedAction,
     SuggestedReply,
+    choice_from_sms_reply,
     render_sms,
 )
 
@@ -101,75 +102,68 @@ def fallen_back(content: RichContent = QUESTION) -> tuple[Conversation, UUID]:
     return conversation, rcs
 
 
-def test_a_2_by_sms_after_the_fallback_picks_the_second_suggestion() -> None:
+def picked(conversation: Conversation, text: str) -> str | None:
+    """The postback an answer ``text`` picks now, as the core reads it."""
+    offer = conversation.last_offer()
+    if offer is None or offer.rich is None:
+        return None
+    choice = choice_from_sms_reply(RichContent.model_validate(offer.rich), text)
+    return None if choice is None else choice.postback_data
+
+
+def test_after_the_fallback_the_offer_is_the_rcs_message_and_2_picks_its_second() -> None:
     conversation, rcs = fallen_back()
-    choice = chosen_suggestion(conversation, "2")
-    assert choice is not None
-    assert choice.message_id == rcs  # the RCS message's postback, not the SMS's
-    assert (choice.suggestion.text, choice.postback_data) == ("Demain", "tomorrow")
-    first = chosen_suggestion(conversation, " 1. ")
-    assert first is not None
-    assert first.postback_data == "today"
-    by_text = chosen_suggestion(conversation, "demain")
-    assert by_text is not None
-    assert by_text.postback_data == "tomorrow"
+    offer = conversation.last_offer()
+    assert offer is not None
+    assert offer.id == rcs  # the RCS message's postbacks, not the SMS's (it has none)
+    assert picked(conversation, "2") == "tomorrow"
+    assert picked(conversation, " 1. ") == "today"
+    assert picked(conversation, "demain") == "tomorrow"
 
 
 def test_a_number_beyond_the_choices_or_other_text_picks_nothing() -> None:
     conversation, _ = fallen_back()
     for text in ("3", "0", "2 svp", "ok", ""):
-        assert chosen_suggestion(conversation, text) is None, text
+        assert picked(conversation, text) is None, text
 
 
-def test_a_recorded_answer_is_read_as_of_when_it_came() -> None:
+def test_the_consumers_own_messages_do_not_end_the_offer() -> None:
     conversation, rcs = fallen_back()
-    answer = receive(conversation, "2")
-    queue(conversation, Channel.SMS, body="Parfait, à demain !")  # an agent answers after
-    assert chosen_suggestion(conversation, "2") is None  # a new "2" answers nothing now
-    choice = choice_of(conversation, conversation.messages[answer])
-    assert choice is not None
-    assert (choice.message_id, choice.postback_data) == (rcs, "tomorrow")
+    receive(conversation, "euh")
+    receive(conversation, "2")
+    offer = conversation.last_offer()
+    assert offer is not None
+    assert offer.id == rcs
 
 
 def test_an_ordinary_message_since_ends_the_offer() -> None:
     conversation, _ = fallen_back()
     queue(conversation, Channel.SMS, body="Finalement, nous vous appelons.")
-    assert offered_choices(conversation) is None
+    assert conversation.last_offer() is None
+    assert picked(conversation, "2") is None
 
 
-def test_rich_content_sent_by_sms_from_the_start_offers_its_choices() -> None:
+def test_rich_content_sent_by_sms_from_the_start_is_its_own_offer() -> None:
     conversation = opened()
     sms = queue(conversation, Channel.SMS, body=render_sms(QUESTION), rich=QUESTION)
-    choice = chosen_suggestion(conversation, "2")
-    assert choice is not None
-    assert (choice.message_id, choice.postback_data) == (sms, "tomorrow")
+    offer = conversation.last_offer()
+    assert offer is not None
+    assert offer.id == sms
+    assert picked(conversation, "2") == "tomorrow"
 
 
-def test_an_sms_2_while_the_question_is_on_rcs_picks_nothing() -> None:
-    # The RCS chips had no numbers: a "2" by SMS is not a tap.
-    conversation = opened()
-    queue(conversation, Channel.RCS, body="?", rich=QUESTION)
-    assert chosen_suggestion(conversation, "2") is None
-    assert chosen_suggestion(conversation, "2", channel=Channel.RCS) is None
-
-
-def test_an_answer_on_another_channel_than_the_fallback_picks_nothing() -> None:
-    conversation, _ = fallen_back()
-    answer = receive(conversation, "2", channel=Channel.RCS)
-    assert choice_of(conversation, conversation.messages[answer]) is None
-
-
-def test_a_fallback_of_a_plain_rcs_message_offers_nothing() -> None:
+def test_the_fallback_of_a_plain_rcs_message_offers_nothing() -> None:
     conversation = opened()
     rcs = queue(conversation, Channel.RCS, body="Votre code : 4821")
     conversation.record_outcome(rcs, MessageStatus.FAILED, at=T0, reason="rbm 400")
     queue(conversation, Channel.SMS, body="Votre code : 4821", fallback_of=rcs)
-    assert chosen_suggestion(conversation, "1") is None
+    assert conversation.last_offer() is None
 
 
-def test_an_outbound_message_is_no_answer() -> None:
-    conversation, rcs = fallen_back()
-    assert choice_of(conversation, conversation.messages[rcs]) is None
+def test_a_conversation_without_outbound_messages_has_no_offer() -> None:
+    conversation = opened()
+    receive(conversation, "2")
+    assert conversation.last_offer() is None
 
 
 def test_card_chips_come_first_in_the_numbering() -> None:
@@ -187,8 +181,7 @@ def test_card_chips_come_first_in_the_numbering() -> None:
         suggestions=[SuggestedReply(text="Annuler", postback_data="cancel")],
     )
     conversation, _ = fallen_back(content)
-    picks = [chosen_suggestion(conversation, n) for n in ("1", "2")]
-    assert [p.postback_data if p else None for p in picks] == ["track", "cancel"]
+    assert [picked(conversation, n) for n in ("1", "2")] == ["track", "cancel"]
 
 
 @given(st.integers(min_value=1, max_value=11), st.data())
@@ -201,6 +194,5 @@ def test_every_number_shown_picks_its_own_suggestion(count: int, data: st.DataOb
     )
     conversation, _ = fallen_back(content)
     number = data.draw(st.integers(min_value=1, max_value=count))
-    choice = chosen_suggestion(conversation, str(number))
-    assert choice is not None
-    assert choice.postback_data == f"p{number - 1}"
+    assert render_sms(content).count(f"{number} pour Choix {number - 1}") == 1
+    assert picked(conversation, str(number)) == f"p{number - 1}"
