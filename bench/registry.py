@@ -177,6 +177,7 @@ def load() -> dict[str, Measurement]:
     import bench.limits.postgres
     import bench.limits.smpp
     import bench.limits.sqlite
-    import bench.scenarios.inbound_burst  # noqa: F401
+    import bench.scenarios.inbound_burst
+    import bench.scenarios.send_smpp  # noqa: F401
 
     return REGISTRY

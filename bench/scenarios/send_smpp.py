@@ -1,0 +1,160 @@
+"""The whole send path over SMPP, embedded: HTTP ``POST /v1/messages`` → the store → the
+relay → dispatch → ``submit_sm`` to the SMSC simulator → its receipt → recorded delivered.
+
+The API and every worker run in one process (``chainon serve``'s embedded default), on
+uvicorn; a separate process (``bench.http_load``) sends the requests, so its CPU is not
+counted against Chainon's. The clock runs from the first request to the last receipt
+recorded. Afterwards every accepted message must be delivered in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from bench.registry import Context, Kind, Service, measurement
+from bench.result import Latency, Missing, Result, own_peak_rss
+
+if TYPE_CHECKING:
+    from chainon.core import Core
+
+SENDER = "+33939000001"
+CONCURRENCY = 32
+WINDOW = 50
+
+
+@measurement("send-smpp", Kind.SCENARIO, modes=("embedded",), needs={Service.SMSC})
+async def send_smpp(ctx: Context) -> Result:
+    """Send path: API → store → dispatch → SMPP submit → receipt recorded."""
+    import uvicorn
+
+    from chainon.api.app import create_app
+    from chainon.observability import configure_logging
+    from chainon.runtime import Runtime
+    from chainon.settings import SmppLinkSettings
+    from domain.channels import Channel
+
+    if ctx.smsc is None:
+        raise RuntimeError("this measurement needs the SMSC simulator, and none was started")
+    count = ctx.counts.messages
+    link = SmppLinkSettings(
+        name="bench",
+        host=ctx.smsc.host,
+        port=ctx.smsc.port,
+        system_id=ctx.smsc.system_id,
+        password=ctx.smsc.password,  # type: ignore[arg-type]
+        window=WINDOW,
+    )
+    settings = ctx.settings(smpp_links=[link])
+    configure_logging(settings.log_level, json=settings.log_json)
+    runtime = Runtime(settings)
+    core = runtime.core
+    brand = core.register_brand(slug="bench", name="Bench", senders=[(Channel.SMS, SENDER)])
+    core.route_sender(brand.id, Channel.SMS, SENDER, "smpp:bench")
+    key = core.issue_api_key(brand.id, "bench")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, runtime=runtime),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    await runtime.start()
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        for provider in runtime.providers.values():
+            if provider.name == "smpp:bench":
+                await provider.ready()  # type: ignore[attr-defined]
+        delivered_before = _delivered()
+        started = time.perf_counter()
+        load = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.http_load",
+            f"http://127.0.0.1:{port}",
+            key,
+            str(count),
+            str(CONCURRENCY),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await load.communicate()
+        requests = json.loads(out)
+        accepted_seconds = time.perf_counter() - started
+        wanted = len(requests["accepted"])
+        deadline = started + 120 + count / 20
+        while _delivered() - delivered_before < wanted:
+            if time.perf_counter() > deadline:
+                raise Missing(
+                    f"{_delivered() - delivered_before:.0f} of {wanted} delivered "
+                    f"after {deadline - started:.0f}s"
+                )
+            await asyncio.sleep(0.02)
+        seconds = time.perf_counter() - started
+    finally:
+        server.should_exit = True
+        await serving
+        await runtime.stop()
+    try:
+        ids = [UUID(m) for m in requests["accepted"]]
+        delivered = await asyncio.to_thread(_delivered_in_store, core, set(ids))
+    finally:
+        runtime.close()
+    if requests["refused"] or delivered != count:
+        raise Missing(
+            f"of {count} sends, {len(ids)} accepted ({requests['refused']} refused), "
+            f"{delivered} delivered in the store"
+        )
+    return Result(
+        name="send-smpp",
+        mode=ctx.mode,
+        count=count,
+        seconds=seconds,
+        unit="messages",
+        latency=Latency.of(requests["latencies"]),
+        latency_of="HTTP send request (accepted, 202)",
+        limit="smpp.submit",
+        baselines=("eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100"),
+        rss={"chainon (embedded, one process)": own_peak_rss()},
+        extra={
+            "accepted_per_second": round(count / accepted_seconds, 1),
+            "concurrency": CONCURRENCY,
+            "smpp_window": WINDOW,
+        },
+        settings=settings.model_dump(mode="json"),
+    )
+
+
+def _delivered() -> float:
+    from chainon.observability import REGISTRY  # Chainon's own registry, not the default
+
+    value = REGISTRY.get_sample_value(
+        "chainon_messages_total", {"channel": "sms", "direction": "outbound", "status": "delivered"}
+    )
+    return value or 0.0
+
+
+def _delivered_in_store(core: Core, ids: set[UUID]) -> int:
+    """How many of the accepted messages the store holds as delivered, from its events."""
+    from domain.conversation import Conversation
+
+    delivered: set[UUID] = set()
+    start = 1
+    while batch := core.recorder.select_notifications(start=start, limit=10_000):
+        for notification in batch:
+            if notification.topic == Conversation.MessageDelivered.TOPIC:
+                event = core.mapper.to_domain_event(notification)
+                assert isinstance(event, Conversation.MessageDelivered)
+                if event.message_id in ids:
+                    delivered.add(event.message_id)
+        start = batch[-1].id + 1
+    return len(delivered)
