@@ -46,7 +46,7 @@ async def send_smpp(ctx: Context) -> Result:
         host=ctx.smsc.host,
         port=ctx.smsc.port,
         system_id=ctx.smsc.system_id,
-        password=ctx.smsc.password,  # type: ignore[arg-type]
+        password=ctx.smsc.password,
         window=WINDOW,
     )
     settings = ctx.settings(smpp_links=[link])
