@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
-TYPED := domain chainon adapters projections
+TYPED := domain chainon adapters projections bench
 
 .PHONY: help install run demo test test-fast lint format postgres-up postgres-down kafka-build kafka-up kafka-down clean
 

@@ -365,7 +365,14 @@ class Core(Application[UUID]):
         contact, changed = self._contact_for(brand.id, address, now)
         conversation = self._current_conversation(brand, contact, now)
         rich = command.rich
-        text = command.body if command.body is not None else render_sms(rich) if rich else ""
+        if command.body is not None:
+            text = command.body
+            if channel is not Channel.RCS:
+                rich = None  # the brand's own SMS wording: it offers no numbered choices
+        else:
+            assert rich is not None  # SendMessage requires one of them
+            # On RCS the chips show themselves; elsewhere they are numbered in the text.
+            text = rich.text or render_sms(rich) if channel is Channel.RCS else render_sms(rich)
         fallback = brand.fallback_channel(channel) if channel is Channel.RCS else None
         if fallback is not None and contact.capable_of(Channel.RCS, at=now) is False:
             # Known not to take RCS: straight to the fallback, counted as one.
@@ -623,6 +630,9 @@ class Core(Application[UUID]):
             return
         if offer is None or offer.rich is None or command.channel is not Channel.SMS:
             return
+        shown = conversation.last_outbound()
+        if shown is None or shown.channel is not Channel.SMS:
+            return  # the chips were shown on RCS, unnumbered: "2" is just text
         try:
             content = RichContent.model_validate(offer.rich)
         except ValueError:
@@ -725,13 +735,16 @@ class Core(Application[UUID]):
             reason=command.reason,
             segment_id=segment_id,
         )
+        message = conversation.message(message_id)
         outcome = cmd.Outcome(
             changed=changed,
             brand_id=conversation.brand_id,
             conversation_id=conversation.id,
             message_id=message_id,
-            channel=conversation.message(message_id).channel,
+            channel=message.channel,
         )
+        if changed and conversation.may_fall_back(message_id, FallbackReason.FAILED):
+            return outcome, self._fall_back(conversation, message_id, FallbackReason.FAILED, now)
         return outcome, [conversation] if changed else []
 
     def _keep_early(self, command: cmd.RecordReceipt, now: datetime) -> Handled:

@@ -477,7 +477,10 @@ class Conversation(Aggregate):
             return plan.state is FallbackState.REVOKING and message.status is (
                 MessageStatus.REVOKED
             )
-        return plan.state is FallbackState.PLANNED and message.status is MessageStatus.FAILED
+        return plan.state is FallbackState.PLANNED and message.status in (
+            MessageStatus.FAILED,
+            MessageStatus.EXPIRED,
+        )
 
     def fall_back(
         self,
@@ -515,6 +518,12 @@ class Conversation(Aggregate):
         plan.state = FallbackState.TRIGGERED
         plan.reason = FallbackReason(reason)
         plan.replacement_id = replacement_id
+
+    def last_outbound(self) -> Message | None:
+        return next(
+            (m for m in reversed(self.messages.values()) if m.direction is Direction.OUTBOUND),
+            None,
+        )
 
     def last_offer(self) -> Message | None:
         """The rich message whose suggestions an answer now refers to: the latest outbound
@@ -572,7 +581,10 @@ class Conversation(Aggregate):
     ) -> bool:
         """Records the provider's acceptance; False when the status is already past it."""
         message = self._outbound(message_id)
-        if not message.status.can_become(MessageStatus.SENT):
+        # A send recorded after the message was revoked (the revocation's answer overtook
+        # it on the bus) still records the provider's ids, so its receipts find it.
+        late = message.status is MessageStatus.REVOKED and message.provider_message_id is None
+        if not message.status.can_become(MessageStatus.SENT) and not late:
             return False
         self._sent(
             message_id=message_id,
@@ -596,7 +608,8 @@ class Conversation(Aggregate):
         message.provider = provider
         message.provider_message_id = provider_message_id
         message.pending_segments = list(segment_ids)
-        self._set_status(message, MessageStatus.SENT, timestamp)
+        if message.status.can_become(MessageStatus.SENT):  # never back from REVOKED
+            self._set_status(message, MessageStatus.SENT, timestamp)
 
     def record_outcome(
         self,

@@ -185,3 +185,60 @@ def test_deadline_then_already_delivered_sends_no_sms(
     conversation = core.get(Conversation, sent.conversation_id)  # type: ignore[arg-type]
     assert sms_of(conversation) == []
     assert conversation.message(sent.message_id).status is MessageStatus.DELIVERED  # type: ignore[arg-type]
+
+
+def test_a_2_by_sms_picks_nothing_when_the_chips_were_shown_unnumbered_on_rcs(
+    core: Core, brand_id: object
+) -> None:
+    sent = send_rich(core, brand_id)
+    answer = core.handle(
+        cmd.ReceiveMessage(
+            provider="sandbox",
+            provider_message_id="mo-sms-2",
+            channel=Channel.SMS,
+            sender=CONSUMER,
+            recipient=BRAND_SMS,
+            body="2",
+        )
+    )
+    conversation = core.get(Conversation, sent.conversation_id)  # type: ignore[arg-type]
+    assert answer.message_id not in conversation.choices
+
+
+def test_a_failed_receipt_on_rcs_falls_back(core: Core, brand_id: object) -> None:
+    sent = send_rich(core, brand_id)
+    ids = {"conversation_id": sent.conversation_id, "message_id": sent.message_id}
+    core.handle(cmd.RecordSent(provider="rcs", provider_message_id="f-1", **ids))  # type: ignore[arg-type]
+    core.handle(
+        cmd.RecordReceipt(provider="rcs", provider_message_id="f-1", status=MessageStatus.FAILED)
+    )
+    conversation = core.get(Conversation, sent.conversation_id)  # type: ignore[arg-type]
+    assert len(sms_of(conversation)) == 1
+    plan = conversation.message(sent.message_id).fallback  # type: ignore[arg-type]
+    assert plan is not None
+    assert plan.reason is not None
+    assert plan.reason.value == "failed"
+
+
+def test_a_send_recorded_after_its_revocation_still_matches_its_receipts(
+    core: Core, brand_id: object, clock: Clock
+) -> None:
+    """RecordRevocation and RecordSent travel under different keys: the revocation's answer
+    can be recorded first. The send's ids must still be recorded, or a late DELIVERED for
+    it would be kept forever instead of recorded."""
+    sent = send_rich(core, brand_id)
+    ids = {"conversation_id": sent.conversation_id, "message_id": sent.message_id}
+    clock.now += timedelta(minutes=11)
+    core.handle(cmd.EnforceFallbackDeadline(**ids))  # type: ignore[arg-type]
+    core.handle(cmd.RecordRevocation(result="revoked", **ids))  # type: ignore[arg-type]
+    core.handle(cmd.RecordSent(provider="rcs", provider_message_id="r-1", **ids))  # type: ignore[arg-type]
+    conversation = core.get(Conversation, sent.conversation_id)  # type: ignore[arg-type]
+    assert conversation.message(sent.message_id).status is MessageStatus.REVOKED  # type: ignore[arg-type]
+    late = core.handle(
+        cmd.RecordReceipt(provider="rcs", provider_message_id="r-1", status=MessageStatus.DELIVERED)
+    )
+    assert late.changed
+    assert not late.kept
+    conversation = core.get(Conversation, sent.conversation_id)  # type: ignore[arg-type]
+    assert conversation.message(sent.message_id).status is MessageStatus.DELIVERED  # type: ignore[arg-type]
+    assert len(sms_of(conversation)) == 1
