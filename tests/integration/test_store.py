@@ -272,7 +272,8 @@ class StoreContract:
             MessageStatus.DELIVERED,
         ]
         late = core.handle(receipt)  # now the send is known: an ordinary duplicate
-        assert not late.changed and not late.kept
+        assert not late.changed
+        assert not late.kept
 
     async def test_a_receipt_naming_the_id_in_another_spelling_finds_its_message(
         self, runtime: Runtime, brand: BrandWithKey
@@ -297,7 +298,8 @@ class StoreContract:
                 status=MessageStatus.DELIVERED,
             )
         )
-        assert outcome.changed and outcome.message_id == queued.message_id
+        assert outcome.changed
+        assert outcome.message_id == queued.message_id
         message = core.get(Conversation, queued.conversation_id).message(queued.message_id)
         assert message.status is MessageStatus.DELIVERED
 
@@ -316,9 +318,11 @@ class StoreContract:
         )
         first, repeat, refused, second = results
         assert isinstance(refused, NotFound)
-        assert isinstance(first, cmd.Outcome) and isinstance(repeat, cmd.Outcome)
+        assert isinstance(first, cmd.Outcome)
+        assert isinstance(repeat, cmd.Outcome)
         assert isinstance(second, cmd.Outcome)
-        assert repeat.duplicate and not second.duplicate
+        assert repeat.duplicate
+        assert not second.duplicate
         assert first.conversation_id == second.conversation_id
         conversation = core.get(Conversation, first.conversation_id)  # type: ignore[arg-type]
         assert [m.body for m in conversation.messages.values()] == ["Première", "Deuxième"]
