@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.channels import Channel
 from domain.contact import Contact
-from domain.conversation import Conversation, Message
+from domain.conversation import Conversation, Fallback, Message
 from projections.crm_profile import Profile
 
 Body = Annotated[str, Field(max_length=200_000, description="The message text.")]
@@ -18,14 +18,6 @@ Body = Annotated[str, Field(max_length=200_000, description="The message text.")
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class SendIn(Strict):
-    to: Annotated[str, Field(min_length=1, max_length=320, examples=["+33612345678"])]
-    body: Body
-    channel: Channel | None = Field(
-        None, description="Force a channel; default: the brand's order."
-    )
 
 
 class ReplyIn(Strict):
@@ -65,10 +57,6 @@ class SandboxInboundIn(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class SandboxOutcomeIn(Strict):
-    outcome: Literal["deliver", "fail", "silent"]
-
-
 class Accepted(BaseModel):
     """What a write did; ``position`` lets a read wait until the views have caught up."""
 
@@ -102,6 +90,11 @@ class MessageOut(BaseModel):
     provider_message_id: str | None
     at: datetime
     history: list[StatusChange]
+    rich: dict[str, Any] | None = Field(None, description="RCS rich content, as sent.")
+    fallback_of: UUID | None = Field(None, description="The RCS message this SMS replaced.")
+    fallback: FallbackOut | None = Field(
+        None, description="An RCS message's fallback plan and what became of it."
+    )
 
     @classmethod
     def of(cls, m: Message) -> MessageOut:
@@ -120,6 +113,27 @@ class MessageOut(BaseModel):
             provider_message_id=m.provider_message_id,
             at=m.at,
             history=[StatusChange(status=s.value, at=at) for s, at in m.history],
+            rich=m.rich,
+            fallback_of=m.fallback_of,
+            fallback=FallbackOut.of(m.fallback) if m.fallback is not None else None,
+        )
+
+
+class FallbackOut(BaseModel):
+    channel: Channel
+    deadline: datetime
+    state: str = Field(description="planned, revoking, triggered or settled")
+    reason: str | None = Field(None, description="not_capable, failed or deadline, once triggered")
+    replacement_id: UUID | None = None
+
+    @classmethod
+    def of(cls, plan: Fallback) -> FallbackOut:
+        return cls(
+            channel=plan.channel,
+            deadline=plan.deadline,
+            state=plan.state.value,
+            reason=plan.reason.value if plan.reason is not None else None,
+            replacement_id=plan.replacement_id,
         )
 
 

@@ -80,6 +80,13 @@ async def test_a_handset_without_rcs_is_told_in_the_sandbox_and_gets_the_sms(
         ("sms", "delivered"),
     ]
     assert shown["messages"][0]["reason"] == "not_capable"
+    rcs, sms = shown["messages"]
+    assert rcs["rich"]["suggestions"][1]["postback_data"] == "slot_change"
+    assert rcs["fallback"]["state"] == "triggered"
+    assert rcs["fallback"]["reason"] == "not_capable"
+    assert rcs["fallback"]["replacement_id"] == sms["id"]
+    assert sms["fallback_of"] == rcs["id"]
+    assert sms["fallback"] is None
     assert len(sqlite_runtime.provider.sent_on(Channel.RCS)) == 0
     assert len(sqlite_runtime.provider.sent_on(Channel.SMS)) == 1
 
