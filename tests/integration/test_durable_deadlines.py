@@ -118,6 +118,13 @@ async def test_a_deadline_pending_at_a_stop_is_enforced_once_after_the_restart(
         await until(lambda: pending(second.views.store) == 0)  # the revocation reached it
         await asyncio.sleep(0.2)  # more polls, and the repeats they handed on, processed
         assert revocations_requested(second) == 1
+        # The sandbox revoked it: the SMS follows, once.
+        await until(lambda: plan_state(second, cid, mid) is FallbackState.TRIGGERED)
+        await until(lambda: len(second.provider.sent_on(Channel.SMS)) >= 1)
+        await asyncio.sleep(0.2)
+        messages = second.core.get(Conversation, cid).messages.values()
+        assert [m.channel for m in messages] == [Channel.RCS, Channel.SMS]
+        assert len(second.provider.sent_on(Channel.SMS)) == 1
         handed_on = await deadlines_handed_on(second)
         assert handed_on, "the revocation came some other way than the scheduler"
         assert {(c.conversation_id, c.message_id, c.now) for c in handed_on} == {(cid, mid, False)}
