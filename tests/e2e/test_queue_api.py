@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,9 +14,9 @@ import pytest
 import uvicorn
 
 from chainon.api import queue_stream
-from chainon.api.app import create_app
 from chainon.runtime import Runtime
 from tests.conftest import BRAND_SMS, BrandWithKey
+from tests.serving import serving
 
 pytestmark = pytest.mark.asyncio
 
@@ -167,24 +166,8 @@ class Served:
 
 @pytest.fixture
 async def served(sqlite_runtime: Runtime, brand: BrandWithKey) -> AsyncIterator[Served]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_app(runtime=sqlite_runtime),
-        log_level="warning",
-        lifespan="off",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    await eventually(lambda: server.started)
-    host, port = sock.getsockname()
-    try:
-        yield Served(f"http://{host}:{port}", server, {"Authorization": f"Bearer {brand.key}"})
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
+    async with serving(sqlite_runtime) as running:
+        yield Served(running.url, running.server, {"Authorization": f"Bearer {brand.key}"})
 
 
 @dataclass

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
-from chainon.api.app import create_app
 from chainon.runtime import Runtime
 from chainon.settings import SmppLinkSettings, StoreKind
 from domain import commands as cmd
@@ -41,6 +38,7 @@ from tests.rbm.fixture import (
     rbm_fixture,  # noqa: F401  (the ``rbm`` fixture)
     rbm_servers_fixture,  # noqa: F401
 )
+from tests.serving import serving
 from tests.smsc_simulator import Smsc, submits_of
 
 
@@ -91,16 +89,6 @@ async def peers(tmp_path: Path, rbm: RbmPeer, smsc: Smsc) -> AsyncIterator[Peers
     )
     runtime = Runtime(settings)
     await runtime.start()
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listening.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime=runtime), log_level="warning", lifespan="off", access_log=False
-        )
-    )
-    serving = asyncio.create_task(server.serve(sockets=[listening]))
-    webhook = f"http://127.0.0.1:{listening.getsockname()[1]}{WEBHOOK}"
-    await rbm.control("webhook", url=webhook, client_token=CLIENT_TOKEN)
     core = runtime.core
     brand = core.register_brand(
         slug="maison-lumiere",
@@ -110,13 +98,14 @@ async def peers(tmp_path: Path, rbm: RbmPeer, smsc: Smsc) -> AsyncIterator[Peers
     core.route_sender(brand.id, Channel.RCS, AGENT_ID, "rcs")
     brand = core.route_sender(brand.id, Channel.SMS, BRAND_SMS, "smpp:main")
     try:
-        await until(lambda: server.started)
-        yield Peers(runtime, brand, rbm, smsc, webhook)
+        async with serving(runtime) as running:
+            webhook = running.url + WEBHOOK
+            await rbm.control("webhook", url=webhook, client_token=CLIENT_TOKEN)
+            try:
+                yield Peers(runtime, brand, rbm, smsc, webhook)
+            finally:
+                await rbm.control("webhook", url=rbm.receiver_url, client_token=CLIENT_TOKEN)
     finally:
-        await rbm.control("webhook", url=rbm.receiver_url, client_token=CLIENT_TOKEN)
-        server.should_exit = True
-        await serving
-        listening.close()
         await runtime.stop()
         runtime.close()
 

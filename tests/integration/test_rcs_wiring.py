@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +14,9 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from adapters.channels.rcs_webhook import sign
-from chainon.api.app import create_app
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
 from domain import commands as cmd
@@ -38,6 +35,7 @@ from tests.rbm.fixture import (
     rbm_fixture,  # noqa: F401  (the ``rbm`` fixture)
     rbm_servers_fixture,  # noqa: F401
 )
+from tests.serving import serving
 
 CLAIRE = "+33612345678"  # has RCS
 PAUL = "+33698765432"  # has no RCS
@@ -119,15 +117,6 @@ async def chainon(tmp_path: Path, rbm: RbmPeer) -> AsyncIterator[Chainon]:
     )
     runtime = Runtime(settings)
     await runtime.start()
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listening.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_app(runtime=runtime), log_level="warning", lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[listening]))
-    url = f"http://127.0.0.1:{listening.getsockname()[1]}{WEBHOOK}"
-    await rbm.control("webhook", url=url, client_token=CLIENT_TOKEN)
     core = runtime.core
     brand = core.register_brand(
         slug="maison-lumiere",
@@ -136,13 +125,14 @@ async def chainon(tmp_path: Path, rbm: RbmPeer) -> AsyncIterator[Chainon]:
     )
     brand = core.route_sender(brand.id, Channel.RCS, AGENT_ID, "rcs")
     try:
-        await until(lambda: server.started)
-        yield Chainon(runtime, brand, url, rbm)
+        async with serving(runtime) as running:
+            url = running.url + WEBHOOK
+            await rbm.control("webhook", url=url, client_token=CLIENT_TOKEN)
+            try:
+                yield Chainon(runtime, brand, url, rbm)
+            finally:
+                await rbm.control("webhook", url=rbm.receiver_url, client_token=CLIENT_TOKEN)
     finally:
-        await rbm.control("webhook", url=rbm.receiver_url, client_token=CLIENT_TOKEN)
-        server.should_exit = True
-        await serving
-        listening.close()
         await runtime.stop()
         runtime.close()
 
