@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with Services(say) as services:
         try:
-            services.start(set().union(*(s.measurement.needs for s in steps)))
+            services.start(set().union(*(s.needs for s in steps)))
             header["services"] = services.versions()
             outcomes = run_plan(steps, args.size, services, work, args.timeout, say)
         except ServiceFailed as exc:

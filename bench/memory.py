@@ -58,6 +58,7 @@ class Watch:
         self.interval = interval
         self.peaks: dict[str, int] = {}
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the sampling thread and a caller's sample()
         self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
 
     def __enter__(self) -> Self:
@@ -75,19 +76,21 @@ class Watch:
     ) -> None:
         self._stop.set()
         self._thread.join()
-        self._sample()
+        self.sample()
 
     def _run(self) -> None:
         if not self.pids:
             return
         while not self._stop.wait(self.interval):
-            self._sample()
+            self.sample()
 
-    def _sample(self) -> None:
-        for name, pid in self.pids.items():
-            self._keep(name, peak_rss(pid))
-            kids = [peak_rss(child) for child in children(pid)]
-            self._keep(f"{name} child (largest)", max((k for k in kids if k), default=None))
+    def sample(self) -> None:
+        """Takes the peaks now (also before a watched process is stopped)."""
+        with self._lock:
+            for name, pid in self.pids.items():
+                self._keep(name, peak_rss(pid))
+                kids = [peak_rss(child) for child in children(pid)]
+                self._keep(f"{name} child (largest)", max((k for k in kids if k), default=None))
 
     def _keep(self, name: str, value: int | None) -> None:
         if value is not None:

@@ -34,6 +34,14 @@ class Service(StrEnum):
 
 
 MODES = ("embedded", "distributed")
+# A scenario's variants of a mode, run when the mode is selected: the distributed mode with
+# two core worker processes (keyed ``…@distributed-2core``) beside its default of one.
+TWO_CORES = "distributed-2core"
+
+
+def family(mode: str) -> str:
+    """The mode a variant belongs to (``distributed-2core`` → ``distributed``)."""
+    return mode.split("-", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -45,14 +53,46 @@ class Counts:
     submits: int  # submit_sm through the bare SMPP client
     messages: int  # inbound messages, for baselines and scenarios
     conversations: int  # the messages spread over this many conversations
+    sends: int  # outbound messages, each with its delivery receipt back
+    steady_rate: int  # inbound messages a second, for the steady load
+    steady_seconds: int  # for this long
+    rebuild_events: int  # at least this many events in the store a rebuild reads
 
 
 SIZES = {
     "full": Counts(
-        rows=100_000, records=100_000, submits=50_000, messages=50_000, conversations=5_000
+        rows=100_000,
+        records=100_000,
+        submits=50_000,
+        messages=50_000,
+        conversations=5_000,
+        sends=20_000,
+        steady_rate=1_000,
+        steady_seconds=60,
+        rebuild_events=200_000,
     ),
-    "quick": Counts(rows=20_000, records=20_000, submits=10_000, messages=5_000, conversations=500),
-    "tiny": Counts(rows=500, records=500, submits=200, messages=60, conversations=12),
+    "quick": Counts(
+        rows=20_000,
+        records=20_000,
+        submits=10_000,
+        messages=5_000,
+        conversations=500,
+        sends=2_000,
+        steady_rate=200,
+        steady_seconds=15,
+        rebuild_events=20_000,
+    ),
+    "tiny": Counts(
+        rows=500,
+        records=500,
+        submits=200,
+        messages=60,
+        conversations=12,
+        sends=30,
+        steady_rate=20,
+        steady_seconds=2,
+        rebuild_events=400,
+    ),
 }
 
 ROW_BYTES = 600  # the size of a stored event (a MessageReceived is 450-600 bytes)
@@ -83,6 +123,15 @@ class Context:
     def counts(self) -> Counts:
         return SIZES[self.size]
 
+    @property
+    def distributed(self) -> bool:
+        return family(self.mode) == "distributed"
+
+    @property
+    def core_workers(self) -> int:
+        """How many core worker processes a distributed scenario runs."""
+        return 2 if self.mode == TWO_CORES else 1
+
     def require_postgres(self) -> str:
         if self.postgres_dsn is None:
             raise RuntimeError("this measurement needs PostgreSQL, and none was started")
@@ -107,7 +156,7 @@ class Context:
         from chainon.settings import BusKind, Settings, StoreKind
 
         options: dict[str, Any] = {"data_dir": self.data_dir, "demo_brand": False}
-        if self.mode == "distributed":
+        if self.distributed:
             options |= {
                 "store": StoreKind.POSTGRES,
                 "postgres_dsn": self.require_postgres(),
@@ -146,6 +195,13 @@ class Measurement:
 
     def key(self, mode: str) -> str:
         return self.name if mode == "raw" else f"{self.name}@{mode}"
+
+    def needs_in(self, mode: str) -> frozenset[Service]:
+        """The servers a run in ``mode`` needs: the distributed mode always runs on
+        PostgreSQL and Kafka."""
+        if family(mode) == "distributed":
+            return self.needs | {Service.POSTGRES, Service.KAFKA}
+        return self.needs
 
 
 REGISTRY: dict[str, Measurement] = {}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.memory import Watch
-from bench.registry import Context, Kind, Measurement
+from bench.registry import Context, Kind, Measurement, Service, family
 from bench.result import Result
 from bench.services import Services
 
@@ -26,6 +26,10 @@ class Step:
     @property
     def key(self) -> str:
         return self.measurement.key(self.mode)
+
+    @property
+    def needs(self) -> frozenset[Service]:
+        return self.measurement.needs_in(self.mode)
 
 
 @dataclass
@@ -55,7 +59,7 @@ def plan(
     for m in sorted(registry.values(), key=lambda m: (ORDER[m.kind], m.name)):
         if m.kind is Kind.SCENARIO:
             if wanted_scenarios is None or m.name in wanted_scenarios:
-                steps += [Step(m, mode) for mode in m.modes if mode in modes]
+                steps += [Step(m, mode) for mode in m.modes if family(mode) in modes]
         elif wanted_limits is None or m.name in wanted_limits:
             steps.append(Step(m, "raw"))
     return steps
@@ -82,7 +86,7 @@ def run_step(
     context_path, result_path = directory / "context.json", directory / "result.json"
     context_path.write_text(json.dumps(ctx.to_json()))
     log_path = directory / "output.log"
-    watched = {name: pid for name, pid in services.pids.items() if name in step.measurement.needs}
+    watched = {name: pid for name, pid in services.pids.items() if name in step.needs}
     name = step.measurement.name
     began = time.perf_counter()
     outcome = Outcome(step)

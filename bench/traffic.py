@@ -7,6 +7,10 @@ gets N/M messages, interleaved as a burst from many consumers arrives.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from domain.commands import ReceiveMessage
 
 BRAND_NUMBER = "+33939000001"
 PROVIDER = "bench"
@@ -29,8 +33,27 @@ def consumer_number(conversation: int) -> str:
     return f"+336{conversation:08d}"
 
 
-def inbound(count: int, conversations: int) -> list[Inbound]:
+def inbound(count: int, conversations: int, start: int = 0) -> list[Inbound]:
+    """Messages ``start`` to ``start + count - 1`` of the traffic."""
     return [
         Inbound(f"m{k}", consumer_number(k % conversations), BODIES[k % len(BODIES)])
-        for k in range(count)
+        for k in range(start, start + count)
+    ]
+
+
+def receive_commands(count: int, conversations: int, start: int = 0) -> list[ReceiveMessage]:
+    """The same traffic as the commands a channel adapter would publish for it."""
+    from domain import commands as cmd
+    from domain.channels import Channel
+
+    return [
+        cmd.ReceiveMessage(
+            provider=PROVIDER,
+            provider_message_id=m.provider_message_id,
+            channel=Channel.SMS,
+            sender=m.sender,
+            recipient=BRAND_NUMBER,
+            body=m.body,
+        )
+        for m in inbound(count, conversations, start)
     ]

@@ -1,11 +1,12 @@
-"""Scenario 1, inbound burst: N inbound SMS over M conversations, already on the inbound
-topic, until every one is stored, relayed, and every projection caught up.
+"""Scenario 1, inbound burst: N inbound SMS over M conversations, from the inbound topic
+until every one is stored, relayed, and every projection caught up.
 
-The burst is loaded onto the embedded log by a bus of its own (as channel adapters would
-have published it, one conversation per key) before the runtime starts; the clock runs
-from ``Runtime.start`` to the moment the read models include the store's last event.
-Afterwards every message is looked for in the store: a missing, refused or dead-lettered
-one fails the scenario.
+Embedded (here), the burst is loaded onto the embedded log by a bus of its own (as channel
+adapters would have published it, one conversation per key) before the runtime starts; the
+clock runs from ``Runtime.start`` to the moment the read models include the store's last
+event. Distributed (``inbound_burst_distributed``), the workers are processes of their own,
+one or two core workers. Afterwards every message is looked for in the store: a missing,
+refused or dead-lettered one fails the scenario.
 """
 
 from __future__ import annotations
@@ -13,29 +14,34 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING
-from uuid import UUID
 
-from bench.registry import Context, Kind, measurement
+from bench.accounting import received
+from bench.registry import TWO_CORES, Context, Kind, measurement
 from bench.result import Missing, Result, own_peak_rss
-from bench.traffic import BRAND_NUMBER, PROVIDER, inbound
+from bench.traffic import BRAND_NUMBER, receive_commands
 
 if TYPE_CHECKING:
-    from chainon.core import Core
     from chainon.runtime import Runtime
-    from domain.commands import ReceiveMessage
 
 LOAD_BATCH = 1000
 POLL = 0.02
 
 
-@measurement("inbound-burst", Kind.SCENARIO, modes=("embedded",))
+@measurement("inbound-burst", Kind.SCENARIO, modes=("embedded", "distributed", TWO_CORES))
 async def inbound_burst(ctx: Context) -> Result:
     """Inbound burst from the inbound topic to stored, relayed and projected."""
+    if ctx.distributed:
+        from bench.scenarios.inbound_burst_distributed import distributed_burst
+
+        return await distributed_burst(ctx)
+    return await _embedded(ctx)
+
+
+async def _embedded(ctx: Context) -> Result:
     from adapters.bus.port import Outgoing
     from chainon.observability import configure_logging
     from chainon.records import conversation_key, dump
     from chainon.runtime import Runtime, make_bus
-    from domain import commands as cmd
     from domain.channels import Channel
 
     counts = ctx.counts
@@ -43,17 +49,7 @@ async def inbound_burst(ctx: Context) -> Result:
     configure_logging(settings.log_level, json=settings.log_json)
     runtime = Runtime(settings)
     runtime.core.register_brand(slug="bench", name="Bench", senders=[(Channel.SMS, BRAND_NUMBER)])
-    messages = [
-        cmd.ReceiveMessage(
-            provider=PROVIDER,
-            provider_message_id=m.provider_message_id,
-            channel=Channel.SMS,
-            sender=m.sender,
-            recipient=BRAND_NUMBER,
-            body=m.body,
-        )
-        for m in inbound(counts.messages, counts.conversations)
-    ]
+    messages = receive_commands(counts.messages, counts.conversations)
     topics = runtime.topics
     loader = make_bus(settings)
     await loader.start()
@@ -81,7 +77,7 @@ async def inbound_burst(ctx: Context) -> Result:
     finally:
         await runtime.stop()
     try:
-        found = await asyncio.to_thread(_received, runtime.core, messages)
+        found = await asyncio.to_thread(received, runtime.core, messages)
         head = runtime.core.recorder.max_notification_id() or 0
     finally:
         runtime.close()
@@ -139,27 +135,3 @@ async def _until_caught_up(runtime: Runtime, started: float, count: int) -> dict
         await asyncio.sleep(POLL)
     marks["projected_seconds"] = time.perf_counter() - started
     return marks
-
-
-def _received(core: Core, messages: list[ReceiveMessage]) -> dict[str, int]:
-    """Which of the burst's messages the store holds, read back from its events."""
-    from domain import ids
-    from domain.conversation import Conversation
-
-    expected = {ids.inbound_message_id(m.provider, m.provider_message_id) for m in messages}
-    received: set[UUID] = set()
-    conversations: set[UUID] = set()
-    refused = 0
-    start = 1
-    while batch := core.recorder.select_notifications(start=start, limit=10_000):
-        for notification in batch:
-            if notification.topic == Conversation.MessageReceived.TOPIC:
-                event = core.mapper.to_domain_event(notification)
-                assert isinstance(event, Conversation.MessageReceived)
-                if event.message_id in expected:
-                    received.add(event.message_id)
-                    conversations.add(event.originator_id)
-            elif notification.topic.startswith("chainon:RefusedInbound."):
-                refused += 1
-        start = batch[-1].id + 1
-    return {"received": len(received), "conversations": len(conversations), "refused": refused}

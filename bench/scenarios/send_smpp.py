@@ -13,14 +13,11 @@ import asyncio
 import json
 import sys
 import time
-from typing import TYPE_CHECKING
 from uuid import UUID
 
+from bench.accounting import delivered as delivered_in_store
 from bench.registry import Context, Kind, Service, measurement
 from bench.result import Latency, Missing, Result, own_peak_rss
-
-if TYPE_CHECKING:
-    from chainon.core import Core
 
 SENDER = "+33939000001"
 CONCURRENCY = 32
@@ -106,7 +103,7 @@ async def send_smpp(ctx: Context) -> Result:
         await runtime.stop()
     try:
         ids = [UUID(m) for m in requests["accepted"]]
-        delivered = await asyncio.to_thread(_delivered_in_store, core, set(ids))
+        delivered = len(await asyncio.to_thread(delivered_in_store, core, set(ids)))
     finally:
         runtime.close()
     if requests["refused"] or delivered != count:
@@ -141,20 +138,3 @@ def _delivered() -> float:
         "chainon_messages_total", {"channel": "sms", "direction": "outbound", "status": "delivered"}
     )
     return value or 0.0
-
-
-def _delivered_in_store(core: Core, ids: set[UUID]) -> int:
-    """How many of the accepted messages the store holds as delivered, from its events."""
-    from domain.conversation import Conversation
-
-    delivered: set[UUID] = set()
-    start = 1
-    while batch := core.recorder.select_notifications(start=start, limit=10_000):
-        for notification in batch:
-            if notification.topic == Conversation.MessageDelivered.TOPIC:
-                event = core.mapper.to_domain_event(notification)
-                assert isinstance(event, Conversation.MessageDelivered)
-                if event.message_id in ids:
-                    delivered.add(event.message_id)
-        start = batch[-1].id + 1
-    return len(delivered)
