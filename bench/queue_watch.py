@@ -1,0 +1,190 @@
+"""Watches the agent queue for the steady load, in a process of its own, so that its work
+is not the measured process's:
+
+    python -m bench.queue_watch BRAND_ID COUNT CONVERSATIONS OUTPUT.json
+
+Chainon's settings come from the ``CHAINON_*`` variables, as a worker's do. It prints
+``ready`` once it has the store and the read models open, then loops until every message
+of the traffic (``bench.traffic``, COUNT over CONVERSATIONS) is shown, or SIGTERM:
+
+1. it reads the ``MessageReceived`` events the store recorded since its last look, to learn
+   each message's conversation and position;
+2. it asks the agent queue which conversations changed since the oldest position still
+   pending (``projections.agent_queue.changes_since``);
+3. a message is shown when its conversation's row has reached the message's position
+   (a row's ``updated_position`` only grows, and a conversation's events are applied in
+   order), and it takes the time of that answer.
+
+When it first finds a message in the store is kept too, to tell the core's share of the
+latency from the relay's and the views'.
+
+It sleeps at least ``INTERVAL`` between looks, and four times the CPU time a look took, so
+that it never takes more than a fifth of a core however far Chainon falls behind. OUTPUT
+gets, per provider message id, the ``time.monotonic()`` at which it was found stored and
+shown (the clock is the machine's, shared by every process).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import signal
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from projections.store import ReadModelStore
+
+if TYPE_CHECKING:
+    from chainon.core import Core
+
+INTERVAL = 0.005
+BATCH = 5000
+_PYFORMAT = re.compile(r"%\((\w+)\)s")
+
+
+class ReadOnlySQLite(ReadModelStore):
+    """The embedded read models, read in deferred transactions: ``SQLiteReadModels`` begins
+    every transaction IMMEDIATE, taking the write lock, which would hold the views feed up
+    at every look."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        cursor = self._db.cursor()
+        cursor.execute("BEGIN")
+        try:
+            yield cursor
+        finally:
+            cursor.execute("COMMIT")
+
+    def qualify(self, bare: str) -> str:
+        return bare
+
+    def placeholders(self, sql: str) -> str:
+        return _PYFORMAT.sub(r":\1", sql)
+
+    def fetch(self, cursor: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        cursor.execute(sql, dict(params))
+        return [dict(row) for row in cursor.fetchall()]
+
+    def table_exists(self, cursor: Any, bare: str) -> bool:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (bare,))
+        return cursor.fetchone() is not None
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class Watcher:
+    def __init__(self, core: Core, views: ReadModelStore, brand_id: str, expected: set[str]):
+        self.core = core
+        self.views = views
+        self.brand_id = brand_id
+        self.expected = expected
+        self.next = (core.recorder.max_notification_id() or 0) + 1
+        self.pending: dict[str, list[tuple[int, str]]] = {}  # conversation → (position, id)
+        self.stored: dict[str, float] = {}  # when the look first found it in the store
+        self.shown: dict[str, float] = {}
+        self.looks = 0
+        self.stopping = False
+
+    def look(self) -> None:
+        from bench.accounting import RECEIVED
+        from projections.agent_queue import changes_since
+
+        while batch := self.core.recorder.select_notifications(
+            start=self.next, limit=BATCH, topics=(RECEIVED,)
+        ):
+            read_at = time.monotonic()
+            for notification in batch:
+                event: Any = self.core.mapper.to_domain_event(notification)
+                if event.provider_message_id in self.expected:
+                    conversation = str(event.originator_id)
+                    self.pending.setdefault(conversation, []).append(
+                        (notification.id, event.provider_message_id)
+                    )
+                    self.stored[event.provider_message_id] = read_at
+            self.next = batch[-1].id + 1
+        if self.pending:
+            since = min(p for waiting in self.pending.values() for p, _ in waiting) - 1
+        else:
+            since = self.next - 1
+        changed = changes_since(self.views, self.brand_id, since, now=datetime.now(UTC))
+        at = time.monotonic()
+        for item in changed:
+            waiting = self.pending.get(item.conversation_id)
+            if not waiting:
+                continue
+            for position, message in waiting:
+                if position <= item.position:
+                    self.shown[message] = at
+            rest = [(p, m) for p, m in waiting if p > item.position]
+            if rest:
+                self.pending[item.conversation_id] = rest
+            else:
+                del self.pending[item.conversation_id]
+        self.looks += 1
+
+    def run(self) -> None:
+        while len(self.shown) < len(self.expected) and not self.stopping:
+            began = time.process_time()
+            self.look()
+            time.sleep(max(INTERVAL, 4 * (time.process_time() - began)))
+
+
+def main(argv: list[str]) -> int:
+    from bench.traffic import inbound
+    from chainon.core import Core
+    from chainon.settings import Settings, StoreKind
+    from chainon.store import store_env
+
+    brand_id, count, conversations, output = argv[0], int(argv[1]), int(argv[2]), Path(argv[3])
+    settings = Settings()
+    core = Core(store_env(settings))
+    views: ReadModelStore
+    if settings.store is StoreKind.SQLITE:
+        views = ReadOnlySQLite(settings.views_path)
+    else:
+        from projections.postgres import PostgresReadModels
+
+        views = PostgresReadModels(settings.postgres_dsn, settings.postgres_schema or "public")
+    expected = {m.provider_message_id for m in inbound(count, conversations)}
+    watcher = Watcher(core, views, brand_id, expected)
+
+    def stop(*_: object) -> None:
+        watcher.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    print("ready", flush=True)
+    started = time.monotonic()
+    try:
+        watcher.run()
+    finally:
+        seconds = time.monotonic() - started
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        document = {
+            "shown": watcher.shown,
+            "stored": watcher.stored,
+            "looks": watcher.looks,
+            "look_interval_ms": round(seconds / max(watcher.looks, 1) * 1000, 2),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+            "peak_rss": usage.ru_maxrss * 1024,
+        }
+        output.write_text(json.dumps(document))
+        views.close()
+        core.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,193 @@
+"""Scenario 3, steady load: R inbound messages a second for S seconds, and the latency from
+each one's publication to the agent queue showing it.
+
+Message k is due at ``t0 + k / R``; the publisher puts every message that is due on the
+inbound topic (keyed by conversation) without ever waiting for Chainon: an open loop, as
+consumers do not slow down when a brand's systems do. Each latency is counted from the
+moment its message was *due*, so that a publisher held up by a busy process (embedded, it
+shares Chainon's event loop, as a channel adapter does) cannot hide the wait; the latency
+from the broker's acknowledgement is reported beside it. If Chainon cannot keep up, the
+latencies grow and the achieved rate falls short of R: both are reported as they are.
+
+"Shown" is decided by ``bench.queue_watch``, a process of its own reading the agent queue
+(``changes_since``) as an agent's console would: a message is shown once its conversation's
+row includes it. Embedded, the publisher is the Chainon process's own bus (publishing wakes
+its core worker, as the embedded channel adapters do); distributed, it is this process with
+Chainon's Kafka bus adapter, and the core, relay and views workers are processes of their
+own, warmed up first. Every message must be shown, stored once and not dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from bench.accounting import received
+from bench.fleet import ROOT, environment, guarded
+from bench.registry import Context, Kind, measurement
+from bench.result import Latency, Missing, Result, own_peak_rss
+from bench.traffic import BRAND_NUMBER, receive_commands
+
+if TYPE_CHECKING:
+    from adapters.bus.port import Bus, Outgoing
+
+READY_SECONDS = 120
+
+
+@measurement("steady-load", Kind.SCENARIO, modes=("embedded", "distributed"))
+async def steady_load(ctx: Context) -> Result:
+    """Inbound messages at a steady rate; latency from publication to the agent queue."""
+    from adapters.bus.port import Outgoing
+    from chainon.observability import configure_logging
+    from chainon.records import conversation_key, dump
+    from chainon.runtime import Runtime
+    from domain.channels import Channel
+
+    counts = ctx.counts
+    rate, count = counts.steady_rate, counts.steady_rate * counts.steady_seconds
+    settings = ctx.settings()
+    # Distributed, this process is not Chainon's worker: its own logs would only be noise.
+    level = "WARNING" if ctx.distributed else settings.log_level
+    configure_logging(level, json=settings.log_json)
+    messages = receive_commands(count, counts.conversations)
+    extra: dict[str, Any] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        if ctx.distributed:
+            from bench.deployment import Deployment
+
+            roles = {"core": 1, "relay": 1, "views": 1}
+            deployment = Deployment(settings, ctx.data_dir / "workers", roles)
+            runtime, bus = deployment.runtime, deployment.bus
+        else:
+            runtime = Runtime(settings)
+            stack.callback(runtime.close)
+            bus = runtime.bus
+        topics = runtime.topics
+        records = [
+            Outgoing(topics.inbound, conversation_key(m.sender, m.recipient), dump(m))
+            for m in messages
+        ]
+        brand = runtime.core.register_brand(
+            slug="bench", name="Bench", senders=[(Channel.SMS, BRAND_NUMBER)]
+        )
+        if ctx.distributed:
+            await stack.enter_async_context(deployment)
+            extra |= await deployment.warm_up(BRAND_NUMBER)
+        else:
+            await runtime.start()
+            stack.push_async_callback(runtime.stop)
+            await runtime.caught_up(runtime.core.recorder.max_notification_id() or 0, 30)
+        output = ctx.data_dir / "shown.json"
+        arguments = (str(brand.id), str(count), str(counts.conversations), str(output))
+        watcher = await asyncio.create_subprocess_exec(
+            *guarded("-m", "bench.queue_watch", *arguments),
+            cwd=ROOT,
+            env=environment(settings),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        stack.push_async_callback(_stop, watcher)
+        assert watcher.stdout is not None
+        if await asyncio.wait_for(watcher.stdout.readline(), READY_SECONDS) != b"ready\n":
+            raise RuntimeError("the queue watcher did not start")
+        t0, acked = await _publish(bus, records, rate)
+        # Past the deadline, _stop asks it to write what it saw; the count tells the rest.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(watcher.wait(), timeout=120 + count / 20)
+        await _stop(watcher)
+        watched = json.loads(output.read_text())
+        found = await asyncio.to_thread(received, runtime.core, messages)
+        if ctx.distributed:
+            dead = await deployment.dead_letters()
+            extra["records_handled_by_core"] = sum((await deployment.handled()).values())
+            rss = deployment.fleet.rss | {"bench (publisher)": own_peak_rss()}
+        else:
+            lags = await bus.consumer("bench-dlq", [topics.dlq(topics.inbound)]).lag()
+            dead = sum(lags.values())
+            rss = {"chainon (embedded, one process, with the publisher)": own_peak_rss()}
+    shown: dict[str, float] = watched["shown"]
+    due = {m.provider_message_id: t0 + k / rate for k, m in enumerate(messages)}
+    if len(shown) != count or found["received"] != count or found["refused"] or dead:
+        raise Missing(
+            f"of {count} messages, {len(shown)} shown in the agent queue, "
+            f"{found['received']} stored, {found['refused']} refused, {dead} dead-lettered"
+        )
+    last = max(shown.values())
+    ids = [m.provider_message_id for m in messages]
+    return Result(
+        name="steady-load",
+        mode=ctx.mode,
+        count=count,
+        seconds=last - t0,
+        unit="messages",
+        latency=Latency.of([shown[i] - due[i] for i in ids]),
+        latency_of=(
+            f"due → shown in the agent queue (looked every {watched['look_interval_ms']} ms)"
+        ),
+        limit="postgres.insert" if ctx.distributed else "sqlite.insert",
+        baselines=tuple(
+            f"eventsourcing.{'postgres' if ctx.distributed else 'sqlite'}.{how}"
+            for how in ("save-each", "save-100")
+        ),
+        rss={**rss, "bench queue watcher": watched["peak_rss"]},
+        extra={
+            "target_rate": rate,
+            "target_seconds": counts.steady_seconds,
+            "published_rate": round(count / (max(acked) - t0), 1),
+            "shown_rate": round(count / (last - t0), 1),
+            "behind_at_end_seconds": round(last - (t0 + count / rate), 3),
+            "p99_from_acknowledged_ms": round(
+                Latency.of([shown[i] - acked[k] for k, i in enumerate(ids)]).p99, 1
+            ),
+            **_split("due_to_stored", [watched["stored"][i] - due[i] for i in ids]),
+            **_split("stored_to_shown", [shown[i] - watched["stored"][i] for i in ids]),
+            "conversations": found["conversations"],
+            "watcher_looks": watched["looks"],
+            "watcher_cpu_seconds": watched["cpu_seconds"],
+            **extra,
+        },
+        settings=settings.model_dump(mode="json"),
+    )
+
+
+async def _publish(bus: Bus, records: list[Outgoing], rate: int) -> tuple[float, list[float]]:
+    """Publishes record k at ``t0 + k / rate``, each batch of due records without waiting
+    for the one before; returns t0 and when each record was acknowledged (monotonic)."""
+    acked = [0.0] * len(records)
+    sending: list[asyncio.Task[None]] = []
+
+    async def send(first: int, last: int) -> None:
+        await bus.publish(records[first:last])
+        now = time.monotonic()
+        for k in range(first, last):
+            acked[k] = now
+
+    t0 = time.monotonic()
+    k = 0
+    while k < len(records):
+        due = min(len(records), int((time.monotonic() - t0) * rate) + 1)
+        if due > k:
+            sending.append(asyncio.create_task(send(k, due)))
+            k = due
+        await asyncio.sleep(max(t0 + k / rate - time.monotonic(), 0))
+    await asyncio.gather(*sending)
+    return t0, acked
+
+
+def _split(name: str, seconds: list[float]) -> dict[str, float]:
+    """The median and p99 of one part of the latency, in milliseconds."""
+    latency = Latency.of(seconds)
+    return {f"{name}_p50_ms": round(latency.p50, 1), f"{name}_p99_ms": round(latency.p99, 1)}
+
+
+async def _stop(watcher: asyncio.subprocess.Process) -> None:
+    """SIGTERM to the watcher, by its PID: it writes what it saw and exits."""
+    if watcher.returncode is None:
+        watcher.terminate()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(watcher.wait(), 10)
+        if watcher.returncode is None:
+            watcher.kill()
+            await watcher.wait()
