@@ -1,24 +1,32 @@
 """The benchmark harness runs end to end at tiny counts and writes a complete JSON.
 
 No timing is asserted: only that each figure is there with its raw limit and ratio, that
-the machine is described, and that the scenario accounted for every message it sent.
+the machine is described, and that each scenario accounted for every message it sent.
+The distributed run uses the tests' own PostgreSQL and Kafka broker.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import ROOT
 
 CHEAP = ("sqlite.insert", "eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100")
+ON_POSTGRES = (
+    "postgres.insert",
+    "eventsourcing.postgres.save-each",
+    "eventsourcing.postgres.save-100",
+)
+SCENARIOS = ("inbound-burst", "outbound-receipts", "steady-load", "rebuild")
+PROJECTIONS = 5
 
 
-def test_a_tiny_run_writes_every_figure_beside_its_limit(tmp_path: Path) -> None:
-    limits = [arg for name in CHEAP for arg in ("--limit", name)]
-    selection = ["--scenario", "inbound-burst", "--mode", "embedded", *limits]
+def run_bench(output: Path, *arguments: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     done = subprocess.run(
         [
             sys.executable,
@@ -26,28 +34,32 @@ def test_a_tiny_run_writes_every_figure_beside_its_limit(tmp_path: Path) -> None
             "chainon.cli",
             "bench",
             "--tiny",
-            *selection,
+            *arguments,
             "--output",
-            str(tmp_path),
+            str(output),
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
+        env={**os.environ, **(env or {})},
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    [written] = tmp_path.glob("*.json")
-    run = json.loads(written.read_text())
-
-    machine = run["machine"]
-    assert machine["cores"] >= 1
-    for library in ("python", "sqlite", "eventsourcing", "aiokafka", "pydantic"):
-        assert machine["versions"][library]
+    [written] = output.glob("*.json")
+    run: dict[str, Any] = json.loads(written.read_text())
     assert run["size"] == "tiny"
     assert run["failed"] == []
+    assert not list(output.glob("work-*")), "the measurements' directories are left behind"
+    return run
 
-    results = {r["key"]: r for r in run["results"]}
-    assert set(results) == {*CHEAP, "inbound-burst@embedded"}
+
+def selection(scenarios: tuple[str, ...], limits: tuple[str, ...], mode: str) -> list[str]:
+    chosen = [arg for name in scenarios for arg in ("--scenario", name)]
+    return [*chosen, "--mode", mode, *(arg for name in limits for arg in ("--limit", name))]
+
+
+def check_figures(results: dict[str, dict[str, Any]]) -> None:
+    """Every figure positive, beside its raw limit and baselines, with the ratios."""
     for key, r in results.items():
         figures = [r["count"], r["seconds"], r["throughput"], *r["rss"].values()]
         figures += [r["limit"]["throughput"], r["ratio_to_limit"]]
@@ -56,10 +68,100 @@ def test_a_tiny_run_writes_every_figure_beside_its_limit(tmp_path: Path) -> None
         assert r["limit"]["name"], key
         assert all(isinstance(f, int | float) and f > 0 for f in figures), (key, figures)
 
-    burst = results["inbound-burst@embedded"]
-    assert burst["limit"]["name"] == "sqlite.insert"
+
+def check_scenarios(run: dict[str, Any], results: dict[str, dict[str, Any]], mode: str) -> None:
+    """Each scenario's own accounting: every message it sent is in its figures."""
+    counts = run["counts"]
+    store, limit = (
+        ("postgres", "postgres.insert") if mode != "embedded" else ("sqlite", "sqlite.insert")
+    )
+
+    burst = results[f"inbound-burst@{mode}"]
+    assert burst["limit"]["name"] == limit
     assert len(burst["baselines"]) == 2
-    assert burst["extra"]["messages_found"] == burst["count"] == run["counts"]["messages"]
-    assert burst["extra"]["conversations"] == run["counts"]["conversations"]
-    assert burst["settings"]["store"] == "sqlite"
-    assert not list(tmp_path.glob("work-*")), "the measurements' directories are left behind"
+    assert burst["extra"]["messages_found"] == burst["count"] == counts["messages"]
+    assert burst["extra"]["conversations"] == counts["conversations"]
+    assert burst["settings"]["store"] == store
+
+    sends = results[f"outbound-receipts@{mode}"]
+    assert sends["extra"]["delivered"] == sends["count"] == counts["sends"]
+    assert sends["latency"]["samples"] == counts["sends"]
+    assert sends["limit"]["name"] == limit
+    assert sends["settings"]["sandbox_receipt_delay"] < 1
+
+    steady = results[f"steady-load@{mode}"]
+    assert steady["count"] == counts["steady_rate"] * counts["steady_seconds"]
+    assert steady["latency"]["samples"] == steady["count"]
+    assert steady["latency"]["p50"] <= steady["latency"]["p99"] <= steady["latency"]["max"]
+    assert steady["extra"]["target_rate"] == counts["steady_rate"]
+    assert steady["extra"]["conversations"] == counts["conversations"]
+
+    rebuild = results[f"rebuild@{mode}"]
+    assert rebuild["unit"] == "events"
+    assert rebuild["count"] >= counts["rebuild_events"]
+    assert rebuild["extra"]["projections"] == PROJECTIONS
+    assert rebuild["extra"]["events_read"] == PROJECTIONS * rebuild["count"]
+    assert rebuild["limit"]["name"] == limit
+
+
+def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path) -> None:
+    run = run_bench(tmp_path, *selection(SCENARIOS, CHEAP, "embedded"))
+
+    machine = run["machine"]
+    assert machine["cores"] >= 1
+    for library in ("python", "sqlite", "eventsourcing", "aiokafka", "pydantic"):
+        assert machine["versions"][library]
+
+    results = {r["key"]: r for r in run["results"]}
+    assert set(results) == {*CHEAP, *(f"{name}@embedded" for name in SCENARIOS)}
+    check_figures(results)
+    check_scenarios(run, results, "embedded")
+    assert "chainon (embedded, one process)" in results["inbound-burst@embedded"]["rss"]
+
+
+def test_a_tiny_distributed_run_starts_workers_and_accounts_for_every_message(
+    tmp_path: Path, postgres_dsn: str, kafka_bootstrap: str
+) -> None:
+    servers = {
+        "CHAINON_BENCH_POSTGRES_DSN": postgres_dsn,
+        "CHAINON_BENCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
+    }
+    run = run_bench(tmp_path, *selection(SCENARIOS, ON_POSTGRES, "distributed"), env=servers)
+
+    results = {r["key"]: r for r in run["results"]}
+    distributed = {f"{name}@distributed" for name in SCENARIOS}
+    assert set(results) == {*ON_POSTGRES, *distributed, "inbound-burst@distributed-2core"}
+    check_figures(results)
+    check_scenarios(run, results, "distributed")
+    two = results["inbound-burst@distributed-2core"]
+    assert two["extra"]["core_workers"] == 2
+    assert two["extra"]["messages_found"] == two["count"] == run["counts"]["messages"]
+    assert two["extra"]["conversations"] == run["counts"]["conversations"]
+    for key, workers in (
+        ("inbound-burst@distributed", {"core", "relay", "views"}),
+        ("inbound-burst@distributed-2core", {"core 1", "core 2", "relay", "views"}),
+        ("outbound-receipts@distributed", {"core", "relay", "dispatch"}),
+        ("steady-load@distributed", {"core", "relay", "views"}),
+    ):
+        rss = results[key]["rss"]
+        assert {f"chainon worker {w}" for w in workers} <= set(rss), (key, rss)
+        assert results[key]["extra"]["warm_up_rounds"] >= 1
+    assert not _workers_left(run), "a worker outlived its scenario"
+
+
+def _workers_left(run: dict[str, Any]) -> list[str]:
+    """Worker processes of this run's deployments still alive (their topic prefixes)."""
+    prefixes = {
+        r["settings"]["topic_prefix"]
+        for r in run["results"]
+        if r.get("settings", {}).get("bus") == "kafka"
+    }
+    left = []
+    for path in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            environ = path.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(f"CHAINON_TOPIC_PREFIX={p}".encode() in environ for p in prefixes):
+            left.append(path.parent.name)
+    return left
