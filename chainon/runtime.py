@@ -23,6 +23,7 @@ from adapters.bus.port import Bus
 from adapters.channels.email import EmailProvider
 from adapters.channels.port import ChannelProvider
 from adapters.channels.rcs import RbmWebhook, RcsProvider
+from adapters.channels.rcs_revocations import RevocationLedger
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
 from adapters.channels.smpp import SmppLink, SmppProvider
 from chainon.batching import CommandBatcher
@@ -117,7 +118,9 @@ class Runtime:
             defaults[Channel.EMAIL] = self.email.name
         rbm = settings.rbm() if Role.DISPATCH in self.roles else None
         if rbm is not None:
-            rcs = RcsProvider(rbm)
+            rcs = RcsProvider(
+                rbm, revocations=RevocationLedger(settings.data_dir / "rcs" / "revoked.sqlite3")
+            )
             self.providers[rcs.name] = rcs
             defaults[Channel.RCS] = rcs.name  # one agent per deployment: unrouted senders too
         client_token = settings.rbm_client_token.get_secret_value()

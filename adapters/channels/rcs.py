@@ -31,6 +31,7 @@ from adapters.channels.rcs_client import (
     RbmClient,
     RbmSettings,
 )
+from adapters.channels.rcs_revocations import RevocationLedger
 from adapters.channels.rcs_webhook import (
     DELIVERED,
     MalformedWebhook,
@@ -58,6 +59,7 @@ class RcsProvider:
     settings: RbmSettings
     http: httpx.AsyncClient | None = None
     name: str = PROVIDER
+    revocations: RevocationLedger = field(default_factory=RevocationLedger)
     client: RbmClient = field(init=False)
     _sink: ChannelSink | None = None
 
@@ -73,6 +75,7 @@ class RcsProvider:
 
     async def stop(self) -> None:
         await self.client.aclose()
+        self.revocations.close()
 
     async def capability(self, message: OutboundMessage) -> CapabilityAnswer:
         """Whether the recipient's handset takes RCS from this agent (RBM's 404: it does
@@ -109,6 +112,8 @@ class RcsProvider:
         """Takes an undelivered message back. RBM's 404 means it was delivered; a refusal
         (another 4xx) is "failed", so no fallback goes; throttling, server errors and an
         unreachable RBM raise ``TemporaryFailure`` for the dispatcher to try again."""
+        if self.revocations.revoked(request.message_id):
+            return Revocation(result="revoked")  # asked again after our own 200: see the ledger
         try:
             answer = await self.client.revoke(
                 request.recipient, request.message_id, agent_id=request.sender
@@ -119,6 +124,7 @@ class RcsProvider:
             return Revocation(result="failed", reason=refused.reason[:MAX_REASON])
         if isinstance(answer, AlreadyDelivered):
             return Revocation(result="already_delivered")
+        self.revocations.record(request.message_id)
         return Revocation(result="revoked")
 
     async def handle_webhook(self, body: bytes, signature: str | None) -> WebhookHandled:

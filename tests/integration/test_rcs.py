@@ -8,6 +8,7 @@ import base64
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -35,6 +36,7 @@ from adapters.channels.rcs_client import (
     RbmClient,
     Revoked,
 )
+from adapters.channels.rcs_revocations import RevocationLedger
 from adapters.channels.rcs_webhook import (
     RbmUserEvent,
     RbmUserMessage,
@@ -664,8 +666,11 @@ async def test_the_provider_revokes_or_says_why_not(rbm: RbmPeer) -> None:
     pending = outbound(CLAIRE, "Code : 123456")
     await provider.send(pending)
     assert await provider.revoke(revoke_request(pending)) == Revocation(result="revoked")
-    # Once revoked, the id is gone: RBM answers 404, read as delivered (see RbmClient.revoke).
-    assert (await provider.revoke(revoke_request(pending))).result == "already_delivered"
+    # Once revoked, the id is gone: RBM would answer 404 ("delivered"). A redelivered request
+    # (the dispatcher died before publishing the answer) is answered from the ledger.
+    calls = len((await rbm.state())["requests"])
+    assert await provider.revoke(revoke_request(pending)) == Revocation(result="revoked")
+    assert len((await rbm.state())["requests"]) == calls
 
     refused = outbound(CLAIRE, "Code : 654321")
     await provider.send(refused)
@@ -691,3 +696,24 @@ async def test_the_provider_revocation_of_a_delivered_message(rbm: RbmPeer) -> N
     await webhooks(rbm, 1)  # DELIVERED
     assert await provider.revoke(revoke_request(message)) == Revocation(result="already_delivered")
     await provider.stop()
+
+
+async def test_a_revocation_is_remembered_across_a_restart_of_the_dispatcher(
+    rbm: RbmPeer, tmp_path: Path
+) -> None:
+    await rbm.phone(CLAIRE, capable=True, outcome="silent")
+    ledger = tmp_path / "rcs" / "revoked.sqlite3"
+    first = RcsProvider(rbm.settings(), revocations=RevocationLedger(ledger))
+    await first.start(Sink())
+    pending = outbound(CLAIRE, "Code : 123456")
+    await first.send(pending)
+    assert (await first.revoke(revoke_request(pending))).result == "revoked"
+    await first.stop()
+    second = RcsProvider(rbm.settings(), revocations=RevocationLedger(ledger))
+    await second.start(Sink())
+    assert (await second.revoke(revoke_request(pending))).result == "revoked"
+    other = outbound(CLAIRE, "Code : 999999")
+    await second.send(other)
+    await rbm.phone(CLAIRE, capable=True, outcome="silent", revoke="already_delivered")
+    assert (await second.revoke(revoke_request(other))).result == "already_delivered"
+    await second.stop()
