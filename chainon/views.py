@@ -86,12 +86,17 @@ class Views:
         self._notify()
 
     def feed_from_store(self) -> int:
-        """Applies the store's next batch; returns how many notifications it got past."""
+        """Applies the store's next batch; returns how many notifications it got past.
+
+        Every projection's rows and versions and the feed's position commit in one
+        transaction: one write lock and one commit per batch, not one per projection."""
         start = self.store.named_position(FEED) + 1
         notifications = self.core.recorder.select_notifications(start=start, limit=BATCH)
         if notifications:
-            self.apply(facts_of(self.core, notifications))
+            facts = facts_of(self.core, notifications)
             with self.store.transaction() as cur:
+                for projection in self.projections.values():
+                    self.store.apply_in(cur, projection, facts)
                 self.store.set_position_in(cur, FEED, notifications[-1].id)
         self._notify()
         return len(notifications)
