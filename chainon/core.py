@@ -21,8 +21,9 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import RecordConflictError, Recording
 
+from chainon.key_cache import KeyCache
 from domain import commands as cmd
 from domain import ids
 from domain.addresses import Address, parse_address, parse_email, parse_phone
@@ -81,9 +82,11 @@ class Core(Application[UUID]):
         *,
         clock: Callable[[], datetime] = utcnow,
         default_region: str = "FR",
+        key_cache_seconds: float = 0.0,
     ) -> None:
         super().__init__(env)
         self.clock = clock
+        self.keys = KeyCache(key_cache_seconds)
         # The aggregates a batch has loaded or changed, for the thread deciding it: the
         # batch's later commands must see its earlier ones' changes before they are saved.
         self._unit = threading.local()
@@ -269,15 +272,38 @@ class Core(Application[UUID]):
         brand.revoke_key(key_id, at=self.clock())
         self.save(brand)
 
+    def remembered(self, key: str) -> Brand | None:
+        """The key's brand if this process accepted the key within the cache's time; no
+        store read, so it may run on the event loop."""
+        return self.keys.get(hash_api_key(key)) if self.keys.enabled else None
+
     def authenticate(self, key: str) -> Brand | None:
+        """The key's brand, or None. The brand may come from ``self.keys`` (see
+        ``chainon.key_cache`` for how soon a revocation made elsewhere applies): callers
+        read it and never change it."""
         key_id = split_api_key(key)
         if key_id is None:
             return None
+        key_hash = hash_api_key(key)
+        remembered = self.keys.get(key_hash)
+        if remembered is not None:
+            return remembered
+        generation = self.keys.generation
         entry = self.find(IndexEntry, entry_id(IndexKind.API_KEY, key_id))
         if entry is None:
             return None
         brand = self.get(Brand, entry.target_id)
-        return brand if brand.accepts_key(key_id, hash_api_key(key)) else None
+        if not brand.accepts_key(key_id, key_hash):
+            return None
+        self.keys.put(key_hash, brand, generation)
+        return brand
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        for obj in objs:
+            if isinstance(obj, Brand):  # its keys or senders may have changed
+                self.keys.forget_brand(obj.id)
+        return recordings
 
     def list_brands(self) -> list[Brand]:
         topic = Brand.Registered.TOPIC

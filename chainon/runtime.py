@@ -78,7 +78,13 @@ class Runtime:
         env = {**store_env(settings), "SINGLE_ROW_TRACKING": "y"}
         if settings.aggregate_cache > 0:  # eventsourcing reads 0 as "no limit"
             env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache)
-        self.core = racing_creation(lambda: Core(env, default_region=settings.default_region))
+        self.core = racing_creation(
+            lambda: Core(
+                env,
+                default_region=settings.default_region,
+                key_cache_seconds=settings.api_key_cache_seconds,
+            )
+        )
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chainon-store")
         self.batcher = CommandBatcher(self.core.handle_many, self.call)
         self.topics = Topics(settings.topic_prefix)

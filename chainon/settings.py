@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # Aggregates kept in memory per process (conversations, contacts, index entries);
     # 0 turns the cache off. Each is a few kilobytes.
     aggregate_cache: int = Field(default=5000, ge=0)
+    # How long an accepted API key is remembered in-process (seconds; 0: never). A key
+    # revoked through this process is refused at once; through another, within this.
+    api_key_cache_seconds: float = Field(default=5.0, ge=0)
     demo_brand: bool = True  # `chainon serve` creates the demo brand when missing
     # Email (off while email_reply_domain is empty): the relay we send through, and the
     # SMTP server we receive on for the brands' addresses and our reply domain.
