@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -58,6 +58,15 @@ class IdempotencyClaim:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """eventsourcing's ``project_aggregate`` without its per-event ``isinstance`` check
+    against a runtime Protocol (slow on Python 3.11): our stored events are all
+    ``Aggregate`` events, which mutate."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def hash_api_key(key: str) -> str:
@@ -125,6 +134,7 @@ class Core(Application[UUID]):
                 recordings = self.save(*changed)
             except RecordConflictError:
                 continue  # someone else wrote first: decide again on what they recorded
+            self._remember(changed)
             if recordings:
                 outcome = outcome.model_copy(update={"position": recordings[-1].notification.id})
             return outcome
@@ -167,6 +177,7 @@ class Core(Application[UUID]):
             recordings = self.save(*changed.values())
         finally:
             self._unit.aggregates = None
+        self._remember(changed.values())
         if not recordings:
             return outcomes
         # Every command's effects are in the read models once they reach the batch's end.
@@ -175,6 +186,17 @@ class Core(Application[UUID]):
             o.model_copy(update={"position": position}) if o.changed and not o.duplicate else o
             for o in outcomes
         ]
+
+    def _remember(self, saved: Iterable[Aggregate]) -> None:
+        """Caches what a command just saved, so the next command on it (a send's RecordSent,
+        then its receipt) fast-forwards it instead of replaying its history. Only after the
+        save succeeded, and only a unit of work's own instances, which nothing holds after:
+        the cache never keeps a change the store refused, and loads still get copies."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate in saved:
+            cache.put(aggregate.id, aggregate)
 
     def _decide_alone(self, command: cmd.Command, idempotency: IdempotencyClaim | None) -> Handled:
         """One command in its own unit of work: every load of an aggregate gives the same
@@ -329,7 +351,7 @@ class Core(Application[UUID]):
         aggregate: Aggregate | None = None if unit is None else unit.get(aggregate_id)
         if aggregate is None:
             try:
-                aggregate = self.repository.get(aggregate_id)
+                aggregate = self.repository.get(aggregate_id, projector_func=project)
             except AggregateNotFoundError:
                 return None
             if unit is not None:
