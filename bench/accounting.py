@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from bench.traffic import PROVIDER
+
 if TYPE_CHECKING:
     from chainon.core import Core
-    from domain.commands import ReceiveMessage
 
 BATCH = 10_000
 RECEIVED = "chainon:Conversation.MessageReceived"
@@ -44,13 +45,15 @@ class Tally:
         return self.counts
 
 
-def received(core: Core, messages: list[ReceiveMessage]) -> dict[str, int]:
+def received(
+    core: Core, provider_message_ids: Iterable[str], provider: str = PROVIDER
+) -> dict[str, int]:
     """Which of these inbound messages the store holds, the conversations they went to, and
     how many inbound messages were refused."""
     from domain import ids
     from domain.conversation import Conversation
 
-    expected = {ids.inbound_message_id(m.provider, m.provider_message_id) for m in messages}
+    expected = {ids.inbound_message_id(provider, i) for i in provider_message_ids}
     found: set[UUID] = set()
     conversations: set[UUID] = set()
     refused = 0

@@ -72,7 +72,7 @@ class Deployment:
             await self._offsets.start()
             stack.push_async_callback(self._offsets.stop)
             stack.callback(self.fleet.stop)  # the first thing undone: the workers, by PID
-            self.fleet.start(self.roles)
+            await self.fleet.start(self.roles)
         except BaseException:
             await stack.aclose()
             raise

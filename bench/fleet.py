@@ -10,6 +10,7 @@ every worker SIGTERM (``PR_SET_PDEATHSIG``), so that none outlives the run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -102,29 +103,55 @@ class Fleet:
         self.exit_codes: dict[str, int] = {}
         self._watch: Watch | None = None
 
-    def start(self, roles: dict[str, int]) -> None:
-        """Starts ``count`` processes of each role, e.g. ``{"core": 2, "relay": 1}``.
+    async def start(self, roles: dict[str, int], timeout: float = 120.0) -> None:
+        """Starts ``count`` processes of each role, e.g. ``{"core": 2, "relay": 1}``, one
+        after the other: each once the one before serves its health endpoint.
 
-        Called from the main thread: the kernel's parent-death signal follows the thread
-        that started the process."""
+        One at a time because two workers creating the store's tables at once collide in
+        PostgreSQL's catalogue (eventsourcing's ``CREATE OR REPLACE FUNCTION`` fails with
+        "tuple concurrently updated", which ``chainon.store.racing_creation`` does not
+        retry). Runs on the main thread: the kernel's parent-death signal follows the
+        thread that started the process."""
         self.directory.mkdir(parents=True, exist_ok=True)
         for role, count in roles.items():
             for i in range(1, count + 1):
                 name = f"chainon worker {role}" + (f" {i}" if count > 1 else "")
-                port = free_port()
-                log = self.directory / (name.replace(" ", "-") + ".log")
-                with log.open("wb") as out:
-                    self.processes[name] = subprocess.Popen(
-                        guarded("-m", "chainon.cli", "worker", role),
-                        cwd=ROOT,
-                        env=environment(self.settings, worker_port=port),
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                    )
-                self.ports[name], self.logs[name] = port, log
-        self._watch = Watch({name: p.pid for name, p in self.processes.items()}, interval=0.25)
+                self._spawn(name, role)
+                await self._serving(name, time.monotonic() + timeout)
+        pids = {name: p.pid for name, p in self.processes.items()}
+        self._watch = Watch(pids, interval=0.25, reset=False)  # their whole lives' peaks
         self._watch.__enter__()
+
+    def _spawn(self, name: str, role: str) -> None:
+        """Starts the process (``Popen`` returns as soon as it is forked)."""
+        port = free_port()
+        log = self.directory / (name.replace(" ", "-") + ".log")
+        with log.open("wb") as out:
+            self.processes[name] = subprocess.Popen(
+                guarded("-m", "chainon.cli", "worker", role),
+                cwd=ROOT,
+                env=environment(self.settings, worker_port=port),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self.ports[name], self.logs[name] = port, log
+
+    async def _serving(self, name: str, deadline: float) -> None:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=1) as http:
+            while True:
+                self.check()
+                try:
+                    answer = await http.get(f"http://127.0.0.1:{self.ports[name]}/healthz")
+                    if answer.status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise WorkerFailed(f"{name} did not serve its health endpoint in time")
+                await asyncio.sleep(0.1)
 
     def named(self, role: str) -> list[str]:
         return [n for n in self.processes if n.split()[2] == role]

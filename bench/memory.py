@@ -53,16 +53,17 @@ def children(pid: int) -> list[int]:
 class Watch:
     """Samples the peaks of ``pids`` (by name) and of their children until closed."""
 
-    def __init__(self, pids: dict[str, int], interval: float = 0.5) -> None:
+    def __init__(self, pids: dict[str, int], interval: float = 0.5, *, reset: bool = True) -> None:
         self.pids = dict(pids)
         self.interval = interval
+        self.reset = reset  # False: keep the peaks the processes reached before the watch
         self.peaks: dict[str, int] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()  # the sampling thread and a caller's sample()
         self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
 
     def __enter__(self) -> Self:
-        for pid in self.pids.values():
+        for pid in self.pids.values() if self.reset else ():
             for each in (pid, *children(pid)):
                 reset_peak(each)
         self._thread.start()

@@ -71,7 +71,8 @@ async def distributed_burst(ctx: Context) -> Result:
         marks["projected_seconds"] = seconds
         dead_letters = await deployment.dead_letters()
         handled = await deployment.handled()
-        found = await asyncio.to_thread(received, core, messages)
+        ids = [m.provider_message_id for m in messages]
+        found = await asyncio.to_thread(received, core, ids)
         rss = deployment.fleet.rss
     if found["received"] != len(messages) or found["refused"] or dead_letters:
         raise Missing(

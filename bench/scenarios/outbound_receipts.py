@@ -31,9 +31,8 @@ from bench.traffic import BRAND_NUMBER
 
 if TYPE_CHECKING:
     from chainon.runtime import Runtime
-    from domain.commands import SendMessage
 
-CONCURRENCY = 500  # sends in flight, as from as many API clients
+CONCURRENCY = 500  # API clients, each with one send in flight
 RECEIPT_DELAY = 0.01  # seconds from the sandbox's acceptance to its receipt
 BODY = "Votre colis arrive demain entre 9h et 12h. Repondez STOP pour ne plus recevoir."
 POLL = 0.05
@@ -71,20 +70,22 @@ async def outbound_receipts(ctx: Context) -> Result:
             await stack.enter_async_context(deployment)
             extra |= await deployment.warm_up(BRAND_NUMBER)
             began = time.monotonic()
-            await _send_and_wait(runtime, _sends(brand.id, WARM_UP_SENDS, "+3368"), check)
+            await _send_and_wait(runtime, brand.id, WARM_UP_SENDS, "+3368", check)
             extra["warm_up_sends_seconds"] = round(time.monotonic() - began, 3)
         else:
             await runtime.start()
             stack.push_async_callback(runtime.stop)
-        sends = _sends(brand.id, ctx.counts.sends, "+3367")
-        sent_at, accepted, delivered_at = await _send_and_wait(runtime, sends, check)
+        count = ctx.counts.sends
+        sent_at, accepted, delivered_at = await _send_and_wait(
+            runtime, brand.id, count, "+3367", check
+        )
         rss = deployment.fleet.rss if ctx.distributed else {}
     first, last = min(sent_at.values()), max(delivered_at.values())
     latencies = [delivered_at[m] - sent_at[m] for m in sent_at]
     return Result(
         name="outbound-receipts",
         mode=ctx.mode,
-        count=len(sends),
+        count=count,
         seconds=last - first,
         unit="messages",
         latency=Latency.of(latencies),
@@ -104,7 +105,7 @@ async def outbound_receipts(ctx: Context) -> Result:
         },
         extra={
             "delivered": len(delivered_at),
-            "accepted_per_second": round(len(sends) / (max(accepted.values()) - first), 1),
+            "accepted_per_second": round(count / (max(accepted.values()) - first), 1),
             "send_accepted_p99_ms": round(
                 Latency.of([at - sent_at[m] for m, at in accepted.items()]).p99, 1
             ),
@@ -120,53 +121,51 @@ def _nothing() -> None:
     pass
 
 
-def _sends(brand_id: UUID, count: int, prefix: str) -> list[SendMessage]:
+async def _send_and_wait(
+    runtime: Runtime, brand_id: UUID, count: int, prefix: str, check: Any
+) -> tuple[dict[UUID, float], dict[UUID, float], dict[UUID, float]]:
+    """Hands ``count`` sends to the runtime, each to its own recipient (``prefix`` and seven
+    digits), then waits until each is delivered; returns, per message, when it was sent,
+    accepted and delivered (POSIX seconds)."""
     from domain import commands as cmd
 
-    return [
-        cmd.SendMessage(brand_id=brand_id, to=f"{prefix}{i:07d}", body=BODY) for i in range(count)
-    ]
-
-
-async def _send_and_wait(
-    runtime: Runtime, sends: list[SendMessage], check: Any
-) -> tuple[dict[UUID, float], dict[UUID, float], dict[UUID, float]]:
-    """Hands every send to the runtime, then waits until each is delivered; returns, per
-    message, when it was sent, accepted and delivered (POSIX seconds)."""
     core = runtime.core
     tally = Tally(core, (DELIVERED, *FAILED), after=core.recorder.max_notification_id() or 0)
-    window = asyncio.Semaphore(CONCURRENCY)
     sent_at: dict[UUID, float] = {}
     accepted: dict[UUID, float] = {}
     refused: list[BaseException] = []
 
-    async def send(command: SendMessage) -> None:
-        async with window:
+    unsent = iter(range(count))
+
+    async def client() -> None:
+        """One API client: a send, its answer, the next send."""
+        for i in unsent:
+            command = cmd.SendMessage(brand_id=brand_id, to=f"{prefix}{i:07d}", body=BODY)
             at = time.time()
             try:
                 outcome = await runtime.handle(command)
             except Exception as exc:
                 refused.append(exc)
-                return
+                continue
             if outcome.message_id is None or outcome.refused:
                 refused.append(RuntimeError(outcome.refused or "no message id"))
-                return
+                continue
             sent_at[outcome.message_id] = at
             accepted[outcome.message_id] = time.time()
 
     started = time.monotonic()
-    await asyncio.gather(*(send(c) for c in sends))
+    await asyncio.gather(*(client() for _ in range(min(CONCURRENCY, count))))
     if refused:
-        raise Missing(f"{len(refused)} of {len(sends)} sends refused: {refused[0]!r}")
-    deadline = started + 120 + len(sends) / 20
-    while (counts := await asyncio.to_thread(tally.advance))[DELIVERED] < len(sends):
+        raise Missing(f"{len(refused)} of {count} sends refused: {refused[0]!r}")
+    deadline = started + 120 + count / 20
+    while (counts := await asyncio.to_thread(tally.advance))[DELIVERED] < count:
         check()
         if failed := sum(counts[topic] for topic in FAILED):
-            raise Missing(f"{failed} of {len(sends)} sends failed or expired")
+            raise Missing(f"{failed} of {count} sends failed or expired")
         if time.monotonic() > deadline:
-            raise Missing(f"{counts[DELIVERED]} of {len(sends)} delivered by the deadline")
+            raise Missing(f"{counts[DELIVERED]} of {count} delivered by the deadline")
         await asyncio.sleep(POLL)
     delivered_at = await asyncio.to_thread(delivered, core, set(sent_at))
-    if len(delivered_at) != len(sends):
-        raise Missing(f"{len(delivered_at)} of {len(sends)} sends delivered in the store")
+    if len(delivered_at) != count:
+        raise Missing(f"{len(delivered_at)} of {count} sends delivered in the store")
     return sent_at, accepted, delivered_at

@@ -24,7 +24,7 @@ from bench.accounting import received
 from bench.memory import peak_rss, reset_peak
 from bench.registry import Context, Kind, measurement
 from bench.result import Missing, Result, own_peak_rss
-from bench.traffic import BRAND_NUMBER, receive_commands
+from bench.traffic import BRAND_NUMBER, inbound, receive_commands
 
 BATCH = 500  # commands a transaction, as the runtime's batcher makes them under load
 
@@ -87,7 +87,8 @@ def rebuild(ctx: Context) -> Result:
         }
         rows = views.store.query(AgentQueue(), "SELECT COUNT(*) AS n FROM {queue_items}", {})
         queued = int(rows[0]["n"]) if rows else 0
-        found = received(runtime.core, receive_commands(sent, counts.conversations))
+        ids = (m.provider_message_id for m in inbound(sent, counts.conversations))
+        found = received(runtime.core, ids)
     finally:
         runtime.close()
     conversations = min(counts.conversations, sent)

@@ -23,13 +23,14 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bench.accounting import received
 from bench.fleet import ROOT, environment, guarded
 from bench.registry import Context, Kind, measurement
 from bench.result import Latency, Missing, Result, own_peak_rss
-from bench.traffic import BRAND_NUMBER, receive_commands
+from bench.traffic import BRAND_NUMBER, inbound, receive_commands
 
 if TYPE_CHECKING:
     from adapters.bus.port import Bus, Outgoing
@@ -52,7 +53,7 @@ async def steady_load(ctx: Context) -> Result:
     # Distributed, this process is not Chainon's worker: its own logs would only be noise.
     level = "WARNING" if ctx.distributed else settings.log_level
     configure_logging(level, json=settings.log_json)
-    messages = receive_commands(count, counts.conversations)
+    ids = [m.provider_message_id for m in inbound(count, counts.conversations)]
     extra: dict[str, Any] = {}
     async with contextlib.AsyncExitStack() as stack:
         if ctx.distributed:
@@ -66,10 +67,14 @@ async def steady_load(ctx: Context) -> Result:
             stack.callback(runtime.close)
             bus = runtime.bus
         topics = runtime.topics
-        records = [
-            Outgoing(topics.inbound, conversation_key(m.sender, m.recipient), dump(m))
-            for m in messages
-        ]
+
+        def records(first: int, last: int) -> list[Outgoing]:
+            """What the channel adapter publishes for messages first to last - 1."""
+            return [
+                Outgoing(topics.inbound, conversation_key(m.sender, m.recipient), dump(m))
+                for m in receive_commands(last - first, counts.conversations, first)
+            ]
+
         brand = runtime.core.register_brand(
             slug="bench", name="Bench", senders=[(Channel.SMS, BRAND_NUMBER)]
         )
@@ -92,13 +97,13 @@ async def steady_load(ctx: Context) -> Result:
         assert watcher.stdout is not None
         if await asyncio.wait_for(watcher.stdout.readline(), READY_SECONDS) != b"ready\n":
             raise RuntimeError("the queue watcher did not start")
-        t0, acked = await _publish(bus, records, rate)
+        t0, acked = await _publish(bus, records, count, rate)
         # Past the deadline, _stop asks it to write what it saw; the count tells the rest.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(watcher.wait(), timeout=120 + count / 20)
         await _stop(watcher)
         watched = json.loads(output.read_text())
-        found = await asyncio.to_thread(received, runtime.core, messages)
+        found = await asyncio.to_thread(received, runtime.core, ids)
         if ctx.distributed:
             dead = await deployment.dead_letters()
             extra["records_handled_by_core"] = sum((await deployment.handled()).values())
@@ -108,14 +113,13 @@ async def steady_load(ctx: Context) -> Result:
             dead = sum(lags.values())
             rss = {"chainon (embedded, one process, with the publisher)": own_peak_rss()}
     shown: dict[str, float] = watched["shown"]
-    due = {m.provider_message_id: t0 + k / rate for k, m in enumerate(messages)}
+    due = {i: t0 + k / rate for k, i in enumerate(ids)}
     if len(shown) != count or found["received"] != count or found["refused"] or dead:
         raise Missing(
             f"of {count} messages, {len(shown)} shown in the agent queue, "
             f"{found['received']} stored, {found['refused']} refused, {dead} dead-lettered"
         )
     last = max(shown.values())
-    ids = [m.provider_message_id for m in messages]
     return Result(
         name="steady-load",
         mode=ctx.mode,
@@ -152,22 +156,25 @@ async def steady_load(ctx: Context) -> Result:
     )
 
 
-async def _publish(bus: Bus, records: list[Outgoing], rate: int) -> tuple[float, list[float]]:
-    """Publishes record k at ``t0 + k / rate``, each batch of due records without waiting
-    for the one before; returns t0 and when each record was acknowledged (monotonic)."""
-    acked = [0.0] * len(records)
+async def _publish(
+    bus: Bus, records: Callable[[int, int], list[Outgoing]], count: int, rate: int
+) -> tuple[float, list[float]]:
+    """Publishes message k at ``t0 + k / rate``, each batch of due messages without waiting
+    for the one before (its records made when due, as an adapter makes them); returns t0
+    and when each message was acknowledged (monotonic)."""
+    acked = [0.0] * count
     sending: list[asyncio.Task[None]] = []
 
     async def send(first: int, last: int) -> None:
-        await bus.publish(records[first:last])
+        await bus.publish(records(first, last))
         now = time.monotonic()
         for k in range(first, last):
             acked[k] = now
 
     t0 = time.monotonic()
     k = 0
-    while k < len(records):
-        due = min(len(records), int((time.monotonic() - t0) * rate) + 1)
+    while k < count:
+        due = min(count, int((time.monotonic() - t0) * rate) + 1)
         if due > k:
             sending.append(asyncio.create_task(send(k, due)))
             k = due
