@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -42,6 +43,15 @@ PUBLIC_BRAND = (
 _HIDDEN_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 Call = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    position: int  # the tracked position it follows
+    read: int  # notifications read (0: none after the position)
+    last: int  # the last one's id
+    outgoing: list[Outgoing]
+    head: int  # the log's head when nothing was read
 
 
 def is_public(topic: str) -> bool:
@@ -91,23 +101,36 @@ class Relay:
         await follow(self.run_once, stopping, name=NAME, fastest=self.poll_interval)
 
     async def run_once(self) -> int:
-        """Relays the next batch; returns how many notifications it got past."""
-        position = await self.call(self.tracking.max_tracking_id, NAME) or 0
-        notifications: Sequence[Notification] = await self.call(
-            self.core.recorder.select_notifications, start=position + 1, limit=self.batch_size
+        """Relays the next batch; returns how many notifications it got past.
+
+        Two trips to the store's thread per batch (read and prepare; record the position),
+        one when idle: each trip is a thread hop, and the relay makes them per batch."""
+        batch: _Batch = await self.call(self._next_batch)
+        if not batch.read:
+            RELAY_LAG.set(batch.head - batch.position)
+            return 0
+        await self.bus.publish(batch.outgoing)
+        head: int = await self.call(self._advance, batch.last)
+        self.published += len(batch.outgoing)
+        RELAY_PUBLISHED.inc(len(batch.outgoing))
+        RELAY_LAG.set(head - batch.last)
+        return batch.read
+
+    def _next_batch(self) -> _Batch:
+        position = self.tracking.max_tracking_id(NAME) or 0
+        notifications = self.core.recorder.select_notifications(
+            start=position + 1, limit=self.batch_size
         )
         if not notifications:
-            head = await self.call(self.core.recorder.max_notification_id) or 0
-            RELAY_LAG.set(head - position)
-            return 0
-        outgoing = await self.call(self._records, notifications)
-        await self.bus.publish(outgoing)
-        await self.call(self.tracking.insert_tracking, Tracking(NAME, notifications[-1].id))
-        self.published += len(outgoing)
-        RELAY_PUBLISHED.inc(len(outgoing))
-        head = await self.call(self.core.recorder.max_notification_id) or 0
-        RELAY_LAG.set(head - notifications[-1].id)
-        return len(notifications)
+            head = self.core.recorder.max_notification_id() or 0
+            return _Batch(position, 0, position, [], head)
+        last = notifications[-1].id
+        return _Batch(position, len(notifications), last, self._records(notifications), last)
+
+    def _advance(self, last: int) -> int:
+        """Records the new position, once the bus acknowledged the batch; returns the head."""
+        self.tracking.insert_tracking(Tracking(NAME, last))
+        return self.core.recorder.max_notification_id() or 0
 
     def _records(self, notifications: Sequence[Notification]) -> list[Outgoing]:
         out: list[Outgoing] = []
