@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InternalError, ProgrammingError
 
 from chainon.settings import Settings, StoreKind
 
@@ -47,12 +47,15 @@ def racing_creation(create: Callable[[], T], attempts: int = 5) -> T:
     """Runs something that creates tables, again if another process created them meanwhile.
 
     PostgreSQL's ``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent twin: two
-    workers starting at once can collide on the catalogue; the second try finds the table.
+    workers starting at once can collide on the catalogue (a duplicate key, "relation …
+    already exists", or, for eventsourcing's ``CREATE OR REPLACE FUNCTION``, "tuple
+    concurrently updated"); the second try finds the table. A real error in the statements
+    fails the same way every time, and is raised after the last attempt.
     """
     for attempt in range(1, attempts + 1):
         try:
             return create()
-        except IntegrityError:
+        except (IntegrityError, InternalError, ProgrammingError):
             if attempt == attempts:
                 raise
             time.sleep(0.1 * attempt)
