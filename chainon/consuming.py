@@ -39,6 +39,9 @@ INFRASTRUCTURE = (
 )
 
 
+LAG_REPORT_EVERY = 1.0  # seconds
+
+
 class ConsumingWorker:
     def __init__(
         self,
@@ -60,6 +63,7 @@ class ConsumingWorker:
         self.backoff = backoff
         self.handled = 0
         self.dead_lettered = 0
+        self._lag_reported = float("-inf")
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.consumer.start()
@@ -158,6 +162,12 @@ class ConsumingWorker:
                 await asyncio.sleep(1.0)
 
     async def _report_lag(self) -> None:
+        """At most once a second: asking the broker costs a round trip per partition, more
+        than a busy worker's batch takes to handle."""
+        now = asyncio.get_running_loop().time()
+        if now - self._lag_reported < LAG_REPORT_EVERY:
+            return
+        self._lag_reported = now
         try:
             for (topic, partition), lag in (await self.consumer.lag()).items():
                 BUS_LAG.labels(self.name, topic, str(partition)).set(lag)
