@@ -144,20 +144,21 @@ class Core(Application[UUID]):
         self, batch: Sequence[tuple[cmd.Command, IdempotencyClaim | None]]
     ) -> list[cmd.Outcome | Exception]:
         """Decides the commands in order, each seeing the ones before it, and saves them all
-        in one transaction. If any is refused or the save conflicts, the batch is decided
-        again one command at a time, so one bad command never fails its neighbours; the
-        result then holds its refusal in its place."""
+        in one transaction. If anything goes wrong (a refusal, a conflict, a bug in one
+        handler, the store), the batch is decided again one command at a time, so one bad
+        command never fails its neighbours; the result then holds each command's own error
+        in its place."""
         if len(batch) > 1:
             try:
                 return list(self._decide_together(batch))
-            except (DomainError, RecordConflictError):
+            except Exception:  # each command's own error comes next, alone
                 pass
         results: list[cmd.Outcome | Exception] = []
         for command, idempotency in batch:
             try:
                 results.append(self.handle(command, idempotency=idempotency))
-            except DomainError as refusal:
-                results.append(refusal)
+            except Exception as error:  # handed to that command's caller
+                results.append(error)
         return results
 
     def _decide_together(

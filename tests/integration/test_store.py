@@ -327,6 +327,25 @@ class StoreContract:
         conversation = core.get(Conversation, first.conversation_id)  # type: ignore[arg-type]
         assert [m.body for m in conversation.messages.values()] == ["Première", "Deuxième"]
 
+    async def test_a_command_that_breaks_its_handler_spares_its_batch(
+        self, runtime: Runtime, brand: BrandWithKey, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        core = runtime.core
+
+        def broken(command: cmd.Command, now: datetime) -> Any:
+            raise ValueError("a bug in one handler")
+
+        monkeypatch.setitem(core._handlers, cmd.TagConversation, broken)
+        tag = cmd.TagConversation(brand_id=brand.id, conversation_id=uuid4(), add=["vip"])
+        first, failed, second = core.handle_many(
+            [(inbound("k-1", "Un"), None), (tag, None), (inbound("k-2", "Deux"), None)]
+        )
+        assert isinstance(failed, ValueError)
+        assert isinstance(first, cmd.Outcome)
+        assert isinstance(second, cmd.Outcome)
+        conversation = core.get(Conversation, first.conversation_id)  # type: ignore[arg-type]
+        assert [m.body for m in conversation.messages.values()] == ["Un", "Deux"]
+
     async def test_concurrent_callers_share_transactions_and_each_gets_its_outcome(
         self, runtime: Runtime, brand: BrandWithKey
     ) -> None:
