@@ -27,18 +27,15 @@ shown (the clock is the machine's, shared by every process).
 from __future__ import annotations
 
 import json
-import re
 import resource
 import signal
-import sqlite3
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from projections.sqlite import SQLiteReadModels
 from projections.store import ReadModelStore
 
 if TYPE_CHECKING:
@@ -46,43 +43,6 @@ if TYPE_CHECKING:
 
 INTERVAL = 0.005
 BATCH = 5000
-_PYFORMAT = re.compile(r"%\((\w+)\)s")
-
-
-class ReadOnlySQLite(ReadModelStore):
-    """The embedded read models, read in deferred transactions: ``SQLiteReadModels`` begins
-    every transaction IMMEDIATE, taking the write lock, which would hold the views feed up
-    at every look."""
-
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        cursor = self._db.cursor()
-        cursor.execute("BEGIN")
-        try:
-            yield cursor
-        finally:
-            cursor.execute("COMMIT")
-
-    def qualify(self, bare: str) -> str:
-        return bare
-
-    def placeholders(self, sql: str) -> str:
-        return _PYFORMAT.sub(r":\1", sql)
-
-    def fetch(self, cursor: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        cursor.execute(sql, dict(params))
-        return [dict(row) for row in cursor.fetchall()]
-
-    def table_exists(self, cursor: Any, bare: str) -> bool:
-        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (bare,))
-        return cursor.fetchone() is not None
-
-    def close(self) -> None:
-        self._db.close()
 
 
 class Watcher:
@@ -153,7 +113,7 @@ def main(argv: list[str]) -> int:
     core = Core(store_env(settings))
     views: ReadModelStore
     if settings.store is StoreKind.SQLITE:
-        views = ReadOnlySQLite(settings.views_path)
+        views = SQLiteReadModels(settings.views_path, read_only=True)
     else:
         from projections.postgres import PostgresReadModels
 

@@ -16,20 +16,28 @@ _PYFORMAT = re.compile(r"%\((\w+)\)s")
 
 
 class SQLiteReadModels(ReadModelStore):
-    def __init__(self, path: Path | str) -> None:
+    """``read_only`` opens the file for reading only, in deferred transactions: a reader in
+    another process (a watcher, a report) then never takes the write lock the feed needs.
+    A writer begins IMMEDIATE, so a transaction that reads and then writes cannot fail
+    halfway on another process's lock."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        target, uri = (f"file:{path}?mode=ro", True) if read_only else (str(path), False)
         self._db = sqlite3.connect(
-            str(path), check_same_thread=False, isolation_level=None, timeout=30
+            target, uri=uri, check_same_thread=False, isolation_level=None, timeout=30
         )
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        if not read_only:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
         self._lock = threading.RLock()
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         with self._lock:
             cursor = self._db.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute(self._begin)
             try:
                 yield cursor
             except BaseException:

@@ -145,3 +145,24 @@ async def test_the_store_feed_and_the_kafka_feed_build_the_same_models(
     finally:
         embedded.store.close()
         runtime.close()
+
+
+def test_a_read_only_reader_reads_without_the_write_lock_and_cannot_write(tmp_path: Path) -> None:
+    """Another process watching the read models (a report, the benchmark's watcher) must not
+    hold up the feed: it reads in deferred transactions on a read-only connection."""
+    path = tmp_path / "views.sqlite3"
+    writer = SQLiteReadModels(path)
+    reader = SQLiteReadModels(path, read_only=True)
+    try:
+        with writer.transaction() as cursor:
+            cursor.execute("CREATE TABLE t (x INTEGER)")
+            cursor.execute("INSERT INTO t VALUES (1)")
+        with reader.transaction() as reading:
+            assert reader.fetch(reading, "SELECT x FROM t", {}) == [{"x": 1}]
+            with writer.transaction() as cursor:  # the reader holds no write lock
+                cursor.execute("INSERT INTO t VALUES (2)")
+        with pytest.raises(sqlite3.OperationalError, match="readonly"), reader.transaction() as c:
+            c.execute("INSERT INTO t VALUES (3)")
+    finally:
+        reader.close()
+        writer.close()
