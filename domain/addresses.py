@@ -7,6 +7,7 @@ lower case for email.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ _EMAIL = re.compile(
     r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
 MAX_EMAIL_LENGTH = 254
+PHONE_CACHE_SIZE = 16384
 
 
 @dataclass(frozen=True, order=True)
@@ -50,21 +52,34 @@ def parse_email(raw: str, *, field: str = "address") -> Address:
 
 
 def parse_phone(raw: str, *, default_region: str = "FR", field: str = "address") -> Address:
+    e164, problem = _e164(raw, default_region)
+    if e164 is None:
+        raise InvalidInput(problem, field=field)
+    return Address(AddressKind.PHONE, e164)
+
+
+# Every inbound message parses its sender's and the brand's number, and the same few
+# numbers come back again and again: phonenumbers' parsing was a tenth of the core's time.
+@functools.lru_cache(maxsize=PHONE_CACHE_SIZE)
+def _e164(raw: str, default_region: str) -> tuple[str | None, str]:
+    """The number in E.164, or None and why not."""
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidInput(f"{raw!r} is not a phone number ({exc})", field=field) from None
+        return None, f"{raw!r} is not a phone number ({exc})"
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(f"{raw!r} is not a valid phone number", field=field)
-    return Address(
-        AddressKind.PHONE,
-        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-    )
+        return None, f"{raw!r} is not a valid phone number"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
 
 
 def region_of(address: Address) -> str | None:
     """The ISO country of a phone number (for quiet hours and pricing), None for email."""
     if address.kind is not AddressKind.PHONE:
         return None
-    region: str | None = phonenumbers.region_code_for_number(phonenumbers.parse(address.value))
+    return _region(address.value)
+
+
+@functools.lru_cache(maxsize=PHONE_CACHE_SIZE)
+def _region(e164: str) -> str | None:
+    region: str | None = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
     return region

@@ -1,0 +1,151 @@
+"""The aggregates the core decides on, kept between units of work without copies and
+without a query per load.
+
+eventsourcing's repository cache hands out a deep copy on every load, so that a command
+that mutates an aggregate and then fails cannot leave the cached one changed, and it
+asks the store for newer events on every load, in case another process wrote. The
+profile of an inbound burst showed the copies as a fifth of the core's time (a
+conversation's copy grows with its messages) and the per-load queries as another fifth.
+
+Copies: the deciding unit of work gets the cached instance itself, and the duty moves to
+the caller: one unit of work at a time (the core holds a lock while it decides and
+saves), and every aggregate of a unit that failed, or that still holds events nobody
+saved, is evicted, so the next load replays it from the store.
+
+Queries: at the start of each unit of work, ``sync`` asks the store for its newest
+notification id, once. When every notification since the last sync is one this cache
+saved itself (the usual case: one core per partition of conversations), nothing cached
+is stale. Otherwise it reads the notifications it did not write and evicts their
+aggregates. Both SQLite (one writer) and eventsourcing's PostgreSQL recorder (a table
+lock on insert) make notification ids visible in order, so no write is missed. The
+store also answers "no such aggregate" once per id (deduplication looks up ids that
+mostly do not exist yet); that answer is kept under the same rule.
+A decision can still read an aggregate another process changes a moment later; a write
+on it then conflicts and is decided again, as it would without this cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+from uuid import UUID
+
+from eventsourcing.application import LRUCache
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import ApplicationRecorder, EventStore, Recording, StoredEvent
+
+from chainon.event_batches import select_events_of
+
+Project = Callable[[Any, Iterable[Any]], Any]
+ABSENT: Final = object()  # the store has no event for this id
+SCAN_PAGE = 1000
+
+
+class DecisionCache:
+    def __init__(
+        self,
+        events: EventStore[UUID],
+        recorder: ApplicationRecorder,
+        project: Project,
+        maxsize: int,
+    ) -> None:
+        self.events = events
+        self.recorder = recorder
+        self.project = project
+        self._cache: LRUCache[UUID, object] | None = (
+            LRUCache(maxsize=maxsize) if maxsize > 0 else None
+        )
+        self._synced: int | None = None  # every notification up to here is reflected
+        self._ours: set[int] = set()  # notification ids this cache saved since then
+        self.foreign_seen = 0  # notifications written elsewhere (evictions they caused)
+
+    def sync(self) -> None:
+        """Evicts whatever another process changed since the last sync."""
+        if self._cache is None:
+            return
+        head = self.recorder.max_notification_id() or 0
+        if self._synced is None:  # nothing cached yet can be older than this
+            self._synced, self._ours = head, set()
+            return
+        if head <= self._synced:
+            return
+        ours = {i for i in self._ours if self._synced < i <= head}
+        if len(ours) < head - self._synced:  # someone else wrote (or an id was skipped)
+            self._evict_foreign(self._synced, head, ours)
+        self._synced = head
+        self._ours = {i for i in self._ours if i > head}
+
+    def _evict_foreign(self, after: int, head: int, ours: set[int]) -> None:
+        start = after + 1
+        while start <= head:
+            page = self.recorder.select_notifications(start, SCAN_PAGE, stop=head)
+            for notification in page:
+                if notification.id not in ours:
+                    self.foreign_seen += 1
+                    self.evict(UUID(str(notification.originator_id)))
+            if len(page) < SCAN_PAGE:
+                return
+            start = page[-1].id + 1
+
+    def load(self, aggregate_id: UUID) -> Aggregate | None:
+        """The aggregate as of the last sync (and this unit's own changes), or None if the
+        store has no events for it."""
+        if self._cache is not None:
+            with contextlib.suppress(KeyError):
+                cached = self._cache.get(aggregate_id)
+                return cached if isinstance(cached, Aggregate) else None
+        aggregate: Aggregate | None = self.project(
+            None, self.events.get(originator_id=aggregate_id)
+        )
+        if self._cache is not None:
+            self._cache.put(aggregate_id, ABSENT if aggregate is None else aggregate)
+        return aggregate
+
+    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Loads, in one query, the aggregates a batch is about to look up and does not
+        hold yet (and remembers which of them do not exist)."""
+        if self._cache is None:
+            return
+        held = self._cache.cache
+        wanted = [i for i in dict.fromkeys(aggregate_ids) if i not in held]
+        if not wanted:
+            return
+        stored: dict[UUID, list[StoredEvent]] = {}
+        for event in select_events_of(self.recorder, wanted):
+            stored.setdefault(UUID(str(event.originator_id)), []).append(event)
+        to_domain = self.events.mapper.to_domain_event
+        for aggregate_id in wanted:
+            events = stored.get(aggregate_id)
+            aggregate = None if events is None else self.project(None, map(to_domain, events))
+            self._cache.put(aggregate_id, ABSENT if aggregate is None else aggregate)
+
+    def keep(self, aggregates: Iterable[Aggregate], recordings: Iterable[Recording[UUID]]) -> None:
+        """Keeps what a unit of work saved; drops what it changed without saving."""
+        if self._cache is None:
+            return
+        self._ours.update(r.notification.id for r in recordings)
+        for aggregate in aggregates:
+            if aggregate.pending_events:
+                self.evict(aggregate.id)
+            else:
+                self._cache.put(aggregate.id, aggregate)
+
+    def forget(self, aggregates: Iterable[Aggregate]) -> None:
+        """Evicts what a failed unit of work may have changed."""
+        for aggregate in aggregates:
+            self.evict(aggregate.id)
+
+    def evict(self, aggregate_id: UUID) -> None:
+        if self._cache is None:
+            return
+        with contextlib.suppress(KeyError):
+            self._cache.get(aggregate_id, evict=True)
+
+    def cached(self, aggregate_id: UUID) -> Aggregate | None:
+        """The instance held for this id, as it is (for tests and diagnostics)."""
+        if self._cache is None:
+            return None
+        link = self._cache.cache.get(aggregate_id)
+        found = None if link is None else link[LRUCache.RESULT]
+        return found if isinstance(found, Aggregate) else None

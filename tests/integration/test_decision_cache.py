@@ -1,0 +1,132 @@
+"""The core's decision cache on both stores: batches prefetch what they look up in one
+query, and two cores writing the same store (two workers, or a worker and the CLI) never
+decide on what the other has already changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+
+from chainon.core import Core
+from chainon.event_batches import select_events_of
+from chainon.settings import Settings, StoreKind
+from chainon.store import store_env
+from domain import commands as cmd
+from domain import ids
+from domain.addresses import parse_phone
+from domain.channels import Channel
+from domain.conversation import Conversation
+from domain.index import IndexEntry, IndexKind, entry_id
+from tests.conftest import BRAND_SMS, make_settings
+
+CONSUMERS = [f"+3361234{n:04d}" for n in range(7)]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "sqlite":
+        return make_settings(StoreKind.SQLITE, tmp_path)
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    return make_settings(StoreKind.POSTGRES, tmp_path, dsn)
+
+
+def a_core(settings: Settings) -> Core:
+    env = {**store_env(settings), "SINGLE_ROW_TRACKING": "y", "AGGREGATE_CACHE_MAXSIZE": "1000"}
+    return Core(env)
+
+
+@pytest.fixture
+def cores(settings: Settings) -> Iterator[tuple[Core, Core]]:
+    first, second = a_core(settings), a_core(settings)
+    first.register_brand(slug="acme", name="Acme", senders=[(Channel.SMS, BRAND_SMS)])
+    yield first, second
+    first.close()
+    second.close()
+
+
+def inbound(provider_id: str, sender: str) -> cmd.ReceiveMessage:
+    return cmd.ReceiveMessage(
+        provider="sandbox",
+        provider_message_id=provider_id,
+        channel=Channel.SMS,
+        sender=sender,
+        recipient=BRAND_SMS,
+        body=f"message {provider_id}",
+    )
+
+
+def test_one_query_answers_for_many_aggregates_as_one_query_each_would(
+    cores: tuple[Core, Core],
+) -> None:
+    core, _ = cores
+    outcomes = core.handle_many([(inbound(f"p-{n}", CONSUMERS[n % 3]), None) for n in range(9)])
+    wanted: list[UUID] = [uuid4()]  # one that does not exist
+    for outcome in outcomes:
+        assert isinstance(outcome, cmd.Outcome)
+        assert outcome.conversation_id is not None
+        assert outcome.contact_id is not None
+        wanted += [outcome.conversation_id, outcome.contact_id]
+    wanted.append(uuid4())
+    together = select_events_of(core.recorder, wanted)
+    one_by_one = [e for i in dict.fromkeys(wanted) for e in core.recorder.select_events(i)]
+    key = [(UUID(str(e.originator_id)), e.originator_version, e.topic, e.state) for e in together]
+    assert sorted(key) == sorted(
+        (UUID(str(e.originator_id)), e.originator_version, e.topic, e.state) for e in one_by_one
+    )
+    assert len(together) == len(one_by_one) > 9
+
+
+def test_a_redelivered_batch_is_recognised_from_the_prefetched_index(
+    cores: tuple[Core, Core],
+) -> None:
+    core, _ = cores
+    batch = [(inbound(f"p-{n}", CONSUMERS[n % 4]), None) for n in range(12)]
+    first = core.handle_many(batch)
+    again = core.handle_many(batch)
+    for before, after in zip(first, again, strict=True):
+        assert isinstance(before, cmd.Outcome)
+        assert isinstance(after, cmd.Outcome)
+        assert before.changed
+        assert not before.duplicate
+        assert after.duplicate
+        assert not after.changed
+        assert after.message_id == before.message_id
+    fresh = Core({**core.env})
+    received = sum(
+        len(fresh.get(Conversation, o.conversation_id).messages)
+        for o in {o.conversation_id: o for o in first if isinstance(o, cmd.Outcome)}.values()
+        if o.conversation_id is not None
+    )
+    assert received == 12
+
+
+def test_two_cores_taking_turns_on_the_same_contacts_lose_and_double_nothing(
+    cores: tuple[Core, Core],
+) -> None:
+    one, other = cores
+    sent = 0
+    for turn in range(6):
+        core = one if turn % 2 == 0 else other
+        batch = [(inbound(f"t{turn}-{n}", CONSUMERS[n % 3]), None) for n in range(5)]
+        for outcome in core.handle_many(batch):
+            assert isinstance(outcome, cmd.Outcome)
+            assert outcome.changed
+        sent += len(batch)
+    assert one.decisions.foreign_seen > 0  # it saw the other's writes and dropped them
+    fresh = Core({**one.env})
+    brand_id = ids.brand_id("acme")
+    total = 0
+    for consumer in CONSUMERS[:3]:
+        contact = fresh.find_contact(brand_id, parse_phone(consumer))
+        assert contact is not None
+        for conversation in fresh.conversations_of(contact):
+            total += len(conversation.messages)
+            assert len({m.provider_message_id for m in conversation.messages.values()}) == len(
+                conversation.messages
+            )
+    assert total == sent
+    seen = fresh.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, "in:sandbox:t5-4"))
+    assert seen is not None
