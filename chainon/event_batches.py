@@ -28,13 +28,15 @@ def select_events_of(recorder: AggregateRecorder, ids: Sequence[UUID]) -> list[S
 
 
 def _page(recorder: AggregateRecorder, ids: Sequence[UUID]) -> list[StoredEvent]:
-    from eventsourcing.postgres import PostgresAggregateRecorder
     from eventsourcing.sqlite import SQLiteAggregateRecorder
 
     if isinstance(recorder, SQLiteAggregateRecorder):
         return _sqlite(recorder, ids)
-    if isinstance(recorder, PostgresAggregateRecorder):
-        return _postgres(recorder, ids)
+    if type(recorder).__module__ == "eventsourcing.postgres":  # no psycopg import otherwise
+        from eventsourcing.postgres import PostgresAggregateRecorder
+
+        if isinstance(recorder, PostgresAggregateRecorder):
+            return _postgres(recorder, ids)
     return [event for i in ids for event in recorder.select_events(i)]
 
 

@@ -7,38 +7,47 @@ The namespace keeps raw phone numbers and emails out of aggregate ids.
 
 from __future__ import annotations
 
+import functools
 from uuid import UUID, uuid5
 
 NAMESPACE = UUID("4f1c5b2e-6d1a-5c3e-9b7a-0c4e2f6a8d10")
 
 
+@functools.lru_cache(maxsize=16384)
+def _named(name: str) -> UUID:
+    """uuid5 is a SHA-1 and a UUID built in Python; a message's ids are asked for several
+    times while it is decided (prefetch, deduplication, the handler), so the last few
+    thousand are remembered."""
+    return uuid5(NAMESPACE, name)
+
+
 def brand_id(slug: str) -> UUID:
-    return uuid5(NAMESPACE, f"brand:{slug}")
+    return _named(f"brand:{slug}")
 
 
 def contact_id(brand: UUID, first_address: str) -> UUID:
-    return uuid5(NAMESPACE, f"contact:{brand}:{first_address}")
+    return _named(f"contact:{brand}:{first_address}")
 
 
 def conversation_id(contact: UUID, number: int) -> UUID:
     """The n-th conversation of a contact: two workers opening it at once collide."""
-    return uuid5(NAMESPACE, f"conversation:{contact}:{number}")
+    return _named(f"conversation:{contact}:{number}")
 
 
 def inbound_message_id(provider: str, provider_message_id: str) -> UUID:
-    return uuid5(NAMESPACE, f"inbound:{provider}:{provider_message_id}")
+    return _named(f"inbound:{provider}:{provider_message_id}")
 
 
 def index_id(kind: str, key: str) -> UUID:
     """The id of an index entry (address → brand, key hash → brand, address → contact…)."""
-    return uuid5(NAMESPACE, f"index:{kind}:{key}")
+    return _named(f"index:{kind}:{key}")
 
 
 def early_receipt_id(provider: str, provider_message_id: str) -> UUID:
     """Receipts a provider sent for an id no message had yet: one per (provider, id)."""
-    return uuid5(NAMESPACE, f"early-receipt:{provider}:{provider_message_id}")
+    return _named(f"early-receipt:{provider}:{provider_message_id}")
 
 
 def fallback_message_id(message_id: UUID) -> UUID:
     """The replacement of an RCS message: one id, so a repeated trigger cannot send two."""
-    return uuid5(NAMESPACE, f"fallback:{message_id}")
+    return _named(f"fallback:{message_id}")
