@@ -6,7 +6,6 @@ measurement inherits another's caches, threads or garbage.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from bench.registry import Context, load
 from bench.result import Result
+from chainon import event_loop
 
 
 def run(name: str, ctx: Context) -> Result:
@@ -25,7 +25,7 @@ def run(name: str, ctx: Context) -> Result:
             result: Result = await outcome
             return result
 
-        return asyncio.run(wait())
+        return event_loop.run(wait())
     return outcome
 
 

@@ -7,7 +7,6 @@ Refusals are mapped to one red line in one place, ``Commands.invoke``, never a t
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 import time
@@ -29,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from chainon import timeline
+from chainon import event_loop, timeline
 from chainon.demo import DemoFailed, ensure_demo_brand, story_settings, tell_story
 from chainon.observability import configure_logging
 from chainon.runtime import Role, Runtime
@@ -204,7 +203,7 @@ def worker(
 
     settings = _settings(ctx)
     configure_logging(settings.log_level, json=settings.log_json)
-    asyncio.run(run_worker(settings, role))
+    event_loop.run(run_worker(settings, role))
 
 
 @app.command(
@@ -518,7 +517,7 @@ def demo(
         configure_logging("WARNING", json=settings.log_json)
         where = str(chosen) if chosen else "a temporary directory (--data-dir keeps it)"
         out.print(Text(f"Chainon demo, in {where}\n", style="dim"))
-        asyncio.run(tell_story(settings, out))
+        event_loop.run(tell_story(settings, out))
 
 
 def _senders(brand: Brand, separator: str = "; ") -> str:
