@@ -443,15 +443,15 @@ def projections_rebuild(
     """Rebuild from the first event into shadow tables, then swap them in (the API keeps
     serving the old ones meanwhile)."""
     with _runtime(_settings(ctx)) as runtime:
-        for projection in _chosen(runtime, name):
-            started = time.perf_counter()
-            with _progress(f"rebuilding {projection}") as step:
-                read = runtime.views.rebuild(projection, step)
-            elapsed = time.perf_counter() - started
-            rate = read / elapsed if elapsed > 0 else 0.0
-            _console().print(
-                Text(f"{projection}: {read} events in {elapsed:.1f} s ({rate:,.0f} events/s)")
-            )
+        chosen = _chosen(runtime, name)
+        started = time.perf_counter()
+        with _progress(f"rebuilding {', '.join(chosen)}") as step:
+            read = runtime.views.rebuild_many(chosen, step)  # one pass for them all
+        elapsed = time.perf_counter() - started
+        rate = read / elapsed if elapsed > 0 else 0.0
+        _console().print(
+            Text(f"{', '.join(chosen)}: {read} events in {elapsed:.1f} s ({rate:,.0f} events/s)")
+        )
 
 
 @projections_app.command("verify")

@@ -40,7 +40,7 @@ PUBLIC_BRAND = (
     "chainon:Brand.QueueConfigured",
     "chainon:Brand.AgentCapacitySet",
 )
-_HIDDEN_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+HIDDEN_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 Call = Callable[..., Awaitable[Any]]
 
@@ -69,7 +69,7 @@ def event_record(core: Core, notification: Notification) -> EventRecord:
         aggregate_version=notification.originator_version,
         position=notification.id,
         timestamp=event.timestamp,  # type: ignore[attr-defined]
-        data={k: v for k, v in event.__dict__.items() if k not in _HIDDEN_FIELDS},
+        data={k: v for k, v in event.__dict__.items() if k not in HIDDEN_FIELDS},
     )
 
 

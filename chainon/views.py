@@ -13,14 +13,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import structlog
 from eventsourcing.persistence import Notification
+from pydantic_core import to_jsonable_python
 
 from adapters.bus.port import Bus, BusUnavailable, Consumer
 from chainon.core import Core
 from chainon.records import EventRecord
-from chainon.relay import event_record, is_public
+from chainon.relay import HIDDEN_FIELDS, is_public
 from projections.projection import Fact, Projection
 from projections.store import SHADOW, ReadModelStore
 
@@ -43,7 +45,24 @@ def fact_of(record: EventRecord) -> Fact:
 
 
 def facts_of(core: Core, notifications: Sequence[Notification]) -> list[Fact]:
-    return [fact_of(event_record(core, n)) for n in notifications if is_public(n.topic)]
+    return [fact_from_store(core, n) for n in notifications if is_public(n.topic)]
+
+
+def fact_from_store(core: Core, notification: Notification) -> Fact:
+    """``fact_of(event_record(core, notification))`` without building and dumping the
+    pydantic record in between (that was two thirds of a rebuild's time per event): the
+    event is still decoded by the store's mapper, upcasters included, and its fields are
+    turned into JSON types by the same serializer the record's dump uses."""
+    event = core.mapper.to_domain_event(notification)
+    data = {k: v for k, v in event.__dict__.items() if k not in HIDDEN_FIELDS}
+    return Fact(
+        type=notification.topic.removeprefix("chainon:"),
+        aggregate_id=str(UUID(str(notification.originator_id))),
+        aggregate_version=notification.originator_version,
+        position=notification.id,
+        timestamp=event.timestamp,  # type: ignore[attr-defined]
+        data=to_jsonable_python(data),
+    )
 
 
 @dataclass
@@ -141,16 +160,25 @@ class Views:
         The live model keeps serving meanwhile; the swap catches up in its own transaction.
         Returns how many events were read.
         """
-        projection = self.projection(name)
-        read = self._fill_shadow(projection, progress)
+        return self.rebuild_many([name], progress)
 
-        def catch_up(cur: Any) -> None:
-            start = self.store.named_position_in(cur, projection.name + SHADOW) + 1
-            while rest := self.core.recorder.select_notifications(start=start, limit=BATCH):
-                self.store.apply_in(cur, projection, facts_of(self.core, rest), SHADOW)
-                start = rest[-1].id + 1
+    def rebuild_many(
+        self, names: Sequence[str], progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Rebuilds several projections in one pass over the store (each event read and
+        decoded once, applied to every shadow in the same transaction), then swaps each in.
+        Returns how many events were read."""
+        projections = [self.projection(name) for name in names]
+        read = self._fill_shadows(projections, progress)
+        for projection in projections:
 
-        self.store.swap(projection, catch_up)
+            def catch_up(cur: Any, projection: Projection = projection) -> None:
+                start = self.store.named_position_in(cur, projection.name + SHADOW) + 1
+                while rest := self.core.recorder.select_notifications(start=start, limit=BATCH):
+                    self.store.apply_in(cur, projection, facts_of(self.core, rest), SHADOW)
+                    start = rest[-1].id + 1
+
+            self.store.swap(projection, catch_up)
         self._notify()
         return read
 
@@ -158,7 +186,7 @@ class Views:
         """Rebuilds a shadow and compares it with the live model at the same position;
         returns the differences (none when they agree)."""
         projection = self.projection(name)
-        self._fill_shadow(projection, progress, stop_at_live=True)
+        self._fill_shadows([projection], progress, stop_at_live=True)
         try:
             with self.store.transaction() as cur:
                 live_at = max(
@@ -177,17 +205,19 @@ class Views:
             self.store.drop(projection, SHADOW)
         return differences(live, rebuilt)
 
-    def _fill_shadow(
+    def _fill_shadows(
         self,
-        projection: Projection,
+        projections: Sequence[Projection],
         progress: Callable[[int, int], None] | None,
         *,
         stop_at_live: bool = False,
     ) -> int:
-        self.store.drop(projection, SHADOW)
-        self.store.create(projection, SHADOW)
+        for projection in projections:
+            self.store.drop(projection, SHADOW)
+            self.store.create(projection, SHADOW)
         head = self.core.recorder.max_notification_id() or 0
         if stop_at_live:
+            (projection,) = projections
             head = min(head, max(self.store.position(projection), self.store.named_position(FEED)))
         start, read = 1, 0
         while start <= head:
@@ -196,7 +226,11 @@ class Views:
             )
             if not batch:
                 break
-            self.store.apply(projection, facts_of(self.core, batch), SHADOW)
+            facts = facts_of(self.core, batch)
+            if facts:
+                with self.store.transaction() as cur:
+                    for projection in projections:
+                        self.store.apply_in(cur, projection, facts, SHADOW)
             read += len(batch)
             start = batch[-1].id + 1
             if progress is not None:

@@ -1,0 +1,96 @@
+"""The views' fast way from a stored event to a fact gives exactly what the published
+record gives (the relay's ``EventRecord``, dumped to JSON types), for every kind of
+public event a conversation goes through: rich content, fallback, receipts, agents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chainon.core import Core
+from chainon.relay import event_record, is_public
+from chainon.views import fact_from_store, fact_of
+from domain import commands as cmd
+from domain.channels import Channel
+from domain.conversation import Conversation
+from domain.message_status import MessageStatus
+from domain.rich_content import RichContent
+
+AGENT = "acme-agent"
+SMS = "+33939000001"
+CONSUMER = "+33612345678"
+RICH = RichContent.model_validate(
+    {
+        "text": "Quel créneau ?",
+        "suggestions": [
+            {"kind": "reply", "text": "Matin", "postback_data": "slot=am"},
+            {"kind": "reply", "text": "Après-midi", "postback_data": "slot=pm"},
+        ],
+    }
+)
+
+
+def a_busy_store(path: Path) -> Core:
+    core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
+    brand = core.register_brand(
+        slug="acme", name="Acme", senders=[(Channel.RCS, AGENT), (Channel.SMS, SMS)]
+    )
+    rich = core.handle(cmd.SendMessage(brand_id=brand.id, to=CONSUMER, rich=RICH))
+    assert rich.conversation_id is not None
+    assert rich.message_id is not None
+    conversation_id = rich.conversation_id
+    core.handle(
+        cmd.RecordSendFailure(
+            conversation_id=conversation_id, message_id=rich.message_id, reason="not_capable"
+        )
+    )
+    conversation = core.get(Conversation, conversation_id)
+    sms = next(m for m in conversation.messages.values() if m.channel is Channel.SMS)
+    core.handle(
+        cmd.RecordSent(
+            conversation_id=conversation_id,
+            message_id=sms.id,
+            provider="sandbox",
+            provider_message_id="sms-1",
+        )
+    )
+    core.handle(
+        cmd.RecordReceipt(
+            provider="sandbox", provider_message_id="sms-1", status=MessageStatus.DELIVERED
+        )
+    )
+    core.handle(
+        cmd.ReceiveMessage(
+            provider="sandbox",
+            provider_message_id="in-1",
+            channel=Channel.SMS,
+            sender=CONSUMER,
+            recipient=SMS,
+            body="2",
+        )
+    )
+    for command in (
+        cmd.AssignConversation(
+            brand_id=brand.id, conversation_id=conversation_id, agent="lea", team="care"
+        ),
+        cmd.TagConversation(brand_id=brand.id, conversation_id=conversation_id, add=["vip"]),
+        cmd.ResolveConversation(brand_id=brand.id, conversation_id=conversation_id),
+        cmd.ReopenConversation(brand_id=brand.id, conversation_id=conversation_id),
+    ):
+        core.handle(command)
+    contact_id = core.get(Conversation, conversation_id).contact_id
+    core.handle(
+        cmd.UpdateContact(
+            brand_id=brand.id, contact_id=contact_id, name="Léa", attributes={"tier": "gold"}
+        )
+    )
+    return core
+
+
+def test_every_public_event_gives_the_same_fact_both_ways(tmp_path: Path) -> None:
+    core = a_busy_store(tmp_path / "store.sqlite3")
+    notifications = core.recorder.select_notifications(start=1, limit=10_000)
+    public = [n for n in notifications if is_public(n.topic)]
+    kinds = {n.topic for n in public}
+    assert len(kinds) >= 12  # the flow above reached most kinds of event
+    for notification in public:
+        assert fact_from_store(core, notification) == fact_of(event_record(core, notification))
