@@ -100,8 +100,10 @@ class Views:
     # Feeding
 
     def apply(self, facts: Sequence[Fact]) -> None:
-        for projection in self.projections.values():
-            self.store.apply(projection, facts)
+        """Applies a batch to every projection in one transaction."""
+        with self.store.transaction(pipelined=True) as cur:
+            for projection in self.projections.values():
+                self.store.apply_in(cur, projection, facts)
         self._notify()
 
     def feed_from_store(self) -> int:
@@ -113,7 +115,7 @@ class Views:
         notifications = self.core.recorder.select_notifications(start=start, limit=BATCH)
         if notifications:
             facts = facts_of(self.core, notifications)
-            with self.store.transaction() as cur:
+            with self.store.transaction(pipelined=True) as cur:
                 for projection in self.projections.values():
                     self.store.apply_in(cur, projection, facts)
                 self.store.set_position_in(cur, FEED, notifications[-1].id)
@@ -228,7 +230,7 @@ class Views:
                 break
             facts = facts_of(self.core, batch)
             if facts:
-                with self.store.transaction() as cur:
+                with self.store.transaction(pipelined=True) as cur:
                     for projection in projections:
                         self.store.apply_in(cur, projection, facts, SHADOW)
             read += len(batch)

@@ -34,7 +34,7 @@ class SQLiteReadModels(ReadModelStore):
         self._lock = threading.RLock()
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, pipelined: bool = False) -> Iterator[Any]:
         with self._lock:
             cursor = self._db.cursor()
             cursor.execute(self._begin)

@@ -61,8 +61,9 @@ class ReadModelStore(ABC):
     # What each backend provides
 
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[Any]:
-        """A cursor-like object inside one transaction, committed on exit."""
+    def transaction(self, *, pipelined: bool = False) -> AbstractContextManager[Any]:
+        """A cursor-like object inside one transaction, committed on exit. ``pipelined``:
+        the caller mostly writes, and the backend may send without waiting for answers."""
 
     @abstractmethod
     def qualify(self, bare: str) -> str: ...
