@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
-from psycopg import pq
+from psycopg import Pipeline
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -21,6 +21,7 @@ class PostgresReadModels(ReadModelStore):
         self._pool = ConnectionPool(
             dsn, min_size=1, max_size=pool_size, kwargs={"row_factory": dict_row}, open=True
         )
+        self._pipelines: dict[int, Pipeline] = {}  # by cursor, while a pipelined one is open
 
     @contextmanager
     def transaction(self, *, pipelined: bool = False) -> Iterator[Any]:
@@ -30,9 +31,16 @@ class PostgresReadModels(ReadModelStore):
         views spent their time waiting on the network. An error surfaces at the next
         read or at the commit, and still rolls the whole transaction back."""
         with self._pool.connection() as conn:
-            pipeline = conn.pipeline() if pipelined else nullcontext()
-            with pipeline, conn.transaction(), conn.cursor() as cursor:
-                yield cursor
+            if not pipelined:
+                with conn.transaction(), conn.cursor() as cursor:
+                    yield cursor
+                return
+            with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cursor:
+                self._pipelines[id(cursor)] = pipeline
+                try:
+                    yield cursor
+                finally:
+                    del self._pipelines[id(cursor)]
 
     def qualify(self, bare: str) -> str:
         return f'"{self.schema}".{bare}'
@@ -41,11 +49,17 @@ class PostgresReadModels(ReadModelStore):
         return sql
 
     def fetch(self, cursor: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        cursor.execute(sql, dict(params))
-        pipelined = cursor.connection.pgconn.pipeline_status != pq.PipelineStatus.OFF
-        if not pipelined and cursor.description is None:  # known only once answered
-            return []
-        return list(cursor.fetchall())
+        pipeline = self._pipelines.get(id(cursor))
+        if pipeline is None:
+            cursor.execute(sql, dict(params))
+            return [] if cursor.description is None else list(cursor.fetchall())
+        # Every answer sent so far is taken first, and the read has a cursor of its own:
+        # on a cursor with writes still in flight, psycopg could hand back a write's
+        # result instead of the rows (seen on batches of a thousand facts).
+        pipeline.sync()
+        with cursor.connection.cursor() as reading:
+            reading.execute(sql, dict(params))
+            return list(reading.fetchall())
 
     def table_exists(self, cursor: Any, bare: str) -> bool:
         cursor.execute("SELECT to_regclass(%s) AS found", (self.qualify(bare),))
