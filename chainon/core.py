@@ -101,6 +101,9 @@ class Core(Application[UUID]):
         # batch's later commands must see its earlier ones' changes before they are saved.
         self._unit = threading.local()
         self._deciding = threading.RLock()
+        # Called (on the saving thread) after every save that recorded something: the
+        # relay and the views of this process wake instead of waiting for their next poll.
+        self.saved_listeners: list[Callable[[], None]] = []
         self.decisions = DecisionCache(
             self.events,
             self.recorder,
@@ -366,6 +369,9 @@ class Core(Application[UUID]):
         self._take_snapshots(processing)
         self._notify(recordings)
         self.notify(processing.events)  # deprecated upstream, kept for subclasses
+        if recordings:
+            for listener in self.saved_listeners:
+                listener()
         for obj in objs:
             if isinstance(obj, Brand):  # its keys or senders may have changed
                 self.keys.forget_brand(obj.id)

@@ -21,10 +21,18 @@ async def follow(
     name: str,
     fastest: float,
     slowest: float = 1.0,
+    wake: asyncio.Event | None = None,
 ) -> None:
-    """Runs ``step`` (which returns how much it did) until ``stopping`` is set."""
+    """Runs ``step`` (which returns how much it did) until ``stopping`` is set.
+
+    ``wake``, set by whoever knows the log moved (the core of this process after a save),
+    ends an idle wait at once: the poll is then only the fallback for writers elsewhere.
+    """
     idle = fastest
+    waits = [stopping] if wake is None else [stopping, wake]
     while not stopping.is_set():
+        if wake is not None:
+            wake.clear()  # what it announced, the step below is about to read
         try:
             done = await step()
         except Exception as exc:  # a follower must outlive a failed batch; it retries
@@ -33,7 +41,18 @@ async def follow(
         if done:
             idle = fastest
             continue
-        try:
-            await asyncio.wait_for(stopping.wait(), timeout=idle)
-        except TimeoutError:
-            idle = min(idle * 1.5, slowest)
+        woken = await _first_of(waits, idle)
+        idle = fastest if woken else min(idle * 1.5, slowest)
+
+
+async def _first_of(events: list[asyncio.Event], timeout: float) -> bool:
+    """Waits until one of the events is set or the time is up; True if one was set."""
+    if any(e.is_set() for e in events):
+        return True
+    waiting = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waiting:
+            task.cancel()
+    return bool(done)

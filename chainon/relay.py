@@ -97,8 +97,8 @@ class Relay:
         # brand never changes), so the outbound record rarely costs a load
         self._brands: OrderedDict[UUID, UUID] = OrderedDict()
 
-    async def run(self, stopping: asyncio.Event) -> None:
-        await follow(self.run_once, stopping, name=NAME, fastest=self.poll_interval)
+    async def run(self, stopping: asyncio.Event, wake: asyncio.Event | None = None) -> None:
+        await follow(self.run_once, stopping, name=NAME, fastest=self.poll_interval, wake=wake)
 
     async def run_once(self) -> int:
         """Relays the next batch; returns how many notifications it got past.

@@ -173,6 +173,7 @@ class Runtime:
             interval=settings.deadline_poll_interval,
         )
         self._stopping = asyncio.Event()
+        self._wakes = {Role.RELAY: asyncio.Event(), Role.VIEWS: asyncio.Event()}
         self._tasks: list[asyncio.Task[None]] = []
 
     def _email_provider(self) -> EmailProvider | None:
@@ -258,9 +259,10 @@ class Runtime:
         await self.bus.ensure_topics(self.topics.all)
         for provider in self.providers.values():
             await provider.start(self.publisher)
+        self._listen_to_saves()
         tasks: dict[Role, Callable[[], Coroutine[Any, Any, None]]] = {
             Role.CORE: lambda: self.core_worker.run(self._stopping),
-            Role.RELAY: lambda: self.relay.run(self._stopping),
+            Role.RELAY: lambda: self.relay.run(self._stopping, self._wakes[Role.RELAY]),
             Role.DISPATCH: lambda: self.dispatch_worker.run(self._stopping),
             Role.VIEWS: self._views_feed,
         }
@@ -302,4 +304,22 @@ class Runtime:
             name="views",
             fastest=0.02,
             slowest=0.5,
+            wake=self._wakes[Role.VIEWS],
         )
+
+    def _listen_to_saves(self) -> None:
+        """The relay and the store-fed views of this process wake when its core saves (the
+        publish → agent queue latency was mostly their polls); writers in other processes
+        are still found by polling."""
+        loop = asyncio.get_running_loop()
+        wakes = list(self._wakes.values())
+
+        def wake_all() -> None:
+            for event in wakes:
+                event.set()
+
+        def saved() -> None:  # on the saving thread
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(wake_all)
+
+        self.core.saved_listeners[:] = [saved]
