@@ -109,6 +109,8 @@ class Core(Application[UUID]):
             self.recorder,
             project,
             int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 0),
+            # written once per message, read again rarely (and then prefetched)
+            not_kept_when_new=(IndexEntry, RefusedInbound, IdempotentRequest, EarlyReceipt),
         )
         self.default_region = default_region
         self._handlers: dict[type[cmd.Command], Callable[[Any, datetime], Handled]] = {

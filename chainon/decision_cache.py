@@ -19,7 +19,10 @@ is stale. Otherwise it reads the notifications it did not write and evicts their
 aggregates. Both SQLite (one writer) and eventsourcing's PostgreSQL recorder (a table
 lock on insert) make notification ids visible in order, so no write is missed. The
 store also answers "no such aggregate" once per id (deduplication looks up ids that
-mostly do not exist yet); that answer is kept under the same rule.
+mostly do not exist yet); that answer is kept for the unit of work only, and records
+written once and rarely read again (index entries, refusals, idempotency records) are not
+kept when new: under a burst over thousands of conversations they pushed the
+conversations themselves out of the cache.
 A decision can still read an aggregate another process changes a moment later; a write
 on it then conflicts and is decided again, as it would without this cache.
 """
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import LRUCache
@@ -38,7 +41,6 @@ from eventsourcing.persistence import ApplicationRecorder, EventStore, Recording
 from chainon.event_batches import select_events_of
 
 Project = Callable[[Any, Iterable[Any]], Any]
-ABSENT: Final = object()  # the store has no event for this id
 SCAN_PAGE = 1000
 
 
@@ -49,19 +51,25 @@ class DecisionCache:
         recorder: ApplicationRecorder,
         project: Project,
         maxsize: int,
+        *,
+        not_kept_when_new: tuple[type[Aggregate], ...] = (),
     ) -> None:
         self.events = events
         self.recorder = recorder
         self.project = project
-        self._cache: LRUCache[UUID, object] | None = (
+        self.not_kept_when_new = not_kept_when_new
+        self._cache: LRUCache[UUID, Aggregate] | None = (
             LRUCache(maxsize=maxsize) if maxsize > 0 else None
         )
+        self._absent: set[UUID] = set()  # ids the store had no event for, this unit
         self._synced: int | None = None  # every notification up to here is reflected
         self._ours: set[int] = set()  # notification ids this cache saved since then
         self.foreign_seen = 0  # notifications written elsewhere (evictions they caused)
 
     def sync(self) -> None:
-        """Evicts whatever another process changed since the last sync."""
+        """Evicts whatever another process changed since the last sync; forgets which
+        ids were absent."""
+        self._absent.clear()
         if self._cache is None:
             return
         head = self.recorder.max_notification_id() or 0
@@ -91,16 +99,22 @@ class DecisionCache:
     def load(self, aggregate_id: UUID) -> Aggregate | None:
         """The aggregate as of the last sync (and this unit's own changes), or None if the
         store has no events for it."""
+        if aggregate_id in self._absent:
+            return None
         if self._cache is not None:
             with contextlib.suppress(KeyError):
-                cached = self._cache.get(aggregate_id)
-                return cached if isinstance(cached, Aggregate) else None
+                return self._cache.get(aggregate_id)
         aggregate: Aggregate | None = self.project(
             None, self.events.get(originator_id=aggregate_id)
         )
-        if self._cache is not None:
-            self._cache.put(aggregate_id, ABSENT if aggregate is None else aggregate)
+        self._hold(aggregate_id, aggregate)
         return aggregate
+
+    def _hold(self, aggregate_id: UUID, aggregate: Aggregate | None) -> None:
+        if aggregate is None:
+            self._absent.add(aggregate_id)
+        elif self._cache is not None:
+            self._cache.put(aggregate_id, aggregate)
 
     def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
         """Loads, in one query, the aggregates a batch is about to look up and does not
@@ -108,7 +122,9 @@ class DecisionCache:
         if self._cache is None:
             return
         held = self._cache.cache
-        wanted = [i for i in dict.fromkeys(aggregate_ids) if i not in held]
+        wanted = [
+            i for i in dict.fromkeys(aggregate_ids) if i not in held and i not in self._absent
+        ]
         if not wanted:
             return
         stored: dict[UUID, list[StoredEvent]] = {}
@@ -118,17 +134,19 @@ class DecisionCache:
         for aggregate_id in wanted:
             events = stored.get(aggregate_id)
             aggregate = None if events is None else self.project(None, map(to_domain, events))
-            self._cache.put(aggregate_id, ABSENT if aggregate is None else aggregate)
+            self._hold(aggregate_id, aggregate)
 
     def keep(self, aggregates: Iterable[Aggregate], recordings: Iterable[Recording[UUID]]) -> None:
         """Keeps what a unit of work saved; drops what it changed without saving."""
         if self._cache is None:
             return
         self._ours.update(r.notification.id for r in recordings)
+        held = self._cache.cache
         for aggregate in aggregates:
+            self._absent.discard(aggregate.id)
             if aggregate.pending_events:
                 self.evict(aggregate.id)
-            else:
+            elif aggregate.id in held or not isinstance(aggregate, self.not_kept_when_new):
                 self._cache.put(aggregate.id, aggregate)
 
     def forget(self, aggregates: Iterable[Aggregate]) -> None:
@@ -147,5 +165,4 @@ class DecisionCache:
         if self._cache is None:
             return None
         link = self._cache.cache.get(aggregate_id)
-        found = None if link is None else link[LRUCache.RESULT]
-        return found if isinstance(found, Aggregate) else None
+        return None if link is None else link[LRUCache.RESULT]

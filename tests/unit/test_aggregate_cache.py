@@ -16,6 +16,7 @@ from domain.brand import Brand
 from domain.channels import Channel
 from domain.conversation import Conversation
 from domain.errors import DomainError
+from domain.index import IndexKind, entry_id
 
 
 def core_on(path: Path) -> Core:
@@ -152,3 +153,33 @@ def test_its_own_saves_cost_no_rescan(tmp_path: Path) -> None:
     cached = core.decisions.cached(conversation_id)
     assert isinstance(cached, Conversation)
     assert {"a", "b", "c"} <= set(cached.tags)
+
+
+def test_records_written_once_are_not_kept_when_new(tmp_path: Path) -> None:
+    core = core_on(tmp_path / "store.sqlite3")
+    core.register_brand(slug="acme", name="Acme", senders=[(Channel.SMS, "+33939000001")])
+    received = core.handle(
+        cmd.ReceiveMessage(
+            provider="sandbox",
+            provider_message_id="in-1",
+            channel=Channel.SMS,
+            sender="+33612345678",
+            recipient="+33939000001",
+            body="Bonjour",
+        )
+    )
+    assert received.conversation_id is not None
+    seen = entry_id(IndexKind.PROVIDER_MESSAGE, "in:sandbox:in-1")
+    assert core.decisions.cached(seen) is None  # a per-message record: left to the store
+    assert isinstance(core.decisions.cached(received.conversation_id), Conversation)
+    again = core.handle(
+        cmd.ReceiveMessage(
+            provider="sandbox",
+            provider_message_id="in-1",
+            channel=Channel.SMS,
+            sender="+33612345678",
+            recipient="+33939000001",
+            body="Bonjour",
+        )
+    )
+    assert again.duplicate  # still found, in the store
