@@ -105,7 +105,8 @@ def check_scenarios(run: dict[str, Any], results: dict[str, dict[str, Any]], mod
 
 
 def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path) -> None:
-    run = run_bench(tmp_path, *selection(SCENARIOS, CHEAP, "embedded"))
+    limits = (*CHEAP, "smpp.submit")
+    run = run_bench(tmp_path, *selection((*SCENARIOS, "send-smpp"), limits, "embedded"))
 
     machine = run["machine"]
     assert machine["cores"] >= 1
@@ -113,9 +114,13 @@ def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path
         assert machine["versions"][library]
 
     results = {r["key"]: r for r in run["results"]}
-    assert set(results) == {*CHEAP, *(f"{name}@embedded" for name in SCENARIOS)}
+    assert set(results) == {*limits, *(f"{name}@embedded" for name in (*SCENARIOS, "send-smpp"))}
     check_figures(results)
     check_scenarios(run, results, "embedded")
+    smpp = results["send-smpp@embedded"]  # HTTP → store → SMSC simulator → receipt
+    assert smpp["extra"]["delivered"] == smpp["count"] == run["counts"]["sends"]
+    assert smpp["latency"]["samples"] == smpp["count"]
+    assert smpp["limit"]["name"] == "smpp.submit"
     assert "chainon (embedded, one process)" in results["inbound-burst@embedded"]["rss"]
 
 
