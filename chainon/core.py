@@ -226,11 +226,11 @@ class Core(Application[UUID]):
                 found.append(request_id(idempotency.brand_id, idempotency.key))
             if isinstance(command, cmd.ReceiveMessage):
                 provider, given = command.provider, command.provider_message_id
-                found.append(entry_id(IndexKind.PROVIDER_MESSAGE, f"in:{provider}:{given}"))
+                found.append(entry_id(IndexKind.PROVIDER_MESSAGE, inbound_key(provider, given)))
                 found.append(ids.inbound_message_id(provider, given))  # a refusal's id
             elif isinstance(command, cmd.RecordReceipt):
                 found.extend(
-                    entry_id(IndexKind.PROVIDER_MESSAGE, f"out:{command.provider}:{segment}")
+                    entry_id(IndexKind.PROVIDER_MESSAGE, outbound_key(command.provider, segment))
                     for segment in (command.provider_message_id, *command.alternative_ids)
                 )
             elif isinstance(command, cmd.RecordSent):
@@ -434,7 +434,7 @@ class Core(Application[UUID]):
     def inbound_outcome(self, provider: str, provider_message_id: str) -> cmd.Outcome | None:
         """What became of an inbound message already recorded (or refused); None if unseen."""
         message_id = ids.inbound_message_id(provider, provider_message_id)
-        key = f"in:{provider}:{provider_message_id}"
+        key = inbound_key(provider, provider_message_id)
         seen = self.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, key))
         if seen is not None:
             conversation = self.get(Conversation, seen.target_id)
@@ -701,7 +701,7 @@ class Core(Application[UUID]):
         self._note_choice(conversation, command, message_id, now)
         seen_entry = IndexEntry.claim(
             IndexKind.PROVIDER_MESSAGE,
-            f"in:{command.provider}:{command.provider_message_id}",
+            inbound_key(command.provider, command.provider_message_id),
             conversation.id,
             at=now,
             detail=str(message_id),
@@ -774,7 +774,7 @@ class Core(Application[UUID]):
         entries: list[Aggregate] = [
             IndexEntry.claim(
                 IndexKind.PROVIDER_MESSAGE,
-                f"out:{command.provider}:{segment}",
+                outbound_key(command.provider, segment),
                 conversation.id,
                 at=now,
                 detail=str(command.message_id),
@@ -824,7 +824,7 @@ class Core(Application[UUID]):
 
     def _record_receipt(self, command: cmd.RecordReceipt, now: datetime) -> Handled:
         for segment_id in dict.fromkeys([command.provider_message_id, *command.alternative_ids]):
-            key = f"out:{command.provider}:{segment_id}"
+            key = outbound_key(command.provider, segment_id)
             entry = self.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, key))
             if entry is not None:
                 break
@@ -1015,7 +1015,7 @@ class Core(Application[UUID]):
         if command.conversation_hint is not None:
             candidates.append(command.conversation_hint)
         for replied in command.replies_to:
-            key = f"out:{command.provider}:{replied}"
+            key = outbound_key(command.provider, replied)
             entry = self.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, key))
             if entry is not None:
                 candidates.append(entry.target_id)
@@ -1083,6 +1083,16 @@ class Core(Application[UUID]):
             self.save(*aggregates)
         except RecordConflictError:
             raise Conflict(f"{what} was registered concurrently; look again") from None
+
+
+def inbound_key(provider: str, provider_message_id: str) -> str:
+    """The provider-message index key of an inbound message (deduplication)."""
+    return f"in:{provider}:{provider_message_id}"
+
+
+def outbound_key(provider: str, segment_id: str) -> str:
+    """The provider-message index key of one sent segment (receipts find the message)."""
+    return f"out:{provider}:{segment_id}"
 
 
 def _an(kind: AddressKind) -> str:
