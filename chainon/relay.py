@@ -18,6 +18,7 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
+from pydantic_core import to_json
 
 from adapters.bus.port import Bus, Outgoing
 from adapters.channels.port import OutboundMessage, RevokeMessage
@@ -69,7 +70,31 @@ def event_record(core: Core, notification: Notification) -> EventRecord:
         aggregate_version=notification.originator_version,
         position=notification.id,
         timestamp=event.timestamp,  # type: ignore[attr-defined]
-        data={k: v for k, v in event.__dict__.items() if k not in HIDDEN_FIELDS},
+        data=event_data(event),
+    )
+
+
+def event_data(event: object) -> dict[str, Any]:
+    """A domain event's own fields, as the events topic carries them."""
+    return {k: v for k, v in event.__dict__.items() if k not in HIDDEN_FIELDS}
+
+
+def record_json(notification: Notification, event: object, data: dict[str, Any]) -> bytes:
+    """``dump(event_record(...))`` without validating a pydantic record first (the relay
+    publishes every public event; the record's construction was most of its time). The
+    fields, their order and the serializer are the record's."""
+    kind = notification.topic.removeprefix("chainon:")
+    return to_json(
+        {
+            "type": kind,
+            "schema_version": getattr(type(event), "class_version", 1),
+            "aggregate_type": kind.split(".")[0],
+            "aggregate_id": UUID(str(notification.originator_id)),
+            "aggregate_version": notification.originator_version,
+            "position": notification.id,
+            "timestamp": event.timestamp,  # type: ignore[attr-defined]
+            "data": data,
+        }
     )
 
 
@@ -137,24 +162,27 @@ class Relay:
         for notification in notifications:
             if not is_public(notification.topic):
                 continue
-            record = event_record(self.core, notification)
-            key = str(record.aggregate_id)
+            event = self.core.mapper.to_domain_event(notification)
+            data = event_data(event)
+            aggregate_id = UUID(str(notification.originator_id))
+            key = str(aggregate_id)
             if notification.topic == Conversation.Opened.TOPIC:
-                self._remember_brand(record.aggregate_id, UUID(str(record.data["brand_id"])))
-            out.append(Outgoing(self.topics.events, key, dump(record)))
+                self._remember_brand(aggregate_id, UUID(str(data["brand_id"])))
+            out.append(Outgoing(self.topics.events, key, record_json(notification, event, data)))
             if notification.topic == Conversation.MessageQueued.TOPIC:
-                out.append(Outgoing(self.topics.outbound, key, dump(self._outbound(record))))
+                outbound = self._outbound(aggregate_id, data)
+                out.append(Outgoing(self.topics.outbound, key, dump(outbound)))
             elif notification.topic == Conversation.RevocationRequested.TOPIC:
                 # Same key as the send: the dispatcher revokes only after it sent.
-                out.append(Outgoing(self.topics.outbound, key, dump(self._revoke(record))))
+                revoke = self._revoke(aggregate_id, data)
+                out.append(Outgoing(self.topics.outbound, key, dump(revoke)))
         return out
 
-    def _outbound(self, record: EventRecord) -> OutboundMessage:
-        data = record.data
+    def _outbound(self, conversation_id: UUID, data: dict[str, Any]) -> OutboundMessage:
         return OutboundMessage(
             message_id=data["message_id"],
-            conversation_id=record.aggregate_id,
-            brand_id=self._brand_of(record.aggregate_id),
+            conversation_id=conversation_id,
+            brand_id=self._brand_of(conversation_id),
             channel=data["channel"],
             sender=data["sender"],
             recipient=data["recipient"],
@@ -165,9 +193,9 @@ class Relay:
             rich=data.get("rich"),
         )
 
-    def _revoke(self, record: EventRecord) -> RevokeMessage:
-        conversation = self.core.get(Conversation, record.aggregate_id)
-        message = conversation.message(UUID(str(record.data["message_id"])))
+    def _revoke(self, conversation_id: UUID, data: dict[str, Any]) -> RevokeMessage:
+        conversation = self.core.get(Conversation, conversation_id)
+        message = conversation.message(UUID(str(data["message_id"])))
         return RevokeMessage(
             message_id=message.id,
             conversation_id=conversation.id,

@@ -22,7 +22,7 @@ from pydantic_core import to_jsonable_python
 from adapters.bus.port import Bus, BusUnavailable, Consumer
 from chainon.core import Core
 from chainon.records import EventRecord
-from chainon.relay import HIDDEN_FIELDS, is_public
+from chainon.relay import event_data, is_public
 from projections.projection import Fact, Projection
 from projections.store import SHADOW, ReadModelStore
 
@@ -54,7 +54,7 @@ def fact_from_store(core: Core, notification: Notification) -> Fact:
     event is still decoded by the store's mapper, upcasters included, and its fields are
     turned into JSON types by the same serializer the record's dump uses."""
     event = core.mapper.to_domain_event(notification)
-    data = {k: v for k, v in event.__dict__.items() if k not in HIDDEN_FIELDS}
+    data = event_data(event)
     return Fact(
         type=notification.topic.removeprefix("chainon:"),
         aggregate_id=str(UUID(str(notification.originator_id))),

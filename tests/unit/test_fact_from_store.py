@@ -1,13 +1,15 @@
-"""The views' fast way from a stored event to a fact gives exactly what the published
-record gives (the relay's ``EventRecord``, dumped to JSON types), for every kind of
-public event a conversation goes through: rich content, fallback, receipts, agents."""
+"""The fast ways from a stored event to what leaves the core give exactly what the
+pydantic record gives: the views' fact, and the relay's bytes on the events topic, for
+every kind of public event a conversation goes through: rich content, fallback,
+receipts, agents."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from chainon.core import Core
-from chainon.relay import event_record, is_public
+from chainon.records import dump
+from chainon.relay import event_data, event_record, is_public, record_json
 from chainon.views import fact_from_store, fact_of
 from domain import commands as cmd
 from domain.channels import Channel
@@ -94,3 +96,14 @@ def test_every_public_event_gives_the_same_fact_both_ways(tmp_path: Path) -> Non
     assert len(kinds) >= 12  # the flow above reached most kinds of event
     for notification in public:
         assert fact_from_store(core, notification) == fact_of(event_record(core, notification))
+
+
+def test_every_public_event_is_published_as_the_record_would_be(tmp_path: Path) -> None:
+    core = a_busy_store(tmp_path / "store.sqlite3")
+    public = [
+        n for n in core.recorder.select_notifications(start=1, limit=10_000) if is_public(n.topic)
+    ]
+    for notification in public:
+        event = core.mapper.to_domain_event(notification)
+        fast = record_json(notification, event, event_data(event))
+        assert fast == dump(event_record(core, notification))  # byte for byte
