@@ -25,7 +25,7 @@ from adapters.channels.port import OutboundMessage, RevokeMessage
 from chainon.core import Core
 from chainon.observability import RELAY_LAG, RELAY_PUBLISHED
 from chainon.polling import follow
-from chainon.records import EventRecord, dump
+from chainon.records import dump
 from chainon.topics import Topics
 from domain.conversation import Conversation
 
@@ -59,30 +59,15 @@ def is_public(topic: str) -> bool:
     return topic.startswith(PUBLIC) or topic in PUBLIC_BRAND
 
 
-def event_record(core: Core, notification: Notification) -> EventRecord:
-    event = core.mapper.to_domain_event(notification)
-    kind = notification.topic.removeprefix("chainon:")
-    return EventRecord(
-        type=kind,
-        schema_version=getattr(type(event), "class_version", 1),
-        aggregate_type=kind.split(".")[0],
-        aggregate_id=UUID(str(notification.originator_id)),
-        aggregate_version=notification.originator_version,
-        position=notification.id,
-        timestamp=event.timestamp,  # type: ignore[attr-defined]
-        data=event_data(event),
-    )
-
-
 def event_data(event: object) -> dict[str, Any]:
     """A domain event's own fields, as the events topic carries them."""
     return {k: v for k, v in event.__dict__.items() if k not in HIDDEN_FIELDS}
 
 
 def record_json(notification: Notification, event: object, data: dict[str, Any]) -> bytes:
-    """``dump(event_record(...))`` without validating a pydantic record first (the relay
-    publishes every public event; the record's construction was most of its time). The
-    fields, their order and the serializer are the record's."""
+    """The event as an ``EventRecord``'s JSON, without validating a pydantic record first
+    (the relay publishes every public event; the record's construction was most of its
+    time). The fields, their order and the serializer are the record's."""
     kind = notification.topic.removeprefix("chainon:")
     return to_json(
         {

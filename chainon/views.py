@@ -49,7 +49,7 @@ def facts_of(core: Core, notifications: Sequence[Notification]) -> list[Fact]:
 
 
 def fact_from_store(core: Core, notification: Notification) -> Fact:
-    """``fact_of(event_record(core, notification))`` without building and dumping the
+    """``fact_of`` of the event's ``EventRecord``, without building and dumping the
     pydantic record in between (that was two thirds of a rebuild's time per event): the
     event is still decoded by the store's mapper, upcasters included, and its fields are
     turned into JSON types by the same serializer the record's dump uses."""

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from chainon.core import Core
+from chainon.core import Core, inbound_key
 from domain import commands as cmd
 from domain import ids
 from domain.brand import Brand
@@ -158,28 +158,18 @@ def test_its_own_saves_cost_no_rescan(tmp_path: Path) -> None:
 def test_records_written_once_are_not_kept_when_new(tmp_path: Path) -> None:
     core = core_on(tmp_path / "store.sqlite3")
     core.register_brand(slug="acme", name="Acme", senders=[(Channel.SMS, "+33939000001")])
-    received = core.handle(
-        cmd.ReceiveMessage(
-            provider="sandbox",
-            provider_message_id="in-1",
-            channel=Channel.SMS,
-            sender="+33612345678",
-            recipient="+33939000001",
-            body="Bonjour",
-        )
+    message = cmd.ReceiveMessage(
+        provider="sandbox",
+        provider_message_id="in-1",
+        channel=Channel.SMS,
+        sender="+33612345678",
+        recipient="+33939000001",
+        body="Bonjour",
     )
+    received = core.handle(message)
     assert received.conversation_id is not None
-    seen = entry_id(IndexKind.PROVIDER_MESSAGE, "in:sandbox:in-1")
+    seen = entry_id(IndexKind.PROVIDER_MESSAGE, inbound_key("sandbox", "in-1"))
     assert core.decisions.cached(seen) is None  # a per-message record: left to the store
     assert isinstance(core.decisions.cached(received.conversation_id), Conversation)
-    again = core.handle(
-        cmd.ReceiveMessage(
-            provider="sandbox",
-            provider_message_id="in-1",
-            channel=Channel.SMS,
-            sender="+33612345678",
-            recipient="+33939000001",
-            body="Bonjour",
-        )
-    )
+    again = core.handle(message)
     assert again.duplicate  # still found, in the store

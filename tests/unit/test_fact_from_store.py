@@ -6,10 +6,13 @@ receipts, agents."""
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
 
 from chainon.core import Core
-from chainon.records import dump
-from chainon.relay import event_data, event_record, is_public, record_json
+from chainon.records import EventRecord, dump
+from chainon.relay import HIDDEN_FIELDS, event_data, is_public, record_json
 from chainon.views import fact_from_store, fact_of
 from domain import commands as cmd
 from domain.channels import Channel
@@ -29,6 +32,22 @@ RICH = RichContent.model_validate(
         ],
     }
 )
+
+
+def event_record(core: Core, notification: Notification) -> EventRecord:
+    """The reference: the pydantic record of a stored event, field by field."""
+    event = core.mapper.to_domain_event(notification)
+    kind = notification.topic.removeprefix("chainon:")
+    return EventRecord(
+        type=kind,
+        schema_version=getattr(type(event), "class_version", 1),
+        aggregate_type=kind.split(".")[0],
+        aggregate_id=UUID(str(notification.originator_id)),
+        aggregate_version=notification.originator_version,
+        position=notification.id,
+        timestamp=event.timestamp,  # type: ignore[attr-defined]
+        data={k: v for k, v in event.__dict__.items() if k not in HIDDEN_FIELDS},
+    )
 
 
 def a_busy_store(path: Path) -> Core:
