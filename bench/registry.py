@@ -236,6 +236,7 @@ def load() -> dict[str, Measurement]:
     import bench.scenarios.inbound_burst
     import bench.scenarios.outbound_receipts
     import bench.scenarios.rebuild
+    import bench.scenarios.send_core
     import bench.scenarios.send_smpp
     import bench.scenarios.steady_load  # noqa: F401
 

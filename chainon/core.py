@@ -200,6 +200,7 @@ class Core(Application[UUID]):
                 self.decisions.sync()
                 if len(batch) > 1:
                     self.decisions.prefetch(self._lookups(batch))
+                    self._prefetch_contacts(batch)
                 outcomes: list[cmd.Outcome] = []
                 changed: dict[int, Aggregate] = {}
                 for command, idempotency in batch:
@@ -217,14 +218,17 @@ class Core(Application[UUID]):
             self.decisions.keep(unit.values(), recordings)
             return outcomes, recordings
 
-    @staticmethod
-    def _lookups(batch: Sequence[tuple[cmd.Command, IdempotencyClaim | None]]) -> list[UUID]:
+    def _lookups(self, batch: Sequence[tuple[cmd.Command, IdempotencyClaim | None]]) -> list[UUID]:
         """Ids the batch's handlers will look up first, known from the commands alone."""
         found: list[UUID] = []
         for command, idempotency in batch:
             if idempotency is not None:
                 found.append(request_id(idempotency.brand_id, idempotency.key))
-            if isinstance(command, cmd.ReceiveMessage):
+            if isinstance(command, cmd.SendMessage):
+                found.append(command.brand_id)
+                if (entry := self._contact_entry(command)) is not None:
+                    found.append(entry)
+            elif isinstance(command, cmd.ReceiveMessage):
                 provider, given = command.provider, command.provider_message_id
                 found.append(entry_id(IndexKind.PROVIDER_MESSAGE, inbound_key(provider, given)))
                 found.append(ids.inbound_message_id(provider, given))  # a refusal's id
@@ -244,6 +248,38 @@ class Core(Application[UUID]):
                 if isinstance(conversation_id, UUID):
                     found.append(conversation_id)
         return found
+
+    def _prefetch_contacts(
+        self, batch: Sequence[tuple[cmd.Command, IdempotencyClaim | None]]
+    ) -> None:
+        """The contacts the batch's sends address, then their current conversations: what
+        a send looks up after the contact's index entry, two queries for the whole batch
+        (none when every recipient is new, as in a campaign)."""
+        entries = (
+            self.decisions.cached(entry)
+            for command, _ in batch
+            if isinstance(command, cmd.SendMessage)
+            and (entry := self._contact_entry(command)) is not None
+        )
+        contact_ids = [e.target_id for e in entries if isinstance(e, IndexEntry)]
+        if not contact_ids:
+            return
+        self.decisions.prefetch(contact_ids)
+        contacts = (self.decisions.cached(i) for i in contact_ids)
+        self.decisions.prefetch(
+            c.current_conversation_id
+            for c in contacts
+            if isinstance(c, Contact) and c.current_conversation_id is not None
+        )
+
+    def _contact_entry(self, command: cmd.SendMessage) -> UUID | None:
+        """The id of the index entry naming the send's contact (None if the address is
+        unreadable: the handler refuses it, naming the field)."""
+        try:
+            address = parse_address(command.to, default_region=self.default_region, field="to")
+        except InvalidInput:
+            return None
+        return entry_id(IndexKind.CONTACT_ADDRESS, contact_key(command.brand_id, address))
 
     def _decide(self, command: cmd.Command, idempotency: IdempotencyClaim | None) -> Handled:
         handler = self._handlers[type(command)]
@@ -428,7 +464,9 @@ class Core(Application[UUID]):
         return contact
 
     def find_contact(self, brand_id: UUID, address: Address) -> Contact | None:
-        entry = self.find(IndexEntry, entry_id(IndexKind.CONTACT_ADDRESS, f"{brand_id}:{address}"))
+        entry = self.find(
+            IndexEntry, entry_id(IndexKind.CONTACT_ADDRESS, contact_key(brand_id, address))
+        )
         return None if entry is None else self.get(Contact, entry.target_id)
 
     def inbound_outcome(self, provider: str, provider_message_id: str) -> cmd.Outcome | None:
@@ -930,7 +968,7 @@ class Core(Application[UUID]):
             return outcome.model_copy(update={"changed": False}), []
         contact.add_address(address, at=now)
         entry = IndexEntry.claim(
-            IndexKind.CONTACT_ADDRESS, f"{contact.brand_id}:{address}", contact.id, at=now
+            IndexKind.CONTACT_ADDRESS, contact_key(contact.brand_id, address), contact.id, at=now
         )
         return outcome, [contact, entry]
 
@@ -945,7 +983,7 @@ class Core(Application[UUID]):
             return contact, []
         contact = Contact.register(brand_id, address, at=now)
         entry = IndexEntry.claim(
-            IndexKind.CONTACT_ADDRESS, f"{brand_id}:{address}", contact.id, at=now
+            IndexKind.CONTACT_ADDRESS, contact_key(brand_id, address), contact.id, at=now
         )
         return contact, [entry]
 
@@ -1083,6 +1121,11 @@ class Core(Application[UUID]):
             self.save(*aggregates)
         except RecordConflictError:
             raise Conflict(f"{what} was registered concurrently; look again") from None
+
+
+def contact_key(brand_id: UUID, address: Address) -> str:
+    """The contact-address index key: one contact per address within a brand."""
+    return f"{brand_id}:{address}"
 
 
 def inbound_key(provider: str, provider_message_id: str) -> str:

@@ -22,7 +22,7 @@ ON_POSTGRES = (
     "eventsourcing.postgres.save-each",
     "eventsourcing.postgres.save-100",
 )
-SCENARIOS = ("inbound-burst", "outbound-receipts", "steady-load", "rebuild")
+SCENARIOS = ("inbound-burst", "outbound-receipts", "steady-load", "rebuild", "send-core")
 PROJECTIONS = 5
 
 
@@ -102,6 +102,12 @@ def check_scenarios(run: dict[str, Any], results: dict[str, dict[str, Any]], mod
     assert rebuild["extra"]["projections"] == PROJECTIONS
     assert rebuild["extra"]["events_read"] == rebuild["count"]  # one pass for them all
     assert rebuild["limit"]["name"] == limit
+
+    core = results[f"send-core@{mode}"]  # the send path's three decisions, nothing else
+    assert core["extra"]["delivered"] == core["count"] == counts["sends"]
+    assert core["extra"]["commands_per_second"] > core["throughput"]
+    assert core["limit"]["name"] == limit
+    assert core["settings"]["store"] == store
 
 
 def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path) -> None:

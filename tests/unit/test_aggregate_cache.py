@@ -60,6 +60,37 @@ def test_the_next_decision_uses_the_cached_instance(tmp_path: Path) -> None:
     assert "vip" in cached.tags
 
 
+def test_a_batch_of_sends_to_known_contacts_reads_the_store_by_batch_not_by_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core = core_on(tmp_path / "store.sqlite3")
+    brand = core.register_brand(slug="acme", name="Acme", senders=[(Channel.SMS, "+33939000001")])
+    numbers = [f"+3361234560{i}" for i in range(5)]
+
+    def sends() -> list[tuple[cmd.Command, None]]:
+        return [(cmd.SendMessage(brand_id=brand.id, to=n, body="Bonjour"), None) for n in numbers]
+
+    first = core.handle_many(sends())
+    cold = Core({**core.env})  # another process: nothing cached
+    by_id: list[UUID] = []
+    select_events = cold.recorder.select_events
+
+    def counted(originator_id: UUID, **kwargs: object) -> object:
+        by_id.append(originator_id)
+        return select_events(originator_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cold.recorder, "select_events", counted)
+    again = cold.handle_many(sends())
+
+    assert [o.conversation_id for o in again if isinstance(o, cmd.Outcome)] == [
+        o.conversation_id for o in first if isinstance(o, cmd.Outcome)
+    ]
+    assert len({o.message_id for o in (*first, *again) if isinstance(o, cmd.Outcome)}) == 10
+    # The brand, the contacts' index entries, the contacts and their conversations came in
+    # batched queries: not one aggregate was read on its own.
+    assert by_id == []
+
+
 def test_a_batch_refused_part_way_leaves_no_change_in_the_cache(tmp_path: Path) -> None:
     core = core_on(tmp_path / "store.sqlite3")
     brand_id, conversation_id = sent_conversation(core)
