@@ -204,7 +204,10 @@ class Runtime:
     def views(self) -> Views:
         """The read models, opened (and their tables created) only by a process that reads
         or feeds them: the core, relay and dispatch workers never do."""
-        return racing_creation(lambda: Views(self.core, self._read_models(), all_projections()))
+        fed_by_bus = self.settings.bus is BusKind.KAFKA
+        return racing_creation(
+            lambda: Views(self.core, self._read_models(), all_projections(), fed_by_bus=fed_by_bus)
+        )
 
     def _read_models(self) -> ReadModelStore:
         if self.settings.store is StoreKind.SQLITE:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,9 @@ from projections.store import SHADOW, ReadModelStore
 log = structlog.get_logger(__name__)
 FEED = "feed:store"
 BATCH = 1000
+MARK = ":applied-through"  # a projection's low-water mark, fed from the bus
+MARK_SCAN = 10 * BATCH  # notifications a reader's low-water mark looks past in one call
+MARK_EVERY = 1.0  # seconds between the bus feed's own advances of the marks
 
 
 def fact_of(record: EventRecord) -> Fact:
@@ -48,6 +52,10 @@ def facts_of(core: Core, notifications: Sequence[Notification]) -> list[Fact]:
     return [fact_from_store(core, n) for n in notifications if is_public(n.topic)]
 
 
+def _aggregate(notification: Notification) -> str:
+    return str(UUID(str(notification.originator_id)))
+
+
 def fact_from_store(core: Core, notification: Notification) -> Fact:
     """``fact_of`` of the event's ``EventRecord``, without building and dumping the
     pydantic record in between (that was two thirds of a rebuild's time per event): the
@@ -57,7 +65,7 @@ def fact_from_store(core: Core, notification: Notification) -> Fact:
     data = event_data(event)
     return Fact(
         type=notification.topic.removeprefix("chainon:"),
-        aggregate_id=str(UUID(str(notification.originator_id))),
+        aggregate_id=_aggregate(notification),
         aggregate_version=notification.originator_version,
         position=notification.id,
         timestamp=event.timestamp,  # type: ignore[attr-defined]
@@ -78,11 +86,17 @@ class Status:
 
 class Views:
     def __init__(
-        self, core: Core, store: ReadModelStore, projections: Sequence[Projection]
+        self,
+        core: Core,
+        store: ReadModelStore,
+        projections: Sequence[Projection],
+        *,
+        fed_by_bus: bool = False,
     ) -> None:
         self.core = core
         self.store = store
         self.projections = {p.name: p for p in projections}
+        self.fed_by_bus = fed_by_bus
         self._moved = threading.Condition()
         store.ensure_positions()
         for projection in projections:
@@ -133,9 +147,59 @@ class Views:
     @property
     def position(self) -> int:
         """The store position every projection has reached (what reads may rely on)."""
+        if self.fed_by_bus:
+            head = self.core.recorder.max_notification_id() or 0
+            return min(self.applied_through(p, head=head) for p in self.projections.values())
         feed = self.store.named_position(FEED)
         lowest = min(self.store.position(p) for p in self.projections.values())
         return max(feed, lowest)
+
+    def applied_through(
+        self, projection: Projection, scan: int = MARK_SCAN, *, head: int | None = None
+    ) -> int:
+        """The position up to which the projection has applied every event: its low-water
+        mark. Fed from the events topic, a projection gets each partition in order but
+        the partitions at their own pace, so the highest position it applied says nothing
+        of a lower one still on its way in another partition; reading there would miss a
+        write the caller was told was included. The mark moves past each notification
+        the projection's versions show applied (or that is no projection's business) and
+        stops before the first public event they do not. It is kept in the store, so
+        every process starts from the furthest any has found (at most ``scan`` further
+        in one call)."""
+        start = self.store.named_position(projection.name + MARK)
+        if head is None:
+            head = self.core.recorder.max_notification_id() or 0
+        mark = self._advance(projection, start, head, scan)
+        if mark > start:
+            with self.store.transaction() as cur:
+                self.store.set_position_in(cur, projection.name + MARK, mark)
+        return mark
+
+    def advance_marks(self, scan: int = 10 * MARK_SCAN) -> None:
+        """Moves every projection's low-water mark as far as the applied events allow."""
+        head = self.core.recorder.max_notification_id() or 0
+        for projection in self.projections.values():
+            self.applied_through(projection, scan, head=head)
+
+    def _advance(self, projection: Projection, mark: int, head: int, scan: int) -> int:
+        looked = 0
+        while mark < head and looked < scan:
+            batch = self.core.recorder.select_notifications(
+                start=mark + 1, limit=min(BATCH, scan - looked), stop=head
+            )
+            if not batch:
+                break
+            looked += len(batch)
+            public = [n for n in batch if is_public(n.topic)]
+            applied = self.store.versions(projection, (_aggregate(n) for n in public))
+            for notification in batch:
+                if (
+                    is_public(notification.topic)
+                    and applied.get(_aggregate(notification), 0) < notification.originator_version
+                ):
+                    return mark
+                mark = notification.id
+        return mark
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Blocks until the views include ``position`` (read-your-writes), or times out."""
@@ -149,6 +213,11 @@ class Views:
     def status(self) -> list[Status]:
         head = self.core.recorder.max_notification_id() or 0
         feed = self.store.named_position(FEED)
+        if self.fed_by_bus:
+            return [
+                Status(name, self.applied_through(p, head=head), head)
+                for name, p in self.projections.items()
+            ]
         return [
             Status(name, max(self.store.position(p), feed), head)
             for name, p in self.projections.items()
@@ -175,9 +244,11 @@ class Views:
         for projection in projections:
 
             def catch_up(cur: Any, projection: Projection = projection) -> None:
-                start = self.store.named_position_in(cur, projection.name + SHADOW) + 1
+                shadow = projection.name + SHADOW
+                start = self.store.named_position_in(cur, shadow) + 1
                 while rest := self.core.recorder.select_notifications(start=start, limit=BATCH):
                     self.store.apply_in(cur, projection, facts_of(self.core, rest), SHADOW)
+                    self.store.set_position_in(cur, shadow, rest[-1].id)
                     start = rest[-1].id + 1
 
             self.store.swap(projection, catch_up)
@@ -229,10 +300,13 @@ class Views:
             if not batch:
                 break
             facts = facts_of(self.core, batch)
-            if facts:
-                with self.store.transaction(pipelined=True) as cur:
-                    for projection in projections:
-                        self.store.apply_in(cur, projection, facts, SHADOW)
+            with self.store.transaction(pipelined=True) as cur:
+                for projection in projections:
+                    self.store.apply_in(cur, projection, facts, SHADOW)
+                    # Past the batch's last notification, public or not: a rebuilt model
+                    # is at the store's head, not behind by the index entries after its
+                    # last fact (`projections status` showed those as a lag).
+                    self.store.set_position_in(cur, projection.name + SHADOW, batch[-1].id)
             read += len(batch)
             start = batch[-1].id + 1
             if progress is not None:
@@ -260,8 +334,13 @@ class KafkaFeed:
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.consumer.start()
+        marked = True  # the low-water marks are as far as what this feed applied
+        next_mark = 0.0
         try:
             while not stopping.is_set():
+                if not marked and time.monotonic() >= next_mark:
+                    await self.call(self.views.advance_marks)
+                    marked, next_mark = True, time.monotonic() + MARK_EVERY
                 try:
                     records = await self.consumer.poll(BATCH, timeout=0.5)
                 except BusUnavailable:
@@ -275,6 +354,7 @@ class KafkaFeed:
                         log.error("views.unreadable_event", offset=r.offset, error=str(exc))
                 if facts:
                     await self.call(self.views.apply, facts)
+                    marked = False
                 if records:
                     await self.consumer.commit(records)
         finally:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -132,15 +132,7 @@ class ReadModelStore(ABC):
         if not facts:
             return 0
         tx = _Tx(self, cur, self.names(projection, suffix))
-        ids = sorted({f.aggregate_id for f in facts})
-        known: dict[str, int] = {}
-        for chunk in _chunks(ids, 500):
-            marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
-            for r in tx.rows(
-                f"SELECT aggregate_id, version FROM {{versions}} WHERE aggregate_id IN ({marks})",
-                {f"a{i}": a for i, a in enumerate(chunk)},
-            ):
-                known[r["aggregate_id"]] = int(r["version"])
+        known = _versions(tx, {f.aggregate_id for f in facts})
         changed: dict[str, int] = {}
         for fact in facts:
             if known.get(fact.aggregate_id, 0) >= fact.aggregate_version:
@@ -156,6 +148,12 @@ class ReadModelStore(ABC):
             )
         self.set_position_in(cur, projection.name + suffix, max(f.position for f in facts))
         return len(changed)
+
+    def versions(self, projection: Projection, aggregate_ids: Iterable[str]) -> dict[str, int]:
+        """The version of each of these aggregates the projection has applied (an aggregate
+        it has applied nothing of is absent)."""
+        with self.transaction() as cur:
+            return _versions(_Tx(self, cur, self.names(projection, "")), set(aggregate_ids))
 
     def set_position_in(self, cur: Any, name: str, position: int) -> None:
         table = self.qualify(self.positions_table)
@@ -273,6 +271,18 @@ class _Tx:
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.store.fetch(self.cursor, self.names.statement(sql), params or {})
+
+
+def _versions(tx: _Tx, aggregate_ids: set[str]) -> dict[str, int]:
+    known: dict[str, int] = {}
+    for chunk in _chunks(sorted(aggregate_ids), 500):
+        marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
+        for r in tx.rows(
+            f"SELECT aggregate_id, version FROM {{versions}} WHERE aggregate_id IN ({marks})",
+            {f"a{i}": a for i, a in enumerate(chunk)},
+        ):
+            known[r["aggregate_id"]] = int(r["version"])
+    return known
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
