@@ -9,7 +9,6 @@ the source of truth.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -97,7 +96,6 @@ class Views:
         self.store = store
         self.projections = {p.name: p for p in projections}
         self.fed_by_bus = fed_by_bus
-        self._moved = threading.Condition()
         store.ensure_positions()
         for projection in projections:
             store.create(projection)
@@ -118,7 +116,6 @@ class Views:
         with self.store.transaction(pipelined=True) as cur:
             for projection in self.projections.values():
                 self.store.apply_in(cur, projection, facts)
-        self._notify()
 
     def feed_from_store(self) -> int:
         """Applies the store's next batch; returns how many notifications it got past.
@@ -133,7 +130,6 @@ class Views:
                 for projection in self.projections.values():
                     self.store.apply_in(cur, projection, facts)
                 self.store.set_position_in(cur, FEED, notifications[-1].id)
-        self._notify()
         return len(notifications)
 
     def run_until_idle(self) -> int:
@@ -201,15 +197,6 @@ class Views:
                 mark = notification.id
         return mark
 
-    def wait_for(self, position: int, timeout: float) -> bool:
-        """Blocks until the views include ``position`` (read-your-writes), or times out."""
-        with self._moved:
-            return self._moved.wait_for(lambda: self.position >= position, timeout)
-
-    def _notify(self) -> None:
-        with self._moved:
-            self._moved.notify_all()
-
     def status(self) -> list[Status]:
         head = self.core.recorder.max_notification_id() or 0
         feed = self.store.named_position(FEED)
@@ -252,7 +239,6 @@ class Views:
                     start = rest[-1].id + 1
 
             self.store.swap(projection, catch_up)
-        self._notify()
         return read
 
     def verify(self, name: str, progress: Callable[[int, int], None] | None = None) -> list[str]:
