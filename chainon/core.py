@@ -611,6 +611,10 @@ class Core(Application[UUID]):
             request_id=request_id,
             rich=rich.model_dump(mode="json", exclude_none=True) if rich else None,
             fallback_of=fallback_of,
+            # A fresh "yes" from the provider spares it a capability check per send (RBM
+            # rate-limits them); a "no" never gets here, it goes straight to the fallback.
+            capability_known=channel is Channel.RCS
+            and contact.capable_of(Channel.RCS, at=now) is True,
         )
         fallback = brand.fallback_channel(channel) if channel is Channel.RCS else None
         if fallback is not None:

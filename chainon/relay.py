@@ -176,6 +176,7 @@ class Relay:
             segments=data["segments"],
             request_id=data.get("request_id"),
             rich=data.get("rich"),
+            check_capability=not data["capability_known"],
         )
 
     def _revoke(self, conversation_id: UUID, data: dict[str, Any]) -> RevokeMessage:

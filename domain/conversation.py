@@ -96,10 +96,12 @@ class Conversation(Aggregate):
 
     class MessageQueued(Event):
         """v2 carries RCS rich content and, for a fallback SMS, the RCS message it
-        replaces; v1 events had neither."""
+        replaces; v1 events had neither. v3 says whether the contact's handset was known,
+        freshly, to take RCS when it was queued (dispatch then does not ask the provider
+        again); earlier events did not know it."""
 
         TOPIC = "chainon:Conversation.MessageQueued"
-        class_version = 2
+        class_version = 3
         personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body", "rich")
         message_id: UUID
         channel: str
@@ -112,11 +114,16 @@ class Conversation(Aggregate):
         request_id: str | None
         rich: dict[str, object] | None
         fallback_of: UUID | None
+        capability_known: bool
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
             state["rich"] = None
             state["fallback_of"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, object]) -> None:
+            state["capability_known"] = False
 
     class FallbackPlanned(Event):
         """An RCS message falls back to ``channel`` unless DELIVERED before ``deadline``."""
@@ -344,6 +351,7 @@ class Conversation(Aggregate):
         request_id: str | None = None,
         rich: dict[str, object] | None = None,
         fallback_of: UUID | None = None,
+        capability_known: bool = False,
     ) -> None:
         if message_id in self.messages:
             raise TransitionRefused(f"message {message_id} exists already")
@@ -363,6 +371,7 @@ class Conversation(Aggregate):
             request_id=request_id,
             rich=rich,
             fallback_of=fallback_of,
+            capability_known=capability_known,
             timestamp=at,
         )
 
@@ -380,6 +389,7 @@ class Conversation(Aggregate):
         request_id: str | None,
         rich: dict[str, object] | None,
         fallback_of: UUID | None,
+        capability_known: bool,
         timestamp: datetime,
     ) -> None:
         self.messages[message_id] = Message(

@@ -227,6 +227,29 @@ async def test_a_capable_number_gets_the_rich_message_over_rbm_and_no_sms(
     assert chainon.runtime.provider.sent == {}  # the sandbox (SMS) sent nothing
 
 
+async def test_a_fresh_capability_answer_spares_the_next_send_its_check(
+    chainon: Chainon, rbm: RbmPeer
+) -> None:
+    await rbm.phone(CLAIRE, capable=True, features=["RICHCARD_STANDALONE"])
+    first = await chainon.send(CLAIRE)
+    await until(lambda: chainon.message(first).status is MessageStatus.DELIVERED)
+    await until(
+        lambda: chainon.contact(CLAIRE).capable_of(Channel.RCS, at=chainon.runtime.core.clock())
+    )
+
+    second = await chainon.send(CLAIRE)
+    await until(lambda: chainon.message(second).status is MessageStatus.SENT)
+
+    # RBM rate-limits capability checks: the answer recorded on the contact an instant
+    # ago is trusted (for CAPABILITY_TTL) instead of asking again before the second send.
+    assert api_calls(await rbm.state()) == [
+        ("GET", f"/v1/phones/{CLAIRE}/capabilities"),
+        ("POST", f"/v1/phones/{CLAIRE}/agentMessages"),
+        ("POST", f"/v1/phones/{CLAIRE}/agentMessages"),
+    ]
+    assert second.channel is Channel.RCS
+
+
 async def test_a_number_without_rcs_gets_the_sms_with_numbered_choices(
     chainon: Chainon, rbm: RbmPeer
 ) -> None:

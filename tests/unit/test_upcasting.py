@@ -118,3 +118,64 @@ def test_a_v1_send_stored_earlier_loads_as_one_segment() -> None:
     assert loaded.message(message_id).pending_segments == ["1A2B"]
     assert loaded.record_outcome(message_id, MessageStatus.DELIVERED, at=T0, segment_id="1A2B")
     assert loaded.message(message_id).status is MessageStatus.DELIVERED
+
+
+def test_a_v2_send_stored_earlier_loads_as_v3_with_its_capability_unknown() -> None:
+    """An RCS message queued before v3 is checked for capability again when relayed."""
+    core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
+    conversation = Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
+    core.save(conversation)
+    message_id = uuid4()
+    # Exactly what v2 of the code wrote: no "capability_known".
+    core.recorder.insert_events(
+        [
+            stored(
+                conversation.id,
+                conversation.version + 1,
+                "chainon:Conversation.MessageQueued",
+                {
+                    "timestamp": {"_type_": "datetime_iso", "_data_": T0.isoformat()},
+                    "class_version": 2,
+                    "message_id": {"_type_": "uuid_hex", "_data_": message_id.hex},
+                    "channel": "rcs",
+                    "sender": "acme-agent",
+                    "recipient": "+33612345678",
+                    "body": "Bonjour",
+                    "encoding": None,
+                    "segments": 1,
+                    "replaced": [],
+                    "request_id": None,
+                    "rich": None,
+                    "fallback_of": None,
+                },
+            )
+        ]
+    )
+    (queued,) = [
+        e for e in core.events.get(conversation.id) if isinstance(e, Conversation.MessageQueued)
+    ]
+    assert queued.capability_known is False
+    assert core.get(Conversation, conversation.id).message(message_id).channel is Channel.RCS
+
+
+def test_new_sends_are_stored_as_v3() -> None:
+    core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
+    conversation = Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
+    conversation.queue(
+        message_id=uuid4(),
+        channel=Channel.RCS,
+        sender="acme-agent",
+        recipient="+33612345678",
+        body="x",
+        encoding=None,
+        segments=1,
+        replaced=(),
+        at=T0,
+        capability_known=True,
+    )
+    core.save(conversation)
+    (notification,) = core.recorder.select_notifications(
+        start=1, limit=10, topics=[Conversation.MessageQueued.TOPIC]
+    )
+    state = json.loads(notification.state)
+    assert (state["class_version"], state["capability_known"]) == (3, True)
