@@ -874,13 +874,15 @@ class Core(Application[UUID]):
             return self._keep_early(command, now)
         conversation = self.get(Conversation, entry.target_id)
         message_id = UUID(entry.detail)
-        changed = conversation.record_outcome(
+        moved = conversation.record_outcome(
             message_id,
             command.status,
             at=now,
             reason=command.reason,
             segment_id=segment_id,
         )
+        read = command.read and conversation.mark_read(message_id, at=now)
+        changed = moved or read
         message = conversation.message(message_id)
         outcome = cmd.Outcome(
             changed=changed,
@@ -888,6 +890,10 @@ class Core(Application[UUID]):
             conversation_id=conversation.id,
             message_id=message_id,
             channel=message.channel,
+            # Set only when this receipt gave the message its status (not for one segment
+            # of several, nor for a read receipt of a message already delivered).
+            status=command.status if moved and message.status is command.status else None,
+            read=read,
         )
         if changed and conversation.may_fall_back(message_id, FallbackReason.FAILED):
             return outcome, self._fall_back(conversation, message_id, FallbackReason.FAILED, now)

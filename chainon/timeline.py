@@ -40,6 +40,7 @@ FOLDED = (
     Conversation.MessageFailed,
     Conversation.MessageExpired,
     Conversation.MessageRevoked,
+    Conversation.MessageRead,
     Conversation.SuggestionChosen,  # on the row of the answer that chose
 )
 FALLBACK_WHY = {
@@ -203,6 +204,10 @@ def status_history(message: Message) -> Text:
         text.append(
             f" {_after(first, at) if n and first else f'{_local(at):%H:%M:%S}'}", style="dim"
         )
+    if message.read_at is not None:
+        text.append(" → ", style="dim")
+        text.append("read", style="bold green")
+        text.append(f" {_after(first, message.read_at) if first else ''}", style="dim")
     if message.reason and message.status in (MessageStatus.FAILED, MessageStatus.EXPIRED):
         text.append(f" ({message.reason})", style="red")
     return text

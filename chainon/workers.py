@@ -69,8 +69,11 @@ class CoreHandler:
         outcome = await self.handle(command, claim)
         if isinstance(command, cmd.ReceiveMessage) and outcome.changed and not outcome.refused:
             MESSAGES.labels(command.channel.value, "inbound", "received").inc()
-        if isinstance(command, cmd.RecordReceipt) and outcome.changed and outcome.channel:
-            MESSAGES.labels(outcome.channel.value, "outbound", command.status.value).inc()
+        if isinstance(command, cmd.RecordReceipt) and outcome.channel:
+            if outcome.status is not None:  # counted once per message, not per segment
+                MESSAGES.labels(outcome.channel.value, "outbound", outcome.status.value).inc()
+            if outcome.read:
+                MESSAGES.labels(outcome.channel.value, "outbound", "read").inc()
         # Receipts kept because they came before their send count once it is recorded.
         final = outcome.status is not None and outcome.status.is_final
         if isinstance(command, cmd.RecordSent) and final and outcome.channel and outcome.status:

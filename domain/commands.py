@@ -120,6 +120,14 @@ class RecordReceipt(Command):
     alternative_ids: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=16)
     ] = []
+    # RCS: the consumer opened it (RBM's READ event); a read message was delivered.
+    read: bool = False
+
+    @model_validator(mode="after")
+    def _read_is_delivered(self) -> RecordReceipt:
+        if self.read and self.status is not MessageStatus.DELIVERED:
+            raise ValueError("read: a read receipt has status delivered")
+        return self
 
 
 class RecordCapability(Command):
@@ -274,4 +282,5 @@ class Outcome(BaseModel):
     message_id: UUID | None = None
     channel: Channel | None = None
     status: MessageStatus | None = None  # an outbound message's status after the command
+    read: bool = False  # a read receipt marked the message read (RCS)
     position: int | None = None  # notification id of the last event recorded

@@ -43,6 +43,7 @@ class Message:
     rich: dict[str, object] | None = None  # RichContent as JSON, for RCS
     fallback_of: UUID | None = None  # the RCS message this one replaces
     fallback: Fallback | None = None  # the plan, while this RCS message may fall back
+    read_at: datetime | None = None  # RCS: when the consumer opened it (RBM's READ)
 
 
 class FallbackState(StrEnum):
@@ -192,6 +193,12 @@ class Conversation(Aggregate):
 
     class MessageDelivered(Event):
         TOPIC = "chainon:Conversation.MessageDelivered"
+        message_id: UUID
+
+    class MessageRead(Event):
+        """The consumer opened the message (RCS read receipts)."""
+
+        TOPIC = "chainon:Conversation.MessageRead"
         message_id: UUID
 
     class MessageFailed(Event):
@@ -653,6 +660,17 @@ class Conversation(Aggregate):
         else:
             raise InvalidInput(f"{status.value} is not a delivery outcome", field="status")
         return True
+
+    def mark_read(self, message_id: UUID, *, at: datetime) -> bool:
+        """Records that the consumer opened the message; False if it was already."""
+        if self._outbound(message_id).read_at is not None:
+            return False
+        self._read(message_id=message_id, timestamp=at)
+        return True
+
+    @event(MessageRead)
+    def _read(self, message_id: UUID, timestamp: datetime) -> None:
+        self.messages[message_id].read_at = timestamp
 
     @event(SegmentDelivered)
     def _segment_delivered(self, message_id: UUID, segment_id: str, timestamp: datetime) -> None:

@@ -34,6 +34,7 @@ from adapters.channels.rcs_client import (
 from adapters.channels.rcs_revocations import RevocationLedger
 from adapters.channels.rcs_webhook import (
     DELIVERED,
+    READ,
     MalformedWebhook,
     RbmUserEvent,
     RbmUserMessage,
@@ -178,18 +179,22 @@ class RbmWebhook:
         if isinstance(notification, RbmUserMessage):
             command = self._received(notification, request_id)
             await self.sink.inbound(command)
-        elif isinstance(notification, RbmUserEvent) and notification.event_type == DELIVERED:
-            assert notification.message_id is not None  # the model requires it for DELIVERED
+        elif isinstance(notification, RbmUserEvent) and notification.event_type in (
+            DELIVERED,
+            READ,
+        ):
+            assert notification.message_id is not None  # the model requires it for both
             ours, alternatives = _our_message_id(notification.message_id)
             command = RecordReceipt(
                 provider=self.provider,
                 provider_message_id=ours,
                 alternative_ids=alternatives,
-                status=MessageStatus.DELIVERED,
+                status=MessageStatus.DELIVERED,  # a message read was delivered
+                read=notification.event_type == READ,
                 request_id=request_id,
             )
             await self.sink.receipt(command)
-        # READ, IS_TYPING, RBM's own events and agent launches: acknowledged, not recorded.
+        # IS_TYPING, RBM's own events and agent launches: acknowledged, not recorded.
         return WebhookHandled(forwarded=command)
 
     def _received(self, message: RbmUserMessage, request_id: str | None) -> ReceiveMessage:

@@ -25,7 +25,7 @@ _PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
     "/rbm",
     response_class=PlainTextResponse,
     responses={
-        200: {"description": "On the bus (or ignored: READ, IS_TYPING); a registration's secret"},
+        200: {"description": "On the bus (or ignored: IS_TYPING); a registration's secret"},
         400: {**_PROBLEM, "description": "Not an RBM notification; `field` names the part"},
         401: {
             **_PROBLEM,
@@ -42,8 +42,8 @@ async def rbm_notification(
     """Takes one RBM notification (a Pub/Sub push, signed with the client token).
 
     The registration check (``clientToken`` and ``secret``) is answered with the secret. A
-    user message becomes an inbound RCS message, a DELIVERED event the receipt of the
-    message it names; both are on the inbound bus before the 200. A redelivery is
+    user message becomes an inbound RCS message, a DELIVERED or READ event the receipt of
+    the message it names; each is on the inbound bus before the 200. A redelivery is
     recorded once (the core dedupes on RBM's ids)."""
     webhook = runtime.rbm_webhook
     if webhook is None:

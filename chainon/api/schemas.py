@@ -95,6 +95,9 @@ class MessageOut(BaseModel):
     fallback: FallbackOut | None = Field(
         None, description="An RCS message's fallback plan and what became of it."
     )
+    read_at: datetime | None = Field(
+        None, description="RCS: when the consumer opened it (its read receipt)."
+    )
 
     @classmethod
     def of(cls, m: Message) -> MessageOut:
@@ -116,6 +119,7 @@ class MessageOut(BaseModel):
             rich=m.rich,
             fallback_of=m.fallback_of,
             fallback=FallbackOut.of(m.fallback) if m.fallback is not None else None,
+            read_at=m.read_at,
         )
 
 

@@ -433,6 +433,40 @@ async def _all_posts(rbm: RbmPeer, count: int) -> list[dict[str, Any]] | None:
     return posts if len(posts) >= count else None
 
 
+async def test_a_read_receipt_marks_the_message_read_once(chainon: Chainon, rbm: RbmPeer) -> None:
+    await rbm.control("webhook", url=chainon.url, client_token=CLIENT_TOKEN, duplicate=True)
+    await rbm.phone(CLAIRE, capable=True, outcome="read")
+    sent = await chainon.send(CLAIRE)
+
+    message = await until(lambda: m if (m := chainon.message(sent)).read_at else None)
+    posts = await rbm.eventually(lambda: _all_posts(rbm, 4))
+    assert sorted(p["data"]["eventType"] for p in posts) == ["DELIVERED"] * 2 + ["READ"] * 2
+    assert message.status is MessageStatus.DELIVERED
+    await asyncio.sleep(0.3)  # time enough for the second READ to be recorded, were it to be
+    events = chainon.runtime.core.events.get(sent.conversation_id)  # type: ignore[arg-type]
+    read = [e for e in events if isinstance(e, Conversation.MessageRead)]
+    assert [e.message_id for e in read] == [sent.message_id]
+    assert chainon.message(sent).read_at == read[0].timestamp
+
+
+async def test_a_read_receipt_that_overtakes_its_delivery_delivers_the_message(
+    chainon: Chainon, rbm: RbmPeer
+) -> None:
+    await rbm.phone(CLAIRE, capable=True, outcome="silent")  # RBM will say nothing itself
+    sent = await chainon.send(CLAIRE)
+    await until(lambda: chainon.message(sent).status is MessageStatus.SENT)
+
+    body, signature = push(
+        {**delivered(str(sent.message_id)), "eventType": "READ", "eventId": "MxRead0001"}
+    )
+    assert (await chainon.post(body, signature)).status_code == 200
+
+    message = await until(lambda: m if (m := chainon.message(sent)).read_at else None)
+    assert message.status is MessageStatus.DELIVERED
+    assert message.fallback is not None
+    assert message.fallback.state is FallbackState.SETTLED  # read, so no SMS will follow
+
+
 async def test_a_tapped_suggestion_is_the_consumers_reply_in_the_conversation(
     chainon: Chainon, rbm: RbmPeer
 ) -> None:

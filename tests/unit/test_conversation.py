@@ -72,6 +72,39 @@ def test_status_moves_only_forward() -> None:
     assert message.provider_message_id == "x"
 
 
+def test_a_message_is_read_once_and_only_an_outbound_one() -> None:
+    conversation = opened()
+    message_id = queue_one(conversation)
+    conversation.record_outcome(message_id, MessageStatus.DELIVERED, at=T0)
+    assert conversation.mark_read(message_id, at=T0 + timedelta(seconds=30))
+    assert not conversation.mark_read(message_id, at=T0 + timedelta(seconds=40))  # RBM retried
+    assert conversation.message(message_id).read_at == T0 + timedelta(seconds=30)
+    assert conversation.message(message_id).status is MessageStatus.DELIVERED
+    assert receive(conversation, "in-1", T0)
+    with pytest.raises(TransitionRefused, match="inbound"):
+        conversation.mark_read(_stable("in-1"), at=T0)
+    rebuilt: Conversation | None = None  # replayed from its events, as a load does
+    for event in conversation.collect_events():
+        rebuilt = event.mutate(rebuilt)
+    assert rebuilt is not None
+    assert rebuilt.message(message_id).read_at == T0 + timedelta(seconds=30)
+
+
+def test_a_read_receipt_is_a_delivered_one() -> None:
+    from pydantic import ValidationError
+
+    from domain.commands import RecordReceipt
+
+    with pytest.raises(ValidationError, match="read: a read receipt has status delivered"):
+        RecordReceipt(
+            provider="rcs", provider_message_id="x", status=MessageStatus.FAILED, read=True
+        )
+    read = RecordReceipt(
+        provider="rcs", provider_message_id="x", status=MessageStatus.DELIVERED, read=True
+    )
+    assert read.read
+
+
 def test_receipt_before_sent_moves_forward_and_keeps_the_reason() -> None:
     conversation = opened()
     message_id = queue_one(conversation)
