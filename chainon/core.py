@@ -831,6 +831,8 @@ class Core(Application[UUID]):
                 conversation.record_outcome(
                     command.message_id, status, at=now, reason=reason, segment_id=segment
                 )
+            if early.read:
+                conversation.mark_read(command.message_id, at=now)
             early.match(conversation.id, command.message_id, at=now)
             entries.append(early)
         message = conversation.message(command.message_id)
@@ -912,7 +914,12 @@ class Core(Application[UUID]):
                 command.reason,
                 at=now,
             )
-        elif not kept.keep_again(command.status, command.reason, at=now):
+            new = True
+        else:
+            new = kept.keep_again(command.status, command.reason, at=now)
+        if command.read:
+            new = kept.keep_read(at=now) or new
+        if not new:
             return cmd.Outcome(changed=False, duplicate=True), []
         return cmd.Outcome(changed=False, kept=True), [kept]
 

@@ -42,6 +42,11 @@ class EarlyReceipt(Aggregate):
         status: str
         reason: str
 
+    class ReadKept(Event):
+        """The receipt also said the consumer read the message (RCS)."""
+
+        TOPIC = "chainon:EarlyReceipt.ReadKept"
+
     class ReceiptMatched(Event):
         TOPIC = "chainon:EarlyReceipt.ReceiptMatched"
         conversation_id: UUID
@@ -53,6 +58,7 @@ class EarlyReceipt(Aggregate):
         self.provider_message_id = provider_message_id
         self.outcomes: list[tuple[MessageStatus, str]] = [(MessageStatus(status), reason)]
         self.matched_message_id: UUID | None = None
+        self.read = False
 
     @classmethod
     def keep(
@@ -88,6 +94,17 @@ class EarlyReceipt(Aggregate):
     @event(ReceiptKeptAgain)
     def _kept_again(self, status: str, reason: str, timestamp: datetime) -> None:
         self.outcomes.append((MessageStatus(status), reason))
+
+    def keep_read(self, *, at: datetime) -> bool:
+        """Kept unless a read was already kept (or the receipt was matched)."""
+        if self.read or self.matched:
+            return False
+        self._read_kept(timestamp=at)
+        return True
+
+    @event(ReadKept)
+    def _read_kept(self, timestamp: datetime) -> None:
+        self.read = True
 
     def match(self, conversation_id: UUID, message_id: UUID, *, at: datetime) -> None:
         self._matched(conversation_id=conversation_id, message_id=message_id, timestamp=at)

@@ -275,6 +275,32 @@ class StoreContract:
         assert not late.changed
         assert not late.kept
 
+    async def test_a_read_receipt_before_its_send_is_kept_read_and_all(
+        self, runtime: Runtime, brand: BrandWithKey
+    ) -> None:
+        core = runtime.core
+        queued = core.handle(cmd.SendMessage(brand_id=brand.id, to=CONSUMER, body="Bonjour"))
+        delivered, read = (
+            cmd.RecordReceipt(
+                provider="rcs", provider_message_id="R1", status=MessageStatus.DELIVERED, read=r
+            )
+            for r in (False, True)
+        )
+        assert core.handle(delivered).kept
+        assert core.handle(read).kept  # the same status, but now read as well
+        assert core.handle(read).duplicate
+        core.handle(
+            cmd.RecordSent(
+                conversation_id=queued.conversation_id,
+                message_id=queued.message_id,
+                provider="rcs",
+                provider_message_id="R1",
+            )
+        )
+        message = core.get(Conversation, queued.conversation_id).message(queued.message_id)
+        assert message.status is MessageStatus.DELIVERED
+        assert message.read_at is not None
+
     async def test_a_receipt_naming_the_id_in_another_spelling_finds_its_message(
         self, runtime: Runtime, brand: BrandWithKey
     ) -> None:
