@@ -83,6 +83,12 @@ class Analytics(Projection):
             f"{_KEY}, reason TEXT NOT NULL, count BIGINT NOT NULL, "
             "PRIMARY KEY (brand_id, day, channel, reason)",
         ),
+        # RCS messages opened (read receipts), by the day read; its own table for the
+        # same reason as the fallbacks'.
+        Table(
+            "analytics_reads",
+            f"{_KEY}, count BIGINT NOT NULL, PRIMARY KEY (brand_id, day, channel)",
+        ),
         # Lookups: status facts name only a message; a conversation's channel is the one
         # of its first message, known only once that message comes.
         Table(
@@ -103,6 +109,7 @@ class Analytics(Projection):
             "Conversation.MessageQueued",
             "Conversation.Resolved",
             "Conversation.FallbackTriggered",
+            "Conversation.MessageRead",
             *_OUTCOMES,
         }
     )
@@ -123,6 +130,8 @@ class Analytics(Projection):
         brand, day = conv["brand_id"], at.date().isoformat()
         if fact.type in _OUTCOMES:
             self._outcome(tx, fact, day)
+        elif fact.type == "Conversation.MessageRead":
+            self._read(tx, fact, day)
         elif fact.type == "Conversation.FallbackTriggered":
             self._fallback(tx, fact, conv, day)
         elif fact.type == "Conversation.Resolved":
@@ -184,6 +193,19 @@ class Analytics(Projection):
                 "DO UPDATE SET count = {analytics_failures}.count + 1",
                 {"b": brand, "d": day, "ch": channel, "r": fact.data["reason"]},
             )
+
+    def _read(self, tx: Tx, fact: Fact, day: str) -> None:
+        sql = "SELECT brand_id, channel FROM {analytics_messages} WHERE message_id = %(m)s"
+        message = one(tx.rows(sql, {"m": fact.data["message_id"]}))
+        if message is None:
+            return
+        tx.execute(
+            "INSERT INTO {analytics_reads} (brand_id, day, channel, count) "
+            "VALUES (%(b)s, %(d)s, %(ch)s, 1) "
+            "ON CONFLICT (brand_id, day, channel) "
+            "DO UPDATE SET count = {analytics_reads}.count + 1",
+            {"b": message["brand_id"], "d": day, "ch": message["channel"]},
+        )
 
     def _fallback(self, tx: Tx, fact: Fact, conv: dict[str, Any], day: str) -> None:
         """Counted on the RCS message's row when there was one; a send to a contact
@@ -271,6 +293,7 @@ class DayReport:
     failed: int = 0
     expired: int = 0
     failures: dict[str, int] = field(default_factory=dict)  # by reason
+    read: int = 0  # RCS messages opened that day (read receipts)
     fallbacks: int = 0
     fallbacks_by_reason: dict[str, int] = field(default_factory=dict)  # not_capable, …
     first_response_p50: float | None = None  # seconds
@@ -331,6 +354,9 @@ def report(
     sql = f"SELECT * FROM {{analytics_fallbacks}} WHERE {where}"
     for row in store.query(projection, sql, params):
         day_of(row).fallbacks_by_reason[row["reason"]] = int(row["count"])
+    sql = f"SELECT * FROM {{analytics_reads}} WHERE {where}"
+    for row in store.query(projection, sql, params):
+        day_of(row).read += int(row["count"])
     durations: dict[tuple[str, str, str], list[float]] = {}
     sql = f"SELECT day, channel, kind, seconds FROM {{analytics_durations}} WHERE {where}"
     for row in store.query(projection, sql, params):

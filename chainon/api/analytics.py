@@ -36,6 +36,7 @@ class AnalyticsDay(BaseModel):
     expired: int
     delivery_rate: float | None = Field(description="delivered / all outcomes; null: none.")
     failures: dict[str, int] = Field(description="Failed messages by reason.")
+    read: int = Field(description="RCS messages opened (read receipts), on the day read.")
     fallbacks: int = Field(description="Sends switched from RCS to their fallback channel.")
     fallbacks_by_reason: dict[str, int] = Field(
         description="Fallbacks by reason: `not_capable`, `failed`, `deadline`."
@@ -64,6 +65,7 @@ class AnalyticsDay(BaseModel):
             expired=d.expired,
             delivery_rate=d.delivery_rate,
             failures=d.failures,
+            read=d.read,
             fallbacks=d.fallbacks,
             fallbacks_by_reason=d.fallbacks_by_reason,
             first_response_p50=d.first_response_p50,

@@ -47,7 +47,7 @@ OPERATIONS = st.lists(
             st.sampled_from(["tier", "city"]),
             st.sampled_from(["gold", "Lyon", None]),
         ),
-        st.tuples(st.just("outcome"), WHO, st.sampled_from(["delivered", "failed"])),
+        st.tuples(st.just("outcome"), WHO, st.sampled_from(["delivered", "failed", "read"])),
         st.tuples(st.just("priority"), WHO, st.integers(min_value=0, max_value=3)),
         st.tuples(st.just("sla"), st.integers(min_value=1, max_value=120)),
     ),
@@ -167,12 +167,14 @@ class History:
                         provider_message_id=pid,
                     )
                 )
+                read = status == "read"  # an RCS read receipt: delivered, and read
                 self.core.handle(
                     cmd.RecordReceipt(
                         provider="p",
                         provider_message_id=pid,
-                        status=MessageStatus(status),
+                        status=MessageStatus.DELIVERED if read else MessageStatus(status),
                         reason="ERR 34",
+                        read=read,
                     )
                 )
                 return

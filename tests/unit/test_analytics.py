@@ -216,6 +216,23 @@ def test_replaying_the_same_facts_changes_nothing(store: SQLiteReadModels) -> No
     assert (sms.first_response_p50, sms.resolution_p90) == (5.0, 60.0)
 
 
+def test_rcs_reads_count_on_the_day_read_once_each(store: SQLiteReadModels) -> None:
+    s = Story()
+    cid = s.open(T0)
+    rcs = s.outbound(cid, T0, to=FR, channel="rcs")
+    sms = s.outbound(cid, T0 + timedelta(seconds=1), to=FR)
+    s.add(cid, "MessageDelivered", T0 + timedelta(seconds=2), message_id=rcs)
+    s.add(cid, "MessageRead", T0 + timedelta(days=1), message_id=rcs)  # opened the next day
+    s.add(cid, "MessageDelivered", T0 + timedelta(seconds=3), message_id=sms)
+    store.apply(Analytics(), s.facts)
+    store.apply(Analytics(), s.facts)  # a replay counts nothing twice
+    first_day = {r.channel: r for r in report(store, BRAND, DAY, DAY)}
+    (next_day,) = report(store, BRAND, DAY + timedelta(days=1), DAY + timedelta(days=1))
+    assert (first_day["rcs"].delivered, first_day["rcs"].read) == (1, 0)
+    assert (first_day["sms"].delivered, first_day["sms"].read) == (1, 0)
+    assert (next_day.channel, next_day.read, next_day.delivered) == ("rcs", 1, 0)
+
+
 def test_a_conversation_takes_the_channel_of_its_first_message(store: SQLiteReadModels) -> None:
     s = Story()
     cid = s.open(T0)
