@@ -494,7 +494,7 @@ class StoreContract:
         last = runtime.core.handle(
             cmd.ResolveConversation(brand_id=brand.id, conversation_id=outcomes[3].conversation_id)
         )
-        assert await runtime.call(runtime.views.wait_for, last.position or 0, 5)
+        assert await runtime.caught_up(last.position or 0, 5)
 
         def search(where: ConversationFilter) -> list[ConversationSummary]:
             return list_conversations(runtime.views.store, where)
