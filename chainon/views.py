@@ -21,6 +21,7 @@ from pydantic_core import to_jsonable_python
 
 from adapters.bus.port import Bus, BusUnavailable, Consumer
 from chainon.core import Core
+from chainon.event_batches import select_logged
 from chainon.records import EventRecord
 from chainon.relay import event_data, is_public
 from projections.projection import Fact, Projection
@@ -51,10 +52,6 @@ def facts_of(core: Core, notifications: Sequence[Notification]) -> list[Fact]:
     return [fact_from_store(core, n) for n in notifications if is_public(n.topic)]
 
 
-def _aggregate(notification: Notification) -> str:
-    return str(UUID(str(notification.originator_id)))
-
-
 def fact_from_store(core: Core, notification: Notification) -> Fact:
     """``fact_of`` of the event's ``EventRecord``, without building and dumping the
     pydantic record in between (that was two thirds of a rebuild's time per event): the
@@ -64,7 +61,7 @@ def fact_from_store(core: Core, notification: Notification) -> Fact:
     data = event_data(event)
     return Fact(
         type=notification.topic.removeprefix("chainon:"),
-        aggregate_id=_aggregate(notification),
+        aggregate_id=str(UUID(str(notification.originator_id))),
         aggregate_version=notification.originator_version,
         position=notification.id,
         timestamp=event.timestamp,  # type: ignore[attr-defined]
@@ -144,67 +141,67 @@ class Views:
     def position(self) -> int:
         """The store position every projection has reached (what reads may rely on)."""
         if self.fed_by_bus:
-            head = self.core.recorder.max_notification_id() or 0
-            return min(self.applied_through(p, head=head) for p in self.projections.values())
+            return min(self._marks(list(self.projections.values())).values())
         feed = self.store.named_position(FEED)
         lowest = min(self.store.position(p) for p in self.projections.values())
         return max(feed, lowest)
 
-    def applied_through(
-        self, projection: Projection, scan: int = MARK_SCAN, *, head: int | None = None
-    ) -> int:
+    def applied_through(self, projection: Projection, scan: int = MARK_SCAN) -> int:
         """The position up to which the projection has applied every event: its low-water
         mark. Fed from the events topic, a projection gets each partition in order but
         the partitions at their own pace, so the highest position it applied says nothing
         of a lower one still on its way in another partition; reading there would miss a
-        write the caller was told was included. The mark moves past each notification
-        the projection's versions show applied (or that is no projection's business) and
-        stops before the first public event they do not. It is kept in the store, so
-        every process starts from the furthest any has found (at most ``scan`` further
-        in one call)."""
-        start = self.store.named_position(projection.name + MARK)
-        if head is None:
-            head = self.core.recorder.max_notification_id() or 0
-        mark = self._advance(projection, start, head, scan)
-        if mark > start:
-            with self.store.transaction() as cur:
-                self.store.set_position_in(cur, projection.name + MARK, mark)
-        return mark
+        write the caller was told was included."""
+        return self._marks([projection], scan=scan)[projection.name]
 
     def advance_marks(self, scan: int = 10 * MARK_SCAN) -> None:
         """Moves every projection's low-water mark as far as the applied events allow."""
-        head = self.core.recorder.max_notification_id() or 0
-        for projection in self.projections.values():
-            self.applied_through(projection, scan, head=head)
+        self._marks(list(self.projections.values()), scan=scan)
 
-    def _advance(self, projection: Projection, mark: int, head: int, scan: int) -> int:
-        looked = 0
-        while mark < head and looked < scan:
-            batch = self.core.recorder.select_notifications(
-                start=mark + 1, limit=min(BATCH, scan - looked), stop=head
-            )
-            if not batch:
+    def _marks(
+        self, projections: Sequence[Projection], *, head: int | None = None, scan: int = MARK_SCAN
+    ) -> dict[str, int]:
+        """Each projection's mark moves past every notification its versions show applied
+        (or that is no projection's business) and stops before the first public event they
+        do not. The marks are kept in the store, so every process starts from the furthest
+        any has found; one scan of the log (at most ``scan`` notifications, without their
+        events' state) serves every projection."""
+        if head is None:
+            head = self.core.recorder.max_notification_id() or 0
+        found = {p.name: self.store.named_position(p.name + MARK) for p in projections}
+        marks = dict(found)
+        moving = {p.name: p for p in projections}
+        start, looked = min(marks.values()), 0
+        while moving and start < head and looked < scan:
+            page = select_logged(self.core.recorder, start + 1, head, min(BATCH, scan - looked))
+            if not page:
                 break
-            looked += len(batch)
-            public = [n for n in batch if is_public(n.topic)]
-            applied = self.store.versions(projection, (_aggregate(n) for n in public))
-            for notification in batch:
-                if (
-                    is_public(notification.topic)
-                    and applied.get(_aggregate(notification), 0) < notification.originator_version
-                ):
-                    return mark
-                mark = notification.id
-        return mark
+            looked += len(page)
+            public = [n for n in page if is_public(n.topic)]
+            for name, projection in list(moving.items()):
+                ahead = {n.aggregate_id for n in public if n.id > marks[name]}
+                applied = self.store.versions(projection, ahead) if ahead else {}
+                for n in page:
+                    if n.id <= marks[name]:
+                        continue
+                    if is_public(n.topic) and applied.get(n.aggregate_id, 0) < n.version:
+                        del moving[name]
+                        break
+                    marks[name] = n.id
+            start = page[-1].id
+        moved = {name: mark for name, mark in marks.items() if mark > found[name]}
+        if moved:
+            with self.store.transaction() as cur:
+                for name, mark in moved.items():
+                    self.store.set_position_in(cur, name + MARK, mark)
+        return marks
 
     def status(self) -> list[Status]:
         head = self.core.recorder.max_notification_id() or 0
         feed = self.store.named_position(FEED)
         if self.fed_by_bus:
-            return [
-                Status(name, self.applied_through(p, head=head), head)
-                for name, p in self.projections.items()
-            ]
+            marks = self._marks(list(self.projections.values()), head=head)
+            return [Status(name, marks[name], head) for name in self.projections]
         return [
             Status(name, max(self.store.position(p), feed), head)
             for name, p in self.projections.items()

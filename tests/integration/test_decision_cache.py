@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from chainon.core import Core
-from chainon.event_batches import select_events_of
+from chainon.event_batches import select_events_of, select_logged
 from chainon.settings import Settings, StoreKind
 from chainon.store import store_env
 from domain import commands as cmd
@@ -130,3 +130,18 @@ def test_two_cores_taking_turns_on_the_same_contacts_lose_and_double_nothing(
     assert total == sent
     seen = fresh.find(IndexEntry, entry_id(IndexKind.PROVIDER_MESSAGE, "in:sandbox:t5-4"))
     assert seen is not None
+
+
+def test_the_light_log_scan_names_what_the_notifications_do(cores: tuple[Core, Core]) -> None:
+    """The low-water mark's scan reads the log without the events' state: same ids,
+    aggregates, versions and topics as eventsourcing's own read, and the same bounds."""
+    core, _ = cores
+    core.handle_many([(inbound(f"log-{i}", CONSUMERS[i % 3]), None) for i in range(6)])
+    head = core.recorder.max_notification_id() or 0
+    full = core.recorder.select_notifications(start=2, limit=head, stop=head - 1)
+    light = select_logged(core.recorder, 2, head - 1, head)
+    assert [(n.id, n.aggregate_id, n.version, n.topic) for n in light] == [
+        (n.id, str(UUID(str(n.originator_id))), n.originator_version, n.topic) for n in full
+    ]
+    assert len(light) == head - 2
+    assert [n.id for n in select_logged(core.recorder, 2, head, 3)] == [2, 3, 4]
