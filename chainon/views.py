@@ -9,7 +9,6 @@ the source of truth.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,6 @@ FEED = "feed:store"
 BATCH = 1000
 MARK = ":applied-through"  # a projection's low-water mark, fed from the bus
 MARK_SCAN = 10 * BATCH  # notifications a reader's low-water mark looks past in one call
-MARK_EVERY = 1.0  # seconds between the bus feed's own advances of the marks
 
 
 def fact_of(record: EventRecord) -> Fact:
@@ -317,18 +315,20 @@ class KafkaFeed:
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.consumer.start()
-        marked = True  # the low-water marks are as far as what this feed applied
-        next_mark = 0.0
+        marked = True  # the stored low-water marks cover what this feed applied
         try:
             while not stopping.is_set():
-                if not marked and time.monotonic() >= next_mark:
-                    await self.call(self.views.advance_marks)
-                    marked, next_mark = True, time.monotonic() + MARK_EVERY
                 try:
                     records = await self.consumer.poll(BATCH, timeout=0.5)
                 except BusUnavailable:
                     await asyncio.sleep(1.0)
                     continue
+                if not records and not marked:
+                    # Idle: the stored marks catch up, so readers start from there. Never
+                    # while there is a backlog (it cost the feed a second of latency under
+                    # load): readers move the marks they need themselves.
+                    await self.call(self.views.advance_marks)
+                    marked = True
                 facts = []
                 for r in records:
                     try:
