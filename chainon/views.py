@@ -196,10 +196,10 @@ class Views:
 
     def status(self) -> list[Status]:
         head = self.core.recorder.max_notification_id() or 0
-        feed = self.store.named_position(FEED)
         if self.fed_by_bus:
             marks = self._marks(list(self.projections.values()), head=head)
             return [Status(name, marks[name], head) for name in self.projections]
+        feed = self.store.named_position(FEED)  # the store feed's own: none when bus-fed
         return [
             Status(name, max(self.store.position(p), feed), head)
             for name, p in self.projections.items()
