@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from chainon.core import IdempotencyClaim
+from chainon.messagebus import IdempotencyClaim
 from domain import commands as cmd
 
 Batch = Sequence[tuple[cmd.Command, IdempotencyClaim | None]]

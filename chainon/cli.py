@@ -265,7 +265,7 @@ def brands_create(
             help_text=help_text,
             smart_encoding=smart_encoding,
         )
-        key = runtime.core.issue_api_key(brand.id, "first")
+        key = runtime.core.api_keys.issue(brand.id, "first")
     out = _console()
     out.print(Text(f"Brand {slug!r} registered: {brand.id}", style="green"))
     _show_key(out, key)
@@ -302,10 +302,10 @@ def brands_keys(
     with _runtime(_settings(ctx)) as runtime:
         brand = _brand(runtime, slug)
         if issue is not None:
-            key = runtime.core.issue_api_key(brand.id, issue)
+            key = runtime.core.api_keys.issue(brand.id, issue)
             _show_key(out, key)
         if revoke is not None:
-            runtime.core.revoke_api_key(brand.id, revoke)
+            runtime.core.api_keys.revoke(brand.id, revoke)
             out.print(Text(f"Key {revoke} revoked.", style="green"))
         brand = runtime.core.get(Brand, brand.id)
     table = Table(title=f"API keys of {slug}")

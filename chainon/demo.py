@@ -79,7 +79,7 @@ def ensure_demo_brand(core: Core, *, label: str | None = None) -> tuple[Brand, s
             brand = core.find(Brand, ids.brand_id(DEMO_SLUG))
             if brand is None:
                 raise
-    key = core.issue_api_key(brand.id, label or f"serve-{core.clock():%Y%m%dT%H%M%SZ}")
+    key = core.api_keys.issue(brand.id, label or f"serve-{core.clock():%Y%m%dT%H%M%SZ}")
     return core.get(Brand, brand.id), key
 
 

@@ -28,8 +28,9 @@ from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
 from adapters.channels.smpp import SmppLink, SmppProvider
 from chainon.batching import CommandBatcher
 from chainon.consuming import ConsumingWorker
-from chainon.core import Core, IdempotencyClaim
+from chainon.core import Core
 from chainon.deadlines import DeadlineScheduler
+from chainon.messagebus import IdempotencyClaim
 from chainon.polling import follow
 from chainon.relay import Relay
 from chainon.settings import BusKind, Settings, StoreKind

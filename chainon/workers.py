@@ -27,7 +27,8 @@ from adapters.channels.port import (
     RevokeMessage,
     RevokingProvider,
 )
-from chainon.core import Core, IdempotencyClaim
+from chainon.core import Core
+from chainon.messagebus import IdempotencyClaim
 from chainon.observability import BUS_DLQ, MESSAGES
 from chainon.records import (
     COMMANDS,

@@ -210,6 +210,9 @@ class ClaimConversation(Command):
     brand_id: UUID
     conversation_id: UUID
     agent: Annotated[str, Field(min_length=1, max_length=128)]
+    # "Next for me": refused (409) when the agent already holds their capacity, decided on
+    # the agent's desk so that two processes taking at once cannot both pass.
+    within_capacity: bool = False
 
 
 class PrioritizeConversation(Command):

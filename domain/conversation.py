@@ -726,6 +726,11 @@ class Conversation(Aggregate):
         self.team = team
         self.claimed = how == "claimed"
 
+    @property
+    def holder(self) -> str | None:
+        """The agent whose desk counts this conversation: its agent, while it is open."""
+        return None if self.resolved else self.agent
+
     def claim(self, agent: str, *, at: datetime) -> None:
         """An agent takes the conversation from the queue; refused if someone has it.
 

@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain import ids
+from domain.conversation import Conversation
 from domain.message_status import MessageStatus
 
 
@@ -105,6 +106,22 @@ class EarlyReceipt(Aggregate):
     @event(ReadKept)
     def _read_kept(self, timestamp: datetime) -> None:
         self.read = True
+
+    def settle(
+        self, conversation: Conversation, message_id: UUID, segment_id: str, *, at: datetime
+    ) -> bool:
+        """Applies what was kept to the message now known to own this id, once; False when
+        an earlier send already took it."""
+        if self.matched:
+            return False
+        for status, reason in self.outcomes:
+            conversation.record_outcome(
+                message_id, status, at=at, reason=reason, segment_id=segment_id
+            )
+        if self.read:
+            conversation.mark_read(message_id, at=at)
+        self.match(conversation.id, message_id, at=at)
+        return True
 
     def match(self, conversation_id: UUID, message_id: UUID, *, at: datetime) -> None:
         self._matched(conversation_id=conversation_id, message_id=message_id, timestamp=at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -59,4 +59,4 @@ class IdempotentRequest(Aggregate):
 
 
 def request_id(brand_id: UUID, key: str) -> UUID:
-    return uuid5(ids.NAMESPACE, f"idempotency:{brand_id}:{key}")
+    return ids.idempotent_request_id(brand_id, key)

@@ -51,3 +51,13 @@ def early_receipt_id(provider: str, provider_message_id: str) -> UUID:
 def fallback_message_id(message_id: UUID) -> UUID:
     """The replacement of an RCS message: one id, so a repeated trigger cannot send two."""
     return _named(f"fallback:{message_id}")
+
+
+def agent_desk_id(brand: UUID, agent: str) -> UUID:
+    """An agent's desk within a brand: two claims for one agent meet on it in the store."""
+    return _named(f"agent-desk:{brand}:{agent}")
+
+
+def idempotent_request_id(brand: UUID, key: str) -> UUID:
+    """A brand's request under an Idempotency-Key (not memoised: keys rarely repeat)."""
+    return uuid5(NAMESPACE, f"idempotency:{brand}:{key}")

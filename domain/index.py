@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain import ids
+from domain.addresses import Address
 
 
 class IndexKind(StrEnum):
@@ -61,3 +62,27 @@ class IndexEntry(Aggregate):
 
 def entry_id(kind: IndexKind, key: str) -> UUID:
     return ids.index_id(kind.value, key)
+
+
+# The keys below are stored: each index entry's id is derived from one. Changing a format
+# orphans every entry written with the old one (tests/unit/test_ids.py pins them).
+
+
+def sender_key(channel: str, address: str) -> str:
+    """A brand's own address on a channel (normalised): inbound messages find their brand."""
+    return f"{channel}:{address}"
+
+
+def contact_key(brand_id: UUID, address: Address) -> str:
+    """One contact per address within a brand."""
+    return f"{brand_id}:{address}"
+
+
+def inbound_key(provider: str, provider_message_id: str) -> str:
+    """An inbound message, once per provider id (a provider's retry is recognised)."""
+    return f"in:{provider}:{provider_message_id}"
+
+
+def outbound_key(provider: str, segment_id: str) -> str:
+    """One sent segment: receipts come per segment and must find their message."""
+    return f"out:{provider}:{segment_id}"

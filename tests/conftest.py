@@ -133,7 +133,7 @@ def register(runtime: Runtime, slug: str = "maison-lumiere", sms: str = BRAND_SM
         senders=[(Channel.SMS, sms), (Channel.EMAIL, f"bonjour@{slug}.example")],
         help_text="Répondez STOP pour ne plus recevoir de messages.",
     )
-    return BrandWithKey(brand, core.issue_api_key(brand.id, "tests"))
+    return BrandWithKey(brand, core.api_keys.issue(brand.id, "tests"))
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ async def send_smpp(ctx: Context) -> Result:
     core = runtime.core
     brand = core.register_brand(slug="bench", name="Bench", senders=[(Channel.SMS, SENDER)])
     core.route_sender(brand.id, Channel.SMS, SENDER, "smpp:bench")
-    key = core.issue_api_key(brand.id, "bench")
+    key = core.api_keys.issue(brand.id, "bench")
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, runtime=runtime),

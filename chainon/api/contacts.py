@@ -7,8 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from chainon.api.answers import accepted
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
-from chainon.api.messages import accepted
 from chainon.api.schemas import (
     Accepted,
     AddressIn,

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from chainon.api.deps import BrandDep, Idempotency, IdempotencyDep, RuntimeDep
-from chainon.api.messages import accepted
+from chainon.api.answers import act
+from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.schemas import (
     Accepted,
     AssignIn,
@@ -22,9 +22,7 @@ from chainon.api.schemas import (
     TimelineEntry,
 )
 from chainon.core import Core
-from chainon.runtime import Runtime
 from domain import commands as cmd
-from domain.brand import Brand
 from domain.conversation import Conversation
 from domain.errors import InvalidInput
 from projections.conversation_list import ConversationFilter, search
@@ -131,18 +129,6 @@ async def get_conversation(
     return ConversationOut.of(conversation, await runtime.call(timeline, core, conversation_id))
 
 
-async def _act(
-    runtime: Runtime,
-    brand: Brand,
-    idempotency: Idempotency,
-    route: str,
-    command: cmd.Command,
-    response: Response,
-) -> Accepted:
-    outcome = await runtime.handle(command, idempotency.claim(brand, route, command))
-    return accepted(outcome, response)
-
-
 @router.post("/{conversation_id}/assignment")
 async def assign(
     conversation_id: UUID,
@@ -156,7 +142,7 @@ async def assign(
     command = cmd.AssignConversation(
         brand_id=brand.id, conversation_id=conversation_id, agent=body.agent, team=body.team
     )
-    return await _act(runtime, brand, idempotency, "assign", command, response)
+    return await act(runtime, brand, idempotency, "assign", command, response)
 
 
 @router.post("/{conversation_id}/tags")
@@ -171,7 +157,7 @@ async def tag(
     command = cmd.TagConversation(
         brand_id=brand.id, conversation_id=conversation_id, add=body.add, remove=body.remove
     )
-    return await _act(runtime, brand, idempotency, "tag", command, response)
+    return await act(runtime, brand, idempotency, "tag", command, response)
 
 
 @router.post("/{conversation_id}/resolve")
@@ -187,7 +173,7 @@ async def resolve(
     command = cmd.ResolveConversation(
         brand_id=brand.id, conversation_id=conversation_id, by=(body or ResolveIn()).by
     )
-    return await _act(runtime, brand, idempotency, "resolve", command, response)
+    return await act(runtime, brand, idempotency, "resolve", command, response)
 
 
 @router.post("/{conversation_id}/reopen")
@@ -203,4 +189,4 @@ async def reopen(
     command = cmd.ReopenConversation(
         brand_id=brand.id, conversation_id=conversation_id, reason=(body or ReopenIn()).reason
     )
-    return await _act(runtime, brand, idempotency, "reopen", command, response)
+    return await act(runtime, brand, idempotency, "reopen", command, response)

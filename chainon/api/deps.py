@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from chainon.core import IdempotencyClaim
+from chainon.messagebus import IdempotencyClaim
 from chainon.runtime import Runtime
 from domain.brand import Brand
 from domain.commands import Command
@@ -43,7 +43,9 @@ async def current_brand(
         raise unauthorized
     key = credentials.credentials
     # A key accepted a moment ago is answered from memory, without a thread or the store.
-    brand = runtime.core.remembered(key) or await runtime.call(runtime.core.authenticate, key)
+    brand = runtime.core.api_keys.remembered(key) or await runtime.call(
+        runtime.core.api_keys.authenticate, key
+    )
     if brand is None:
         raise unauthorized
     return brand

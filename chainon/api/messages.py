@@ -16,12 +16,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 from pydantic_core import ErrorDetails, InitErrorDetails
 
-from chainon.api.deps import BrandDep, Idempotency, IdempotencyDep, RuntimeDep, request_id
+from chainon.api.answers import accepted, act
+from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.schemas import Accepted, Body, ReplyIn, Strict
-from chainon.observability import MESSAGES
-from chainon.runtime import Runtime
 from domain import commands as cmd
-from domain.brand import MAX_FALLBACK_SECONDS, MIN_FALLBACK_SECONDS, Brand
+from domain.brand import MAX_FALLBACK_SECONDS, MIN_FALLBACK_SECONDS
 from domain.channels import Channel
 from domain.errors import InvalidInput
 from domain.rich_content import (
@@ -117,35 +116,6 @@ class FallbackSettingsIn(Strict):
     )
 
 
-def accepted(outcome: cmd.Outcome, response: Response, *, status: str | None = None) -> Accepted:
-    if outcome.duplicate:
-        response.headers["Idempotent-Replayed"] = "true"
-    return Accepted(
-        conversation_id=outcome.conversation_id,
-        contact_id=outcome.contact_id,
-        message_id=outcome.message_id,
-        channel=outcome.channel,
-        status=status,
-        changed=outcome.changed,
-        duplicate=outcome.duplicate,
-        position=outcome.position,
-    )
-
-
-async def queue(
-    runtime: Runtime,
-    brand: Brand,
-    idempotency: Idempotency,
-    route: str,
-    command: cmd.Command,
-    response: Response,
-) -> Accepted:
-    outcome = await runtime.handle(command, idempotency.claim(brand, route, command))
-    if not outcome.duplicate and outcome.channel is not None:
-        MESSAGES.labels(outcome.channel.value, "outbound", "queued").inc()
-    return accepted(outcome, response, status="queued")
-
-
 @router.post("/messages", status_code=202, response_model=Accepted)
 async def send_message(
     body: SendIn,
@@ -172,7 +142,7 @@ async def send_message(
         fallback_after_seconds=body.fallback_after_seconds,
         request_id=request_id(request),
     )
-    return await queue(runtime, brand, idempotency, "send", command, response)
+    return await act(runtime, brand, idempotency, "send", command, response, queued=True)
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=202)
@@ -193,7 +163,7 @@ async def reply(
         channel=body.channel,
         request_id=request_id(request),
     )
-    return await queue(runtime, brand, idempotency, "reply", command, response)
+    return await act(runtime, brand, idempotency, "reply", command, response, queued=True)
 
 
 @router.put("/fallback/settings", response_model=Accepted)

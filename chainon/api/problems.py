@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chainon.core import ConcurrencyExhausted
+from chainon.unit_of_work import ConcurrencyExhausted
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound, TransitionRefused
 
 PROBLEM_JSON = "application/problem+json"

@@ -2,13 +2,13 @@
 
 Taking the next one is a ``ClaimConversation`` per candidate: the conversation's
 optimistic concurrency makes two agents asking at once get different conversations, and a
-refusal (someone was first) only moves on to the next candidate.
+refusal (someone was first) only moves on to the next candidate. The agent's capacity is
+decided by the core on the agent's desk (``domain/agent_desk.py``), not here: two API
+processes taking for one agent at once cannot both pass it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from dataclasses import replace
 from typing import Annotated
 from uuid import UUID
@@ -17,12 +17,12 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from chainon.api import queue_stream
+from chainon.api.answers import accepted
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
-from chainon.api.messages import accepted
 from chainon.api.queue_stream import QueueItemOut, item_out
 from chainon.api.schemas import Accepted, Strict
-from chainon.core import ConcurrencyExhausted
 from chainon.runtime import Runtime
+from chainon.unit_of_work import ConcurrencyExhausted
 from domain import commands as cmd
 from domain.errors import Conflict, NotFound, TransitionRefused
 from projections.agent_queue import agents, waiting
@@ -38,12 +38,6 @@ Name = Annotated[str, Field(min_length=1, max_length=128)]
 MinPosition = Annotated[
     int | None, Query(ge=0, description="Wait (up to 5 s) until the answer includes this write.")
 ]
-
-# One claim at a time per agent in this process, so that a double click cannot take the
-# agent over capacity between the capacity check and the claim.
-_agent_locks: weakref.WeakValueDictionary[tuple[UUID, str], asyncio.Lock] = (
-    weakref.WeakValueDictionary()
-)
 
 
 class QueuePage(BaseModel):
@@ -134,45 +128,42 @@ async def take_next(
     body: NextIn, brand: BrandDep, runtime: RuntimeDep, request: Request
 ) -> ClaimedOut:
     """Gives the agent the first unassigned waiting conversation, if under capacity."""
-    key = (brand.id, body.agent)
-    lock = _agent_locks.get(key)
-    if lock is None:
-        lock = _agent_locks[key] = asyncio.Lock()
-    async with lock:
-        store = runtime.views.store
-        (load,) = await runtime.call(agents, store, brand.id, only=body.agent)
-        if load.at_capacity:
-            raise Conflict(f"agent at capacity ({load.open}/{load.capacity})", field="agent")
-        tried: set[str] = set()
-        while len(tried) < MAX_TRIES:
-            candidates = await runtime.call(
-                waiting,
-                store,
-                brand.id,
-                now=runtime.core.clock(),
-                team=body.team,
-                unassigned=True,
-                limit=len(tried) + CANDIDATES,
+    store = runtime.views.store
+    # A quick answer from the read model; the rule itself is decided with each claim.
+    (load,) = await runtime.call(agents, store, brand.id, only=body.agent)
+    if load.at_capacity:
+        raise Conflict(f"agent at capacity ({load.open}/{load.capacity})", field="agent")
+    tried: set[str] = set()
+    while len(tried) < MAX_TRIES:
+        candidates = await runtime.call(
+            waiting,
+            store,
+            brand.id,
+            now=runtime.core.clock(),
+            team=body.team,
+            unassigned=True,
+            limit=len(tried) + CANDIDATES,
+        )
+        fresh = [c for c in candidates if c.conversation_id not in tried]
+        if not fresh:
+            raise NotFound("nothing waiting" + (f" for team {body.team}" if body.team else ""))
+        for candidate in fresh:
+            tried.add(candidate.conversation_id)
+            command = cmd.ClaimConversation(
+                brand_id=brand.id,
+                conversation_id=UUID(candidate.conversation_id),
+                agent=body.agent,
+                within_capacity=True,
+                request_id=request_id(request),
             )
-            fresh = [c for c in candidates if c.conversation_id not in tried]
-            if not fresh:
-                raise NotFound("nothing waiting" + (f" for team {body.team}" if body.team else ""))
-            for candidate in fresh:
-                tried.add(candidate.conversation_id)
-                command = cmd.ClaimConversation(
-                    brand_id=brand.id,
-                    conversation_id=UUID(candidate.conversation_id),
-                    agent=body.agent,
-                    request_id=request_id(request),
-                )
-                try:
-                    outcome = await runtime.handle(command)
-                except (TransitionRefused, ConcurrencyExhausted):
-                    continue  # another agent was first: the next one
-                if outcome.position is not None:
-                    await caught_up(runtime, outcome.position)
-                taken = replace(candidate, agent=body.agent)
-                return ClaimedOut(conversation=item_out(taken), position=outcome.position)
+            try:
+                outcome = await runtime.handle(command)
+            except (TransitionRefused, ConcurrencyExhausted):
+                continue  # another agent was first: the next one
+            if outcome.position is not None:
+                await caught_up(runtime, outcome.position)
+            taken = replace(candidate, agent=body.agent)
+            return ClaimedOut(conversation=item_out(taken), position=outcome.position)
     raise ConcurrencyExhausted("the queue is moving too fast; try again")
 
 

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from adapters.channels.sandbox import SandboxOutcome
+from chainon.api.answers import accepted
 from chainon.api.deps import BrandDep, RuntimeDep, request_id
-from chainon.api.messages import accepted
 from chainon.api.schemas import Accepted, SandboxInboundIn, Strict
-from chainon.core import sender_key
 from domain import commands as cmd
 from domain.addresses import parse_address
 from domain.channels import Channel
 from domain.errors import InvalidInput
+from domain.routing import sender_address
 
 router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
 WAIT_SECONDS = 5.0
@@ -46,7 +46,7 @@ async def inject_inbound(
     ``provider_message_id`` is what a provider's retry looks like: it is recorded once.
     """
     region = runtime.settings.default_region
-    if sender_key(body.channel, body.to, region) not in brand.senders.get(body.channel, []):
+    if sender_address(body.channel, body.to, region) not in brand.senders.get(body.channel, []):
         raise InvalidInput(
             f"{body.to} is not a {body.channel.value} address of this brand", field="to"
         )

@@ -302,7 +302,7 @@ async def test_smart_encoding_keeps_an_sms_gsm7_and_records_what_it_replaced(
         slug="econome", name="Économe", senders=[(Channel.SMS, "+33939000003")], smart_encoding=True
     )
     app = create_app(runtime=sqlite_runtime)
-    headers = {"Authorization": f"Bearer {core.issue_api_key(brand.id)}"}
+    headers = {"Authorization": f"Bearer {core.api_keys.issue(brand.id)}"}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers
     ) as api:

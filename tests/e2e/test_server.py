@@ -39,7 +39,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     }
     core = Core(store_env(Settings(data_dir=tmp_path)))
     brand = core.register_brand(slug="maison", name="Maison", senders=[(Channel.SMS, BRAND_SMS)])
-    key = core.issue_api_key(brand.id)
+    key = core.api_keys.issue(brand.id)
     core.close()
     port = free_port()
     log = (tmp_path / "server.log").open("w")

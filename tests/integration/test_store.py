@@ -17,7 +17,9 @@ from uuid import uuid4
 
 import pytest
 
-from chainon.core import Core, IdempotencyClaim
+from chainon import messagebus
+from chainon.core import Core
+from chainon.messagebus import IdempotencyClaim
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
 from chainon.store import store_env
@@ -358,10 +360,10 @@ class StoreContract:
     ) -> None:
         core = runtime.core
 
-        def broken(command: cmd.Command, now: datetime) -> Any:
+        def broken(loader: object, command: cmd.Command, now: datetime) -> Any:
             raise ValueError("a bug in one handler")
 
-        monkeypatch.setitem(core._handlers, cmd.TagConversation, broken)
+        monkeypatch.setitem(messagebus.HANDLERS, cmd.TagConversation, broken)
         tag = cmd.TagConversation(brand_id=brand.id, conversation_id=uuid4(), add=["vip"])
         first, failed, second = core.handle_many(
             [(inbound("k-1", "Un"), None), (tag, None), (inbound("k-2", "Deux"), None)]

@@ -9,14 +9,15 @@ from uuid import UUID
 
 import pytest
 
-from chainon.core import Core, inbound_key
+from chainon import messagebus
+from chainon.core import Core
 from domain import commands as cmd
 from domain import ids
 from domain.brand import Brand
 from domain.channels import Channel
 from domain.conversation import Conversation
 from domain.errors import DomainError
-from domain.index import IndexKind, entry_id
+from domain.index import IndexKind, entry_id, inbound_key
 
 
 def core_on(path: Path) -> Core:
@@ -111,17 +112,19 @@ def test_a_batch_refused_part_way_leaves_no_change_in_the_cache(tmp_path: Path) 
     assert fresh.version == after.version
 
 
-def test_a_unit_that_fails_after_changing_an_aggregate_evicts_it(tmp_path: Path) -> None:
+def test_a_unit_that_fails_after_changing_an_aggregate_evicts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     core = core_on(tmp_path / "store.sqlite3")
     brand_id, conversation_id = sent_conversation(core)
     stored_version = core.get(Conversation, conversation_id).version
 
-    def tag_then_fail(command: cmd.TagConversation, now: object) -> object:
+    def tag_then_fail(loader: object, command: cmd.TagConversation, now: object) -> object:
         conversation = core.get(Conversation, conversation_id)
         conversation.tag("changed", at=core.clock())
         raise RuntimeError("a bug after the change")
 
-    core._handlers[cmd.TagConversation] = tag_then_fail  # type: ignore[assignment]
+    monkeypatch.setitem(messagebus.HANDLERS, cmd.TagConversation, tag_then_fail)
     with pytest.raises(RuntimeError):
         core.handle(
             cmd.TagConversation(brand_id=brand_id, conversation_id=conversation_id, add=["x"])

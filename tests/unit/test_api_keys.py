@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chainon.core import hash_api_key, split_api_key
+from chainon.auth import hash_api_key, split_api_key
 
 SECRET = st.text(alphabet="ABCabc019-_", min_size=1, max_size=40)
 

@@ -1,0 +1,99 @@
+"""Agents' work on conversations: assign, claim, tag, prioritise, resolve, reopen; the
+brand's queue settings and agents' capacities; and the desks that count who holds what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from chainon.handlers.loading import Handled, Loader, conversation_of, get, outcome_of
+from domain import commands as cmd
+from domain import ids
+from domain.agent_desk import AgentDesk
+from domain.brand import DEFAULT_AGENT_CAPACITY, Brand
+from domain.conversation import Conversation
+
+
+def desk_of(loader: Loader, brand_id: UUID, agent: str, now: datetime) -> AgentDesk:
+    desk = loader.find(AgentDesk, ids.agent_desk_id(brand_id, agent))
+    return desk if desk is not None else AgentDesk.open(brand_id, agent, at=now)
+
+
+def keep_desks(
+    loader: Loader, conversation: Conversation, held_by: str | None, now: datetime
+) -> list[AgentDesk]:
+    """Moves the conversation between desks when the agent holding it changed (assigned
+    elsewhere, resolved, reopened); ``held_by`` is its holder before the command."""
+    if conversation.holder == held_by:
+        return []
+    changed: list[AgentDesk] = []
+    if held_by is not None:
+        desk = desk_of(loader, conversation.brand_id, held_by, now)
+        if desk.let_go(conversation.id, at=now):
+            changed.append(desk)
+    if conversation.holder is not None:
+        desk = desk_of(loader, conversation.brand_id, conversation.holder, now)
+        if desk.hold(conversation.id, at=now):
+            changed.append(desk)
+    return changed
+
+
+def claim(loader: Loader, command: cmd.ClaimConversation, now: datetime) -> Handled:
+    conversation = conversation_of(loader, command.brand_id, command.conversation_id)
+    held_by = conversation.holder
+    if command.within_capacity and held_by != command.agent:
+        brand = get(loader, Brand, command.brand_id)
+        capacity = brand.capacities.get(command.agent, DEFAULT_AGENT_CAPACITY)
+        desk_of(loader, brand.id, command.agent, now).check_room(capacity)
+    conversation.claim(command.agent, at=now)
+    desks = keep_desks(loader, conversation, held_by, now)
+    return outcome_of(conversation, True), [conversation, *desks]
+
+
+def assign(loader: Loader, command: cmd.AssignConversation, now: datetime) -> Handled:
+    conversation = conversation_of(loader, command.brand_id, command.conversation_id)
+    held_by = conversation.holder
+    changed = conversation.assign(agent=command.agent, team=command.team, at=now)
+    desks = keep_desks(loader, conversation, held_by, now)
+    return outcome_of(conversation, changed), [conversation, *desks]
+
+
+def tag(loader: Loader, command: cmd.TagConversation, now: datetime) -> Handled:
+    conversation = conversation_of(loader, command.brand_id, command.conversation_id)
+    changed = [conversation.tag(t, at=now) for t in command.add]
+    changed += [conversation.untag(t, at=now) for t in command.remove]
+    return outcome_of(conversation, any(changed)), [conversation]
+
+
+def resolve(loader: Loader, command: cmd.ResolveConversation, now: datetime) -> Handled:
+    conversation = conversation_of(loader, command.brand_id, command.conversation_id)
+    held_by = conversation.holder
+    conversation.resolve(by=command.by, at=now)
+    desks = keep_desks(loader, conversation, held_by, now)
+    return outcome_of(conversation, True), [conversation, *desks]
+
+
+def reopen(loader: Loader, command: cmd.ReopenConversation, now: datetime) -> Handled:
+    conversation = conversation_of(loader, command.brand_id, command.conversation_id)
+    held_by = conversation.holder
+    conversation.reopen(reason=command.reason, at=now)
+    desks = keep_desks(loader, conversation, held_by, now)
+    return outcome_of(conversation, True), [conversation, *desks]
+
+
+def prioritize(loader: Loader, command: cmd.PrioritizeConversation, now: datetime) -> Handled:
+    conversation = conversation_of(loader, command.brand_id, command.conversation_id)
+    changed = conversation.prioritize(command.priority, at=now)
+    return outcome_of(conversation, changed), [conversation]
+
+
+def configure_queue(loader: Loader, command: cmd.ConfigureQueue, now: datetime) -> Handled:
+    brand = get(loader, Brand, command.brand_id)
+    changed = brand.configure_queue(command.first_response_minutes, at=now)
+    return cmd.Outcome(changed=changed, brand_id=brand.id), [brand]
+
+
+def set_capacity(loader: Loader, command: cmd.SetAgentCapacity, now: datetime) -> Handled:
+    brand = get(loader, Brand, command.brand_id)
+    changed = brand.set_capacity(command.agent, command.capacity, at=now)
+    return cmd.Outcome(changed=changed, brand_id=brand.id), [brand]

@@ -1,0 +1,146 @@
+"""Inbound: a consumer's message, routed to its brand and conversation, recorded once
+per provider id; one no brand can take is refused and recorded, never dropped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from chainon.handlers.agents import keep_desks
+from chainon.handlers.contacts import contact_for, current_conversation
+from chainon.handlers.loading import Handled, Loader, find_entry, get
+from domain import commands as cmd
+from domain import ids
+from domain.addresses import Address
+from domain.brand import Brand
+from domain.choices import chosen
+from domain.contact import Contact
+from domain.conversation import Conversation
+from domain.errors import InvalidInput
+from domain.index import IndexEntry, IndexKind, inbound_key, outbound_key, sender_key
+from domain.refusal import RefusedInbound
+from domain.routing import consumer_address, destination, hinted_conversation, joins, no_owner
+
+
+def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handled:
+    message_id = ids.inbound_message_id(command.provider, command.provider_message_id)
+    recorded = inbound_outcome(loader, command.provider, command.provider_message_id)
+    if recorded is not None:
+        return recorded, []
+    try:
+        sender = consumer_address(command.channel, command.sender, loader.default_region)
+        hinted = _hinted(loader, command, sender)
+        brand_id = hinted.brand_id if hinted is not None else _brand_of(loader, command)
+    except InvalidInput as refusal:
+        return refuse(command, message_id, refusal.detail, now)
+    brand = get(loader, Brand, brand_id)
+    contact, changed = contact_for(loader, brand.id, sender, now)
+    if hinted is not None and joins(hinted, brand, at=now):
+        conversation = hinted
+    else:
+        conversation = current_conversation(loader, brand, contact, now)
+    held_by = conversation.holder
+    conversation.receive(
+        message_id=message_id,
+        channel=command.channel,
+        sender=sender.value,
+        recipient=command.recipient,
+        body=command.body,
+        provider=command.provider,
+        provider_message_id=command.provider_message_id,
+        at=now,
+        request_id=command.request_id,
+    )
+    contact.reached_on(command.channel, at=now)
+    choice = chosen(conversation, command.channel, command.body, command.postback_data)
+    if choice is not None:
+        conversation.choose(
+            message_id,
+            in_reply_to=choice.in_reply_to,
+            postback_data=choice.postback_data,
+            text=choice.text,
+            at=now,
+        )
+    seen = IndexEntry.claim(
+        IndexKind.PROVIDER_MESSAGE,
+        inbound_key(command.provider, command.provider_message_id),
+        conversation.id,
+        at=now,
+        detail=str(message_id),
+    )
+    outcome = cmd.Outcome(
+        brand_id=brand.id,
+        contact_id=contact.id,
+        conversation_id=conversation.id,
+        message_id=message_id,
+        channel=command.channel,
+    )
+    desks = keep_desks(loader, conversation, held_by, now)
+    return outcome, [*changed, conversation, contact, seen, *desks]
+
+
+def inbound_outcome(loader: Loader, provider: str, provider_message_id: str) -> cmd.Outcome | None:
+    """What became of an inbound message already recorded (or refused); None if unseen."""
+    message_id = ids.inbound_message_id(provider, provider_message_id)
+    seen = find_entry(
+        loader, IndexKind.PROVIDER_MESSAGE, inbound_key(provider, provider_message_id)
+    )
+    if seen is not None:
+        conversation = get(loader, Conversation, seen.target_id)
+        return cmd.Outcome(
+            changed=False,
+            duplicate=True,
+            brand_id=conversation.brand_id,
+            contact_id=conversation.contact_id,
+            conversation_id=conversation.id,
+            message_id=message_id,
+            channel=conversation.message(message_id).channel,
+        )
+    refused = loader.find(RefusedInbound, message_id)
+    if refused is not None:
+        return cmd.Outcome(changed=False, duplicate=True, refused=refused.reason)
+    return None
+
+
+def refuse(command: cmd.ReceiveMessage, message_id: UUID, reason: str, now: datetime) -> Handled:
+    refusal = RefusedInbound.refuse(
+        message_id,
+        provider=command.provider,
+        provider_message_id=command.provider_message_id,
+        channel=command.channel.value,
+        sender=command.sender,
+        recipient=command.recipient,
+        body=command.body,
+        reason=reason,
+        at=now,
+    )
+    return cmd.Outcome(changed=True, refused=reason), [refusal]
+
+
+def _brand_of(loader: Loader, command: cmd.ReceiveMessage) -> UUID:
+    """The brand owning the address the message was sent to."""
+    address = destination(command.channel, command.recipient, loader.default_region)
+    owner = find_entry(loader, IndexKind.SENDER_ADDRESS, sender_key(command.channel, address))
+    if owner is None:
+        raise no_owner(command.channel, address)
+    return owner.target_id
+
+
+def _hinted(loader: Loader, command: cmd.ReceiveMessage, sender: Address) -> Conversation | None:
+    """The conversation a signed reply address or an In-Reply-To names, if the sender is
+    its contact (the domain's rule, ``hinted_conversation``)."""
+    candidates: list[UUID] = []
+    if command.conversation_hint is not None:
+        candidates.append(command.conversation_hint)
+    for replied in command.replies_to:
+        entry = find_entry(
+            loader, IndexKind.PROVIDER_MESSAGE, outbound_key(command.provider, replied)
+        )
+        if entry is not None:
+            candidates.append(entry.target_id)
+    loaded = (
+        (conversation, get(loader, Contact, conversation.contact_id))
+        for conversation in (loader.find(Conversation, c) for c in candidates)
+        if conversation is not None
+    )
+    return hinted_conversation(loaded, sender)

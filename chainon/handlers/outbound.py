@@ -1,0 +1,133 @@
+"""Outbound: a brand's send to an address, an agent's reply in a conversation, and the
+step both share, queuing the message on its channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from chainon.handlers.agents import keep_desks
+from chainon.handlers.contacts import contact_for, current_conversation
+from chainon.handlers.loading import Handled, Loader, conversation_of, get
+from domain import commands as cmd
+from domain.addresses import Address, parse_address
+from domain.brand import Brand, check_fallback_seconds
+from domain.channel_choice import (
+    capability_known,
+    fallback_text,
+    known_not_capable,
+    pick_channel,
+    reply_channel,
+    sender_on,
+    wording,
+)
+from domain.channels import CHANNEL_ADDRESS_KIND, Channel
+from domain.contact import Contact
+from domain.conversation import Conversation, FallbackReason
+from domain.errors import InvalidInput
+from domain.message_body import prepare_body
+from domain.rich_content import RichContent, render_sms
+
+
+@dataclass(frozen=True)
+class Queued:
+    """Where a message goes and what it says."""
+
+    channel: Channel
+    address: Address
+    text: str
+    rich: RichContent | None = None
+    message_id: UUID | None = None
+    fallback_of: UUID | None = None
+    fallback_after: timedelta | None = None
+
+
+def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
+    brand = get(loader, Brand, command.brand_id)
+    address = parse_address(command.to, default_region=loader.default_region, field="to")
+    channel = pick_channel(brand, address.kind, command.channel)
+    if command.fallback_after_seconds is not None:
+        check_fallback_seconds(command.fallback_after_seconds)
+    contact, changed = contact_for(loader, brand.id, address, now)
+    conversation = current_conversation(loader, brand, contact, now)
+    holder = conversation.holder
+    said = wording(command.body, command.rich, channel)
+    if known_not_capable(brand, contact, channel, at=now):
+        fallback = brand.fallback_channel(channel)
+        assert fallback is not None
+        replacement = uuid4()
+        conversation.fall_back(None, FallbackReason.NOT_CAPABLE, fallback, replacement, at=now)
+        message = Queued(fallback, address, fallback_text(said.text, said.rich), None, replacement)
+    else:
+        after = command.fallback_after_seconds
+        message = Queued(
+            channel,
+            address,
+            said.text,
+            said.rich,
+            fallback_after=timedelta(seconds=after) if after is not None else None,
+        )
+    outcome = queue(brand, conversation, contact, message, now, reopen=True, request=command)
+    desks = keep_desks(loader, conversation, holder, now)
+    return outcome, [*changed, conversation, contact, *desks]
+
+
+def reply(loader: Loader, command: cmd.Reply, now: datetime) -> Handled:
+    brand = get(loader, Brand, command.brand_id)
+    conversation = conversation_of(loader, brand.id, command.conversation_id)
+    contact = get(loader, Contact, conversation.contact_id)
+    channel = command.channel or reply_channel(brand, contact, conversation)
+    address = contact.address_of(CHANNEL_ADDRESS_KIND[channel])
+    if address is None:
+        raise InvalidInput(f"the contact has no address {channel.value} can reach", field="channel")
+    message = Queued(channel, address, command.body)
+    outcome = queue(brand, conversation, contact, message, now, reopen=False, request=command)
+    return outcome, [conversation, contact]
+
+
+def queue(
+    brand: Brand,
+    conversation: Conversation,
+    contact: Contact,
+    message: Queued,
+    now: datetime,
+    *,
+    reopen: bool,
+    request: cmd.Command | None,
+) -> cmd.Outcome:
+    """Queues an outbound message: the body checked and segmented for its channel; an
+    RCS message gets its fallback plan when the brand has a channel to fall back to."""
+    channel, rich = message.channel, message.rich
+    body = prepare_body(message.text, channel, smart_encoding=brand.smart_encoding)
+    message_id = message.message_id or uuid4()
+    conversation.queue(
+        message_id=message_id,
+        channel=channel,
+        sender=sender_on(brand, channel),
+        recipient=message.address.value,
+        body=body.text,
+        encoding=body.encoding.value if body.encoding else None,
+        segments=body.segments,
+        replaced=body.replaced,
+        at=now,
+        reopen=reopen,
+        request_id=request.request_id if request is not None else None,
+        rich=rich.model_dump(mode="json", exclude_none=True) if rich else None,
+        fallback_of=message.fallback_of,
+        capability_known=capability_known(contact, channel, at=now),
+    )
+    fallback = brand.fallback_channel(channel) if channel is Channel.RCS else None
+    if fallback is not None:
+        if rich is not None:  # refused now if its SMS rendering could not go
+            prepare_body(render_sms(rich), fallback, smart_encoding=brand.smart_encoding)
+        deadline = now + (message.fallback_after or brand.fallback_after)
+        conversation.plan_fallback(message_id, fallback, deadline)
+    contact.reached_on(channel, at=now)
+    return cmd.Outcome(
+        brand_id=brand.id,
+        contact_id=contact.id,
+        conversation_id=conversation.id,
+        message_id=message_id,
+        channel=channel,
+    )

@@ -1,0 +1,89 @@
+"""What a batch of commands will look up, read from the store in one query per kind
+before any of them is decided (a store round trip per lookup was most of a batch's time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from uuid import UUID
+
+from chainon.decision_cache import DecisionCache
+from chainon.messagebus import IdempotencyClaim
+from domain import commands as cmd
+from domain import ids
+from domain.addresses import parse_address
+from domain.contact import Contact
+from domain.errors import InvalidInput
+from domain.idempotency import request_id
+from domain.index import IndexEntry, IndexKind, contact_key, entry_id, inbound_key, outbound_key
+
+Batch = Sequence[tuple[cmd.Command, IdempotencyClaim | None]]
+
+
+def prefetch(decisions: DecisionCache, batch: Batch, default_region: str) -> None:
+    decisions.prefetch(lookups(batch, default_region))
+    _prefetch_contacts(decisions, batch, default_region)
+
+
+def lookups(batch: Batch, default_region: str) -> list[UUID]:
+    """Ids the batch's handlers will look up first, known from the commands alone."""
+    found: list[UUID] = []
+    for command, idempotency in batch:
+        if idempotency is not None:
+            found.append(request_id(idempotency.brand_id, idempotency.key))
+        found.extend(_looked_up(command, default_region))
+    return found
+
+
+def _looked_up(command: cmd.Command, default_region: str) -> Iterable[UUID]:
+    if isinstance(command, cmd.SendMessage):
+        yield command.brand_id
+        if (entry := contact_entry(command, default_region)) is not None:
+            yield entry
+    elif isinstance(command, cmd.ReceiveMessage):
+        provider, given = command.provider, command.provider_message_id
+        yield entry_id(IndexKind.PROVIDER_MESSAGE, inbound_key(provider, given))
+        yield ids.inbound_message_id(provider, given)  # a refusal's id
+    elif isinstance(command, cmd.RecordReceipt):
+        for segment in (command.provider_message_id, *command.alternative_ids):
+            yield entry_id(IndexKind.PROVIDER_MESSAGE, outbound_key(command.provider, segment))
+    elif isinstance(command, cmd.RecordSent):
+        yield command.conversation_id
+        for segment in (command.provider_message_id, *command.segment_ids):
+            yield ids.early_receipt_id(command.provider, segment)
+    else:
+        conversation_id = getattr(command, "conversation_id", None)
+        if isinstance(conversation_id, UUID):
+            yield conversation_id
+
+
+def _prefetch_contacts(decisions: DecisionCache, batch: Batch, default_region: str) -> None:
+    """The contacts the batch's sends address, then their current conversations: what
+    a send looks up after the contact's index entry, two queries for the whole batch
+    (none when every recipient is new, as in a campaign)."""
+    entries = (
+        decisions.cached(entry)
+        for command, _ in batch
+        if isinstance(command, cmd.SendMessage)
+        and (entry := contact_entry(command, default_region)) is not None
+    )
+    contact_ids = [e.target_id for e in entries if isinstance(e, IndexEntry)]
+    if not contact_ids:
+        return
+    decisions.prefetch(contact_ids)
+    contacts = (decisions.cached(i) for i in contact_ids)
+    decisions.prefetch(
+        c.current_conversation_id
+        for c in contacts
+        if isinstance(c, Contact) and c.current_conversation_id is not None
+    )
+
+
+def contact_entry(command: cmd.SendMessage, default_region: str) -> UUID | None:
+    """The id of the index entry naming the send's contact (None if the address is
+    unreadable: the handler refuses it, naming the field)."""
+    try:
+        address = parse_address(command.to, default_region=default_region, field="to")
+    except InvalidInput:
+        return None
+    return entry_id(IndexKind.CONTACT_ADDRESS, contact_key(command.brand_id, address))

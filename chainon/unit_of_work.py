@@ -1,0 +1,132 @@
+"""The unit of work: a batch of commands decided together and saved in one transaction.
+
+Every load of an aggregate in a unit gives the same instance, so a later command sees an
+earlier one's changes and two decisions cannot fork an aggregate into conflicting
+versions. Units run one at a time, since loads hand out the decision cache's own
+instances; a unit that fails for any reason leaves nothing it touched in that cache.
+The store's cost is per transaction far more than per event (group commit). If anything
+goes wrong in a batch, it is decided again one command at a time, so one bad command
+never fails its neighbours. A conflict with another writer is decided again on what
+that writer recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import RecordConflictError, Recording
+
+from chainon.decision_cache import DecisionCache
+from chainon.handlers.loading import Loader
+from chainon.messagebus import IdempotencyClaim, decide
+from chainon.prefetch import prefetch
+from domain import commands as cmd
+from domain.errors import DomainError
+
+A = TypeVar("A", bound=Aggregate)
+Batch = Sequence[tuple[cmd.Command, IdempotencyClaim | None]]
+Save = Callable[..., list[Recording[UUID]]]
+MAX_ATTEMPTS = 8
+
+
+class ConcurrencyExhausted(DomainError):
+    """Too many concurrent writers on the same aggregates; the caller may retry later."""
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        decisions: DecisionCache,
+        save: Save,
+        clock: Callable[[], datetime],
+        default_region: str,
+    ) -> None:
+        self.decisions = decisions
+        self.save = save
+        self.clock = clock
+        self.default_region = default_region
+        # The aggregates the unit has loaded or changed, for the thread deciding it.
+        self._local = threading.local()
+        self._deciding = threading.RLock()
+
+    def loaded(self, aggregate_id: UUID) -> tuple[bool, Aggregate | None]:
+        """(True, the unit's instance or None) inside a unit; (False, None) outside one."""
+        unit: dict[UUID, Aggregate] | None = getattr(self._local, "aggregates", None)
+        if unit is None:
+            return False, None
+        aggregate = unit.get(aggregate_id)
+        if aggregate is None:
+            aggregate = self.decisions.load(aggregate_id)
+            if aggregate is not None:
+                unit[aggregate_id] = aggregate
+        return True, aggregate
+
+    def handle(
+        self, loader: Loader, command: cmd.Command, idempotency: IdempotencyClaim | None
+    ) -> cmd.Outcome:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                [outcome], recordings = self._run(loader, [(command, idempotency)])
+            except RecordConflictError:
+                continue  # someone else wrote first: decide again on what they recorded
+            if recordings:
+                outcome = outcome.model_copy(update={"position": recordings[-1].notification.id})
+            return outcome
+        raise ConcurrencyExhausted("too many concurrent changes; try again")
+
+    def handle_many(self, loader: Loader, batch: Batch) -> list[cmd.Outcome | Exception]:
+        """Decides the commands in order, each seeing the ones before it, and saves them
+        all in one transaction; on any error, each alone, with its own error in its place."""
+        if len(batch) > 1:
+            try:
+                return self._decide_together(loader, batch)
+            except Exception:  # each command's own error comes next, alone
+                pass
+        results: list[cmd.Outcome | Exception] = []
+        for command, idempotency in batch:
+            try:
+                results.append(self.handle(loader, command, idempotency))
+            except Exception as error:  # handed to that command's caller
+                results.append(error)
+        return results
+
+    def _decide_together(self, loader: Loader, batch: Batch) -> list[cmd.Outcome | Exception]:
+        outcomes, recordings = self._run(loader, batch)
+        if not recordings:
+            return list(outcomes)
+        # Every command's effects are in the read models once they reach the batch's end.
+        position = recordings[-1].notification.id
+        return [
+            o.model_copy(update={"position": position}) if o.changed and not o.duplicate else o
+            for o in outcomes
+        ]
+
+    def _run(self, loader: Loader, batch: Batch) -> tuple[list[cmd.Outcome], list[Recording[UUID]]]:
+        with self._deciding:
+            unit: dict[UUID, Aggregate] = {}
+            self._local.aggregates = unit
+            try:
+                self.decisions.sync()
+                if len(batch) > 1:
+                    prefetch(self.decisions, batch, self.default_region)
+                outcomes: list[cmd.Outcome] = []
+                changed: dict[int, Aggregate] = {}
+                for command, idempotency in batch:
+                    outcome, touched = decide(loader, command, idempotency, self.clock())
+                    for aggregate in touched:
+                        unit[aggregate.id] = aggregate
+                        changed[id(aggregate)] = aggregate
+                    outcomes.append(outcome)
+                recordings = self.save(*changed.values())
+            except BaseException:
+                self.decisions.forget(unit.values())
+                raise
+            finally:
+                self._local.aggregates = None
+            self.decisions.keep(unit.values(), recordings)
+            return outcomes, recordings
