@@ -16,7 +16,7 @@ import pytest
 from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.port import Record
 from adapters.channels.port import MAX_RAW, ChannelRefusal
-from adapters.channels.smpp import SmppLink, SmppProvider
+from adapters.channels.smpp.provider import SmppLink, SmppProvider
 from chainon.asyncapi import document
 from chainon.records import INBOUND, DeadLetter, read
 from chainon.topics import Topics
