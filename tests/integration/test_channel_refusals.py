@@ -21,8 +21,8 @@ from chainon.asyncapi import document
 from chainon.records import INBOUND, DeadLetter, read
 from chainon.topics import Topics
 from chainon.workers import ChannelPublisher
+from devtools.smsc_simulator import Smsc
 from domain.commands import ReceiveMessage
-from tests.smsc_simulator import Smsc
 
 TOPICS = Topics()
 DLQ = TOPICS.dlq(TOPICS.inbound)
