@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
-TYPED := domain chainon adapters projections bench
+TYPED := domain chainon adapters projections bench devtools
 
 .PHONY: help install run demo test test-fast lint format postgres-up postgres-down kafka-build kafka-up kafka-down clean
 
@@ -37,7 +37,7 @@ format: install
 test: install lint  ## Everything: lint, unit, integration (real PostgreSQL), end to end
 	bash infra/postgres/pg.sh install
 	bash infra/kafka/kafka.sh build
-	@test -d tests/smsc/node_modules/smpp || npm ci --prefix tests/smsc --no-audit --no-fund
+	@test -d devtools/smsc/node_modules/smpp || npm ci --prefix devtools/smsc --no-audit --no-fund
 	$(BIN)/pytest
 
 test-fast: install  ## The unit tests alone
@@ -46,7 +46,7 @@ test-fast: install  ## The unit tests alone
 bench: install  ## Benchmarks beside this machine's raw limits (issue 8); JSON in var/bench
 	bash infra/postgres/pg.sh install
 	bash infra/kafka/kafka.sh build
-	@test -d tests/smsc/node_modules/smpp || npm ci --prefix tests/smsc --no-audit --no-fund
+	@test -d devtools/smsc/node_modules/smpp || npm ci --prefix devtools/smsc --no-audit --no-fund
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 bench-quick:  ## The same with smaller counts, in under five minutes

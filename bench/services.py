@@ -1,8 +1,8 @@
 """The servers a run needs, started the way the tests start them, stopped by their own PID.
 
 PostgreSQL comes from ``infra/postgres/pg.sh`` (as the ``postgres_dsn`` fixture starts it),
-Kafka from ``tests/kafka_broker.py`` (``infra/kafka/kafka.sh``), the SMSC simulator from
-``tests/smsc_simulator.py``. ``CHAINON_BENCH_POSTGRES_DSN`` and
+Kafka from ``devtools/kafka_broker.py`` (``infra/kafka/kafka.sh``), the SMSC simulator from
+``devtools/smsc_simulator.py``. ``CHAINON_BENCH_POSTGRES_DSN`` and
 ``CHAINON_BENCH_KAFKA_BOOTSTRAP`` point the run at servers you already run instead (their
 memory is then not reported).
 """
@@ -16,13 +16,15 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from bench.registry import Service, Smsc
+from devtools.kafka_broker import broker_pid, start_broker, stop_broker
+from devtools.smsc_simulator import SMSC_DIR
+from devtools.smsc_simulator import Smsc as Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SCRIPT = ROOT / "infra" / "postgres" / "pg.sh"
-SMSC_DIR = ROOT / "tests" / "smsc"
 SMSC_SYSTEM_ID, SMSC_PASSWORD = "bench", "secret"
 
 
@@ -39,7 +41,7 @@ class Services:
         self.pids: dict[str, int] = {}  # the servers whose memory is watched, by name
         self._postgres_dir: Path | None = None
         self._kafka_dir: Path | None = None
-        self._simulator: Any = None
+        self._simulator: Simulator | None = None
 
     def start(self, needs: Iterable[Service]) -> None:
         wanted = set(needs)
@@ -72,8 +74,6 @@ class Services:
         if given:
             self.kafka_bootstrap = given
             return
-        from tests.kafka_broker import start_broker
-
         self.say("starting Kafka (infra/kafka/kafka.sh)")
         self._kafka_dir = Path(tempfile.mkdtemp(prefix="chainon-bench-kafka-")) / "broker"
         try:
@@ -82,8 +82,6 @@ class Services:
             raise ServiceFailed(f"Kafka did not start:\n{exc}") from exc
 
     def _start_smsc(self) -> None:
-        from tests.smsc_simulator import Smsc as Simulator
-
         if not (SMSC_DIR / "node_modules" / "smpp").is_dir():
             self.say("installing the SMSC simulator's node modules (npm ci)")
             subprocess.run(
@@ -91,7 +89,7 @@ class Services:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-        self.say("starting the SMSC simulator (tests/smsc/smsc.js)")
+        self.say("starting the SMSC simulator (devtools/smsc/smsc.js)")
         # No PDU log: one stderr line per PDU would be the simulator's own bottleneck.
         simulator = Simulator(system_id=SMSC_SYSTEM_ID, password=SMSC_PASSWORD, pdu_log=False)
         try:
@@ -138,8 +136,6 @@ class Services:
                 failures.append(f"SMSC simulator: {exc!r}")
             self._simulator = None
         if self._kafka_dir is not None:
-            from tests.kafka_broker import broker_pid, stop_broker
-
             try:
                 stop_broker(self._kafka_dir)
             except Exception as exc:

@@ -207,14 +207,17 @@ def worker(
 
 
 @app.command(
+    hidden=True,
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
 )
-def bench(ctx: typer.Context) -> None:
-    """Benchmarks beside the raw limits (issue 8): `chainon bench --help` for the options."""
-    from bench.cli import main as run_bench  # the bench package lives beside the sources
-
-    raise typer.Exit(run_bench(list(ctx.args)))
+def bench() -> None:
+    """Where the benchmarks went: they run from a source checkout, the wheel does not ship them."""
+    typer.echo(
+        "chainon bench is gone: run `make bench` or `python -m bench` from a source checkout",
+        err=True,
+    )
+    raise typer.Exit(2)
 
 
 @schemas.command("export")

@@ -20,12 +20,12 @@ from eventsourcing.persistence import TrackingRecorder
 
 from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.port import Bus
-from adapters.channels.email import EmailProvider
+from adapters.channels.email.provider import EmailProvider
 from adapters.channels.port import ChannelProvider
-from adapters.channels.rcs import RbmWebhook, RcsProvider
-from adapters.channels.rcs_revocations import RevocationLedger
+from adapters.channels.rcs.provider import RbmWebhook, RcsProvider
+from adapters.channels.rcs.revocations import RevocationLedger
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
-from adapters.channels.smpp import SmppLink, SmppProvider
+from adapters.channels.smpp.provider import SmppLink, SmppProvider
 from chainon.batching import CommandBatcher
 from chainon.consuming import ConsumingWorker
 from chainon.core import Core

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.channels.email_settings import EmailSettings
-from adapters.channels.rcs_client import API as RBM_API
-from adapters.channels.rcs_client import RbmSettings
+from adapters.channels.email.settings import EmailSettings
+from adapters.channels.rcs.client import API as RBM_API
+from adapters.channels.rcs.client import RbmSettings
 
 
 class StoreKind(StrEnum):

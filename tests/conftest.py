@@ -73,7 +73,7 @@ def kafka_bootstrap(kafka_dir: Path) -> Iterator[str]:
     if given:
         yield given
         return
-    from tests.kafka_broker import start_broker, stop_broker
+    from devtools.kafka_broker import start_broker, stop_broker
 
     try:
         bootstrap, _pid = start_broker(kafka_dir / "broker")

@@ -2,7 +2,7 @@
 
 It binds as a transceiver, keeps a window of 10 ``submit_sm`` outstanding (Chainon's
 default per bind), generates each PDU with ``smpp.make_pdu(...).generate()`` as
-``adapters/channels/smpp.py`` does, and reads only the 16-byte headers of the answers: no
+``adapters/channels/smpp/provider.py`` does, and reads only the 16-byte headers of the answers: no
 receipts are asked for (``registered_delivery=0``), no reconnects, no bookkeeping. It is the
 most a Python ESME gets out of one bind to this simulator.
 """
@@ -40,7 +40,7 @@ async def smpp_submit(ctx: Context) -> Result:
     """A bare asyncio SMPP client, window 10, submit_sm into the node SMSC simulator."""
     from smpplib import smpp
 
-    from adapters.channels.smpp_codec import submit_parts
+    from adapters.channels.smpp.codec import submit_parts
 
     if ctx.smsc is None:
         raise RuntimeError("this measurement needs the SMSC simulator, and none was started")

@@ -16,8 +16,9 @@
 #   CHAINON_KAFKA_HEAP_OPTS      JVM heap flags (default: -Xmx512m -Xms256m)
 #   CHAINON_KAFKA_CDS            0 = no class-data sharing archive (default: 1)
 set -euo pipefail
+# shellcheck source=../lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
 
-PROG=${0##*/}
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd -- "$HERE/../.." && pwd -P)
 LIB=$HERE/lib
@@ -36,9 +37,6 @@ read -r -a HEAP_OPTS <<<"${CHAINON_KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
 JVM_EXTRA=()
 JAVA_ID=
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
-
 usage() {
     cat >&2 <<EOF
 usage: $PROG build
@@ -47,8 +45,6 @@ usage: $PROG build
 EOF
     exit 2
 }
-
-is_root() { [[ $(id -u) -eq 0 ]]; }
 
 # Microseconds since the epoch (bash 5 EPOCHREALTIME; date as a fallback).
 now_us() {
@@ -88,10 +84,7 @@ ensure_toolchain() {
         is_root || die "missing ${pkgs[*]} and not root: install them (apt-get install ${pkgs[*]}) or run as root"
         command -v apt-get >/dev/null 2>&1 || die "missing ${pkgs[*]} and apt-get is unavailable"
         log "installing ${pkgs[*]} with apt-get"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update >&2 || die "apt-get update failed"
-        apt-get install -y --no-install-recommends "${pkgs[@]}" >&2 \
-            || die "apt-get install ${pkgs[*]} failed"
+        apt_install "${pkgs[@]}"
     fi
     java_info || die "cannot tell the version of $(command -v java)"
     ((JAVA_MAJOR >= MIN_JAVA)) || die "Kafka 4 needs Java $MIN_JAVA+, but java is $JAVA_MAJOR ($(command -v java))"
@@ -109,7 +102,7 @@ cds_key() { printf '%s %s\n' "$(pom_hash)" "$JAVA_ID"; }
 # The training run proper, in DIR=$1 (errexit does not apply here: checked).
 cds_train() {
     local DIR=$1 ports
-    mapfile -t ports < <(free_ports)
+    mapfile -t ports < <(free_ports 2)
     ((${#ports[@]} == 2)) || return 1
     write_server_properties "${ports[0]}" "${ports[1]}" || return 1
     format_storage || return 1
@@ -207,15 +200,6 @@ cmd_build() {
 
 # --- processes ----------------------------------------------------------------
 
-# Alive = exists and is not a zombie (a killed JVM whose parent, e.g. a
-# container's PID 1, has not reaped it yet still answers kill -0).
-pid_alive() {
-    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-    local state
-    state=$(ps -o stat= -p "$1" 2>/dev/null || true)
-    [[ -n $state && $state != Z* ]]
-}
-
 # True if PID is alive and is the kafka.Kafka JVM serving DIR ($2) (guards
 # against a recycled PID).
 is_our_broker() {
@@ -241,53 +225,20 @@ kill_broker() {
     pid_alive "$pid" || return 0
     kill -TERM "$pid" 2>/dev/null || true
     kill -CONT "$pid" 2>/dev/null || true  # a paused (SIGSTOPped) JVM must run to exit
-    local deadline=$((SECONDS + STOP_TIMEOUT))
-    while pid_alive "$pid" && ((SECONDS < deadline)); do
-        sleep 0.1
-    done
-    if pid_alive "$pid"; then
+    if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
         log "broker (pid $pid) did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
-        deadline=$((SECONDS + 5))
-        while pid_alive "$pid" && ((SECONDS < deadline)); do
-            sleep 0.1
-        done
-        ! pid_alive "$pid" || die "could not kill broker pid $pid"
+        wait_gone "$pid" 5 || die "could not kill broker pid $pid"
     fi
     # A dead JVM stays a zombie until its parent (PID 1 for a daemon) reaps it;
     # wait briefly so a follow-up `pgrep java` is clean. Not an error if slow.
-    deadline=$((SECONDS + 5))
+    local deadline=$((SECONDS + 5))
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
         sleep 0.1
     done
 }
 
 # --- configuration --------------------------------------------------------------
-
-# Two distinct free TCP ports on HOST, one per line (both sockets are held
-# open together, so they differ).
-free_ports() {
-    if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print("\n".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()'
-        return
-    fi
-    local p n found=()
-    for ((n = 0; n < 100 && ${#found[@]} < 2; n++)); do
-        p=$((20000 + RANDOM % 40000))
-        [[ ${found[0]:-} != "$p" ]] || continue
-        if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
-            found+=("$p")
-        fi
-    done
-    ((${#found[@]} == 2)) || return 1
-    printf '%s\n' "${found[@]}"
-}
 
 # Kafka's Uuid: 16 random bytes, URL-safe base64 without padding, never
 # starting with '-' (what `StorageTool random-uuid` prints), without a JVM.
@@ -499,12 +450,12 @@ launch() {
     # 9>&-: the JVM must not inherit the build lock.
     (cd "$DIR" && exec setsid "${JAVA[@]}") </dev/null >>"$DIR/broker.out" 2>&1 9>&- &
     BROKER_PID=$!
-    printf '%s\n' "$BROKER_PID" >"$DIR/pid.tmp" && mv -f "$DIR/pid.tmp" "$DIR/pid"
+    write_atomic "$DIR/pid" "$BROKER_PID"
 }
 
 write_state() {
-    printf '%s\n' "$1" >"$DIR/port.tmp" && mv -f "$DIR/port.tmp" "$DIR/port"
-    printf 'CHAINON_KAFKA_BOOTSTRAP=%s:%s\n' "$HOST" "$1" >"$DIR/env.tmp" && mv -f "$DIR/env.tmp" "$DIR/env"
+    write_atomic "$DIR/port" "$1"
+    write_atomic "$DIR/env" "CHAINON_KAFKA_BOOTSTRAP=$HOST:$1"
 }
 
 # --- subcommands ---------------------------------------------------------------
@@ -516,8 +467,7 @@ cmd_start() {
     cmd_build
 
     mkdir -p -- "$1" || die "cannot create directory $1"
-    DIR=$(cd -- "$1" && pwd -P) || die "cannot resolve $1"
-    [[ $DIR != / ]] || die "refusing to use / as DIR"
+    resolve_dir "$1"
     [[ $DIR != *[[:space:]]* ]] || die "DIR must not contain whitespace: $DIR"
 
     # Idempotent: a broker already running in DIR is reused as is.
@@ -550,7 +500,7 @@ cmd_start() {
     local attempt ports
     for attempt in 1 2 3 4 5; do
         if [[ $reuse == no ]]; then
-            mapfile -t ports < <(free_ports) || true
+            mapfile -t ports < <(free_ports 2) || true
             ((${#ports[@]} == 2)) || die "could not find two free TCP ports on $HOST"
             write_server_properties "${ports[0]}" "${ports[1]}"
             format_storage
@@ -600,8 +550,7 @@ cmd_stop() {
         log "$1 does not exist; nothing to stop"
         return 0
     fi
-    DIR=$(cd -- "$1" && pwd -P) || die "cannot resolve $1"
-    [[ $DIR != / ]] || die "refusing to use / as DIR"
+    resolve_dir "$1"
     # Refuse to rm -rf a directory this script did not create.
     [[ -e $DIR/$MARKER ]] || die "$DIR was not created by '$PROG start' (no $MARKER); not touching it"
 

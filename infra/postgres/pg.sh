@@ -14,8 +14,9 @@
 #                             (default: postgres if it exists, else chainon-pg)
 #   CHAINON_PG_START_TIMEOUT  seconds to wait for pg_isready (default: 30)
 set -euo pipefail
+# shellcheck source=../lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
 
-PROG=${0##*/}
 SUPERUSER=chainon
 DATABASE=chainon
 HOST=127.0.0.1
@@ -23,9 +24,6 @@ PG_LIBDIR=/usr/lib/postgresql
 MARKER=.chainon-pg
 START_TIMEOUT=${CHAINON_PG_START_TIMEOUT:-30}
 STOP_TIMEOUT=20
-
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 
 usage() {
     cat >&2 <<EOF
@@ -35,8 +33,6 @@ usage: $PROG install
 EOF
     exit 2
 }
-
-is_root() { [[ $(id -u) -eq 0 ]]; }
 
 # --- binaries ---------------------------------------------------------------
 
@@ -84,10 +80,7 @@ ensure_installed() {
     command -v apt-get >/dev/null 2>&1 \
         || die "PostgreSQL server binaries not found and apt-get is unavailable"
     log "PostgreSQL server not found; installing the 'postgresql' package with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update >&2 || die "apt-get update failed"
-    apt-get install -y --no-install-recommends postgresql >&2 \
-        || die "apt-get install postgresql failed"
+    apt_install postgresql
     BINDIR=$(find_bindir) || die "postgresql installed but no server bin dir found under $PG_LIBDIR"
 }
 
@@ -130,36 +123,6 @@ as_pg() {
 }
 
 # --- helpers ------------------------------------------------------------------
-
-free_port() {
-    if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-        return
-    fi
-    # Fallback: random high port that nothing answers on.
-    local p n
-    for ((n = 0; n < 50; n++)); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
-            printf '%s\n' "$p"
-            return 0
-        fi
-    done
-    return 1
-}
-
-# Alive = exists and is not a zombie (a killed postmaster whose parent, e.g. a
-# container's PID 1, has not reaped it yet still answers kill -0).
-pid_alive() {
-    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-    local state
-    state=$(ps -o stat= -p "$1" 2>/dev/null || true)
-    [[ $state != Z* ]]
-}
 
 # True if PID is alive and is a postgres process (guards against PID reuse).
 is_postgres_pid() {
@@ -305,9 +268,9 @@ launch() {
 
 write_state() {
     local dsn=$1
-    printf '%s\n' "$PORT" >"$DIR/port.tmp" && mv -f "$DIR/port.tmp" "$DIR/port"
-    printf '%s\n' "$SERVER_PID" >"$DIR/pid.tmp" && mv -f "$DIR/pid.tmp" "$DIR/pid"
-    printf 'CHAINON_POSTGRES_DSN=%s\n' "$dsn" >"$DIR/env.tmp" && mv -f "$DIR/env.tmp" "$DIR/env"
+    write_atomic "$DIR/port" "$PORT"
+    write_atomic "$DIR/pid" "$SERVER_PID"
+    write_atomic "$DIR/env" "CHAINON_POSTGRES_DSN=$dsn"
     chmod 0644 "$DIR/port" "$DIR/pid" "$DIR/env"
 }
 
@@ -319,8 +282,7 @@ cmd_start() {
     setup_user
 
     mkdir -p -- "$1" || die "cannot create directory $1"
-    DIR=$(cd -- "$1" && pwd -P) || die "cannot resolve $1"
-    [[ $DIR != / ]] || die "refusing to use / as DIR"
+    resolve_dir "$1"
 
     # Idempotent: a server already running in DIR is reused as is.
     local pid
@@ -361,7 +323,7 @@ cmd_start() {
 
     local attempt rc
     for attempt in 1 2 3 4 5; do
-        PORT=$(free_port) || die "could not find a free TCP port on $HOST"
+        PORT=$(free_ports 1) || die "could not find a free TCP port on $HOST"
         log "starting postgres on $HOST:$PORT (socket dir $DIR)"
         rc=0
         launch || rc=$?
@@ -403,22 +365,14 @@ kill_server() {
     local pgid
     pgid=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ' || true)
     kill -INT "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + STOP_TIMEOUT))
-    while pid_alive "$pid" && ((SECONDS < deadline)); do
-        sleep 0.1
-    done
-    if pid_alive "$pid"; then
+    if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
         log "postgres (pid $pid) did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
         if [[ $pgid == "$pid" ]]; then
             kill -KILL -- "-$pid" 2>/dev/null || true
         else
             kill -KILL "$pid" 2>/dev/null || true
         fi
-        deadline=$((SECONDS + 5))
-        while pid_alive "$pid" && ((SECONDS < deadline)); do
-            sleep 0.1
-        done
-        ! pid_alive "$pid" || die "could not kill postgres pid $pid"
+        wait_gone "$pid" 5 || die "could not kill postgres pid $pid"
     fi
     # Children of a killed postmaster exit on their own; make sure.
     if [[ $pgid == "$pid" ]]; then
@@ -427,7 +381,7 @@ kill_server() {
     # The exited processes stay zombies until their parent (PID 1 for a
     # daemon) reaps them; wait briefly so a follow-up `pgrep postgres` is
     # clean. Not an error if the reaper is slow: they are already dead.
-    deadline=$((SECONDS + 5))
+    local deadline=$((SECONDS + 5))
     while ((SECONDS < deadline)); do
         if kill -0 "$pid" 2>/dev/null; then
             :
@@ -446,8 +400,7 @@ cmd_stop() {
         log "$1 does not exist; nothing to stop"
         return 0
     fi
-    DIR=$(cd -- "$1" && pwd -P) || die "cannot resolve $1"
-    [[ $DIR != / ]] || die "refusing to use / as DIR"
+    resolve_dir "$1"
     # Refuse to rm -rf a directory this script did not create.
     [[ -e $DIR/$MARKER ]] \
         || die "$DIR was not created by '$PROG start' (no $MARKER); not touching it"

@@ -181,3 +181,15 @@ def test_a_key_can_be_issued_then_revoked(chainon: Run, acme: str) -> None:
 
     line = refused(chainon("brands", "keys", "acme", "--revoke", key_id))
     assert line == f"error: key {key_id} is already revoked"
+
+
+def test_bench_is_hidden_and_says_where_the_benchmark_went(chainon: Run) -> None:
+    moved = chainon("bench", "--quick", "--scenario", "send-smpp")
+    assert moved.exit_code == 2, moved.output
+    assert moved.stdout == ""
+    assert "`make bench` or `python -m bench`" in moved.stderr
+    assert len(moved.stderr.splitlines()) == 1
+
+    listed = chainon("--help")
+    assert listed.exit_code == 0, listed.output
+    assert "bench" not in listed.stdout

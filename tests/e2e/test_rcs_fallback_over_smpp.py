@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from chainon.runtime import Runtime
 from chainon.settings import SmppLinkSettings, StoreKind
+from devtools.smsc_simulator import Smsc, submits_of
 from domain import commands as cmd
 from domain.brand import Brand
 from domain.channels import Channel
@@ -39,7 +40,6 @@ from tests.rbm.fixture import (
     rbm_servers_fixture,  # noqa: F401
 )
 from tests.serving import serving
-from tests.smsc_simulator import Smsc, submits_of
 
 
 @pytest.fixture

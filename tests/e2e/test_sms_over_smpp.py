@@ -11,13 +11,13 @@ import pytest
 
 from chainon.runtime import Runtime
 from chainon.settings import SmppLinkSettings, StoreKind
+from devtools.smsc_simulator import Smsc, submits_of
 from domain import commands as cmd
 from domain.addresses import parse_phone
 from domain.channels import Channel
 from domain.conversation import Conversation
 from domain.message_status import MessageStatus
 from tests.conftest import BRAND_SMS, CONSUMER, make_settings
-from tests.smsc_simulator import Smsc, submits_of
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ def run_bench(output: Path, *arguments: str, env: dict[str, str] | None = None) 
         [
             sys.executable,
             "-m",
-            "chainon.cli",
             "bench",
             "--tiny",
             *arguments,

@@ -16,13 +16,13 @@ import pytest
 from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.port import Record
 from adapters.channels.port import MAX_RAW, ChannelRefusal
-from adapters.channels.smpp import SmppLink, SmppProvider
+from adapters.channels.smpp.provider import SmppLink, SmppProvider
 from chainon.asyncapi import document
 from chainon.records import INBOUND, DeadLetter, read
 from chainon.topics import Topics
 from chainon.workers import ChannelPublisher
+from devtools.smsc_simulator import Smsc
 from domain.commands import ReceiveMessage
-from tests.smsc_simulator import Smsc
 
 TOPICS = Topics()
 DLQ = TOPICS.dlq(TOPICS.inbound)

@@ -18,9 +18,9 @@ import aiosmtplib
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from adapters.channels.email import EmailProvider, EmailSettings, InboundEmailServer
-from adapters.channels.email_ids import ReplyDomain
-from adapters.channels.email_parsing import ParsedEmail, TokenCheck
+from adapters.channels.email.ids import ReplyDomain
+from adapters.channels.email.parsing import ParsedEmail, TokenCheck
+from adapters.channels.email.provider import EmailProvider, EmailSettings, InboundEmailServer
 from adapters.channels.port import (
     ChannelRefusal,
     OutboundMessage,

@@ -318,7 +318,7 @@ async def test_two_core_workers_share_the_partitions_and_keep_order(
 async def test_a_broker_restart_loses_nothing(
     tmp_path: Path, postgres_dsn: str, kafka_dir: Path
 ) -> None:
-    from tests.kafka_broker import kill_broker, restart_broker, start_broker, stop_broker
+    from devtools.kafka_broker import kill_broker, restart_broker, start_broker, stop_broker
 
     directory = kafka_dir / f"restart-{uuid.uuid4().hex[:6]}"
     bootstrap, _ = start_broker(directory)

@@ -27,17 +27,17 @@ from adapters.channels.port import (
     RevokingProvider,
     TemporaryFailure,
 )
-from adapters.channels.rcs import RcsProvider
-from adapters.channels.rcs_auth import TokenRefused
-from adapters.channels.rcs_client import (
+from adapters.channels.rcs.auth import TokenRefused
+from adapters.channels.rcs.client import (
     AgentEventType,
     AlreadyDelivered,
     NotRcsUser,
     RbmClient,
     Revoked,
 )
-from adapters.channels.rcs_revocations import RevocationLedger
-from adapters.channels.rcs_webhook import (
+from adapters.channels.rcs.provider import RcsProvider
+from adapters.channels.rcs.revocations import RevocationLedger
+from adapters.channels.rcs.webhook import (
     RbmUserEvent,
     RbmUserMessage,
     WebhookRefused,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from adapters.channels.rcs_webhook import sign
+from adapters.channels.rcs.webhook import sign
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
 from domain import commands as cmd

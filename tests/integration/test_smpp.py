@@ -17,12 +17,12 @@ import pytest
 from smpplib import smpp
 
 from adapters.channels.port import ChannelRefusal, OutboundMessage
-from adapters.channels.smpp import SmppLink, SmppProvider
-from adapters.channels.smpp_reassembly import GAP_MARKER
-from adapters.channels.smpp_reassembly_store import PartStore
+from adapters.channels.smpp.provider import SmppLink, SmppProvider
+from adapters.channels.smpp.reassembly import GAP_MARKER
+from adapters.channels.smpp.reassembly_store import PartStore
+from devtools.smsc_simulator import Smsc, delivers_of, submits_of
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt
-from tests.smsc_simulator import Smsc, delivers_of, submits_of
 
 SENDER = "+33939000001"
 

@@ -1,4 +1,4 @@
-"""The SMSC simulator (tests/smsc/smsc.js) itself, driven by a minimal raw SMPP 3.4 client.
+"""The SMSC simulator (devtools/smsc/smsc.js) itself, driven by a minimal raw SMPP 3.4 client.
 
 These tests pin down what the Chainon SMPP adapter's tests rely on: bind checks, submit_sm
 responses, delivery receipts and their quirks, throttling, MO segmentation, drops.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.smsc_simulator import Smsc, delivers_of, submits_of
+from devtools.smsc_simulator import Smsc, delivers_of, submits_of
 
 SYSTEM_ID = "chainon"
 PASSWORD = "secret"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from adapters.channels.rcs_content import content_message
+from adapters.channels.rcs.content import content_message
 from domain.rich_content import (
     CreateCalendarEvent,
     Dial,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.channels.smpp_codec import (
+from adapters.channels.smpp.codec import (
     Concat,
     MalformedPdu,
     SubmitPart,

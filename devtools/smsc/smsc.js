@@ -2,7 +2,7 @@
 // SMSC simulator for Chainon's tests: an SMPP 3.4 server (node-smpp 0.5.1) on 127.0.0.1
 // plus a small JSON control API (Node's http module) on another 127.0.0.1 port.
 //
-//   node tests/smsc/smsc.js [--port N] [--control-port N] [--system-id ID] [--password PW]
+//   node devtools/smsc/smsc.js [--port N] [--control-port N] [--system-id ID] [--password PW]
 //
 // Environment: SMSC_PORT, SMSC_CONTROL_PORT (0 or unset = a free port), SMSC_SYSTEM_ID,
 // SMSC_PASSWORD (unset or empty = any value accepted), SMSC_PDU_LOG=0 (no per-PDU stderr lines).

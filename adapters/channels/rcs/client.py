@@ -3,8 +3,8 @@
 Every call may be repeated safely, so throttling (429), server errors and dropped
 connections are retried here a few times with the same ids: RBM ignores a message or event
 whose id it has already seen. What is left after the retries is a ``TemporaryFailure`` for
-the dispatcher. The payload shapes are in ``rcs_content``, tokens in ``rcs_auth``; the
-channel provider built on this client is in ``rcs``.
+the dispatcher. The payload shapes are in ``content``, tokens in ``auth``; the
+channel provider built on this client is in ``provider``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from uuid import UUID, uuid4
 import httpx
 
 from adapters.channels.port import NotCapable, PermanentFailure, TemporaryFailure
-from adapters.channels.rcs_auth import ServiceAccountTokens
-from adapters.channels.rcs_content import content_message
+from adapters.channels.rcs.auth import ServiceAccountTokens
+from adapters.channels.rcs.content import content_message
 from domain.rich_content import RichContent
 
 API = "https://rcsbusinessmessaging.googleapis.com"

@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from adapters.channels.smpp_codec import Concat
-from adapters.channels.smpp_reassembly import Completed, Reassembler
+from adapters.channels.smpp.codec import Concat
+from adapters.channels.smpp.reassembly import Completed, Reassembler
 
 __all__ = ["PartStore"]
 

@@ -15,7 +15,7 @@ from email.parser import Parser
 from typing import Literal
 from uuid import UUID
 
-from adapters.channels.email_ids import ReplyDomain, unxtext
+from adapters.channels.email.ids import ReplyDomain, unxtext
 from domain.message_status import MessageStatus
 
 _RETURNED_HEADERS = {"text/rfc822-headers", "message/global-headers"}

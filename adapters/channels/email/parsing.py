@@ -21,9 +21,9 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from adapters.channels.email_ids import ReplyDomain
-from adapters.channels.email_reports import delivery_report, is_delivery_report
-from adapters.channels.email_text import html_to_text, strip_reply
+from adapters.channels.email.ids import ReplyDomain
+from adapters.channels.email.reports import delivery_report, is_delivery_report
+from adapters.channels.email.text import html_to_text, strip_reply
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from adapters.channels.email_ids import ReplyDomain
+from adapters.channels.email.ids import ReplyDomain
 
 
 class EmailSettings(BaseModel):

@@ -1,10 +1,10 @@
 """SMS over an SMPP 3.4 link: an ESME that binds as a transceiver to an aggregator's SMSC.
 
-PDU bytes are smpplib's; everything the libraries get wrong is ours (``smpp_codec``:
-segments and UDH; ``smpp_receipts``: delivery receipts; ``smpp_reassembly``: long MO).
+PDU bytes are smpplib's; everything the libraries get wrong is ours (``codec``:
+segments and UDH; ``receipts``: delivery receipts; ``reassembly``: long MO).
 One link is one bind, with a window of outstanding submits and a throughput cap per bind
 and per sender number. It reconnects with backoff after a drop (see ``_submit`` for what
-is sent again). Parts of a long MO wait in ``smpp_reassembly_store``, on disk when the link
+is sent again). Parts of a long MO wait in ``reassembly_store``, on disk when the link
 has a ``state_dir``, so that a restart loses none the SMSC was told we had.
 """
 
@@ -33,16 +33,16 @@ from adapters.channels.port import (
     OutboundMessage,
     PermanentFailure,
 )
-from adapters.channels.smpp_codec import (
+from adapters.channels.smpp.codec import (
     MalformedPdu,
     SubmitPart,
     decode_text,
     parse_udh,
     submit_parts,
 )
-from adapters.channels.smpp_reassembly import Completed, Reassembler
-from adapters.channels.smpp_reassembly_store import PartStore
-from adapters.channels.smpp_receipts import UnreadableReceipt, id_variants, parse_receipt
+from adapters.channels.smpp.reassembly import Completed, Reassembler
+from adapters.channels.smpp.reassembly_store import PartStore
+from adapters.channels.smpp.receipts import UnreadableReceipt, id_variants, parse_receipt
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt
 from domain.message_status import MessageStatus

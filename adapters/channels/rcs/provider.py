@@ -5,7 +5,7 @@ A brand's RCS address is its RBM agent id, so a message goes out from the agent 
 its sender (RBM takes ``agentId`` on every call), and our message id is RBM's
 ``messageId``: the id a retry reuses, the one a revocation names and the one RBM's
 DELIVERED event echoes, which is how the receipt finds its message. The REST calls are in
-``rcs_client``, the webhook's wire format in ``rcs_webhook``.
+``client``, the webhook's wire format in ``webhook``.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from adapters.channels.port import (
     Revocation,
     RevokeMessage,
 )
-from adapters.channels.rcs_client import (
+from adapters.channels.rcs.client import (
     AlreadyDelivered,
     InvalidPhone,
     RbmClient,
     RbmSettings,
 )
-from adapters.channels.rcs_revocations import RevocationLedger
-from adapters.channels.rcs_webhook import (
+from adapters.channels.rcs.revocations import RevocationLedger
+from adapters.channels.rcs.webhook import (
     DELIVERED,
     READ,
     MalformedWebhook,

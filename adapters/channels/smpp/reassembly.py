@@ -3,7 +3,7 @@
 Handsets split long texts into parts that the SMSC delivers as separate ``deliver_sm`` PDUs,
 in any order, sometimes twice, sometimes never. The SMPP libraries hand them over one by one,
 so we join them here. This is only a state holder with no I/O and no clock: the caller keeps
-it durable (``smpp_reassembly_store`` keeps every part in SQLite and ``restore``s them after a
+it durable (``reassembly_store`` keeps every part in SQLite and ``restore``s them after a
 restart; ``to_json``/``from_json`` carry the whole state at once) and decides when to call
 ``expire``.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.channels.smpp_codec import Concat
+from adapters.channels.smpp.codec import Concat
 
 __all__ = ["GAP_MARKER", "Completed", "Reassembler"]
 

@@ -26,9 +26,9 @@ from uuid import UUID
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from adapters.channels.email_ids import xtext
-from adapters.channels.email_parsing import PROVIDER, MalformedEmail, ParsedEmail, parse_inbound
-from adapters.channels.email_settings import EmailSettings
+from adapters.channels.email.ids import xtext
+from adapters.channels.email.parsing import PROVIDER, MalformedEmail, ParsedEmail, parse_inbound
+from adapters.channels.email.settings import EmailSettings
 from adapters.channels.port import (
     Accepted,
     ChannelRefusal,

@@ -1,10 +1,10 @@
-"""Start, steer and stop the SMSC simulator of ``tests/smsc/smsc.js`` (SMPP 3.4, node-smpp).
+"""Start, steer and stop the SMSC simulator of ``devtools/smsc/smsc.js`` (SMPP 3.4, node-smpp).
 
-One ``Smsc`` is one ``node tests/smsc/smsc.js`` process: an SMPP server on
+One ``Smsc`` is one ``node devtools/smsc/smsc.js`` process: an SMPP server on
 ``127.0.0.1:<port>`` and a JSON control API on ``control_url``. Its stdout and stderr
 (one line per PDU) go to ``smsc.stdout`` / ``smsc.log`` in the directory given to
-``start``, so a failing test can point at them. ``tests/smsc/node_modules`` must be
-installed first (``npm ci --prefix tests/smsc --no-audit --no-fund``; ``make test`` does it).
+``start``, so a failing test can point at them. ``devtools/smsc/node_modules`` must be
+installed first (``npm ci --prefix devtools/smsc --no-audit --no-fund``; ``make test`` does it).
 
     with Smsc(system_id="chainon", password="secret", directory=tmp_path) as smsc:
         smsc.configure(receipt_delay_ms=0, throttle={"tps": 20})
@@ -28,8 +28,7 @@ from typing import Any, Self
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-SMSC_DIR = ROOT / "tests" / "smsc"
+SMSC_DIR = Path(__file__).resolve().parent / "smsc"
 SMSC_SCRIPT = SMSC_DIR / "smsc.js"
 
 LogEntry = dict[str, Any]
@@ -126,8 +125,8 @@ class Smsc:
             raise RuntimeError("node (Node.js) is not on PATH: the SMSC simulator needs it")
         if not (SMSC_DIR / "node_modules" / "smpp").is_dir():
             raise RuntimeError(
-                "tests/smsc/node_modules is missing: run "
-                "`npm ci --prefix tests/smsc --no-audit --no-fund` (make test does)"
+                "devtools/smsc/node_modules is missing: run "
+                "`npm ci --prefix devtools/smsc --no-audit --no-fund` (make test does)"
             )
         if directory is not None:
             self._directory = directory
