@@ -19,8 +19,8 @@ from eventsourcing.persistence import Notification
 from pydantic_core import to_jsonable_python
 
 from adapters.bus.port import Bus, BusUnavailable, Consumer
+from adapters.persistence.port import log_of
 from chainon.core import Core
-from chainon.event_batches import select_logged
 from chainon.records import EventRecord
 from chainon.relay import event_data, is_public
 from projections.projection import Fact, Projection
@@ -88,6 +88,7 @@ class Views:
         fed_by_bus: bool = False,
     ) -> None:
         self.core = core
+        self.log = log_of(core.recorder)
         self.store = store
         self.projections = {p.name: p for p in projections}
         self.fed_by_bus = fed_by_bus
@@ -171,7 +172,7 @@ class Views:
         moving = {p.name: p for p in projections}
         start, looked = min(marks.values()), 0
         while moving and start < head and looked < scan:
-            page = select_logged(self.core.recorder, start + 1, head, min(BATCH, scan - looked))
+            page = self.log.logged(start + 1, head, min(BATCH, scan - looked))
             if not page:
                 break
             looked += len(page)
