@@ -41,6 +41,7 @@ from domain.contact import Contact
 from domain.conversation import Conversation, normalise_tag
 from domain.errors import DomainError, InvalidInput, NotFound
 from projections.conversation_list import ConversationFilter, search
+from projections.rebuild import rebuild_many, verify
 
 
 class Commands(TyperGroup):
@@ -449,7 +450,7 @@ def projections_rebuild(
         chosen = _chosen(runtime, name)
         started = time.perf_counter()
         with _progress(f"rebuilding {', '.join(chosen)}") as step:
-            read = runtime.views.rebuild_many(chosen, step)  # one pass for them all
+            read = rebuild_many(runtime.views, chosen, step)  # one pass for them all
         elapsed = time.perf_counter() - started
         rate = read / elapsed if elapsed > 0 else 0.0
         _console().print(
@@ -468,7 +469,7 @@ def projections_verify(
     with _runtime(_settings(ctx)) as runtime:
         for projection in _chosen(runtime, name):
             with _progress(f"verifying {projection}") as step:
-                found = runtime.views.verify(projection, step)
+                found = verify(runtime.views, projection, step)
             if found:
                 failed = True
                 out.print(Text(f"{projection}: {len(found)} differences", style="bold red"))

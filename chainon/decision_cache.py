@@ -15,9 +15,10 @@ saved, is evicted, so the next load replays it from the store.
 Queries: at the start of each unit of work, ``sync`` asks the store for its newest
 notification id, once. When every notification since the last sync is one this cache
 saved itself (the usual case: one core per partition of conversations), nothing cached
-is stale. Otherwise it reads the notifications it did not write and evicts their
-aggregates. Both SQLite (one writer) and eventsourcing's PostgreSQL recorder (a table
-lock on insert) make notification ids visible in order, so no write is missed. The
+is stale. Otherwise it reads which aggregates the notifications it did not write are
+about (not their events: ``adapters.persistence``) and evicts them. Both SQLite (one
+writer) and eventsourcing's PostgreSQL recorder (a table lock on insert) make
+notification ids visible in order, so no write is missed. The
 store also answers "no such aggregate" once per id (deduplication looks up ids that
 mostly do not exist yet); that answer is kept for the unit of work only, and records
 written once and rarely read again (index entries, refusals, idempotency records) are not
@@ -38,7 +39,7 @@ from eventsourcing.application import LRUCache
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, EventStore, Recording, StoredEvent
 
-from chainon.event_batches import select_events_of
+from adapters.persistence.port import log_of
 
 Project = Callable[[Any, Iterable[Any]], Any]
 SCAN_PAGE = 1000
@@ -55,7 +56,7 @@ class DecisionCache:
         not_kept_when_new: tuple[type[Aggregate], ...] = (),
     ) -> None:
         self.events = events
-        self.recorder = recorder
+        self.log = log_of(recorder)
         self.project = project
         self.not_kept_when_new = not_kept_when_new
         self._cache: LRUCache[UUID, Aggregate] | None = (
@@ -72,7 +73,7 @@ class DecisionCache:
         self._absent.clear()
         if self._cache is None:
             return
-        head = self.recorder.max_notification_id() or 0
+        head = self.log.head()
         if self._synced is None:  # nothing cached yet can be older than this
             self._synced, self._ours = head, set()
             return
@@ -87,11 +88,11 @@ class DecisionCache:
     def _evict_foreign(self, after: int, head: int, ours: set[int]) -> None:
         start = after + 1
         while start <= head:
-            page = self.recorder.select_notifications(start, SCAN_PAGE, stop=head)
+            page = self.log.logged(start, head, SCAN_PAGE)
             for notification in page:
                 if notification.id not in ours:
                     self.foreign_seen += 1
-                    self.evict(UUID(str(notification.originator_id)))
+                    self.evict(UUID(notification.aggregate_id))
             if len(page) < SCAN_PAGE:
                 return
             start = page[-1].id + 1
@@ -128,7 +129,7 @@ class DecisionCache:
         if not wanted:
             return
         stored: dict[UUID, list[StoredEvent]] = {}
-        for event in select_events_of(self.recorder, wanted):
+        for event in self.log.events_of(wanted):
             stored.setdefault(UUID(str(event.originator_id)), []).append(event)
         to_domain = self.events.mapper.to_domain_event
         for aggregate_id in wanted:

@@ -1,10 +1,11 @@
 """The relay: the event store is the outbox, and this publishes it, in order, exactly as stored.
 
-It reads the notification log after its tracked position, publishes each public event to
-the events topic (and each queued message to the outbound topic), waits until the bus
-acknowledged all of them, and only then records its new position in the store. A crash
-before that re-sends what was not acknowledged, never skips: consumers that remember the
-``position`` of the last event they applied ignore the repeats.
+It reads the notification log after its tracked position, publishes each public event
+(``domain.public_events``) to the events topic (and each queued message to the outbound
+topic), waits until the bus acknowledged all of them, and only then records its new
+position in the store. A crash before that re-sends what was not acknowledged, never
+skips: consumers that remember the ``position`` of the last event they applied ignore the
+repeats.
 """
 
 from __future__ import annotations
@@ -28,20 +29,10 @@ from chainon.polling import follow
 from chainon.records import dump
 from chainon.topics import Topics
 from domain.conversation import Conversation
+from domain.public_events import event_data, is_public
 
 NAME = "relay"
 log = structlog.get_logger(__name__)
-
-# Internal plumbing (index entries, idempotency records) and secrets (API key hashes) stay
-# inside; everything a brand or a projection may care about goes out.
-PUBLIC = ("chainon:Conversation.", "chainon:Contact.", "chainon:RefusedInbound.")
-PUBLIC_BRAND = (
-    "chainon:Brand.Registered",
-    "chainon:Brand.SenderAddressAdded",
-    "chainon:Brand.QueueConfigured",
-    "chainon:Brand.AgentCapacitySet",
-)
-HIDDEN_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 Call = Callable[..., Awaitable[Any]]
 
@@ -53,15 +44,6 @@ class _Batch:
     last: int  # the last one's id
     outgoing: list[Outgoing]
     head: int  # the log's head when nothing was read
-
-
-def is_public(topic: str) -> bool:
-    return topic.startswith(PUBLIC) or topic in PUBLIC_BRAND
-
-
-def event_data(event: object) -> dict[str, Any]:
-    """A domain event's own fields, as the events topic carries them."""
-    return {k: v for k, v in event.__dict__.items() if k not in HIDDEN_FIELDS}
 
 
 def record_json(notification: Notification, event: object, data: dict[str, Any]) -> bytes:

@@ -19,7 +19,7 @@ import structlog
 from eventsourcing.persistence import TrackingRecorder
 
 from adapters.bus.embedded import EmbeddedBus
-from adapters.bus.port import Bus
+from adapters.bus.port import Bus, BusUnavailable
 from adapters.channels.email.provider import EmailProvider
 from adapters.channels.port import ChannelProvider
 from adapters.channels.rcs.provider import RbmWebhook, RcsProvider
@@ -36,13 +36,15 @@ from chainon.relay import Relay
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.store import racing_creation, store_env
 from chainon.topics import Topics
-from chainon.views import KafkaFeed, Views
+from chainon.views import views_of
 from chainon.workers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from domain import commands as cmd
 from domain.channels import Channel
 from projections.catalogue import all_projections
 from projections.fallback_deadlines import due
+from projections.runner import Views
 from projections.store import ReadModelStore
+from projections.topic_feed import TopicFeed
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -207,7 +209,9 @@ class Runtime:
         or feeds them: the core, relay and dispatch workers never do."""
         fed_by_bus = self.settings.bus is BusKind.KAFKA
         return racing_creation(
-            lambda: Views(self.core, self._read_models(), all_projections(), fed_by_bus=fed_by_bus)
+            lambda: views_of(
+                self.core, self._read_models(), all_projections(), fed_by_bus=fed_by_bus
+            )
         )
 
     def _read_models(self) -> ReadModelStore:
@@ -300,7 +304,8 @@ class Runtime:
     async def _views_feed(self) -> None:
         if self.settings.bus is BusKind.KAFKA:
             consumer = self.bus.consumer(self.topics.group("views"), [self.topics.events])
-            await KafkaFeed(self.views, self.bus, consumer, self.call).run(self._stopping)
+            feed = TopicFeed(self.views, consumer, self.call, unavailable=BusUnavailable)
+            await feed.run(self._stopping)
             return
         await follow(
             lambda: self.call(self.views.feed_from_store),

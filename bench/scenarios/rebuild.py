@@ -5,7 +5,7 @@ through the core in batches (``Core.handle_many``, one transaction each) until t
 holds N events (an inbound message is one event, and a new conversation a few more). That
 part is not timed, but its rate is reported. Then, with a fresh runtime in the same
 process (no aggregate cached, the peak memory reset), each projection is rebuilt in turn as
-``chainon projections rebuild all`` does it (``Views.rebuild``: into shadow tables from the
+``chainon projections rebuild all`` does it (``projections.rebuild``: into shadow tables from the
 first event, then swapped in); the clock runs over those rebuilds only. The figure is the
 store's events per second of that time; each projection reads every event, so the events
 read are a multiple of it (reported too).
@@ -33,10 +33,11 @@ BATCH = 500  # commands a transaction, as the runtime's batcher makes them under
 def rebuild(ctx: Context) -> Result:
     """Every projection rebuilt from the store in one pass (as `projections rebuild all`)."""
     from chainon.observability import configure_logging
-    from chainon.relay import is_public
     from chainon.runtime import Runtime
     from domain.channels import Channel
+    from domain.public_events import is_public
     from projections.agent_queue import AgentQueue
+    from projections.rebuild import rebuild_many
 
     counts = ctx.counts
     settings = ctx.settings()
@@ -69,7 +70,7 @@ def rebuild(ctx: Context) -> Result:
         head = runtime.core.recorder.max_notification_id() or 0
         names = sorted(views.projections)
         started = time.perf_counter()
-        events_read = views.rebuild_many(names)  # one pass, as `projections rebuild all`
+        events_read = rebuild_many(views, names)  # one pass, as `projections rebuild all`
         seconds = time.perf_counter() - started
         rebuild_rss = peak_rss(os.getpid()) or own_peak_rss()
         # A projection's position is that of the last event it was given: the store's

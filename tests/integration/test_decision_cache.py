@@ -10,8 +10,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from adapters.persistence.popo import RecorderLog
+from adapters.persistence.port import log_of
 from chainon.core import Core
-from chainon.event_batches import select_events_of, select_logged
 from chainon.settings import Settings, StoreKind
 from chainon.store import store_env
 from domain import commands as cmd
@@ -70,7 +71,7 @@ def test_one_query_answers_for_many_aggregates_as_one_query_each_would(
         assert outcome.contact_id is not None
         wanted += [outcome.conversation_id, outcome.contact_id]
     wanted.append(uuid4())
-    together = select_events_of(core.recorder, wanted)
+    together = log_of(core.recorder).events_of(wanted)
     one_by_one = [e for i in dict.fromkeys(wanted) for e in core.recorder.select_events(i)]
     key = [(UUID(str(e.originator_id)), e.originator_version, e.topic, e.state) for e in together]
     assert sorted(key) == sorted(
@@ -139,9 +140,17 @@ def test_the_light_log_scan_names_what_the_notifications_do(cores: tuple[Core, C
     core.handle_many([(inbound(f"log-{i}", CONSUMERS[i % 3]), None) for i in range(6)])
     head = core.recorder.max_notification_id() or 0
     full = core.recorder.select_notifications(start=2, limit=head, stop=head - 1)
-    light = select_logged(core.recorder, 2, head - 1, head)
+    light = log_of(core.recorder).logged(2, head - 1, head)
     assert [(n.id, n.aggregate_id, n.version, n.topic) for n in light] == [
         (n.id, str(UUID(str(n.originator_id))), n.originator_version, n.topic) for n in full
     ]
     assert len(light) == head - 2
-    assert [n.id for n in select_logged(core.recorder, 2, head, 3)] == [2, 3, 4]
+    assert [n.id for n in log_of(core.recorder).logged(2, head, 3)] == [2, 3, 4]
+
+
+def test_both_stores_are_read_in_one_query_not_through_the_recorder(
+    cores: tuple[Core, Core],
+) -> None:
+    core, _ = cores
+    assert not isinstance(log_of(core.recorder), RecorderLog)
+    assert not isinstance(core.decisions.log, RecorderLog)

@@ -18,10 +18,12 @@ from chainon.core import Core
 from chainon.runtime import Role, Runtime
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.store import store_env
-from chainon.views import FEED, Views
+from chainon.views import views_of
 from domain import commands as cmd
 from domain.channels import Channel
 from projections.catalogue import all_projections
+from projections.rebuild import verify
+from projections.runner import FEED
 from projections.sqlite import SQLiteReadModels
 from tests.conftest import BRAND_SMS, make_settings
 
@@ -93,11 +95,11 @@ def test_a_views_runner_killed_mid_batch_ends_equal_to_a_rebuild(tmp_path: Path)
     finally:
         runner.send_signal(signal.SIGTERM)
         runner.wait(timeout=20)
-    views = Views(core, SQLiteReadModels(views_db), all_projections())
+    views = views_of(core, SQLiteReadModels(views_db), all_projections())
     try:
         assert all(s.lag == 0 for s in views.status())
         for name in views.projections:
-            assert views.verify(name) == [], name
+            assert verify(views, name) == [], name
     finally:
         views.store.close()
         core.close()
@@ -131,7 +133,7 @@ async def test_the_store_feed_and_the_kafka_feed_build_the_same_models(
         await runtime.stop()
     assert [s.lag for s in statuses] == [0] * len(statuses)
     # The embedded side: the same store, followed directly, into a SQLite read-model file.
-    embedded = Views(
+    embedded = views_of(
         runtime.core, SQLiteReadModels(tmp_path / "embedded.sqlite3"), all_projections()
     )
     try:

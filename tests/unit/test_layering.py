@@ -9,6 +9,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import domain
 
 FORBIDDEN = (
@@ -73,3 +75,45 @@ def test_the_shipped_packages_import_neither_the_tests_nor_the_benchmark() -> No
                 ]
     assert "chainon" in shipped
     assert offenders == []
+
+
+# What each production package may not import, read from the source (every import
+# statement, at any depth, so a lazy import inside a function counts too).
+OUTWARD: dict[str, set[str]] = {
+    "domain": {"adapters", "projections", "chainon", "bench", "tests", "devtools"},
+    "adapters": {"chainon", "projections", "bench", "tests", "devtools"},
+    "projections": {"chainon", "adapters", "bench", "tests", "devtools"},
+    "chainon": {"bench", "tests", "devtools"},
+}
+ROOT = Path(domain.__file__).resolve().parent.parent
+
+
+def imported_roots(path: Path) -> set[str]:
+    return roots_of(path.read_text())
+
+
+def roots_of(source: str) -> set[str]:
+    tree = ast.parse(source)
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("package", sorted(OUTWARD))
+def test_each_layer_imports_nothing_outward(package: str) -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_roots(path) & OUTWARD[package])
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_the_scan_sees_a_lazy_import() -> None:
+    """The guard itself: an import inside a function is found (the old bench command hid
+    one there)."""
+    source = "def run() -> None:\n    from bench.cli import main\n    import tests.conftest\n"
+    assert roots_of(source) == {"bench", "tests"}

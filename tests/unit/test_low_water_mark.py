@@ -7,11 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from chainon.core import Core
-from chainon.views import MARK, Views, facts_of
+from chainon.views import views_of
 from domain import commands as cmd
 from domain.channels import Channel
 from projections.catalogue import all_projections
+from projections.facts import facts_of
 from projections.projection import Fact
+from projections.rebuild import rebuild_many
+from projections.runner import MARK, Views
 from projections.sqlite import SQLiteReadModels
 
 SMS = "+33939000001"
@@ -35,7 +38,8 @@ def two_conversations(tmp_path: Path) -> tuple[Core, list[Fact], list[Fact]]:
             )
         )
     head = core.recorder.max_notification_id() or 0
-    facts = facts_of(core, core.recorder.select_notifications(start=1, limit=head))
+    notifications = core.recorder.select_notifications(start=1, limit=head)
+    facts = facts_of(core.mapper.to_domain_event, notifications)
     conversations = [f for f in facts if f.aggregate_type == "Conversation"]
     first, second = (
         conversations[0].aggregate_id,
@@ -52,7 +56,7 @@ def two_conversations(tmp_path: Path) -> tuple[Core, list[Fact], list[Fact]]:
 
 
 def bus_fed_views(core: Core, path: Path) -> Views:
-    return Views(core, SQLiteReadModels(path), all_projections(), fed_by_bus=True)
+    return views_of(core, SQLiteReadModels(path), all_projections(), fed_by_bus=True)
 
 
 def test_a_partition_ahead_of_another_does_not_move_the_position_past_the_gap(
@@ -107,9 +111,9 @@ def test_a_rebuilt_projection_is_at_the_head_even_when_index_entries_end_the_sto
     core, ahead, behind = two_conversations(tmp_path)
     head = core.recorder.max_notification_id() or 0
     assert max(f.position for f in ahead + behind) < head  # the store ends with index entries
-    views = Views(core, SQLiteReadModels(tmp_path / "views.sqlite3"), all_projections())
+    views = views_of(core, SQLiteReadModels(tmp_path / "views.sqlite3"), all_projections())
 
-    views.rebuild_many(sorted(views.projections))  # `projections rebuild all`, no feed running
+    rebuild_many(views, sorted(views.projections))  # `projections rebuild all`, no feed running
 
     assert [s.lag for s in views.status()] == [0] * len(views.projections)
     assert views.position == head

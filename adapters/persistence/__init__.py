@@ -1,0 +1,1 @@
+"""The event store read in the ways eventsourcing's recorders do not offer, and its save."""
