@@ -98,10 +98,10 @@ def impurities(source: str) -> list[str]:
 
 
 def unit_modules() -> list[Path]:
-    return sorted(p for p in UNIT.glob("*.py") if p.name != Path(__file__).name)
+    return sorted(p for p in UNIT.rglob("*.py") if p.name != Path(__file__).name)
 
 
-@pytest.mark.parametrize("path", unit_modules(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", unit_modules(), ids=lambda p: str(p.relative_to(UNIT)))
 def test_a_unit_test_module_touches_no_file_database_socket_or_server(path: Path) -> None:
     assert impurities(path.read_text()) == []
 
