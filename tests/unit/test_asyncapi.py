@@ -9,11 +9,9 @@ from uuid import uuid4
 
 import jsonschema
 import pytest
-from typer.testing import CliRunner
 
 from adapters.channels.port import OutboundMessage
 from chainon.asyncapi import document
-from chainon.cli import app
 from chainon.records import DeadLetter, EventRecord
 from chainon.topics import Topics
 from domain import commands as cmd
@@ -150,10 +148,3 @@ def test_every_command_and_inbound_type_is_in_the_document() -> None:
         cmd.RecordReceipt,
     ):
         assert f'"const": "{model.__name__}"' in text
-
-
-def test_the_cli_exports_the_same_document(tmp_path: Any) -> None:
-    target = tmp_path / "asyncapi.json"
-    result = CliRunner().invoke(app, ["schemas", "export", "--output", str(target)])
-    assert result.exit_code == 0, result.output
-    assert json.loads(target.read_text()) == DOC

@@ -11,7 +11,7 @@ import pytest
 
 from projections.analytics import Analytics, report
 from projections.sqlite import SQLiteReadModels
-from tests.unit.test_analytics import BRAND, DAY, OTHER_BRAND, T0, US, Story
+from tests.integration.test_analytics import BRAND, DAY, OTHER_BRAND, T0, US, Story
 
 
 @pytest.fixture
