@@ -53,7 +53,7 @@ def _env(ctx: Context, store: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(ctx.data_dir / "plain.sqlite3"),
         }
-    from chainon.store import postgres_env
+    from chainon.event_store import postgres_env
 
     settings = ctx.settings(postgres_dsn=ctx.require_postgres(), postgres_schema=ctx.fresh_schema())
     return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres_env(settings)}

@@ -178,7 +178,7 @@ class Deployment:
         """Until every core worker handles records and the views follow; returns how long
         it took and how many rounds."""
         from adapters.bus.port import Outgoing
-        from chainon.records import conversation_key, dump
+        from chainon.topic_records import conversation_key, dump
         from domain import commands as cmd
         from domain.channels import Channel
 
@@ -224,7 +224,7 @@ def _one_sender_per_partition(brand_number: str, partitions: int) -> list[str]:
     default partitioner: murmur2 of the key)."""
     from aiokafka.partitioner import DefaultPartitioner
 
-    from chainon.records import conversation_key
+    from chainon.topic_records import conversation_key
 
     every = list(range(partitions))
     found: dict[int, str] = {}

@@ -109,7 +109,7 @@ class Fleet:
 
         One at a time because two workers creating the store's tables at once collide in
         PostgreSQL's catalogue (eventsourcing's ``CREATE OR REPLACE FUNCTION`` fails with
-        "tuple concurrently updated", which ``chainon.store.racing_creation`` does not
+        "tuple concurrently updated", which ``chainon.event_store.racing_creation`` does not
         retry). Runs on the main thread: the kernel's parent-death signal follows the
         thread that started the process."""
         self.directory.mkdir(parents=True, exist_ok=True)

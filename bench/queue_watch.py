@@ -35,8 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from projections.read_model_store import ReadModelStore
 from projections.sqlite import SQLiteReadModels
-from projections.store import ReadModelStore
 
 if TYPE_CHECKING:
     from chainon.core import Core
@@ -105,8 +105,8 @@ class Watcher:
 def main(argv: list[str]) -> int:
     from bench.traffic import inbound
     from chainon.core import Core
+    from chainon.event_store import store_env
     from chainon.settings import Settings, StoreKind
-    from chainon.store import store_env
 
     brand_id, count, conversations, output = argv[0], int(argv[1]), int(argv[2]), Path(argv[3])
     settings = Settings()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from adapters.channels.port import OutboundMessage
 from chainon import __version__
-from chainon.records import COMMANDS, INBOUND, DeadLetter, EventRecord
+from chainon.topic_records import COMMANDS, INBOUND, DeadLetter, EventRecord
 from chainon.topics import Topics
 
 REF_TEMPLATE = "#/components/schemas/{model}"

@@ -200,7 +200,7 @@ def worker(
 
     Health and metrics are served on CHAINON_WORKER_PORT when it is set.
     """
-    from chainon.worker import run_worker
+    from chainon.worker_process import run_worker
 
     settings = _settings(ctx)
     configure_logging(settings.log_level, json=settings.log_json)

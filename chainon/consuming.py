@@ -22,7 +22,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from adapters.bus.port import Bus, BusUnavailable, Consumer, Outgoing, Record
 from adapters.channels.port import TemporaryFailure
 from chainon.observability import BUS_DLQ, BUS_LAG, BUS_RECORDS
-from chainon.records import DeadLetter, PoisonRecord, dump
+from chainon.topic_records import DeadLetter, PoisonRecord, dump
 from chainon.topics import Topics
 from domain.errors import DomainError
 

@@ -28,7 +28,7 @@ import structlog
 
 from adapters.bus.port import Bus, Outgoing
 from chainon.polling import follow
-from chainon.records import dump
+from chainon.topic_records import dump
 from chainon.topics import Topics
 from domain import commands as cmd
 from projections.fallback_deadlines import DueDeadline

@@ -26,7 +26,7 @@ from adapters.channels.port import OutboundMessage, RevokeMessage
 from chainon.core import Core
 from chainon.observability import RELAY_LAG, RELAY_PUBLISHED
 from chainon.polling import follow
-from chainon.records import dump
+from chainon.topic_records import dump
 from chainon.topics import Topics
 from domain.conversation import Conversation
 from domain.public_events import event_data, is_public

@@ -30,20 +30,20 @@ from chainon.batching import CommandBatcher
 from chainon.consuming import ConsumingWorker
 from chainon.core import Core
 from chainon.deadlines import DeadlineScheduler
+from chainon.event_store import racing_creation, store_env
 from chainon.messagebus import IdempotencyClaim
 from chainon.polling import follow
+from chainon.record_handlers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from chainon.relay import Relay
 from chainon.settings import BusKind, Settings, StoreKind
-from chainon.store import racing_creation, store_env
 from chainon.topics import Topics
 from chainon.views import views_of
-from chainon.workers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from domain import commands as cmd
 from domain.channels import Channel
 from projections.catalogue import all_projections
 from projections.fallback_deadlines import due
+from projections.read_model_store import ReadModelStore
 from projections.runner import Views
-from projections.store import ReadModelStore
 from projections.topic_feed import TopicFeed
 
 T = TypeVar("T")

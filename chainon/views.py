@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from adapters.persistence.port import log_of
 from chainon.core import Core
 from projections.projection import Projection
+from projections.read_model_store import ReadModelStore
 from projections.runner import Views
-from projections.store import ReadModelStore
 
 
 def views_of(

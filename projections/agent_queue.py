@@ -10,22 +10,15 @@ time from the ``now`` the caller passes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from domain.brand import DEFAULT_AGENT_CAPACITY, DEFAULT_FIRST_RESPONSE_MINUTES
-from projections.projection import Fact, Projection, Table, Tx, one
-from projections.store import ReadModelStore
+from projections.projection import Fact, Projection, Table, Tx, one, sortable_utc
+from projections.read_model_store import ReadModelStore
 
 WAITING = "i.status = 'open' AND (i.waiting_since IS NOT NULL OR i.agent IS NULL)"
-
-
-def iso(at: datetime) -> str:
-    """Fixed-width UTC text, so that comparing strings compares times on both backends."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -99,7 +92,7 @@ class AgentQueue(Projection):
     )
 
     def apply(self, tx: Tx, fact: Fact) -> None:
-        base = {"id": fact.aggregate_id, "pos": fact.position, "at": iso(fact.timestamp)}
+        base = {"id": fact.aggregate_id, "pos": fact.position, "at": sortable_utc(fact.timestamp)}
         d = fact.data
         match fact.type:
             case "Conversation.Opened":
@@ -199,7 +192,7 @@ def _minutes(tx: Tx, brand_id: str) -> int:
 
 
 def _due(since: str, minutes: int) -> str:
-    return iso(datetime.fromisoformat(since) + timedelta(minutes=minutes))
+    return sortable_utc(datetime.fromisoformat(since) + timedelta(minutes=minutes))
 
 
 def _time(text: str | None) -> datetime | None:
@@ -208,7 +201,7 @@ def _time(text: str | None) -> datetime | None:
 
 def item(row: dict[str, Any], now: datetime) -> QueueItem:
     """A row as the API shows it, its age and breach taken against ``now``."""
-    now = datetime.fromisoformat(iso(now))
+    now = datetime.fromisoformat(sortable_utc(now))
     opened_at = datetime.fromisoformat(row["opened_at"])
     since, due = _time(row["waiting_since"]), _time(row["sla_due_at"])
     waiting = row["status"] == "open" and (since is not None or row["agent"] is None)
@@ -245,7 +238,7 @@ def waiting(
 ) -> list[QueueItem]:
     """The brand's waiting conversations, most urgent first, then the longest waiting."""
     clauses = ["i.brand_id = %(brand_id)s", f"({WAITING})"]
-    params: dict[str, Any] = {"brand_id": str(brand_id), "limit": limit, "now": iso(now)}
+    params: dict[str, Any] = {"brand_id": str(brand_id), "limit": limit, "now": sortable_utc(now)}
     for column, value in (("team", team), ("agent", agent)):
         if value is not None:
             clauses.append(f"i.{column} = %({column})s")

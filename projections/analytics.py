@@ -19,7 +19,7 @@ from uuid import UUID
 from domain.addresses import parse_phone, region_of
 from domain.errors import InvalidInput
 from projections.projection import Fact, Projection, Table, Tx, one
-from projections.store import ReadModelStore
+from projections.read_model_store import ReadModelStore
 
 COUNTERS = (
     "conversations_opened",

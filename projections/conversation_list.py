@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from projections.projection import Fact, Projection, Table, Tx
-from projections.store import ReadModelStore
+from projections.read_model_store import ReadModelStore
 
 
 @dataclass(frozen=True)

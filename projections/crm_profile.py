@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from projections.projection import Fact, Projection, Table, Tx, one
-from projections.store import ReadModelStore
+from projections.read_model_store import ReadModelStore
 
 
 @dataclass(frozen=True)

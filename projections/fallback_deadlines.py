@@ -14,11 +14,11 @@ scheduler needs (the core finds the brand from the conversation).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
-from projections.projection import Fact, Projection, Table, Tx
-from projections.store import ReadModelStore
+from projections.projection import Fact, Projection, Table, Tx, sortable_utc
+from projections.read_model_store import ReadModelStore
 
 # Each ends the wait for its message: after it, the core would ignore the deadline anyway.
 _ENDS = frozenset(
@@ -30,12 +30,6 @@ _ENDS = frozenset(
         "Conversation.FallbackTriggered",
     }
 )
-
-
-def utc_text(at: datetime) -> str:
-    """Fixed-width UTC text, so that comparing strings compares times on both backends."""
-    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -60,7 +54,7 @@ class FallbackDeadlines(Projection):
     def apply(self, tx: Tx, fact: Fact) -> None:
         d = fact.data
         if fact.type == "Conversation.FallbackPlanned":
-            deadline = utc_text(datetime.fromisoformat(d["deadline"]))
+            deadline = sortable_utc(datetime.fromisoformat(d["deadline"]))
             tx.execute(
                 "INSERT INTO {fallback_deadlines} (message_id, conversation_id, channel, "
                 "deadline) VALUES (%(m)s, %(c)s, %(ch)s, %(d)s) "
@@ -80,7 +74,7 @@ def due(store: ReadModelStore, now: datetime, limit: int = 500) -> list[DueDeadl
         FallbackDeadlines(),
         "SELECT conversation_id, message_id, deadline FROM {fallback_deadlines} "
         "WHERE deadline <= %(now)s ORDER BY deadline, message_id LIMIT %(limit)s",
-        {"now": utc_text(now), "limit": limit},
+        {"now": sortable_utc(now), "limit": limit},
     )
     return [
         DueDeadline(

@@ -1,7 +1,7 @@
 """Replay tooling: rebuild projections from the first event, verify a live one.
 
 Both read the event store, the source of truth, whatever feeds the live models; both
-build shadow tables (``projections.store``) so the API keeps serving meanwhile.
+build shadow tables (``projections.read_model_store``) so the API keeps serving meanwhile.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 from projections.facts import facts_of
 from projections.projection import Projection
+from projections.read_model_store import SHADOW
 from projections.runner import BATCH, FEED, Views
-from projections.store import SHADOW
 
 Progress = Callable[[int, int], None]  # (position reached, head)
 

@@ -3,7 +3,7 @@
 Embedded, the feed is the event store's notification log itself (polled, since SQLite
 cannot notify: ``feed_from_store``); distributed, it is the events topic
 (``projections.topic_feed``). Either way each projection applies each fact once
-(``projections.store``). Rebuild and verify (``projections.rebuild``) always read the
+(``projections.read_model_store``). Rebuild and verify (``projections.rebuild``) always read the
 store: it is the source of truth.
 """
 
@@ -19,7 +19,7 @@ from domain.errors import NotFound
 from domain.public_events import is_public
 from projections.facts import Decode, facts_of
 from projections.projection import Fact, Projection
-from projections.store import ReadModelStore
+from projections.read_model_store import ReadModelStore
 
 FEED = "feed:store"
 BATCH = 1000

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from projections.store import ReadModelStore
+from projections.read_model_store import ReadModelStore
 
 _PYFORMAT = re.compile(r"%\((\w+)\)s")
 

@@ -3,7 +3,7 @@
 Same table as eventsourcing's application recorder (rowid as the notification id, primary
 key on originator and version), same connection (autocommit, explicit ``BEGIN``) and the
 same pragmas: WAL journal, SQLite's default ``synchronous`` (FULL), which is what Chainon's
-store runs with (``chainon/store.py`` sets nothing else). ``executemany``, 100 rows a
+store runs with (``chainon/event_store.py`` sets nothing else). ``executemany``, 100 rows a
 transaction.
 """
 

@@ -44,8 +44,8 @@ async def inbound_burst(ctx: Context) -> Result:
 async def _embedded(ctx: Context) -> Result:
     from adapters.bus.port import Outgoing
     from chainon.observability import configure_logging
-    from chainon.records import conversation_key, dump
     from chainon.runtime import Runtime, make_bus
+    from chainon.topic_records import conversation_key, dump
     from domain.channels import Channel
 
     counts = ctx.counts

@@ -34,7 +34,7 @@ LOAD_BATCH = 1000
 async def distributed_burst(ctx: Context) -> Result:
     from adapters.bus.port import Outgoing
     from chainon.observability import configure_logging
-    from chainon.records import conversation_key, dump
+    from chainon.topic_records import conversation_key, dump
     from domain.channels import Channel
 
     counts = ctx.counts

@@ -43,8 +43,8 @@ async def steady_load(ctx: Context) -> Result:
     """Inbound messages at a steady rate; latency from publication to the agent queue."""
     from adapters.bus.port import Outgoing
     from chainon.observability import configure_logging
-    from chainon.records import conversation_key, dump
     from chainon.runtime import Runtime
+    from chainon.topic_records import conversation_key, dump
     from domain.channels import Channel
 
     counts = ctx.counts

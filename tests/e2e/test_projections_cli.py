@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from chainon.cli import app
 from chainon.core import Core
+from chainon.event_store import store_env
 from chainon.settings import Settings
-from chainon.store import store_env
 from domain.conversation import Conversation
 
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from chainon.core import Core
+from chainon.event_store import store_env
 from chainon.settings import Settings
-from chainon.store import store_env
 from domain.channels import Channel
 from tests.conftest import BRAND_SMS
 

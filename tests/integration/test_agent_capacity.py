@@ -12,8 +12,8 @@ from uuid import UUID
 import pytest
 
 from chainon.core import Core
+from chainon.event_store import store_env
 from chainon.settings import Settings, StoreKind
-from chainon.store import store_env
 from domain import commands as cmd
 from domain import ids
 from domain.agent_desk import AgentDesk

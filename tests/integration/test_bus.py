@@ -17,7 +17,7 @@ from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.kafka import KafkaBus
 from adapters.bus.port import Bus, Consumer, Outgoing, Record
 from chainon.consuming import ConsumingWorker
-from chainon.records import INBOUND, DeadLetter, read
+from chainon.topic_records import INBOUND, DeadLetter, read
 from chainon.topics import Topics
 
 

@@ -18,9 +18,9 @@ from adapters.bus.port import Record
 from adapters.channels.port import MAX_RAW, ChannelRefusal
 from adapters.channels.smpp.provider import SmppLink, SmppProvider
 from chainon.asyncapi import document
-from chainon.records import INBOUND, DeadLetter, read
+from chainon.record_handlers import ChannelPublisher
+from chainon.topic_records import INBOUND, DeadLetter, read
 from chainon.topics import Topics
-from chainon.workers import ChannelPublisher
 from devtools.smsc_simulator import Smsc
 from domain.commands import ReceiveMessage
 

@@ -13,8 +13,8 @@ import pytest
 from adapters.persistence.popo import RecorderLog
 from adapters.persistence.port import log_of
 from chainon.core import Core
+from chainon.event_store import store_env
 from chainon.settings import Settings, StoreKind
-from chainon.store import store_env
 from domain import commands as cmd
 from domain import ids
 from domain.addresses import parse_phone

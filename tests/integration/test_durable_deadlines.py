@@ -17,9 +17,9 @@ from uuid import UUID
 
 import pytest
 
-from chainon.records import INBOUND, read
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
+from chainon.topic_records import INBOUND, read
 from domain import commands as cmd
 from domain.channels import Channel
 from domain.conversation import Conversation, FallbackState

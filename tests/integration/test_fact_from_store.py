@@ -11,8 +11,8 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from chainon.core import Core
-from chainon.records import EventRecord, dump
 from chainon.relay import record_json
+from chainon.topic_records import EventRecord, dump
 from domain import commands as cmd
 from domain.channels import Channel
 from domain.conversation import Conversation

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from chainon.core import Core
+from chainon.event_store import store_env
 from chainon.settings import Settings, StoreKind
-from chainon.store import store_env
 from domain import commands as cmd
 from domain.channels import Channel
 from domain.contact import Contact

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chainon.core import Core
+from chainon.event_store import store_env
 from chainon.settings import StoreKind
-from chainon.store import store_env
 from chainon.views import views_of
 from domain import commands as cmd
 from domain.channels import Channel
@@ -29,8 +29,8 @@ from domain.message_status import MessageStatus
 from projections.catalogue import all_projections
 from projections.facts import facts_of
 from projections.fallback_deadlines import pending
+from projections.read_model_store import ReadModelStore
 from projections.rebuild import verify
-from projections.store import ReadModelStore
 from tests.conftest import BRAND_SMS, make_settings
 from tests.integration.test_projection_replay import BATCHES, History, interleave, phone
 

@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaConsumer
 from adapters.bus.kafka import KafkaBus
 from adapters.bus.port import Outgoing
 from chainon.core import Core
-from chainon.records import conversation_key, dump
+from chainon.event_store import store_env
 from chainon.runtime import Role, Runtime
 from chainon.settings import BusKind, Settings, StoreKind
-from chainon.store import store_env
+from chainon.topic_records import conversation_key, dump
 from chainon.topics import Topics
 from domain import commands as cmd
 from domain.channels import Channel

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chainon.core import Core
+from chainon.event_store import store_env
 from chainon.settings import StoreKind
-from chainon.store import store_env
 from chainon.views import views_of
 from domain import commands as cmd
 from domain.channels import Channel
@@ -28,8 +28,8 @@ from domain.errors import DomainError
 from domain.message_status import MessageStatus
 from projections.catalogue import all_projections
 from projections.facts import facts_of
+from projections.read_model_store import ReadModelStore
 from projections.rebuild import verify
-from projections.store import ReadModelStore
 from tests.conftest import BRAND_SMS, make_settings
 
 WHO = st.integers(min_value=0, max_value=3)

@@ -18,8 +18,8 @@ import pytest
 
 from projections.postgres import PostgresReadModels
 from projections.projection import Fact, Projection, Table, Tx
+from projections.read_model_store import SHADOW, ReadModelStore
 from projections.sqlite import SQLiteReadModels
-from projections.store import SHADOW, ReadModelStore
 from tests.conftest import fresh_schema
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

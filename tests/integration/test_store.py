@@ -19,10 +19,10 @@ import pytest
 
 from chainon import messagebus
 from chainon.core import Core
+from chainon.event_store import store_env
 from chainon.messagebus import IdempotencyClaim
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
-from chainon.store import store_env
 from domain import commands as cmd
 from domain.channels import Channel
 from domain.contact import Contact

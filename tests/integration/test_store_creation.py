@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from chainon.core import Core
+from chainon.event_store import racing_creation, store_env
 from chainon.settings import StoreKind
-from chainon.store import racing_creation, store_env
 from tests.conftest import make_settings
 
 

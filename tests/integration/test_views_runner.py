@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from chainon.core import Core
+from chainon.event_store import store_env
 from chainon.runtime import Role, Runtime
 from chainon.settings import BusKind, Settings, StoreKind
-from chainon.store import store_env
 from chainon.views import views_of
 from domain import commands as cmd
 from domain.channels import Channel

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.channels.port import OutboundMessage
 from chainon.asyncapi import document
-from chainon.records import DeadLetter, EventRecord
+from chainon.topic_records import DeadLetter, EventRecord
 from chainon.topics import Topics
 from domain import commands as cmd
 from domain.channels import Channel

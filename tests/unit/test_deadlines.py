@@ -13,7 +13,7 @@ import pytest
 
 from adapters.bus.port import BusUnavailable, Outgoing
 from chainon.deadlines import DeadlineScheduler
-from chainon.records import INBOUND, read
+from chainon.topic_records import INBOUND, read
 from chainon.topics import Topics
 from domain import commands as cmd
 from projections.fallback_deadlines import DueDeadline

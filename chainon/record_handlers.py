@@ -30,7 +30,7 @@ from adapters.channels.port import (
 from chainon.core import Core
 from chainon.messagebus import IdempotencyClaim
 from chainon.observability import BUS_DLQ, MESSAGES
-from chainon.records import (
+from chainon.topic_records import (
     COMMANDS,
     INBOUND,
     OUTBOUND,
