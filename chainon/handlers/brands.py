@@ -11,7 +11,7 @@ from chainon.handlers.loading import Loader, find_entry
 from domain import ids
 from domain.brand import Brand
 from domain.channels import Channel
-from domain.errors import Conflict
+from domain.errors import Conflict, InvalidInput
 from domain.index import IndexEntry, IndexKind, sender_key
 from domain.routing import sender_address
 
@@ -53,6 +53,6 @@ def owns(loader: Loader, channel: Channel, raw: str) -> bool:
     """Whether some brand sends from this address (a provider's webhook checks it)."""
     try:
         address = sender_address(channel, raw, loader.default_region)
-    except Exception:
+    except InvalidInput:
         return False
     return find_entry(loader, IndexKind.SENDER_ADDRESS, sender_key(channel, address)) is not None
