@@ -217,7 +217,9 @@ EOF
 # --- infra/postgres/pg.sh: throw-away test server, NOT for production ---
 listen_addresses = '$HOST'
 unix_socket_directories = $(sql_literal "$DIR")
-max_connections = 100
+# A Chainon process may hold 24 connections (store pool 10 + 10 overflow, read models 4);
+# the distributed bench runs five beside the test session's own (100 ran out in CI).
+max_connections = 300
 fsync = off
 synchronous_commit = off
 full_page_writes = off
