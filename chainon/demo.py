@@ -19,7 +19,7 @@ from adapters.channels.sandbox import SandboxOutcome
 from chainon.core import Core
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
-from chainon.timeline import status_history, timeline
+from chainon.terminal import render_timeline, status_history
 from domain import commands as cmd
 from domain import ids
 from domain.addresses import parse_phone
@@ -250,7 +250,7 @@ async def _show_timeline(
 ) -> None:
     conversation = await rt.call(rt.core.conversation_of, brand.id, conversation_id)
     events = await rt.call(lambda: list(rt.core.events.get(conversation_id)))
-    out.print(timeline(conversation, events, brand=brand.name, contact=contact))
+    out.print(render_timeline(conversation, events, brand=brand.name, contact=contact))
 
 
 def _current_conversation(core: Core, brand_id: UUID) -> UUID:

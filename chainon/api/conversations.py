@@ -48,7 +48,7 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInput("is not a cursor this API gave", field="cursor") from None
 
 
-def timeline(core: Core, conversation_id: UUID) -> list[TimelineEntry]:
+def timeline_entries(core: Core, conversation_id: UUID) -> list[TimelineEntry]:
     """Every recorded fact about the conversation, in the order it was recorded."""
     entries = []
     for event in core.events.get(conversation_id):
@@ -126,7 +126,9 @@ async def get_conversation(
     """The conversation with every message, its delivery history and its timeline."""
     core = runtime.core
     conversation = await runtime.call(core.conversation_of, brand.id, conversation_id)
-    return ConversationOut.of(conversation, await runtime.call(timeline, core, conversation_id))
+    return ConversationOut.of(
+        conversation, await runtime.call(timeline_entries, core, conversation_id)
+    )
 
 
 @router.post("/{conversation_id}/assignment")

@@ -50,7 +50,7 @@ FALLBACK_WHY = {
 }
 
 
-def timeline(
+def render_timeline(
     conversation: Conversation, events: Iterable[Any], *, brand: str, contact: str
 ) -> RenderableType:
     """One row per thing that happened, oldest first; the date shows when it changes."""

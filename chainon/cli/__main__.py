@@ -1,0 +1,3 @@
+from chainon.cli import main
+
+main()

@@ -1,0 +1,137 @@
+"""Brand administration from a terminal: register, list, API keys, provider routes; a send."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from chainon.cli.base import (
+    app,
+    brand_of,
+    brands,
+    console,
+    runtime_of,
+    senders_of,
+    settings_of,
+    show_key,
+)
+from domain import commands as cmd
+from domain.brand import Brand
+from domain.channels import Channel
+
+
+@brands.command("create")
+def brands_create(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Lower-case letters, digits, inner hyphens.")],
+    name: Annotated[str, typer.Option(help="The name consumers see.")],
+    sms: Annotated[list[str] | None, typer.Option(help="An SMS sender number.")] = None,
+    email: Annotated[list[str] | None, typer.Option(help="An email sender address.")] = None,
+    rcs: Annotated[list[str] | None, typer.Option(help="An RCS agent id.")] = None,
+    help_text: Annotated[str, typer.Option(help="The answer to HELP / AIDE.")] = "",
+    smart_encoding: Annotated[
+        bool, typer.Option(help="Replace look-alike characters to stay in GSM-7.")
+    ] = False,
+) -> None:
+    """Register a brand with its sender addresses, and issue its first API key."""
+    senders = [
+        (channel, address)
+        for channel, addresses in ((Channel.SMS, sms), (Channel.EMAIL, email), (Channel.RCS, rcs))
+        for address in addresses or ()
+    ]
+    with runtime_of(settings_of(ctx)) as runtime:
+        brand = runtime.core.register_brand(
+            slug=slug,
+            name=name,
+            senders=senders,
+            help_text=help_text,
+            smart_encoding=smart_encoding,
+        )
+        key = runtime.core.api_keys.issue(brand.id, "first")
+    out = console()
+    out.print(Text(f"Brand {slug!r} registered: {brand.id}", style="green"))
+    show_key(out, key)
+
+
+@brands.command("list")
+def brands_list(ctx: typer.Context) -> None:
+    """List the brands, their senders and how many API keys are active."""
+    with runtime_of(settings_of(ctx)) as runtime:
+        found = runtime.core.list_brands()
+    table = Table(
+        title=f"{len(found)} brand(s)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
+    table.add_column("slug\nid", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    table.add_column("senders", overflow="fold")
+    table.add_column("active\nkeys", justify="right")
+    for brand in found:
+        active = len(brand.api_keys) - len(brand.revoked_keys)
+        senders = Text(senders_of(brand, "\n"))
+        table.add_row(f"{brand.slug}\n{brand.id}", Text(brand.name), senders, str(active))
+    console().print(table)
+
+
+@brands.command("keys")
+def brands_keys(
+    ctx: typer.Context,
+    slug: str,
+    issue: Annotated[str | None, typer.Option(metavar="LABEL", help="Issue a key.")] = None,
+    revoke: Annotated[str | None, typer.Option(metavar="KEY_ID", help="Revoke a key.")] = None,
+) -> None:
+    """List a brand's API keys; issue or revoke one."""
+    out = console()
+    with runtime_of(settings_of(ctx)) as runtime:
+        brand = brand_of(runtime, slug)
+        if issue is not None:
+            key = runtime.core.api_keys.issue(brand.id, issue)
+            show_key(out, key)
+        if revoke is not None:
+            runtime.core.api_keys.revoke(brand.id, revoke)
+            out.print(Text(f"Key {revoke} revoked.", style="green"))
+        brand = runtime.core.get(Brand, brand.id)
+    table = Table(title=f"API keys of {slug}")
+    for column in ("id", "label", "revoked"):
+        table.add_column(column)
+    for key_id, (_, label) in brand.api_keys.items():
+        table.add_row(key_id, Text(label), "yes" if key_id in brand.revoked_keys else "no")
+    out.print(table)
+
+
+@brands.command("route")
+def brands_route(
+    ctx: typer.Context,
+    slug: str,
+    channel: Annotated[Channel, typer.Option(help="The sender's channel.")],
+    address: Annotated[str, typer.Option(help="One of the brand's sender addresses.")],
+    provider: Annotated[str, typer.Option(help="'sandbox', 'smpp:<link>', 'smtp:<relay>'.")],
+) -> None:
+    """Send a sender address's messages through a provider link."""
+    with runtime_of(settings_of(ctx)) as runtime:
+        brand = runtime.core.route_sender(brand_of(runtime, slug).id, channel, address, provider)
+    routes = ", ".join(f"{c.value} {a} → {p}" for (c, a), p in sorted(brand.routes.items()))
+    console().print(Text(f"Routes of {slug}: {routes}", style="green"), soft_wrap=True)
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    brand: Annotated[str, typer.Option(help="The brand's slug.")],
+    to: Annotated[str, typer.Option(help="A phone number or an email address.")],
+    body: Annotated[str, typer.Option(help="The message text.")],
+    channel: Annotated[Channel | None, typer.Option(help="Default: the brand's order.")] = None,
+) -> None:
+    """Queue a message; a running `chainon serve` dispatches it."""
+    with runtime_of(settings_of(ctx)) as runtime:
+        brand_id = brand_of(runtime, brand).id
+        outcome = runtime.core.handle(
+            cmd.SendMessage(brand_id=brand_id, to=to, body=body, channel=channel)
+        )
+    out = console()
+    out.print(f"conversation {outcome.conversation_id}")
+    out.print(f"message      {outcome.message_id}")
+    out.print(Text("queued; `chainon serve` dispatches it", style="yellow"))

@@ -1,0 +1,94 @@
+"""Conversations as an operator reads them: the list, and one timeline (also as it stood)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+
+from chainon import terminal
+from chainon.cli.base import brand_of, console, conversations, runtime_of, settings_of
+from domain.contact import Contact
+from domain.conversation import Conversation, normalise_tag
+from domain.errors import InvalidInput
+from projections.conversation_list import ConversationFilter, search
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@conversations.command("list")
+def conversations_list(
+    ctx: typer.Context,
+    brand: Annotated[str, typer.Option(help="The brand's slug.")],
+    status: Annotated[Status | None, typer.Option()] = None,
+    agent: Annotated[str | None, typer.Option()] = None,
+    tag: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """List a brand's conversations, latest activity first."""
+    with runtime_of(settings_of(ctx)) as runtime:
+        brand_id = brand_of(runtime, brand).id
+        # No server loop runs here: bring the view up to date before reading it.
+        runtime.views.run_until_idle()
+        where = ConversationFilter(
+            brand_id=brand_id,
+            status=status.value if status else None,
+            agent=agent,
+            tag=normalise_tag(tag) if tag is not None else None,
+            limit=limit,
+        )
+        rows = search(runtime.views.store, where)
+        contacts = {
+            contact_id: str(runtime.core.get(Contact, contact_id).addresses[0])
+            for contact_id in {row.contact_id for row in rows}
+        }
+    console().print(terminal.conversation_list(rows, contacts))
+
+
+@conversations.command("show")
+def conversations_show(
+    ctx: typer.Context,
+    conversation_id: Annotated[UUID, typer.Argument(metavar="CONVERSATION_ID")],
+    brand: Annotated[str, typer.Option(help="The brand's slug.")],
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
+            help="Show it as it stood then (UTC).",
+        ),
+    ] = None,
+) -> None:
+    """Show a conversation's timeline: messages with their status history, and handling."""
+    with runtime_of(settings_of(ctx)) as runtime:
+        found = brand_of(runtime, brand)
+        conversation = runtime.core.conversation_of(found.id, conversation_id)
+        contact = runtime.core.get(Contact, conversation.contact_id)
+        events = list(runtime.core.events.get(conversation_id))
+    if as_of is not None:
+        conversation, events = _as_of(events, as_of.replace(tzinfo=as_of.tzinfo or UTC))
+    view = terminal.render_timeline(
+        conversation, events, brand=found.name, contact=str(contact.addresses[0])
+    )
+    console().print(view)
+
+
+def _as_of(events: list[Any], moment: datetime) -> tuple[Conversation, list[Any]]:
+    """The conversation replayed from its events up to ``moment``: event sourcing's
+    time travel, for "what did the agent see when they answered?"."""
+    kept = [e for e in events if e.timestamp <= moment]
+    if not kept:
+        raise InvalidInput(
+            f"the conversation did not exist yet at {moment:%Y-%m-%d %H:%M:%S}", field="as-of"
+        )
+    state = None
+    for event in kept:
+        state = event.mutate(state)
+    assert isinstance(state, Conversation)
+    return state, kept

@@ -1,0 +1,140 @@
+"""Commands that run Chainon: the API server, a worker role, the demo; and its contracts."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from chainon import event_loop
+from chainon.cli.base import (
+    app,
+    console,
+    data_dir_of,
+    runtime_of,
+    schemas,
+    senders_of,
+    settings_of,
+    show_key,
+)
+from chainon.demo import ensure_demo_brand, story_settings, tell_story
+from chainon.observability import configure_logging
+from chainon.runtime import Role
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    console().print(package_version("chainon"))
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Default: CHAINON_HOST.")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Default: CHAINON_PORT.")
+    ] = None,
+) -> None:
+    """Run the HTTP API (and, in the embedded mode, every worker) in this process."""
+    import uvicorn  # only this command needs the server
+
+    overrides = {
+        name: value for name, value in (("host", host), ("port", port)) if value is not None
+    }
+    settings = settings_of(ctx, **overrides)
+    configure_logging(settings.log_level, json=settings.log_json)
+    out = console()
+    if settings.demo_brand:
+        with runtime_of(settings) as runtime:
+            brand, key = ensure_demo_brand(runtime.core)
+        out.print(Text(f"Demo brand {brand.slug!r} ({brand.name}): {senders_of(brand)}"))
+        show_key(out, key)
+        out.print(Text(f"  Authorization: Bearer {key}", style="dim"), soft_wrap=True)
+    out.print(Text(f"API docs: http://{settings.host}:{settings.port}/docs", style="bold"))
+    # The app factory reads its settings from the environment: give it the ones used here.
+    os.environ["CHAINON_DATA_DIR"] = str(settings.data_dir)
+    os.environ["CHAINON_HOST"] = settings.host
+    os.environ["CHAINON_PORT"] = str(settings.port)
+    uvicorn.run(
+        "chainon.api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    role: Annotated[Role, typer.Argument(help="core, relay, dispatch or views.")],
+) -> None:
+    """Run one worker role in this process, until SIGTERM (distributed mode).
+
+    Health and metrics are served on CHAINON_WORKER_PORT when it is set.
+    """
+    from chainon.worker_process import run_worker
+
+    settings = settings_of(ctx)
+    configure_logging(settings.log_level, json=settings.log_json)
+    event_loop.run(run_worker(settings, role))
+
+
+@app.command(
+    hidden=True,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench() -> None:
+    """Where the benchmarks went: they run from a source checkout, the wheel does not ship them."""
+    typer.echo(
+        "chainon bench is gone: run `make bench` or `python -m bench` from a source checkout",
+        err=True,
+    )
+    raise typer.Exit(2)
+
+
+@schemas.command("export")
+def schemas_export(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Write the AsyncAPI document of Chainon's topics, generated from the record models."""
+    import json
+
+    from chainon.asyncapi import document
+    from chainon.topics import Topics
+
+    text = json.dumps(document(Topics(settings_of(ctx).topic_prefix)), indent=2, ensure_ascii=False)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n")
+        console().print(Text(f"AsyncAPI document written to {output}"))
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="An empty directory to keep; default: a temporary one, never ./var."),
+    ] = None,
+) -> None:
+    """Tell the two-minute story: a consumer writes, an agent answers, it is resolved."""
+    chosen = data_dir or data_dir_of(ctx)
+    out = console()
+    with tempfile.TemporaryDirectory(prefix="chainon-demo-") as scratch:
+        settings = story_settings(chosen or Path(scratch))
+        configure_logging("WARNING", json=settings.log_json)
+        where = str(chosen) if chosen else "a temporary directory (--data-dir keeps it)"
+        out.print(Text(f"Chainon demo, in {where}\n", style="dim"))
+        event_loop.run(tell_story(settings, out))
