@@ -25,7 +25,8 @@ from adapters.channels.port import ChannelProvider
 from adapters.channels.rcs.provider import RbmWebhook, RcsProvider
 from adapters.channels.rcs.revocations import RevocationLedger
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
-from adapters.channels.smpp.provider import SmppLink, SmppProvider
+from adapters.channels.smpp.link import SmppLink
+from adapters.channels.smpp.provider import SmppProvider
 from chainon.batching import CommandBatcher
 from chainon.consuming import ConsumingWorker
 from chainon.core import Core

@@ -120,7 +120,8 @@ class ReadModelStore(ABC):
         return self.named_position(projection.name + suffix)
 
     def apply(self, projection: Projection, facts: Sequence[Fact], suffix: str = "") -> int:
-        """Applies a batch in one transaction; returns how many facts were new to it."""
+        """Applies a batch in one transaction; returns how many aggregates it moved forward
+        (facts already applied, replays, move none)."""
         if not facts:
             return 0
         with self.transaction() as cur:

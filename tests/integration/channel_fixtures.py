@@ -35,7 +35,8 @@ from adapters.channels.port import (
 )
 from adapters.channels.rcs.provider import RcsProvider
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
-from adapters.channels.smpp.provider import SmppLink, SmppProvider
+from adapters.channels.smpp.link import SmppLink
+from adapters.channels.smpp.provider import SmppProvider
 from devtools.smsc_simulator import Smsc, submits_of
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt

@@ -122,11 +122,7 @@ class TestSandboxProvider(ChannelProviderContract, IdempotentSendContract, Revoc
         return sandbox_peer
 
 
-class TestSmppProvider(ChannelProviderContract):
-    """Not ``IdempotentSendContract``: ``SmppProvider.send`` keeps no record of what it
-    sent, so a second ``send`` of one message is a second ``submit_sm``: a second SMSC id,
-    a second receipt, a second SMS on the consumer's phone (reported with issue 14)."""
-
+class TestSmppProvider(ChannelProviderContract, IdempotentSendContract):
     @pytest.fixture
     def peer(self, smpp_peer: ChannelPeer) -> ChannelPeer:
         return smpp_peer

@@ -16,7 +16,8 @@ import pytest
 from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.port import Record
 from adapters.channels.port import MAX_RAW, ChannelRefusal
-from adapters.channels.smpp.provider import SmppLink, SmppProvider
+from adapters.channels.smpp.link import SmppLink
+from adapters.channels.smpp.provider import SmppProvider
 from chainon.asyncapi import document
 from chainon.record_handlers import ChannelPublisher
 from chainon.topic_records import INBOUND, DeadLetter, read

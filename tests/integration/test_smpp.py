@@ -17,7 +17,8 @@ import pytest
 from smpplib import smpp
 
 from adapters.channels.port import ChannelRefusal, OutboundMessage
-from adapters.channels.smpp.provider import SmppLink, SmppProvider
+from adapters.channels.smpp.link import SmppLink
+from adapters.channels.smpp.provider import SmppProvider
 from adapters.channels.smpp.reassembly import GAP_MARKER
 from adapters.channels.smpp.reassembly_store import PartStore
 from devtools.smsc_simulator import Smsc, delivers_of, submits_of
@@ -326,6 +327,55 @@ async def test_a_long_mo_whose_parts_straddle_a_restart_arrives_whole_and_once(
         assert len(await store.open()) == 0  # forgotten once the sink had the message
     finally:
         await store.close()
+
+
+async def test_a_message_sent_again_after_a_restart_is_not_a_second_sms(
+    smsc: Smsc, tmp_path: Path
+) -> None:
+    """The dispatch hands a message again when its record is redelivered after a crash:
+    the link's ledger answers with the first ids, and the SMSC sees each part once."""
+    smsc.reset(config=True)
+    long = message("x" * 200)  # two parts
+    before, _ = await restartable(smsc, tmp_path)
+    try:
+        first = await before.send(long)
+    finally:
+        await before.stop()
+    after, _ = await restartable(smsc, tmp_path)
+    try:
+        again = await after.send(long)
+        other = await after.send(message("x" * 200))  # a new message is still sent
+    finally:
+        await after.stop()
+    assert again == first
+    assert len(first.segment_ids) == 2
+    assert other.segment_ids != first.segment_ids
+    assert len(submits_of(smsc.log())) == 4
+
+
+async def test_only_the_parts_not_yet_accepted_are_submitted_again(
+    smsc: Smsc, tmp_path: Path
+) -> None:
+    """A long message cut half-way (its first part accepted, then the process died) is
+    completed on the next send, not sent from its first part again."""
+    from adapters.channels.smpp.sent_ledger import SentLedger
+
+    smsc.reset(config=True)
+    long = message("x" * 320)  # three parts
+    ledger = SentLedger(tmp_path / "smpp-durable.sqlite3")
+    await ledger.open()
+    await ledger.record(long.message_id, 0, "accepted-before-the-crash")
+    await ledger.close()
+    provider, _ = await restartable(smsc, tmp_path)
+    try:
+        accepted = await provider.send(long)
+    finally:
+        await provider.stop()
+    assert accepted.segment_ids[0] == "accepted-before-the-crash"
+    assert len(accepted.segment_ids) == 3
+    submits = submits_of(smsc.log())
+    assert len(submits) == 2
+    assert [s["udh_hex"][-2:] for s in submits] == ["02", "03"]  # parts 2 and 3 of 3
 
 
 async def test_parts_kept_before_a_restart_expire_with_their_gap_marked(

@@ -5,7 +5,9 @@ segments and UDH; ``receipts``: delivery receipts; ``reassembly``: long MO).
 One link is one bind, with a window of outstanding submits and a throughput cap per bind
 and per sender number. It reconnects with backoff after a drop (see ``_submit`` for what
 is sent again). Parts of a long MO wait in ``reassembly_store``, on disk when the link
-has a ``state_dir``, so that a restart loses none the SMSC was told we had.
+has a ``state_dir``, so that a restart loses none the SMSC was told we had; the parts the
+SMSC accepted are in ``sent_ledger`` beside them, so that sending a message again sends
+no second SMS. ``link``: the link's settings and pacing.
 """
 
 from __future__ import annotations
@@ -15,12 +17,11 @@ import contextlib
 import struct
 import time
 import zlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import structlog
 from smpplib import command_codes, smpp
@@ -40,9 +41,11 @@ from adapters.channels.smpp.codec import (
     parse_udh,
     submit_parts,
 )
+from adapters.channels.smpp.link import PduSequence, SmppLink, TokenBucket, Unanswered
 from adapters.channels.smpp.reassembly import Completed, Reassembler
 from adapters.channels.smpp.reassembly_store import PartStore
 from adapters.channels.smpp.receipts import UnreadableReceipt, id_variants, parse_receipt
+from adapters.channels.smpp.sent_ledger import SentLedger
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt
 from domain.message_status import MessageStatus
@@ -57,72 +60,12 @@ ESME_RX_P_APPN = 0x65  # "permanent application error": do not send it again, it
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class SmppLink:
-    name: str
-    host: str
-    port: int
-    system_id: str
-    password: str
-    system_type: str = ""
-    window: int = 10
-    tps: float = 0.0  # per bind; 0: no cap
-    sender_tps: float = 0.0  # per sender number; 0: no cap
-    enquire_link_every: float = 30.0
-    response_timeout: float = 10.0
-    mo_timeout: timedelta = timedelta(minutes=5)
-    # After a drop, how long a submit that was written but not answered waits for a
-    # receipt proving the SMSC took it, before it is submitted again.
-    unanswered_wait: float = 10.0
-    # Where the parts of long MO messages wait for their siblings
-    # (``smpp-<name>.sqlite3``); None: in memory, lost with the process.
-    state_dir: Path | None = None
-
-    @property
-    def state_path(self) -> Path | None:
-        return None if self.state_dir is None else self.state_dir / f"smpp-{self.name}.sqlite3"
-
-
-class Unanswered(ConnectionError):
-    """The submit reached the wire, then the link dropped before its response."""
-
-
-class TokenBucket:
-    """At most ``rate`` per second, evenly spaced: carriers count per second, and a burst
-    at the start of one would break their cap even when the average keeps it."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.tokens = 1.0
-        self.stamp = time.monotonic()
-
-    async def take(self) -> None:
-        if self.rate <= 0:
-            return
-        while True:
-            now = time.monotonic()
-            self.tokens = min(1.0, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await asyncio.sleep((1 - self.tokens) / self.rate)
-
-
-class _Sequence:
-    sequence = 0
-
-    def next_sequence(self) -> int:
-        self.sequence = self.sequence % 0x7FFFFFFF + 1
-        return self.sequence
-
-
 class SmppProvider:
     def __init__(self, link: SmppLink) -> None:
         self.link = link
         self.name = f"smpp:{link.name}"
         self._sink: ChannelSink | None = None
-        self._seq = _Sequence()
+        self._seq = PduSequence()
         self._writer: asyncio.StreamWriter | None = None
         self._bound = asyncio.Event()
         self._pending: dict[int, asyncio.Future[Any]] = {}
@@ -132,6 +75,9 @@ class SmppProvider:
         self._ids: OrderedDict[str, str] = OrderedDict()  # id variant → the id submit_sm_resp gave
         self._mo = Reassembler()
         self._parts: PartStore | None = None
+        self._ledger: SentLedger | None = None
+        self._sending: dict[UUID, asyncio.Lock] = {}
+        self._senders_of: Counter[UUID] = Counter()  # sends of a message under way
         # Reassembly steps (a part kept, a message delivered then forgotten) run one at a
         # time, so the parts in memory and on disk agree whenever none is under way.
         self._mo_lock = asyncio.Lock()
@@ -149,6 +95,8 @@ class SmppProvider:
         self._stopping = False
         self._parts = PartStore(self.link.state_path, self.name)
         self._mo = await self._parts.open()
+        self._ledger = SentLedger(self.link.state_path, self.name)
+        await self._ledger.open()
         if len(self._mo):
             log.info("smpp.mo_parts_restored", link=self.link.name, messages=len(self._mo))
         self._task = asyncio.create_task(self._keep_bound(), name=self.name)
@@ -166,6 +114,9 @@ class SmppProvider:
         if self._parts is not None:
             await self._parts.close()
             self._parts = None
+        if self._ledger is not None:
+            await self._ledger.close()
+            self._ledger = None
 
     async def ready(self, within: float = 10.0) -> None:
         """Waits until the link is bound (raises TimeoutError otherwise)."""
@@ -174,9 +125,30 @@ class SmppProvider:
     # Sending
 
     async def send(self, message: OutboundMessage) -> Accepted:
-        reference = zlib.crc32(message.message_id.bytes) & 0xFF
-        parts = submit_parts(message.body, reference)
-        ids = [await self._submit(message, part) for part in parts]
+        """Submits the parts the SMSC has not accepted yet (``sent_ledger``): sending a
+        message again returns the ids of the first time, and no second SMS."""
+        ledger = self._ledger
+        if ledger is None:
+            raise ConnectionError("the SMPP link is stopped")
+        lock = self._sending.setdefault(message.message_id, asyncio.Lock())
+        self._senders_of[message.message_id] += 1
+        try:
+            async with lock:  # the same message twice at once: the second waits, then finds it
+                accepted = await ledger.accepted(message.message_id)
+                reference = zlib.crc32(message.message_id.bytes) & 0xFF
+                ids: list[str] = []
+                for index, part in enumerate(submit_parts(message.body, reference)):
+                    smsc_id = accepted.get(index)
+                    if smsc_id is None:
+                        smsc_id = await self._submit(message, part)
+                        await ledger.record(message.message_id, index, smsc_id)
+                    else:
+                        self._remember(smsc_id)
+                    ids.append(smsc_id)
+        finally:
+            self._senders_of[message.message_id] -= 1
+            if not self._senders_of[message.message_id]:
+                del self._senders_of[message.message_id], self._sending[message.message_id]
         return Accepted(provider=self.name, provider_message_id=ids[0], segment_ids=ids)
 
     async def _submit(self, message: OutboundMessage, part: SubmitPart) -> str:
