@@ -3,11 +3,12 @@
 Command methods decide and refuse with a reason; the ``@event`` methods only apply state,
 because they run again on every replay.
 
-Why one module of about 800 lines rather than the ~400 the rest keeps to: the events are
-nested classes of the aggregate, and each stored event names its class by topic
-(``domain.conversation:Conversation.MessageQueued``). Moving half of them into a mixin module
-would change the topics of events already stored (or need a topic map for each). The
-decisions that are not the aggregate's own state changes already live apart
+Why one module of about 800 lines rather than the ~400 the rest keeps to: eventsourcing
+reads an aggregate's ``@event`` methods and event classes from its own class body, and an
+aggregate split over base aggregates gets every inherited event class redefined on the
+subclass by the metaclass; each stored event is read back through its class's explicit
+``TOPIC``, so that redefinition would put every stored conversation at stake for a shorter
+file. The decisions that are not the aggregate's own state changes live apart
 (``routing``, ``channel_choice``, ``choices``, ``early_receipt``, ``agent_desk``).
 """
 
