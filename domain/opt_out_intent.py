@@ -101,7 +101,8 @@ PHRASES: Mapping[str, tuple[Rule, ...]] = {
         {
             "arretez_envoyer": rf"\b(arret\w*|stopp\w*|cess\w*|stop)( \w+){{0,3}} {_FR_SENT}\b",
             "ne_plus": r"\bne (m |me |nous )?(envoyez|ecrivez|contactez|relancez) plus\b",
-            "de_ne_plus": r"\bne plus (m |me |nous )?(envoyer|ecrire|contacter|recevoir|relancer)\b",
+            "de_ne_plus": r"\bne plus (m |me |nous )?(envoyer|ecrire|contacter|recevoir"
+            r"|relancer)\b",
             "ne_veux_plus": r"\bne (veux|souhaite|desire) plus( \w+){0,2} (recevoir|de vos|vos"
             r"|de sms|de messages|etre contacte)\b",
             "desinscrire": r"\b(desinscri\w*|desabonne\w*|desabonnement)\b",
