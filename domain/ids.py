@@ -61,3 +61,8 @@ def agent_desk_id(brand: UUID, agent: str) -> UUID:
 def idempotent_request_id(brand: UUID, key: str) -> UUID:
     """A brand's request under an Idempotency-Key (not memoised: keys rarely repeat)."""
     return uuid5(NAMESPACE, f"idempotency:{brand}:{key}")
+
+
+def consent_id(brand: UUID, contact: UUID) -> UUID:
+    """A contact's consent ledger with a brand: every change of one contact meets there."""
+    return _named(f"consent:{brand}:{contact}")

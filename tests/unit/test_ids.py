@@ -39,6 +39,7 @@ def test_aggregate_ids_are_pinned() -> None:
     assert str(ids.early_receipt_id("smpp", "x")) == "d040b896-019b-55bb-a7bb-4fc3310e25cf"
     assert str(ids.fallback_message_id(MESSAGE)) == "ce95ce90-187c-57cd-9bec-3e10af69611a"
     assert str(ids.agent_desk_id(BRAND, "ana")) == "c1e39225-7224-5736-81a0-e576fe8f8c3c"
+    assert str(ids.consent_id(BRAND, CONTACT)) == "f9198395-1f64-58e3-afab-44d79190d31d"
     assert str(request_id(BRAND, "k")) == "c5d16a8f-edd6-51cc-ba4f-22bcb5718ec3"
 
 
