@@ -38,7 +38,7 @@ async def runtime(tmp_path: Path, relay: tuple[Relay, int]) -> AsyncIterator[Run
     settings = make_settings(StoreKind.SQLITE, tmp_path).model_copy(
         update={
             "email_relay_port": relay[1],
-            "email_starttls": False,
+            "email_relay_starttls": False,
             "email_reply_domain": "reply.maison.example",
             "email_reply_secret": "a-secret-long-enough-to-sign",
             "email_inbound_port": free_port(),
