@@ -66,7 +66,8 @@ def test_the_readme_email_names_configure_the_email_channel(
         False,
     )
     assert email.username == "chainon"
-    assert email.password is not None and email.password.get_secret_value() == "hunter2"
+    assert email.password is not None
+    assert email.password.get_secret_value() == "hunter2"
     assert email.data_size_limit == 2048
     assert email.subject == "Maison {brand}"
 
