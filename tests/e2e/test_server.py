@@ -125,6 +125,7 @@ def test_serve_names_at_start_a_variable_no_setting_reads(
     lines = (tmp_path / "server.log").read_text().splitlines()
     warned = [line for line in lines if '"settings.unknown_variable"' in line]
     assert len(warned) == 1, lines
-    assert "CHAINON_EMAIL_STARTTLS is ignored: it was renamed CHAINON_EMAIL_RELAY_STARTTLS" in (
-        warned[0]
+    assert (
+        "CHAINON_EMAIL_STARTTLS is ignored: it was renamed CHAINON_EMAIL_RELAY_STARTTLS"
+        in (warned[0])
     )

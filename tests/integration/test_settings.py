@@ -136,7 +136,8 @@ def test_a_worker_warns_at_start_about_a_variable_no_setting_reads(tmp_path: Pat
             process.wait(timeout=15)
     lines = [line for line in log.read_text().splitlines() if "settings.unknown_variable" in line]
     assert len(lines) == 2, log.read_text()
-    assert "CHAINON_EMAIL_MAX_BYTES is ignored: it was renamed CHAINON_EMAIL_INBOUND_MAX_BYTES" in (
-        lines[0]
+    assert (
+        "CHAINON_EMAIL_MAX_BYTES is ignored: it was renamed CHAINON_EMAIL_INBOUND_MAX_BYTES"
+        in (lines[0])
     )
     assert "CHAINON_SANDBOX_OUTCOM is ignored: did you mean CHAINON_SANDBOX_OUTCOME?" in lines[1]
