@@ -127,5 +127,5 @@ def test_serve_names_at_start_a_variable_no_setting_reads(
     assert len(warned) == 1, lines
     assert (
         "CHAINON_EMAIL_STARTTLS is ignored: it was renamed CHAINON_EMAIL_RELAY_STARTTLS"
-        in (warned[0])
+        in warned[0]
     )

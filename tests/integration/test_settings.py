@@ -138,6 +138,6 @@ def test_a_worker_warns_at_start_about_a_variable_no_setting_reads(tmp_path: Pat
     assert len(lines) == 2, log.read_text()
     assert (
         "CHAINON_EMAIL_MAX_BYTES is ignored: it was renamed CHAINON_EMAIL_INBOUND_MAX_BYTES"
-        in (lines[0])
+        in lines[0]
     )
     assert "CHAINON_SANDBOX_OUTCOM is ignored: did you mean CHAINON_SANDBOX_OUTCOME?" in lines[1]
