@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -17,11 +18,13 @@ from uuid import UUID
 import aiosmtplib
 import httpx
 import pytest
+from rich.console import Console
 
 from adapters.bus.port import Record
 from chainon.api.app import create_app
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
+from chainon.timeline import timeline
 from chainon.topic_records import DeadLetter
 from domain import commands as cmd
 from domain.brand import Brand
@@ -108,6 +111,15 @@ async def emailed_conversation(
     assert sent.conversation_id is not None
     await until(lambda: bool(mailbox.received), "mailed")
     return brand, sent.conversation_id, mailbox.email()
+
+
+def shown_in_terminal(runtime: Runtime, conversation_id: UUID) -> str:
+    """The timeline ``chainon conversations show`` prints."""
+    console = Console(record=True, width=200, file=io.StringIO())
+    conversation = runtime.core.get(Conversation, conversation_id)
+    events = runtime.core.events.get(conversation_id)
+    console.print(timeline(conversation, events, brand="Maison", contact=CONSUMER_EMAIL))
+    return console.export_text()
 
 
 def messages_of(runtime: Runtime, conversation_id: UUID) -> list[Message]:
@@ -218,6 +230,10 @@ async def test_an_email_round_trip_threads_into_the_conversation(
     ]
     assert received["detail"]["attachments"] == inbound["attachments"]
 
+    assert f"📎 colis abîmé.png (image/png, {len(photo)} bytes)" in shown_in_terminal(
+        runtime, first.conversation_id
+    )
+
     # The next email answers the consumer's, under their subject.
     await runtime.handle(
         cmd.Reply(
@@ -297,6 +313,7 @@ async def test_an_auto_reply_is_kept_as_automatic_and_asks_for_no_answer(
     automatic = messages_of(runtime, conversation_id)[1]
     assert (automatic.body, automatic.automatic) == ("Je suis absente jusqu'au 10 mars.", True)
     assert conversation.resolved  # not reopened: nobody is asked to answer a machine
+    assert "sent by a machine (auto-reply)" in shown_in_terminal(runtime, conversation_id)
     await runtime.call(runtime.views.run_until_idle)
     now = datetime.now(UTC)
     assert await runtime.call(waiting, runtime.views.store, brand.id, now=now) == []
