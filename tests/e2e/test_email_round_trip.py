@@ -24,7 +24,7 @@ from adapters.bus.port import Record
 from chainon.api.app import create_app
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
-from chainon.timeline import timeline
+from chainon.terminal import render_timeline
 from chainon.topic_records import DeadLetter
 from domain import commands as cmd
 from domain.brand import Brand
@@ -118,7 +118,7 @@ def shown_in_terminal(runtime: Runtime, conversation_id: UUID) -> str:
     console = Console(record=True, width=200, file=io.StringIO())
     conversation = runtime.core.get(Conversation, conversation_id)
     events = runtime.core.events.get(conversation_id)
-    console.print(timeline(conversation, events, brand="Maison", contact=CONSUMER_EMAIL))
+    console.print(render_timeline(conversation, events, brand="Maison", contact=CONSUMER_EMAIL))
     return console.export_text()
 
 
