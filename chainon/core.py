@@ -19,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError, Recording
 
+from adapters.channels.email.threads import EmailThread
 from adapters.persistence import saving
 from chainon.auth import ApiKeys
 from chainon.decision_cache import DecisionCache
@@ -38,6 +39,7 @@ from domain.early_receipt import EarlyReceipt
 from domain.errors import Conflict
 from domain.idempotency import IdempotentRequest
 from domain.index import IndexEntry
+from domain.message_status import Direction
 from domain.refusal import RefusedInbound
 
 A = TypeVar("A", bound=Aggregate)
@@ -197,13 +199,20 @@ class Core(Application[UUID]):
             for n in range(1, contact.conversation_count + 1)
         ]
 
-    def email_thread(self, conversation_id: UUID) -> list[str]:
-        """The provider ids (Message-IDs) of a conversation's emails, oldest first."""
+    def email_thread(self, conversation_id: UUID) -> EmailThread:
+        """A conversation's emails as the next one needs them to thread."""
         conversation = self.find(Conversation, conversation_id)
         if conversation is None:
-            return []
-        return [
-            m.provider_message_id
-            for m in conversation.messages.values()
-            if m.channel is Channel.EMAIL and m.provider_message_id
-        ]
+            return EmailThread()
+        emails = [m for m in conversation.messages.values() if m.channel is Channel.EMAIL]
+        received = [m.subject for m in emails if m.direction is Direction.INBOUND and m.subject]
+        ours = [m.body for m in emails if m.direction is Direction.OUTBOUND]
+        return EmailThread(
+            message_ids=[m.provider_message_id for m in emails if m.provider_message_id],
+            subject=received[-1] if received else None,
+            first_body=ours[0] if ours else None,
+        )
+
+    def is_contact(self, conversation_id: UUID, sender: str) -> bool:
+        """Whether ``sender`` is the contact of the conversation (a reply to its address)."""
+        return inbound.is_contact(self, conversation_id, sender)

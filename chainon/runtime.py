@@ -21,6 +21,7 @@ from eventsourcing.persistence import TrackingRecorder
 from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.port import Bus, BusUnavailable
 from adapters.channels.email.provider import EmailProvider
+from adapters.channels.email.threads import EmailThread
 from adapters.channels.port import ChannelProvider
 from adapters.channels.rcs.provider import RbmWebhook, RcsProvider
 from adapters.channels.rcs.revocations import RevocationLedger
@@ -40,6 +41,7 @@ from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
 from chainon.views import views_of
 from domain import commands as cmd
+from domain.brand import Brand
 from domain.channels import Channel
 from projections.catalogue import all_projections
 from projections.fallback_deadlines import due
@@ -186,22 +188,34 @@ class Runtime:
         if email is None:
             return None
         ids = email.reply_domain_ids()
-        brands: dict[UUID, str] = {}
+        names: dict[UUID, str] = {}  # a brand's name never changes once registered
 
         async def accepts(address: str) -> bool:
             return ids.owns(address) or await self.call(
                 self.core.owns_sender, Channel.EMAIL, address
             )
 
-        async def threads(conversation_id: UUID) -> list[str]:
+        async def threads(conversation_id: UUID) -> EmailThread:
             return await self.call(self.core.email_thread, conversation_id)
 
-        def brand_names(brand_id: UUID) -> str | None:
-            return brands.get(brand_id)
+        async def brand_names(brand_id: UUID) -> str | None:
+            if brand_id not in names:
+                brand = await self.call(self.core.find, Brand, brand_id)
+                if brand is None:
+                    return None
+                names[brand_id] = brand.name
+            return names[brand_id]
+
+        async def is_contact(conversation_id: UUID, sender: str) -> bool:
+            return await self.call(self.core.is_contact, conversation_id, sender)
 
         listens = Role.DISPATCH in self.roles
         return EmailProvider(
-            email, threads=threads, brand_names=brand_names, accepts=accepts if listens else None
+            email,
+            threads=threads,
+            brand_names=brand_names,
+            accepts=accepts if listens else None,
+            is_contact=is_contact,
         )
 
     @functools.cached_property

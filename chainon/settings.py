@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from structlog import get_logger
 
-from adapters.channels.email.settings import EmailSettings
+from adapters.channels.email.settings import DEFAULT_SUBJECT, EmailSettings, check_subject
 from adapters.channels.rcs.client import API as RBM_API
 from adapters.channels.rcs.client import RbmSettings
+
+_log = get_logger(__name__)
 
 
 class StoreKind(StrEnum):
@@ -75,14 +82,17 @@ class Settings(BaseSettings):
     # SMTP server we receive on for the brands' addresses and our reply domain.
     email_relay_host: str = "127.0.0.1"
     email_relay_port: int = Field(default=587, ge=1, le=65535)
-    email_starttls: bool = True
-    email_username: str | None = None
-    email_password: SecretStr | None = None
+    email_relay_starttls: bool = True
+    email_relay_username: str | None = None
+    email_relay_password: SecretStr | None = None
     email_reply_domain: str = ""
     email_reply_secret: SecretStr = SecretStr("")
     email_inbound_host: str = "127.0.0.1"
     email_inbound_port: int = Field(default=2525, ge=0, le=65535)
-    email_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    email_inbound_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # The subject of a conversation's first email; {brand} is the brand's name, {first_line}
+    # the message's first line. Later emails answer "Re:" to the thread's subject.
+    email_subject: str = DEFAULT_SUBJECT
     # SMPP links, as JSON: [{"name": "main", "host": "smsc.example", "port": 2775,
     # "system_id": "…", "password": "…", "tps": 10, "sender_tps": 1, "window": 10}]
     smpp_links: list[SmppLinkSettings] = Field(default_factory=list)
@@ -97,6 +107,11 @@ class Settings(BaseSettings):
     # The agent for calls that name none (batch capability checks) and for a notification
     # without agentId; a send goes from the agent that is the brand's RCS sender address.
     rbm_agent_id: str = ""
+
+    @field_validator("email_subject")
+    @classmethod
+    def _subject_placeholders(cls, value: str) -> str:
+        return check_subject(value)
 
     @field_validator("postgres_dsn")
     @classmethod
@@ -116,14 +131,15 @@ class Settings(BaseSettings):
         return EmailSettings(
             relay_host=self.email_relay_host,
             relay_port=self.email_relay_port,
-            starttls=self.email_starttls,
-            username=self.email_username,
-            password=self.email_password,
+            starttls=self.email_relay_starttls,
+            username=self.email_relay_username,
+            password=self.email_relay_password,
             reply_domain=self.email_reply_domain,
             reply_secret=self.email_reply_secret,
             inbound_host=self.email_inbound_host,
             inbound_port=self.email_inbound_port,
-            data_size_limit=self.email_max_bytes,
+            data_size_limit=self.email_inbound_max_bytes,
+            subject=self.email_subject,
         )
 
     def rbm(self) -> RbmSettings | None:
@@ -151,3 +167,66 @@ class Settings(BaseSettings):
     @property
     def bus_path(self) -> Path:
         return self.data_dir / "bus.sqlite3"
+
+
+PREFIX = "CHAINON_"
+# CHAINON_ variables that are no setting on purpose: read by the test and benchmark suites,
+# and by the scripts that start a development PostgreSQL or Kafka (infra/).
+READ_ELSEWHERE_PREFIXES = ("CHAINON_TEST_", "CHAINON_BENCH_")
+READ_ELSEWHERE = frozenset(
+    {
+        "CHAINON_PYTHON",
+        "CHAINON_PG_BINDIR",
+        "CHAINON_PG_USER",
+        "CHAINON_PG_START_TIMEOUT",
+        "CHAINON_KAFKA_CDS",
+        "CHAINON_KAFKA_HEAP_OPTS",
+        "CHAINON_KAFKA_START_TIMEOUT",
+    }
+)
+# Names that earlier versions read, so that a deployment set up with them is told why
+# its value no longer counts.
+RENAMED = {
+    "CHAINON_EMAIL_STARTTLS": "CHAINON_EMAIL_RELAY_STARTTLS",
+    "CHAINON_EMAIL_USERNAME": "CHAINON_EMAIL_RELAY_USERNAME",
+    "CHAINON_EMAIL_PASSWORD": "CHAINON_EMAIL_RELAY_PASSWORD",
+    "CHAINON_EMAIL_MAX_BYTES": "CHAINON_EMAIL_INBOUND_MAX_BYTES",
+}
+
+
+def setting_names() -> frozenset[str]:
+    """Every variable ``Settings`` reads."""
+    return frozenset(PREFIX + name.upper() for name in Settings.model_fields)
+
+
+def unknown_variables(names: Iterable[str]) -> list[str]:
+    """A warning for each ``CHAINON_`` name that no setting reads: a typo would otherwise
+    leave its default in place without a word."""
+    known = setting_names()
+    warnings = []
+    for name in sorted({name.upper() for name in names}):
+        if not name.startswith(PREFIX) or name in known or name in READ_ELSEWHERE:
+            continue
+        if name.startswith(READ_ELSEWHERE_PREFIXES):
+            continue
+        if name in RENAMED:
+            hint = f"it was renamed {RENAMED[name]}"
+        else:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+            hint = f"did you mean {close[0]}?" if close else "no setting has this name"
+        warnings.append(f"{name} is ignored: {hint}")
+    return warnings
+
+
+def warn_unknown_variables(
+    environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")
+) -> list[str]:
+    """Logs (once per process start) the variables of the environment and of ``.env``
+    that no setting reads; returns the warnings."""
+    names = set(os.environ if environ is None else environ)
+    if env_file.is_file():
+        names |= {key for key in dotenv_values(env_file) if key}
+    warnings = unknown_variables(names)
+    for warning in warnings:
+        _log.warning("settings.unknown_variable", detail=warning)
+    return warnings

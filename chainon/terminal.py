@@ -162,6 +162,10 @@ def _message(conversation: Conversation, message: Message) -> Text:
         text.append_text(_rich(RichContent.model_validate(message.rich)))
     else:
         text.append(f"“{message.body}”\n", style="italic")
+    for item in message.attachments:
+        text.append(f"📎 {item.filename} ({item.content_type}, {item.size} bytes)\n", style="dim")
+    if message.automatic:
+        text.append("↳ sent by a machine (auto-reply): no answer expected\n", style="dim")
     replaced = conversation.messages.get(message.fallback_of) if message.fallback_of else None
     if replaced is not None:
         plan = replaced.fallback

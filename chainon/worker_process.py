@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from chainon.api import ops
 from chainon.runtime import Role, Runtime
-from chainon.settings import Settings
+from chainon.settings import Settings, warn_unknown_variables
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +29,7 @@ def health_app(runtime: Runtime) -> FastAPI:
 
 
 async def run_worker(settings: Settings, role: Role) -> None:
+    warn_unknown_variables()
     runtime = Runtime(settings, roles={role})
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

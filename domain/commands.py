@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.attachments import MAX_ATTACHMENTS, Attachment
 from domain.channels import Channel
 from domain.message_status import MessageStatus
 from domain.rich_content import RichContent
@@ -83,6 +84,12 @@ class ReceiveMessage(Command):
     )
     # An RCS suggestion tapped: the brand's postback data, sent back verbatim.
     postback_data: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    # An email's subject and attached files (described, not kept).
+    subject: Annotated[str, Field(max_length=998)] | None = None
+    attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    # Sent by a machine on the consumer's behalf (an out-of-office, an auto-reply): recorded,
+    # but it asks nobody for an answer.
+    automatic: bool = False
 
 
 class RecordSent(Command):

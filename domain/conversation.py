@@ -22,6 +22,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.attachments import Attachment
 from domain.channels import Channel
 from domain.errors import InvalidInput, NotFound, TransitionRefused
 from domain.message_status import Direction, MessageStatus
@@ -52,6 +53,9 @@ class Message:
     fallback_of: UUID | None = None  # the RCS message this one replaces
     fallback: Fallback | None = None  # the plan, while this RCS message may fall back
     read_at: datetime | None = None  # RCS: when the consumer opened it (RBM's READ)
+    subject: str | None = None  # an inbound email's
+    attachments: tuple[Attachment, ...] = ()  # inbound: what came with it, described
+    automatic: bool = False  # inbound: sent by a machine (an out-of-office), not a person
 
 
 class FallbackState(StrEnum):
@@ -92,8 +96,12 @@ class Conversation(Aggregate):
         number: int
 
     class MessageReceived(Event):
+        """v2 keeps an email's subject and the description of its attachments, and says
+        whether a machine sent it (an auto-reply); v1 events had none of them."""
+
         TOPIC = "chainon:Conversation.MessageReceived"
-        personal_fields: ClassVar[tuple[str, ...]] = ("sender", "body")
+        class_version = 2
+        personal_fields: ClassVar[tuple[str, ...]] = ("sender", "body", "subject", "attachments")
         message_id: UUID
         channel: str
         sender: str
@@ -102,6 +110,15 @@ class Conversation(Aggregate):
         provider: str
         provider_message_id: str
         request_id: str | None
+        subject: str | None
+        attachments: list[dict[str, object]]
+        automatic: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["subject"] = None
+            state["attachments"] = []
+            state["automatic"] = False
 
     class MessageQueued(Event):
         """v2 carries RCS rich content and, for a fallback SMS, the RCS message it
@@ -303,11 +320,18 @@ class Conversation(Aggregate):
         provider_message_id: str,
         at: datetime,
         request_id: str | None = None,
+        subject: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
+        automatic: bool = False,
     ) -> bool:
-        """Records an inbound message; False when it was recorded already (a retry)."""
+        """Records an inbound message; False when it was recorded already (a retry).
+
+        An automatic one (an out-of-office) does not reopen a resolved conversation: it
+        asks nobody for an answer.
+        """
         if message_id in self.messages:
             return False
-        if self.resolved:
+        if self.resolved and not automatic:
             self._reopened(reason="inbound message", timestamp=at)
         self._received(
             message_id=message_id,
@@ -318,6 +342,9 @@ class Conversation(Aggregate):
             provider=provider,
             provider_message_id=provider_message_id,
             request_id=request_id,
+            subject=subject,
+            attachments=[a.model_dump() for a in attachments],
+            automatic=automatic,
             timestamp=at,
         )
         return True
@@ -333,6 +360,9 @@ class Conversation(Aggregate):
         provider: str,
         provider_message_id: str,
         request_id: str | None,
+        subject: str | None,
+        attachments: list[dict[str, object]],
+        automatic: bool,
         timestamp: datetime,
     ) -> None:
         self.messages[message_id] = Message(
@@ -347,6 +377,9 @@ class Conversation(Aggregate):
             provider=provider,
             provider_message_id=provider_message_id,
             history=[(MessageStatus.RECEIVED, timestamp)],
+            subject=subject,
+            attachments=tuple(Attachment.model_validate(a) for a in attachments),
+            automatic=automatic,
         )
         self.last_activity_at = timestamp
 

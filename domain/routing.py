@@ -42,6 +42,16 @@ def no_owner(channel: Channel, address: str) -> InvalidInput:
     return InvalidInput(f"no brand owns the {channel.value} address {address}", field="recipient")
 
 
+def not_the_contact(channel: Channel) -> InvalidInput:
+    """The refusal of a reply to a conversation's own address (an email's signed reply
+    address) from someone who is not its contact: a stranger never writes into it."""
+    return InvalidInput(
+        f"the sender is not the contact of the conversation this {channel.value} reply "
+        "address belongs to",
+        field="sender",
+    )
+
+
 def consumer_address(channel: Channel, raw: str, default_region: str) -> Address:
     """Who wrote: a phone number or an email address, by what the channel carries."""
     if CHANNEL_ADDRESS_KIND[channel] is AddressKind.EMAIL:

@@ -140,7 +140,11 @@ class AgentQueue(Projection):
         )
 
     def _received(self, tx: Tx, fact: Fact, base: dict[str, Any]) -> None:
-        """The first unanswered message starts the clock; later ones do not restart it."""
+        """The first unanswered message starts the clock; later ones do not restart it,
+        and an automatic one (an out-of-office) never starts it: it asks for no answer."""
+        if fact.data.get("automatic", False):  # v1 events had no such field
+            self._update(tx, "last_message_at = %(at)s, last_direction = 'inbound'", base)
+            return
         row = one(
             tx.rows(
                 "SELECT brand_id, waiting_since, sla_due_at FROM {queue_items} "

@@ -154,7 +154,8 @@ class Analytics(Projection):
             _bump(tx, brand, opened_day, channel, country, conversations_opened=1)
         if inbound:
             _bump(tx, brand, day, channel, country, messages_in=1)
-            if conv["first_inbound_at"] is None:
+            # An auto-reply asks for no answer: the first-response time starts with a person.
+            if conv["first_inbound_at"] is None and not d.get("automatic", False):
                 changes["first_inbound_at"] = at.isoformat()
         else:
             segments = int(d["segments"])

@@ -22,7 +22,7 @@ from chainon.api import (
 from chainon.api.middleware import RequestContext
 from chainon.observability import configure_logging
 from chainon.runtime import EVERY_ROLE, Role, Runtime
-from chainon.settings import BusKind, Settings
+from chainon.settings import BusKind, Settings, warn_unknown_variables
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nonlocal runtime
         if runtime is None:
             configure_logging(settings.log_level, json=settings.log_json)
+            warn_unknown_variables()
             # Embedded: every role in this process. Distributed: the workers run apart
             # (`chainon worker …`); the API keeps its views.
             embedded = settings.bus is BusKind.EMBEDDED

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.attachments import Attachment
 from domain.channels import Channel
 from domain.contact import Contact
 from domain.conversation import Conversation, Fallback, Message
@@ -98,6 +99,16 @@ class MessageOut(BaseModel):
     read_at: datetime | None = Field(
         None, description="RCS: when the consumer opened it (its read receipt)."
     )
+    subject: str | None = Field(None, description="An inbound email's subject.")
+    attachments: list[Attachment] = Field(
+        default_factory=list,
+        description="Inbound: the files that came with it, described (their bytes are not kept).",
+    )
+    automatic: bool = Field(
+        False,
+        description="Inbound: sent by a machine (an out-of-office, an auto-reply), not a person: "
+        "it does not start the first-response clock and must not be answered automatically.",
+    )
 
     @classmethod
     def of(cls, m: Message) -> MessageOut:
@@ -120,6 +131,9 @@ class MessageOut(BaseModel):
             fallback_of=m.fallback_of,
             fallback=FallbackOut.of(m.fallback) if m.fallback is not None else None,
             read_at=m.read_at,
+            subject=m.subject,
+            attachments=list(m.attachments),
+            automatic=m.automatic,
         )
 
 

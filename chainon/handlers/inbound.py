@@ -13,13 +13,21 @@ from domain import commands as cmd
 from domain import ids
 from domain.addresses import Address
 from domain.brand import Brand
+from domain.channels import Channel
 from domain.choices import chosen
 from domain.contact import Contact
 from domain.conversation import Conversation
 from domain.errors import InvalidInput
 from domain.index import IndexEntry, IndexKind, inbound_key, outbound_key, sender_key
 from domain.refusal import RefusedInbound
-from domain.routing import consumer_address, destination, hinted_conversation, joins, no_owner
+from domain.routing import (
+    consumer_address,
+    destination,
+    hinted_conversation,
+    joins,
+    no_owner,
+    not_the_contact,
+)
 
 
 def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handled:
@@ -30,6 +38,8 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
     try:
         sender = consumer_address(command.channel, command.sender, loader.default_region)
         hinted = _hinted(loader, command, sender)
+        if hinted is None and command.conversation_hint is not None:
+            raise not_the_contact(command.channel)
         brand_id = hinted.brand_id if hinted is not None else _brand_of(loader, command)
     except InvalidInput as refusal:
         return refuse(command, message_id, refusal.detail, now)
@@ -50,9 +60,16 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
         provider_message_id=command.provider_message_id,
         at=now,
         request_id=command.request_id,
+        subject=command.subject,
+        attachments=tuple(command.attachments),
+        automatic=command.automatic,
     )
     contact.reached_on(command.channel, at=now)
-    choice = chosen(conversation, command.channel, command.body, command.postback_data)
+    choice = (
+        None  # a machine's words pick nothing: a brand's flow must not answer them
+        if command.automatic
+        else chosen(conversation, command.channel, command.body, command.postback_data)
+    )
     if choice is not None:
         conversation.choose(
             message_id,
@@ -124,6 +141,19 @@ def _brand_of(loader: Loader, command: cmd.ReceiveMessage) -> UUID:
     if owner is None:
         raise no_owner(command.channel, address)
     return owner.target_id
+
+
+def is_contact(loader: Loader, conversation_id: UUID, raw_sender: str) -> bool:
+    """Whether an email's sender may write to this conversation's reply address."""
+    conversation = loader.find(Conversation, conversation_id)
+    if conversation is None:
+        return False
+    try:
+        sender = consumer_address(Channel.EMAIL, raw_sender, loader.default_region)
+    except InvalidInput:
+        return False
+    contact = get(loader, Contact, conversation.contact_id)
+    return hinted_conversation([(conversation, contact)], sender) is not None
 
 
 def _hinted(loader: Loader, command: cmd.ReceiveMessage, sender: Address) -> Conversation | None:

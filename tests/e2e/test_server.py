@@ -36,6 +36,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
         "CHAINON_DATA_DIR": str(tmp_path),
         "CHAINON_SANDBOX_RECEIPT_DELAY": "0.1",
         "CHAINON_LOG_JSON": "true",
+        "CHAINON_EMAIL_STARTTLS": "false",  # the name earlier versions read: warned about
     }
     core = Core(store_env(Settings(data_dir=tmp_path)))
     brand = core.register_brand(slug="maison", name="Maison", senders=[(Channel.SMS, BRAND_SMS)])
@@ -116,3 +117,15 @@ def test_a_reply_is_delivered_through_a_real_server(
     assert any('"message.dispatched"' in line and '"req-e2e-1"' in line for line in lines), lines[
         -20:
     ]
+
+
+def test_serve_names_at_start_a_variable_no_setting_reads(
+    server: tuple[str, str], tmp_path: Path
+) -> None:
+    lines = (tmp_path / "server.log").read_text().splitlines()
+    warned = [line for line in lines if '"settings.unknown_variable"' in line]
+    assert len(warned) == 1, lines
+    assert (
+        "CHAINON_EMAIL_STARTTLS is ignored: it was renamed CHAINON_EMAIL_RELAY_STARTTLS"
+        in warned[0]
+    )

@@ -112,6 +112,28 @@ def test_an_inbound_message_waits_until_it_is_answered(
     assert row.last_message_at == T0 + timedelta(minutes=25)
 
 
+def test_an_automatic_reply_starts_no_clock(store: SQLiteReadModels, facts: Facts) -> None:
+    cid = facts.opened(1)
+    facts.assigned(cid, 1, "camille")
+    facts.outbound(cid, 2)  # camille writes
+    auto = str(uuid4())
+    facts("Conversation.MessageReceived", cid, 3, message_id=auto, automatic=True)
+    feed(store, facts)
+    assert ids(store, T0 + timedelta(minutes=90)) == []  # an out-of-office waits for nobody
+    (row,) = changes_since(store, BRAND, 0, now=T0)
+    assert (row.waiting_since, row.sla_due_at) == (None, None)
+    assert (row.last_message_at, row.last_direction) == (T0 + timedelta(minutes=3), "inbound")
+
+    facts.inbound(cid, 10)  # the consumer herself: the clock starts now
+    facts("Conversation.MessageReceived", cid, 12, message_id=str(uuid4()), automatic=True)
+    feed(store, facts)
+    (row,) = waiting(store, BRAND, now=T0 + timedelta(minutes=20))
+    assert (row.waiting_since, row.sla_due_at) == (
+        T0 + timedelta(minutes=10),
+        T0 + timedelta(minutes=70),
+    )
+
+
 def test_an_unassigned_conversation_waits_even_when_answered(
     store: SQLiteReadModels, facts: Facts
 ) -> None:

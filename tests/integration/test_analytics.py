@@ -48,7 +48,9 @@ class Story:
         self.add(cid, "Opened", at, brand_id=brand, contact_id=str(uuid4()), number=1)
         return cid
 
-    def inbound(self, cid: str, at: datetime, sender: str = FR, channel: str = "sms") -> None:
+    def inbound(
+        self, cid: str, at: datetime, sender: str = FR, channel: str = "sms", **v2: Any
+    ) -> None:
         self.add(
             cid,
             "MessageReceived",
@@ -61,6 +63,7 @@ class Story:
             provider="sandbox",
             provider_message_id=str(uuid4()),
             request_id=None,
+            **v2,
         )
 
     def outbound(
@@ -194,6 +197,29 @@ def test_a_brand_initiated_conversation_responds_from_the_consumers_first_messag
     assert (sms.first_response_p50, sms.first_response_p90) == (120.0, 120.0)
     assert sms.conversations_resolved == 2
     assert (sms.resolution_p50, sms.resolution_p90) == (1200.0, 2400.0)
+
+
+def test_an_automatic_reply_is_counted_but_starts_no_first_response_time(
+    store: SQLiteReadModels,
+) -> None:
+    s = Story()
+    cid = s.open(T0)
+    s.outbound(cid, T0, to="claire@example.org", channel="email")
+    s.inbound(
+        cid,
+        T0 + timedelta(minutes=1),
+        sender="claire@example.org",
+        channel="email",
+        automatic=True,
+        subject="Absence",
+        attachments=[],
+    )  # an out-of-office
+    s.inbound(cid, T0 + timedelta(minutes=10), sender="claire@example.org", channel="email")
+    s.outbound(cid, T0 + timedelta(minutes=15), to="claire@example.org", channel="email")
+    store.apply(Analytics(), s.facts)
+    (email,) = report(store, BRAND, DAY, DAY)
+    assert email.messages_in == 2
+    assert (email.first_response_p50, email.first_response_p90) == (300.0, 300.0)
 
 
 def test_replaying_the_same_facts_changes_nothing(store: SQLiteReadModels) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -21,6 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from adapters.channels.email.ids import ReplyDomain
 from adapters.channels.email.parsing import ParsedEmail, TokenCheck
 from adapters.channels.email.provider import EmailProvider, EmailSettings, InboundEmailServer
+from adapters.channels.email.threads import EmailThread
 from adapters.channels.port import (
     ChannelRefusal,
     OutboundMessage,
@@ -129,9 +130,11 @@ def outbound(**changes: object) -> OutboundMessage:
     return OutboundMessage.model_validate(values | changes)
 
 
-def threads(*ids: str) -> Callable[[UUID], Awaitable[Sequence[str]]]:
-    async def lookup(conversation_id: UUID) -> Sequence[str]:
-        return ids
+def threads(
+    *ids: str, subject: str | None = None, first_body: str | None = None
+) -> Callable[[UUID], Awaitable[EmailThread]]:
+    async def lookup(conversation_id: UUID) -> EmailThread:
+        return EmailThread(message_ids=ids, subject=subject, first_body=first_body)
 
     return lookup
 
@@ -159,7 +162,8 @@ async def test_an_email_threads_by_message_id_reply_to_and_references(
     assert email["To"].addresses[0].addr_spec == CONSUMER
     assert email["In-Reply-To"] == "<CAB+x=1@mail.gmail.example>"
     assert email["References"] == "<first@reply.chainon.example> <CAB+x=1@mail.gmail.example>"
-    assert email["Subject"] == "Re: Message from maison-lumiere.example"
+    # No brand name known: its domain stands in.
+    assert email["Subject"] == "Re: maison-lumiere.example: Can we deliver on Thursday?"
     reply_to = email["Reply-To"].addresses[0].addr_spec
     assert reply_to.startswith("reply+")
     assert reply_to.endswith(f"@{DOMAIN}")
@@ -189,8 +193,49 @@ async def test_a_first_email_has_no_thread_headers_and_names_the_brand(
     email = handler.email()
     assert email["In-Reply-To"] is None
     assert email["References"] is None
-    assert email["Subject"] == "Message from Maison Lumière"
+    assert email["Subject"] == "Maison Lumière: Can we deliver on Thursday?"
     assert email["From"].addresses[0].display_name == "Maison Lumière"
+    assert email["From"].addresses[0].addr_spec == BRAND
+
+
+async def test_a_reply_keeps_the_subject_of_the_email_it_answers(
+    relay: tuple[Relay, int],
+) -> None:
+    handler, port = relay
+    names = {uuid.UUID(int=7): "Maison Lumière"}
+    earlier = ("theirs@mail.example.org",)
+
+    async def name(brand_id: UUID) -> str | None:  # the runtime's lookup is a coroutine
+        return names.get(brand_id)
+
+    for thread, expected in [
+        # The consumer wrote first: the answer is theirs, "Re:"'d once.
+        (threads(*earlier, subject="Commande 4821 pas arrivée"), "Re: Commande 4821 pas arrivée"),
+        (threads(*earlier, subject="RE: Commande 4821"), "RE: Commande 4821"),
+        # We wrote first: our first email's subject, whatever this one says.
+        (
+            threads(*earlier, first_body="Votre commande 4821 est prête.\nQuand ?"),
+            "Re: Maison Lumière: Votre commande 4821 est prête.",
+        ),
+    ]:
+        provider = EmailProvider(settings(port), threads=thread, brand_names=name)
+        await provider.send(outbound(brand_id=uuid.UUID(int=7)))
+        assert handler.email()["Subject"] == expected
+        assert handler.email()["In-Reply-To"] == "<theirs@mail.example.org>"
+
+
+async def test_the_subject_is_configurable(relay: tuple[Relay, int]) -> None:
+    handler, port = relay
+    long_body = "Bonjour Claire, votre commande de deux chaises et d'une table est prête à partir"
+    provider = EmailProvider(
+        settings(port, subject="[{brand}] {first_line}"),
+        brand_names={uuid.UUID(int=7): "Maison Lumière"}.get,
+    )
+    await provider.send(outbound(brand_id=uuid.UUID(int=7), body=long_body))
+    subject = handler.email()["Subject"]
+    assert subject == "[Maison Lumière] Bonjour Claire, votre commande de deux chaises et d'une…"
+    with pytest.raises(ValueError, match="placeholder"):
+        settings(port, subject="{customer}")
 
 
 async def test_a_retry_carries_the_same_message_id_and_is_not_mailed_twice(
@@ -279,6 +324,13 @@ class Mailroom:
     sink: Sink
     parsed: list[ParsedEmail]
     ids: ReplyDomain
+    contacts: dict[UUID, str]  # the core's answer: each conversation's contact
+
+    def conversation(self, contact: str = CONSUMER) -> str:
+        """The reply address of a new conversation with ``contact``."""
+        conversation = uuid.uuid4()
+        self.contacts[conversation] = contact
+        return self.ids.reply_to(conversation)
 
     async def send(
         self, raw: bytes | EmailMessage, to: str = BRAND, sender: str = CONSUMER
@@ -306,13 +358,18 @@ async def mailroom() -> AsyncIterator[Mailroom]:
     config = settings(data_size_limit=64 * 1024)
     ids = config.reply_domain_ids()
 
+    contacts: dict[UUID, str] = {}
+
     def accepts(address: str) -> bool:
         return address.lower() == BRAND or ids.owns(address)
 
-    provider = EmailProvider(config, accepts=accepts, observe=parsed.append)
+    async def is_contact(conversation: UUID, sender: str) -> bool:
+        return contacts.get(conversation) == sender.lower()
+
+    provider = EmailProvider(config, accepts=accepts, is_contact=is_contact, observe=parsed.append)
     await provider.start(sink)
     assert provider.inbound is not None
-    yield Mailroom(provider.inbound, sink, parsed, ids)
+    yield Mailroom(provider.inbound, sink, parsed, ids, contacts)
     await provider.stop()
 
 
@@ -344,8 +401,8 @@ On Thu, 3 Apr 2025 at 10:12, Maison Lumière <bonjour@maison-lumiere.example> wr
 async def test_a_reply_to_the_reply_address_threads_and_loses_its_quotes(
     mailroom: Mailroom,
 ) -> None:
-    conversation = uuid.uuid4()
-    address = mailroom.ids.reply_to(conversation)
+    address = mailroom.conversation()
+    conversation = mailroom.ids.conversation_of(address)
     email = reply(QUOTED_REPLY, To=address)
 
     assert await mailroom.send(email, to=address) == (250, "2.0.0 OK: queued")
@@ -382,17 +439,60 @@ async def test_a_reply_to_the_brand_address_threads_by_in_reply_to(mailroom: Mai
     assert (hint.conversation_id, hint.token) == (None, TokenCheck.ABSENT)
 
 
-async def test_a_forged_reply_token_gives_no_thread(mailroom: Mailroom) -> None:
-    genuine = mailroom.ids.reply_to(uuid.uuid4())
+async def test_a_forged_reply_address_is_refused_in_the_transaction_and_recorded(
+    mailroom: Mailroom,
+) -> None:
+    genuine = mailroom.conversation()
     local, _, domain = genuine.partition("@")
     tampered = f"{local[:-1]}{'a' if local[-1] != 'a' else 'b'}@{domain}"
     other_secret = ReplyDomain(DOMAIN, "another-secret-entirely-0123456").reply_to(uuid.uuid4())
 
     for address in (tampered, other_secret):
-        assert (await mailroom.send(reply("hello", To=address), to=address))[0] == 250
+        code, text = await mailroom.send(reply("hello", To=address), to=address)
+        # what the sender's server quotes in the bounce it sends them
+        assert (code, text.split()[0]) == (550, "5.7.1")
+        assert "write to the brand's own address instead" in text
 
     assert [p.thread.token for p in mailroom.parsed] == [TokenCheck.FORGED] * 2
-    assert [p.thread.conversation_id for p in mailroom.parsed] == [None, None]
+    assert mailroom.sink.inbound_messages == []
+    assert [(r.provider, r.reason) for r in mailroom.sink.refusals] == [
+        ("smtp", "forged reply address")
+    ] * 2
+    assert mailroom.sink.refusals[0].detail == f"{tampered}: its signature does not hold"
+    assert "hello" in mailroom.sink.refusals[0].raw  # their message is kept, not lost
+
+
+async def test_a_reply_address_is_only_for_the_conversations_contact(
+    mailroom: Mailroom,
+) -> None:
+    address = mailroom.conversation(contact=CONSUMER)
+    stranger = "mallory@example.net"
+    email = reply("Let me in", To=address, From=f"Mallory <{stranger}>")
+
+    code, text = await mailroom.send(email, to=address, sender=stranger)
+
+    assert (code, text.split()[0]) == (550, "5.7.1")
+    assert "Only the person this conversation is with may write" in text
+    assert mailroom.sink.inbound_messages == []
+    (refusal,) = mailroom.sink.refusals
+    assert refusal.reason == "not the conversation's contact"
+    conversation = mailroom.ids.conversation_of(address)
+    assert refusal.detail == f"{stranger} is not the contact of conversation {conversation}"
+    # The contact, writing to the same address, is taken.
+    assert (await mailroom.send(reply("Me again", To=address), to=address))[0] == 250
+    assert [m.body for m in mailroom.sink.inbound_messages] == ["Me again"]
+
+
+async def test_a_refusal_of_a_stranger_that_cannot_be_recorded_is_answered_451(
+    mailroom: Mailroom,
+) -> None:
+    address = mailroom.conversation()
+    email = reply("hello", To=address, From="mallory@example.net")
+    mailroom.sink.down = True
+    assert (await mailroom.send(email, to=address))[0] == 451
+    mailroom.sink.down = False
+    assert (await mailroom.send(email, to=address))[0] == 550
+    assert [r.reason for r in mailroom.sink.refusals] == ["not the conversation's contact"]
 
 
 async def test_a_reply_address_signed_with_the_previous_secret_still_threads() -> None:
@@ -422,7 +522,7 @@ async def test_a_second_recipient_waits_for_its_own_transaction(mailroom: Mailro
         reply("hello"),
         hostname="127.0.0.1",
         port=mailroom.server.port,
-        recipients=[BRAND, mailroom.ids.reply_to(uuid.uuid4())],
+        recipients=[BRAND, mailroom.conversation()],
         start_tls=False,
     )
     assert [response.code for response in errors.values()] == [452]
@@ -606,14 +706,48 @@ async def test_attachments_are_recorded_as_metadata(mailroom: Mailroom) -> None:
 
     assert (await mailroom.send(email))[0] == 250
 
-    (parsed,) = mailroom.parsed
-    assert [(a.filename, a.content_type, a.size, a.sha256) for a in parsed.attachments] == [
+    expected = [
         ("facture.pdf", "application/pdf", len(invoice), hashlib.sha256(invoice).hexdigest()),
         ("colis.png", "image/png", len(photo), hashlib.sha256(photo).hexdigest()),
     ]
-    assert mailroom.sink.inbound_messages[0].body == (
-        "Here is the invoice and a photo of the parcel."
+    (parsed,) = mailroom.parsed
+    assert [(a.filename, a.content_type, a.size, a.sha256) for a in parsed.attachments] == expected
+    # ...and they reach the core with the message, with its subject.
+    (received,) = mailroom.sink.inbound_messages
+    assert received.body == "Here is the invoice and a photo of the parcel."
+    assert [(a.filename, a.content_type, a.size, a.sha256) for a in received.attachments] == (
+        expected
     )
+    assert received.subject == "Re: Message from Maison Lumière"
+    assert received.automatic is False
+
+
+@pytest.mark.parametrize(
+    ("headers", "sender", "automatic"),
+    [
+        ({"Auto-Submitted": "auto-replied"}, CONSUMER, True),  # RFC 3834
+        ({"Auto-Submitted": "auto-generated; owner-email=x@example.org"}, CONSUMER, True),
+        ({"Precedence": "auto_reply"}, CONSUMER, True),
+        ({"Precedence": "bulk"}, CONSUMER, True),
+        ({"X-Autoreply": "yes"}, CONSUMER, True),
+        ({"X-Autogenerated": "Reply"}, CONSUMER, True),
+        ({}, "", True),  # MAIL FROM:<>, as RFC 3834 asks of automatic responses
+        ({"Auto-Submitted": "no"}, CONSUMER, False),
+        ({"X-Auto-Response-Suppress": "All"}, CONSUMER, False),  # a person's Outlook
+        ({}, CONSUMER, False),
+    ],
+)
+async def test_an_automatic_reply_is_marked_automatic(
+    mailroom: Mailroom, headers: dict[str, str], sender: str, automatic: bool
+) -> None:
+    email = reply("I am out of the office until Monday.")
+    for name, value in headers.items():
+        email[name] = value
+
+    assert (await mailroom.send(email, sender=sender))[0] == 250
+
+    (received,) = mailroom.sink.inbound_messages
+    assert received.automatic is automatic
 
 
 async def test_an_html_only_reply_is_read_without_its_quoted_history(mailroom: Mailroom) -> None:

@@ -179,3 +179,66 @@ def test_new_sends_are_stored_as_v3() -> None:
     )
     state = json.loads(notification.state)
     assert (state["class_version"], state["capability_known"]) == (3, True)
+
+
+def test_a_v1_inbound_message_stored_earlier_loads_as_v2_from_a_person() -> None:
+    """Before v2, no message was known to be automatic, and none kept a subject or
+    attachments: so they load, and the projections read them, as before."""
+    core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
+    conversation = Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
+    core.save(conversation)
+    message_id = uuid4()
+    # Exactly what v1 of the code wrote: no class_version, none of the new fields.
+    core.recorder.insert_events(
+        [
+            stored(
+                conversation.id,
+                conversation.version + 1,
+                "chainon:Conversation.MessageReceived",
+                {
+                    "timestamp": {"_type_": "datetime_iso", "_data_": T0.isoformat()},
+                    "message_id": {"_type_": "uuid_hex", "_data_": message_id.hex},
+                    "channel": "email",
+                    "sender": "claire@example.org",
+                    "recipient": "bonjour@maison.example",
+                    "body": "Bonjour",
+                    "provider": "smtp",
+                    "provider_message_id": "m-1@example.org",
+                    "request_id": None,
+                },
+            ),
+        ]
+    )
+    message = core.get(Conversation, conversation.id).message(message_id)
+    assert (message.body, message.subject, message.attachments, message.automatic) == (
+        "Bonjour",
+        None,
+        (),
+        False,
+    )
+    (received,) = [
+        e for e in core.events.get(conversation.id) if isinstance(e, Conversation.MessageReceived)
+    ]
+    assert (received.subject, received.attachments, received.automatic) == (None, [], False)
+
+
+def test_new_inbound_messages_are_stored_as_v2() -> None:
+    core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
+    conversation = Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
+    conversation.receive(
+        message_id=uuid4(),
+        channel=Channel.EMAIL,
+        sender="claire@example.org",
+        recipient="bonjour@maison.example",
+        body="Absente",
+        provider="smtp",
+        provider_message_id="ooo@example.org",
+        at=T0,
+        automatic=True,
+    )
+    core.save(conversation)
+    (notification,) = core.recorder.select_notifications(
+        start=1, limit=10, topics=[Conversation.MessageReceived.TOPIC]
+    )
+    state = json.loads(notification.state)
+    assert (state["class_version"], state["automatic"], state["attachments"]) == (2, True, [])

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from domain.attachments import Attachment
 from domain.channels import Channel
 from domain.conversation import Conversation, normalise_tag
 from domain.errors import InvalidInput, NotFound, TransitionRefused
@@ -156,6 +157,36 @@ def test_an_inbound_message_reopens_a_resolved_conversation() -> None:
     assert not conversation.resolved
     events = [type(e).__name__ for e in conversation.collect_events()]
     assert events[-2:] == ["Reopened", "MessageReceived"]
+
+
+def test_an_automatic_reply_is_kept_without_reopening_and_replays_the_same() -> None:
+    conversation = opened()
+    conversation.resolve(by="camille", at=T0)
+    photo = Attachment(filename="absent.png", content_type="image/png", size=3, sha256="a" * 64)
+    message_id = uuid4()
+    assert conversation.receive(
+        message_id=message_id,
+        channel=Channel.EMAIL,
+        sender="claire@example.org",
+        recipient="bonjour@maison.example",
+        body="Je suis absente.",
+        provider="smtp",
+        provider_message_id="ooo-1@example.org",
+        at=T0 + timedelta(hours=1),
+        subject="Absence",
+        attachments=(photo,),
+        automatic=True,
+    )
+    assert conversation.resolved  # a machine's message asks nobody for an answer
+    message = conversation.message(message_id)
+    assert (message.automatic, message.subject, message.attachments) == (True, "Absence", (photo,))
+    events = conversation.collect_events()
+    assert [type(e).__name__ for e in events][-2:] == ["Resolved", "MessageReceived"]
+    replayed = None
+    for event in events:
+        replayed = event.mutate(replayed)
+    assert isinstance(replayed, Conversation)
+    assert replayed.messages == conversation.messages
 
 
 def test_reopen_window_decides_between_reopening_and_a_new_conversation() -> None:

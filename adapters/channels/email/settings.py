@@ -6,6 +6,19 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from adapters.channels.email.ids import ReplyDomain
 
+# The subject of a conversation's first email (later ones answer "Re:" to the thread's).
+DEFAULT_SUBJECT = "{brand}: {first_line}"
+SUBJECT_PLACEHOLDERS = {"brand": "", "first_line": ""}
+
+
+def check_subject(template: str) -> str:
+    """A subject template that formats (fails at start, not at the first send)."""
+    try:
+        template.format(**SUBJECT_PLACEHOLDERS)
+    except (KeyError, IndexError, ValueError):
+        raise ValueError("may use no placeholder but {brand} and {first_line}") from None
+    return template
+
 
 class EmailSettings(BaseModel):
     """One deployment's email channel; the lead's settings module fills it from the env."""
@@ -21,7 +34,7 @@ class EmailSettings(BaseModel):
     reply_secret: SecretStr
     previous_reply_secrets: tuple[SecretStr, ...] = ()
     bounce_address: str = ""  # empty: bounces@{reply_domain}
-    subject: str = "Message from {brand}"
+    subject: str = DEFAULT_SUBJECT
     inbound_host: str = "127.0.0.1"
     inbound_port: int = Field(default=2525, ge=0, le=65535)  # 0: any free port
     data_size_limit: int = Field(default=10 * 1024 * 1024, ge=1024)
@@ -36,12 +49,8 @@ class EmailSettings(BaseModel):
 
     @field_validator("subject")
     @classmethod
-    def _one_placeholder(cls, value: str) -> str:
-        try:
-            value.format(brand="")  # fails now, not at the first send
-        except (KeyError, IndexError, ValueError):
-            raise ValueError("may use no placeholder but {brand}") from None
-        return value
+    def _placeholders(cls, value: str) -> str:
+        return check_subject(value)
 
     def reply_domain_ids(self) -> ReplyDomain:
         return ReplyDomain(

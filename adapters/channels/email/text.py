@@ -91,3 +91,8 @@ class _TextReader(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._skipping:
             self.chunks.append(data)
+
+
+def one_line(text: str) -> str:
+    """A peer's words fit for one log line or one SMTP reply."""
+    return " ".join(text.split())[:200]
