@@ -86,7 +86,9 @@ class MessageOut(BaseModel):
     reason: str | None
     segments: int
     encoding: str | None
-    smart_encoded: list[str] = Field(description="Characters replaced to keep the SMS GSM-7.")
+    smart_encoded: list[str] = Field(
+        description="Characters smart encoding replaced (only when it saved segments)."
+    )
     provider_message_id: str | None
     at: datetime
     history: list[StatusChange]
