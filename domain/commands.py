@@ -83,6 +83,10 @@ class ReceiveMessage(Command):
     )
     # An RCS suggestion tapped: the brand's postback data, sent back verbatim.
     postback_data: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    # The sandbox alone: the brand whose API key played the consumer. Its provider ids are
+    # unique within that brand only (domain.index.inbound_key), and the message must be
+    # for that brand. Real providers leave it out: their ids are unique across brands.
+    brand_id: UUID | None = None
 
 
 class RecordSent(Command):
