@@ -23,7 +23,7 @@ from projections.projection import sortable_utc
 
 CursorParam = Annotated[
     str | None,
-    Query(max_length=200, description="The previous page's ``next_cursor``: the page after it."),
+    Query(max_length=200, description="The previous page's `next_cursor`: the page after it."),
 ]
 
 _CONVERSATIONS, _QUEUE, _CONTACTS = "p", "q", "c"

@@ -44,7 +44,7 @@ MinPosition = Annotated[
 class QueuePage(BaseModel):
     items: list[QueueItemOut]
     next_cursor: str | None = Field(
-        description="Pass it back as ``cursor`` for the next page; null on the last page."
+        description="Pass it back as `cursor` for the next page; null on the last page."
     )
     position: int = Field(description="The write position this list reflects.")
     caught_up: bool | None = Field(

@@ -272,7 +272,7 @@ class ProfileOut(BaseModel):
 class ProfilePage(BaseModel):
     items: list[ProfileOut]
     next_cursor: str | None = Field(
-        description="Pass it back as ``cursor`` for the next page; null on the last page."
+        description="Pass it back as `cursor` for the next page; null on the last page."
     )
     position: int
     caught_up: bool | None = None
