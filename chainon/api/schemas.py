@@ -196,7 +196,9 @@ class ConversationSummaryOut(BaseModel):
 
 class ConversationPage(BaseModel):
     items: list[ConversationSummaryOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass it back as `cursor` for the next page; null on the last page."
+    )
     position: int = Field(description="The write position this list reflects.")
     caught_up: bool | None = Field(
         None, description="With min_position: whether the list reached it before the wait ended."
