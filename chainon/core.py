@@ -189,9 +189,11 @@ class Core(Application[UUID]):
     def find_contact(self, brand_id: UUID, address: Address) -> Contact | None:
         return load.find_contact(self, brand_id, address)
 
-    def inbound_outcome(self, provider: str, provider_message_id: str) -> cmd.Outcome | None:
+    def inbound_outcome(
+        self, provider: str, provider_message_id: str, brand_id: UUID | None = None
+    ) -> cmd.Outcome | None:
         """What became of an inbound message already recorded (or refused); None if unseen."""
-        return inbound.inbound_outcome(self, provider, provider_message_id)
+        return inbound.inbound_outcome(self, provider, provider_message_id, brand_id)
 
     def conversations_of(self, contact: Contact) -> list[Conversation]:
         return [

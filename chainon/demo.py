@@ -178,7 +178,7 @@ async def _fallback_scene(rt: Runtime, out: Console, brand: Brand) -> None:
         out.print(Text(line, style=style), soft_wrap=True)
 
     say("\nRCS first, SMS when RCS does not arrive in time", "bold")
-    rt.provider.set_outcome(RCS_CONSUMER, SandboxOutcome.SILENT, Channel.RCS)
+    rt.provider.set_outcome(RCS_CONSUMER, SandboxOutcome.SILENT, Channel.RCS, brand_id=brand.id)
     say(f"(the sandbox is told that {RCS_CONSUMER}'s phone never acknowledges RCS)", "dim")
     sent = await rt.handle(
         cmd.SendMessage(

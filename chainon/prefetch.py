@@ -41,9 +41,11 @@ def _looked_up(command: cmd.Command, default_region: str) -> Iterable[UUID]:
         if (entry := contact_entry(command, default_region)) is not None:
             yield entry
     elif isinstance(command, cmd.ReceiveMessage):
-        provider, given = command.provider, command.provider_message_id
-        yield entry_id(IndexKind.PROVIDER_MESSAGE, inbound_key(provider, given))
-        yield ids.inbound_message_id(provider, given)  # a refusal's id
+        provider, given, scope = command.provider, command.provider_message_id, command.brand_id
+        yield entry_id(IndexKind.PROVIDER_MESSAGE, inbound_key(provider, given, scope))
+        yield ids.inbound_message_id(provider, given, scope)  # a refusal's id
+        if scope is not None:  # the sandbox's key from before it was scoped per brand
+            yield entry_id(IndexKind.PROVIDER_MESSAGE, inbound_key(provider, given))
     elif isinstance(command, cmd.RecordReceipt):
         for segment in (command.provider_message_id, *command.alternative_ids):
             yield entry_id(IndexKind.PROVIDER_MESSAGE, outbound_key(command.provider, segment))

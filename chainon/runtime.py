@@ -268,7 +268,10 @@ class Runtime:
         deadline = asyncio.get_running_loop().time() + within
         while True:
             outcome = await self.call(
-                core.inbound_outcome, message.provider, message.provider_message_id
+                core.inbound_outcome,
+                message.provider,
+                message.provider_message_id,
+                message.brand_id,
             )
             if outcome is not None or asyncio.get_running_loop().time() > deadline:
                 return outcome

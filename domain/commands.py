@@ -90,6 +90,10 @@ class ReceiveMessage(Command):
     # Sent by a machine on the consumer's behalf (an out-of-office, an auto-reply): recorded,
     # but it asks nobody for an answer.
     automatic: bool = False
+    # The sandbox alone: the brand whose API key played the consumer. Its provider ids are
+    # unique within that brand only (domain.index.inbound_key), and the message must be
+    # for that brand. Real providers leave it out: their ids are unique across brands.
+    brand_id: UUID | None = None
 
 
 class RecordSent(Command):

@@ -34,8 +34,14 @@ def conversation_id(contact: UUID, number: int) -> UUID:
     return _named(f"conversation:{contact}:{number}")
 
 
-def inbound_message_id(provider: str, provider_message_id: str) -> UUID:
-    return _named(f"inbound:{provider}:{provider_message_id}")
+def inbound_message_id(
+    provider: str, provider_message_id: str, brand_id: UUID | None = None
+) -> UUID:
+    """With ``brand_id``, for a provider whose ids are unique within a brand only (the
+    sandbox): two brands' messages with one provider id are two messages."""
+    if brand_id is None:
+        return _named(f"inbound:{provider}:{provider_message_id}")
+    return _named(f"inbound-brand:{brand_id}:{provider}:{provider_message_id}")
 
 
 def index_id(kind: str, key: str) -> UUID:

@@ -78,9 +78,21 @@ def contact_key(brand_id: UUID, address: Address) -> str:
     return f"{brand_id}:{address}"
 
 
-def inbound_key(provider: str, provider_message_id: str) -> str:
-    """An inbound message, once per provider id (a provider's retry is recognised)."""
-    return f"in:{provider}:{provider_message_id}"
+def inbound_key(provider: str, provider_message_id: str, brand_id: UUID | None = None) -> str:
+    """An inbound message, once per provider id (a provider's retry is recognised).
+
+    A real provider's ids are unique across the provider (an SMSC's message id, RBM's,
+    an email's Message-ID), whichever brand the message is for: their key is the one
+    always stored, unchanged. The sandbox's ids are chosen by whoever plays the consumer
+    with a brand's API key, so two brands may choose the same one: the sandbox passes
+    ``brand_id``, and the key then lives in a namespace of its own (``in-brand:``), which
+    no key stored before, nor another brand's, can meet. Keys the sandbox stored before
+    (``in:sandbox:…``) still mean what they meant; ``chainon.handlers.inbound`` honours
+    them for the brand whose message they name, and for no other.
+    """
+    if brand_id is None:
+        return f"in:{provider}:{provider_message_id}"
+    return f"in-brand:{brand_id}:{provider}:{provider_message_id}"
 
 
 def outbound_key(provider: str, segment_id: str) -> str:

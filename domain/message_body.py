@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from domain.channels import Channel
 from domain.errors import InvalidInput
-from domain.sms_encoding import Encoding, plan_segments, smart_encode
+from domain.sms_encoding import Encoding, plan_segments, smart_encode_if_cheaper
 
 # Operators and aggregators refuse or truncate beyond about ten parts (Twilio: 1,600
 # characters); ten keeps a message affordable and deliverable everywhere.
@@ -27,13 +28,20 @@ class PreparedBody:
 def prepare_body(
     text: str, channel: Channel, *, smart_encoding: bool = False, field: str = "body"
 ) -> PreparedBody:
-    """Checks the body for the channel and, for SMS, plans its segments."""
-    if not text.strip():
-        raise InvalidInput("must not be empty", field=field)
+    """Checks the body for the channel and, for SMS, plans its segments.
+
+    Emptiness is judged on the text as it will go, after smart encoding, and counting
+    invisible characters as nothing: a body of zero-width spaces or soft hyphens would
+    otherwise reach the handset as an empty message.
+    """
+    replaced: tuple[str, ...] = ()
+    if channel is Channel.SMS and smart_encoding:
+        text, replaced = smart_encode_if_cheaper(text)
+    if is_blank(text):
+        raise InvalidInput(
+            "must not be empty (spaces and invisible characters do not count)", field=field
+        )
     if channel is Channel.SMS:
-        replaced: tuple[str, ...] = ()
-        if smart_encoding:
-            text, replaced = smart_encode(text)
         plan = plan_segments(text)
         if plan.count > MAX_SMS_SEGMENTS:
             raise InvalidInput(
@@ -48,3 +56,9 @@ def prepare_body(
             f"is {len(text)} characters; {channel.value} allows at most {limit}", field=field
         )
     return PreparedBody(text, None, 1, ())
+
+
+def is_blank(text: str) -> bool:
+    """Nothing a reader would see: spaces, and format characters (Unicode ``Cf``: zero-width
+    spaces and joiners, the BOM, the soft hyphen, direction marks)."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text)

@@ -23,6 +23,7 @@ __all__ = [
     "plan_segments",
     "septet_length",
     "smart_encode",
+    "smart_encode_if_cheaper",
     "ucs2_length",
 ]
 
@@ -162,3 +163,17 @@ def smart_encode(text: str) -> tuple[str, tuple[str, ...]]:
     if not replaced:
         return text, ()
     return text.translate(_LOOKALIKE_TABLE), replaced
+
+
+def smart_encode_if_cheaper(text: str) -> tuple[str, tuple[str, ...]]:
+    """``smart_encode``'s rewrite, kept only when it takes fewer SMS parts.
+
+    A rewrite is not always a saving: ``…`` becomes three characters, and a text that keeps
+    a letter outside GSM-7 stays UCS-2, so the rewrite can cost as much, or a part more. The
+    sender's own characters are changed only when that makes the message cheaper; otherwise
+    it goes as written and nothing is recorded as replaced.
+    """
+    new, replaced = smart_encode(text)
+    if replaced and plan_segments(new).count < plan_segments(text).count:
+        return new, replaced
+    return text, ()

@@ -19,6 +19,16 @@ from projections.projection import Fact, Projection, Table, Tx, one, sortable_ut
 from projections.read_model_store import ReadModelStore
 
 WAITING = "i.status = 'open' AND (i.waiting_since IS NOT NULL OR i.agent IS NULL)"
+SINCE = "COALESCE(i.waiting_since, i.opened_at)"
+
+
+@dataclass(frozen=True)
+class QueueMark:
+    """Where a page of the queue ended: the sort key of its last row."""
+
+    priority: int
+    since: str  # sortable_utc of waiting_since, or of opened_at when only unassigned
+    conversation_id: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class QueueItem:
     waiting: bool
     age_seconds: int  # since waiting_since, or since it opened when only unassigned
     breached: bool
+    mark: QueueMark
 
 
 @dataclass(frozen=True)
@@ -226,6 +237,11 @@ def item(row: dict[str, Any], now: datetime) -> QueueItem:
         waiting=waiting,
         age_seconds=max(int((now - (since or opened_at)).total_seconds()), 0) if waiting else 0,
         breached=waiting and due is not None and due < now,
+        mark=QueueMark(
+            int(row["priority"]),
+            row["waiting_since"] or row["opened_at"],
+            row["conversation_id"],
+        ),
     )
 
 
@@ -238,11 +254,24 @@ def waiting(
     agent: str | None = None,
     breached: bool | None = None,
     unassigned: bool = False,
+    after: QueueMark | None = None,
     limit: int = 50,
 ) -> list[QueueItem]:
-    """The brand's waiting conversations, most urgent first, then the longest waiting."""
+    """The brand's waiting conversations, most urgent first, then the longest waiting;
+    with ``after``, those that come after that row in this order (the next page)."""
     clauses = ["i.brand_id = %(brand_id)s", f"({WAITING})"]
     params: dict[str, Any] = {"brand_id": str(brand_id), "limit": limit, "now": sortable_utc(now)}
+    if after is not None:
+        clauses.append(
+            f"(i.priority < %(after_priority)s OR (i.priority = %(after_priority)s AND "
+            f"({SINCE} > %(after_since)s OR ({SINCE} = %(after_since)s AND "
+            "i.conversation_id > %(after_id)s))))"
+        )
+        params.update(
+            after_priority=after.priority,
+            after_since=after.since,
+            after_id=after.conversation_id,
+        )
     for column, value in (("team", team), ("agent", agent)):
         if value is not None:
             clauses.append(f"i.{column} = %({column})s")
@@ -255,7 +284,7 @@ def waiting(
         clauses.append("(i.sla_due_at IS NULL OR i.sla_due_at >= %(now)s)")
     sql = (
         "SELECT i.* FROM {queue_items} i WHERE " + " AND ".join(clauses) + " "
-        "ORDER BY i.priority DESC, COALESCE(i.waiting_since, i.opened_at), i.conversation_id "
+        f"ORDER BY i.priority DESC, {SINCE}, i.conversation_id "
         "LIMIT %(limit)s"
     )
     return [item(r, now) for r in store.query(AgentQueue(), sql, params)]

@@ -17,12 +17,21 @@ from projections.read_model_store import ReadModelStore
 
 
 @dataclass(frozen=True)
+class ProfileMark:
+    """Where a page of profiles ended: the sort key of its last row."""
+
+    last_seen_at: str  # "" when never seen: such profiles come last
+    contact_id: str
+
+
+@dataclass(frozen=True)
 class ProfileFilter:
     brand_id: UUID
     address: str | None = None  # normalised (E.164, lower-case email)
     name: str | None = None  # case-insensitive substring
     tag: str | None = None
     attribute: tuple[str, str] | None = None  # key, value
+    after: ProfileMark | None = None  # the next page: profiles after this one
     limit: int = 50
 
 
@@ -234,6 +243,15 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
+# Never seen sorts last on both backends (PostgreSQL puts NULL first in a descending order,
+# SQLite last), so that a page's mark is a plain comparison.
+SEEN = "COALESCE(p.last_seen_at, '')"
+
+
+def mark(found: Profile) -> ProfileMark:
+    return ProfileMark(found.last_seen_at or "", found.contact_id)
+
+
 def search(store: ReadModelStore, where: ProfileFilter) -> list[Profile]:
     clauses = ["p.brand_id = %(b)s"]
     params: dict[str, Any] = {"b": str(where.brand_id), "limit": where.limit}
@@ -255,9 +273,15 @@ def search(store: ReadModelStore, where: ProfileFilter) -> list[Profile]:
             "WHERE key = %(k)s AND value = %(v)s)"
         )
         params["k"], params["v"] = where.attribute
+    if where.after is not None:
+        clauses.append(
+            f"({SEEN} < %(after_seen)s OR "
+            f"({SEEN} = %(after_seen)s AND p.contact_id > %(after_id)s))"
+        )
+        params["after_seen"], params["after_id"] = where.after.last_seen_at, where.after.contact_id
     sql = (
         "SELECT p.* FROM {crm_contacts} p WHERE " + " AND ".join(clauses) + " "
-        "ORDER BY p.last_seen_at DESC, p.contact_id LIMIT %(limit)s"
+        f"ORDER BY {SEEN} DESC, p.contact_id LIMIT %(limit)s"
     )
     projection = CrmProfile()
     return [_profile(store, projection, row) for row in store.query(projection, sql, params)]

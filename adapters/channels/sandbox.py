@@ -55,14 +55,15 @@ class SandboxOutcome(StrEnum):
     NOT_CAPABLE = "not_capable"  # RCS only: the handset does not take RCS
 
 
+# Whose messages, on which channel, to which recipient; None: every brand, every channel.
+OutcomeKey = tuple[UUID | None, Channel | None, str]
+
+
 @dataclass
 class SandboxProvider:
     receipt_delay: float = 1.0
     default_outcome: SandboxOutcome = SandboxOutcome.DELIVER
-    outcomes: dict[str, SandboxOutcome] = field(default_factory=dict)  # by recipient
-    # by (channel, recipient): wins over ``outcomes``, so RCS can stay silent to a number
-    # while the SMS that replaces it is delivered
-    channel_outcomes: dict[tuple[Channel, str], SandboxOutcome] = field(default_factory=dict)
+    outcomes: dict[OutcomeKey, SandboxOutcome] = field(default_factory=dict)
     name: str = PROVIDER
     sent: dict[str, OutboundMessage] = field(default_factory=dict)  # by provider id
     delivered: set[str] = field(default_factory=set)  # provider ids the handset has
@@ -84,23 +85,34 @@ class SandboxProvider:
         await asyncio.gather(*self._timers, return_exceptions=True)
 
     def set_outcome(
-        self, recipient: str, outcome: SandboxOutcome, channel: Channel | None = None
+        self,
+        recipient: str,
+        outcome: SandboxOutcome,
+        channel: Channel | None = None,
+        *,
+        brand_id: UUID | None = None,
     ) -> None:
         """What happens to messages for ``recipient``: on one channel, or on every channel
-        when ``channel`` is None. Not being capable is a property of RCS alone."""
+        when ``channel`` is None; a brand's messages only, or every brand's when
+        ``brand_id`` is None (a brand playing with the sandbox through the API never
+        changes what another brand's messages do). Not being capable concerns RCS alone."""
         if outcome is SandboxOutcome.NOT_CAPABLE:
             if channel not in (None, Channel.RCS):
                 raise ValueError(f"not_capable concerns RCS only, not {channel}")
             channel = Channel.RCS
-        if channel is None:
-            self.outcomes[recipient] = outcome
-        else:
-            self.channel_outcomes[(channel, recipient)] = outcome
+        self.outcomes[(brand_id, channel, recipient)] = outcome
 
-    def outcome_for(self, channel: Channel, recipient: str) -> SandboxOutcome:
-        outcome = self.channel_outcomes.get(
-            (channel, recipient), self.outcomes.get(recipient, self.default_outcome)
+    def outcome_for(
+        self, channel: Channel, recipient: str, brand_id: UUID | None = None
+    ) -> SandboxOutcome:
+        """The most particular setting wins: the brand's own before every brand's, and
+        within each the channel's before every channel's, so RCS can stay silent to a
+        number while the SMS that replaces it is delivered."""
+        brands = (brand_id, None) if brand_id is not None else (None,)
+        found = (
+            self.outcomes.get((brand, on, recipient)) for brand in brands for on in (channel, None)
         )
+        outcome = next((o for o in found if o is not None), self.default_outcome)
         if outcome is SandboxOutcome.NOT_CAPABLE and channel is not Channel.RCS:
             return SandboxOutcome.DELIVER  # an SMS reaches a phone that lacks RCS
         return outcome
@@ -119,7 +131,7 @@ class SandboxProvider:
         return f"sbx-{uuid5(NAMESPACE_URL, str(message_id)).hex[:20]}"
 
     async def send(self, message: OutboundMessage) -> Accepted:
-        outcome = self.outcome_for(message.channel, message.recipient)
+        outcome = self.outcome_for(message.channel, message.recipient, message.brand_id)
         if message.channel is Channel.RCS:
             # RBM refuses at the send (404 not an RCS user, 4xx for the rest); it never
             # sends a FAILED receipt for an RCS message.
@@ -136,7 +148,8 @@ class SandboxProvider:
 
     async def capability(self, message: OutboundMessage) -> CapabilityAnswer:
         """RBM's capability check: every number takes RCS unless told ``not_capable``."""
-        if self.outcome_for(Channel.RCS, message.recipient) is SandboxOutcome.NOT_CAPABLE:
+        rcs = self.outcome_for(Channel.RCS, message.recipient, message.brand_id)
+        if rcs is SandboxOutcome.NOT_CAPABLE:
             return CapabilityAnswer(capable=False)
         return CapabilityAnswer(capable=True, features=list(RCS_FEATURES))
 
@@ -171,8 +184,10 @@ class SandboxProvider:
         body: str,
         channel: Channel = Channel.SMS,
         provider_message_id: str | None = None,
+        brand_id: UUID | None = None,
     ) -> ReceiveMessage:
-        """Plays the consumer: the message reaches the core as a real provider's would."""
+        """Plays the consumer: the message reaches the core as a real provider's would.
+        With ``brand_id``, the provider id is that brand's own (see ``ReceiveMessage``)."""
         message = ReceiveMessage(
             provider=self.name,
             provider_message_id=provider_message_id or self.new_inbound_id(),
@@ -180,6 +195,7 @@ class SandboxProvider:
             sender=sender,
             recipient=recipient,
             body=body,
+            brand_id=brand_id,
         )
         await self._require_sink().inbound(message)
         return message

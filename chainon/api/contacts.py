@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from chainon.api.answers import accepted
+from chainon.api.cursors import CursorParam, contacts_cursor, contacts_mark
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.schemas import (
     Accepted,
@@ -57,10 +58,12 @@ async def search_contacts(
     attribute: Annotated[
         str | None, Query(max_length=1100, description="key:value", examples=["tier:gold"])
     ] = None,
+    cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     min_position: Annotated[int | None, Query(ge=0)] = None,
 ) -> ProfilePage:
-    """CRM profiles by address, name, tag (of their conversations) or attribute."""
+    """CRM profiles by address, name, tag (of their conversations) or attribute: the most
+    recently seen first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     region = runtime.settings.default_region
     where = ProfileFilter(
         brand_id=brand.id,
@@ -68,12 +71,17 @@ async def search_contacts(
         name=name,
         tag=tag.strip().lower() if tag else None,
         attribute=_attribute(attribute) if attribute else None,
-        limit=limit,
+        after=contacts_mark(cursor) if cursor else None,
+        limit=limit + 1,
     )
     caught_up, position = await _wait(runtime, min_position)
     found = await runtime.call(crm.search, runtime.views.store, where)
+    page, more = found[:limit], len(found) > limit
     return ProfilePage(
-        items=[ProfileOut.of(p) for p in found], position=position, caught_up=caught_up
+        items=[ProfileOut.of(p) for p in page],
+        next_cursor=contacts_cursor(crm.mark(page[-1])) if more else None,
+        position=position,
+        caught_up=caught_up,
     )
 
 

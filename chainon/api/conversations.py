@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
 from chainon.api.answers import act
+from chainon.api.cursors import CursorParam, conversations_cursor, conversations_position
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.schemas import (
     Accepted,
@@ -24,28 +24,12 @@ from chainon.api.schemas import (
 from chainon.core import Core
 from domain import commands as cmd
 from domain.conversation import Conversation
-from domain.errors import InvalidInput
 from projections.conversation_list import ConversationFilter, search
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 _HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 MAX_WAIT_SECONDS = 5.0
-
-
-def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"p:{position}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind != "p":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("is not a cursor this API gave", field="cursor") from None
 
 
 def timeline_entries(core: Core, conversation_id: UUID) -> list[TimelineEntry]:
@@ -70,7 +54,7 @@ async def list_conversations(
     team: Annotated[str | None, Query(max_length=128)] = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
     contact_id: UUID | None = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     min_position: Annotated[
         int | None,
@@ -89,7 +73,7 @@ async def list_conversations(
         team=team,
         tag=tag.strip().lower() if tag else None,
         contact_id=contact_id,
-        before=decode_cursor(cursor) if cursor else None,
+        before=conversations_position(cursor) if cursor else None,
         limit=limit + 1,
     )
     position = await runtime.call(lambda: views.position)
@@ -113,7 +97,7 @@ async def list_conversations(
             )
             for r in page
         ],
-        next_cursor=encode_cursor(page[-1].cursor) if more else None,
+        next_cursor=conversations_cursor(page[-1].cursor) if more else None,
         position=max(position, min_position) if caught_up and min_position else position,
         caught_up=caught_up,
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from chainon.api import queue_stream
 from chainon.api.answers import accepted
+from chainon.api.cursors import CursorParam, queue_cursor, queue_mark
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.queue_stream import QueueItemOut, item_out
 from chainon.api.schemas import Accepted, Strict
@@ -42,6 +43,9 @@ MinPosition = Annotated[
 
 class QueuePage(BaseModel):
     items: list[QueueItemOut]
+    next_cursor: str | None = Field(
+        description="Pass it back as `cursor` for the next page; null on the last page."
+    )
     position: int = Field(description="The write position this list reflects.")
     caught_up: bool | None = Field(
         None, description="With min_position: whether the list reached it before the wait ended."
@@ -101,12 +105,15 @@ async def list_queue(
     team: Annotated[str | None, Query(max_length=128)] = None,
     agent: Annotated[str | None, Query(max_length=128)] = None,
     breached: bool | None = None,
+    cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     min_position: MinPosition = None,
 ) -> QueuePage:
-    """Waiting conversations: most urgent first, then the longest waiting."""
+    """Waiting conversations: most urgent first, then the longest waiting; pass
+    ``next_cursor`` back as ``cursor`` for the next page."""
+    after = queue_mark(cursor) if cursor else None
     position, done = await _read_position(runtime, min_position)
-    items = await runtime.call(
+    rows = await runtime.call(
         waiting,
         runtime.views.store,
         brand.id,
@@ -114,9 +121,16 @@ async def list_queue(
         team=team,
         agent=agent,
         breached=breached,
-        limit=limit,
+        after=after,
+        limit=limit + 1,
     )
-    return QueuePage(items=[item_out(i) for i in items], position=position, caught_up=done)
+    page, more = rows[:limit], len(rows) > limit
+    return QueuePage(
+        items=[item_out(i) for i in page],
+        next_cursor=queue_cursor(page[-1].mark) if more else None,
+        position=position,
+        caught_up=done,
+    )
 
 
 @router.post(

@@ -44,6 +44,7 @@ async def inject_inbound(
     The message takes the provider's path: onto the inbound topic, then through the core
     worker. The answer waits (up to 5 s) for the core to record it. Repeating a
     ``provider_message_id`` is what a provider's retry looks like: it is recorded once.
+    The id is the brand's own: another brand choosing the same one sends its own message.
     """
     region = runtime.settings.default_region
     if sender_address(body.channel, body.to, region) not in brand.senders.get(body.channel, []):
@@ -59,9 +60,12 @@ async def inject_inbound(
         recipient=body.to,
         body=body.body,
         request_id=request_id(request),
+        brand_id=brand.id,
     )
     core = runtime.core
-    before = await runtime.call(core.inbound_outcome, message.provider, message.provider_message_id)
+    before = await runtime.call(
+        core.inbound_outcome, message.provider, message.provider_message_id, brand.id
+    )
     await runtime.publisher.inbound(message)
     outcome = before or await runtime.recorded(message, WAIT_SECONDS)
     if outcome is None:
@@ -79,13 +83,14 @@ async def inject_inbound(
 async def set_outcome(
     address: str, body: SandboxOutcomeIn, brand: BrandDep, runtime: RuntimeDep
 ) -> None:
-    """What the sandbox does with messages to this address: deliver, fail, stay silent, or
-    (RCS) refuse because the handset does not take RCS. With ``channel``, only messages on
-    that channel: an RCS message left silent then falls back to an SMS that is delivered.
+    """What the sandbox does with this brand's messages to this address: deliver, fail,
+    stay silent, or (RCS) refuse because the handset does not take RCS. With ``channel``,
+    only messages on that channel: an RCS message left silent then falls back to an SMS
+    that is delivered. Another brand's messages to the address are not concerned.
 
     It applies to the sandbox of this process (the embedded mode's only one).
     """
     if body.outcome is SandboxOutcome.NOT_CAPABLE and body.channel not in (None, Channel.RCS):
         raise InvalidInput("not_capable concerns RCS only", field="channel")
     parsed = parse_address(address, default_region=runtime.settings.default_region)
-    runtime.provider.set_outcome(parsed.value, body.outcome, body.channel)
+    runtime.provider.set_outcome(parsed.value, body.outcome, body.channel, brand_id=brand.id)

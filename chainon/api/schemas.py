@@ -87,7 +87,9 @@ class MessageOut(BaseModel):
     reason: str | None
     segments: int
     encoding: str | None
-    smart_encoded: list[str] = Field(description="Characters replaced to keep the SMS GSM-7.")
+    smart_encoded: list[str] = Field(
+        description="Characters smart encoding replaced (only when it saved segments)."
+    )
     provider_message_id: str | None
     at: datetime
     history: list[StatusChange]
@@ -208,7 +210,9 @@ class ConversationSummaryOut(BaseModel):
 
 class ConversationPage(BaseModel):
     items: list[ConversationSummaryOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass it back as `cursor` for the next page; null on the last page."
+    )
     position: int = Field(description="The write position this list reflects.")
     caught_up: bool | None = Field(
         None, description="With min_position: whether the list reached it before the wait ended."
@@ -283,5 +287,8 @@ class ProfileOut(BaseModel):
 
 class ProfilePage(BaseModel):
     items: list[ProfileOut]
+    next_cursor: str | None = Field(
+        description="Pass it back as `cursor` for the next page; null on the last page."
+    )
     position: int
     caught_up: bool | None = None

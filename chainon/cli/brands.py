@@ -34,7 +34,7 @@ def brands_create(
     rcs: Annotated[list[str] | None, typer.Option(help="An RCS agent id.")] = None,
     help_text: Annotated[str, typer.Option(help="The answer to HELP / AIDE.")] = "",
     smart_encoding: Annotated[
-        bool, typer.Option(help="Replace look-alike characters to stay in GSM-7.")
+        bool, typer.Option(help="Replace look-alike characters when it saves SMS segments.")
     ] = False,
 ) -> None:
     """Register a brand with its sender addresses, and issue its first API key."""

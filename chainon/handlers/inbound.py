@@ -31,8 +31,9 @@ from domain.routing import (
 
 
 def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handled:
-    message_id = ids.inbound_message_id(command.provider, command.provider_message_id)
-    recorded = inbound_outcome(loader, command.provider, command.provider_message_id)
+    provider, given, scope = command.provider, command.provider_message_id, command.brand_id
+    message_id = ids.inbound_message_id(provider, given, scope)
+    recorded = inbound_outcome(loader, provider, given, scope)
     if recorded is not None:
         return recorded, []
     try:
@@ -41,6 +42,8 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
         if hinted is None and command.conversation_hint is not None:
             raise not_the_contact(command.channel)
         brand_id = hinted.brand_id if hinted is not None else _brand_of(loader, command)
+        if scope is not None and brand_id != scope:
+            raise InvalidInput(f"{command.recipient} is not an address of the sending brand")
     except InvalidInput as refusal:
         return refuse(command, message_id, refusal.detail, now)
     brand = get(loader, Brand, brand_id)
@@ -56,8 +59,8 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
         sender=sender.value,
         recipient=command.recipient,
         body=command.body,
-        provider=command.provider,
-        provider_message_id=command.provider_message_id,
+        provider=provider,
+        provider_message_id=given,
         at=now,
         request_id=command.request_id,
         subject=command.subject,
@@ -80,7 +83,7 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
         )
     seen = IndexEntry.claim(
         IndexKind.PROVIDER_MESSAGE,
-        inbound_key(command.provider, command.provider_message_id),
+        inbound_key(provider, given, scope),
         conversation.id,
         at=now,
         detail=str(message_id),
@@ -96,14 +99,17 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
     return outcome, [*changed, conversation, contact, seen, *desks]
 
 
-def inbound_outcome(loader: Loader, provider: str, provider_message_id: str) -> cmd.Outcome | None:
-    """What became of an inbound message already recorded (or refused); None if unseen."""
-    message_id = ids.inbound_message_id(provider, provider_message_id)
-    seen = find_entry(
-        loader, IndexKind.PROVIDER_MESSAGE, inbound_key(provider, provider_message_id)
-    )
-    if seen is not None:
-        conversation = get(loader, Conversation, seen.target_id)
+def inbound_outcome(
+    loader: Loader, provider: str, provider_message_id: str, brand_id: UUID | None = None
+) -> cmd.Outcome | None:
+    """What became of an inbound message already recorded (or refused); None if unseen.
+
+    With ``brand_id`` (the sandbox's ids, unique within a brand only) only that brand's
+    message is found: a duplicate is never answered with another brand's ids.
+    """
+    found = _recorded(loader, provider, provider_message_id, brand_id)
+    if found is not None:
+        conversation, message_id = found
         return cmd.Outcome(
             changed=False,
             duplicate=True,
@@ -113,10 +119,35 @@ def inbound_outcome(loader: Loader, provider: str, provider_message_id: str) -> 
             message_id=message_id,
             channel=conversation.message(message_id).channel,
         )
+    message_id = ids.inbound_message_id(provider, provider_message_id, brand_id)
     refused = loader.find(RefusedInbound, message_id)
     if refused is not None:
         return cmd.Outcome(changed=False, duplicate=True, refused=refused.reason)
     return None
+
+
+def _recorded(
+    loader: Loader, provider: str, given: str, brand_id: UUID | None
+) -> tuple[Conversation, UUID] | None:
+    """The conversation and message id an inbound message was recorded with.
+
+    A sandbox message recorded before its ids were scoped per brand has the key every
+    provider has (``in:sandbox:…``): a repeat of it is still a retry for the brand whose
+    message it was, and for any other brand a message of its own.
+    """
+    seen = find_entry(loader, IndexKind.PROVIDER_MESSAGE, inbound_key(provider, given, brand_id))
+    if seen is not None:
+        message_id = ids.inbound_message_id(provider, given, brand_id)
+        return get(loader, Conversation, seen.target_id), message_id
+    if brand_id is None:
+        return None
+    before = find_entry(loader, IndexKind.PROVIDER_MESSAGE, inbound_key(provider, given))
+    if before is None:
+        return None
+    conversation = get(loader, Conversation, before.target_id)
+    if conversation.brand_id != brand_id:
+        return None
+    return conversation, ids.inbound_message_id(provider, given)
 
 
 def refuse(command: cmd.ReceiveMessage, message_id: UUID, reason: str, now: datetime) -> Handled:

@@ -306,11 +306,13 @@ async def test_smart_encoding_keeps_an_sms_gsm7_and_records_what_it_replaced(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers
     ) as api:
-        sent = await api.post(
-            "/v1/messages", json={"to": "+33612345678", "body": "“Merci” – à demain…"}
-        )
+        # Two UCS-2 parts as written, one GSM-7 part once rewritten: the rewrite saves a part.
+        text = "“Merci” – à demain… Votre commande arrive entre 9 h et 12 h, on vous appelle."
+        sent = await api.post("/v1/messages", json={"to": "+33612345678", "body": text})
         conversation = (await api.get(f"/v1/conversations/{sent.json()['conversation_id']}")).json()
     (message,) = conversation["messages"]
-    assert message["body"] == '"Merci" - à demain...'
+    assert message["body"] == (
+        '"Merci" - à demain... Votre commande arrive entre 9 h et 12 h, on vous appelle.'
+    )
     assert (message["encoding"], message["segments"]) == ("gsm7", 1)
     assert message["smart_encoded"] == ["“", "”", "–", "…"]

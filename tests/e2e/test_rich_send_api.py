@@ -189,8 +189,7 @@ async def test_not_capable_is_refused_for_another_channel_than_rcs(
         "/v1/sandbox/outcomes/06 12 34 56 78", json={"outcome": "silent", "channel": "rcs"}
     )
     assert told.status_code == 204
-    assert sqlite_runtime.provider.channel_outcomes == {(Channel.RCS, CONSUMER): "silent"}
-    assert sqlite_runtime.provider.outcomes == {}
+    assert sqlite_runtime.provider.outcomes == {(with_rcs.id, Channel.RCS, CONSUMER): "silent"}
 
 
 async def test_the_openapi_document_describes_rich_content(api: httpx.AsyncClient) -> None:

@@ -396,8 +396,8 @@ class StoreContract:
     ) -> None:
         from adapters.channels.sandbox import SandboxOutcome
 
-        runtime.provider.outcomes["+33612345679"] = SandboxOutcome.FAIL
-        runtime.provider.outcomes["+33612345670"] = SandboxOutcome.SILENT
+        runtime.provider.set_outcome("+33612345679", SandboxOutcome.FAIL)
+        runtime.provider.set_outcome("+33612345670", SandboxOutcome.SILENT)
         failing = await runtime.handle(
             cmd.SendMessage(brand_id=brand.id, to="+33612345679", body="a")
         )

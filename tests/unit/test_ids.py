@@ -35,6 +35,8 @@ def test_aggregate_ids_are_pinned() -> None:
     assert str(ids.contact_id(BRAND, "+33612345678")) == "f1b0c805-74af-5905-9f6a-956b6aa00f2e"
     assert str(ids.conversation_id(CONTACT, 1)) == "e33cc97c-c28d-5a6c-8bdd-549bcc865b15"
     assert str(ids.inbound_message_id("sandbox", "p-1")) == "27b3f93b-acc0-520c-9525-dfea7d1faddc"
+    scoped = ids.inbound_message_id("sandbox", "p-1", BRAND)  # the sandbox's, per brand
+    assert str(scoped) == "5b6ac5f4-022f-51cd-9c46-e23bae0af803"
     assert str(ids.index_id("api-key", "abc")) == "6f54abf7-f84b-57a2-8811-d41a292d33a5"
     assert str(ids.early_receipt_id("smpp", "x")) == "d040b896-019b-55bb-a7bb-4fc3310e25cf"
     assert str(ids.fallback_message_id(MESSAGE)) == "ce95ce90-187c-57cd-9bec-3e10af69611a"
@@ -50,6 +52,8 @@ def test_index_keys_are_pinned() -> None:
     assert contact_key(BRAND, phone) == f"{BRAND}:+33612345678"
     assert contact_key(BRAND, parse_email("Jo@Example.com")) == f"{BRAND}:jo@example.com"
     assert inbound_key("sandbox", "p-1") == "in:sandbox:p-1"
+    assert inbound_key("smpp:main", "0A1B") == "in:smpp:main:0A1B"
+    assert inbound_key("sandbox", "p-1", BRAND) == f"in-brand:{BRAND}:sandbox:p-1"
     assert outbound_key("smpp:main", "0A1B") == "out:smpp:main:0A1B"
 
 
@@ -62,4 +66,17 @@ def test_index_entry_ids_follow_their_kind_and_key() -> None:
     ]
     assert entry_id(IndexKind.SENDER_ADDRESS, "sms:+33939000001") == ids.index_id(
         "sender-address", "sms:+33939000001"
+    )
+
+
+def test_a_brands_sandbox_key_never_meets_a_key_without_a_brand() -> None:
+    """Whatever id a caller picks, the scoped key cannot be an unscoped one: the two
+    namespaces differ from their first characters."""
+    crafted = f"brand:{BRAND}:p-1"
+    assert inbound_key("sandbox", "p-1", BRAND) != inbound_key("sandbox", crafted)
+    assert not inbound_key("sandbox", crafted).startswith("in-brand:")
+    other = UUID("00000000-0000-0000-0000-0000000000b2")
+    assert inbound_key("sandbox", "p-1", BRAND) != inbound_key("sandbox", "p-1", other)
+    assert ids.inbound_message_id("sandbox", "p-1", BRAND) != ids.inbound_message_id(
+        "sandbox", "p-1", other
     )

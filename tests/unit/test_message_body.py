@@ -1,5 +1,6 @@
-"""What a body may be on each channel: not blank, at most ten SMS segments (counted as
-``sms_encoding`` counts them), RBM's and email's lengths; smart encoding only on request."""
+"""What a body may be on each channel: not blank (invisible characters count as nothing),
+at most ten SMS segments (counted as ``sms_encoding`` counts them), RBM's and email's
+lengths; smart encoding only on request, and only where it saves a segment."""
 
 from __future__ import annotations
 
@@ -13,9 +14,17 @@ from domain.message_body import (
     MAX_EMAIL_CHARACTERS,
     MAX_RCS_CHARACTERS,
     MAX_SMS_SEGMENTS,
+    is_blank,
     prepare_body,
 )
-from domain.sms_encoding import GSM7_BASIC, GSM7_EXTENSION, Encoding, plan_segments, smart_encode
+from domain.sms_encoding import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    GSM7_LOOKALIKES,
+    Encoding,
+    plan_segments,
+    smart_encode_if_cheaper,
+)
 
 GSM7 = st.sampled_from(sorted(GSM7_BASIC | GSM7_EXTENSION))
 ANY = st.characters(codec="utf-8", exclude_categories=("Cs",))
@@ -27,6 +36,34 @@ def test_a_blank_body_is_refused_on_every_channel(channel: Channel, text: str) -
     with pytest.raises(InvalidInput) as refused:
         prepare_body(text, channel, field="messages[0].body")
     assert refused.value.field == "messages[0].body"
+
+
+@pytest.mark.parametrize("smart", [False, True])
+@pytest.mark.parametrize("channel", list(Channel))
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u200b",  # zero-width space
+        "\u00ad",  # soft hyphen
+        "\ufeff",  # byte order mark
+        "\u200b \u00ad\ufeff\u200d\n\u2060",
+        "\u200e\u200f",  # direction marks: invisible too, though smart encoding keeps them
+    ],
+)
+def test_a_body_of_invisible_characters_is_refused_as_empty(
+    channel: Channel, text: str, smart: bool
+) -> None:
+    with pytest.raises(InvalidInput, match="must not be empty") as refused:
+        prepare_body(text, channel, smart_encoding=smart)
+    assert refused.value.field == "body"
+
+
+def test_what_smart_encoding_deletes_counts_as_invisible() -> None:
+    deleted = [char for char, replacement in GSM7_LOOKALIKES.items() if not replacement]
+    assert deleted
+    for char in deleted:
+        with pytest.raises(InvalidInput, match="must not be empty"):
+            prepare_body(char * 3, Channel.SMS)
 
 
 @pytest.mark.parametrize(
@@ -64,12 +101,36 @@ def test_an_sms_of_more_than_ten_segments_is_refused_saying_how_many(text: str) 
 
 
 def test_smart_encoding_replaces_look_alikes_only_when_asked() -> None:
-    pasted = "“Votre colis” arrive — demain"
+    pasted = "“Votre colis” arrive — demain, entre 9 h et 12 h. Un livreur vous appellera."
     plain = prepare_body(pasted, Channel.SMS)
     smart = prepare_body(pasted, Channel.SMS, smart_encoding=True)
-    assert (plain.text, plain.encoding, plain.replaced) == (pasted, Encoding.UCS2, ())
-    assert (smart.text, smart.encoding) == ('"Votre colis" arrive - demain', Encoding.GSM7)
+    assert (plain.text, plain.encoding, plain.segments, plain.replaced) == (
+        pasted,
+        Encoding.UCS2,
+        2,
+        (),
+    )
+    assert (smart.text, smart.encoding, smart.segments) == (
+        '"Votre colis" arrive - demain, entre 9 h et 12 h. Un livreur vous appellera.',
+        Encoding.GSM7,
+        1,
+    )
     assert smart.replaced == ("“", "”", "—")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "“Merci” – à demain",  # one part either way: the sender's quotes are kept
+        "Ça coûte 10 € — à régler “sur place”",  # ç keeps it UCS-2: a rewrite saves nothing
+        "…" * 60,  # one UCS-2 part; 180 septets once rewritten: two parts
+        "ça…" + "…" * 60,  # stays UCS-2 and grows: two parts instead of one
+    ],
+)
+def test_smart_encoding_leaves_a_body_it_would_not_make_cheaper(text: str) -> None:
+    body = prepare_body(text, Channel.SMS, smart_encoding=True)
+    assert (body.text, body.replaced) == (text, ())
+    assert body.segments == plan_segments(text).count
 
 
 def test_smart_encoding_can_bring_a_body_under_the_limit() -> None:
@@ -97,8 +158,8 @@ def test_rcs_and_email_count_characters_up_to_their_limit(channel: Channel, limi
 
 @given(st.text(ANY, min_size=1, max_size=800), st.booleans())
 def test_an_sms_costs_what_sms_encoding_counts_or_is_refused(text: str, smart: bool) -> None:
-    sent = smart_encode(text)[0] if smart else text
-    if not text.strip():
+    sent = smart_encode_if_cheaper(text)[0] if smart else text
+    if is_blank(sent):
         with pytest.raises(InvalidInput):
             prepare_body(text, Channel.SMS, smart_encoding=smart)
         return
@@ -111,6 +172,32 @@ def test_an_sms_costs_what_sms_encoding_counts_or_is_refused(text: str, smart: b
     assert (body.text, body.encoding, body.segments) == (sent, plan.encoding, plan.count)
     assert "".join(plan.segments) == body.text
     assert set(body.replaced) <= set(text)
+
+
+LOOKALIKE = st.sampled_from(sorted(GSM7_LOOKALIKES))
+# Runs of a few characters repeated: reaches every segment boundary, and texts heavy in
+# look-alikes ("……") where a rewrite costs more than it saves.
+SMS_TEXTS = st.lists(
+    st.tuples(st.text(GSM7 | LOOKALIKE | ANY, min_size=1, max_size=4), st.integers(1, 80)),
+    min_size=1,
+    max_size=8,
+).map(lambda runs: "".join(chunk * times for chunk, times in runs)[:1600])
+
+
+@given(SMS_TEXTS)
+def test_smart_encoding_never_adds_a_segment(text: str) -> None:
+    written = plan_segments(text).count
+    try:
+        body = prepare_body(text, Channel.SMS, smart_encoding=True)
+    except InvalidInput:
+        sent = smart_encode_if_cheaper(text)[0]
+        assert is_blank(sent) or plan_segments(sent).count > MAX_SMS_SEGMENTS
+        return
+    assert body.segments <= written
+    if body.replaced:
+        assert body.segments < written
+    else:
+        assert body.text == text
 
 
 @given(st.text(GSM7, min_size=1, max_size=1700))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -39,11 +39,13 @@ class Sink:
         raise AssertionError("no refusal expected")
 
 
-def outbound(channel: Channel = Channel.RCS, recipient: str = PHONE) -> OutboundMessage:
+def outbound(
+    channel: Channel = Channel.RCS, recipient: str = PHONE, brand_id: UUID | None = None
+) -> OutboundMessage:
     return OutboundMessage(
         message_id=uuid4(),
         conversation_id=uuid4(),
-        brand_id=uuid4(),
+        brand_id=brand_id or uuid4(),
         channel=channel,
         sender="agent" if channel is Channel.RCS else "+33939000001",
         recipient=recipient,
@@ -176,3 +178,29 @@ async def test_sent_on_counts_each_channel(sandbox: SandboxProvider) -> None:
     assert [m.message_id for m in sandbox.sent_on(Channel.RCS)] == [rcs.message_id]
     assert [m.message_id for m in sandbox.sent_on(Channel.SMS)] == [sms.message_id]
     assert sandbox.sent_on(Channel.EMAIL) == []
+
+
+async def test_a_brands_outcome_concerns_that_brands_messages_only(
+    sandbox: SandboxProvider,
+) -> None:
+    mine, theirs = uuid4(), uuid4()
+    sandbox.set_outcome(PHONE, SandboxOutcome.NOT_CAPABLE, brand_id=mine)
+    assert not (await sandbox.capability(outbound(brand_id=mine))).capable
+    assert (await sandbox.capability(outbound(brand_id=theirs))).capable
+    with pytest.raises(NotCapable):
+        await sandbox.send(outbound(brand_id=mine))
+    await sandbox.send(outbound(brand_id=theirs))
+
+    sandbox.set_outcome(PHONE, SandboxOutcome.FAIL, Channel.SMS, brand_id=theirs)
+    assert sandbox.outcome_for(Channel.SMS, PHONE, theirs) is SandboxOutcome.FAIL
+    assert sandbox.outcome_for(Channel.SMS, PHONE, mine) is SandboxOutcome.DELIVER
+    assert sandbox.outcome_for(Channel.SMS, PHONE) is SandboxOutcome.DELIVER
+
+
+def test_a_brands_own_outcome_wins_over_every_brands() -> None:
+    sandbox, brand = SandboxProvider(), uuid4()
+    sandbox.set_outcome(PHONE, SandboxOutcome.SILENT, Channel.RCS)  # every brand, RCS
+    sandbox.set_outcome(PHONE, SandboxOutcome.FAIL, brand_id=brand)  # one brand, every channel
+    assert sandbox.outcome_for(Channel.RCS, PHONE, brand) is SandboxOutcome.FAIL
+    assert sandbox.outcome_for(Channel.RCS, PHONE, uuid4()) is SandboxOutcome.SILENT
+    assert sandbox.outcome_for(Channel.SMS, PHONE, uuid4()) is SandboxOutcome.DELIVER

@@ -16,6 +16,7 @@ from domain.sms_encoding import (
     plan_segments,
     septet_length,
     smart_encode,
+    smart_encode_if_cheaper,
     ucs2_length,
 )
 
@@ -266,3 +267,25 @@ def test_smart_encode_only_touches_lookalikes(text: str) -> None:
     new, replaced = smart_encode(text)
     assert replaced == tuple(dict.fromkeys(c for c in text if c in GSM7_LOOKALIKES))
     assert new == "".join(GSM7_LOOKALIKES.get(c, c) for c in text)
+
+
+@settings(max_examples=300)
+@given(texts_of(st.one_of(basic, extension, bmp_other, astral, lookalike), max_size=700))
+def test_smart_encoding_never_increases_the_segment_count(text: str) -> None:
+    sent, replaced = smart_encode_if_cheaper(text)
+    written, rewritten = plan_segments(text).count, plan_segments(sent).count
+    assert rewritten <= written
+    if replaced:
+        assert (sent, replaced) == smart_encode(text)
+        assert rewritten < written
+    else:
+        assert sent == text
+
+
+def test_an_ellipsis_that_would_add_a_segment_is_kept() -> None:
+    text = "Merci…" * 12  # 72 septets; UCS-2 for the ellipsis: 72 units, two parts
+    assert smart_encode_if_cheaper(text) == ("Merci..." * 12, ("…",))
+    longer = "…" * 60  # one UCS-2 part; rewritten, 180 septets: two parts
+    assert smart_encode_if_cheaper(longer) == (longer, ())
+    kept_ucs2 = "ça “va” ?"  # stays UCS-2 either way: left as written
+    assert smart_encode_if_cheaper(kept_ucs2) == (kept_ucs2, ())
