@@ -10,7 +10,8 @@ conversation's copy grows with its messages) and the per-load queries as another
 Copies: the deciding unit of work gets the cached instance itself, and the duty moves to
 the caller: one unit of work at a time (the core holds a lock while it decides and
 saves), and every aggregate of a unit that failed, or that still holds events nobody
-saved, is evicted, so the next load replays it from the store.
+saved, is evicted, so the next load replays it from the store. Nothing outside a unit
+ever sees these instances: reads replay from the store (``Core.construct_repository``).
 
 Queries: at the start of each unit of work, ``sync`` asks the store for its newest
 notification id, once. When every notification since the last sync is one this cache

@@ -79,10 +79,9 @@ class Runtime:
     def __init__(self, settings: Settings, roles: Iterable[Role] = EVERY_ROLE) -> None:
         self.settings = settings
         self.roles = frozenset(roles)
-        # Cached aggregates are fast-forwarded from the store on every load, so a cache
-        # stays right when other processes write; it saves replaying whole histories.
+        # The decision cache's size (reads outside a decision replay from the store).
         env = {**store_env(settings), "SINGLE_ROW_TRACKING": "y"}
-        if settings.aggregate_cache > 0:  # eventsourcing reads 0 as "no limit"
+        if settings.aggregate_cache > 0:  # unset: no cache
             env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache)
         self.core = racing_creation(
             lambda: Core(

@@ -4,6 +4,7 @@ decide on what the other has already changed."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -154,3 +155,46 @@ def test_both_stores_are_read_in_one_query_not_through_the_recorder(
     core, _ = cores
     assert not isinstance(log_of(core.recorder), RecorderLog)
     assert not isinstance(core.decisions.log, RecorderLog)
+
+
+def test_reads_while_the_core_decides_on_the_same_conversation_get_their_own_snapshot(
+    cores: tuple[Core, Core],
+) -> None:
+    """Readers of a busy conversation (the API's threads) while the core decides on it:
+    no read fails, none shares an instance with another or with the decisions, and each
+    is a whole committed version (its messages are exactly those its version counts)."""
+    core, _ = cores
+    *_, opened = core.handle_many([(inbound(f"h-{n}", CONSUMERS[0]), None) for n in range(60)])
+    assert isinstance(opened, cmd.Outcome)
+    conversation_id = opened.conversation_id
+    assert conversation_id is not None
+    writing = threading.Event()
+    errors: list[BaseException] = []
+    reads: list[Conversation] = []
+
+    def read() -> None:
+        while writing.is_set():
+            try:
+                reads.append(core.get(Conversation, conversation_id))
+                assert core.inbound_outcome("sandbox", "h-0") is not None
+            except BaseException as error:  # reported below, in the test
+                errors.append(error)
+
+    writing.set()
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        for n in range(30):
+            assert core.handle(inbound(f"m-{n}", CONSUMERS[0])).changed
+    finally:
+        writing.clear()
+        for reader in readers:
+            reader.join()
+
+    assert errors == []
+    assert len(reads) > 4
+    assert len({id(r) for r in reads}) == len(reads)
+    assert all(r is not core.decisions.cached(conversation_id) for r in reads)
+    assert all(len(r.messages) == r.version - 1 for r in reads)  # opened, then one each
+    assert len(core.get(Conversation, conversation_id).messages) == 90
