@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 from pydantic_core import ErrorDetails, InitErrorDetails
 
-from chainon.api.answers import accepted, act
+from chainon.api.answers import act
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.schemas import Accepted, Body, ReplyIn, Strict
 from domain import commands as cmd
@@ -168,8 +168,12 @@ async def reply(
 
 @router.put("/fallback/settings", response_model=Accepted)
 async def configure_fallback(
-    body: FallbackSettingsIn, brand: BrandDep, runtime: RuntimeDep, response: Response
+    body: FallbackSettingsIn,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
 ) -> Accepted:
     """Sets the brand's default RCS → SMS deadline; messages already sent keep theirs."""
     command = cmd.ConfigureFallback(brand_id=brand.id, after_seconds=body.fallback_after_seconds)
-    return accepted(await runtime.handle(command), response)
+    return await act(runtime, brand, idempotency, "fallback-settings", command, response)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from chainon.api import queue_stream
-from chainon.api.answers import accepted
+from chainon.api.answers import accepted, act
 from chainon.api.cursors import CursorParam, queue_cursor, queue_mark
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.queue_stream import QueueItemOut, item_out
@@ -183,13 +183,17 @@ async def take_next(
 
 @router.put("/queue/settings", response_model=Accepted)
 async def configure_queue(
-    body: QueueSettingsIn, brand: BrandDep, runtime: RuntimeDep, response: Response
+    body: QueueSettingsIn,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
 ) -> Accepted:
     """Sets the first-response SLA; the due time of every waiting conversation follows."""
     command = cmd.ConfigureQueue(
         brand_id=brand.id, first_response_minutes=body.first_response_minutes
     )
-    return accepted(await runtime.handle(command), response)
+    return await act(runtime, brand, idempotency, "queue-settings", command, response)
 
 
 @router.get("/agents", response_model=AgentsOut)
@@ -209,10 +213,11 @@ async def set_capacity(
     body: CapacityIn,
     brand: BrandDep,
     runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
     response: Response,
 ) -> Accepted:
     command = cmd.SetAgentCapacity(brand_id=brand.id, agent=agent, capacity=body.capacity)
-    return accepted(await runtime.handle(command), response)
+    return await act(runtime, brand, idempotency, "capacity", command, response)
 
 
 @router.post("/conversations/{conversation_id}/priority", response_model=Accepted)
