@@ -26,6 +26,7 @@ from chainon.runtime import Runtime
 from chainon.unit_of_work import ConcurrencyExhausted
 from domain import commands as cmd
 from domain.errors import Conflict, NotFound, TransitionRefused
+from domain.plain_text import PlainText
 from projections.agent_queue import agents, waiting
 
 router = APIRouter(prefix="/v1", tags=["queue"])
@@ -35,7 +36,7 @@ MAX_WAIT_SECONDS = 5.0
 CANDIDATES = 20  # read per round when taking the next conversation
 MAX_TRIES = 200
 
-Name = Annotated[str, Field(min_length=1, max_length=128)]
+Name = Annotated[PlainText, Field(min_length=1, max_length=128)]
 MinPosition = Annotated[
     int | None, Query(ge=0, description="Wait (up to 5 s) until the answer includes this write.")
 ]
@@ -102,8 +103,8 @@ async def _read_position(runtime: Runtime, min_position: int | None) -> tuple[in
 async def list_queue(
     brand: BrandDep,
     runtime: RuntimeDep,
-    team: Annotated[str | None, Query(max_length=128)] = None,
-    agent: Annotated[str | None, Query(max_length=128)] = None,
+    team: Annotated[PlainText | None, Query(max_length=128)] = None,
+    agent: Annotated[PlainText | None, Query(max_length=128)] = None,
     breached: bool | None = None,
     cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -209,7 +210,7 @@ async def list_agents(
 
 @router.put("/agents/{agent}", response_model=Accepted)
 async def set_capacity(
-    agent: Annotated[str, Path(min_length=1, max_length=128)],
+    agent: Annotated[PlainText, Path(min_length=1, max_length=128)],
     body: CapacityIn,
     brand: BrandDep,
     runtime: RuntimeDep,
