@@ -120,8 +120,10 @@ class SendIn(Strict):
 
 class FallbackSettingsIn(Strict):
     fallback_after_seconds: int = Field(
-        description=f"How long an RCS message may wait for DELIVERED before it falls back "
-        f"to SMS, {MIN_FALLBACK_SECONDS} to {MAX_FALLBACK_SECONDS} (default 600)."
+        ge=MIN_FALLBACK_SECONDS,
+        le=MAX_FALLBACK_SECONDS,
+        description="How long an RCS message may wait for DELIVERED before it falls back "
+        "to SMS (default 600).",
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chainon.api.deps import refused_caller
@@ -23,9 +24,34 @@ _STATUS: list[tuple[type[DomainError], int, str]] = [
     (NotFound, 404, "Not found"),
     (TransitionRefused, 409, "Transition refused"),
     (Conflict, 409, "Conflict"),
-    (ConcurrencyExhausted, 503, "Too many concurrent changes"),
+    # Requests racing on one conversation (or one agent's desk), every retry lost: the
+    # caller's own concurrency, not the server's health, so a 4xx to retry, not a 5xx.
+    (ConcurrencyExhausted, 429, "Too many concurrent changes"),
 ]
 _TITLES = {401: "Unauthorized", 404: "Not found", 405: "Method not allowed", 413: "Too large"}
+RETRY_AFTER_SECONDS = 1
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    title: str
+    status: int
+    detail: str = Field(description="What is wrong, in words.")
+    field: str | None = Field(
+        None,
+        description="The input at fault: `to`, `tags[0]`, `rich.suggestions[1].text`, "
+        "`Idempotency-Key`...; absent when the request as a whole is at fault.",
+    )
+    errors: list[FieldError] | None = Field(
+        None, description="Every field at fault, when the input has several."
+    )
 
 
 def problem(
@@ -111,7 +137,8 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, DomainError)
         for cls, status, title in _STATUS:
             if isinstance(exc, cls):
-                return problem(status, title, exc.detail, field=exc.field)
+                retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 429 else None
+                return problem(status, title, exc.detail, field=exc.field, headers=retry)
         return problem(400, "Bad request", exc.detail, field=exc.field)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -25,6 +25,8 @@ from chainon.api.schemas import Accepted, Strict
 from chainon.runtime import Runtime
 from chainon.unit_of_work import ConcurrencyExhausted
 from domain import commands as cmd
+from domain.brand import MAX_AGENT_CAPACITY, MAX_FIRST_RESPONSE_MINUTES
+from domain.conversation import MAX_PRIORITY
 from domain.errors import Conflict, NotFound, TransitionRefused
 from domain.plain_text import PlainText
 from projections.agent_queue import agents, waiting
@@ -64,15 +66,19 @@ class ClaimedOut(BaseModel):
 
 
 class QueueSettingsIn(Strict):
-    first_response_minutes: int = Field(description="The first-response SLA, 1 to 10080.")
+    first_response_minutes: int = Field(
+        ge=1, le=MAX_FIRST_RESPONSE_MINUTES, description="The first-response SLA, in minutes."
+    )
 
 
 class CapacityIn(Strict):
-    capacity: int = Field(description="Open conversations the agent may hold, 0 to 1000.")
+    capacity: int = Field(
+        ge=0, le=MAX_AGENT_CAPACITY, description="Open conversations the agent may hold."
+    )
 
 
 class PriorityIn(Strict):
-    priority: int = Field(description="0 (normal) to 3 (urgent).")
+    priority: int = Field(ge=0, le=MAX_PRIORITY, description="0 (normal) to 3 (urgent).")
 
 
 class AgentOut(BaseModel):
