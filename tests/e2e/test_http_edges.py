@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from chainon.api.app import create_app
 from chainon.runtime import Runtime
+from chainon.unit_of_work import ConcurrencyExhausted
 from tests.conftest import BRAND_SMS, BrandWithKey
 from tests.serving import serving
 
@@ -199,3 +201,21 @@ async def test_the_settings_routes_replay_an_idempotency_key(api: httpx.AsyncCli
         assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
         reused = await api.put(path, json=other, headers=key)
         assert problem(reused, 422)["field"] == "Idempotency-Key"
+
+
+async def test_writes_that_keep_racing_are_429_with_retry_after(sqlite_runtime: Runtime) -> None:
+    """Every retry of the core lost to concurrent writers: the caller's concurrency, so a
+    4xx to retry (declared in the OpenAPI document), not a 5xx that pages an operator."""
+    app = create_app(runtime=sqlite_runtime)
+
+    @app.post("/contended")
+    async def contended() -> None:
+        raise ConcurrencyExhausted("the queue is moving too fast; try again")
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://chainon.test"
+    ) as client:
+        response = await client.post("/contended")
+    found = problem(response, 429)
+    assert found["detail"] == "the queue is moving too fast; try again"
+    assert response.headers["retry-after"] == "1"
