@@ -125,7 +125,10 @@ async def test_control_characters_are_refused_in_every_free_text_field(
         [],
         "open",
     )
-    profile = await api.get(f"/v1/contacts/{contact_id}/profile")
+    profile = await api.get(
+        f"/v1/contacts/{contact_id}/profile", params={"min_position": first["position"]}
+    )
+    assert profile.status_code == 200, profile.text
     assert (profile.json()["name"], profile.json()["attributes"]) == (None, {})
 
 
