@@ -154,8 +154,8 @@ def install(app: FastAPI) -> None:
         return problem(
             422,
             "Invalid input",
-            f"{first['field']}: {first['message']}",
-            field=first["field"],
+            f"{first['field'] or 'the request'}: {first['message']}",
+            field=first["field"] or None,
             errors=errors,
         )
 
