@@ -15,7 +15,9 @@ from domain.errors import Conflict, InvalidInput, TransitionRefused
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 DEFAULT_REOPEN_WINDOW_HOURS = 168
 DEFAULT_FIRST_RESPONSE_MINUTES = 60  # until the brand sets its own
+MAX_FIRST_RESPONSE_MINUTES = 7 * 24 * 60
 DEFAULT_AGENT_CAPACITY = 5
+MAX_AGENT_CAPACITY = 1000
 MAX_HELP_TEXT = 480
 DEFAULT_PROVIDER = "sandbox"
 PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,31}(?::[a-z0-9][a-z0-9_-]{0,63})?$")
@@ -219,8 +221,10 @@ class Brand(Aggregate):
 
     def configure_queue(self, first_response_minutes: int, *, at: datetime) -> bool:
         """The first-response SLA: how long an inbound message may wait for an answer."""
-        if not 1 <= first_response_minutes <= 7 * 24 * 60:
-            raise InvalidInput("must be 1 to 10080 minutes", field="first_response_minutes")
+        if not 1 <= first_response_minutes <= MAX_FIRST_RESPONSE_MINUTES:
+            raise InvalidInput(
+                f"must be 1 to {MAX_FIRST_RESPONSE_MINUTES} minutes", field="first_response_minutes"
+            )
         if first_response_minutes == self.first_response_minutes:
             return False
         self._queue_configured(first_response_minutes=first_response_minutes, timestamp=at)
@@ -234,8 +238,8 @@ class Brand(Aggregate):
         """How many open conversations an agent may hold at once (0: takes none)."""
         if not agent.strip() or len(agent) > 128:
             raise InvalidInput("must be 1 to 128 characters", field="agent")
-        if not 0 <= capacity <= 1000:
-            raise InvalidInput("must be 0 to 1000", field="capacity")
+        if not 0 <= capacity <= MAX_AGENT_CAPACITY:
+            raise InvalidInput(f"must be 0 to {MAX_AGENT_CAPACITY}", field="capacity")
         if self.capacities.get(agent) == capacity:
             return False
         self._capacity_set(agent=agent, capacity=capacity, timestamp=at)

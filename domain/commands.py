@@ -14,10 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from domain.attachments import MAX_ATTACHMENTS, Attachment
 from domain.channels import Channel
 from domain.message_status import MessageStatus
+from domain.plain_text import PlainText
 from domain.rich_content import RichContent
 
-Text = Annotated[str, Field(max_length=200_000)]
-Name = Annotated[str, Field(min_length=1, max_length=128)]
+Text = Annotated[PlainText, Field(max_length=200_000)]
+# What a consumer wrote, as the provider gave it: kept as it came (see domain/plain_text.py).
+ReceivedText = Annotated[str, Field(max_length=200_000)]
+Name = Annotated[PlainText, Field(min_length=1, max_length=128)]
+Address = Annotated[PlainText, Field(min_length=1, max_length=320)]
+Tag = Annotated[PlainText, Field(max_length=64)]
 
 
 class Command(BaseModel):
@@ -41,7 +46,7 @@ class SendMessage(Command):
 
     type: Literal["SendMessage"] = "SendMessage"
     brand_id: UUID
-    to: Annotated[str, Field(min_length=1, max_length=320)]
+    to: Address
     body: Text | None = None
     channel: Channel | None = None
     rich: RichContent | None = None
@@ -75,7 +80,7 @@ class ReceiveMessage(Command):
     channel: Channel
     sender: Annotated[str, Field(min_length=1, max_length=320)]
     recipient: Annotated[str, Field(min_length=1, max_length=320)]
-    body: Text
+    body: ReceivedText
     # What the channel could tell of the thread (an email's signed reply address, its
     # In-Reply-To): used only when the sender is that conversation's own contact.
     conversation_hint: UUID | None = None
@@ -181,37 +186,37 @@ class AssignConversation(Command):
     type: Literal["AssignConversation"] = "AssignConversation"
     brand_id: UUID
     conversation_id: UUID
-    agent: Annotated[str, Field(max_length=128)] | None = None
-    team: Annotated[str, Field(max_length=128)] | None = None
+    agent: Annotated[PlainText, Field(max_length=128)] | None = None
+    team: Annotated[PlainText, Field(max_length=128)] | None = None
 
 
 class TagConversation(Command):
     type: Literal["TagConversation"] = "TagConversation"
     brand_id: UUID
     conversation_id: UUID
-    add: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
-    remove: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
+    add: list[Tag] = Field(default_factory=list, max_length=50)
+    remove: list[Tag] = Field(default_factory=list, max_length=50)
 
 
 class ResolveConversation(Command):
     type: Literal["ResolveConversation"] = "ResolveConversation"
     brand_id: UUID
     conversation_id: UUID
-    by: Annotated[str, Field(max_length=128)] = "api"
+    by: Annotated[PlainText, Field(max_length=128)] = "api"
 
 
 class ReopenConversation(Command):
     type: Literal["ReopenConversation"] = "ReopenConversation"
     brand_id: UUID
     conversation_id: UUID
-    reason: Annotated[str, Field(max_length=256)] = "reopened by an agent"
+    reason: Annotated[PlainText, Field(max_length=256)] = "reopened by an agent"
 
 
 class AddContactAddress(Command):
     type: Literal["AddContactAddress"] = "AddContactAddress"
     brand_id: UUID
     contact_id: UUID
-    address: Annotated[str, Field(min_length=1, max_length=320)]
+    address: Address
 
 
 class ClaimConversation(Command):
@@ -220,7 +225,7 @@ class ClaimConversation(Command):
     type: Literal["ClaimConversation"] = "ClaimConversation"
     brand_id: UUID
     conversation_id: UUID
-    agent: Annotated[str, Field(min_length=1, max_length=128)]
+    agent: Name
     # "Next for me": refused (409) when the agent already holds their capacity, decided on
     # the agent's desk so that two processes taking at once cannot both pass.
     within_capacity: bool = False
@@ -239,8 +244,8 @@ class UpdateContact(Command):
     type: Literal["UpdateContact"] = "UpdateContact"
     brand_id: UUID
     contact_id: UUID
-    name: Annotated[str, Field(max_length=128)] | None = None
-    attributes: dict[Annotated[str, Field(max_length=64)], str | None] = Field(
+    name: Annotated[PlainText, Field(max_length=128)] | None = None
+    attributes: dict[Annotated[PlainText, Field(max_length=64)], PlainText | None] = Field(
         default_factory=dict, max_length=50
     )
 
@@ -254,7 +259,7 @@ class ConfigureQueue(Command):
 class SetAgentCapacity(Command):
     type: Literal["SetAgentCapacity"] = "SetAgentCapacity"
     brand_id: UUID
-    agent: Annotated[str, Field(min_length=1, max_length=128)]
+    agent: Name
     capacity: int
 
 

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from pydantic_core import PydanticCustomError
 
 from domain import ids
 from domain.errors import InvalidInput
 
 MAX_KEY_LENGTH = 255
+# Printable ASCII (an HTTP header's safe range), neither starting nor ending with a space: a
+# blank key would otherwise pass for a key and make unrelated requests one another's retries.
+KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
+
+
+def checked_key(key: str) -> str:
+    """A key as a client may send it, or a refusal in words (a pattern says it to machines)."""
+    if len(key) > MAX_KEY_LENGTH or not re.fullmatch(KEY_PATTERN, key):
+        raise PydanticCustomError(
+            "idempotency_key",
+            "must be 1 to {max} printable ASCII characters, not starting or ending with a space",
+            {"max": MAX_KEY_LENGTH},
+        )
+    return key
 
 
 class IdempotentRequest(Aggregate):

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from domain.message_body import MAX_RCS_CHARACTERS
+from domain.plain_text import PlainText
 
 # RBM's limits (phones.agentMessages reference).
 MAX_SUGGESTION_TEXT = 25
@@ -28,10 +29,10 @@ MIN_CAROUSEL_CARDS = 2
 MAX_CAROUSEL_CARDS = 10
 MAX_URL = 2048
 
-Url = Annotated[str, Field(max_length=MAX_URL, pattern=r"^https?://\S+$")]
+Url = Annotated[PlainText, Field(max_length=MAX_URL, pattern=r"^https?://\S+$")]
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{1,14}$")]
-SuggestionText = Annotated[str, Field(max_length=MAX_SUGGESTION_TEXT, pattern=r"\S")]
-PostbackData = Annotated[str, Field(min_length=1, max_length=MAX_POSTBACK_DATA)]
+SuggestionText = Annotated[PlainText, Field(max_length=MAX_SUGGESTION_TEXT, pattern=r"\S")]
+PostbackData = Annotated[PlainText, Field(min_length=1, max_length=MAX_POSTBACK_DATA)]
 
 
 class _Shape(BaseModel):
@@ -54,8 +55,8 @@ class ViewLocation(_Shape):
     kind: Literal["view_location"] = "view_location"
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
-    label: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    query: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    label: Annotated[PlainText, Field(min_length=1, max_length=100)] | None = None
+    query: Annotated[PlainText, Field(min_length=1, max_length=200)] | None = None
 
     @model_validator(mode="after")
     def _pin_or_query(self) -> ViewLocation:
@@ -76,8 +77,8 @@ class CreateCalendarEvent(_Shape):
     kind: Literal["create_calendar_event"] = "create_calendar_event"
     start_time: AwareDatetime
     end_time: AwareDatetime
-    title: Annotated[str, Field(min_length=1, max_length=100)]
-    description: Annotated[str, Field(max_length=500)] = ""
+    title: Annotated[PlainText, Field(min_length=1, max_length=100)]
+    description: Annotated[PlainText, Field(max_length=500)] = ""
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> CreateCalendarEvent:
@@ -135,8 +136,10 @@ class ThumbnailAlignment(StrEnum):
 
 
 class Card(_Shape):
-    title: Annotated[str, Field(min_length=1, max_length=MAX_CARD_TITLE)] | None = None
-    description: Annotated[str, Field(min_length=1, max_length=MAX_CARD_DESCRIPTION)] | None = None
+    title: Annotated[PlainText, Field(min_length=1, max_length=MAX_CARD_TITLE)] | None = None
+    description: (
+        Annotated[PlainText, Field(min_length=1, max_length=MAX_CARD_DESCRIPTION)] | None
+    ) = None
     media_url: Url | None = None
     media_height: MediaHeight = MediaHeight.MEDIUM
     suggestions: list[Suggestion] = Field(default_factory=list, max_length=MAX_CARD_SUGGESTIONS)
@@ -152,7 +155,7 @@ class RichContent(_Shape):
     """One RBM content message: text, a standalone card or a carousel (RBM's
     ``contentMessage`` is a union, so exactly one of them), plus suggestion chips."""
 
-    text: Annotated[str, Field(min_length=1, max_length=MAX_RCS_CHARACTERS)] | None = None
+    text: Annotated[PlainText, Field(min_length=1, max_length=MAX_RCS_CHARACTERS)] | None = None
     card: Card | None = None
     card_orientation: CardOrientation = CardOrientation.VERTICAL
     thumbnail_alignment: ThumbnailAlignment | None = None  # horizontal cards only

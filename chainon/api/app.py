@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from chainon import __version__
 from chainon.api import (
@@ -13,6 +14,7 @@ from chainon.api import (
     contacts,
     conversations,
     messages,
+    openapi,
     ops,
     problems,
     queue,
@@ -50,7 +52,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 await runtime.stop()
                 runtime.close()
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts and styles served from the installed package, not
+    # a CDN: the docs of a self-hosted service work where it runs, offline or firewalled.
+    app = FastAPIOffline(
         title="Chainon",
         version=__version__,
         summary="Two-way conversations between brands and consumers over SMS, RCS and email.",
@@ -59,6 +63,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     problems.install(app)
+    openapi.describe_errors(app)
     for module in (messages, conversations, contacts, sandbox, ops, analytics, queue, rbm_webhook):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_request_bytes)

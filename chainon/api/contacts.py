@@ -23,6 +23,7 @@ from domain import commands as cmd
 from domain.addresses import parse_address
 from domain.contact import Contact
 from domain.errors import InvalidInput, NotFound
+from domain.plain_text import PlainText
 from projections import crm_profile as crm
 from projections.crm_profile import ProfileFilter
 
@@ -38,7 +39,7 @@ def contact_out(runtime: Runtime, contact: Contact) -> ContactOut:
 async def find_contact(
     brand: BrandDep,
     runtime: RuntimeDep,
-    address: Annotated[str, Query(min_length=1, max_length=320, examples=["+33612345678"])],
+    address: Annotated[PlainText, Query(min_length=1, max_length=320, examples=["+33612345678"])],
 ) -> ContactOut:
     """The contact at an address (a phone number in any usual spelling, or an email)."""
     parsed = parse_address(address, default_region=runtime.settings.default_region)
@@ -52,11 +53,11 @@ async def find_contact(
 async def search_contacts(
     brand: BrandDep,
     runtime: RuntimeDep,
-    address: Annotated[str | None, Query(max_length=320)] = None,
-    name: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    tag: Annotated[str | None, Query(max_length=64)] = None,
+    address: Annotated[PlainText | None, Query(max_length=320)] = None,
+    name: Annotated[PlainText | None, Query(min_length=1, max_length=128)] = None,
+    tag: Annotated[PlainText | None, Query(max_length=64)] = None,
     attribute: Annotated[
-        str | None, Query(max_length=1100, description="key:value", examples=["tier:gold"])
+        PlainText | None, Query(max_length=1100, description="key:value", examples=["tier:gold"])
     ] = None,
     cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

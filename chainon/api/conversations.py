@@ -24,6 +24,7 @@ from chainon.api.schemas import (
 from chainon.core import Core
 from domain import commands as cmd
 from domain.conversation import Conversation
+from domain.plain_text import PlainText
 from projections.conversation_list import ConversationFilter, search
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -50,9 +51,9 @@ async def list_conversations(
     brand: BrandDep,
     runtime: RuntimeDep,
     status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
-    agent: Annotated[str | None, Query(max_length=128)] = None,
-    team: Annotated[str | None, Query(max_length=128)] = None,
-    tag: Annotated[str | None, Query(max_length=64)] = None,
+    agent: Annotated[PlainText | None, Query(max_length=128)] = None,
+    team: Annotated[PlainText | None, Query(max_length=128)] = None,
+    tag: Annotated[PlainText | None, Query(max_length=64)] = None,
     contact_id: UUID | None = None,
     cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

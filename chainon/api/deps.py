@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, WithJsonSchema
 
 from chainon.messagebus import IdempotencyClaim
 from chainon.runtime import Runtime
 from domain.brand import Brand
 from domain.commands import Command
-from domain.errors import InvalidInput
-from domain.idempotency import MAX_KEY_LENGTH
+from domain.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, checked_key
 
 _bearer = HTTPBearer(auto_error=False, description="An API key issued for your brand.")
 
@@ -54,12 +56,31 @@ async def current_brand(
 BrandDep = Annotated[Brand, Depends(current_brand)]
 
 
+def _calls(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(d.call is call or _calls(d, call) for d in dependant.dependencies)
+
+
+async def refused_caller(request: Request) -> HTTPException | None:
+    """The 401 that the request's route would answer, if the route asks for a brand.
+
+    FastAPI reads and parses the body before it runs any dependency: a body that is not
+    JSON would be answered before the API key was looked at, telling a caller without a
+    key about the request it sent. An error raised that early asks here first.
+    """
+    dependant: Dependant | None = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None or not _calls(dependant, current_brand):
+        return None
+    try:
+        await current_brand(await get_runtime(request), await _bearer(request))
+    except HTTPException as refused:
+        return refused
+    return None
+
+
 class Idempotency:
     """The ``Idempotency-Key`` header, turned into a claim on a given command."""
 
     def __init__(self, key: str | None) -> None:
-        if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
-            raise InvalidInput(f"must be 1 to {MAX_KEY_LENGTH} characters", field="Idempotency-Key")
         self.key = key
 
     def claim(self, brand: Brand, route: str, command: Command) -> IdempotencyClaim | None:
@@ -70,10 +91,25 @@ class Idempotency:
         return IdempotencyClaim(brand.id, self.key, fingerprint)
 
 
+IdempotencyKey = Annotated[
+    str,
+    AfterValidator(checked_key),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN}
+    ),
+]
+
+
 async def idempotency(
+    _: BrandDep,  # the key is looked at only once the caller is known
     idempotency_key: Annotated[
-        str | None,
-        Header(description="Retries with the same key and body return the first answer."),
+        IdempotencyKey | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Retries with the same key and body return the first answer. "
+            "Printable ASCII, without leading or trailing spaces.",
+            examples=["campaign-7:42"],
+        ),
     ] = None,
 ) -> Idempotency:
     return Idempotency(idempotency_key)

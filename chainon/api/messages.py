@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
-from pydantic_core import ErrorDetails, InitErrorDetails
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
-from chainon.api.answers import accepted, act
+from chainon.api.answers import act
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
-from chainon.api.schemas import Accepted, Body, ReplyIn, Strict
+from chainon.api.schemas import Accepted, Address, Body, ReplyIn, Strict
 from domain import commands as cmd
 from domain.brand import MAX_FALLBACK_SECONDS, MIN_FALLBACK_SECONDS
 from domain.channels import Channel
@@ -45,6 +46,7 @@ _ACTION_KINDS = frozenset(
     c.model_fields["kind"].default
     for c in (OpenUrl, Dial, ViewLocation, ShareLocation, CreateCalendarEvent)
 )
+_BUILT_IN = frozenset(get_args(ErrorType))
 # A rule that spans fields says which one is at fault first: "end_time: must be after…".
 _NAMED = re.compile(r"([a-z_]+(?:\.[a-z0-9_]+)*): (.+)", re.DOTALL)
 
@@ -70,8 +72,15 @@ def _at_fault(error: ErrorDetails) -> InitErrorDetails:
     if named is not None:
         location += tuple(int(p) if p.isdigit() else p for p in named[1].split("."))
         context["error"] = named[2]
-    line: InitErrorDetails = {"type": error["type"], "loc": location, "input": error["input"]}
-    if context:
+    # An error type of our own (a PydanticCustomError) is not one pydantic can rebuild by
+    # name: it is carried over with its message as written.
+    kind: str | PydanticCustomError = (
+        error["type"]
+        if error["type"] in _BUILT_IN
+        else PydanticCustomError(error["type"], error["msg"])
+    )
+    line: InitErrorDetails = {"type": kind, "loc": location, "input": error["input"]}
+    if context and kind is error["type"]:
         line["ctx"] = context
     return line
 
@@ -88,7 +97,7 @@ def _rich_field_at_fault(value: Any, handler: ValidatorFunctionWrapHandler) -> A
 
 
 class SendIn(Strict):
-    to: Annotated[str, Field(min_length=1, max_length=320, examples=["+33612345678"])]
+    to: Annotated[Address, Field(examples=["+33612345678"])]
     body: Body | None = Field(
         None, description="Required unless rich content is given (its SMS text is then used)."
     )
@@ -111,8 +120,10 @@ class SendIn(Strict):
 
 class FallbackSettingsIn(Strict):
     fallback_after_seconds: int = Field(
-        description=f"How long an RCS message may wait for DELIVERED before it falls back "
-        f"to SMS, {MIN_FALLBACK_SECONDS} to {MAX_FALLBACK_SECONDS} (default 600)."
+        ge=MIN_FALLBACK_SECONDS,
+        le=MAX_FALLBACK_SECONDS,
+        description="How long an RCS message may wait for DELIVERED before it falls back "
+        "to SMS (default 600).",
     )
 
 
@@ -168,8 +179,12 @@ async def reply(
 
 @router.put("/fallback/settings", response_model=Accepted)
 async def configure_fallback(
-    body: FallbackSettingsIn, brand: BrandDep, runtime: RuntimeDep, response: Response
+    body: FallbackSettingsIn,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
 ) -> Accepted:
     """Sets the brand's default RCS → SMS deadline; messages already sent keep theirs."""
     command = cmd.ConfigureFallback(brand_id=brand.id, after_seconds=body.fallback_after_seconds)
-    return accepted(await runtime.handle(command), response)
+    return await act(runtime, brand, idempotency, "fallback-settings", command, response)

@@ -2,6 +2,10 @@
 
 A request id (taken from ``X-Request-Id`` or made), bound to the logs and echoed back; a
 body-size limit answered with 413 before the body is read into memory; metrics.
+
+A body sent chunked has no length to check up front: the limit is then found while the route
+reads it, and raised as an HTTP error, which FastAPI passes through (any other error while
+reading a body it answers with a bare 400).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import time
 import uuid
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chainon.observability import HTTP_LATENCY, HTTP_REQUESTS
@@ -18,8 +23,9 @@ from chainon.observability import HTTP_LATENCY, HTTP_REQUESTS
 log = structlog.get_logger("chainon.http")
 
 
-class TooLarge(Exception):
-    pass
+class TooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is over {limit} bytes")
 
 
 class RequestContext:
@@ -78,7 +84,7 @@ class RequestContext:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise TooLarge
+                    raise TooLarge(self.max_body_bytes)
             return message
 
         return limited
@@ -89,7 +95,7 @@ class RequestContext:
                 "type": "https://chainon.dev/problems/too-large",
                 "title": "Too large",
                 "status": 413,
-                "detail": f"the request body is over {self.max_body_bytes} bytes",
+                "detail": TooLarge(self.max_body_bytes).detail,
             }
         ).encode()
         await send(

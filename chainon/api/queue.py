@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from chainon.api import queue_stream
-from chainon.api.answers import accepted
+from chainon.api.answers import accepted, act
 from chainon.api.cursors import CursorParam, queue_cursor, queue_mark
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.queue_stream import QueueItemOut, item_out
@@ -25,7 +25,10 @@ from chainon.api.schemas import Accepted, Strict
 from chainon.runtime import Runtime
 from chainon.unit_of_work import ConcurrencyExhausted
 from domain import commands as cmd
+from domain.brand import MAX_AGENT_CAPACITY, MAX_FIRST_RESPONSE_MINUTES
+from domain.conversation import MAX_PRIORITY
 from domain.errors import Conflict, NotFound, TransitionRefused
+from domain.plain_text import PlainText
 from projections.agent_queue import agents, waiting
 
 router = APIRouter(prefix="/v1", tags=["queue"])
@@ -35,7 +38,7 @@ MAX_WAIT_SECONDS = 5.0
 CANDIDATES = 20  # read per round when taking the next conversation
 MAX_TRIES = 200
 
-Name = Annotated[str, Field(min_length=1, max_length=128)]
+Name = Annotated[PlainText, Field(min_length=1, max_length=128)]
 MinPosition = Annotated[
     int | None, Query(ge=0, description="Wait (up to 5 s) until the answer includes this write.")
 ]
@@ -63,15 +66,19 @@ class ClaimedOut(BaseModel):
 
 
 class QueueSettingsIn(Strict):
-    first_response_minutes: int = Field(description="The first-response SLA, 1 to 10080.")
+    first_response_minutes: int = Field(
+        ge=1, le=MAX_FIRST_RESPONSE_MINUTES, description="The first-response SLA, in minutes."
+    )
 
 
 class CapacityIn(Strict):
-    capacity: int = Field(description="Open conversations the agent may hold, 0 to 1000.")
+    capacity: int = Field(
+        ge=0, le=MAX_AGENT_CAPACITY, description="Open conversations the agent may hold."
+    )
 
 
 class PriorityIn(Strict):
-    priority: int = Field(description="0 (normal) to 3 (urgent).")
+    priority: int = Field(ge=0, le=MAX_PRIORITY, description="0 (normal) to 3 (urgent).")
 
 
 class AgentOut(BaseModel):
@@ -102,8 +109,8 @@ async def _read_position(runtime: Runtime, min_position: int | None) -> tuple[in
 async def list_queue(
     brand: BrandDep,
     runtime: RuntimeDep,
-    team: Annotated[str | None, Query(max_length=128)] = None,
-    agent: Annotated[str | None, Query(max_length=128)] = None,
+    team: Annotated[PlainText | None, Query(max_length=128)] = None,
+    agent: Annotated[PlainText | None, Query(max_length=128)] = None,
     breached: bool | None = None,
     cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -183,13 +190,17 @@ async def take_next(
 
 @router.put("/queue/settings", response_model=Accepted)
 async def configure_queue(
-    body: QueueSettingsIn, brand: BrandDep, runtime: RuntimeDep, response: Response
+    body: QueueSettingsIn,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
 ) -> Accepted:
     """Sets the first-response SLA; the due time of every waiting conversation follows."""
     command = cmd.ConfigureQueue(
         brand_id=brand.id, first_response_minutes=body.first_response_minutes
     )
-    return accepted(await runtime.handle(command), response)
+    return await act(runtime, brand, idempotency, "queue-settings", command, response)
 
 
 @router.get("/agents", response_model=AgentsOut)
@@ -205,14 +216,15 @@ async def list_agents(
 
 @router.put("/agents/{agent}", response_model=Accepted)
 async def set_capacity(
-    agent: Annotated[str, Path(min_length=1, max_length=128)],
+    agent: Annotated[PlainText, Path(min_length=1, max_length=128)],
     body: CapacityIn,
     brand: BrandDep,
     runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
     response: Response,
 ) -> Accepted:
     command = cmd.SetAgentCapacity(brand_id=brand.id, agent=agent, capacity=body.capacity)
-    return accepted(await runtime.handle(command), response)
+    return await act(runtime, brand, idempotency, "capacity", command, response)
 
 
 @router.post("/conversations/{conversation_id}/priority", response_model=Accepted)

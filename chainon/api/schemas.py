@@ -12,9 +12,11 @@ from domain.attachments import Attachment
 from domain.channels import Channel
 from domain.contact import Contact
 from domain.conversation import Conversation, Fallback, Message
+from domain.plain_text import PlainText
 from projections.crm_profile import Profile
 
-Body = Annotated[str, Field(max_length=200_000, description="The message text.")]
+Body = Annotated[PlainText, Field(max_length=200_000, description="The message text.")]
+Address = Annotated[PlainText, Field(min_length=1, max_length=320)]
 
 
 class Strict(BaseModel):
@@ -27,33 +29,37 @@ class ReplyIn(Strict):
 
 
 class AssignIn(Strict):
-    agent: Annotated[str, Field(max_length=128)] | None = None
-    team: Annotated[str, Field(max_length=128)] | None = None
+    agent: Annotated[PlainText, Field(max_length=128)] | None = None
+    team: Annotated[PlainText, Field(max_length=128)] | None = None
 
 
 class TagsIn(Strict):
-    add: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
-    remove: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
+    add: list[Annotated[PlainText, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+    remove: list[Annotated[PlainText, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
 
 
 class ResolveIn(Strict):
-    by: Annotated[str, Field(min_length=1, max_length=128)] = "api"
+    by: Annotated[PlainText, Field(min_length=1, max_length=128)] = "api"
 
 
 class ReopenIn(Strict):
-    reason: Annotated[str, Field(min_length=1, max_length=256)] = "reopened by an agent"
+    reason: Annotated[PlainText, Field(min_length=1, max_length=256)] = "reopened by an agent"
 
 
 class AddressIn(Strict):
-    address: Annotated[str, Field(min_length=1, max_length=320)]
+    address: Address
 
 
 class SandboxInboundIn(Strict):
-    sender: Annotated[str, Field(alias="from", min_length=1, max_length=320)]
-    to: Annotated[str, Field(min_length=1, max_length=320)]
+    sender: Annotated[PlainText, Field(alias="from", min_length=1, max_length=320)]
+    to: Address
     body: Body
     channel: Channel = Channel.SMS
-    provider_message_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    provider_message_id: Annotated[PlainText, Field(min_length=1, max_length=256)] | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -243,8 +249,8 @@ class ContactOut(BaseModel):
 
 
 class ContactPatch(Strict):
-    name: Annotated[str, Field(max_length=128)] | None = None
-    attributes: dict[Annotated[str, Field(max_length=64)], str | None] = Field(
+    name: Annotated[PlainText, Field(max_length=128)] | None = None
+    attributes: dict[Annotated[PlainText, Field(max_length=64)], PlainText | None] = Field(
         default_factory=dict, max_length=50
     )
 

@@ -1,3 +1,5 @@
 from chainon.cli import main
 
-main()
+# Guarded: importing every module (the wheel test walks them all) must not run the command.
+if __name__ == "__main__":
+    main()

@@ -44,8 +44,13 @@ CALL = SuggestedAction(
 
 # Strategies
 
-suggestion_texts = st.text(min_size=1, max_size=25).filter(lambda t: t.strip() != "")
-postbacks = st.text(min_size=1, max_size=64)
+# What a brand may write: any text but the C0 controls free text refuses (domain/plain_text.py).
+written = st.characters(
+    blacklist_categories=["Cs"],
+    blacklist_characters=[chr(c) for c in range(0x20) if chr(c) not in "\t\r\n"],
+)
+suggestion_texts = st.text(written, min_size=1, max_size=25).filter(lambda t: t.strip() != "")
+postbacks = st.text(written, min_size=1, max_size=64)
 actions = st.one_of(
     st.builds(
         OpenUrl, url=st.from_regex(r"https://[a-z]{1,10}\.example/[a-z0-9]{0,8}", fullmatch=True)
@@ -59,7 +64,7 @@ suggestions: st.SearchStrategy[Suggestion] = st.one_of(
 )
 contents = st.builds(
     RichContent,
-    text=st.text(min_size=1, max_size=300),
+    text=st.text(written, min_size=1, max_size=300),
     suggestions=st.lists(suggestions, min_size=1, max_size=11),
 )
 
