@@ -34,6 +34,9 @@ class SmppLinkSettings(BaseModel):
     sender_tps: float = Field(default=0, ge=0)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class BusKind(StrEnum):
     EMBEDDED = "embedded"
     KAFKA = "kafka"
@@ -97,6 +100,13 @@ class Settings(BaseSettings):
     # The agent for calls that name none (batch capability checks) and for a notification
     # without agentId; a send goes from the agent that is the brand's RCS sender address.
     rbm_agent_id: str = ""
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator("postgres_dsn")
     @classmethod

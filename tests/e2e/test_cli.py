@@ -133,6 +133,7 @@ def test_a_malformed_number_is_refused_in_one_line_naming_to(chainon: Run) -> No
     assert line == "error: to: '+33 12' is not a valid phone number"
 
 
+@pytest.mark.usefixtures("acme")
 def test_an_unknown_brand_is_refused(chainon: Run) -> None:
     line = refused(chainon("send", "--brand", "nope", "--to", "+33612345678", "--body", "Hi"))
     assert line.startswith("error: brand: no brand 'nope'")

@@ -16,7 +16,8 @@ import pytest
 
 from chainon.core import Core
 from chainon.event_store import store_env
-from chainon.runtime import Role, Runtime
+from chainon.roles import Role
+from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.views import views_of
 from domain import commands as cmd
