@@ -97,6 +97,19 @@ def test_a_mistyped_data_directory_is_refused_naming_the_path(
     assert not mistyped.exists()  # nothing was created there
 
 
+@pytest.mark.postgres
+def test_a_postgresql_schema_without_a_store_is_refused_naming_it(
+    chainon: Run, postgres_dsn: str
+) -> None:
+    env = {"CHAINON_STORE": "postgres", "CHAINON_POSTGRES_DSN": postgres_dsn}
+    mistyped = {**env, "CHAINON_POSTGRES_SCHEMA": "chainno"}
+    line = refused(chainon("brands", "list", env=mistyped))
+    assert line.startswith("error: CHAINON_POSTGRES_SCHEMA: no Chainon store in PostgreSQL at "), (
+        line
+    )
+    assert "chainno.chainon_events" in line
+
+
 def test_brands_create_makes_the_store_the_others_then_find(chainon: Run, data_dir: Path) -> None:
     assert not data_dir.exists()
     created = chainon("brands", "create", "acme", "--name", "Acme")
