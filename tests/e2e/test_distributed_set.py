@@ -61,10 +61,10 @@ def alive(pid: int) -> bool:
 
 
 def test_postgres_up_prints_the_setting_and_a_stop_keeps_the_data(data_dir: Path) -> None:
-    up = make("postgres-up", data_dir)
-    assert up.stdout.startswith("CHAINON_POSTGRES_DSN=postgresql://"), up.stdout
-    dsn = up.stdout.strip().removeprefix("CHAINON_POSTGRES_DSN=")
     try:
+        up = make("postgres-up", data_dir)
+        assert up.stdout.startswith("CHAINON_POSTGRES_DSN=postgresql://"), up.stdout
+        dsn = up.stdout.strip().removeprefix("CHAINON_POSTGRES_DSN=")
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE TABLE kept (n int)")
             conn.execute("INSERT INTO kept VALUES (42)")
