@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 TYPED := domain chainon adapters projections bench devtools
 
-.PHONY: help install run demo test test-fast lint format postgres-up postgres-down kafka-build kafka-up kafka-down clean
+.PHONY: help install run demo test test-fast lint format postgres-up postgres-stop postgres-down \
+	kafka-build kafka-up kafka-stop kafka-down dist-up dist-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,21 +55,40 @@ bench-quick:  ## The same with smaller counts, in under five minutes
 
 .PHONY: bench bench-quick
 
-postgres-up: ## A throw-away PostgreSQL in var/postgres (prints its DSN)
-	bash infra/postgres/pg.sh install
-	bash infra/postgres/pg.sh start var/postgres
+# Where the targets below keep their servers' data (var/ unless CHAINON_DATA_DIR says):
+# `make dist-up CHAINON_DATA_DIR=/srv/chainon`, or CHAINON_DATA_DIR in the environment.
+CHAINON_DATA_DIR ?= var
 
-postgres-down:
-	bash infra/postgres/pg.sh stop var/postgres
+postgres-up: ## A throw-away PostgreSQL in var/postgres (prints CHAINON_POSTGRES_DSN=…)
+	@bash infra/postgres/pg.sh install
+	@bash infra/postgres/pg.sh start $(CHAINON_DATA_DIR)/postgres >/dev/null
+	@cat $(CHAINON_DATA_DIR)/postgres/env
+
+postgres-stop: ## Stop it, keeping its data (postgres-up starts it again)
+	@bash infra/postgres/pg.sh stop $(CHAINON_DATA_DIR)/postgres --keep
+
+postgres-down: ## Stop it and delete its data
+	@bash infra/postgres/pg.sh stop $(CHAINON_DATA_DIR)/postgres
 
 kafka-build: ## Assemble the Kafka broker (Maven Central jars) into infra/kafka/lib
 	bash infra/kafka/kafka.sh build
 
-kafka-up: install kafka-build ## A throw-away Kafka broker in var/kafka (prints its bootstrap address)
-	bash infra/kafka/kafka.sh start var/kafka
+kafka-up: install kafka-build ## A throw-away Kafka broker in var/kafka (prints CHAINON_KAFKA_BOOTSTRAP=…)
+	@bash infra/kafka/kafka.sh start $(CHAINON_DATA_DIR)/kafka >/dev/null
+	@cat $(CHAINON_DATA_DIR)/kafka/env
 
-kafka-down: ## Stop the broker of kafka-up and delete var/kafka
-	bash infra/kafka/kafka.sh stop var/kafka
+kafka-stop: ## Stop the broker, keeping its data (kafka-up starts it again)
+	@bash infra/kafka/kafka.sh stop $(CHAINON_DATA_DIR)/kafka --keep
+
+kafka-down: ## Stop the broker and delete its data
+	@bash infra/kafka/kafka.sh stop $(CHAINON_DATA_DIR)/kafka
+
+dist-up: install kafka-build ## The distributed set in the background: PostgreSQL, Kafka, workers, API
+	@bash infra/postgres/pg.sh install
+	@bash infra/dist.sh up $(CHAINON_DATA_DIR)
+
+dist-down: ## Stop everything dist-up started, by PID (the data stays)
+	@bash infra/dist.sh down $(CHAINON_DATA_DIR)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -63,7 +63,7 @@ class ConsumingWorker:
         self.backoff = backoff
         self.handled = 0
         self.dead_lettered = 0
-        self._lag_reported = float("-inf")
+        self.lag = LagReport(name, consumer)
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.consumer.start()
@@ -78,7 +78,7 @@ class ConsumingWorker:
                 await self._process_by_key(records)
                 if records:
                     await self._commit(records)
-                    await self._report_lag()
+                await self.lag.report()  # idle too: the last batch's lag must not stay
         finally:
             await self.consumer.stop()
 
@@ -161,15 +161,28 @@ class ConsumingWorker:
                 log.warning("bus.commit_failed", worker=self.name, error=str(exc))
                 await asyncio.sleep(1.0)
 
-    async def _report_lag(self) -> None:
-        """At most once a second: asking the broker costs a round trip per partition, more
-        than a busy worker's batch takes to handle."""
+
+class LagReport:
+    """A consumer's lag per partition on the ``chainon_bus_consumer_lag`` gauge.
+
+    Called after every poll, busy or idle, and at most once a second: asking the broker
+    costs a round trip per partition, more than a busy worker's batch takes to handle.
+    Reported only after batches, a worker that caught up kept the lag of its last report.
+    """
+
+    def __init__(self, worker: str, consumer: Consumer, *, every: float = LAG_REPORT_EVERY) -> None:
+        self.worker = worker
+        self.consumer = consumer
+        self.every = every
+        self._reported = float("-inf")
+
+    async def report(self) -> None:
         now = asyncio.get_running_loop().time()
-        if now - self._lag_reported < LAG_REPORT_EVERY:
+        if now - self._reported < self.every:
             return
-        self._lag_reported = now
+        self._reported = now
         try:
             for (topic, partition), lag in (await self.consumer.lag()).items():
-                BUS_LAG.labels(self.name, topic, str(partition)).set(lag)
+                BUS_LAG.labels(self.worker, topic, str(partition)).set(lag)
         except BusUnavailable:
             pass

@@ -8,7 +8,9 @@ revoked and sent again by SMS) is what the embedded mode does, only faster.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
@@ -16,7 +18,9 @@ from rich.console import Console
 from rich.text import Text
 
 from adapters.channels.sandbox import SandboxOutcome
+from chainon.auth import split_api_key
 from chainon.core import Core
+from chainon.errors import DemoFailed
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
 from chainon.terminal import render_timeline, status_history
@@ -59,28 +63,71 @@ QUESTION = RichContent(
 )
 
 
-class DemoFailed(Exception):
-    """The story cannot be told: a directory in use, or a receipt that never came."""
+DEMO_KEY_FILE = "demo-api-key"
 
 
-def ensure_demo_brand(core: Core, *, label: str | None = None) -> tuple[Brand, str]:
-    """The demo brand, registered when missing, with a fresh API key.
+@dataclass(frozen=True)
+class DemoKey:
+    brand: Brand
+    path: Path  # where the demo brand's key is kept (mode 0600)
+    issued: str | None  # the key, when this start issued it; None when the file had it
 
-    A new key each time, because keys are stored hashed: an old one cannot be shown again.
+
+def ensure_demo_key(core: Core, data_dir: Path) -> DemoKey:
+    """The demo brand, registered when missing, and its one API key, kept in ``data_dir``.
+
+    Keys are stored hashed, so the file is the only place the key can be read again; a
+    start that finds it issues nothing (a new key per start left every old one valid).
+    A key in the file that no longer opens the brand (revoked) is replaced.
     """
+    brand = _demo_brand(core)
+    path = data_dir / DEMO_KEY_FILE
+    if path.is_file():
+        kept = core.api_keys.authenticate(path.read_text(encoding="utf-8").strip())
+        if kept is not None and kept.id == brand.id:
+            return DemoKey(brand, path, None)
+        key = core.api_keys.issue(brand.id, "demo")
+        _write_secret(path, key, replace=True)
+        return DemoKey(core.get(Brand, brand.id), path, key)
+    key = core.api_keys.issue(brand.id, "demo")
+    try:
+        _write_secret(path, key, replace=False)
+    except FileExistsError:
+        # Another start wrote its key between our look and our write: one key, theirs.
+        key_id = split_api_key(key)
+        assert key_id is not None
+        core.api_keys.revoke(brand.id, key_id)
+        return DemoKey(core.get(Brand, brand.id), path, None)
+    return DemoKey(core.get(Brand, brand.id), path, key)
+
+
+def _demo_brand(core: Core) -> Brand:
     brand = core.find(Brand, ids.brand_id(DEMO_SLUG))
-    if brand is None:
-        try:
-            brand = core.register_brand(
-                slug=DEMO_SLUG, name=DEMO_NAME, senders=DEMO_SENDERS, help_text=DEMO_HELP
-            )
-        except Conflict:
-            # Another process may have registered it between our look and our write.
-            brand = core.find(Brand, ids.brand_id(DEMO_SLUG))
-            if brand is None:
-                raise
-    key = core.api_keys.issue(brand.id, label or f"serve-{core.clock():%Y%m%dT%H%M%SZ}")
-    return core.get(Brand, brand.id), key
+    if brand is not None:
+        return brand
+    try:
+        return core.register_brand(
+            slug=DEMO_SLUG, name=DEMO_NAME, senders=DEMO_SENDERS, help_text=DEMO_HELP
+        )
+    except Conflict:
+        # Another process may have registered it between our look and our write.
+        found = core.find(Brand, ids.brand_id(DEMO_SLUG))
+        if found is None:
+            raise
+        return found
+
+
+def _write_secret(path: Path, secret: str, *, replace: bool) -> None:
+    """Readable by its owner only, from the first byte (never written, then chmodded)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = path.with_name(f".{path.name}.new") if replace else path
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    fd = os.open(target, flags, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(secret + "\n")
+    if replace:
+        os.replace(target, path)
 
 
 def story_settings(data_dir: Path) -> Settings:

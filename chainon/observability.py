@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import TextIO, cast
 
 import structlog
@@ -75,10 +77,62 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+# A library's condition (a broker down: "Unable connect to …") is logged once per this
+# many seconds; its next line counts the ones held back.
+LIBRARY_LOG_INTERVAL = 10.0
+
+
+class Repeats(logging.Filter):
+    """One line per condition per interval, the next one with the count held back.
+
+    A condition is a logger, a level and the message's template (its arguments differ:
+    the node, the attempt); a broker outage made the Kafka client write 145,000 lines in
+    25 seconds. The count is ``suppressed`` on the line that follows the interval.
+    """
+
+    MAX_CONDITIONS = 1000  # templates are few; this only bounds formatted-in-place ones
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval = interval
+        self.clock = clock
+        self._last: dict[tuple[str, int, str], float] = {}
+        self._held: dict[tuple[str, int, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        if len(self._last) >= self.MAX_CONDITIONS and key not in self._last:
+            self._last.clear()
+            self._held.clear()
+        self._last[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            record.suppressed = held
+        return True
+
+
+def _suppressed(_: object, __: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
+    record = event.get("_record")
+    held = getattr(record, "suppressed", 0)
+    if held:
+        event["suppressed"] = held
+    return event
+
+
+def configure_logging(
+    level: str = "INFO", *, json: bool = True, repeat_interval: float = LIBRARY_LOG_INTERVAL
+) -> None:
+    """structlog for Chainon's own lines; the libraries' (``logging``: the Kafka client,
+    uvicorn, psycopg) rendered the same way on the same stream, rate-limited."""
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
+    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -87,9 +141,31 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
     )
+    handler = logging.StreamHandler(cast(TextIO, _CurrentStderr()))
+    handler.set_name(_HANDLER)
+    handler.addFilter(Repeats(repeat_interval))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                _suppressed,
+                structlog.processors.format_exc_info,
+            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    for previous in [h for h in root.handlers if h.get_name() == _HANDLER]:
+        root.removeHandler(previous)
+    root.addHandler(handler)
+    root.setLevel(numeric)
+
+
+_HANDLER = "chainon"

@@ -11,7 +11,6 @@ import asyncio
 import functools
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from enum import StrEnum
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -29,14 +28,16 @@ from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
 from adapters.channels.smpp.link import SmppLink
 from adapters.channels.smpp.provider import SmppProvider
 from chainon.batching import CommandBatcher
-from chainon.consuming import ConsumingWorker
+from chainon.consuming import ConsumingWorker, LagReport
 from chainon.core import Core
 from chainon.deadlines import DeadlineScheduler
-from chainon.event_store import racing_creation, store_env
+from chainon.errors import CannotStart
+from chainon.event_store import check_store, racing_creation, store_env
 from chainon.messagebus import IdempotencyClaim
 from chainon.polling import follow
 from chainon.record_handlers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from chainon.relay import Relay
+from chainon.roles import EVERY_ROLE, Role
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
 from chainon.views import views_of
@@ -53,16 +54,6 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 
-class Role(StrEnum):
-    CORE = "core"  # consumes commands and inbound records
-    RELAY = "relay"  # publishes the store's events (the outbox)
-    DISPATCH = "dispatch"  # hands outbound messages to the channel provider
-    VIEWS = "views"  # keeps the read models the API serves
-
-
-EVERY_ROLE = frozenset(Role)
-
-
 def make_bus(settings: Settings) -> Bus:
     if settings.bus is BusKind.KAFKA:
         from adapters.bus.kafka import KafkaBus
@@ -76,9 +67,13 @@ def make_bus(settings: Settings) -> Bus:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, roles: Iterable[Role] = EVERY_ROLE) -> None:
+    def __init__(
+        self, settings: Settings, roles: Iterable[Role] = EVERY_ROLE, *, create: bool = True
+    ) -> None:
+        """Opens the store (``create``: made when missing) and wires every role."""
         self.settings = settings
         self.roles = frozenset(roles)
+        check_store(settings, create=create)
         # The decision cache's size (reads outside a decision replay from the store).
         env = {**store_env(settings), "SINGLE_ROW_TRACKING": "y"}
         if settings.aggregate_cache > 0:  # unset: no cache
@@ -127,7 +122,11 @@ class Runtime:
         defaults: dict[Channel, str] = {}
         if self.email is not None:
             defaults[Channel.EMAIL] = self.email.name
-        rbm = settings.rbm() if Role.DISPATCH in self.roles else None
+        try:
+            rbm = settings.rbm() if Role.DISPATCH in self.roles else None
+        except ValueError as exc:
+            setting, _, detail = str(exc).partition(": ")
+            raise CannotStart(detail, setting=setting) from None
         if rbm is not None:
             rcs = RcsProvider(
                 rbm, revocations=RevocationLedger(settings.data_dir / "rcs" / "revoked.sqlite3")
@@ -280,8 +279,7 @@ class Runtime:
 
     async def start(self) -> None:
         self._stopping.clear()
-        await self.bus.start()
-        await self.bus.ensure_topics(self.topics.all)
+        await self._start_bus()
         for provider in self.providers.values():
             await provider.start(self.publisher)
         self._listen_to_saves()
@@ -299,6 +297,24 @@ class Runtime:
         if Role.VIEWS in self.roles:
             run_deadlines = self.deadlines.run(self._stopping)
             self._tasks.append(asyncio.create_task(run_deadlines, name="deadlines"))
+
+    async def reach_bus(self) -> None:
+        """Starts the bus and stops it again: at start, a broker that does not answer is
+        one line naming it, before a server process reports it in its own way."""
+        await self._start_bus()
+        await self.bus.stop()
+
+    async def _start_bus(self) -> None:
+        try:
+            await self.bus.start()
+            await self.bus.ensure_topics(self.topics.all)
+        except (BusUnavailable, OSError) as exc:
+            await self.bus.stop()
+            kafka = self.settings.bus is BusKind.KAFKA
+            raise CannotStart(
+                f"the bus cannot be reached: {exc}",
+                setting="CHAINON_KAFKA_BOOTSTRAP" if kafka else "CHAINON_DATA_DIR",
+            ) from None
 
     async def stop(self) -> None:
         """Finishes the batch in hand, commits, leaves the consumer groups."""
@@ -321,7 +337,10 @@ class Runtime:
     async def _views_feed(self) -> None:
         if self.settings.bus is BusKind.KAFKA:
             consumer = self.bus.consumer(self.topics.group("views"), [self.topics.events])
-            feed = TopicFeed(self.views, consumer, self.call, unavailable=BusUnavailable)
+            lag = LagReport("views", consumer)
+            feed = TopicFeed(
+                self.views, consumer, self.call, unavailable=BusUnavailable, polled=lag.report
+            )
             await feed.run(self._stopping)
             return
         await follow(

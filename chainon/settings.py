@@ -41,6 +41,9 @@ class SmppLinkSettings(BaseModel):
     sender_tps: float = Field(default=0, ge=0)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class BusKind(StrEnum):
     EMBEDDED = "embedded"
     KAFKA = "kafka"
@@ -112,6 +115,13 @@ class Settings(BaseSettings):
     @classmethod
     def _subject_placeholders(cls, value: str) -> str:
         return check_subject(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator("postgres_dsn")
     @classmethod

@@ -15,7 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from chainon.api import ops
-from chainon.runtime import Role, Runtime
+from chainon.roles import Role
+from chainon.runtime import Runtime
 from chainon.settings import Settings, warn_unknown_variables
 
 log = structlog.get_logger(__name__)

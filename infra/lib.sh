@@ -44,6 +44,20 @@ for s in socks:
     printf '%s\n' "${found[@]}"
 }
 
+# True if nothing listens on 127.0.0.1:PORT: it can be bound now as a server binds it
+# (SO_REUSEADDR: the connections of a server just stopped may linger in TIME_WAIT).
+port_is_free() {
+    python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+finally:
+    s.close()' "$1" 2>/dev/null
+}
+
 # Alive = exists and is not a zombie (a killed server whose parent, e.g. a container's
 # PID 1, has not reaped it yet still answers kill -0). Without ps, kill -0 decides.
 pid_alive() {

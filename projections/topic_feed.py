@@ -49,11 +49,13 @@ class TopicFeed:
         call: Callable[..., Awaitable[Any]],
         *,
         unavailable: type[Exception],
+        polled: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.views = views
         self.consumer = consumer
         self.call = call  # runs a blocking read-model call off the event loop
         self.unavailable = unavailable
+        self.polled = polled  # after every poll, busy or idle (the core reports lag there)
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.consumer.start()
@@ -82,5 +84,7 @@ class TopicFeed:
                     marked = False
                 if records:
                     await self.consumer.commit(records)
+                if self.polled is not None:
+                    await self.polled()
         finally:
             await self.consumer.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -24,6 +24,19 @@ from aiokafka.errors import (
 from adapters.bus.port import BusUnavailable, Outgoing, Record
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _failure_raised_not_logged() -> Iterator[None]:
+    """The client logs a failed bootstrap as an error, then raises it; the raise carries the
+    same reason with the address, so the line is held back while the producer starts."""
+    client = logging.getLogger("aiokafka")
+    previous = client.level
+    client.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        client.setLevel(previous)
 
 
 class KafkaBus:
@@ -51,7 +64,8 @@ class KafkaBus:
             request_timeout_ms=30_000,
         )
         try:
-            await producer.start()
+            with _failure_raised_not_logged():
+                await producer.start()
         except KafkaError as exc:
             await producer.stop()
             raise BusUnavailable(f"Kafka at {self.bootstrap}: {exc}") from exc
@@ -64,8 +78,8 @@ class KafkaBus:
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
-        await admin.start()
         try:
+            await admin.start()
             existing = set(await admin.list_topics())
             missing = [
                 NewTopic(
@@ -78,6 +92,8 @@ class KafkaBus:
                 # Another worker may have created them first.
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(missing)
+        except KafkaError as exc:
+            raise BusUnavailable(f"Kafka at {self.bootstrap}: {exc}") from exc
         finally:
             await admin.close()
 

@@ -23,7 +23,8 @@ from chainon.api import (
 )
 from chainon.api.middleware import RequestContext
 from chainon.observability import configure_logging
-from chainon.runtime import EVERY_ROLE, Role, Runtime
+from chainon.roles import EVERY_ROLE, Role
+from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, warn_unknown_variables
 
 

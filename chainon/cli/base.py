@@ -3,14 +3,17 @@
 Each command opens its own runtime on the configured store and closes it when done;
 only ``serve`` and ``demo`` run the loop that dispatches messages and takes receipts.
 Refusals are mapped to one red line in one place, ``Commands.invoke``, never a traceback.
+What a command needs is imported when it runs: ``chainon version`` or ``--help`` load
+neither the store nor the web framework.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -18,13 +21,14 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from chainon.demo import DemoFailed
-from chainon.observability import configure_logging
-from chainon.runtime import Runtime
-from chainon.settings import Settings
+from chainon.errors import CannotStart, OperatorError
 from domain import ids
-from domain.brand import Brand
 from domain.errors import DomainError, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from chainon.runtime import Runtime
+    from chainon.settings import Settings
+    from domain.brand import Brand
 
 
 class Commands(TyperGroup):
@@ -33,13 +37,13 @@ class Commands(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer's base Context (vendored click) is private
         try:
             return super().invoke(ctx)
-        except (DomainError, ValidationError, DemoFailed) as exc:
+        except (DomainError, ValidationError, OperatorError) as exc:
             line = " ".join(f"error: {describe(exc)}".splitlines())
             console(stderr=True).print(Text(line, style="bold red"), soft_wrap=True)
             raise typer.Exit(1) from None
 
 
-def describe(exc: DomainError | ValidationError | DemoFailed) -> str:
+def describe(exc: DomainError | ValidationError | OperatorError) -> str:
     if isinstance(exc, DomainError):
         return f"{exc.field}: {exc.detail}" if exc.field else exc.detail
     if isinstance(exc, ValidationError):
@@ -91,6 +95,11 @@ def data_dir_of(ctx: typer.Context) -> Path | None:
 
 def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
     """Settings from CHAINON_* with the command line's overrides; logs quiet by default."""
+    from pydantic_settings import SettingsError
+
+    from chainon.observability import configure_logging
+    from chainon.settings import Settings
+
     if (data_dir := data_dir_of(ctx)) is not None:
         overrides["data_dir"] = data_dir
     try:
@@ -98,14 +107,23 @@ def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "CHAINON_" + "_".join(map(str, first["loc"])).upper()
-        raise InvalidInput(first["msg"], field=name) from None
+        raise InvalidInput(first["msg"].removeprefix("Value error, "), field=name) from None
+    except SettingsError as exc:
+        # pydantic-settings names the field in prose; the operator sets the variable.
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"CHAINON_{field.group(1).upper()}" if field else "CHAINON_*"
+        raise CannotStart(f"cannot be read: {exc.__cause__ or exc}", setting=name) from None
     configure_logging("WARNING", json=settings.log_json)
     return settings
 
 
 @contextmanager
-def runtime_of(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime(settings)
+def runtime_of(settings: Settings, *, create: bool = False) -> Iterator[Runtime]:
+    """A runtime on the configured store; one that does not exist is refused unless
+    ``create`` (a mistyped directory must not become an empty store)."""
+    from chainon.runtime import Runtime
+
+    runtime = Runtime(settings, create=create)
     try:
         yield runtime
     finally:
@@ -113,6 +131,8 @@ def runtime_of(settings: Settings) -> Iterator[Runtime]:
 
 
 def brand_of(runtime: Runtime, slug: str) -> Brand:
+    from domain.brand import Brand
+
     brand = runtime.core.find(Brand, ids.brand_id(slug))
     if brand is None:
         raise NotFound(f"no brand {slug!r} (`chainon brands list` shows them)", field="brand")

@@ -19,8 +19,6 @@ from chainon.cli.base import (
     settings_of,
     show_key,
 )
-from domain import commands as cmd
-from domain.brand import Brand
 from domain.channels import Channel
 
 
@@ -43,7 +41,7 @@ def brands_create(
         for channel, addresses in ((Channel.SMS, sms), (Channel.EMAIL, email), (Channel.RCS, rcs))
         for address in addresses or ()
     ]
-    with runtime_of(settings_of(ctx)) as runtime:
+    with runtime_of(settings_of(ctx), create=True) as runtime:
         brand = runtime.core.register_brand(
             slug=slug,
             name=name,
@@ -84,6 +82,8 @@ def brands_keys(
     revoke: Annotated[str | None, typer.Option(metavar="KEY_ID", help="Revoke a key.")] = None,
 ) -> None:
     """List a brand's API keys; issue or revoke one."""
+    from domain.brand import Brand
+
     out = console()
     with runtime_of(settings_of(ctx)) as runtime:
         brand = brand_of(runtime, slug)
@@ -126,6 +126,8 @@ def send(
     channel: Annotated[Channel | None, typer.Option(help="Default: the brand's order.")] = None,
 ) -> None:
     """Queue a message; a running `chainon serve` dispatches it."""
+    from domain import commands as cmd
+
     with runtime_of(settings_of(ctx)) as runtime:
         brand_id = brand_of(runtime, brand).id
         outcome = runtime.core.handle(

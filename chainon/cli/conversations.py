@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import typer
 
-from chainon import terminal
 from chainon.cli.base import brand_of, console, conversations, runtime_of, settings_of
-from domain.contact import Contact
-from domain.conversation import Conversation, normalise_tag
 from domain.errors import InvalidInput
-from projections.conversation_list import ConversationFilter, search
+
+if TYPE_CHECKING:
+    from domain.conversation import Conversation
 
 
 class Status(StrEnum):
@@ -32,6 +31,11 @@ def conversations_list(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
     """List a brand's conversations, latest activity first."""
+    from chainon import terminal
+    from domain.contact import Contact
+    from domain.conversation import normalise_tag
+    from projections.conversation_list import ConversationFilter, search
+
     with runtime_of(settings_of(ctx)) as runtime:
         brand_id = brand_of(runtime, brand).id
         # No server loop runs here: bring the view up to date before reading it.
@@ -66,6 +70,9 @@ def conversations_show(
     ] = None,
 ) -> None:
     """Show a conversation's timeline: messages with their status history, and handling."""
+    from chainon import terminal
+    from domain.contact import Contact
+
     with runtime_of(settings_of(ctx)) as runtime:
         found = brand_of(runtime, brand)
         conversation = runtime.core.conversation_of(found.id, conversation_id)
@@ -82,6 +89,8 @@ def conversations_show(
 def _as_of(events: list[Any], moment: datetime) -> tuple[Conversation, list[Any]]:
     """The conversation replayed from its events up to ``moment``: event sourcing's
     time travel, for "what did the agent see when they answered?"."""
+    from domain.conversation import Conversation
+
     kept = [e for e in events if e.timestamp <= moment]
     if not kept:
         raise InvalidInput(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -14,8 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from chainon.cli.base import console, projections_app, runtime_of, settings_of
-from chainon.runtime import Runtime
-from projections.rebuild import rebuild_many, verify
+
+if TYPE_CHECKING:
+    from chainon.runtime import Runtime
 
 
 @projections_app.command("status")
@@ -37,6 +38,8 @@ def projections_rebuild(
 ) -> None:
     """Rebuild from the first event into shadow tables, then swap them in (the API keeps
     serving the old ones meanwhile)."""
+    from projections.rebuild import rebuild_many
+
     with runtime_of(settings_of(ctx)) as runtime:
         chosen = _chosen(runtime, name)
         started = time.perf_counter()
@@ -55,6 +58,8 @@ def projections_verify(
     name: Annotated[str, typer.Argument(help="A projection, or 'all'.")],
 ) -> None:
     """Rebuild in a shadow and compare with the live model; exits 1 on any difference."""
+    from projections.rebuild import verify
+
     out = console()
     failed = False
     with runtime_of(settings_of(ctx)) as runtime:

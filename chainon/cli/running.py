@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import tempfile
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
-from chainon import event_loop
 from chainon.cli.base import (
     app,
     console,
@@ -22,9 +23,13 @@ from chainon.cli.base import (
     settings_of,
     show_key,
 )
-from chainon.demo import ensure_demo_brand, story_settings, tell_story
-from chainon.observability import configure_logging
-from chainon.runtime import Role
+from chainon.errors import CannotStart
+from chainon.roles import Role
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from chainon.demo import DemoKey
 
 
 @app.command()
@@ -44,18 +49,28 @@ def serve(
     """Run the HTTP API (and, in the embedded mode, every worker) in this process."""
     import uvicorn  # only this command needs the server
 
+    from chainon import event_loop
+    from chainon.demo import ensure_demo_key
+    from chainon.observability import configure_logging
+    from chainon.settings import BusKind
+
     overrides = {
         name: value for name, value in (("host", host), ("port", port)) if value is not None
     }
     settings = settings_of(ctx, **overrides)
     configure_logging(settings.log_level, json=settings.log_json)
+    # Everything that can stop the start is checked before anything is issued or served:
+    # the address, the store, the broker; each failure is one line naming its setting.
+    _ensure_free(settings.host, settings.port)
+    demo = None
+    with runtime_of(settings, create=True) as runtime:
+        if settings.bus is BusKind.KAFKA:
+            event_loop.run(runtime.reach_bus())
+        if settings.demo_brand:
+            demo = ensure_demo_key(runtime.core, settings.data_dir)
     out = console()
-    if settings.demo_brand:
-        with runtime_of(settings) as runtime:
-            brand, key = ensure_demo_brand(runtime.core)
-        out.print(Text(f"Demo brand {brand.slug!r} ({brand.name}): {senders_of(brand)}"))
-        show_key(out, key)
-        out.print(Text(f"  Authorization: Bearer {key}", style="dim"), soft_wrap=True)
+    if demo is not None:
+        _show_demo(out, demo)
     out.print(Text(f"API docs: http://{settings.host}:{settings.port}/docs", style="bold"))
     # The app factory reads its settings from the environment: give it the ones used here.
     os.environ["CHAINON_DATA_DIR"] = str(settings.data_dir)
@@ -67,7 +82,44 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # uvicorn's lines go through Chainon's logging (JSON, rate-limited); requests are
+        # logged by the app's middleware, with their request id.
+        log_config=None,
+        access_log=False,
     )
+
+
+def _ensure_free(host: str, port: int) -> None:
+    """Binds the address the way uvicorn will, and lets it go."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotStart(
+                f"{host}:{port} is in use ({reason}; another `chainon serve`?); "
+                "--port chooses another",
+                setting="CHAINON_PORT",
+            ) from None
+        raise CannotStart(
+            f"cannot listen on {host}:{port} ({reason})", setting="CHAINON_HOST"
+        ) from None
+
+
+def _show_demo(out: Console, demo: DemoKey) -> None:
+    brand = demo.brand
+    out.print(Text(f"Demo brand {brand.slug!r} ({brand.name}): {senders_of(brand)}"))
+    if demo.issued is not None:
+        show_key(out, demo.issued)
+        out.print(Text(f"  Authorization: Bearer {demo.issued}", style="dim"), soft_wrap=True)
+        out.print(Text(f"Kept in {demo.path} (mode 0600); the next start issues no other."))
+    else:
+        out.print(Text(f"Its API key is in {demo.path}."), soft_wrap=True)
+    another = f"`chainon brands keys {brand.slug} --issue LABEL` issues another"
+    out.print(Text(another, style="dim"), soft_wrap=True)
 
 
 @app.command()
@@ -79,6 +131,8 @@ def worker(
 
     Health and metrics are served on CHAINON_WORKER_PORT when it is set.
     """
+    from chainon import event_loop
+    from chainon.observability import configure_logging
     from chainon.worker_process import run_worker
 
     settings = settings_of(ctx)
@@ -130,6 +184,10 @@ def demo(
     ] = None,
 ) -> None:
     """Tell the two-minute story: a consumer writes, an agent answers, it is resolved."""
+    from chainon import event_loop
+    from chainon.demo import story_settings, tell_story
+    from chainon.observability import configure_logging
+
     chosen = data_dir or data_dir_of(ctx)
     out = console()
     with tempfile.TemporaryDirectory(prefix="chainon-demo-") as scratch:

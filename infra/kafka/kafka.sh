@@ -4,8 +4,11 @@
 #
 #   kafka.sh build        ensure java/mvn, build lib/ from pom.xml if missing or stale
 #   kafka.sh start DIR    format (first time) and start a broker in DIR;
-#                         prints the bootstrap address (127.0.0.1:PORT) last
+#                         prints the bootstrap address (127.0.0.1:PORT) last (DIR/env
+#                         holds it as CHAINON_KAFKA_BOOTSTRAP=…); a DIR stopped with
+#                         --keep starts again with its data and ports
 #   kafka.sh stop DIR     stop the broker started in DIR and remove DIR
+#   kafka.sh stop DIR --keep   stop the broker, keep DIR and its data
 #
 # See infra/kafka/README.md. NOT for production: one node, replication factor 1.
 #
@@ -41,7 +44,7 @@ usage() {
     cat >&2 <<EOF
 usage: $PROG build
        $PROG start DIR
-       $PROG stop DIR
+       $PROG stop DIR [--keep]
 EOF
     exit 2
 }
@@ -545,7 +548,12 @@ cmd_start() {
 }
 
 cmd_stop() {
-    [[ $# -eq 1 && -n $1 ]] || usage
+    local keep=no
+    if [[ $# -eq 2 && $2 == --keep ]]; then
+        keep=yes
+    else
+        [[ $# -eq 1 && -n $1 ]] || usage
+    fi
     if [[ ! -e $1 ]]; then
         log "$1 does not exist; nothing to stop"
         return 0
@@ -560,6 +568,10 @@ cmd_stop() {
         kill_broker "$pid"
     else
         log "no running broker in $DIR"
+    fi
+    if [[ $keep == yes ]]; then
+        log "kept $DIR ('$PROG start $DIR' starts it again with its data)"
+        return 0
     fi
     rm -rf -- "$DIR" || die "could not remove $DIR"
     log "removed $DIR"

@@ -3,7 +3,10 @@
 #
 #   pg.sh install      ensure Debian's PostgreSQL server package is installed
 #   pg.sh start DIR    init (if needed) and start a server in DIR; prints the DSN last
+#                      (DIR/env holds it as CHAINON_POSTGRES_DSN=…); a DIR that was
+#                      stopped with --keep starts again with its data, on its port if free
 #   pg.sh stop DIR     stop the server started in DIR and remove DIR
+#   pg.sh stop DIR --keep   stop the server, keep DIR and its data
 #
 # See infra/postgres/README.md. NOT for production: fsync is off, auth is trust.
 #
@@ -29,7 +32,7 @@ usage() {
     cat >&2 <<EOF
 usage: $PROG install
        $PROG start DIR
-       $PROG stop DIR
+       $PROG stop DIR [--keep]
 EOF
     exit 2
 }
@@ -323,9 +326,16 @@ cmd_start() {
         done
     fi
 
+    # A restart keeps its DSN when it can: the port of the previous run, if still free.
+    local previous
+    previous=$(tr -dc '0-9' 2>/dev/null <"$DIR/port" || true)
     local attempt rc
     for attempt in 1 2 3 4 5; do
-        PORT=$(free_ports 1) || die "could not find a free TCP port on $HOST"
+        if [[ $attempt == 1 && -n $previous ]] && port_is_free "$previous"; then
+            PORT=$previous
+        else
+            PORT=$(free_ports 1) || die "could not find a free TCP port on $HOST"
+        fi
         log "starting postgres on $HOST:$PORT (socket dir $DIR)"
         rc=0
         launch || rc=$?
@@ -397,7 +407,12 @@ kill_server() {
 }
 
 cmd_stop() {
-    [[ $# -eq 1 && -n $1 ]] || usage
+    local keep=no
+    if [[ $# -eq 2 && $2 == --keep ]]; then
+        keep=yes
+    else
+        [[ $# -eq 1 && -n $1 ]] || usage
+    fi
     if [[ ! -e $1 ]]; then
         log "$1 does not exist; nothing to stop"
         return 0
@@ -413,6 +428,11 @@ cmd_stop() {
         kill_server "$pid"
     else
         log "no running postgres in $DIR"
+    fi
+    if [[ $keep == yes ]]; then
+        rm -f -- "$DIR/pid"
+        log "kept $DIR ('$PROG start $DIR' starts it again with its data)"
+        return 0
     fi
     rm -rf -- "$DIR" || die "could not remove $DIR"
     log "removed $DIR"

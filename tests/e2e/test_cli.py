@@ -4,63 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from chainon.cli import app
+from tests.e2e.conftest import Run, api_key, refused
 
-Run = Callable[..., Result]
 UNKNOWN = "0b7c2f7e-1c9a-4d0e-9a53-2f4d6e8a1b3c"
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def chainon(data_dir: Path) -> Run:
-    env = {
-        "CHAINON_DATA_DIR": str(data_dir),
-        "CHAINON_STORE": "sqlite",
-        "CHAINON_LOG_JSON": "false",
-        "COLUMNS": "160",  # tables keep ids on one line
-    }
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        return runner.invoke(app, list(args), env=env)
-
-    return run
-
-
-@pytest.fixture
-def acme(chainon: Run) -> str:
-    """Registers the brand ``acme`` and returns its first API key."""
-    result = chainon(
-        "brands", "create", "acme", "--name", "Acme Boutique", "--sms", "09 39 00 00 01"
-    )
-    assert result.exit_code == 0, result.output
-    return api_key(result.stdout)
-
-
-def api_key(output: str) -> str:
-    found = re.search(r"chn_[0-9a-f]{12}_\S+", output)
-    assert found, output
-    return found.group()
-
-
-def refused(result: Result, code: int = 1) -> str:
-    """The one error line of a refused command, checking that no traceback came out."""
-    assert result.exit_code == code, result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def test_version_is_the_package_version(chainon: Run) -> None:
@@ -133,6 +83,7 @@ def test_a_malformed_number_is_refused_in_one_line_naming_to(chainon: Run) -> No
     assert line == "error: to: '+33 12' is not a valid phone number"
 
 
+@pytest.mark.usefixtures("acme")
 def test_an_unknown_brand_is_refused(chainon: Run) -> None:
     line = refused(chainon("send", "--brand", "nope", "--to", "+33612345678", "--body", "Hi"))
     assert line.startswith("error: brand: no brand 'nope'")

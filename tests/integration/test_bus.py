@@ -17,6 +17,7 @@ from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.kafka import KafkaBus
 from adapters.bus.port import Bus, Consumer, Outgoing, Record
 from chainon.consuming import ConsumingWorker
+from chainon.observability import REGISTRY
 from chainon.topic_records import INBOUND, DeadLetter, read
 from chainon.topics import Topics
 
@@ -30,6 +31,17 @@ async def drain(consumer: Consumer, expected: int, within: float = 30.0) -> list
             raise AssertionError(f"only {len(got)} of {expected} records arrived")
         got += await consumer.poll(500, timeout=0.5)
     return got
+
+
+def lags(worker: str, topic: str) -> dict[str, float]:
+    """The consumer-lag gauge of one worker on one topic, per partition."""
+    return {
+        sample.labels["partition"]: sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "chainon_bus_consumer_lag"
+        for sample in metric.samples
+        if sample.labels["worker"] == worker and sample.labels["topic"] == topic
+    }
 
 
 def by_key(records: list[Record]) -> dict[str, list[int]]:
@@ -112,6 +124,33 @@ class BusContract:
             assert sum((await consumer.lag()).values()) == 0
         finally:
             await consumer.stop()
+
+    async def test_a_worker_that_caught_up_reports_no_lag(self, bus: Bus, topic: str) -> None:
+        """Nine records, five per poll: the first report (lag 4) came before the last batch;
+        idle polls must bring the gauge to 0, not leave it at 4."""
+        await bus.ensure_topics([topic])
+        await bus.publish([Outgoing(topic, "k", json.dumps({"n": n}).encode()) for n in range(9)])
+
+        async def handler(record: Record) -> None:
+            pass
+
+        name = f"lag-{topic}"
+        consumer = bus.consumer(f"g-{topic}", [topic])
+        worker = ConsumingWorker(name, bus, consumer, handler, batch_size=5)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(worker.run(stopping))
+        try:
+            for _ in range(600):
+                found = lags(name, topic)
+                if worker.handled == 9 and found and sum(found.values()) == 0:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stopping.set()
+            await task
+        assert worker.handled == 9
+        assert lags(name, topic), "no lag was ever reported"
+        assert sum(lags(name, topic).values()) == 0, lags(name, topic)
 
     async def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_is_processed(
         self, bus: Bus, topic: str

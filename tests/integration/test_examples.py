@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from chainon.runtime import Role, Runtime
+from chainon.roles import Role
+from chainon.runtime import Runtime
 from chainon.settings import BusKind, StoreKind
 from domain.channels import Channel
 from tests.conftest import BRAND_SMS, ROOT, make_settings

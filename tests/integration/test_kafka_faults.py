@@ -23,7 +23,8 @@ from adapters.bus.kafka import KafkaBus
 from adapters.bus.port import Outgoing
 from chainon.core import Core
 from chainon.event_store import store_env
-from chainon.runtime import Role, Runtime
+from chainon.roles import Role
+from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topic_records import conversation_key, dump
 from chainon.topics import Topics

@@ -16,8 +16,10 @@ import pytest
 
 from chainon.core import Core
 from chainon.event_store import store_env
-from chainon.runtime import Role, Runtime
+from chainon.roles import Role
+from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, StoreKind
+from chainon.topics import Topics
 from chainon.views import views_of
 from domain import commands as cmd
 from domain.channels import Channel
@@ -26,6 +28,7 @@ from projections.rebuild import verify
 from projections.runner import FEED
 from projections.sqlite import SQLiteReadModels
 from tests.conftest import BRAND_SMS, make_settings
+from tests.integration.test_bus import lags
 
 
 def fill(core: Core, messages: int) -> None:
@@ -169,3 +172,29 @@ def test_a_read_only_reader_reads_without_the_write_lock_and_cannot_write(tmp_pa
     finally:
         reader.close()
         writer.close()
+
+
+async def test_the_views_consumer_of_an_api_process_exports_its_lag(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    prefix = f"v{uuid.uuid4().hex[:8]}"
+    settings: Settings = make_settings(StoreKind.SQLITE, tmp_path).model_copy(
+        update={"bus": BusKind.KAFKA, "kafka_bootstrap": kafka_bootstrap, "topic_prefix": prefix}
+    )
+    runtime = Runtime(settings, roles={Role.RELAY, Role.VIEWS})  # an API process's views
+    fill(runtime.core, 20)
+    head = runtime.core.recorder.max_notification_id() or 0
+    events = Topics(prefix).events
+    await runtime.start()
+    try:
+        for _ in range(600):
+            caught_up = await runtime.call(lambda: runtime.views.position) >= head
+            if caught_up and (found := lags("views", events)) and sum(found.values()) == 0:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await runtime.stop()
+        runtime.close()
+    found = lags("views", events)
+    assert sorted(found) == [str(p) for p in range(settings.kafka_partitions)], found
+    assert sum(found.values()) == 0, found
