@@ -44,9 +44,7 @@ def email_settings(tmp_path: Path, relay_port: int) -> Settings:
         "email_reply_domain": "reply.maison.example",
         "email_reply_secret": "a-secret-long-enough-to-sign",
         "email_inbound_port": free_port(),
-        # the test relay speaks no TLS (the setting's name, before and after the README's)
-        "email_starttls": False,
-        "email_relay_starttls": False,
+        "email_relay_starttls": False,  # the test relay speaks no TLS
     }
     return Settings(**values)
 
