@@ -37,6 +37,7 @@ from domain.errors import DomainError
 log = structlog.get_logger(__name__)
 
 Message = OutboundMessage | RevokeMessage
+MAX_ATTEMPTS = 5  # of a record failing for no known reason, before its dead letter
 
 
 class Progress:
@@ -94,7 +95,7 @@ class LinkLane:
         concurrency: int = 64,
         backoff: float = 0.2,
         max_backoff: float = 30.0,
-        max_attempts: int = 5,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.name = name
         self.handler = handler
@@ -145,6 +146,8 @@ class LinkLane:
                 self.finished(record)
         except Stopped:
             pass
+        except Exception as exc:  # its records stay uncommitted: the next start has them
+            log.error("dispatch.lane_failed", link=self.name, key=key, error=repr(exc))
         finally:
             if self._queues.get(key) is queue:
                 del self._queues[key]
@@ -259,23 +262,35 @@ class DispatchWorker:
                 await self.consumer.stop()
 
     async def _admit(self, record: Record) -> None:
-        """Routes the record to its link's lane (or to the dead letters, recorded as failed)."""
+        """Routes the record to its link's lane, or to the dead letters (and its message
+        recorded as failed) when it cannot go anywhere."""
+        try:
+            message = self.handler.message_of(record)
+        except PoisonRecord as exc:
+            await self._dead_letter(record, None, "invalid record", str(exc), 1)
+            return
         attempts = 0
         while True:
             attempts += 1
             try:
-                message, name = await self.handler.link_of(record)
+                name = await self.handler.route(message)
+                self.handler.provider(name)
                 break
-            except PoisonRecord as exc:
-                await self._dead_letter(record, None, "invalid record", str(exc), attempts)
+            except DomainError as exc:  # an unknown brand; a link this worker does not run
+                detail = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
+                reason = f"refused: {type(exc).__name__}"
+                await self._dead_letter(record, message, reason, detail, attempts)
                 return
             except INFRASTRUCTURE as exc:  # the brand could not be read: the store is down
                 log.warning("dispatch.route_retry", error=str(exc), offset=record.offset)
                 await pause(self._stopping, min(0.2 * 2**attempts, 5.0))
-        if name not in self.handler.providers:
-            detail = f"provider: no provider link {name!r} runs in this dispatch worker"
-            await self._dead_letter(record, message, "refused: InvalidInput", detail, 1)
-            return
+            except Exception as exc:
+                if attempts < MAX_ATTEMPTS:
+                    await pause(self._stopping, 0.2 * attempts)
+                    continue
+                error = f"{type(exc).__name__}: {exc}"
+                await self._dead_letter(record, message, "kept failing", error, attempts)
+                return
         lane = self.lanes.get(name)
         if lane is None:
             lane = self.lanes[name] = LinkLane(

@@ -140,10 +140,10 @@ class ChannelPublisher:
 class DispatchHandler:
     """Hands ``chainon.outbound.v1`` records to the channel provider of their link.
 
-    The dispatch worker (``chainon.dispatching``) asks which link a record goes to, then
-    has the link's lane deliver it. A redelivered record is handed over again; providers
-    dedupe on our message id, and the core ignores a second RecordSent for a message
-    already sent.
+    The dispatch worker (``chainon.dispatching``) reads each record, asks ``route`` which
+    link it goes through, then has that link's lane deliver it. A redelivered record is
+    handed over again; providers dedupe on our message id, and the core ignores a second
+    RecordSent for a message already sent.
     """
 
     def __init__(
@@ -162,10 +162,10 @@ class DispatchHandler:
         # says (an SMPP link's validity period); a channel without receipts has none.
         self.receipt_deadlines = dict(receipt_deadlines or {})
 
-    async def link_of(self, record: Record) -> tuple[OutboundMessage | RevokeMessage, str]:
-        """The record's message and the name of the link it goes through."""
-        message = read(OUTBOUND, record.value)
-        return message, await self.route(message)
+    @staticmethod
+    def message_of(record: Record) -> OutboundMessage | RevokeMessage:
+        message: OutboundMessage | RevokeMessage = read(OUTBOUND, record.value)
+        return message
 
     def provider(self, name: str) -> ChannelProvider:
         provider = self.providers.get(name)
@@ -175,10 +175,6 @@ class DispatchHandler:
                 f"no provider link {name!r} runs in this dispatch worker", field="provider"
             )
         return provider
-
-    async def __call__(self, record: Record) -> None:
-        message, name = await self.link_of(record)
-        await self.deliver(self.provider(name), message)
 
     async def deliver(
         self, provider: ChannelProvider, message: OutboundMessage | RevokeMessage

@@ -155,7 +155,9 @@ class SandboxProvider:
         provider_id = self.provider_message_id(message)
         if provider_id not in self.sent:
             self.sent[provider_id] = message
-            if outcome is not SandboxOutcome.SILENT and provider_id not in self.revoked:
+            # owed since before a restart: its receipt comes already
+            due = provider_id not in self.revoked and provider_id not in self._receipts
+            if outcome is not SandboxOutcome.SILENT and due:
                 if self.pending is not None:
                     self.pending.owe(provider_id, outcome.value, self.receipt_delay)
                 self._receipts[provider_id] = self._later(

@@ -17,7 +17,7 @@ import pytest
 
 from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.kafka import KafkaBus
-from adapters.bus.port import Bus, Consumer, Outgoing
+from adapters.bus.port import Bus, Consumer, Outgoing, Record
 from adapters.channels.port import (
     Accepted,
     ChannelRefusal,
@@ -29,10 +29,11 @@ from adapters.channels.port import (
 from adapters.channels.sandbox import SandboxProvider
 from chainon.dispatching import DispatchWorker
 from chainon.record_handlers import DispatchHandler
-from chainon.topic_records import dump
+from chainon.topic_records import INBOUND, DeadLetter, dump, read
 from chainon.topics import Topics
 from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
+from domain.commands import ReceiveMessage, RecordReceipt, RecordSendFailure
+from domain.errors import NotFound
 
 pytestmark = pytest.mark.asyncio
 STUCK = "+33600000000"  # the recipient whose messages go through the link that is down
@@ -193,3 +194,45 @@ class TestKafkaDispatch(DispatchContract):
         await bus.start()
         yield bus
         await bus.stop()
+
+
+async def test_a_record_that_can_go_nowhere_is_dead_lettered_and_its_message_failed(
+    tmp_path: Path,
+) -> None:
+    bus = EmbeddedBus(tmp_path / "bus.sqlite3")
+    await bus.start()
+    topics = Topics("nowhere")
+
+    async def unknown_brand(message: OutboundMessage | RevokeMessage) -> str:
+        raise NotFound(f"no brand {message.brand_id}")
+
+    handler = DispatchHandler({}, unknown_brand, bus, topics)
+    lost = outbound("+33612345678")
+    await bus.publish(
+        [
+            Outgoing(topics.outbound, "conversation-0", dump(lost)),
+            Outgoing(topics.outbound, "conversation-1", b"{not json"),
+        ]
+    )
+    worker = DispatchWorker(bus, bus.consumer(topics.group("dispatch"), [topics.outbound]), handler)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(worker.run(stopping))
+    results = bus.consumer("probe", [topics.inbound, topics.dlq(topics.outbound)])
+    await results.start()
+    try:
+        got: list[Record] = []
+        for _ in range(100):
+            got += await results.poll(10, timeout=0.1)
+            if len(got) >= 3:
+                break
+    finally:
+        await results.stop()
+        stopping.set()
+        await asyncio.wait_for(task, 5)
+        await bus.stop()
+    letters = [DeadLetter.model_validate_json(r.value) for r in got if r.topic != topics.inbound]
+    assert sorted(letter.reason for letter in letters) == ["invalid record", "refused: NotFound"]
+    (failed,) = [read(INBOUND, r.value) for r in got if r.topic == topics.inbound]
+    assert isinstance(failed, RecordSendFailure)
+    assert failed.message_id == lost.message_id
+    assert failed.reason == f"dead-lettered: no brand {lost.brand_id}"
