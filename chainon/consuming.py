@@ -4,7 +4,9 @@ A record is committed only after it was handled or dead-lettered, so a crash rep
 instead of losing it; handlers are idempotent, so the replay changes nothing. What cannot
 become valid (malformed JSON, an unknown type, a refusal by the domain) goes to the
 record's dead-letter topic with the reason, and the records after it are processed.
-Infrastructure failures (store or bus down) are retried without end: nothing is skipped.
+Infrastructure failures (store or bus down) are retried without end: nothing is skipped;
+but every wait between two tries ends at the stop signal, and the record is then left
+uncommitted for the next start (a stuck retry must never keep a process from stopping).
 Within a batch, records of different keys are handled concurrently and records of one key
 in order, which is all the order the bus promises; concurrency is what lets a provider's
 window fill and the core's batcher commit many records in one transaction.
@@ -13,6 +15,7 @@ window fill and the core's batcher commit many records in one transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -42,6 +45,62 @@ INFRASTRUCTURE = (
 LAG_REPORT_EVERY = 1.0  # seconds
 
 
+class Stopped(Exception):
+    """The stop signal came while a record waited for its next try: it stays uncommitted."""
+
+
+async def pause(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleeps ``seconds``, or raises ``Stopped`` as soon as the stop signal comes."""
+    if stopping.is_set():
+        raise Stopped()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+    if stopping.is_set():
+        raise Stopped()
+
+
+async def dead_letter(
+    bus: Bus,
+    stopping: asyncio.Event,
+    record: Record,
+    reason: str,
+    error: str,
+    attempts: int,
+    *,
+    worker: str,
+) -> None:
+    """Puts the record on its topic's dead-letter topic, with the reason."""
+    letter = DeadLetter(
+        reason=reason,
+        error=error,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value.decode("utf-8", errors="replace"),
+        attempts=attempts,
+        failed_at=datetime.now(UTC),
+    )
+    outgoing = Outgoing(
+        Topics.dlq(record.topic), record.key or "", dump(letter), (("reason", reason.encode()),)
+    )
+    while True:
+        try:
+            await bus.publish([outgoing])
+            break
+        except BusUnavailable:
+            await pause(stopping, 1.0)
+    BUS_DLQ.labels(record.topic).inc()
+    log.warning(
+        "record.dead_lettered",
+        worker=worker,
+        topic=record.topic,
+        offset=record.offset,
+        reason=reason,
+        error=error,
+    )
+
+
 class ConsumingWorker:
     def __init__(
         self,
@@ -64,9 +123,11 @@ class ConsumingWorker:
         self.handled = 0
         self.dead_lettered = 0
         self.lag = LagReport(name, consumer)
+        self._stopping = asyncio.Event()  # the run's, once it runs
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.consumer.start()
+        self._stopping = stopping
         try:
             while not stopping.is_set():
                 try:
@@ -75,10 +136,14 @@ class ConsumingWorker:
                     log.warning("bus.unavailable", worker=self.name, error=str(exc))
                     await asyncio.sleep(1.0)
                     continue
-                await self._process_by_key(records)
-                if records:
-                    await self._commit(records)
-                await self.lag.report()  # idle too: the last batch's lag must not stay
+                try:
+                    await self._process_by_key(records)
+                    if records:
+                        await self._commit(records)
+                    await self.lag.report()  # idle too: the last batch's lag must not stay
+                except Stopped:  # the batch is handed out again at the next start
+                    log.info("worker.stopped_mid_batch", worker=self.name, records=len(records))
+                    break
         finally:
             await self.consumer.stop()
 
@@ -91,7 +156,14 @@ class ConsumingWorker:
             for record in lane:
                 await self._process(record)
 
-        await asyncio.gather(*(in_order(lane) for lane in lanes.values()))
+        # Every lane ends (a Stopped one too) before the batch is given up, so none is left
+        # running beside the next start.
+        results = await asyncio.gather(
+            *(in_order(lane) for lane in lanes.values()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _process(self, record: Record) -> None:
         attempts = 0
@@ -106,11 +178,11 @@ class ConsumingWorker:
                 await self._dead_letter(record, f"refused: {type(exc).__name__}", detail, attempts)
             except INFRASTRUCTURE as exc:
                 log.warning("worker.retry", worker=self.name, error=str(exc), offset=record.offset)
-                await asyncio.sleep(min(self.backoff * 2**attempts, 5.0))
+                await pause(self._stopping, min(self.backoff * 2**attempts, 5.0))
                 continue
             except Exception as exc:
                 if attempts < self.max_attempts:
-                    await asyncio.sleep(self.backoff * attempts)
+                    await pause(self._stopping, self.backoff * attempts)
                     continue
                 await self._dead_letter(
                     record, "kept failing", f"{type(exc).__name__}: {exc}", attempts
@@ -121,36 +193,10 @@ class ConsumingWorker:
             return
 
     async def _dead_letter(self, record: Record, reason: str, error: str, attempts: int) -> None:
-        letter = DeadLetter(
-            reason=reason,
-            error=error,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value.decode("utf-8", errors="replace"),
-            attempts=attempts,
-            failed_at=datetime.now(UTC),
+        await dead_letter(
+            self.bus, self._stopping, record, reason, error, attempts, worker=self.name
         )
-        outgoing = Outgoing(
-            Topics.dlq(record.topic), record.key or "", dump(letter), (("reason", reason.encode()),)
-        )
-        while True:
-            try:
-                await self.bus.publish([outgoing])
-                break
-            except BusUnavailable:
-                await asyncio.sleep(1.0)
         self.dead_lettered += 1
-        BUS_DLQ.labels(record.topic).inc()
-        log.warning(
-            "record.dead_lettered",
-            worker=self.name,
-            topic=record.topic,
-            offset=record.offset,
-            reason=reason,
-            error=error,
-        )
 
     async def _commit(self, records: list[Record]) -> None:
         while True:
@@ -159,7 +205,7 @@ class ConsumingWorker:
                 return
             except BusUnavailable as exc:
                 log.warning("bus.commit_failed", worker=self.name, error=str(exc))
-                await asyncio.sleep(1.0)
+                await pause(self._stopping, 1.0)
 
 
 class LagReport:

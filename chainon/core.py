@@ -10,7 +10,7 @@ synchronous: async callers go through ``chainon.runtime``'s thread pool.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -172,9 +172,16 @@ class Core(Application[UUID]):
         self.save_or_conflict(brand, claim, what=f"{channel.value} sender {raw!r}")
         return brand
 
-    def route_sender(self, brand_id: UUID, channel: Channel, raw: str, provider: str) -> Brand:
+    def route_sender(
+        self,
+        brand_id: UUID,
+        channel: Channel,
+        raw: str,
+        provider: str,
+        links: Collection[str] | None = None,
+    ) -> Brand:
         brand = self.get(Brand, brand_id)
-        brands.route(self, brand, channel, raw, provider, self.clock())
+        brands.route(self, brand, channel, raw, provider, self.clock(), links)
         self.save(brand)
         return brand
 

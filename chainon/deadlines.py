@@ -1,12 +1,15 @@
-"""The fallback-deadline scheduler: due deadlines from the read models become commands.
+"""The deadline scheduler: due deadlines from the read models become commands.
 
-No deadline lives only in this process. Each poll reads the due ones from the
-``fallback_deadlines`` projection, which the events alone fill, so a restart (or another
+Two kinds run on it: RCS fallback deadlines (``fallback_deadlines``: revoke an undelivered
+RCS message, then send its SMS) and receipt deadlines (``receipt_deadlines``: expire a sent
+message whose receipt never came). No deadline lives only in this process. Each poll reads
+the due ones from its projection, which the events alone fill, so a restart (or another
 process) finds every deadline still owed and hands it on. The command goes onto the
 inbound topic, as a channel's receipts do, so the core worker takes it in order with the
 conversation's other records, embedded or distributed alike.
 
-A deadline stays in the projection until the core's ``RevocationRequested`` reaches it, so
+A deadline stays in the projection until the core's answer (``RevocationRequested``,
+``ReceiptOverdue``) reaches it, so
 a poll sees deadlines it already handed on. The core ignores a deadline it has already
 enforced, and that is what makes a repeat harmless; the memory of what was handed on, and
 when, only keeps the inbound topic from being flooded while the core and the read models
@@ -44,6 +47,19 @@ BATCH = 500
 
 Due = Callable[[datetime, int], Sequence[DueDeadline]]  # blocking: a read-model query
 Call = Callable[..., Awaitable[Any]]
+Enforce = Callable[[DueDeadline], cmd.Command]
+
+
+def enforce_fallback(deadline: DueDeadline) -> cmd.Command:
+    return cmd.EnforceFallbackDeadline(
+        conversation_id=deadline.conversation_id, message_id=deadline.message_id
+    )
+
+
+def enforce_receipt(deadline: DueDeadline) -> cmd.Command:
+    return cmd.EnforceReceiptDeadline(
+        conversation_id=deadline.conversation_id, message_id=deadline.message_id
+    )
 
 
 def utcnow() -> datetime:
@@ -59,6 +75,8 @@ class DeadlineScheduler:
         topics: Topics,
         *,
         interval: float,
+        enforce: Enforce = enforce_fallback,
+        name: str = "fallback",
         resubmit_after: float = RESUBMIT_AFTER,
         batch: int = BATCH,
         clock: Callable[[], datetime] = utcnow,
@@ -69,6 +87,8 @@ class DeadlineScheduler:
         self.bus = bus
         self.topics = topics
         self.interval = interval
+        self.enforce = enforce
+        self.name = name
         self.resubmit_after = resubmit_after
         self.batch = batch
         self.clock = clock
@@ -89,7 +109,7 @@ class DeadlineScheduler:
         await self.bus.publish([self._record(d) for d in fresh])
         for d in fresh:  # only once the bus has them: a failed publish is retried next poll
             self.submitted[d.message_id] = moment
-        log.info("fallback.deadlines_due", handed_on=len(fresh), due=len(found))
+        log.info("deadlines.due", kind=self.name, handed_on=len(fresh), due=len(found))
         return len(fresh)
 
     def _may_hand_on(self, message_id: UUID, moment: float) -> bool:
@@ -100,12 +120,14 @@ class DeadlineScheduler:
         # A steady pace rather than follow's speed-up: polling again at once would only find
         # the deadlines just handed on, still in flight.
         await follow(
-            self.step, stopping, name="deadlines", fastest=self.interval, slowest=self.interval
+            self.step,
+            stopping,
+            name=f"{self.name}-deadlines",
+            fastest=self.interval,
+            slowest=self.interval,
         )
 
     def _record(self, deadline: DueDeadline) -> Outgoing:
-        command = cmd.EnforceFallbackDeadline(
-            conversation_id=deadline.conversation_id, message_id=deadline.message_id
-        )
         # Keyed by conversation, like the revocation's answer, so they stay in order.
+        command = self.enforce(deadline)
         return Outgoing(self.topics.inbound, str(deadline.conversation_id), dump(command))

@@ -34,6 +34,7 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.UpdateContact: contacts.update_contact,
     cmd.RecordCapability: fallback.record_capability,
     cmd.EnforceFallbackDeadline: fallback.enforce_deadline,
+    cmd.EnforceReceiptDeadline: receipts.enforce_receipt_deadline,
     cmd.RecordRevocation: fallback.record_revocation,
     cmd.ConfigureFallback: fallback.configure_fallback,
 }

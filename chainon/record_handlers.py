@@ -70,6 +70,9 @@ class CoreHandler:
         outcome = await self.handle(command, claim)
         if isinstance(command, cmd.ReceiveMessage) and outcome.changed and not outcome.refused:
             MESSAGES.labels(command.channel.value, "inbound", "received").inc()
+        expired = isinstance(command, cmd.EnforceReceiptDeadline) and outcome.changed
+        if expired and outcome.channel and outcome.status:  # no receipt came by the deadline
+            MESSAGES.labels(outcome.channel.value, "outbound", outcome.status.value).inc()
         if isinstance(command, cmd.RecordReceipt) and outcome.channel:
             if outcome.status is not None:  # counted once per message, not per segment
                 MESSAGES.labels(outcome.channel.value, "outbound", outcome.status.value).inc()
@@ -135,10 +138,12 @@ class ChannelPublisher:
 
 
 class DispatchHandler:
-    """Hands ``chainon.outbound.v1`` records to the channel provider.
+    """Hands ``chainon.outbound.v1`` records to the channel provider of their link.
 
-    A redelivered record is handed over again; providers dedupe on our message id, and the
-    core ignores a second RecordSent for a message already sent.
+    The dispatch worker (``chainon.dispatching``) reads each record, asks ``route`` which
+    link it goes through, then has that link's lane deliver it. A redelivered record is
+    handed over again; providers dedupe on our message id, and the core ignores a second
+    RecordSent for a message already sent.
     """
 
     def __init__(
@@ -147,21 +152,34 @@ class DispatchHandler:
         route: Callable[[OutboundMessage | RevokeMessage], Awaitable[str]],
         bus: Bus,
         topics: Topics,
+        receipt_deadlines: Mapping[Channel, int] | None = None,
     ) -> None:
         self.providers = providers
         self.route = route  # which provider link the brand set for this sender
         self.bus = bus
         self.topics = topics
+        # Seconds a sent message waits for its receipt, per channel, unless its provider
+        # says (an SMPP link's validity period); a channel without receipts has none.
+        self.receipt_deadlines = dict(receipt_deadlines or {})
 
-    async def __call__(self, record: Record) -> None:
-        message = read(OUTBOUND, record.value)
-        name = await self.route(message)
+    @staticmethod
+    def message_of(record: Record) -> OutboundMessage | RevokeMessage:
+        message: OutboundMessage | RevokeMessage = read(OUTBOUND, record.value)
+        return message
+
+    def provider(self, name: str) -> ChannelProvider:
         provider = self.providers.get(name)
         if provider is None:
             # Kept in the dead-letter topic, to be replayed once the link is configured.
             raise InvalidInput(
                 f"no provider link {name!r} runs in this dispatch worker", field="provider"
             )
+        return provider
+
+    async def deliver(
+        self, provider: ChannelProvider, message: OutboundMessage | RevokeMessage
+    ) -> None:
+        """Sends (or revokes), then puts what became of it on the inbound topic."""
         if isinstance(message, RevokeMessage):
             results = [await self._revoke(provider, message)]
         else:
@@ -176,6 +194,30 @@ class DispatchHandler:
             channel=message.channel.value,
             result=",".join(type(result).__name__ for _, result in results),
         )
+
+    def given_up(self, message: OutboundMessage | RevokeMessage, reason: str) -> Outgoing:
+        """What the core records of a message whose record was dead-lettered: a send
+        failed with that reason (never left ``queued``), a revocation failed (no
+        fallback: the consumer may have the message)."""
+        reason = reason[:500]
+        result: cmd.Command
+        if isinstance(message, RevokeMessage):
+            result = cmd.RecordRevocation(
+                conversation_id=message.conversation_id,
+                message_id=message.message_id,
+                result="failed",
+                reason=reason,
+                request_id=message.request_id,
+            )
+            return Outgoing(self.topics.inbound, str(message.conversation_id), dump(result))
+        result = cmd.RecordSendFailure(
+            conversation_id=message.conversation_id,
+            message_id=message.message_id,
+            reason=reason,
+            request_id=message.request_id,
+        )
+        MESSAGES.labels(message.channel.value, "outbound", "failed").inc()
+        return Outgoing(self.topics.inbound, str(message.message_id), dump(result))
 
     async def _send(
         self, provider: ChannelProvider, message: OutboundMessage
@@ -208,6 +250,7 @@ class DispatchHandler:
             )
             MESSAGES.labels(message.channel.value, "outbound", "failed").inc()
             return [*results, (str(message.message_id), failed)]
+        within = accepted.receipt_within_seconds
         sent = cmd.RecordSent(
             conversation_id=message.conversation_id,
             message_id=message.message_id,
@@ -215,6 +258,7 @@ class DispatchHandler:
             provider_message_id=accepted.provider_message_id,
             segment_ids=accepted.segment_ids,
             request_id=message.request_id,
+            receipt_within_seconds=within or self.receipt_deadlines.get(message.channel),
         )
         MESSAGES.labels(message.channel.value, "outbound", "sent").inc()
         return [*results, (accepted.provider_message_id, sent)]

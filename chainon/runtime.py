@@ -19,18 +19,22 @@ from eventsourcing.persistence import TrackingRecorder
 
 from adapters.bus.embedded import EmbeddedBus
 from adapters.bus.port import Bus, BusUnavailable
+from adapters.channels.email.parsing import PROVIDER as EMAIL_LINK
 from adapters.channels.email.provider import EmailProvider
 from adapters.channels.email.threads import EmailThread
 from adapters.channels.port import ChannelProvider
+from adapters.channels.rcs.provider import PROVIDER as RBM_LINK
 from adapters.channels.rcs.provider import RbmWebhook, RcsProvider
 from adapters.channels.rcs.revocations import RevocationLedger
 from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
+from adapters.channels.sandbox_receipts import PendingReceipts
 from adapters.channels.smpp.link import SmppLink
 from adapters.channels.smpp.provider import SmppProvider
 from chainon.batching import CommandBatcher
 from chainon.consuming import ConsumingWorker, LagReport
 from chainon.core import Core
-from chainon.deadlines import DeadlineScheduler
+from chainon.deadlines import DeadlineScheduler, enforce_receipt
+from chainon.dispatching import DispatchWorker
 from chainon.errors import CannotStart
 from chainon.event_store import check_store, racing_creation, store_env
 from chainon.messagebus import IdempotencyClaim
@@ -42,16 +46,26 @@ from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
 from chainon.views import views_of
 from domain import commands as cmd
-from domain.brand import Brand
+from domain.brand import DEFAULT_PROVIDER, Brand
 from domain.channels import Channel
+from projections import fallback_deadlines, receipt_deadlines
 from projections.catalogue import all_projections
-from projections.fallback_deadlines import due
 from projections.read_model_store import ReadModelStore
 from projections.runner import Views
 from projections.topic_feed import TopicFeed
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
+
+
+def provider_links(settings: Settings) -> frozenset[str]:
+    """The provider links a dispatch worker on these settings runs: what a route may name."""
+    links = {DEFAULT_PROVIDER, *(f"smpp:{link.name}" for link in settings.smpp_links)}
+    if settings.email_reply_domain:
+        links.add(EMAIL_LINK)
+    if settings.rbm_credentials_file is not None:
+        links.add(RBM_LINK)
+    return frozenset(links)
 
 
 def make_bus(settings: Settings) -> Bus:
@@ -93,6 +107,10 @@ class Runtime:
         self.provider = SandboxProvider(
             receipt_delay=settings.sandbox_receipt_delay,
             default_outcome=SandboxOutcome(settings.sandbox_outcome),
+            # the receipts it owes outlive a restart of the process that sends
+            pending=PendingReceipts(settings.data_dir / "sandbox" / "receipts.sqlite3")
+            if Role.DISPATCH in self.roles
+            else None,
         )
         self.providers: dict[str, ChannelProvider] = {self.provider.name: self.provider}
         self.email = self._email_provider()
@@ -111,6 +129,7 @@ class Runtime:
                         window=link.window,
                         tps=link.tps,
                         sender_tps=link.sender_tps,
+                        validity_period=link.validity_period,
                         # long MO parts the SMSC was answered for survive a restart
                         state_dir=settings.data_dir / "smpp",
                     )
@@ -157,8 +176,8 @@ class Runtime:
             ),
             CoreHandler(self.batcher.handle, self.topics),
         )
-        self.dispatch_worker = ConsumingWorker(
-            "dispatch",
+        within = settings.receipt_deadline_seconds  # email has no receipts: sent is final
+        self.dispatch_worker = DispatchWorker(
             self.bus,
             self.bus.consumer(self.topics.group("dispatch"), [self.topics.outbound]),
             DispatchHandler(
@@ -166,15 +185,25 @@ class Runtime:
                 SenderRoutes(self.core, self.call, defaults),
                 self.bus,
                 self.topics,
+                receipt_deadlines={Channel.SMS: within, Channel.RCS: within},
             ),
         )
-        # Reads the views (from the pool's threads, which open them), so it runs beside them.
+        # Read the views (from the pool's threads, which open them), so they run beside them.
         self.deadlines = DeadlineScheduler(
-            lambda now, limit: due(self.views.store, now, limit),
+            lambda now, limit: fallback_deadlines.due(self.views.store, now, limit),
             self.call,
             self.bus,
             self.topics,
             interval=settings.deadline_poll_interval,
+        )
+        self.receipt_deadlines = DeadlineScheduler(
+            lambda now, limit: receipt_deadlines.due(self.views.store, now, limit),
+            self.call,
+            self.bus,
+            self.topics,
+            interval=settings.deadline_poll_interval,
+            enforce=enforce_receipt,
+            name="receipt",
         )
         self._stopping = asyncio.Event()
         self._wakes = {Role.RELAY: asyncio.Event(), Role.VIEWS: asyncio.Event()}
@@ -295,8 +324,10 @@ class Runtime:
             if role in self.roles
         ]
         if Role.VIEWS in self.roles:
-            run_deadlines = self.deadlines.run(self._stopping)
-            self._tasks.append(asyncio.create_task(run_deadlines, name="deadlines"))
+            for scheduler in (self.deadlines, self.receipt_deadlines):
+                run_deadlines = scheduler.run(self._stopping)
+                name = f"{scheduler.name}-deadlines"
+                self._tasks.append(asyncio.create_task(run_deadlines, name=name))
 
     async def reach_bus(self) -> None:
         """Starts the bus and stops it again: at start, a broker that does not answer is

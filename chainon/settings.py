@@ -39,6 +39,10 @@ class SmppLinkSettings(BaseModel):
     window: int = Field(default=10, ge=1, le=1000)
     tps: float = Field(default=0, ge=0)
     sender_tps: float = Field(default=0, ge=0)
+    # Seconds the SMSC keeps trying (sent as submit_sm's validity_period); its messages
+    # expire in Chainon when no receipt came by then. None: the SMSC's own default, and
+    # CHAINON_RECEIPT_DEADLINE_SECONDS.
+    validity_period: int | None = Field(default=None, ge=60, le=30 * 24 * 3600)
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -71,8 +75,13 @@ class Settings(BaseSettings):
     sandbox_receipt_delay: float = Field(default=1.0, ge=0)  # seconds
     sandbox_outcome: str = Field(default="deliver", pattern="^(deliver|fail|silent)$")
     relay_poll_interval: float = Field(default=0.1, gt=0)
-    # How often the views process looks for RCS fallback deadlines that fell due (seconds).
+    # How often the views process looks for deadlines that fell due (RCS fallbacks,
+    # receipts; seconds).
     deadline_poll_interval: float = Field(default=0.5, gt=0)
+    # How long a sent SMS or RCS message waits for its delivery receipt before it becomes
+    # expired (seconds; an SMPP link's validity_period wins for its messages). Email has
+    # no receipts: sent is final.
+    receipt_deadline_seconds: int = Field(default=48 * 3600, ge=60)
     # Aggregates kept in memory per process (conversations, contacts, their index
     # entries); 0 turns the cache off. Each is a few kilobytes: 20,000 held the 50,000-
     # message burst over 5,000 conversations in under 200 MB (5,000: a third slower).

@@ -39,6 +39,7 @@ FOLDED = (
     Conversation.MessageDelivered,
     Conversation.MessageFailed,
     Conversation.MessageExpired,
+    Conversation.ReceiptOverdue,
     Conversation.MessageRevoked,
     Conversation.MessageRead,
     Conversation.SuggestionChosen,  # on the row of the answer that chose

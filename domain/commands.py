@@ -112,6 +112,9 @@ class RecordSent(Command):
     segment_ids: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
         default_factory=list, max_length=255
     )
+    # How long the message waits for its delivery receipt before it is expired; None: a
+    # channel without receipts (email), where sent is final.
+    receipt_within_seconds: Annotated[int, Field(ge=1)] | None = None
 
 
 class RecordSendFailure(Command):
@@ -164,6 +167,15 @@ class EnforceFallbackDeadline(Command):
     message_id: UUID
     # An operator's "fall back now" (the demo, a support agent): do not wait for the deadline.
     now: bool = False
+
+
+class EnforceReceiptDeadline(Command):
+    """The scheduler saw a sent message's receipt deadline pass: expire it if no receipt
+    came."""
+
+    type: Literal["EnforceReceiptDeadline"] = "EnforceReceiptDeadline"
+    conversation_id: UUID
+    message_id: UUID
 
 
 class RecordRevocation(Command):
@@ -282,6 +294,7 @@ AnyCommand = (
     | SetAgentCapacity
     | RecordCapability
     | EnforceFallbackDeadline
+    | EnforceReceiptDeadline
     | RecordRevocation
     | ConfigureFallback
 )

@@ -56,6 +56,7 @@ class Message:
     subject: str | None = None  # an inbound email's
     attachments: tuple[Attachment, ...] = ()  # inbound: what came with it, described
     automatic: bool = False  # inbound: sent by a machine (an out-of-office), not a person
+    receipt_deadline: datetime | None = None  # sent: expired unless a receipt comes by then
 
 
 class FallbackState(StrEnum):
@@ -196,18 +197,25 @@ class Conversation(Aggregate):
 
     class MessageSent(Event):
         """v2 lists the provider's id of every segment: a long SMS is delivered when all its
-        parts are. v1 events (one id) upcast to one segment."""
+        parts are. v1 events (one id) upcast to one segment. v3 says until when a receipt
+        is awaited (None: a channel without receipts, or sent before deadlines existed);
+        without one by then, the message is expired (``ReceiptOverdue``)."""
 
         TOPIC = "chainon:Conversation.MessageSent"
-        class_version = 2
+        class_version = 3
         message_id: UUID
         provider: str
         provider_message_id: str
         segment_ids: list[str]
+        receipt_deadline: datetime | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
             state["segment_ids"] = [state["provider_message_id"]]
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, object]) -> None:
+            state["receipt_deadline"] = None
 
     class SegmentDelivered(Event):
         """One part of a concatenated SMS arrived; the message waits for the others."""
@@ -234,6 +242,14 @@ class Conversation(Aggregate):
     class MessageExpired(Event):
         TOPIC = "chainon:Conversation.MessageExpired"
         message_id: UUID
+
+    class ReceiptOverdue(Event):
+        """No receipt came by the deadline: the message is expired, for ``reason``. Not a
+        ``MessageExpired``, which is the provider's own receipt saying so."""
+
+        TOPIC = "chainon:Conversation.ReceiptOverdue"
+        message_id: UUID
+        reason: str
 
     class Assigned(Event):
         """v2 says how: ``assigned`` (by someone, through the API) or ``claimed`` (an agent
@@ -636,19 +652,26 @@ class Conversation(Aggregate):
         provider_message_id: str,
         at: datetime,
         segment_ids: list[str] | None = None,
+        receipt_deadline: datetime | None = None,
     ) -> bool:
-        """Records the provider's acceptance; False when the status is already past it."""
+        """Records the provider's acceptance; False when the status is already past it.
+
+        ``receipt_deadline``: without a receipt by then, the message is given up as
+        expired (a channel without receipts keeps none: sent is its final word)."""
         message = self._outbound(message_id)
         # A send recorded after the message was revoked (the revocation's answer overtook
         # it on the bus) still records the provider's ids, so its receipts find it.
         late = message.status is MessageStatus.REVOKED and message.provider_message_id is None
         if not message.status.can_become(MessageStatus.SENT) and not late:
             return False
+        if late or not awaits_receipt(message.channel):
+            receipt_deadline = None
         self._sent(
             message_id=message_id,
             provider=provider,
             provider_message_id=provider_message_id,
             segment_ids=list(dict.fromkeys(segment_ids or [provider_message_id])),
+            receipt_deadline=receipt_deadline,
             timestamp=at,
         )
         return True
@@ -660,12 +683,14 @@ class Conversation(Aggregate):
         provider: str,
         provider_message_id: str,
         segment_ids: list[str],
+        receipt_deadline: datetime | None,
         timestamp: datetime,
     ) -> None:
         message = self.messages[message_id]
         message.provider = provider
         message.provider_message_id = provider_message_id
         message.pending_segments = list(segment_ids)
+        message.receipt_deadline = receipt_deadline
         if message.status.can_become(MessageStatus.SENT):  # never back from REVOKED
             self._set_status(message, MessageStatus.SENT, timestamp)
 
@@ -701,6 +726,26 @@ class Conversation(Aggregate):
         else:
             raise InvalidInput(f"{status.value} is not a delivery outcome", field="status")
         return True
+
+    # A sent message whose receipt never comes (the SMSC lost it, the dispatcher died
+    # with it) must not stay ``sent`` forever: its deadline came with ``MessageSent``.
+
+    def receipt_overdue(self, message_id: UUID, *, at: datetime) -> bool:
+        """The deadline passed: a message still only ``sent`` becomes expired; False
+        when a receipt came, or the deadline is not yet due (clocks apart)."""
+        message = self._outbound(message_id)
+        deadline = message.receipt_deadline
+        if deadline is None or at < deadline or message.status is not MessageStatus.SENT:
+            return False
+        reason = f"no delivery receipt by {deadline.isoformat(timespec='seconds')}"
+        self._receipt_overdue(message_id=message_id, reason=reason, timestamp=at)
+        return True
+
+    @event(ReceiptOverdue)
+    def _receipt_overdue(self, message_id: UUID, reason: str, timestamp: datetime) -> None:
+        message = self.messages[message_id]
+        message.reason = reason
+        self._set_status(message, MessageStatus.EXPIRED, timestamp)
 
     def mark_read(self, message_id: UUID, *, at: datetime) -> bool:
         """Records that the consumer opened the message; False if it was already."""
@@ -838,6 +883,12 @@ class Conversation(Aggregate):
     def _reopened(self, reason: str, timestamp: datetime) -> None:
         self.resolved = False
         self.last_activity_at = timestamp
+
+
+def awaits_receipt(channel: Channel) -> bool:
+    """Whether a sent message on ``channel`` is followed by a delivery receipt. Email has
+    none (a bounce, when one comes, fails it): sent is its final word."""
+    return channel is not Channel.EMAIL
 
 
 def normalise_tag(tag: str) -> str:

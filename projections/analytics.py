@@ -39,6 +39,7 @@ _OUTCOMES = {
     "Conversation.MessageDelivered": "delivered",
     "Conversation.MessageFailed": "failed",
     "Conversation.MessageExpired": "expired",
+    "Conversation.ReceiptOverdue": "expired",  # no receipt came by the deadline
 }
 
 # Only RCS plans a fallback, and FallbackTriggered names only the channel it falls back

@@ -8,6 +8,7 @@ from projections.conversation_list import ConversationList
 from projections.crm_profile import CrmProfile
 from projections.fallback_deadlines import FallbackDeadlines
 from projections.projection import Projection
+from projections.receipt_deadlines import ReceiptDeadlines
 
 
 def all_projections() -> list[Projection]:
@@ -17,4 +18,5 @@ def all_projections() -> list[Projection]:
         AgentQueue(),
         CrmProfile(),
         FallbackDeadlines(),
+        ReceiptDeadlines(),
     ]

@@ -46,6 +46,9 @@ class Accepted(BaseModel):
     provider: str
     provider_message_id: str
     segment_ids: list[str] = []  # every part's id, for a long SMS
+    # How long the provider itself keeps trying to deliver (an SMPP link's validity
+    # period): after it, no receipt will come. None: the deployment's receipt deadline.
+    receipt_within_seconds: int | None = None
 
 
 class DeliveryError(Exception):

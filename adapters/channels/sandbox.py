@@ -15,6 +15,7 @@ by the settings and the order of calls, never by chance, so tests can rely on it
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,6 +32,7 @@ from adapters.channels.port import (
     Revocation,
     RevokeMessage,
 )
+from adapters.channels.sandbox_receipts import PendingReceipts
 from domain.channels import Channel
 from domain.commands import ReceiveMessage, RecordReceipt
 from domain.message_status import MessageStatus
@@ -68,6 +70,8 @@ class SandboxProvider:
     sent: dict[str, OutboundMessage] = field(default_factory=dict)  # by provider id
     delivered: set[str] = field(default_factory=set)  # provider ids the handset has
     revoked: set[str] = field(default_factory=set)  # provider ids taken back
+    # Receipts still to come, on disk: a restart sends them (None: kept in memory only).
+    pending: PendingReceipts | None = None
     _sink: ChannelSink | None = None
     _timers: set[asyncio.Task[None]] = field(default_factory=set)
     _receipts: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # still to come
@@ -78,11 +82,20 @@ class SandboxProvider:
 
     async def start(self, sink: ChannelSink) -> None:
         self._sink = sink
+        owed = self.pending.open() if self.pending is not None else []
+        for receipt in owed:  # what a previous run accepted and had not answered yet
+            delay = max(0.0, receipt.due - time.time())
+            outcome = SandboxOutcome(receipt.outcome)
+            self._receipts[receipt.provider_message_id] = self._later(
+                self._receipt(receipt.provider_message_id, outcome, delay)
+            )
 
     async def stop(self) -> None:
         for timer in list(self._timers):
             timer.cancel()
         await asyncio.gather(*self._timers, return_exceptions=True)
+        if self.pending is not None:
+            self.pending.close()
 
     def set_outcome(
         self,
@@ -142,8 +155,14 @@ class SandboxProvider:
         provider_id = self.provider_message_id(message)
         if provider_id not in self.sent:
             self.sent[provider_id] = message
-            if outcome is not SandboxOutcome.SILENT and provider_id not in self.revoked:
-                self._receipts[provider_id] = self._later(self._receipt(provider_id, outcome))
+            # owed since before a restart: its receipt comes already
+            due = provider_id not in self.revoked and provider_id not in self._receipts
+            if outcome is not SandboxOutcome.SILENT and due:
+                if self.pending is not None:
+                    self.pending.owe(provider_id, outcome.value, self.receipt_delay)
+                self._receipts[provider_id] = self._later(
+                    self._receipt(provider_id, outcome, self.receipt_delay)
+                )
         return Accepted(provider=self.name, provider_message_id=provider_id)
 
     async def capability(self, message: OutboundMessage) -> CapabilityAnswer:
@@ -170,6 +189,8 @@ class SandboxProvider:
         pending = self._receipts.pop(provider_id, None)
         if pending is not None:
             pending.cancel()
+            if self.pending is not None:
+                self.pending.paid(provider_id)
         self.revoked.add(provider_id)
         return Revocation(result="revoked")
 
@@ -200,8 +221,8 @@ class SandboxProvider:
         await self._require_sink().inbound(message)
         return message
 
-    async def _receipt(self, provider_id: str, outcome: SandboxOutcome) -> None:
-        await asyncio.sleep(self.receipt_delay)
+    async def _receipt(self, provider_id: str, outcome: SandboxOutcome, delay: float) -> None:
+        await asyncio.sleep(delay)
         self._receipts.pop(provider_id, None)
         failed = outcome is SandboxOutcome.FAIL
         if not failed:
@@ -216,6 +237,8 @@ class SandboxProvider:
                 reason="sandbox: told to fail" if failed else "",
             )
         )
+        if self.pending is not None:
+            self.pending.paid(provider_id)
 
     def _later(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)

@@ -108,13 +108,29 @@ def brands_route(
     slug: str,
     channel: Annotated[Channel, typer.Option(help="The sender's channel.")],
     address: Annotated[str, typer.Option(help="One of the brand's sender addresses.")],
-    provider: Annotated[str, typer.Option(help="'sandbox', 'smpp:<link>', 'smtp:<relay>'.")],
+    provider: Annotated[str, typer.Option(help="'sandbox', 'smtp', 'rcs', 'smpp:<link>'.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Route to a link not configured here yet (staged ahead of a deploy)."
+        ),
+    ] = False,
 ) -> None:
-    """Send a sender address's messages through a provider link."""
-    with runtime_of(settings_of(ctx)) as runtime:
-        brand = runtime.core.route_sender(brand_of(runtime, slug).id, channel, address, provider)
+    """Send a sender address's messages through a provider link this deployment runs."""
+    from chainon.runtime import provider_links
+
+    settings = settings_of(ctx)
+    links = provider_links(settings)
+    with runtime_of(settings) as runtime:
+        brand = runtime.core.route_sender(
+            brand_of(runtime, slug).id, channel, address, provider, None if force else links
+        )
+    out = console()
     routes = ", ".join(f"{c.value} {a} → {p}" for (c, a), p in sorted(brand.routes.items()))
-    console().print(Text(f"Routes of {slug}: {routes}", style="green"), soft_wrap=True)
+    out.print(Text(f"Routes of {slug}: {routes}", style="green"), soft_wrap=True)
+    if provider not in links:
+        staged = f"{provider} is not configured here: its messages fail until it is"
+        out.print(Text(staged, style="yellow"))
 
 
 @app.command()

@@ -4,6 +4,7 @@ concurrent twin as a conflict."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -44,9 +45,25 @@ def claim_sender(
 
 
 def route(
-    loader: Loader, brand: Brand, channel: Channel, raw: str, provider: str, now: datetime
+    loader: Loader,
+    brand: Brand,
+    channel: Channel,
+    raw: str,
+    provider: str,
+    now: datetime,
+    links: Collection[str] | None = None,
 ) -> None:
-    brand.route(channel, sender_address(channel, raw, loader.default_region), provider, at=now)
+    """Routes the sender to a provider link; with ``links`` (those the deployment runs),
+    a link outside them is refused: its messages would only be dead-lettered."""
+    address = sender_address(channel, raw, loader.default_region)
+    if links is not None and provider not in links:
+        known = ", ".join(sorted(links))
+        raise InvalidInput(
+            f"no provider link {provider!r} is configured (configured: {known}); "
+            "--force routes to it all the same, ahead of a deploy",
+            field="provider",
+        )
+    brand.route(channel, address, provider, at=now)
 
 
 def owns(loader: Loader, channel: Channel, raw: str) -> bool:

@@ -3,7 +3,7 @@ receipts, per segment, perhaps before the send itself was recorded."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -23,12 +23,14 @@ from domain.message_status import MessageStatus
 def record_sent(loader: Loader, command: cmd.RecordSent, now: datetime) -> Handled:
     conversation = get(loader, Conversation, command.conversation_id)
     segment_ids = command.segment_ids or [command.provider_message_id]
+    within = command.receipt_within_seconds
     changed = conversation.mark_sent(
         command.message_id,
         provider=command.provider,
         provider_message_id=command.provider_message_id,
         segment_ids=segment_ids,
         at=now,
+        receipt_deadline=None if within is None else now + timedelta(seconds=within),
     )
     if not changed:
         return outcome_of(conversation, False, message_id=command.message_id), []
@@ -108,6 +110,28 @@ def record_receipt(loader: Loader, command: cmd.RecordReceipt, now: datetime) ->
         # of several, nor for a read receipt of a message already delivered).
         status=command.status if moved and message.status is command.status else None,
         read=read,
+    )
+    if changed and conversation.may_fall_back(message_id, FallbackReason.FAILED):
+        return outcome, fall_back(loader, conversation, message_id, FallbackReason.FAILED, now)
+    return outcome, [conversation] if changed else []
+
+
+def enforce_receipt_deadline(
+    loader: Loader, command: cmd.EnforceReceiptDeadline, now: datetime
+) -> Handled:
+    """No receipt by the deadline: the message is expired (an RCS message whose plan is
+    still waiting falls back, as after a failure). Handed the same deadline again, or
+    after a receipt won the race, it changes nothing."""
+    conversation = get(loader, Conversation, command.conversation_id)
+    message_id = command.message_id
+    changed = conversation.receipt_overdue(message_id, at=now)
+    message = conversation.message(message_id)
+    outcome = outcome_of(
+        conversation,
+        changed,
+        message_id=message_id,
+        channel=message.channel,
+        status=message.status if changed else None,
     )
     if changed and conversation.may_fall_back(message_id, FallbackReason.FAILED):
         return outcome, fall_back(loader, conversation, message_id, FallbackReason.FAILED, now)

@@ -479,6 +479,9 @@ function submitEntry(conn, pdu) {
     data_coding: dataCoding,
     esm_class: esmClass,
     registered_delivery: pdu.registered_delivery || 0,
+    // node-smpp reads a relative validity_period as the time it ends
+    validity_period: pdu.validity_period instanceof Date
+      ? pdu.validity_period.toISOString() : pdu.validity_period || null,
     udh_hex: udh ? udh.toString('hex') : null,
     short_message_hex: rest.toString('hex'),
     message_payload: body === payload,

@@ -14,7 +14,9 @@ from chainon.runtime import Runtime
 from domain import commands as cmd
 from domain.brand import Brand
 from domain.channels import Channel
+from domain.conversation import Conversation, Message
 from domain.errors import InvalidInput
+from domain.message_status import MessageStatus
 from tests.conftest import BRAND_SMS, CONSUMER, BrandWithKey
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -59,45 +61,71 @@ async def test_a_message_for_a_link_this_worker_lacks_is_dead_lettered_not_lost(
     )
     assert str(sent.message_id) in reason["value"]
     assert sqlite_runtime.provider.sent == {}
-    await asyncio.sleep(0)
+    # …and the message says so: failed with that reason, not queued for good.
+    assert sent.conversation_id is not None
+    assert sent.message_id is not None
+    conversation_id, message_id = sent.conversation_id, sent.message_id
+
+    def message() -> Message:
+        return sqlite_runtime.core.get(Conversation, conversation_id).message(message_id)
+
+    for _ in range(100):
+        if message().status is not MessageStatus.QUEUED:
+            break
+        await asyncio.sleep(0.05)
+    assert message().status is MessageStatus.FAILED
+    assert message().reason == (
+        "dead-lettered: provider: no provider link 'smpp:missing' runs in this dispatch worker"
+    )
 
 
-def test_the_cli_routes_a_sender(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+def route(*args: str) -> list[str]:
+    return ["brands", "route", "acme", "--channel", "sms", *args]
+
+
+def test_the_cli_routes_a_sender_to_a_configured_link(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CHAINON_DATA_DIR", str(tmp_path))
+    link = {"name": "main", "host": "127.0.0.1", "system_id": "acme", "password": "secret"}
+    monkeypatch.setenv("CHAINON_SMPP_LINKS", json.dumps([link]))
     runner = CliRunner()
     created = runner.invoke(
         app, ["brands", "create", "acme", "--name", "Acme", "--sms", "09 39 00 00 05"]
     )
     assert created.exit_code == 0, created.output
-    routed = runner.invoke(
-        app,
-        [
-            "brands",
-            "route",
-            "acme",
-            "--channel",
-            "sms",
-            "--address",
-            "09 39 00 00 05",
-            "--provider",
-            "smpp:main",
-        ],
-    )
+    routed = runner.invoke(app, route("--address", "09 39 00 00 05", "--provider", "smpp:main"))
     assert routed.exit_code == 0, routed.output
     assert "sms +33939000005 → smpp:main" in routed.output
-    refused = runner.invoke(
-        app,
-        [
-            "brands",
-            "route",
-            "acme",
-            "--channel",
-            "sms",
-            "--address",
-            "+33939000006",
-            "--provider",
-            "smpp:main",
-        ],
-    )
+    assert "not configured" not in routed.output
+    refused = runner.invoke(app, route("--address", "+33939000006", "--provider", "smpp:main"))
     assert refused.exit_code == 1
     assert "address:" in refused.output
+
+
+def test_the_cli_refuses_a_route_to_a_link_nobody_runs_unless_forced(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's block routed to ``smpp:main`` with no such link: every message sent
+    from that number was dead-lettered and showed ``queued`` for good."""
+    monkeypatch.setenv("CHAINON_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CHAINON_SMPP_LINKS", raising=False)
+    runner = CliRunner()
+    created = runner.invoke(
+        app, ["brands", "create", "acme", "--name", "Acme", "--sms", "09 39 00 00 05"]
+    )
+    assert created.exit_code == 0, created.output
+    refused = runner.invoke(app, route("--address", "09 39 00 00 05", "--provider", "smpp:main"))
+    assert refused.exit_code == 1
+    assert "provider: no provider link 'smpp:main' is configured" in refused.output
+    assert "--force" in refused.output
+    listed = runner.invoke(app, ["brands", "list"])
+    assert "smpp:main" not in listed.output
+    staged = runner.invoke(
+        app, route("--address", "09 39 00 00 05", "--provider", "smpp:main", "--force")
+    )
+    assert staged.exit_code == 0, staged.output
+    assert "sms +33939000005 → smpp:main" in staged.output
+    assert "smpp:main is not configured here" in staged.output
+    back = runner.invoke(app, route("--address", "09 39 00 00 05", "--provider", "sandbox"))
+    assert back.exit_code == 0, back.output

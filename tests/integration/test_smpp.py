@@ -8,7 +8,7 @@ import itertools
 import struct
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -223,6 +223,40 @@ async def test_the_tps_cap_holds(smsc: Smsc) -> None:
         await provider.stop()
     per_second = Counter(int(s["t"] // 1000) for s in submits_of(smsc.log()))
     assert max(per_second.values()) <= 21, per_second
+
+
+async def test_a_validity_period_is_sent_and_is_the_receipt_deadline(smsc: Smsc) -> None:
+    smsc.reset(config=True)
+    provider = SmppProvider(
+        SmppLink(
+            name="valid",
+            host="127.0.0.1",
+            port=smsc.port,
+            system_id="chainon",
+            password="secret",
+            validity_period=2 * 3600,
+        )
+    )
+    await provider.start(Recorder())
+    try:
+        accepted = await provider.send(message("Votre code : 1234"))
+    finally:
+        await provider.stop()
+    assert accepted.receipt_within_seconds == 2 * 3600
+    (submit,) = submits_of(smsc.log())
+    ends = datetime.fromisoformat(submit["validity_period"].replace("Z", "+00:00"))
+    submitted = datetime.fromtimestamp(submit["t"] / 1000, UTC)
+    assert abs((ends - submitted) - timedelta(hours=2)) < timedelta(seconds=5)
+
+
+async def test_without_a_validity_period_none_is_sent(
+    link: tuple[SmppProvider, Recorder], smsc: Smsc
+) -> None:
+    provider, _ = link
+    accepted = await provider.send(message("Bonjour"))
+    assert accepted.receipt_within_seconds is None
+    (submit,) = submits_of(smsc.log())
+    assert submit["validity_period"] is None
 
 
 @pytest.mark.parametrize(

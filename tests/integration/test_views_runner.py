@@ -34,8 +34,20 @@ from tests.integration.test_bus import lags
 def fill(core: Core, messages: int) -> None:
     senders = [(Channel.SMS, BRAND_SMS), (Channel.RCS, "maison-agent")]
     brand = core.register_brand(slug="maison", name="Maison", senders=senders)
-    # An RCS send plans a fallback: the pending deadlines have a row to compare too.
-    core.handle(cmd.SendMessage(brand_id=brand.id, to="+33699999999", body="Votre colis"))
+    # An RCS send plans a fallback, and once sent awaits its receipt: the pending deadlines
+    # of both kinds have a row to compare too.
+    rcs = core.handle(cmd.SendMessage(brand_id=brand.id, to="+33699999999", body="Votre colis"))
+    assert rcs.conversation_id is not None
+    assert rcs.message_id is not None
+    core.handle(
+        cmd.RecordSent(
+            conversation_id=rcs.conversation_id,
+            message_id=rcs.message_id,
+            provider="p",
+            provider_message_id="rcs-1",
+            receipt_within_seconds=3600,
+        )
+    )
     for i in range(messages):
         outcome = core.handle(
             cmd.ReceiveMessage(

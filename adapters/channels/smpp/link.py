@@ -26,6 +26,9 @@ class SmppLink:
     # After a drop, how long a submit that was written but not answered waits for a
     # receipt proving the SMSC took it, before it is submitted again.
     unanswered_wait: float = 10.0
+    # Seconds the SMSC keeps trying to deliver (submit_sm's validity_period); None: the
+    # SMSC's default. No receipt after it: the message is expired in Chainon too.
+    validity_period: int | None = None
     # Where the parts of long MO messages wait for their siblings
     # (``smpp-<name>.sqlite3``); None: in memory, lost with the process.
     state_dir: Path | None = None
@@ -33,6 +36,17 @@ class SmppLink:
     @property
     def state_path(self) -> Path | None:
         return None if self.state_dir is None else self.state_dir / f"smpp-{self.name}.sqlite3"
+
+
+def relative_time(seconds: int) -> str:
+    """SMPP 3.4's relative time format (§7.1.1): ``YYMMDDhhmmss000R``, here in days,
+    hours, minutes and seconds from now (months and years vary in length)."""
+    if not 0 < seconds < 100 * 86400:
+        raise ValueError(f"a relative SMPP time is 1 s to 99 days, not {seconds} s")
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"0000{days:02d}{hours:02d}{minutes:02d}{secs:02d}000R"
 
 
 class Unanswered(ConnectionError):

@@ -41,7 +41,13 @@ from adapters.channels.smpp.codec import (
     parse_udh,
     submit_parts,
 )
-from adapters.channels.smpp.link import PduSequence, SmppLink, TokenBucket, Unanswered
+from adapters.channels.smpp.link import (
+    PduSequence,
+    SmppLink,
+    TokenBucket,
+    Unanswered,
+    relative_time,
+)
 from adapters.channels.smpp.reassembly import Completed, Reassembler
 from adapters.channels.smpp.reassembly_store import PartStore
 from adapters.channels.smpp.receipts import UnreadableReceipt, id_variants, parse_receipt
@@ -149,7 +155,12 @@ class SmppProvider:
             self._senders_of[message.message_id] -= 1
             if not self._senders_of[message.message_id]:
                 del self._senders_of[message.message_id], self._sending[message.message_id]
-        return Accepted(provider=self.name, provider_message_id=ids[0], segment_ids=ids)
+        return Accepted(
+            provider=self.name,
+            provider_message_id=ids[0],
+            segment_ids=ids,
+            receipt_within_seconds=self.link.validity_period,
+        )
 
     async def _submit(self, message: OutboundMessage, part: SubmitPart) -> str:
         """Submits one part. Throttling answers back off and retry.
@@ -161,6 +172,10 @@ class SmppProvider:
         is sent again only when none comes.
         """
         sender = self._senders.setdefault(message.sender, TokenBucket(self.link.sender_tps))
+        validity = self.link.validity_period
+        timing: dict[str, Any] = {}
+        if validity is not None:
+            timing["validity_period"] = relative_time(validity)
         backoff = 0.1
         while True:
             await sender.take()
@@ -179,6 +194,7 @@ class SmppProvider:
                         data_coding=part.data_coding,
                         registered_delivery=1,
                         short_message=part.short_message,
+                        **timing,
                     )
                 except Unanswered:
                     adopted = await self._await_proof(message.recipient.lstrip("+"))
