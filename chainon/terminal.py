@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.conversation import Conversation, FallbackReason, Message
 from domain.message_status import Direction, MessageStatus
 from domain.rich_content import RichContent, sms_choices
@@ -157,7 +158,10 @@ def _fallback(conversation: Conversation, event: Any) -> Text | None:
 def _message(conversation: Conversation, message: Message) -> Text:
     peer = message.sender if message.direction is Direction.INBOUND else message.recipient
     text = Text(f"{ARROW[message.direction]} {message.channel.value.upper()} ", style="bold")
-    text.append(f"{'from' if message.direction is Direction.INBOUND else 'to'} {peer}\n")
+    text.append(f"{'from' if message.direction is Direction.INBOUND else 'to'} {peer}")
+    # service is what every send was before purposes: only the others are worth a word
+    shown = message.purpose is not None and message.purpose is not Purpose.SERVICE
+    text.append(f" · {message.purpose}\n" if shown else "\n", style="dim")
     if message.rich and message.channel is Channel.RCS:
         text.append_text(_rich(RichContent.model_validate(message.rich)))
     else:

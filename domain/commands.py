@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.attachments import MAX_ATTACHMENTS, Attachment
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.message_status import MessageStatus
 from domain.rich_content import RichContent
 
@@ -48,6 +49,10 @@ class SendMessage(Command):
     # How long RCS may wait for DELIVERED before the SMS fallback (the brand's default
     # when absent).
     fallback_after_seconds: int | None = None
+    # Why it is sent: consent and quiet hours depend on it. Records that predate it (a
+    # brand's systems on the commands topic) were sends of the purpose that asks for no
+    # consent, service.
+    purpose: Purpose = Purpose.SERVICE
 
     @model_validator(mode="after")
     def _body_or_rich(self) -> SendMessage:
@@ -64,6 +69,9 @@ class Reply(Command):
     conversation_id: UUID
     body: Text
     channel: Channel | None = None
+    # An answer to what the contact wrote; a brand sending a service notice or marketing
+    # in the conversation says so.
+    purpose: Purpose = Purpose.CONVERSATIONAL
 
 
 class ReceiveMessage(Command):

@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.attachments import Attachment
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.errors import InvalidInput, NotFound, TransitionRefused
 from domain.message_status import Direction, MessageStatus
 
@@ -56,6 +57,7 @@ class Message:
     subject: str | None = None  # an inbound email's
     attachments: tuple[Attachment, ...] = ()  # inbound: what came with it, described
     automatic: bool = False  # inbound: sent by a machine (an out-of-office), not a person
+    purpose: Purpose | None = None  # outbound: why it is sent (consent and quiet hours ask)
 
 
 class FallbackState(StrEnum):
@@ -124,10 +126,12 @@ class Conversation(Aggregate):
         """v2 carries RCS rich content and, for a fallback SMS, the RCS message it
         replaces; v1 events had neither. v3 says whether the contact's handset was known,
         freshly, to take RCS when it was queued (dispatch then does not ask the provider
-        again); earlier events did not know it."""
+        again); earlier events did not know it. v4 says why it was sent (``purpose``:
+        conversational, service or marketing); earlier sends were all taken as service,
+        the purpose that asks for no consent."""
 
         TOPIC = "chainon:Conversation.MessageQueued"
-        class_version = 3
+        class_version = 4
         personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body", "rich")
         message_id: UUID
         channel: str
@@ -141,6 +145,7 @@ class Conversation(Aggregate):
         rich: dict[str, object] | None
         fallback_of: UUID | None
         capability_known: bool
+        purpose: str
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
@@ -150,6 +155,10 @@ class Conversation(Aggregate):
         @staticmethod
         def upcast_v2_v3(state: dict[str, object]) -> None:
             state["capability_known"] = False
+
+        @staticmethod
+        def upcast_v3_v4(state: dict[str, object]) -> None:
+            state["purpose"] = Purpose.SERVICE.value
 
     class FallbackPlanned(Event):
         """An RCS message falls back to ``channel`` unless DELIVERED before ``deadline``."""
@@ -400,6 +409,7 @@ class Conversation(Aggregate):
         rich: dict[str, object] | None = None,
         fallback_of: UUID | None = None,
         capability_known: bool = False,
+        purpose: Purpose = Purpose.SERVICE,
     ) -> None:
         if message_id in self.messages:
             raise TransitionRefused(f"message {message_id} exists already")
@@ -420,6 +430,7 @@ class Conversation(Aggregate):
             rich=rich,
             fallback_of=fallback_of,
             capability_known=capability_known,
+            purpose=purpose.value,
             timestamp=at,
         )
 
@@ -438,6 +449,7 @@ class Conversation(Aggregate):
         rich: dict[str, object] | None,
         fallback_of: UUID | None,
         capability_known: bool,
+        purpose: str,
         timestamp: datetime,
     ) -> None:
         self.messages[message_id] = Message(
@@ -455,6 +467,7 @@ class Conversation(Aggregate):
             history=[(MessageStatus.QUEUED, timestamp)],
             rich=rich,
             fallback_of=fallback_of,
+            purpose=Purpose(purpose),
         )
         self.last_activity_at = timestamp
 

@@ -22,6 +22,7 @@ from chainon.api.schemas import Accepted, Body, ReplyIn, Strict
 from domain import commands as cmd
 from domain.brand import MAX_FALLBACK_SECONDS, MIN_FALLBACK_SECONDS
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.errors import InvalidInput
 from domain.rich_content import (
     CreateCalendarEvent,
@@ -107,6 +108,12 @@ class SendIn(Strict):
         description="RCS: how long to wait for DELIVERED before revoking the message and "
         "sending it by SMS; default: the brand's setting.",
     )
+    purpose: Purpose = Field(
+        Purpose.SERVICE,
+        description="`service` (the default: transactional, a delivery notice), `marketing` "
+        "(needs the contact's opt-in, kept to quiet hours) or `conversational` (an answer "
+        "to a contact who wrote within the brand's reopen window).",
+    )
 
 
 class FallbackSettingsIn(Strict):
@@ -140,6 +147,7 @@ async def send_message(
         channel=body.channel,
         rich=body.rich,
         fallback_after_seconds=body.fallback_after_seconds,
+        purpose=body.purpose,
         request_id=request_id(request),
     )
     return await act(runtime, brand, idempotency, "send", command, response, queued=True)
@@ -161,6 +169,7 @@ async def reply(
         conversation_id=conversation_id,
         body=body.body,
         channel=body.channel,
+        purpose=body.purpose,
         request_id=request_id(request),
     )
     return await act(runtime, brand, idempotency, "reply", command, response, queued=True)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.attachments import Attachment
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.contact import Contact
 from domain.conversation import Conversation, Fallback, Message
 from projections.crm_profile import Profile
@@ -24,6 +25,11 @@ class Strict(BaseModel):
 class ReplyIn(Strict):
     body: Body
     channel: Channel | None = None
+    purpose: Purpose = Field(
+        Purpose.CONVERSATIONAL,
+        description="`conversational` (the default: an answer to what the contact wrote), "
+        "`service` or `marketing`.",
+    )
 
 
 class AssignIn(Strict):
@@ -93,6 +99,9 @@ class MessageOut(BaseModel):
     provider_message_id: str | None
     at: datetime
     history: list[StatusChange]
+    purpose: Purpose | None = Field(
+        None, description="Outbound: `conversational`, `service` or `marketing`."
+    )
     rich: dict[str, Any] | None = Field(None, description="RCS rich content, as sent.")
     fallback_of: UUID | None = Field(None, description="The RCS message this SMS replaced.")
     fallback: FallbackOut | None = Field(
@@ -129,6 +138,7 @@ class MessageOut(BaseModel):
             provider_message_id=m.provider_message_id,
             at=m.at,
             history=[StatusChange(status=s.value, at=at) for s, at in m.history],
+            purpose=m.purpose,
             rich=m.rich,
             fallback_of=m.fallback_of,
             fallback=FallbackOut.of(m.fallback) if m.fallback is not None else None,

@@ -23,6 +23,7 @@ from domain.channel_choice import (
     wording,
 )
 from domain.channels import CHANNEL_ADDRESS_KIND, Channel
+from domain.consent import Purpose
 from domain.contact import Contact
 from domain.conversation import Conversation, FallbackReason
 from domain.errors import InvalidInput
@@ -41,6 +42,7 @@ class Queued:
     message_id: UUID | None = None
     fallback_of: UUID | None = None
     fallback_after: timedelta | None = None
+    purpose: Purpose = Purpose.SERVICE
 
 
 def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
@@ -58,7 +60,8 @@ def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
         assert fallback is not None
         replacement = uuid4()
         conversation.fall_back(None, FallbackReason.NOT_CAPABLE, fallback, replacement, at=now)
-        message = Queued(fallback, address, fallback_text(said.text, said.rich), None, replacement)
+        text = fallback_text(said.text, said.rich)
+        message = Queued(fallback, address, text, None, replacement, purpose=command.purpose)
     else:
         after = command.fallback_after_seconds
         message = Queued(
@@ -67,6 +70,7 @@ def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
             said.text,
             said.rich,
             fallback_after=timedelta(seconds=after) if after is not None else None,
+            purpose=command.purpose,
         )
     outcome = queue(brand, conversation, contact, message, now, reopen=True, request=command)
     desks = keep_desks(loader, conversation, holder, now)
@@ -81,7 +85,7 @@ def reply(loader: Loader, command: cmd.Reply, now: datetime) -> Handled:
     address = contact.address_of(CHANNEL_ADDRESS_KIND[channel])
     if address is None:
         raise InvalidInput(f"the contact has no address {channel.value} can reach", field="channel")
-    message = Queued(channel, address, command.body)
+    message = Queued(channel, address, command.body, purpose=command.purpose)
     outcome = queue(brand, conversation, contact, message, now, reopen=False, request=command)
     return outcome, [conversation, contact]
 
@@ -116,6 +120,7 @@ def queue(
         rich=rich.model_dump(mode="json", exclude_none=True) if rich else None,
         fallback_of=message.fallback_of,
         capability_known=capability_known(contact, channel, at=now),
+        purpose=message.purpose,
     )
     fallback = brand.fallback_channel(channel) if channel is Channel.RCS else None
     if fallback is not None:
