@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from chainon.handlers import agents, contacts, fallback, inbound, outbound, receipts
+from chainon.handlers import agents, consent, contacts, fallback, inbound, outbound, receipts
 from chainon.handlers.loading import Handled, Handler, Loader
 from domain import commands as cmd
 from domain.idempotency import IdempotentRequest, request_id
@@ -36,6 +36,8 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.EnforceFallbackDeadline: fallback.enforce_deadline,
     cmd.RecordRevocation: fallback.record_revocation,
     cmd.ConfigureFallback: fallback.configure_fallback,
+    cmd.GrantConsent: consent.grant,
+    cmd.RevokeConsent: consent.revoke,
 }
 
 

@@ -77,7 +77,9 @@ BrandCommand = Annotated[
     | cmd.UpdateContact
     | cmd.ConfigureQueue
     | cmd.SetAgentCapacity
-    | cmd.ConfigureFallback,
+    | cmd.ConfigureFallback
+    | cmd.GrantConsent
+    | cmd.RevokeConsent,
     Field(discriminator="type"),
 ]
 INBOUND: TypeAdapter[Any] = TypeAdapter(Inbound)

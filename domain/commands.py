@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.attachments import MAX_ATTACHMENTS, Attachment
 from domain.channels import Channel
-from domain.consent import Purpose
+from domain.consent import MAX_EVIDENCE_TEXT, EvidenceSource, Purpose
 from domain.message_status import MessageStatus
 from domain.rich_content import RichContent
 
@@ -266,6 +266,28 @@ class SetAgentCapacity(Command):
     capacity: int
 
 
+class ChangeConsent(Command):
+    """A brand records a contact's opt-in or opt-out it learnt itself (its web form, a call
+    to its support, its API), with the evidence that it happened."""
+
+    brand_id: UUID
+    contact_id: UUID
+    purpose: Literal[Purpose.MARKETING, Purpose.SERVICE]
+    # None: every channel of the brand; a channel when the evidence is for that one only.
+    channel: Channel | None = None
+    source: EvidenceSource = EvidenceSource.API
+    text: Annotated[str, Field(max_length=MAX_EVIDENCE_TEXT)] = ""  # the raw request or words
+    actor: Annotated[str, Field(max_length=128)] = ""  # the API key id, the agent, the file
+
+
+class GrantConsent(ChangeConsent):
+    type: Literal["GrantConsent"] = "GrantConsent"
+
+
+class RevokeConsent(ChangeConsent):
+    type: Literal["RevokeConsent"] = "RevokeConsent"
+
+
 AnyCommand = (
     SendMessage
     | Reply
@@ -287,6 +309,8 @@ AnyCommand = (
     | EnforceFallbackDeadline
     | RecordRevocation
     | ConfigureFallback
+    | GrantConsent
+    | RevokeConsent
 )
 
 

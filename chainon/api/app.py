@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from chainon import __version__
 from chainon.api import (
     analytics,
+    consent,
     contacts,
     conversations,
     messages,
@@ -59,7 +60,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     problems.install(app)
-    for module in (messages, conversations, contacts, sandbox, ops, analytics, queue, rbm_webhook):
+    routers = (messages, conversations, contacts, consent, sandbox, ops, analytics, queue)
+    for module in (*routers, rbm_webhook):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_request_bytes)
     return app
