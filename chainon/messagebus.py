@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from chainon.handlers import agents, consent, contacts, fallback, inbound, outbound, receipts
+from chainon.handlers import (
+    agents,
+    consent,
+    contacts,
+    deferred,
+    fallback,
+    inbound,
+    outbound,
+    receipts,
+)
 from chainon.handlers.loading import Handled, Handler, Loader
 from domain import commands as cmd
 from domain.idempotency import IdempotentRequest, request_id
@@ -38,6 +47,7 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.ConfigureFallback: fallback.configure_fallback,
     cmd.GrantConsent: consent.grant,
     cmd.RevokeConsent: consent.revoke,
+    cmd.ReleaseDeferredMessage: deferred.release,
 }
 
 

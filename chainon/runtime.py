@@ -37,12 +37,14 @@ from chainon.messagebus import IdempotencyClaim
 from chainon.polling import follow
 from chainon.record_handlers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from chainon.relay import Relay
+from chainon.releases import ReleaseScheduler
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
 from chainon.views import views_of
 from domain import commands as cmd
 from domain.brand import Brand
 from domain.channels import Channel
+from projections import deferred_messages
 from projections.catalogue import all_projections
 from projections.fallback_deadlines import due
 from projections.read_model_store import ReadModelStore
@@ -178,6 +180,14 @@ class Runtime:
             self.topics,
             interval=settings.deadline_poll_interval,
         )
+        # Messages quiet hours hold, released the same way when their window opens.
+        self.releases = ReleaseScheduler(
+            lambda now, limit: deferred_messages.due(self.views.store, now, limit),
+            self.call,
+            self.bus,
+            self.topics,
+            interval=settings.deadline_poll_interval,
+        )
         self._stopping = asyncio.Event()
         self._wakes = {Role.RELAY: asyncio.Event(), Role.VIEWS: asyncio.Event()}
         self._tasks: list[asyncio.Task[None]] = []
@@ -300,6 +310,8 @@ class Runtime:
         if Role.VIEWS in self.roles:
             run_deadlines = self.deadlines.run(self._stopping)
             self._tasks.append(asyncio.create_task(run_deadlines, name="deadlines"))
+            run_releases = self.releases.run(self._stopping)
+            self._tasks.append(asyncio.create_task(run_releases, name="releases"))
 
     async def stop(self) -> None:
         """Finishes the batch in hand, commits, leaves the consumer groups."""

@@ -27,12 +27,14 @@ from projections.conversation_list import ConversationSummary
 ARROW = {Direction.INBOUND: "←", Direction.OUTBOUND: "→"}
 STATUS_STYLE = {
     MessageStatus.RECEIVED: "blue",
+    MessageStatus.DEFERRED: "yellow",
     MessageStatus.QUEUED: "yellow",
     MessageStatus.SENT: "cyan",
     MessageStatus.REVOKED: "magenta",
     MessageStatus.DELIVERED: "green",
     MessageStatus.FAILED: "red",
     MessageStatus.EXPIRED: "red",
+    MessageStatus.BLOCKED: "bold red",
 }
 # Shown inside their message's status history, not as rows of their own.
 FOLDED = (
@@ -111,6 +113,8 @@ def _describe(conversation: Conversation, event: Any) -> Text | None:
         return Text(f"conversation #{event.number} opened", style="bold")
     if isinstance(event, Conversation.MessageReceived | Conversation.MessageQueued):
         return _message(conversation, conversation.messages[event.message_id])
+    if isinstance(event, Conversation.MessageDeferred | Conversation.MessageBlocked):
+        return _held(conversation, event)
     fallback = _fallback(conversation, event)
     if fallback is not None:
         return fallback
@@ -128,6 +132,21 @@ def _describe(conversation: Conversation, event: Any) -> Text | None:
     if isinstance(event, Conversation.Reopened):
         return Text(f"reopened: {event.reason}", style="bold yellow")
     return Text(type(event).__name__, style="dim")  # an event this view does not know yet
+
+
+def _held(conversation: Conversation, event: Any) -> Text | None:
+    """A send the policy deferred or blocked; a deferred one that went is drawn once, at
+    its queuing, with its whole history."""
+    message = conversation.messages[event.message_id]
+    if isinstance(event, Conversation.MessageDeferred):
+        if message.status is not MessageStatus.DEFERRED:
+            return None  # released (drawn where it was queued) or blocked (drawn there)
+        text = _message(conversation, message)
+        text.append(f"\n⏸ held by quiet hours until {_local(event.release_at):%Y-%m-%d %H:%M}")
+        return text
+    text = _message(conversation, message)
+    text.append(f"\n⛔ blocked by the send policy: {event.reason}", style="bold red")
+    return text
 
 
 def _fallback(conversation: Conversation, event: Any) -> Text | None:

@@ -61,7 +61,8 @@ Inbound = Annotated[
     | cmd.RecordReceipt
     | cmd.RecordCapability
     | cmd.RecordRevocation
-    | cmd.EnforceFallbackDeadline,
+    | cmd.EnforceFallbackDeadline
+    | cmd.ReleaseDeferredMessage,
     Field(discriminator="type"),
 ]
 BrandCommand = Annotated[

@@ -6,10 +6,11 @@ the HTTP API and, later, the Kafka commands topic.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from domain.attachments import MAX_ATTACHMENTS, Attachment
 from domain.channels import Channel
@@ -53,6 +54,9 @@ class SendMessage(Command):
     # brand's systems on the commands topic) were sends of the purpose that asks for no
     # consent, service.
     purpose: Purpose = Purpose.SERVICE
+    # Marketing held by quiet hours is blocked (quiet_hours_past_deadline) rather than sent
+    # after this.
+    not_after: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _body_or_rich(self) -> SendMessage:
@@ -167,6 +171,15 @@ class EnforceFallbackDeadline(Command):
     message_id: UUID
     # An operator's "fall back now" (the demo, a support agent): do not wait for the deadline.
     now: bool = False
+
+
+class ReleaseDeferredMessage(Command):
+    """The scheduler saw a deferred message's release time pass: ask the policy again and
+    queue it, defer it again or block it."""
+
+    type: Literal["ReleaseDeferredMessage"] = "ReleaseDeferredMessage"
+    conversation_id: UUID
+    message_id: UUID
 
 
 class RecordRevocation(Command):
@@ -311,6 +324,7 @@ AnyCommand = (
     | ConfigureFallback
     | GrantConsent
     | RevokeConsent
+    | ReleaseDeferredMessage
 )
 
 
@@ -328,5 +342,8 @@ class Outcome(BaseModel):
     message_id: UUID | None = None
     channel: Channel | None = None
     status: MessageStatus | None = None  # an outbound message's status after the command
+    reason: str | None = None  # a blocked send's (the send policy's) reason
+    release_at: datetime | None = None  # a deferred send's release time
+    segments: int | None = None  # an outbound message's, as it goes
     read: bool = False  # a read receipt marked the message read (RCS)
     position: int | None = None  # notification id of the last event recorded

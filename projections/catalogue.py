@@ -6,6 +6,7 @@ from projections.agent_queue import AgentQueue
 from projections.analytics import Analytics
 from projections.conversation_list import ConversationList
 from projections.crm_profile import CrmProfile
+from projections.deferred_messages import DeferredMessages
 from projections.fallback_deadlines import FallbackDeadlines
 from projections.projection import Projection
 
@@ -17,4 +18,5 @@ def all_projections() -> list[Projection]:
         AgentQueue(),
         CrmProfile(),
         FallbackDeadlines(),
+        DeferredMessages(),
     ]

@@ -13,7 +13,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic_core import ErrorDetails, InitErrorDetails
 
 from chainon.api.answers import accepted, act
@@ -114,6 +120,11 @@ class SendIn(Strict):
         "(needs the contact's opt-in, kept to quiet hours) or `conversational` (an answer "
         "to a contact who wrote within the brand's reopen window).",
     )
+    not_after: AwareDatetime | None = Field(
+        None,
+        description="Marketing held by the recipient's quiet hours is blocked "
+        "(`quiet_hours_past_deadline`) rather than sent after this time.",
+    )
 
 
 class FallbackSettingsIn(Strict):
@@ -134,6 +145,11 @@ async def send_message(
 ) -> Accepted:
     """Queues a message to an address, on the channel the brand's order picks (or forced).
 
+    The send policy answers first, in the same decision: `status` is `queued`, `deferred`
+    (marketing in the recipient's quiet hours: `release_at`) or `blocked` (with its
+    `reason`: no opt-in, an opt-out, …); a blocked send is an answer, not an error, and
+    the message stays in the conversation's timeline.
+
     ``channel`` in the answer is where it went: RCS when the brand has an RCS sender and
     the number is not known to lack RCS, SMS otherwise. An RCS message falls back to SMS
     if the handset turns out not to take RCS, if it fails, or if it is not delivered within
@@ -148,6 +164,7 @@ async def send_message(
         rich=body.rich,
         fallback_after_seconds=body.fallback_after_seconds,
         purpose=body.purpose,
+        not_after=body.not_after,
         request_id=request_id(request),
     )
     return await act(runtime, brand, idempotency, "send", command, response, queued=True)

@@ -71,7 +71,17 @@ class Accepted(BaseModel):
     contact_id: UUID | None = None
     message_id: UUID | None = None
     channel: Channel | None = None
-    status: str | None = None
+    status: str | None = Field(
+        None, description="A send's: `queued`, `deferred` (quiet hours) or `blocked`."
+    )
+    reason: str | None = Field(
+        None,
+        description="Why a send was blocked: `opted_out`, `opted_out_of_service`, "
+        "`no_marketing_consent`, `quiet_hours_past_deadline`, `not_conversational`.",
+    )
+    release_at: datetime | None = Field(
+        None, description="When a deferred send goes, its recipient's quiet hours over."
+    )
     changed: bool = True
     duplicate: bool = False
     position: int | None = None

@@ -115,3 +115,14 @@ def test_an_export_to_an_unknown_format_is_refused(tmp_path: Path) -> None:
     result = export(tmp_path, "-o", str(tmp_path / "out.xlsx"))
     assert result.exit_code == 1
     assert "output: must end in .csv or .json" in result.output
+
+
+def test_chainon_send_prints_a_blocked_send_and_its_reason(tmp_path: Path) -> None:
+    two_contacts(tmp_path)
+    env = {"CHAINON_DATA_DIR": str(tmp_path), "CHAINON_STORE": "sqlite", "CHAINON_LOG_JSON": "0"}
+    send = ["send", "--brand", "maison-lumiere", "--to", "+33612345670", "--body", "Promo"]
+    result = CliRunner().invoke(app, [*send, "--purpose", "marketing"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "blocked: no_marketing_consent" in result.output
+    queued = CliRunner().invoke(app, send, env=env)
+    assert "queued" in queued.output

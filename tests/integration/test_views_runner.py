@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from chainon.settings import BusKind, Settings, StoreKind
 from chainon.views import views_of
 from domain import commands as cmd
 from domain.channels import Channel
+from domain.consent import Purpose
 from projections.catalogue import all_projections
 from projections.rebuild import verify
 from projections.runner import FEED
@@ -33,6 +35,22 @@ def fill(core: Core, messages: int) -> None:
     brand = core.register_brand(slug="maison", name="Maison", senders=senders)
     # An RCS send plans a fallback: the pending deadlines have a row to compare too.
     core.handle(cmd.SendMessage(brand_id=brand.id, to="+33699999999", body="Votre colis"))
+    # Marketing on a Sunday is held for quiet hours: the deferred messages have a row too.
+    clock = core.clock
+    core.clock = lambda: datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    welcome = core.handle(cmd.SendMessage(brand_id=brand.id, to="+33699999998", body="Bonjour"))
+    assert welcome.contact_id is not None
+    core.handle(
+        cmd.GrantConsent(
+            brand_id=brand.id, contact_id=welcome.contact_id, purpose=Purpose.MARKETING
+        )
+    )
+    promo = "Soldes ! STOP au 0939000001"
+    marketing = cmd.SendMessage(
+        brand_id=brand.id, to="+33699999998", body=promo, purpose=Purpose.MARKETING
+    )
+    assert core.handle(marketing).release_at is not None
+    core.clock = clock
     for i in range(messages):
         outcome = core.handle(
             cmd.ReceiveMessage(
