@@ -118,6 +118,11 @@ def _describe(conversation: Conversation, event: Any) -> Text | None:
     fallback = _fallback(conversation, event)
     if fallback is not None:
         return fallback
+    if isinstance(event, Conversation.ConsentRequestRead):
+        if not event.certain:
+            what = f"possible opt-out (rule {event.rule}): marketing stopped, a person to confirm"
+            return Text(f"⚑ {what}", style="bold magenta")
+        return Text(f"✉ read as {event.request} (rule {event.rule})", style="magenta")
     if isinstance(event, Conversation.Assigned):
         if event.agent is None and event.team is None:
             return Text("unassigned", style="magenta")

@@ -246,6 +246,18 @@ class Conversation(Aggregate):
         purpose: str
         reason: str
 
+    class ConsentRequestRead(Event):
+        """An inbound message was read as a word about consent: ``request`` is opt_out,
+        opt_out_all, opt_in or help; ``rule`` the keyword or detector rule that fired.
+        Not ``certain``: the detector's "uncertain" (marketing stopped by default, and a
+        person asked to confirm: the agent queue flags a possible opt-out)."""
+
+        TOPIC = "chainon:Conversation.ConsentRequestRead"
+        message_id: UUID
+        request: str
+        rule: str
+        certain: bool
+
     class FallbackPlanned(Event):
         """An RCS message falls back to ``channel`` unless DELIVERED before ``deadline``."""
 
@@ -379,6 +391,7 @@ class Conversation(Aggregate):
         self.messages: dict[UUID, Message] = {}
         self.last_activity_at: datetime = self.created_on
         self.choices: dict[UUID, tuple[str, str]] = {}  # inbound message → (postback, text)
+        self.possible_opt_out: str | None = None  # the detector's rule, when it was unsure
 
     @classmethod
     def open(
@@ -669,6 +682,21 @@ class Conversation(Aggregate):
         )
         self.messages[content.message_id] = message
         return message
+
+    def consent_request_read(
+        self, message_id: UUID, request: str, rule: str, *, certain: bool, at: datetime
+    ) -> None:
+        self.message(message_id)  # an inbound message of this conversation
+        self._consent_request_read(
+            message_id=message_id, request=request, rule=rule, certain=certain, timestamp=at
+        )
+
+    @event(ConsentRequestRead)
+    def _consent_request_read(
+        self, message_id: UUID, request: str, rule: str, certain: bool, timestamp: datetime
+    ) -> None:
+        if not certain:
+            self.possible_opt_out = rule
 
     def contact_wrote_since(self, since: datetime) -> bool:
         """Whether a person (not an auto-reply) wrote here at or after ``since``: what makes
