@@ -48,6 +48,7 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.GrantConsent: consent.grant,
     cmd.RevokeConsent: consent.revoke,
     cmd.ReleaseDeferredMessage: deferred.release,
+    cmd.ConfigureOptOutMention: consent.configure_opt_out_mention,
 }
 
 

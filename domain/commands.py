@@ -198,6 +198,12 @@ class ConfigureFallback(Command):
     after_seconds: int
 
 
+class ConfigureOptOutMention(Command):
+    type: Literal["ConfigureOptOutMention"] = "ConfigureOptOutMention"
+    brand_id: UUID
+    append: bool
+
+
 class AssignConversation(Command):
     type: Literal["AssignConversation"] = "AssignConversation"
     brand_id: UUID
@@ -325,6 +331,7 @@ AnyCommand = (
     | GrantConsent
     | RevokeConsent
     | ReleaseDeferredMessage
+    | ConfigureOptOutMention
 )
 
 
@@ -345,5 +352,6 @@ class Outcome(BaseModel):
     reason: str | None = None  # a blocked send's (the send policy's) reason
     release_at: datetime | None = None  # a deferred send's release time
     segments: int | None = None  # an outbound message's, as it goes
+    segments_before_mention: int | None = None  # a marketing SMS the mention was appended to
     read: bool = False  # a read receipt marked the message read (RCS)
     position: int | None = None  # notification id of the last event recorded

@@ -63,5 +63,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     routers = (messages, conversations, contacts, consent, sandbox, ops, analytics, queue)
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)
+    app.include_router(consent.settings_router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_request_bytes)
     return app

@@ -82,6 +82,12 @@ class Accepted(BaseModel):
     release_at: datetime | None = Field(
         None, description="When a deferred send goes, its recipient's quiet hours over."
     )
+    segments: int | None = Field(None, description="A send's SMS segments, as it goes.")
+    segments_before_mention: int | None = Field(
+        None,
+        description="A marketing SMS Chainon appended the opt-out mention to: its segments "
+        "before (`segments` counts them after).",
+    )
     changed: bool = True
     duplicate: bool = False
     position: int | None = None

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from chainon.handlers.loading import Handled, Loader, contact_of
+from chainon.handlers.loading import Handled, Loader, contact_of, get
 from domain import commands as cmd
 from domain import ids
+from domain.brand import Brand
 from domain.consent import Consent, Evidence, Purpose, Scope
 
 
@@ -21,6 +22,14 @@ def ledger_for(loader: Loader, brand_id: UUID, contact_id: UUID, now: datetime) 
 def ledger_of(loader: Loader, brand_id: UUID, contact_id: UUID) -> Consent | None:
     """The ledger a send asks; None when the contact never said anything either way."""
     return loader.find(Consent, ids.consent_id(brand_id, contact_id))
+
+
+def configure_opt_out_mention(
+    loader: Loader, command: cmd.ConfigureOptOutMention, now: datetime
+) -> Handled:
+    brand = get(loader, Brand, command.brand_id)
+    changed = brand.configure_opt_out_mention(command.append, at=now)
+    return cmd.Outcome(changed=changed, brand_id=brand.id), [brand] if changed else []
 
 
 def grant(loader: Loader, command: cmd.GrantConsent, now: datetime) -> Handled:

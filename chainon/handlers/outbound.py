@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 from chainon.handlers.agents import keep_desks
 from chainon.handlers.contacts import contact_for, current_conversation
 from chainon.handlers.loading import Handled, Loader, conversation_of, get
-from chainon.handlers.policy import ask, hold, outgoing
+from chainon.handlers.policy import Marked, ask, hold, outgoing, with_opt_out_mention
 from domain import commands as cmd
 from domain.addresses import Address, parse_address
 from domain.brand import Brand, check_fallback_seconds
@@ -58,6 +58,7 @@ def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
     conversation = current_conversation(loader, brand, contact, now)
     holder = conversation.holder
     said = wording(command.body, command.rich, channel)
+    marked = with_opt_out_mention(brand, command.purpose, channel, address, said.text)
     after = command.fallback_after_seconds
     fallback_after = timedelta(seconds=after) if after is not None else None
     decision = ask(
@@ -72,28 +73,29 @@ def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
         not_after=command.not_after,
     )
     if decision.verdict is not Verdict.ALLOWED:
-        message = Queued(channel, address, said.text, said.rich, purpose=command.purpose)
+        message = Queued(channel, address, marked.text, said.rich, purpose=command.purpose)
         outcome = held(brand, conversation, message, decision, now, command, fallback_after)
-        return outcome, [*changed, conversation, contact]
+        return mentioned(outcome, marked), [*changed, conversation, contact]
     if known_not_capable(brand, contact, channel, at=now):
         fallback = brand.fallback_channel(channel)
         assert fallback is not None
         replacement = uuid4()
         conversation.fall_back(None, FallbackReason.NOT_CAPABLE, fallback, replacement, at=now)
-        text = fallback_text(said.text, said.rich)
-        message = Queued(fallback, address, text, None, replacement, purpose=command.purpose)
+        sms = fallback_text(said.text, said.rich)
+        marked = with_opt_out_mention(brand, command.purpose, fallback, address, sms)
+        message = Queued(fallback, address, marked.text, None, replacement, purpose=command.purpose)
     else:
         message = Queued(
             channel,
             address,
-            said.text,
+            marked.text,
             said.rich,
             fallback_after=fallback_after,
             purpose=command.purpose,
         )
     outcome = queue(brand, conversation, contact, message, now, reopen=True, request=command)
     desks = keep_desks(loader, conversation, holder, now)
-    return outcome, [*changed, conversation, contact, *desks]
+    return mentioned(outcome, marked), [*changed, conversation, contact, *desks]
 
 
 def reply(loader: Loader, command: cmd.Reply, now: datetime) -> Handled:
@@ -104,15 +106,24 @@ def reply(loader: Loader, command: cmd.Reply, now: datetime) -> Handled:
     address = contact.address_of(CHANNEL_ADDRESS_KIND[channel])
     if address is None:
         raise InvalidInput(f"the contact has no address {channel.value} can reach", field="channel")
-    message = Queued(channel, address, command.body, purpose=command.purpose)
     purpose = command.purpose
+    marked = with_opt_out_mention(brand, purpose, channel, address, command.body)
+    message = Queued(channel, address, marked.text, purpose=purpose)
     decision = ask(loader, brand, conversation, contact, purpose, channel, address, now)
     if decision.verdict is not Verdict.ALLOWED:
         if conversation.resolved:  # as a send that would go: reopen it first
             raise TransitionRefused("the conversation is resolved; reopen it first")
-        return held(brand, conversation, message, decision, now, command), [conversation]
+        outcome = held(brand, conversation, message, decision, now, command)
+        return mentioned(outcome, marked), [conversation]
     outcome = queue(brand, conversation, contact, message, now, reopen=False, request=command)
-    return outcome, [conversation, contact]
+    return mentioned(outcome, marked), [conversation, contact]
+
+
+def mentioned(outcome: cmd.Outcome, marked: Marked) -> cmd.Outcome:
+    """The answer shows the segments before appending the opt-out mention, when it was."""
+    if marked.segments_before is None:
+        return outcome
+    return outcome.model_copy(update={"segments_before_mention": marked.segments_before})
 
 
 def held(

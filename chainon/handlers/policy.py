@@ -5,6 +5,7 @@ recorded on the conversation (``MessageDeferred``, ``MessageBlocked``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -17,7 +18,9 @@ from domain.channels import AddressKind, Channel
 from domain.consent import Purpose
 from domain.contact import Contact
 from domain.conversation import Conversation, Hold, Outgoing
-from domain.message_body import PreparedBody
+from domain.errors import InvalidInput
+from domain.marketing_rules import country_of_number, has_mention, mention_of
+from domain.message_body import PreparedBody, prepare_body
 from domain.message_status import MessageStatus
 from domain.quiet_hours import recipient_of
 from domain.send_policy import SendDecision, Verdict, decide
@@ -45,6 +48,35 @@ def ask(
         not_after=not_after,
         contact_wrote_recently=conversation.contact_wrote_since(now - window),
     )
+
+
+@dataclass(frozen=True)
+class Marked:
+    text: str
+    segments_before: int | None = None  # set when the mention was appended
+
+
+def with_opt_out_mention(
+    brand: Brand, purpose: Purpose, channel: Channel, address: Address, text: str
+) -> Marked:
+    """A marketing SMS carries its country's opt-out mention, or the brand lets Chainon
+    append it (segments then counted after appending); otherwise the send is refused,
+    naming the rule. Other purposes, channels and countries pass as they are."""
+    if purpose is not Purpose.MARKETING or channel is not Channel.SMS:
+        return Marked(text)
+    country = country_of_number(address.value)
+    if country is None or has_mention(text, country):
+        return Marked(text)
+    mention = mention_of(country, brand.sender_for(Channel.SMS) or "")
+    if not brand.appends_opt_out_mention:
+        raise InvalidInput(
+            f"a marketing SMS to {country.value} must carry its opt-out mention "
+            f"(e.g. {mention!r}), or the brand lets Chainon append it "
+            "(PUT /v1/consent/settings)",
+            field="body",
+        )
+    before = prepare_body(text, channel, smart_encoding=brand.smart_encoding).segments
+    return Marked(f"{text.rstrip()} {mention}", before)
 
 
 def hold(
