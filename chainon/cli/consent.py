@@ -1,5 +1,6 @@
 """Consent from a terminal: the evidence of every change, for a regulator or a
-data-subject request (``export``)."""
+data-subject request (``export``), and the opt-outs the detector was unsure of
+(``review``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import typer
+from rich import box
+from rich.table import Table
 from rich.text import Text
 
 from chainon.cli.base import app, brand_of, console, runtime_of, settings_of
@@ -114,3 +117,45 @@ def export(
         records = [row for ledger in chosen for row in rows(core, ledger)]
     write(records, output)
     console().print(Text(f"{len(records)} change(s) written to {output}", style="green"))
+
+
+def outcome_of(ledger: Consent, index: int) -> str:
+    """What became of an uncertain opt-out: restored (a later opt-in), confirmed (a later
+    certain opt-out), or still unconfirmed (marketing stays stopped, the default)."""
+    uncertain = ledger.changes[index]
+    for later in ledger.changes[index + 1 :]:
+        if later.purpose is not uncertain.purpose:
+            continue
+        if later.granted:
+            return f"restored ({later.evidence.source.value}, {later.at:%Y-%m-%d %H:%M})"
+        if not later.evidence.uncertain:
+            return f"confirmed ({later.evidence.source.value}, {later.at:%Y-%m-%d %H:%M})"
+    return "unconfirmed: marketing stays stopped"
+
+
+@consent.command("review")
+def review(
+    ctx: typer.Context,
+    brand: Annotated[str, typer.Option(help="The brand's slug.")],
+) -> None:
+    """The replies the opt-out detector was unsure of, and what became of each."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("when", "contact", "words", "rule", "channel", "outcome"):
+        table.add_column(column, overflow="fold")
+    with runtime_of(settings_of(ctx)) as runtime:
+        core = runtime.core
+        for ledger in ledgers(core, brand_of(runtime, brand).id):
+            for index, change in enumerate(ledger.changes):
+                e = change.evidence
+                if change.granted or not e.uncertain:
+                    continue
+                table.add_row(
+                    f"{change.at:%Y-%m-%d %H:%M}",
+                    e.address or str(ledger.contact_id),
+                    e.text,
+                    e.rule,
+                    e.channel.value if e.channel else "",
+                    outcome_of(ledger, index),
+                )
+    table.title = f"{table.row_count} uncertain opt-out(s)"
+    console().print(table)

@@ -120,9 +120,47 @@ def test_an_export_to_an_unknown_format_is_refused(tmp_path: Path) -> None:
 def test_chainon_send_prints_a_blocked_send_and_its_reason(tmp_path: Path) -> None:
     two_contacts(tmp_path)
     env = {"CHAINON_DATA_DIR": str(tmp_path), "CHAINON_STORE": "sqlite", "CHAINON_LOG_JSON": "0"}
-    send = ["send", "--brand", "maison-lumiere", "--to", "+33612345670", "--body", "Promo"]
-    result = CliRunner().invoke(app, [*send, "--purpose", "marketing"], env=env)
+    send = ["send", "--brand", "maison-lumiere", "--to", "+33612345670"]
+    promo = ["--body", "Promo STOP au 0939000001", "--purpose", "marketing"]
+    result = CliRunner().invoke(app, [*send, *promo], env=env)
     assert result.exit_code == 0, result.output
     assert "blocked: no_marketing_consent" in result.output
-    queued = CliRunner().invoke(app, send, env=env)
+    queued = CliRunner().invoke(app, [*send, "--body", "Votre colis"], env=env)
     assert "queued" in queued.output
+
+
+def test_the_review_lists_the_uncertain_opt_outs_and_their_outcome(tmp_path: Path) -> None:
+    runtime = Runtime(make_settings(StoreKind.SQLITE, tmp_path))
+    try:
+        register(runtime)
+        for n, (sender, words) in enumerate(
+            [
+                ("+33612345681", "Stop, who is this?"),
+                ("+33612345682", "Stop, who is this?"),
+                ("+33612345682", "START"),
+                ("+33612345683", "STOP"),
+            ]
+        ):
+            runtime.core.handle(
+                cmd.ReceiveMessage(
+                    provider="sandbox",
+                    provider_message_id=f"m{n}",
+                    channel=Channel.SMS,
+                    sender=sender,
+                    recipient=BRAND_SMS,
+                    body=words,
+                )
+            )
+    finally:
+        runtime.close()
+    env = {"CHAINON_DATA_DIR": str(tmp_path), "CHAINON_STORE": "sqlite", "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["consent", "review", "--brand", "maison-lumiere"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "2 uncertain opt-out(s)" in result.output
+    lines = result.output.splitlines()
+    first = next(line for line in lines if "+33612345681" in line)
+    second = next(line for line in lines if "+33612345682" in line)
+    assert "loose.stop" in first
+    assert "unconfirmed" in first
+    assert "restored (keyword" in second
+    assert "+33612345683" not in result.output  # a clear STOP is no case to review
