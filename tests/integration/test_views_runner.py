@@ -51,6 +51,16 @@ def fill(core: Core, messages: int) -> None:
     )
     assert core.handle(marketing).release_at is not None
     core.clock = clock
+    # An opt-out the detector is unsure of: the ledger, the timeline and the queue's flag.
+    unsure = cmd.ReceiveMessage(
+        provider="p",
+        provider_message_id="unsure",
+        channel=Channel.SMS,
+        sender="+33699999997",
+        recipient=BRAND_SMS,
+        body="Stop, who is this?",
+    )
+    core.handle(unsure)
     for i in range(messages):
         outcome = core.handle(
             cmd.ReceiveMessage(
