@@ -67,6 +67,9 @@ def utcnow() -> datetime:
 
 
 class DeadlineScheduler:
+    # What a poll that handed something on logs (a subclass hands on other deadlines).
+    log_event = "deadlines.due"
+
     def __init__(
         self,
         due: Due,
@@ -109,7 +112,7 @@ class DeadlineScheduler:
         await self.bus.publish([self._record(d) for d in fresh])
         for d in fresh:  # only once the bus has them: a failed publish is retried next poll
             self.submitted[d.message_id] = moment
-        log.info("deadlines.due", kind=self.name, handed_on=len(fresh), due=len(found))
+        log.info(self.log_event, kind=self.name, handed_on=len(fresh), due=len(found))
         return len(fresh)
 
     def _may_hand_on(self, message_id: UUID, moment: float) -> bool:

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from chainon.handlers import agents, contacts, fallback, inbound, outbound, receipts
+from chainon.handlers import (
+    agents,
+    consent,
+    contacts,
+    deferred,
+    fallback,
+    inbound,
+    outbound,
+    receipts,
+)
 from chainon.handlers.loading import Handled, Handler, Loader
 from domain import commands as cmd
 from domain.idempotency import IdempotentRequest, request_id
@@ -37,6 +46,10 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.EnforceReceiptDeadline: receipts.enforce_receipt_deadline,
     cmd.RecordRevocation: fallback.record_revocation,
     cmd.ConfigureFallback: fallback.configure_fallback,
+    cmd.GrantConsent: consent.grant,
+    cmd.RevokeConsent: consent.revoke,
+    cmd.ReleaseDeferredMessage: deferred.release,
+    cmd.ConfigureOptOutMention: consent.configure_opt_out_mention,
 }
 
 

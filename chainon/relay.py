@@ -159,6 +159,7 @@ class Relay:
             request_id=data.get("request_id"),
             rich=data.get("rich"),
             check_capability=not data["capability_known"],
+            purpose=data["purpose"],
         )
 
     def _revoke(self, conversation_id: UUID, data: dict[str, Any]) -> RevokeMessage:

@@ -41,6 +41,7 @@ from chainon.messagebus import IdempotencyClaim
 from chainon.polling import follow
 from chainon.record_handlers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from chainon.relay import Relay
+from chainon.releases import ReleaseScheduler
 from chainon.roles import EVERY_ROLE, Role
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
@@ -48,7 +49,7 @@ from chainon.views import views_of
 from domain import commands as cmd
 from domain.brand import DEFAULT_PROVIDER, Brand
 from domain.channels import Channel
-from projections import fallback_deadlines, receipt_deadlines
+from projections import deferred_messages, fallback_deadlines, receipt_deadlines
 from projections.catalogue import all_projections
 from projections.read_model_store import ReadModelStore
 from projections.runner import Views
@@ -205,6 +206,15 @@ class Runtime:
             enforce=enforce_receipt,
             name="receipt",
         )
+        # Messages quiet hours hold, released the same way when their window opens.
+        self.releases = ReleaseScheduler(
+            lambda now, limit: deferred_messages.due(self.views.store, now, limit),
+            self.call,
+            self.bus,
+            self.topics,
+            interval=settings.deadline_poll_interval,
+            name="release",
+        )
         self._stopping = asyncio.Event()
         self._wakes = {Role.RELAY: asyncio.Event(), Role.VIEWS: asyncio.Event()}
         self._tasks: list[asyncio.Task[None]] = []
@@ -324,7 +334,7 @@ class Runtime:
             if role in self.roles
         ]
         if Role.VIEWS in self.roles:
-            for scheduler in (self.deadlines, self.receipt_deadlines):
+            for scheduler in (self.deadlines, self.receipt_deadlines, self.releases):
                 run_deadlines = scheduler.run(self._stopping)
                 name = f"{scheduler.name}-deadlines"
                 self._tasks.append(asyncio.create_task(run_deadlines, name=name))

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.conversation import Conversation, FallbackReason, Message
 from domain.message_status import Direction, MessageStatus
 from domain.rich_content import RichContent, sms_choices
@@ -26,12 +27,14 @@ from projections.conversation_list import ConversationSummary
 ARROW = {Direction.INBOUND: "←", Direction.OUTBOUND: "→"}
 STATUS_STYLE = {
     MessageStatus.RECEIVED: "blue",
+    MessageStatus.DEFERRED: "yellow",
     MessageStatus.QUEUED: "yellow",
     MessageStatus.SENT: "cyan",
     MessageStatus.REVOKED: "magenta",
     MessageStatus.DELIVERED: "green",
     MessageStatus.FAILED: "red",
     MessageStatus.EXPIRED: "red",
+    MessageStatus.BLOCKED: "bold red",
 }
 # Shown inside their message's status history, not as rows of their own.
 FOLDED = (
@@ -111,9 +114,16 @@ def _describe(conversation: Conversation, event: Any) -> Text | None:
         return Text(f"conversation #{event.number} opened", style="bold")
     if isinstance(event, Conversation.MessageReceived | Conversation.MessageQueued):
         return _message(conversation, conversation.messages[event.message_id])
+    if isinstance(event, Conversation.MessageDeferred | Conversation.MessageBlocked):
+        return _held(conversation, event)
     fallback = _fallback(conversation, event)
     if fallback is not None:
         return fallback
+    if isinstance(event, Conversation.ConsentRequestRead):
+        if not event.certain:
+            what = f"possible opt-out (rule {event.rule}): marketing stopped, a person to confirm"
+            return Text(f"⚑ {what}", style="bold magenta")
+        return Text(f"✉ read as {event.request} (rule {event.rule})", style="magenta")
     if isinstance(event, Conversation.Assigned):
         if event.agent is None and event.team is None:
             return Text("unassigned", style="magenta")
@@ -128,6 +138,21 @@ def _describe(conversation: Conversation, event: Any) -> Text | None:
     if isinstance(event, Conversation.Reopened):
         return Text(f"reopened: {event.reason}", style="bold yellow")
     return Text(type(event).__name__, style="dim")  # an event this view does not know yet
+
+
+def _held(conversation: Conversation, event: Any) -> Text | None:
+    """A send the policy deferred or blocked; a deferred one that went is drawn once, at
+    its queuing, with its whole history."""
+    message = conversation.messages[event.message_id]
+    if isinstance(event, Conversation.MessageDeferred):
+        if message.status is not MessageStatus.DEFERRED:
+            return None  # released (drawn where it was queued) or blocked (drawn there)
+        text = _message(conversation, message)
+        text.append(f"\n⏸ held by quiet hours until {_local(event.release_at):%Y-%m-%d %H:%M}")
+        return text
+    text = _message(conversation, message)
+    text.append(f"\n⛔ blocked by the send policy: {event.reason}", style="bold red")
+    return text
 
 
 def _fallback(conversation: Conversation, event: Any) -> Text | None:
@@ -158,7 +183,10 @@ def _fallback(conversation: Conversation, event: Any) -> Text | None:
 def _message(conversation: Conversation, message: Message) -> Text:
     peer = message.sender if message.direction is Direction.INBOUND else message.recipient
     text = Text(f"{ARROW[message.direction]} {message.channel.value.upper()} ", style="bold")
-    text.append(f"{'from' if message.direction is Direction.INBOUND else 'to'} {peer}\n")
+    text.append(f"{'from' if message.direction is Direction.INBOUND else 'to'} {peer}")
+    # service is what every send was before purposes: only the others are worth a word
+    shown = message.purpose is not None and message.purpose is not Purpose.SERVICE
+    text.append(f" · {message.purpose}\n" if shown else "\n", style="dim")
     if message.rich and message.channel is Channel.RCS:
         text.append_text(_rich(RichContent.model_validate(message.rich)))
     else:

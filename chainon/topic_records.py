@@ -62,7 +62,8 @@ Inbound = Annotated[
     | cmd.RecordCapability
     | cmd.RecordRevocation
     | cmd.EnforceFallbackDeadline
-    | cmd.EnforceReceiptDeadline,
+    | cmd.EnforceReceiptDeadline
+    | cmd.ReleaseDeferredMessage,
     Field(discriminator="type"),
 ]
 BrandCommand = Annotated[
@@ -78,7 +79,9 @@ BrandCommand = Annotated[
     | cmd.UpdateContact
     | cmd.ConfigureQueue
     | cmd.SetAgentCapacity
-    | cmd.ConfigureFallback,
+    | cmd.ConfigureFallback
+    | cmd.GrantConsent
+    | cmd.RevokeConsent,
     Field(discriminator="type"),
 ]
 INBOUND: TypeAdapter[Any] = TypeAdapter(Inbound)

@@ -95,6 +95,13 @@ class Brand(Aggregate):
         TOPIC = "chainon:Brand.FallbackConfigured"
         after_seconds: int
 
+    class OptOutMentionConfigured(Event):
+        """Whether Chainon appends the country's opt-out mention ("STOP au …", "Reply STOP
+        to opt out") to a marketing SMS that lacks it, rather than refusing the send."""
+
+        TOPIC = "chainon:Brand.OptOutMentionConfigured"
+        append: bool
+
     @event(Registered)
     def __init__(
         self,
@@ -118,6 +125,7 @@ class Brand(Aggregate):
         self.first_response_minutes = DEFAULT_FIRST_RESPONSE_MINUTES
         self.capacities: dict[str, int] = {}
         self.fallback_after = timedelta(seconds=DEFAULT_FALLBACK_SECONDS)
+        self.appends_opt_out_mention = False  # refused without it until the brand says so
 
     @classmethod
     def register(
@@ -259,6 +267,16 @@ class Brand(Aggregate):
     @event(FallbackConfigured)
     def _fallback_configured(self, after_seconds: int, timestamp: datetime) -> None:
         self.fallback_after = timedelta(seconds=after_seconds)
+
+    def configure_opt_out_mention(self, append: bool, *, at: datetime) -> bool:
+        if append == self.appends_opt_out_mention:
+            return False
+        self._opt_out_mention_configured(append=append, timestamp=at)
+        return True
+
+    @event(OptOutMentionConfigured)
+    def _opt_out_mention_configured(self, append: bool, timestamp: datetime) -> None:
+        self.appends_opt_out_mention = append
 
     def fallback_channel(self, channel: Channel) -> Channel | None:
         """The next channel of the brand's order that reaches the same kind of address and

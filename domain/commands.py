@@ -6,13 +6,15 @@ the HTTP API and, later, the Kafka commands topic.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from domain.attachments import MAX_ATTACHMENTS, Attachment
 from domain.channels import Channel
+from domain.consent import MAX_EVIDENCE_TEXT, EvidenceSource, Purpose
 from domain.message_status import MessageStatus
 from domain.plain_text import PlainText
 from domain.rich_content import RichContent
@@ -53,6 +55,13 @@ class SendMessage(Command):
     # How long RCS may wait for DELIVERED before the SMS fallback (the brand's default
     # when absent).
     fallback_after_seconds: int | None = None
+    # Why it is sent: consent and quiet hours depend on it. Records that predate it (a
+    # brand's systems on the commands topic) were sends of the purpose that asks for no
+    # consent, service.
+    purpose: Purpose = Purpose.SERVICE
+    # Marketing held by quiet hours is blocked (quiet_hours_past_deadline) rather than sent
+    # after this.
+    not_after: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _body_or_rich(self) -> SendMessage:
@@ -69,6 +78,9 @@ class Reply(Command):
     conversation_id: UUID
     body: Text
     channel: Channel | None = None
+    # An answer to what the contact wrote; a brand sending a service notice or marketing
+    # in the conversation says so.
+    purpose: Purpose = Purpose.CONVERSATIONAL
 
 
 class ReceiveMessage(Command):
@@ -178,6 +190,15 @@ class EnforceReceiptDeadline(Command):
     message_id: UUID
 
 
+class ReleaseDeferredMessage(Command):
+    """The scheduler saw a deferred message's release time pass: ask the policy again and
+    queue it, defer it again or block it."""
+
+    type: Literal["ReleaseDeferredMessage"] = "ReleaseDeferredMessage"
+    conversation_id: UUID
+    message_id: UUID
+
+
 class RecordRevocation(Command):
     """What the RCS provider answered to a revocation."""
 
@@ -192,6 +213,12 @@ class ConfigureFallback(Command):
     type: Literal["ConfigureFallback"] = "ConfigureFallback"
     brand_id: UUID
     after_seconds: int
+
+
+class ConfigureOptOutMention(Command):
+    type: Literal["ConfigureOptOutMention"] = "ConfigureOptOutMention"
+    brand_id: UUID
+    append: bool
 
 
 class AssignConversation(Command):
@@ -275,6 +302,28 @@ class SetAgentCapacity(Command):
     capacity: int
 
 
+class ChangeConsent(Command):
+    """A brand records a contact's opt-in or opt-out it learnt itself (its web form, a call
+    to its support, its API), with the evidence that it happened."""
+
+    brand_id: UUID
+    contact_id: UUID
+    purpose: Literal[Purpose.MARKETING, Purpose.SERVICE]
+    # None: every channel of the brand; a channel when the evidence is for that one only.
+    channel: Channel | None = None
+    source: EvidenceSource = EvidenceSource.API
+    text: Annotated[str, Field(max_length=MAX_EVIDENCE_TEXT)] = ""  # the raw request or words
+    actor: Annotated[str, Field(max_length=128)] = ""  # the API key id, the agent, the file
+
+
+class GrantConsent(ChangeConsent):
+    type: Literal["GrantConsent"] = "GrantConsent"
+
+
+class RevokeConsent(ChangeConsent):
+    type: Literal["RevokeConsent"] = "RevokeConsent"
+
+
 AnyCommand = (
     SendMessage
     | Reply
@@ -297,6 +346,10 @@ AnyCommand = (
     | EnforceReceiptDeadline
     | RecordRevocation
     | ConfigureFallback
+    | GrantConsent
+    | RevokeConsent
+    | ReleaseDeferredMessage
+    | ConfigureOptOutMention
 )
 
 
@@ -314,5 +367,9 @@ class Outcome(BaseModel):
     message_id: UUID | None = None
     channel: Channel | None = None
     status: MessageStatus | None = None  # an outbound message's status after the command
+    reason: str | None = None  # a blocked send's (the send policy's) reason
+    release_at: datetime | None = None  # a deferred send's release time
+    segments: int | None = None  # an outbound message's, as it goes
+    segments_before_mention: int | None = None  # a marketing SMS the mention was appended to
     read: bool = False  # a read receipt marked the message read (RCS)
     position: int | None = None  # notification id of the last event recorded

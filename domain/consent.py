@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -124,12 +124,14 @@ class Consent(Aggregate):
 
     class ConsentGranted(Event):
         TOPIC = "chainon:Consent.ConsentGranted"
+        personal_fields: ClassVar[tuple[str, ...]] = ("evidence",)
         purpose: str
         channel: str | None
         evidence: dict[str, Any]
 
     class ConsentRevoked(Event):
         TOPIC = "chainon:Consent.ConsentRevoked"
+        personal_fields: ClassVar[tuple[str, ...]] = ("evidence",)
         purpose: str
         channel: str | None
         evidence: dict[str, Any]

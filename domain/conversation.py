@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.attachments import Attachment
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.errors import InvalidInput, NotFound, TransitionRefused
 from domain.message_status import Direction, MessageStatus
 
@@ -57,6 +58,50 @@ class Message:
     attachments: tuple[Attachment, ...] = ()  # inbound: what came with it, described
     automatic: bool = False  # inbound: sent by a machine (an out-of-office), not a person
     receipt_deadline: datetime | None = None  # sent: expired unless a receipt comes by then
+    purpose: Purpose | None = None  # outbound: why it is sent (consent and quiet hours ask)
+    hold: Hold | None = None  # outbound, deferred by quiet hours: when it may go
+
+
+@dataclass
+class Hold:
+    """A message quiet hours hold: released (and the policy asked again) at ``release_at``,
+    blocked instead when that falls after ``not_after``."""
+
+    release_at: datetime
+    not_after: datetime | None = None
+    fallback_after_seconds: int | None = None  # the send's own RCS deadline, kept for then
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a deferred or blocked message says, as its event records it."""
+
+    message_id: UUID
+    channel: Channel
+    sender: str
+    recipient: str
+    body: str
+    encoding: str | None
+    segments: int
+    replaced: tuple[str, ...]
+    purpose: Purpose
+    request_id: str | None = None
+    rich: dict[str, object] | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "channel": self.channel.value,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "body": self.body,
+            "encoding": self.encoding,
+            "segments": self.segments,
+            "replaced": list(self.replaced),
+            "request_id": self.request_id,
+            "rich": self.rich,
+            "purpose": self.purpose.value,
+        }
 
 
 class FallbackState(StrEnum):
@@ -125,10 +170,12 @@ class Conversation(Aggregate):
         """v2 carries RCS rich content and, for a fallback SMS, the RCS message it
         replaces; v1 events had neither. v3 says whether the contact's handset was known,
         freshly, to take RCS when it was queued (dispatch then does not ask the provider
-        again); earlier events did not know it."""
+        again); earlier events did not know it. v4 says why it was sent (``purpose``:
+        conversational, service or marketing); earlier sends were all taken as service,
+        the purpose that asks for no consent."""
 
         TOPIC = "chainon:Conversation.MessageQueued"
-        class_version = 3
+        class_version = 4
         personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body", "rich")
         message_id: UUID
         channel: str
@@ -142,6 +189,7 @@ class Conversation(Aggregate):
         rich: dict[str, object] | None
         fallback_of: UUID | None
         capability_known: bool
+        purpose: str
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
@@ -151,6 +199,65 @@ class Conversation(Aggregate):
         @staticmethod
         def upcast_v2_v3(state: dict[str, object]) -> None:
             state["capability_known"] = False
+
+        @staticmethod
+        def upcast_v3_v4(state: dict[str, object]) -> None:
+            state["purpose"] = Purpose.SERVICE.value
+
+    class MessageDeferred(Event):
+        """Quiet hours hold a send: recorded with all it says, queued at ``release_at`` if
+        the policy, asked again then, still allows it. A deferred message deferred again
+        (the window moved) gets a new release time."""
+
+        TOPIC = "chainon:Conversation.MessageDeferred"
+        personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body", "rich")
+        message_id: UUID
+        channel: str
+        sender: str
+        recipient: str
+        body: str
+        encoding: str | None
+        segments: int
+        replaced: list[str]
+        request_id: str | None
+        rich: dict[str, object] | None
+        purpose: str
+        release_at: datetime
+        not_after: datetime | None
+        fallback_after_seconds: int | None
+
+    class MessageBlocked(Event):
+        """The send policy refused a send (``reason``: opted_out, no_marketing_consent,
+        quiet_hours_past_deadline, not_conversational, …): kept in the conversation with
+        what it said, never sent. Also the end of a deferred message the policy refused at
+        its release."""
+
+        TOPIC = "chainon:Conversation.MessageBlocked"
+        personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body", "rich")
+        message_id: UUID
+        channel: str
+        sender: str
+        recipient: str
+        body: str
+        encoding: str | None
+        segments: int
+        replaced: list[str]
+        request_id: str | None
+        rich: dict[str, object] | None
+        purpose: str
+        reason: str
+
+    class ConsentRequestRead(Event):
+        """An inbound message was read as a word about consent: ``request`` is opt_out,
+        opt_out_all, opt_in or help; ``rule`` the keyword or detector rule that fired.
+        Not ``certain``: the detector's "uncertain" (marketing stopped by default, and a
+        person asked to confirm: the agent queue flags a possible opt-out)."""
+
+        TOPIC = "chainon:Conversation.ConsentRequestRead"
+        message_id: UUID
+        request: str
+        rule: str
+        certain: bool
 
     class FallbackPlanned(Event):
         """An RCS message falls back to ``channel`` unless DELIVERED before ``deadline``."""
@@ -300,6 +407,7 @@ class Conversation(Aggregate):
         self.messages: dict[UUID, Message] = {}
         self.last_activity_at: datetime = self.created_on
         self.choices: dict[UUID, tuple[str, str]] = {}  # inbound message → (postback, text)
+        self.possible_opt_out: str | None = None  # the detector's rule, when it was unsure
 
     @classmethod
     def open(
@@ -416,8 +524,10 @@ class Conversation(Aggregate):
         rich: dict[str, object] | None = None,
         fallback_of: UUID | None = None,
         capability_known: bool = False,
+        purpose: Purpose = Purpose.SERVICE,
     ) -> None:
-        if message_id in self.messages:
+        """Records an outbound message on its way; a deferred one, at its release."""
+        if message_id in self.messages and not self._is_deferred(message_id):
             raise TransitionRefused(f"message {message_id} exists already")
         if self.resolved:
             if not reopen:
@@ -436,6 +546,7 @@ class Conversation(Aggregate):
             rich=rich,
             fallback_of=fallback_of,
             capability_known=capability_known,
+            purpose=purpose.value,
             timestamp=at,
         )
 
@@ -454,8 +565,10 @@ class Conversation(Aggregate):
         rich: dict[str, object] | None,
         fallback_of: UUID | None,
         capability_known: bool,
+        purpose: str,
         timestamp: datetime,
     ) -> None:
+        held = self.messages.get(message_id)
         self.messages[message_id] = Message(
             id=message_id,
             direction=Direction.OUTBOUND,
@@ -468,11 +581,146 @@ class Conversation(Aggregate):
             segments=segments,
             encoding=encoding,
             replaced=tuple(replaced),
-            history=[(MessageStatus.QUEUED, timestamp)],
+            history=[*(held.history if held else []), (MessageStatus.QUEUED, timestamp)],
             rich=rich,
             fallback_of=fallback_of,
+            purpose=Purpose(purpose),
         )
         self.last_activity_at = timestamp
+
+    # The send policy's other answers: held for quiet hours, or blocked with its reason.
+
+    def _is_deferred(self, message_id: UUID) -> bool:
+        found = self.messages.get(message_id)
+        return found is not None and found.status is MessageStatus.DEFERRED
+
+    def defer(self, content: Outgoing, hold: Hold, *, at: datetime) -> None:
+        if content.message_id in self.messages and not self._is_deferred(content.message_id):
+            raise TransitionRefused(f"message {content.message_id} exists already")
+        self._deferred(
+            **content.fields(),
+            release_at=hold.release_at,
+            not_after=hold.not_after,
+            fallback_after_seconds=hold.fallback_after_seconds,
+            timestamp=at,
+        )
+
+    @event(MessageDeferred)
+    def _deferred(
+        self,
+        message_id: UUID,
+        channel: str,
+        sender: str,
+        recipient: str,
+        body: str,
+        encoding: str | None,
+        segments: int,
+        replaced: list[str],
+        request_id: str | None,
+        rich: dict[str, object] | None,
+        purpose: str,
+        release_at: datetime,
+        not_after: datetime | None,
+        fallback_after_seconds: int | None,
+        timestamp: datetime,
+    ) -> None:
+        content = Outgoing(
+            message_id,
+            Channel(channel),
+            sender,
+            recipient,
+            body,
+            encoding,
+            segments,
+            tuple(replaced),
+            Purpose(purpose),
+            request_id,
+            rich,
+        )
+        message = self._held_message(content, MessageStatus.DEFERRED, timestamp)
+        message.hold = Hold(release_at, not_after, fallback_after_seconds)
+
+    def block(self, content: Outgoing, reason: str, *, at: datetime) -> None:
+        if content.message_id in self.messages and not self._is_deferred(content.message_id):
+            raise TransitionRefused(f"message {content.message_id} exists already")
+        self._blocked(**content.fields(), reason=reason, timestamp=at)
+
+    @event(MessageBlocked)
+    def _blocked(
+        self,
+        message_id: UUID,
+        channel: str,
+        sender: str,
+        recipient: str,
+        body: str,
+        encoding: str | None,
+        segments: int,
+        replaced: list[str],
+        request_id: str | None,
+        rich: dict[str, object] | None,
+        purpose: str,
+        reason: str,
+        timestamp: datetime,
+    ) -> None:
+        content = Outgoing(
+            message_id,
+            Channel(channel),
+            sender,
+            recipient,
+            body,
+            encoding,
+            segments,
+            tuple(replaced),
+            Purpose(purpose),
+            request_id,
+            rich,
+        )
+        message = self._held_message(content, MessageStatus.BLOCKED, timestamp)
+        message.reason = reason
+
+    def _held_message(self, content: Outgoing, status: MessageStatus, at: datetime) -> Message:
+        before = self.messages.get(content.message_id)
+        message = Message(
+            id=content.message_id,
+            direction=Direction.OUTBOUND,
+            channel=content.channel,
+            sender=content.sender,
+            recipient=content.recipient,
+            body=content.body,
+            status=status,
+            at=before.at if before else at,
+            segments=content.segments,
+            encoding=content.encoding,
+            replaced=content.replaced,
+            history=[*(before.history if before else []), (status, at)],
+            rich=content.rich,
+            purpose=content.purpose,
+        )
+        self.messages[content.message_id] = message
+        return message
+
+    def consent_request_read(
+        self, message_id: UUID, request: str, rule: str, *, certain: bool, at: datetime
+    ) -> None:
+        self.message(message_id)  # an inbound message of this conversation
+        self._consent_request_read(
+            message_id=message_id, request=request, rule=rule, certain=certain, timestamp=at
+        )
+
+    @event(ConsentRequestRead)
+    def _consent_request_read(
+        self, message_id: UUID, request: str, rule: str, certain: bool, timestamp: datetime
+    ) -> None:
+        if not certain:
+            self.possible_opt_out = rule
+
+    def contact_wrote_since(self, since: datetime) -> bool:
+        """Whether a person (not an auto-reply) wrote here at or after ``since``: what makes
+        a brand's message conversational rather than a new send."""
+        return any(
+            m.direction is Direction.INBOUND and not m.automatic and m.at >= since
+            for m in self.messages.values()
+        )
 
     # Fallback (RCS → SMS). The rules that keep it to one replacement, whatever the order
     # in which the deadline, the receipts and the revocation's answer arrive:

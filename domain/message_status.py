@@ -12,12 +12,14 @@ class Direction(StrEnum):
 
 class MessageStatus(StrEnum):
     RECEIVED = "received"  # inbound messages
+    DEFERRED = "deferred"  # held by quiet hours until its release time, then asked again
     QUEUED = "queued"
     SENT = "sent"
     REVOKED = "revoked"  # taken back from the RCS provider before delivery (then fallback)
     DELIVERED = "delivered"
     FAILED = "failed"
     EXPIRED = "expired"
+    BLOCKED = "blocked"  # the send policy said no (its reason on the message): never sent
 
     @property
     def rank(self) -> int:
@@ -36,10 +38,12 @@ class MessageStatus(StrEnum):
 # that receipt is recorded as it is (the message was delivered after all).
 _RANK = {
     MessageStatus.RECEIVED: 0,
+    MessageStatus.DEFERRED: 0,
     MessageStatus.QUEUED: 0,
     MessageStatus.SENT: 1,
     MessageStatus.REVOKED: 2,
     MessageStatus.DELIVERED: 3,
     MessageStatus.FAILED: 3,
     MessageStatus.EXPIRED: 3,
+    MessageStatus.BLOCKED: 3,
 }

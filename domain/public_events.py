@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-PUBLIC = ("chainon:Conversation.", "chainon:Contact.", "chainon:RefusedInbound.")
+PUBLIC = (
+    "chainon:Conversation.",
+    "chainon:Contact.",
+    "chainon:RefusedInbound.",
+    "chainon:Consent.",
+)
 PUBLIC_BRAND = (
     "chainon:Brand.Registered",
     "chainon:Brand.SenderAddressAdded",

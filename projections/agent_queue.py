@@ -18,6 +18,10 @@ from domain.brand import DEFAULT_AGENT_CAPACITY, DEFAULT_FIRST_RESPONSE_MINUTES
 from projections.projection import Fact, Projection, Table, Tx, one, sortable_utc
 from projections.read_model_store import ReadModelStore
 
+_WITH_FLAGS = (
+    "i.*, f.possible_opt_out FROM {queue_items} i "
+    "LEFT JOIN {queue_flags} f ON f.conversation_id = i.conversation_id"
+)
 WAITING = "i.status = 'open' AND (i.waiting_since IS NOT NULL OR i.agent IS NULL)"
 SINCE = "COALESCE(i.waiting_since, i.opened_at)"
 
@@ -46,6 +50,7 @@ class QueueItem:
     last_direction: str | None
     opened_at: datetime
     position: int  # of the last fact that changed the row
+    possible_opt_out: str | None  # the detector's rule, when a reply may be an opt-out
     waiting: bool
     age_seconds: int  # since waiting_since, or since it opened when only unassigned
     breached: bool
@@ -80,6 +85,13 @@ class AgentQueue(Projection):
             ),
             volatile=("updated_position",),  # the stream's cursor: arrival order decides it
         ),
+        # Conversations whose last words the opt-out detector could not read for sure:
+        # "possible opt-out", for a person to confirm or restore (its own table: a
+        # database made before it gets it with no migration).
+        Table(
+            "queue_flags",
+            "conversation_id TEXT PRIMARY KEY, possible_opt_out TEXT NOT NULL",
+        ),
         Table("queue_brands", "brand_id TEXT PRIMARY KEY, first_response_minutes INTEGER NOT NULL"),
         Table(
             "queue_agents",
@@ -96,6 +108,7 @@ class AgentQueue(Projection):
             "Conversation.Prioritized",
             "Conversation.Resolved",
             "Conversation.Reopened",
+            "Conversation.ConsentRequestRead",
             "Brand.Registered",
             "Brand.QueueConfigured",
             "Brand.AgentCapacitySet",
@@ -129,6 +142,8 @@ class AgentQueue(Projection):
             case "Conversation.Resolved" | "Conversation.Reopened":
                 status = "resolved" if fact.type.endswith("Resolved") else "open"
                 self._update(tx, "status = %(status)s", {**base, "status": status})
+            case "Conversation.ConsentRequestRead":
+                self._flagged(tx, fact, base)
             case "Brand.Registered" | "Brand.QueueConfigured":
                 self._configured(tx, fact, base)
             case "Brand.AgentCapacitySet":
@@ -175,6 +190,20 @@ class AgentQueue(Projection):
             "waiting_since = %(since)s, sla_due_at = %(due)s",
             {**base, "since": since, "due": due},
         )
+
+    def _flagged(self, tx: Tx, fact: Fact, base: dict[str, Any]) -> None:
+        """An uncertain reading flags the conversation; a clear one (a STOP, a START that
+        followed) settles the question."""
+        if fact.data["certain"]:
+            tx.execute("DELETE FROM {queue_flags} WHERE conversation_id = %(id)s", base)
+        else:
+            tx.execute(
+                "INSERT INTO {queue_flags} (conversation_id, possible_opt_out) "
+                "VALUES (%(id)s, %(rule)s) ON CONFLICT (conversation_id) "
+                "DO UPDATE SET possible_opt_out = excluded.possible_opt_out",
+                {**base, "rule": fact.data["rule"]},
+            )
+        self._update(tx, "priority = priority", base)  # the stream shows the change
 
     def _configured(self, tx: Tx, fact: Fact, base: dict[str, Any]) -> None:
         """A new SLA moves the due time of every unanswered conversation of the brand."""
@@ -234,6 +263,7 @@ def item(row: dict[str, Any], now: datetime) -> QueueItem:
         last_direction=row["last_direction"],
         opened_at=opened_at,
         position=int(row["updated_position"]),
+        possible_opt_out=row.get("possible_opt_out"),
         waiting=waiting,
         age_seconds=max(int((now - (since or opened_at)).total_seconds()), 0) if waiting else 0,
         breached=waiting and due is not None and due < now,
@@ -283,7 +313,7 @@ def waiting(
     elif breached is False:
         clauses.append("(i.sla_due_at IS NULL OR i.sla_due_at >= %(now)s)")
     sql = (
-        "SELECT i.* FROM {queue_items} i WHERE " + " AND ".join(clauses) + " "
+        f"SELECT {_WITH_FLAGS} WHERE " + " AND ".join(clauses) + " "
         f"ORDER BY i.priority DESC, {SINCE}, i.conversation_id "
         "LIMIT %(limit)s"
     )
@@ -317,8 +347,9 @@ def changes_since(
 ) -> list[QueueItem]:
     """Rows changed after ``position`` (and up to ``upto``), waiting or not: a stream's delta."""
     params: dict[str, Any] = {"b": str(brand_id), "p": position, "u": upto}
-    sql = "SELECT * FROM {queue_items} WHERE brand_id = %(b)s AND updated_position > %(p)s"
+    sql = f"SELECT {_WITH_FLAGS} WHERE i.brand_id = %(b)s AND i.updated_position > %(p)s"
     if upto is not None:
-        sql += " AND updated_position <= %(u)s"
-    rows = store.query(AgentQueue(), sql + " ORDER BY updated_position, conversation_id", params)
+        sql += " AND i.updated_position <= %(u)s"
+    order = " ORDER BY i.updated_position, i.conversation_id"
+    rows = store.query(AgentQueue(), sql + order, params)
     return [item(r, now) for r in rows]

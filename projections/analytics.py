@@ -90,6 +90,13 @@ class Analytics(Projection):
             "analytics_reads",
             f"{_KEY}, count BIGINT NOT NULL, PRIMARY KEY (brand_id, day, channel)",
         ),
+        # Messages out by purpose (conversational, service, marketing); its own table for
+        # the same reason.
+        Table(
+            "analytics_purposes",
+            f"{_KEY}, purpose TEXT NOT NULL, count BIGINT NOT NULL, "
+            "PRIMARY KEY (brand_id, day, channel, purpose)",
+        ),
         # Lookups: status facts name only a message; a conversation's channel is the one
         # of its first message, known only once that message comes.
         Table(
@@ -162,6 +169,8 @@ class Analytics(Projection):
             segments = int(d["segments"])
             sms = segments if channel == "sms" else 0
             _bump(tx, brand, day, channel, country, messages_out=1, sms_segments=sms)
+            purpose = d.get("purpose", "service")  # a v3 record on the events topic had none
+            _count(tx, "analytics_purposes", "purpose", brand, day, channel, purpose)
             tx.execute(
                 "INSERT INTO {analytics_messages} (message_id, brand_id, channel, country, "
                 "segments) VALUES (%(m)s, %(b)s, %(ch)s, %(co)s, %(s)s) "
@@ -227,6 +236,16 @@ class Analytics(Projection):
             "DO UPDATE SET count = {analytics_fallbacks}.count + 1",
             {"b": brand, "d": day, "ch": channel, "r": fact.data["reason"]},
         )
+
+
+def _count(tx: Tx, table: str, column: str, brand: str, day: str, channel: str, value: str) -> None:
+    tx.execute(
+        f"INSERT INTO {{{table}}} (brand_id, day, channel, {column}, count) "
+        "VALUES (%(b)s, %(d)s, %(ch)s, %(v)s, 1) "
+        f"ON CONFLICT (brand_id, day, channel, {column}) "
+        f"DO UPDATE SET count = {{{table}}}.count + 1",
+        {"b": brand, "d": day, "ch": channel, "v": value},
+    )
 
 
 def _bump(tx: Tx, brand: str, day: str, channel: str, country: str, **counts: int) -> None:
@@ -298,6 +317,7 @@ class DayReport:
     read: int = 0  # RCS messages opened that day (read receipts)
     fallbacks: int = 0
     fallbacks_by_reason: dict[str, int] = field(default_factory=dict)  # not_capable, …
+    messages_out_by_purpose: dict[str, int] = field(default_factory=dict)  # marketing, …
     first_response_p50: float | None = None  # seconds
     first_response_p90: float | None = None
     resolution_p50: float | None = None
@@ -356,6 +376,9 @@ def report(
     sql = f"SELECT * FROM {{analytics_fallbacks}} WHERE {where}"
     for row in store.query(projection, sql, params):
         day_of(row).fallbacks_by_reason[row["reason"]] = int(row["count"])
+    sql = f"SELECT * FROM {{analytics_purposes}} WHERE {where}"
+    for row in store.query(projection, sql, params):
+        day_of(row).messages_out_by_purpose[row["purpose"]] = int(row["count"])
     sql = f"SELECT * FROM {{analytics_reads}} WHERE {where}"
     for row in store.query(projection, sql, params):
         day_of(row).read += int(row["count"])

@@ -6,6 +6,7 @@ from projections.agent_queue import AgentQueue
 from projections.analytics import Analytics
 from projections.conversation_list import ConversationList
 from projections.crm_profile import CrmProfile
+from projections.deferred_messages import DeferredMessages
 from projections.fallback_deadlines import FallbackDeadlines
 from projections.projection import Projection
 from projections.receipt_deadlines import ReceiptDeadlines
@@ -19,4 +20,5 @@ def all_projections() -> list[Projection]:
         CrmProfile(),
         FallbackDeadlines(),
         ReceiptDeadlines(),
+        DeferredMessages(),
     ]

@@ -37,6 +37,8 @@ class OutboundMessage(BaseModel):
     # RCS: ask the provider whether the handset takes RCS first (the core's cached answer
     # on the contact was missing or stale)
     check_capability: bool = True
+    # conversational, service or marketing: a marketing email carries List-Unsubscribe
+    purpose: str = "service"
 
 
 class Accepted(BaseModel):

@@ -28,6 +28,9 @@ class AnalyticsDay(BaseModel):
     conversations_resolved: int
     messages_in: int
     messages_out: int
+    messages_out_by_purpose: dict[str, int] = Field(
+        description="Messages out by purpose: `conversational`, `service`, `marketing`."
+    )
     sms_segments: int
     cost: Decimal = Field(description="At today's prices, in `currency`; a decimal string.")
     unpriced_units: int = Field(description="Segments (SMS) or messages with no price set.")
@@ -57,6 +60,7 @@ class AnalyticsDay(BaseModel):
             conversations_resolved=d.conversations_resolved,
             messages_in=d.messages_in,
             messages_out=d.messages_out,
+            messages_out_by_purpose=d.messages_out_by_purpose,
             sms_segments=d.sms_segments,
             cost=d.cost,
             unpriced_units=d.unpriced_units,

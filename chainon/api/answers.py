@@ -21,6 +21,10 @@ def accepted(outcome: cmd.Outcome, response: Response, *, status: str | None = N
         message_id=outcome.message_id,
         channel=outcome.channel,
         status=status,
+        reason=outcome.reason,
+        release_at=outcome.release_at,
+        segments=outcome.segments,
+        segments_before_mention=outcome.segments_before_mention,
         changed=outcome.changed,
         duplicate=outcome.duplicate,
         position=outcome.position,
@@ -38,10 +42,12 @@ async def act(
     queued: bool = False,
 ) -> Accepted:
     """Hands the command to the core under the request's idempotency key; ``queued`` for
-    a command that queues an outbound message (counted, and answered as queued)."""
+    a command that queues an outbound message (counted, and answered with what the send
+    policy made of it: queued, deferred or blocked)."""
     outcome = await runtime.handle(command, idempotency.claim(brand, route, command))
     if not queued:
         return accepted(outcome, response)
+    status = outcome.status.value if outcome.status is not None else "queued"
     if not outcome.duplicate and outcome.channel is not None:
-        MESSAGES.labels(outcome.channel.value, "outbound", "queued").inc()
-    return accepted(outcome, response, status="queued")
+        MESSAGES.labels(outcome.channel.value, "outbound", status).inc()
+    return accepted(outcome, response, status=status)

@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from chainon import __version__
 from chainon.api import (
     analytics,
+    consent,
     contacts,
     conversations,
     messages,
@@ -65,7 +66,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime
     problems.install(app)
     openapi.describe_errors(app)
-    for module in (messages, conversations, contacts, sandbox, ops, analytics, queue, rbm_webhook):
+    routers = (messages, conversations, contacts, consent, sandbox, ops, analytics, queue)
+    for module in (*routers, rbm_webhook):
         app.include_router(module.router)
+    app.include_router(consent.settings_router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_request_bytes)
     return app

@@ -13,7 +13,13 @@ from typing import Annotated, Any, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
-from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
@@ -23,6 +29,7 @@ from chainon.api.schemas import Accepted, Address, Body, ReplyIn, Strict
 from domain import commands as cmd
 from domain.brand import MAX_FALLBACK_SECONDS, MIN_FALLBACK_SECONDS
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.errors import InvalidInput
 from domain.rich_content import (
     CreateCalendarEvent,
@@ -116,6 +123,17 @@ class SendIn(Strict):
         description="RCS: how long to wait for DELIVERED before revoking the message and "
         "sending it by SMS; default: the brand's setting.",
     )
+    purpose: Purpose = Field(
+        Purpose.SERVICE,
+        description="`service` (the default: transactional, a delivery notice), `marketing` "
+        "(needs the contact's opt-in, kept to quiet hours) or `conversational` (an answer "
+        "to a contact who wrote within the brand's reopen window).",
+    )
+    not_after: AwareDatetime | None = Field(
+        None,
+        description="Marketing held by the recipient's quiet hours is blocked "
+        "(`quiet_hours_past_deadline`) rather than sent after this time.",
+    )
 
 
 class FallbackSettingsIn(Strict):
@@ -138,6 +156,11 @@ async def send_message(
 ) -> Accepted:
     """Queues a message to an address, on the channel the brand's order picks (or forced).
 
+    The send policy answers first, in the same decision: `status` is `queued`, `deferred`
+    (marketing in the recipient's quiet hours: `release_at`) or `blocked` (with its
+    `reason`: no opt-in, an opt-out, …); a blocked send is an answer, not an error, and
+    the message stays in the conversation's timeline.
+
     ``channel`` in the answer is where it went: RCS when the brand has an RCS sender and
     the number is not known to lack RCS, SMS otherwise. An RCS message falls back to SMS
     if the handset turns out not to take RCS, if it fails, or if it is not delivered within
@@ -151,6 +174,8 @@ async def send_message(
         channel=body.channel,
         rich=body.rich,
         fallback_after_seconds=body.fallback_after_seconds,
+        purpose=body.purpose,
+        not_after=body.not_after,
         request_id=request_id(request),
     )
     return await act(runtime, brand, idempotency, "send", command, response, queued=True)
@@ -172,6 +197,7 @@ async def reply(
         conversation_id=conversation_id,
         body=body.body,
         channel=body.channel,
+        purpose=body.purpose,
         request_id=request_id(request),
     )
     return await act(runtime, brand, idempotency, "reply", command, response, queued=True)

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from chainon.api.deps import BrandDep, RuntimeDep
 from chainon.runtime import Runtime
@@ -46,6 +46,11 @@ class QueueItemOut(BaseModel):
     last_message_at: datetime | None
     last_direction: str | None
     opened_at: datetime
+    possible_opt_out: str | None = Field(
+        None,
+        description="The conversation's last reply may be an opt-out (the detector's rule "
+        "that fired, unsure): marketing is stopped; a person should confirm or restore it.",
+    )
 
 
 def item_out(item: QueueItem) -> QueueItemOut:
@@ -62,6 +67,7 @@ def item_out(item: QueueItem) -> QueueItemOut:
         age_seconds=item.age_seconds,
         breached=item.breached,
         last_message_at=item.last_message_at,
+        possible_opt_out=item.possible_opt_out,
         last_direction=item.last_direction,
         opened_at=item.opened_at,
     )

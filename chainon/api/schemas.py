@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.attachments import Attachment
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.contact import Contact
 from domain.conversation import Conversation, Fallback, Message
 from domain.plain_text import PlainText
@@ -26,6 +27,11 @@ class Strict(BaseModel):
 class ReplyIn(Strict):
     body: Body
     channel: Channel | None = None
+    purpose: Purpose = Field(
+        Purpose.CONVERSATIONAL,
+        description="`conversational` (the default: an answer to what the contact wrote), "
+        "`service` or `marketing`.",
+    )
 
 
 class AssignIn(Strict):
@@ -71,7 +77,23 @@ class Accepted(BaseModel):
     contact_id: UUID | None = None
     message_id: UUID | None = None
     channel: Channel | None = None
-    status: str | None = None
+    status: str | None = Field(
+        None, description="A send's: `queued`, `deferred` (quiet hours) or `blocked`."
+    )
+    reason: str | None = Field(
+        None,
+        description="Why a send was blocked: `opted_out`, `opted_out_of_service`, "
+        "`no_marketing_consent`, `quiet_hours_past_deadline`, `not_conversational`.",
+    )
+    release_at: datetime | None = Field(
+        None, description="When a deferred send goes, its recipient's quiet hours over."
+    )
+    segments: int | None = Field(None, description="A send's SMS segments, as it goes.")
+    segments_before_mention: int | None = Field(
+        None,
+        description="A marketing SMS Chainon appended the opt-out mention to: its segments "
+        "before (`segments` counts them after).",
+    )
     changed: bool = True
     duplicate: bool = False
     position: int | None = None
@@ -99,6 +121,9 @@ class MessageOut(BaseModel):
     provider_message_id: str | None
     at: datetime
     history: list[StatusChange]
+    purpose: Purpose | None = Field(
+        None, description="Outbound: `conversational`, `service` or `marketing`."
+    )
     rich: dict[str, Any] | None = Field(None, description="RCS rich content, as sent.")
     fallback_of: UUID | None = Field(None, description="The RCS message this SMS replaced.")
     fallback: FallbackOut | None = Field(
@@ -135,6 +160,7 @@ class MessageOut(BaseModel):
             provider_message_id=m.provider_message_id,
             at=m.at,
             history=[StatusChange(status=s.value, at=at) for s, at in m.history],
+            purpose=m.purpose,
             rich=m.rich,
             fallback_of=m.fallback_of,
             fallback=FallbackOut.of(m.fallback) if m.fallback is not None else None,

@@ -20,6 +20,8 @@ from chainon.cli.base import (
     show_key,
 )
 from domain.channels import Channel
+from domain.consent import Purpose
+from domain.message_status import MessageStatus
 
 
 @brands.command("create")
@@ -140,16 +142,24 @@ def send(
     to: Annotated[str, typer.Option(help="A phone number or an email address.")],
     body: Annotated[str, typer.Option(help="The message text.")],
     channel: Annotated[Channel | None, typer.Option(help="Default: the brand's order.")] = None,
+    purpose: Annotated[Purpose, typer.Option(help="Why it is sent.")] = Purpose.SERVICE,
 ) -> None:
-    """Queue a message; a running `chainon serve` dispatches it."""
+    """Queue a message; a running `chainon serve` dispatches it. The send policy may defer
+    it (quiet hours) or block it (consent): the answer says which, and why."""
     from domain import commands as cmd
 
     with runtime_of(settings_of(ctx)) as runtime:
         brand_id = brand_of(runtime, brand).id
         outcome = runtime.core.handle(
-            cmd.SendMessage(brand_id=brand_id, to=to, body=body, channel=channel)
+            cmd.SendMessage(brand_id=brand_id, to=to, body=body, channel=channel, purpose=purpose)
         )
     out = console()
     out.print(f"conversation {outcome.conversation_id}")
     out.print(f"message      {outcome.message_id}")
-    out.print(Text("queued; `chainon serve` dispatches it", style="yellow"))
+    if outcome.status is MessageStatus.BLOCKED:
+        out.print(Text(f"blocked: {outcome.reason}", style="bold red"))
+    elif outcome.status is MessageStatus.DEFERRED and outcome.release_at is not None:
+        when = outcome.release_at.isoformat(timespec="minutes")
+        out.print(Text(f"deferred until {when} (quiet hours)", style="yellow"))
+    else:
+        out.print(Text("queued; `chainon serve` dispatches it", style="yellow"))

@@ -17,6 +17,7 @@ from domain.addresses import Address
 from domain.brand import Brand
 from domain.channel_choice import fallback_text
 from domain.channels import CHANNEL_ADDRESS_KIND
+from domain.consent import Purpose
 from domain.contact import Contact
 from domain.conversation import Conversation, FallbackReason
 from domain.message_status import MessageStatus
@@ -42,7 +43,14 @@ def fall_back(
     rich = RichContent.model_validate(message.rich) if message.rich else None
     address = Address(CHANNEL_ADDRESS_KIND[plan.channel], message.recipient)
     text = fallback_text(message.body, rich)
-    replacing = Queued(plan.channel, address, text, message_id=replacement, fallback_of=message_id)
+    replacing = Queued(
+        plan.channel,
+        address,
+        text,
+        message_id=replacement,
+        fallback_of=message_id,
+        purpose=message.purpose or Purpose.SERVICE,
+    )
     queue(brand, conversation, contact, replacing, now, reopen=True, request=None)
     return [conversation, contact, *keep_desks(loader, conversation, held_by, now)]
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from chainon.handlers.agents import keep_desks
 from chainon.handlers.contacts import contact_for, current_conversation
+from chainon.handlers.keywords import act_on_words
 from chainon.handlers.loading import Handled, Loader, find_entry, get
 from domain import commands as cmd
 from domain import ids
@@ -81,6 +82,22 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
             text=choice.text,
             at=now,
         )
+    # A machine's words (an out-of-office) are nobody's wish about consent.
+    ledger = (
+        []
+        if command.automatic
+        else act_on_words(
+            loader,
+            brand,
+            conversation,
+            contact,
+            message_id,
+            sender,
+            command.channel,
+            command.body,
+            now,
+        )
+    )
     seen = IndexEntry.claim(
         IndexKind.PROVIDER_MESSAGE,
         inbound_key(provider, given, scope),
@@ -96,7 +113,7 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
         channel=command.channel,
     )
     desks = keep_desks(loader, conversation, held_by, now)
-    return outcome, [*changed, conversation, contact, seen, *desks]
+    return outcome, [*changed, conversation, contact, seen, *ledger, *desks]
 
 
 def inbound_outcome(

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 from chainon.handlers.agents import keep_desks
 from chainon.handlers.contacts import contact_for, current_conversation
 from chainon.handlers.loading import Handled, Loader, conversation_of, get
+from chainon.handlers.policy import Marked, ask, hold, outgoing, with_opt_out_mention
 from domain import commands as cmd
 from domain.addresses import Address, parse_address
 from domain.brand import Brand, check_fallback_seconds
@@ -23,11 +24,14 @@ from domain.channel_choice import (
     wording,
 )
 from domain.channels import CHANNEL_ADDRESS_KIND, Channel
+from domain.consent import Purpose
 from domain.contact import Contact
 from domain.conversation import Conversation, FallbackReason
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, TransitionRefused
 from domain.message_body import prepare_body
+from domain.message_status import MessageStatus
 from domain.rich_content import RichContent, render_sms
+from domain.send_policy import SendDecision, Verdict
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Queued:
     message_id: UUID | None = None
     fallback_of: UUID | None = None
     fallback_after: timedelta | None = None
+    purpose: Purpose = Purpose.SERVICE
 
 
 def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
@@ -53,24 +58,44 @@ def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
     conversation = current_conversation(loader, brand, contact, now)
     holder = conversation.holder
     said = wording(command.body, command.rich, channel)
+    marked = with_opt_out_mention(brand, command.purpose, channel, address, said.text)
+    after = command.fallback_after_seconds
+    fallback_after = timedelta(seconds=after) if after is not None else None
+    decision = ask(
+        loader,
+        brand,
+        conversation,
+        contact,
+        command.purpose,
+        channel,
+        address,
+        now,
+        not_after=command.not_after,
+    )
+    if decision.verdict is not Verdict.ALLOWED:
+        message = Queued(channel, address, marked.text, said.rich, purpose=command.purpose)
+        outcome = held(brand, conversation, message, decision, now, command, fallback_after)
+        return mentioned(outcome, marked), [*changed, conversation, contact]
     if known_not_capable(brand, contact, channel, at=now):
         fallback = brand.fallback_channel(channel)
         assert fallback is not None
         replacement = uuid4()
         conversation.fall_back(None, FallbackReason.NOT_CAPABLE, fallback, replacement, at=now)
-        message = Queued(fallback, address, fallback_text(said.text, said.rich), None, replacement)
+        sms = fallback_text(said.text, said.rich)
+        marked = with_opt_out_mention(brand, command.purpose, fallback, address, sms)
+        message = Queued(fallback, address, marked.text, None, replacement, purpose=command.purpose)
     else:
-        after = command.fallback_after_seconds
         message = Queued(
             channel,
             address,
-            said.text,
+            marked.text,
             said.rich,
-            fallback_after=timedelta(seconds=after) if after is not None else None,
+            fallback_after=fallback_after,
+            purpose=command.purpose,
         )
     outcome = queue(brand, conversation, contact, message, now, reopen=True, request=command)
     desks = keep_desks(loader, conversation, holder, now)
-    return outcome, [*changed, conversation, contact, *desks]
+    return mentioned(outcome, marked), [*changed, conversation, contact, *desks]
 
 
 def reply(loader: Loader, command: cmd.Reply, now: datetime) -> Handled:
@@ -81,9 +106,52 @@ def reply(loader: Loader, command: cmd.Reply, now: datetime) -> Handled:
     address = contact.address_of(CHANNEL_ADDRESS_KIND[channel])
     if address is None:
         raise InvalidInput(f"the contact has no address {channel.value} can reach", field="channel")
-    message = Queued(channel, address, command.body)
+    purpose = command.purpose
+    marked = with_opt_out_mention(brand, purpose, channel, address, command.body)
+    message = Queued(channel, address, marked.text, purpose=purpose)
+    decision = ask(loader, brand, conversation, contact, purpose, channel, address, now)
+    if decision.verdict is not Verdict.ALLOWED:
+        if conversation.resolved:  # as a send that would go: reopen it first
+            raise TransitionRefused("the conversation is resolved; reopen it first")
+        outcome = held(brand, conversation, message, decision, now, command)
+        return mentioned(outcome, marked), [conversation]
     outcome = queue(brand, conversation, contact, message, now, reopen=False, request=command)
-    return outcome, [conversation, contact]
+    return mentioned(outcome, marked), [conversation, contact]
+
+
+def mentioned(outcome: cmd.Outcome, marked: Marked) -> cmd.Outcome:
+    """The answer shows the segments before appending the opt-out mention, when it was."""
+    if marked.segments_before is None:
+        return outcome
+    return outcome.model_copy(update={"segments_before_mention": marked.segments_before})
+
+
+def held(
+    brand: Brand,
+    conversation: Conversation,
+    message: Queued,
+    decision: SendDecision,
+    now: datetime,
+    request: cmd.Command,
+    fallback_after: timedelta | None = None,
+) -> cmd.Outcome:
+    """A send the policy deferred or blocked: checked as a queued one would be (a body
+    that could never go is still a 422), then recorded with the policy's answer."""
+    body = prepare_body(message.text, message.channel, smart_encoding=brand.smart_encoding)
+    content = outgoing(
+        message.message_id or uuid4(),
+        message.channel,
+        sender_on(brand, message.channel),
+        message.address,
+        body,
+        message.purpose,
+        request_id=request.request_id,
+        rich=message.rich.model_dump(mode="json", exclude_none=True) if message.rich else None,
+    )
+    not_after = request.not_after if isinstance(request, cmd.SendMessage) else None
+    return hold(
+        conversation, content, decision, now, not_after=not_after, fallback_after=fallback_after
+    )
 
 
 def queue(
@@ -116,6 +184,7 @@ def queue(
         rich=rich.model_dump(mode="json", exclude_none=True) if rich else None,
         fallback_of=message.fallback_of,
         capability_known=capability_known(contact, channel, at=now),
+        purpose=message.purpose,
     )
     fallback = brand.fallback_channel(channel) if channel is Channel.RCS else None
     if fallback is not None:
@@ -130,4 +199,6 @@ def queue(
         conversation_id=conversation.id,
         message_id=message_id,
         channel=channel,
+        status=MessageStatus.QUEUED,
+        segments=body.segments,
     )

@@ -11,6 +11,7 @@ from eventsourcing.persistence import StoredEvent
 
 from chainon.core import Core
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.conversation import Conversation
 from domain.message_status import MessageStatus
 
@@ -158,7 +159,7 @@ def test_a_v2_send_stored_earlier_loads_as_v3_with_its_capability_unknown() -> N
     assert core.get(Conversation, conversation.id).message(message_id).channel is Channel.RCS
 
 
-def test_new_sends_are_stored_as_v3() -> None:
+def test_new_sends_are_stored_as_v4_with_their_purpose() -> None:
     core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
     conversation = Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
     conversation.queue(
@@ -172,13 +173,55 @@ def test_new_sends_are_stored_as_v3() -> None:
         replaced=(),
         at=T0,
         capability_known=True,
+        purpose=Purpose.MARKETING,
     )
     core.save(conversation)
     (notification,) = core.recorder.select_notifications(
         start=1, limit=10, topics=[Conversation.MessageQueued.TOPIC]
     )
     state = json.loads(notification.state)
-    assert (state["class_version"], state["capability_known"]) == (3, True)
+    assert (state["class_version"], state["capability_known"]) == (4, True)
+    assert state["purpose"] == "marketing"
+
+
+def test_a_v3_send_stored_earlier_loads_as_a_service_message() -> None:
+    """Before purposes, every send was taken as service: the one that needs no consent."""
+    core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
+    conversation = Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
+    core.save(conversation)
+    message_id = uuid4()
+    # Exactly what v3 of the code wrote: no "purpose".
+    core.recorder.insert_events(
+        [
+            stored(
+                conversation.id,
+                conversation.version + 1,
+                "chainon:Conversation.MessageQueued",
+                {
+                    "timestamp": {"_type_": "datetime_iso", "_data_": T0.isoformat()},
+                    "class_version": 3,
+                    "message_id": {"_type_": "uuid_hex", "_data_": message_id.hex},
+                    "channel": "sms",
+                    "sender": "+33939000001",
+                    "recipient": "+33612345678",
+                    "body": "Bonjour",
+                    "encoding": "gsm7",
+                    "segments": 1,
+                    "replaced": [],
+                    "request_id": None,
+                    "rich": None,
+                    "fallback_of": None,
+                    "capability_known": False,
+                },
+            )
+        ]
+    )
+    (queued,) = [
+        e for e in core.events.get(conversation.id) if isinstance(e, Conversation.MessageQueued)
+    ]
+    assert queued.purpose == "service"
+    loaded = core.get(Conversation, conversation.id).message(message_id)
+    assert loaded.purpose is Purpose.SERVICE
 
 
 def test_a_v1_inbound_message_stored_earlier_loads_as_v2_from_a_person() -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from chainon.topics import Topics
 from chainon.views import views_of
 from domain import commands as cmd
 from domain.channels import Channel
+from domain.consent import Purpose
 from projections.catalogue import all_projections
 from projections.rebuild import verify
 from projections.runner import FEED
@@ -48,6 +50,32 @@ def fill(core: Core, messages: int) -> None:
             receipt_within_seconds=3600,
         )
     )
+    # Marketing on a Sunday is held for quiet hours: the deferred messages have a row too.
+    clock = core.clock
+    core.clock = lambda: datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    welcome = core.handle(cmd.SendMessage(brand_id=brand.id, to="+33699999998", body="Bonjour"))
+    assert welcome.contact_id is not None
+    core.handle(
+        cmd.GrantConsent(
+            brand_id=brand.id, contact_id=welcome.contact_id, purpose=Purpose.MARKETING
+        )
+    )
+    promo = "Soldes ! STOP au 0939000001"
+    marketing = cmd.SendMessage(
+        brand_id=brand.id, to="+33699999998", body=promo, purpose=Purpose.MARKETING
+    )
+    assert core.handle(marketing).release_at is not None
+    core.clock = clock
+    # An opt-out the detector is unsure of: the ledger, the timeline and the queue's flag.
+    unsure = cmd.ReceiveMessage(
+        provider="p",
+        provider_message_id="unsure",
+        channel=Channel.SMS,
+        sender="+33699999997",
+        recipient=BRAND_SMS,
+        body="Stop, who is this?",
+    )
+    core.handle(unsure)
     for i in range(messages):
         outcome = core.handle(
             cmd.ReceiveMessage(

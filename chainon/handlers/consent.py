@@ -1,0 +1,60 @@
+"""Consent: a brand's own record of a contact's opt-in or opt-out, and the ledger every
+send asks (``domain.consent``, ``domain.send_policy``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from chainon.handlers.loading import Handled, Loader, contact_of, get
+from domain import commands as cmd
+from domain import ids
+from domain.brand import Brand
+from domain.consent import Consent, Evidence, Purpose, Scope
+
+
+def ledger_for(loader: Loader, brand_id: UUID, contact_id: UUID, now: datetime) -> Consent:
+    """The contact's ledger with the brand, opened on its first change."""
+    found = loader.find(Consent, ids.consent_id(brand_id, contact_id))
+    return found if found is not None else Consent.open(brand_id, contact_id, at=now)
+
+
+def ledger_of(loader: Loader, brand_id: UUID, contact_id: UUID) -> Consent | None:
+    """The ledger a send asks; None when the contact never said anything either way."""
+    return loader.find(Consent, ids.consent_id(brand_id, contact_id))
+
+
+def configure_opt_out_mention(
+    loader: Loader, command: cmd.ConfigureOptOutMention, now: datetime
+) -> Handled:
+    brand = get(loader, Brand, command.brand_id)
+    changed = brand.configure_opt_out_mention(command.append, at=now)
+    return cmd.Outcome(changed=changed, brand_id=brand.id), [brand] if changed else []
+
+
+def grant(loader: Loader, command: cmd.GrantConsent, now: datetime) -> Handled:
+    return _change(loader, command, now, granted=True)
+
+
+def revoke(loader: Loader, command: cmd.RevokeConsent, now: datetime) -> Handled:
+    return _change(loader, command, now, granted=False)
+
+
+def _change(loader: Loader, command: cmd.ChangeConsent, now: datetime, *, granted: bool) -> Handled:
+    contact = contact_of(loader, command.brand_id, command.contact_id)
+    ledger = ledger_for(loader, command.brand_id, contact.id, now)
+    evidence = Evidence(
+        source=command.source,
+        text=command.text,
+        channel=command.channel,
+        actor=command.actor,
+    )
+    purpose = Purpose(command.purpose)
+    if granted:
+        changed = ledger.grant(purpose, evidence, at=now, channel=command.channel)
+    else:
+        # A channel named: that channel only; none: every channel (the brand-wide default).
+        scope = Scope.CHANNEL if command.channel is not None else Scope.ALL_CHANNELS
+        changed = ledger.revoke(purpose, evidence, at=now, channel=command.channel, scope=scope)
+    outcome = cmd.Outcome(changed=changed, brand_id=command.brand_id, contact_id=contact.id)
+    return outcome, [ledger] if changed else []

@@ -1,0 +1,112 @@
+"""What a consumer's words do to their consent: STOP, START, HELP and their kin
+(``domain.keywords``), and opt-outs in plain words (``domain.opt_out_intent``).
+
+Run on an inbound message once it is recorded in its conversation, in the same decision:
+the ledger changes with the message as its evidence, and the one confirmation is queued
+beside it. The confirmation is the message the rules allow after an opt-out (one, with no
+marketing content), so it does not ask the send policy: a STOPALL has just revoked the
+service messages it would otherwise be. An "uncertain" reading stops marketing (the
+documented default) and flags the conversation for a person, with no confirmation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from chainon.handlers.consent import ledger_for
+from chainon.handlers.loading import Loader
+from chainon.handlers.outbound import Queued, queue
+from domain.addresses import Address
+from domain.brand import Brand
+from domain.channels import AddressKind, Channel
+from domain.consent import Consent, Evidence, EvidenceSource, Purpose
+from domain.contact import Contact
+from domain.conversation import Conversation
+from domain.keywords import DEFAULT_BOOK, KeywordAction
+from domain.marketing_rules import confirmation, country_of_number, language_of
+from domain.opt_out_intent import IntentOutcome, detect
+
+
+def act_on_words(
+    loader: Loader,
+    brand: Brand,
+    conversation: Conversation,
+    contact: Contact,
+    message_id: UUID,
+    sender: Address,
+    channel: Channel,
+    body: str,
+    now: datetime,
+) -> list[Aggregate]:
+    """The ledger (when it changed) for the caller to save; the conversation records the
+    reading and, where one is due, the confirmation."""
+    # An email's reply acts by its first line: the rest is often the quoted history.
+    text = body.strip().splitlines()[0] if channel is Channel.EMAIL and body.strip() else body
+    keyword = DEFAULT_BOOK.keyword_of(text)
+
+    def evidence(rule: str, source: EvidenceSource, uncertain: bool = False) -> Evidence:
+        return Evidence(
+            source=source,
+            text=body[:2000],
+            channel=channel,
+            address=sender.value,
+            actor="contact",
+            rule=rule,
+            message_id=message_id,
+            uncertain=uncertain,
+        )
+
+    def reply(kind: str) -> None:
+        text = brand.help_text if kind == "help" and brand.help_text else None
+        words = text or confirmation(kind, brand.name, _language(brand, sender))
+        answer = Queued(channel, sender, words, purpose=Purpose.SERVICE)
+        queue(brand, conversation, contact, answer, now, reopen=True, request=None)
+
+    if keyword is not None and keyword.action is KeywordAction.HELP:
+        conversation.consent_request_read(
+            message_id, "help", f"keyword.{keyword.word}", certain=True, at=now
+        )
+        reply("help")
+        return []
+    if keyword is not None and keyword.action is KeywordAction.OPT_IN:
+        ledger = ledger_for(loader, brand.id, contact.id, now)
+        proof = evidence(f"keyword.{keyword.word}", EvidenceSource.KEYWORD)
+        changed = ledger.grant(Purpose.MARKETING, proof, at=now)
+        if ledger.state(Purpose.SERVICE, channel) is False:
+            changed = ledger.grant(Purpose.SERVICE, proof, at=now) or changed
+        conversation.consent_request_read(message_id, "opt_in", proof.rule, certain=True, at=now)
+        if changed:
+            reply("opt_in")
+        return [ledger] if changed else []
+    intent = detect(text)
+    if intent.outcome is IntentOutcome.NONE:
+        return []
+    certain = intent.outcome is IntentOutcome.OPT_OUT
+    source = EvidenceSource.KEYWORD if intent.rule.startswith("keyword.") else EvidenceSource.PHRASE
+    proof = evidence(intent.rule, source, uncertain=not certain)
+    ledger = ledger_for(loader, brand.id, contact.id, now)
+    revoked = _revoke(ledger, proof, channel, now, service=intent.stops_service)
+    request = "opt_out_all" if intent.stops_service else "opt_out"
+    conversation.consent_request_read(message_id, request, intent.rule, certain=certain, at=now)
+    if certain and revoked:  # a repeated STOP changes nothing, and is not confirmed again
+        reply(request)
+    return [ledger] if revoked else []
+
+
+def _revoke(
+    ledger: Consent, proof: Evidence, channel: Channel, now: datetime, *, service: bool
+) -> bool:
+    revoked = ledger.revoke(Purpose.MARKETING, proof, at=now, channel=channel)
+    if service:
+        revoked = ledger.revoke(Purpose.SERVICE, proof, at=now, channel=channel) or revoked
+    return revoked
+
+
+def _language(brand: Brand, sender: Address) -> str:
+    """The brand's language for this contact: by the number's country (French overseas
+    follow France); for an email, by the brand's own SMS number."""
+    number = sender.value if sender.kind is AddressKind.PHONE else brand.sender_for(Channel.SMS)
+    return language_of(country_of_number(number) if number else None)

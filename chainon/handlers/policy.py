@@ -1,0 +1,137 @@
+"""The send policy, asked in the same decision that queues a message: its question put
+from what the core holds (the contact's consent ledger, the number's quiet hours, whether
+the contact wrote within the brand's reopen window), and its answers other than "allowed"
+recorded on the conversation (``MessageDeferred``, ``MessageBlocked``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from chainon.handlers.consent import ledger_of
+from chainon.handlers.loading import Loader
+from domain import commands as cmd
+from domain.addresses import Address
+from domain.brand import Brand
+from domain.channels import AddressKind, Channel
+from domain.consent import Purpose
+from domain.contact import Contact
+from domain.conversation import Conversation, Hold, Outgoing
+from domain.errors import InvalidInput
+from domain.marketing_rules import country_of_number, has_mention, mention_of
+from domain.message_body import PreparedBody, prepare_body
+from domain.message_status import MessageStatus
+from domain.quiet_hours import recipient_of
+from domain.send_policy import SendDecision, Verdict, decide
+
+
+def ask(
+    loader: Loader,
+    brand: Brand,
+    conversation: Conversation,
+    contact: Contact,
+    purpose: Purpose,
+    channel: Channel,
+    address: Address,
+    now: datetime,
+    *,
+    not_after: datetime | None = None,
+) -> SendDecision:
+    window = timedelta(hours=brand.reopen_window_hours)
+    return decide(
+        purpose,
+        channel,
+        ledger_of(loader, brand.id, contact.id),
+        at=now,
+        recipient=recipient_of(address.value) if address.kind is AddressKind.PHONE else None,
+        not_after=not_after,
+        contact_wrote_recently=conversation.contact_wrote_since(now - window),
+    )
+
+
+@dataclass(frozen=True)
+class Marked:
+    text: str
+    segments_before: int | None = None  # set when the mention was appended
+
+
+def with_opt_out_mention(
+    brand: Brand, purpose: Purpose, channel: Channel, address: Address, text: str
+) -> Marked:
+    """A marketing SMS carries its country's opt-out mention, or the brand lets Chainon
+    append it (segments then counted after appending); otherwise the send is refused,
+    naming the rule. Other purposes, channels and countries pass as they are."""
+    if purpose is not Purpose.MARKETING or channel is not Channel.SMS:
+        return Marked(text)
+    country = country_of_number(address.value)
+    if country is None or has_mention(text, country):
+        return Marked(text)
+    mention = mention_of(country, brand.sender_for(Channel.SMS) or "")
+    if not brand.appends_opt_out_mention:
+        raise InvalidInput(
+            f"a marketing SMS to {country.value} must carry its opt-out mention "
+            f"(e.g. {mention!r}), or the brand lets Chainon append it "
+            "(PUT /v1/consent/settings)",
+            field="body",
+        )
+    before = prepare_body(text, channel, smart_encoding=brand.smart_encoding).segments
+    return Marked(f"{text.rstrip()} {mention}", before)
+
+
+def hold(
+    conversation: Conversation,
+    content: Outgoing,
+    decision: SendDecision,
+    now: datetime,
+    *,
+    not_after: datetime | None = None,
+    fallback_after: timedelta | None = None,
+) -> cmd.Outcome:
+    """Records a send the policy did not allow now: deferred to its release, or blocked."""
+    if decision.verdict is Verdict.DEFERRED:
+        assert decision.release_at is not None
+        seconds = int(fallback_after.total_seconds()) if fallback_after is not None else None
+        conversation.defer(content, Hold(decision.release_at, not_after, seconds), at=now)
+        status = MessageStatus.DEFERRED
+    else:
+        assert decision.reason is not None
+        conversation.block(content, decision.reason.value, at=now)
+        status = MessageStatus.BLOCKED
+    return cmd.Outcome(
+        brand_id=conversation.brand_id,
+        contact_id=conversation.contact_id,
+        conversation_id=conversation.id,
+        message_id=content.message_id,
+        channel=content.channel,
+        status=status,
+        reason=decision.reason.value if decision.reason else None,
+        release_at=decision.release_at,
+        segments=content.segments,
+    )
+
+
+def outgoing(
+    message_id: UUID,
+    channel: Channel,
+    sender: str,
+    address: Address,
+    body: PreparedBody,
+    purpose: Purpose,
+    *,
+    request_id: str | None = None,
+    rich: dict[str, object] | None = None,
+) -> Outgoing:
+    return Outgoing(
+        message_id=message_id,
+        channel=channel,
+        sender=sender,
+        recipient=address.value,
+        body=body.text,
+        encoding=body.encoding.value if body.encoding else None,
+        segments=body.segments,
+        replaced=body.replaced,
+        purpose=purpose,
+        request_id=request_id,
+        rich=rich,
+    )

@@ -1,0 +1,69 @@
+"""Messages quiet hours hold, until their release: what makes a deferral durable.
+
+Like the fallback deadlines (``fallback_deadlines``), these rows come from the events
+alone, so a restart, a rebuild or another process finds every message still held, and the
+release scheduler reads the due ones from here. A row lives from ``MessageDeferred`` (a
+deferral again moves its time) until the message is queued or blocked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from projections.fallback_deadlines import DueDeadline
+from projections.projection import Fact, Projection, Table, Tx, sortable_utc
+from projections.read_model_store import ReadModelStore
+
+# Either ends the hold; a message queued without a hold never had a row (nothing deleted).
+_ENDS = frozenset({"Conversation.MessageQueued", "Conversation.MessageBlocked"})
+
+
+class DeferredMessages(Projection):
+    name = "deferred_messages"
+    tables = (
+        Table(
+            "deferred_messages",
+            "message_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, release_at TEXT NOT NULL",
+            indexes=("release_at, message_id",),
+        ),
+    )
+    facts = frozenset({"Conversation.MessageDeferred", *_ENDS})
+
+    def apply(self, tx: Tx, fact: Fact) -> None:
+        d = fact.data
+        if fact.type == "Conversation.MessageDeferred":
+            release_at = sortable_utc(datetime.fromisoformat(d["release_at"]))
+            tx.execute(
+                "INSERT INTO {deferred_messages} (message_id, conversation_id, release_at) "
+                "VALUES (%(m)s, %(c)s, %(r)s) "
+                "ON CONFLICT (message_id) DO UPDATE SET release_at = excluded.release_at",
+                {"m": d["message_id"], "c": fact.aggregate_id, "r": release_at},
+            )
+        else:
+            tx.execute(
+                "DELETE FROM {deferred_messages} WHERE message_id = %(m)s", {"m": d["message_id"]}
+            )
+
+
+def due(store: ReadModelStore, now: datetime, limit: int = 500) -> list[DueDeadline]:
+    """Held messages whose release time came, the longest overdue first, at most ``limit``."""
+    rows = store.query(
+        DeferredMessages(),
+        "SELECT conversation_id, message_id, release_at FROM {deferred_messages} "
+        "WHERE release_at <= %(now)s ORDER BY release_at, message_id LIMIT %(limit)s",
+        {"now": sortable_utc(now), "limit": limit},
+    )
+    return [
+        DueDeadline(
+            UUID(r["conversation_id"]),
+            UUID(r["message_id"]),
+            datetime.fromisoformat(r["release_at"]),
+        )
+        for r in rows
+    ]
+
+
+def pending(store: ReadModelStore) -> int:
+    rows = store.query(DeferredMessages(), "SELECT COUNT(*) AS n FROM {deferred_messages}", {})
+    return int(rows[0]["n"])

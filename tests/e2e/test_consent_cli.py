@@ -1,0 +1,166 @@
+"""``chainon consent export``: every consent change of a brand with its evidence, as CSV or
+JSON, for one contact or all of them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from uuid import UUID
+
+from typer.testing import CliRunner, Result
+
+from chainon.cli import app
+from chainon.core import Core
+from chainon.runtime import Runtime
+from chainon.settings import StoreKind
+from domain import commands as cmd
+from domain.channels import Channel
+from domain.consent import EvidenceSource, Purpose
+from tests.conftest import BRAND_SMS, make_settings, register
+
+
+def contact_with_history(core: Core, brand_id: UUID, sender: str) -> UUID:
+    received = core.handle(
+        cmd.ReceiveMessage(
+            provider="sandbox",
+            provider_message_id=f"in-{sender}",
+            channel=Channel.SMS,
+            sender=sender,
+            recipient=BRAND_SMS,
+            body="Bonjour",
+        )
+    )
+    contact = received.contact_id
+    assert contact is not None
+    core.handle(
+        cmd.GrantConsent(
+            brand_id=brand_id,
+            contact_id=contact,
+            purpose=Purpose.MARKETING,
+            source=EvidenceSource.WEB_FORM,
+            text="checkbox 'offers' on /signup",
+            actor="signup-form",
+        )
+    )
+    core.handle(
+        cmd.RevokeConsent(
+            brand_id=brand_id,
+            contact_id=contact,
+            purpose=Purpose.MARKETING,
+            channel=Channel.EMAIL,
+            text='{"action": "revoke"}',
+            actor="api_key:0123456789ab",
+        )
+    )
+    return contact
+
+
+def export(data_dir: Path, *args: str) -> Result:
+    env = {"CHAINON_DATA_DIR": str(data_dir), "CHAINON_STORE": "sqlite", "CHAINON_LOG_JSON": "0"}
+    return CliRunner().invoke(
+        app, ["consent", "export", "--brand", "maison-lumiere", *args], env=env
+    )
+
+
+def two_contacts(data_dir: Path) -> tuple[UUID, UUID]:
+    runtime = Runtime(make_settings(StoreKind.SQLITE, data_dir))
+    try:
+        brand = register(runtime)
+        first = contact_with_history(runtime.core, brand.id, "+33612345678")
+        second = contact_with_history(runtime.core, brand.id, "+33612345679")
+        return first, second
+    finally:
+        runtime.close()
+
+
+def test_the_export_holds_every_change_with_its_evidence(tmp_path: Path) -> None:
+    first, second = two_contacts(tmp_path)
+    out = tmp_path / "consent.json"
+    result = export(tmp_path, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    records = json.loads(out.read_text())
+    assert [(r["contact_id"], r["change"]) for r in records] == [
+        (str(first), "granted"),
+        (str(first), "revoked"),
+        (str(second), "granted"),
+        (str(second), "revoked"),
+    ]
+    granted, revoked = records[:2]
+    assert granted["source"] == "web_form"
+    assert granted["text"] == "checkbox 'offers' on /signup"
+    assert granted["actor"] == "signup-form"
+    assert (granted["purpose"], granted["scope"]) == ("marketing", "all_channels")
+    assert (revoked["source"], revoked["scope"], revoked["channel"]) == ("api", "email", "email")
+    assert revoked["actor"] == "api_key:0123456789ab"
+    assert granted["addresses"] == "+33612345678"
+    assert all(r["at"] for r in records)
+
+
+def test_one_contact_as_csv(tmp_path: Path) -> None:
+    _, second = two_contacts(tmp_path)
+    out = tmp_path / "one.csv"
+    result = export(tmp_path, "--contact", str(second), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    with out.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [(r["contact_id"], r["change"], r["source"]) for r in rows] == [
+        (str(second), "granted", "web_form"),
+        (str(second), "revoked", "api"),
+    ]
+
+
+def test_an_export_to_an_unknown_format_is_refused(tmp_path: Path) -> None:
+    two_contacts(tmp_path)
+    result = export(tmp_path, "-o", str(tmp_path / "out.xlsx"))
+    assert result.exit_code == 1
+    assert "output: must end in .csv or .json" in result.output
+
+
+def test_chainon_send_prints_a_blocked_send_and_its_reason(tmp_path: Path) -> None:
+    two_contacts(tmp_path)
+    env = {"CHAINON_DATA_DIR": str(tmp_path), "CHAINON_STORE": "sqlite", "CHAINON_LOG_JSON": "0"}
+    send = ["send", "--brand", "maison-lumiere", "--to", "+33612345670"]
+    promo = ["--body", "Promo STOP au 0939000001", "--purpose", "marketing"]
+    result = CliRunner().invoke(app, [*send, *promo], env=env)
+    assert result.exit_code == 0, result.output
+    assert "blocked: no_marketing_consent" in result.output
+    queued = CliRunner().invoke(app, [*send, "--body", "Votre colis"], env=env)
+    assert "queued" in queued.output
+
+
+def test_the_review_lists_the_uncertain_opt_outs_and_their_outcome(tmp_path: Path) -> None:
+    runtime = Runtime(make_settings(StoreKind.SQLITE, tmp_path))
+    try:
+        register(runtime)
+        for n, (sender, words) in enumerate(
+            [
+                ("+33612345681", "Stop, who is this?"),
+                ("+33612345682", "Stop, who is this?"),
+                ("+33612345682", "START"),
+                ("+33612345683", "STOP"),
+            ]
+        ):
+            runtime.core.handle(
+                cmd.ReceiveMessage(
+                    provider="sandbox",
+                    provider_message_id=f"m{n}",
+                    channel=Channel.SMS,
+                    sender=sender,
+                    recipient=BRAND_SMS,
+                    body=words,
+                )
+            )
+    finally:
+        runtime.close()
+    env = {"CHAINON_DATA_DIR": str(tmp_path), "CHAINON_STORE": "sqlite", "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["consent", "review", "--brand", "maison-lumiere"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "2 uncertain opt-out(s)" in result.output
+    lines = result.output.splitlines()
+    first = next(line for line in lines if "+33612345681" in line)
+    second = next(line for line in lines if "+33612345682" in line)
+    assert "loose.stop" in first
+    assert "unconfirmed" in first
+    assert "restored (keyword" in second
+    assert "+33612345683" not in result.output  # a clear STOP is no case to review
