@@ -52,11 +52,8 @@ POISON = b"{not json"  # the one record on the wire that is not Chainon's own
 def tags(adapter: Any) -> set[str]:
     """The ``type`` of every branch of a union of records."""
     schema = adapter.json_schema()
-    return {
-        d["properties"]["type"]["const"]
-        for d in schema["$defs"].values()
-        if "type" in d.get("properties", {})
-    }
+    branches = [schema["$defs"][b["$ref"].rsplit("/", 1)[-1]] for b in schema["oneOf"]]
+    return {branch["properties"]["type"]["const"] for branch in branches}
 
 
 class Wire:
