@@ -193,7 +193,6 @@ def messages() -> tuple[dict[str, Any], dict[str, Any]]:
         found[kind] = {
             "name": kind,
             "contentType": "application/json",
-            "summary": (event_class.__doc__ or f"A {kind} event.").split("\n\n")[0].strip(),
             "payload": payload,
             "bindings": _kafka(KEYS["Event"]),
             "examples": [{"name": kind, "payload": example(payload)}],
