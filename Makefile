@@ -39,6 +39,7 @@ test: install lint  ## Everything: lint, unit, integration (real PostgreSQL), en
 	bash infra/postgres/pg.sh install
 	bash infra/kafka/kafka.sh build
 	@test -d devtools/smsc/node_modules/smpp || npm ci --prefix devtools/smsc --no-audit --no-fund
+	@test -d devtools/asyncapi/node_modules/@asyncapi/specs || npm ci --prefix devtools/asyncapi --no-audit --no-fund
 	$(BIN)/pytest
 
 test-fast: install  ## The unit tests alone

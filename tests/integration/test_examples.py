@@ -23,7 +23,7 @@ EXAMPLES = ROOT / "examples"
 
 def test_the_readme_shows_the_examples_as_they_are() -> None:
     readme = (ROOT / "README.md").read_text()
-    for name in ("send_command.py", "follow_events.py"):
+    for name in ("send_command.py", "follow_events.py", "validate_events.py"):
         body = (EXAMPLES / name).read_text()
         code = body[body.index("import asyncio") :].strip()
         assert code in readme, f"README.md does not show examples/{name} as it is"
@@ -68,10 +68,34 @@ async def test_a_brand_sends_a_command_and_follows_the_events(
             text=True,
             timeout=90,
         )
+        # The integrator's check: each event against the document it exported.
+        exported = tmp_path / "asyncapi.json"
+        export = [sys.executable, "-m", "chainon.cli", "schemas", "export", "-o", str(exported)]
+        exporting = await asyncio.to_thread(
+            subprocess.run, export, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert exporting.returncode == 0, exporting.stderr
+        validated = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                str(EXAMPLES / "validate_events.py"),
+                kafka_bootstrap,
+                str(exported),
+                "9",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
     finally:
         await runtime.stop()
         runtime.close()
     assert followed.returncode == 0, followed.stderr
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    verdicts = [line.split(maxsplit=2)[2] for line in validated.stdout.splitlines()]
+    assert verdicts == ["valid"] * 9, validated.stdout
     kinds = [line.split()[1] for line in followed.stdout.splitlines()]
     for kind in (
         "Contact.Registered",

@@ -10,8 +10,9 @@ from uuid import uuid4
 import jsonschema
 import pytest
 
-from adapters.channels.port import OutboundMessage
-from chainon.asyncapi import document
+from adapters.channels.port import OutboundMessage, RevokeMessage
+from chainon.asyncapi import document, event_messages
+from chainon.event_schemas import public_events
 from chainon.topic_records import DeadLetter, EventRecord
 from chainon.topics import Topics
 from domain import commands as cmd
@@ -19,9 +20,9 @@ from domain.channels import Channel
 
 
 def validator(doc: dict[str, Any], message: str) -> jsonschema.Validator:
+    """AsyncAPI's Schema Object is JSON Schema draft 7 (plus a few keywords)."""
     schema = {**doc["components"]["messages"][message]["payload"], "components": doc["components"]}
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)
+    return jsonschema.Draft7Validator(schema)
 
 
 def record(model: Any) -> Any:
@@ -61,7 +62,18 @@ EXAMPLES: list[tuple[str, Any]] = [
         ),
     ),
     (
-        "Event",
+        "RevokeMessage",
+        RevokeMessage(
+            message_id=uuid4(),
+            conversation_id=uuid4(),
+            brand_id=BRAND,
+            channel=Channel.RCS,
+            sender="+33939000001",
+            recipient="+33612345678",
+        ),
+    ),
+    (
+        "Conversation.Resolved",
         EventRecord(
             type="Conversation.Resolved",
             aggregate_type="Conversation",
@@ -123,7 +135,21 @@ def test_what_the_code_writes_is_valid_against_the_document(message: str, model:
                 "body": "y",
             },
         ),
-        ("Event", {"type": "Conversation.Resolved"}),
+        ("Conversation.Resolved", {"type": "Conversation.Resolved"}),
+        (
+            "Conversation.Resolved",
+            {
+                "type": "Conversation.Resolved",
+                "schema_version": 1,
+                "aggregate_type": "Conversation",
+                "aggregate_id": str(uuid4()),
+                "aggregate_version": 3,
+                "position": 12,
+                "timestamp": "2026-03-02T09:00:00Z",
+                "data": {"by": "camille", "reason": "not an event field"},
+            },
+        ),
+        ("Conversation.Resolved", record(EXAMPLES[-2][1]) | {"type": "Conversation.Reopened"}),
     ],
 )
 def test_what_the_code_refuses_is_invalid_against_the_document(
@@ -148,3 +174,75 @@ def test_every_command_and_inbound_type_is_in_the_document() -> None:
         cmd.RecordReceipt,
     ):
         assert f'"const": "{model.__name__}"' in text
+
+
+def test_no_schema_carries_an_openapi_style_discriminator_object() -> None:
+    """AsyncAPI's ``discriminator`` is a property name; pydantic writes OpenAPI's object."""
+
+    def objects(node: Any) -> list[Any]:
+        if isinstance(node, list):
+            return [found for item in node for found in objects(item)]
+        if not isinstance(node, dict):
+            return []
+        here = [node["discriminator"]] if isinstance(node.get("discriminator"), dict) else []
+        return here + [found for value in node.values() for found in objects(value)]
+
+    assert objects(DOC) == []
+
+
+def test_every_branch_of_a_union_names_its_tag() -> None:
+    """With the discriminator objects gone, the ``const`` tags are what picks a branch."""
+    schemas = DOC["components"]["schemas"]
+    for message in ("Command", "Inbound"):
+        branches = DOC["components"]["messages"][message]["payload"]["oneOf"]
+        tags = [
+            schemas[b["$ref"].rsplit("/", 1)[-1]]["properties"]["type"]["const"] for b in branches
+        ]
+        assert len(set(tags)) == len(tags) > 1
+    for name in ("SuggestedReply", "SuggestedAction"):
+        assert "const" in schemas[name]["properties"]["kind"]
+
+
+def test_each_public_event_type_is_a_message_of_the_events_channel() -> None:
+    kinds = event_messages(DOC)
+    assert kinds == list(public_events())
+    assert {"Conversation.MessageReceived", "Contact.Registered", "Brand.Registered"} <= set(kinds)
+    received = DOC["components"]["messages"]["Conversation.MessageReceived"]["payload"]
+    assert received["properties"]["schema_version"]["const"] == 2
+    assert received["properties"]["data"]["additionalProperties"] is False
+    assert "body" in received["properties"]["data"]["required"]
+
+
+@pytest.mark.parametrize("name", list(DOC["components"]["messages"]))
+def test_each_message_has_its_name_content_type_kafka_key_and_a_valid_example(name: str) -> None:
+    message = DOC["components"]["messages"][name]
+    assert message["name"] == name
+    assert message["contentType"] == "application/json"
+    key = message["bindings"]["kafka"]["key"]
+    assert key["type"] == "string"
+    assert key["description"]
+    assert message["examples"]
+    for example in message["examples"]:
+        validator(DOC, name).validate(example["payload"])
+        if "headers" in message:
+            jsonschema.Draft7Validator(message["headers"]).validate(example["headers"])
+
+
+def test_the_keys_say_what_they_are() -> None:
+    messages = DOC["components"]["messages"]
+    assert messages["Conversation.Opened"]["bindings"]["kafka"]["key"]["format"] == "uuid"
+    assert (
+        "aggregate id" in messages["Conversation.Opened"]["bindings"]["kafka"]["key"]["description"]
+    )
+    assert "contact's" in messages["Inbound"]["bindings"]["kafka"]["key"]["description"]
+    assert (
+        "conversation id" in messages["OutboundMessage"]["bindings"]["kafka"]["key"]["description"]
+    )
+    assert messages["DeadLetter"]["headers"]["required"] == ["reason"]
+
+
+def test_the_outbound_channel_carries_both_of_its_records() -> None:
+    assert set(DOC["channels"]["OutboundMessage"]["messages"]) == {
+        "OutboundMessage",
+        "RevokeMessage",
+    }
