@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from chainon import __version__
 from chainon.api import (
     analytics,
+    batch,
     consent,
     contacts,
     conversations,
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime
     problems.install(app)
     openapi.describe_errors(app)
-    routers = (messages, conversations, contacts, consent, sandbox, ops, analytics, queue)
+    routers = (batch, messages, conversations, contacts, consent, sandbox, ops, analytics, queue)
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)
     app.include_router(consent.settings_router)
