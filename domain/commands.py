@@ -62,6 +62,10 @@ class SendMessage(Command):
     # Marketing held by quiet hours is blocked (quiet_hours_past_deadline) rather than sent
     # after this.
     not_after: AwareDatetime | None = None
+    # A campaign's send: its message's id is derived from the campaign and the recipient
+    # (``ids.campaign_message_id``), so a repeat is recognised and decided once.
+    message_id: UUID | None = None
+    campaign_id: UUID | None = None
 
     @model_validator(mode="after")
     def _body_or_rich(self) -> SendMessage:

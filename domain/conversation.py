@@ -59,6 +59,7 @@ class Message:
     automatic: bool = False  # inbound: sent by a machine (an out-of-office), not a person
     receipt_deadline: datetime | None = None  # sent: expired unless a receipt comes by then
     purpose: Purpose | None = None  # outbound: why it is sent (consent and quiet hours ask)
+    campaign_id: UUID | None = None  # outbound: the campaign that sent it
     hold: Hold | None = None  # outbound, deferred by quiet hours: when it may go
 
 
@@ -87,6 +88,7 @@ class Outgoing:
     purpose: Purpose
     request_id: str | None = None
     rich: dict[str, object] | None = None
+    campaign_id: UUID | None = None
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -101,6 +103,7 @@ class Outgoing:
             "request_id": self.request_id,
             "rich": self.rich,
             "purpose": self.purpose.value,
+            "campaign_id": self.campaign_id,
         }
 
 
@@ -172,10 +175,11 @@ class Conversation(Aggregate):
         freshly, to take RCS when it was queued (dispatch then does not ask the provider
         again); earlier events did not know it. v4 says why it was sent (``purpose``:
         conversational, service or marketing); earlier sends were all taken as service,
-        the purpose that asks for no consent."""
+        the purpose that asks for no consent. v5 names the campaign that sent it
+        (``campaign_id``); earlier messages were none's."""
 
         TOPIC = "chainon:Conversation.MessageQueued"
-        class_version = 4
+        class_version = 5
         personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body", "rich")
         message_id: UUID
         channel: str
@@ -190,6 +194,7 @@ class Conversation(Aggregate):
         fallback_of: UUID | None
         capability_known: bool
         purpose: str
+        campaign_id: UUID | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
@@ -204,12 +209,17 @@ class Conversation(Aggregate):
         def upcast_v3_v4(state: dict[str, object]) -> None:
             state["purpose"] = Purpose.SERVICE.value
 
+        @staticmethod
+        def upcast_v4_v5(state: dict[str, object]) -> None:
+            state["campaign_id"] = None
+
     class MessageDeferred(Event):
         """Quiet hours hold a send: recorded with all it says, queued at ``release_at`` if
         the policy, asked again then, still allows it. A deferred message deferred again
         (the window moved) gets a new release time."""
 
         TOPIC = "chainon:Conversation.MessageDeferred"
+        class_version = 2  # v2 names the campaign that sent it; v1 messages were none's
         personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body", "rich")
         message_id: UUID
         channel: str
@@ -225,6 +235,11 @@ class Conversation(Aggregate):
         release_at: datetime
         not_after: datetime | None
         fallback_after_seconds: int | None
+        campaign_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["campaign_id"] = None
 
     class MessageBlocked(Event):
         """The send policy refused a send (``reason``: opted_out, no_marketing_consent,
@@ -233,6 +248,7 @@ class Conversation(Aggregate):
         its release."""
 
         TOPIC = "chainon:Conversation.MessageBlocked"
+        class_version = 2  # v2 names the campaign that sent it; v1 messages were none's
         personal_fields: ClassVar[tuple[str, ...]] = ("recipient", "body", "rich")
         message_id: UUID
         channel: str
@@ -246,6 +262,11 @@ class Conversation(Aggregate):
         rich: dict[str, object] | None
         purpose: str
         reason: str
+        campaign_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["campaign_id"] = None
 
     class ConsentRequestRead(Event):
         """An inbound message was read as a word about consent: ``request`` is opt_out,
@@ -525,6 +546,7 @@ class Conversation(Aggregate):
         fallback_of: UUID | None = None,
         capability_known: bool = False,
         purpose: Purpose = Purpose.SERVICE,
+        campaign_id: UUID | None = None,
     ) -> None:
         """Records an outbound message on its way; a deferred one, at its release."""
         if message_id in self.messages and not self._is_deferred(message_id):
@@ -547,6 +569,7 @@ class Conversation(Aggregate):
             fallback_of=fallback_of,
             capability_known=capability_known,
             purpose=purpose.value,
+            campaign_id=campaign_id,
             timestamp=at,
         )
 
@@ -566,6 +589,7 @@ class Conversation(Aggregate):
         fallback_of: UUID | None,
         capability_known: bool,
         purpose: str,
+        campaign_id: UUID | None,
         timestamp: datetime,
     ) -> None:
         held = self.messages.get(message_id)
@@ -585,6 +609,7 @@ class Conversation(Aggregate):
             rich=rich,
             fallback_of=fallback_of,
             purpose=Purpose(purpose),
+            campaign_id=campaign_id,
         )
         self.last_activity_at = timestamp
 
@@ -623,6 +648,7 @@ class Conversation(Aggregate):
         not_after: datetime | None,
         fallback_after_seconds: int | None,
         timestamp: datetime,
+        campaign_id: UUID | None = None,
     ) -> None:
         content = Outgoing(
             message_id,
@@ -636,6 +662,7 @@ class Conversation(Aggregate):
             Purpose(purpose),
             request_id,
             rich,
+            campaign_id,
         )
         message = self._held_message(content, MessageStatus.DEFERRED, timestamp)
         message.hold = Hold(release_at, not_after, fallback_after_seconds)
@@ -661,6 +688,7 @@ class Conversation(Aggregate):
         purpose: str,
         reason: str,
         timestamp: datetime,
+        campaign_id: UUID | None = None,
     ) -> None:
         content = Outgoing(
             message_id,
@@ -674,6 +702,7 @@ class Conversation(Aggregate):
             Purpose(purpose),
             request_id,
             rich,
+            campaign_id,
         )
         message = self._held_message(content, MessageStatus.BLOCKED, timestamp)
         message.reason = reason
@@ -695,6 +724,7 @@ class Conversation(Aggregate):
             history=[*(before.history if before else []), (status, at)],
             rich=content.rich,
             purpose=content.purpose,
+            campaign_id=content.campaign_id,
         )
         self.messages[content.message_id] = message
         return message

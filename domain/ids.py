@@ -72,3 +72,9 @@ def idempotent_request_id(brand: UUID, key: str) -> UUID:
 def consent_id(brand: UUID, contact: UUID) -> UUID:
     """A contact's consent ledger with a brand: every change of one contact meets there."""
     return _named(f"consent:{brand}:{contact}")
+
+
+def campaign_message_id(campaign: UUID, address: str) -> UUID:
+    """A campaign's message to one recipient: a worker restarted mid-batch sends it again
+    under the same id, which the conversation already holds, so nobody gets it twice."""
+    return uuid5(NAMESPACE, f"campaign-message:{campaign}:{address}")

@@ -124,6 +124,7 @@ class MessageOut(BaseModel):
     purpose: Purpose | None = Field(
         None, description="Outbound: `conversational`, `service` or `marketing`."
     )
+    campaign_id: UUID | None = Field(None, description="Outbound: the campaign that sent it.")
     rich: dict[str, Any] | None = Field(None, description="RCS rich content, as sent.")
     fallback_of: UUID | None = Field(None, description="The RCS message this SMS replaced.")
     fallback: FallbackOut | None = Field(
@@ -161,6 +162,7 @@ class MessageOut(BaseModel):
             at=m.at,
             history=[StatusChange(status=s.value, at=at) for s, at in m.history],
             purpose=m.purpose,
+            campaign_id=m.campaign_id,
             rich=m.rich,
             fallback_of=m.fallback_of,
             fallback=FallbackOut.of(m.fallback) if m.fallback is not None else None,

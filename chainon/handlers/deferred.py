@@ -56,7 +56,14 @@ def release(loader: Loader, command: cmd.ReleaseDeferredMessage, now: datetime) 
             message.replaced,
         )
         content = outgoing(
-            message.id, message.channel, message.sender, address, body, purpose, rich=message.rich
+            message.id,
+            message.channel,
+            message.sender,
+            address,
+            body,
+            purpose,
+            rich=message.rich,
+            campaign_id=message.campaign_id,
         )
         return hold(
             conversation,
@@ -76,6 +83,7 @@ def release(loader: Loader, command: cmd.ReleaseDeferredMessage, now: datetime) 
         message.id,
         fallback_after=fallback_after,
         purpose=purpose,
+        campaign_id=message.campaign_id,
     )
     outcome = queue(brand, conversation, contact, going, now, reopen=True, request=command)
     return outcome, [conversation, contact, *keep_desks(loader, conversation, holder, now)]

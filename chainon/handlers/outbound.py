@@ -46,6 +46,7 @@ class Queued:
     fallback_of: UUID | None = None
     fallback_after: timedelta | None = None
     purpose: Purpose = Purpose.SERVICE
+    campaign_id: UUID | None = None
 
 
 def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
@@ -57,6 +58,9 @@ def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
     contact, changed = contact_for(loader, brand.id, address, now)
     conversation = current_conversation(loader, brand, contact, now)
     holder = conversation.holder
+    if command.message_id is not None and command.message_id in conversation.messages:
+        # A campaign's message decided before (a worker restarted mid-batch): once only.
+        return repeated(brand, conversation, contact, command.message_id), [*changed]
     said = wording(command.body, command.rich, channel)
     marked = with_opt_out_mention(brand, command.purpose, channel, address, said.text)
     after = command.fallback_after_seconds
@@ -73,25 +77,43 @@ def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
         not_after=command.not_after,
     )
     if decision.verdict is not Verdict.ALLOWED:
-        message = Queued(channel, address, marked.text, said.rich, purpose=command.purpose)
+        message = Queued(
+            channel,
+            address,
+            marked.text,
+            said.rich,
+            command.message_id,
+            purpose=command.purpose,
+            campaign_id=command.campaign_id,
+        )
         outcome = held(brand, conversation, message, decision, now, command, fallback_after)
         return mentioned(outcome, marked), [*changed, conversation, contact]
     if known_not_capable(brand, contact, channel, at=now):
         fallback = brand.fallback_channel(channel)
         assert fallback is not None
-        replacement = uuid4()
+        replacement = command.message_id or uuid4()
         conversation.fall_back(None, FallbackReason.NOT_CAPABLE, fallback, replacement, at=now)
         sms = fallback_text(said.text, said.rich)
         marked = with_opt_out_mention(brand, command.purpose, fallback, address, sms)
-        message = Queued(fallback, address, marked.text, None, replacement, purpose=command.purpose)
+        message = Queued(
+            fallback,
+            address,
+            marked.text,
+            None,
+            replacement,
+            purpose=command.purpose,
+            campaign_id=command.campaign_id,
+        )
     else:
         message = Queued(
             channel,
             address,
             marked.text,
             said.rich,
+            command.message_id,
             fallback_after=fallback_after,
             purpose=command.purpose,
+            campaign_id=command.campaign_id,
         )
     outcome = queue(brand, conversation, contact, message, now, reopen=True, request=command)
     desks = keep_desks(loader, conversation, holder, now)
@@ -117,6 +139,24 @@ def reply(loader: Loader, command: cmd.Reply, now: datetime) -> Handled:
         return mentioned(outcome, marked), [conversation]
     outcome = queue(brand, conversation, contact, message, now, reopen=False, request=command)
     return mentioned(outcome, marked), [conversation, contact]
+
+
+def repeated(
+    brand: Brand, conversation: Conversation, contact: Contact, message_id: UUID
+) -> cmd.Outcome:
+    message = conversation.messages[message_id]
+    return cmd.Outcome(
+        brand_id=brand.id,
+        contact_id=contact.id,
+        conversation_id=conversation.id,
+        message_id=message_id,
+        channel=message.channel,
+        status=message.status,
+        reason=message.reason,
+        segments=message.segments,
+        changed=False,
+        duplicate=True,
+    )
 
 
 def mentioned(outcome: cmd.Outcome, marked: Marked) -> cmd.Outcome:
@@ -147,6 +187,7 @@ def held(
         message.purpose,
         request_id=request.request_id,
         rich=message.rich.model_dump(mode="json", exclude_none=True) if message.rich else None,
+        campaign_id=message.campaign_id,
     )
     not_after = request.not_after if isinstance(request, cmd.SendMessage) else None
     return hold(
@@ -185,6 +226,7 @@ def queue(
         fallback_of=message.fallback_of,
         capability_known=capability_known(contact, channel, at=now),
         purpose=message.purpose,
+        campaign_id=message.campaign_id,
     )
     fallback = brand.fallback_channel(channel) if channel is Channel.RCS else None
     if fallback is not None:

@@ -121,6 +121,7 @@ def outgoing(
     *,
     request_id: str | None = None,
     rich: dict[str, object] | None = None,
+    campaign_id: UUID | None = None,
 ) -> Outgoing:
     return Outgoing(
         message_id=message_id,
@@ -134,4 +135,5 @@ def outgoing(
         purpose=purpose,
         request_id=request_id,
         rich=rich,
+        campaign_id=campaign_id,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import StoredEvent
 
@@ -16,6 +16,7 @@ from domain.conversation import Conversation
 from domain.message_status import MessageStatus
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+CAMPAIGN = UUID("00000000-0000-4000-8000-0000000000ca")
 
 
 def stored(originator: object, version: int, topic: str, state: dict[str, object]) -> StoredEvent:
@@ -159,7 +160,7 @@ def test_a_v2_send_stored_earlier_loads_as_v3_with_its_capability_unknown() -> N
     assert core.get(Conversation, conversation.id).message(message_id).channel is Channel.RCS
 
 
-def test_new_sends_are_stored_as_v4_with_their_purpose() -> None:
+def test_new_sends_are_stored_as_v5_with_their_purpose_and_campaign() -> None:
     core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
     conversation = Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
     conversation.queue(
@@ -174,14 +175,16 @@ def test_new_sends_are_stored_as_v4_with_their_purpose() -> None:
         at=T0,
         capability_known=True,
         purpose=Purpose.MARKETING,
+        campaign_id=CAMPAIGN,
     )
     core.save(conversation)
     (notification,) = core.recorder.select_notifications(
         start=1, limit=10, topics=[Conversation.MessageQueued.TOPIC]
     )
     state = json.loads(notification.state)
-    assert (state["class_version"], state["capability_known"]) == (4, True)
+    assert (state["class_version"], state["capability_known"]) == (5, True)
     assert state["purpose"] == "marketing"
+    assert state["campaign_id"] == {"_type_": "uuid_hex", "_data_": CAMPAIGN.hex}
 
 
 def test_a_v3_send_stored_earlier_loads_as_a_service_message() -> None:
@@ -285,3 +288,63 @@ def test_new_inbound_messages_are_stored_as_v2() -> None:
     )
     state = json.loads(notification.state)
     assert (state["class_version"], state["automatic"], state["attachments"]) == (2, True, [])
+
+
+def _held(core: Core, conversation: Conversation, topic: str, extra: dict[str, object]) -> UUID:
+    message_id = uuid4()
+    core.recorder.insert_events(
+        [
+            stored(
+                conversation.id,
+                conversation.version + 1,
+                topic,
+                {
+                    "timestamp": {"_type_": "datetime_iso", "_data_": T0.isoformat()},
+                    "message_id": {"_type_": "uuid_hex", "_data_": message_id.hex},
+                    "channel": "sms",
+                    "sender": "+33939000001",
+                    "recipient": "+33612345678",
+                    "body": "Promo STOP SMS",
+                    "encoding": "gsm7",
+                    "segments": 1,
+                    "replaced": [],
+                    "request_id": None,
+                    "rich": None,
+                    "purpose": "marketing",
+                    **extra,
+                },
+            )
+        ]
+    )
+    return message_id
+
+
+def test_v4_sends_and_v1_holds_stored_earlier_load_as_no_campaigns() -> None:
+    """Before campaigns, no message was a campaign's: ``campaign_id`` reads as None."""
+    core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})
+    conversation = Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
+    core.save(conversation)
+    release = {"_type_": "datetime_iso", "_data_": T0.isoformat()}
+    deferred = _held(
+        core,
+        conversation,
+        "chainon:Conversation.MessageDeferred",
+        {"release_at": release, "not_after": None, "fallback_after_seconds": None},
+    )
+    conversation = core.get(Conversation, conversation.id)
+    blocked = _held(
+        core, conversation, "chainon:Conversation.MessageBlocked", {"reason": "opted_out"}
+    )
+    conversation = core.get(Conversation, conversation.id)
+    queued = _held(
+        core,
+        conversation,
+        "chainon:Conversation.MessageQueued",
+        {"class_version": 4, "fallback_of": None, "capability_known": False},
+    )
+    events = list(core.events.get(conversation.id))
+    assert [getattr(e, "campaign_id", "absent") for e in events[1:]] == [None, None, None]
+    loaded = core.get(Conversation, conversation.id)
+    for message_id in (deferred, blocked, queued):
+        assert loaded.message(message_id).campaign_id is None
+    assert loaded.message(blocked).status is MessageStatus.BLOCKED

@@ -80,3 +80,15 @@ def test_a_brands_sandbox_key_never_meets_a_key_without_a_brand() -> None:
     assert ids.inbound_message_id("sandbox", "p-1", BRAND) != ids.inbound_message_id(
         "sandbox", "p-1", other
     )
+
+
+CAMPAIGN = UUID("00000000-0000-0000-0000-0000000000ca")
+
+
+def test_a_campaign_message_id_is_pinned_per_campaign_and_recipient() -> None:
+    """A restarted campaign worker finds the message it sent before under the same id."""
+    first = ids.campaign_message_id(CAMPAIGN, "+33612345678")
+    assert str(first) == "a7528fc6-b352-5117-967d-8df79629747e"
+    assert ids.campaign_message_id(CAMPAIGN, "+33612345678") == first
+    assert ids.campaign_message_id(CAMPAIGN, "+33612345679") != first
+    assert ids.campaign_message_id(BRAND, "+33612345678") != first
