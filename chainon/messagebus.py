@@ -12,6 +12,7 @@ from uuid import UUID
 
 from chainon.handlers import (
     agents,
+    campaigns,
     consent,
     contacts,
     deferred,
@@ -50,6 +51,12 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.RevokeConsent: consent.revoke,
     cmd.ReleaseDeferredMessage: deferred.release,
     cmd.ConfigureOptOutMention: consent.configure_opt_out_mention,
+    cmd.CreateCampaign: campaigns.create,
+    cmd.ImportCampaignAudience: campaigns.import_audience,
+    cmd.ScheduleCampaign: campaigns.schedule,
+    cmd.ChangeCampaign: campaigns.change,
+    cmd.StartCampaign: campaigns.start,
+    cmd.RecordCampaignBatch: campaigns.record_batch,
 }
 
 

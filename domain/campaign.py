@@ -70,20 +70,6 @@ class AudienceFilter:
         )
 
 
-@dataclass
-class Progress:
-    """What the sends of the campaign became when they were decided."""
-
-    queued: int = 0
-    deferred: int = 0
-    blocked: int = 0
-    refused: int = 0  # invalid for the channel (a body too long once personalised, …)
-
-    @property
-    def decided(self) -> int:
-        return self.queued + self.deferred + self.blocked + self.refused
-
-
 _ACTIVE = frozenset({CampaignState.RUNNING, CampaignState.PAUSED})
 
 
@@ -127,13 +113,13 @@ class Campaign(Aggregate):
         recipients: int
 
     class BatchSent(Event):
-        """Recipients up to ``upto`` (exclusive, in audience order) were decided."""
+        """Recipients up to ``upto`` (exclusive, in audience order) were decided, in the
+        same transaction as their sends; ``refused`` of them had no message (their
+        personalised text could not be made). What the sends became (queued, deferred,
+        blocked, sent…) is in the messages' own events."""
 
         TOPIC = "chainon:Campaign.BatchSent"
         upto: int
-        queued: int
-        deferred: int
-        blocked: int
         refused: int
 
     class Paused(Event):
@@ -175,7 +161,7 @@ class Campaign(Aggregate):
         self.rejected = 0
         self.start_at: datetime | None = None
         self.cursor = 0
-        self.progress = Progress()
+        self.refused = 0
         self.finished_at: datetime | None = None
 
     @classmethod
@@ -263,37 +249,19 @@ class Campaign(Aggregate):
         self.state = CampaignState.RUNNING
         self.recipients = recipients
 
-    def record_batch(self, start: int, upto: int, tally: Progress, *, at: datetime) -> bool:
+    def record_batch(self, start: int, upto: int, refused: int, *, at: datetime) -> bool:
         """False for a batch recorded before (a worker restarted after its commit)."""
         if self.state not in _ACTIVE or start != self.cursor or upto <= start:
             return False
-        self._batch_sent(
-            upto=upto,
-            queued=tally.queued,
-            deferred=tally.deferred,
-            blocked=tally.blocked,
-            refused=tally.refused,
-            timestamp=at,
-        )
+        self._batch_sent(upto=upto, refused=refused, timestamp=at)
         if self.cursor >= self.recipients:
             self._finished(timestamp=at)
         return True
 
     @event(BatchSent)
-    def _batch_sent(
-        self,
-        upto: int,
-        queued: int,
-        deferred: int,
-        blocked: int,
-        refused: int,
-        timestamp: datetime,
-    ) -> None:
+    def _batch_sent(self, upto: int, refused: int, timestamp: datetime) -> None:
         self.cursor = upto
-        self.progress.queued += queued
-        self.progress.deferred += deferred
-        self.progress.blocked += blocked
-        self.progress.refused += refused
+        self.refused += refused
 
     def finish(self, *, at: datetime) -> bool:
         if self.state is not CampaignState.RUNNING or self.cursor < self.recipients:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.agent_queue import AgentQueue
 from projections.analytics import Analytics
+from projections.campaign_stats import CampaignStats
 from projections.conversation_list import ConversationList
 from projections.crm_profile import CrmProfile
 from projections.deferred_messages import DeferredMessages
@@ -21,4 +22,5 @@ def all_projections() -> list[Projection]:
         FallbackDeadlines(),
         ReceiptDeadlines(),
         DeferredMessages(),
+        CampaignStats(),
     ]

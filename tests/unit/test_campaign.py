@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from domain.campaign import AudienceFilter, AudienceKind, Campaign, CampaignState, Progress
+from domain.campaign import AudienceFilter, AudienceKind, Campaign, CampaignState
 from domain.channels import Channel
 from domain.errors import InvalidInput, TransitionRefused
 
@@ -38,18 +38,18 @@ def test_a_campaign_goes_from_draft_to_finished_recording_each_batch_once() -> N
     assert campaign.due(T0 + timedelta(hours=1))
     assert campaign.start(5, at=T0 + timedelta(hours=1))
     assert not campaign.start(5, at=T0 + timedelta(hours=1))  # a second worker
-    assert campaign.record_batch(0, 3, Progress(queued=2, blocked=1), at=T0)
-    assert not campaign.record_batch(0, 3, Progress(queued=3), at=T0)  # again: ignored
-    assert not campaign.record_batch(1, 4, Progress(queued=3), at=T0)  # not where it is
+    assert campaign.record_batch(0, 3, 1, at=T0)
+    assert not campaign.record_batch(0, 3, 0, at=T0)  # again: ignored
+    assert not campaign.record_batch(1, 4, 0, at=T0)  # not where it is
     assert campaign.cursor == 3
-    assert campaign.progress == Progress(queued=2, blocked=1)
+    assert campaign.refused == 1
     campaign.pause(at=T0)
     with pytest.raises(TransitionRefused):
         campaign.pause(at=T0)
     campaign.resume(at=T0)
-    assert campaign.record_batch(3, 5, Progress(deferred=2), at=T0)
+    assert campaign.record_batch(3, 5, 1, at=T0)
     assert campaign.state is CampaignState.FINISHED
-    assert campaign.progress.decided == 5
+    assert campaign.refused == 2
     with pytest.raises(TransitionRefused):
         campaign.cancel(at=T0)
     names = [type(e).__name__ for e in campaign.collect_events()]
@@ -71,7 +71,7 @@ def test_a_cancelled_campaign_records_no_more_batches() -> None:
     campaign.schedule(T0, at=T0)
     campaign.start(10, at=T0)
     campaign.cancel(at=T0)
-    assert not campaign.record_batch(0, 5, Progress(queued=5), at=T0)
+    assert not campaign.record_batch(0, 5, 0, at=T0)
     assert campaign.state is CampaignState.CANCELLED
     with pytest.raises(TransitionRefused):
         campaign.import_audience(1, 0, at=T0)  # a filter's audience is not uploaded

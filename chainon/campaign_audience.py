@@ -1,0 +1,307 @@
+"""A campaign's audience: numbered recipients in a table of the read-model database.
+
+Why there, and why not a projection: the audience is the brand's input, not something
+derived from events, so a projection rebuild could not recompute it (and must not drop
+it); yet every process that needs it already holds that database — the API that takes
+the upload, the views worker that sends, the CRM projection a filter is resolved from.
+So it is a table of its own beside the read models, which ``projections rebuild`` and
+``verify`` do not touch. Its rows are numbered (``position``, from 0, in file order), the
+order the worker sends in and the campaign's cursor counts.
+
+An upload is parsed row by row from a file on disk and written a thousand rows at a
+time: a CSV of 100,000 rows is never held in memory. Each row is checked on its own; a
+bad one is kept aside with its line and reason, the good ones go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+from uuid import UUID
+
+from domain.addresses import parse_address
+from domain.campaign import AudienceFilter
+from domain.channels import CHANNEL_ADDRESS_KIND, Channel
+from domain.errors import InvalidInput
+from projections.crm_profile import CrmProfile
+from projections.read_model_store import ReadModelStore
+
+AUDIENCE = "campaign_audience"
+REJECTS = "campaign_audience_rejects"
+CHUNK = 1000
+MAX_ROW = 4096  # characters: a row longer than this is no recipient's
+MAX_COLUMNS = 50
+ADDRESS_COLUMN = "to"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    position: int
+    address: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    line: int
+    reason: str
+
+
+@dataclass
+class Imported:
+    recipients: int = 0
+    rejected: int = 0
+
+
+class AudienceStore:
+    def __init__(self, store: ReadModelStore) -> None:
+        self.store = store
+        self._ready = False
+
+    def ensure(self) -> None:
+        if self._ready:
+            return
+        with self.store.transaction() as cur:
+            self.store.lock_schema(cur)
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.store.qualify(AUDIENCE)} ("
+                "campaign_id TEXT NOT NULL, position BIGINT NOT NULL, line BIGINT NOT NULL, "
+                "address TEXT NOT NULL, attributes TEXT NOT NULL, "
+                "PRIMARY KEY (campaign_id, position))"
+            )
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.store.qualify(REJECTS)} ("
+                "campaign_id TEXT NOT NULL, line BIGINT NOT NULL, reason TEXT NOT NULL, "
+                "PRIMARY KEY (campaign_id, line))"
+            )
+        self._ready = True
+
+    # Filling it
+
+    def import_csv(
+        self, campaign_id: UUID, channel: Channel, source: IO[str], region: str
+    ) -> Imported:
+        """Replaces the campaign's audience with the good rows of ``source``."""
+        self.ensure()
+        self.clear(campaign_id)
+        counts = Imported()
+        good: list[dict[str, Any]] = []
+        bad: list[dict[str, Any]] = []
+        for item in _rows(source, channel, region):
+            if isinstance(item, Rejected):
+                counts.rejected += 1
+                bad.append({"c": str(campaign_id), "l": item.line, "r": item.reason})
+            else:
+                line, address, attributes = item
+                good.append(
+                    {
+                        "c": str(campaign_id),
+                        "p": counts.recipients,
+                        "l": line,
+                        "a": address,
+                        "t": json.dumps(attributes, ensure_ascii=False),
+                    }
+                )
+                counts.recipients += 1
+            if len(good) + len(bad) >= CHUNK:
+                self._write(good, bad)
+                good, bad = [], []
+        self._write(good, bad)
+        return counts
+
+    def fill(self, campaign_id: UUID, recipients: list[tuple[str, dict[str, str]]]) -> int:
+        """A filter's audience, resolved once when the campaign starts."""
+        self.ensure()
+        self.clear(campaign_id)
+        rows = [
+            {"c": str(campaign_id), "p": i, "l": 0, "a": a, "t": json.dumps(t, ensure_ascii=False)}
+            for i, (a, t) in enumerate(recipients)
+        ]
+        for start in range(0, len(rows), CHUNK):
+            self._write(rows[start : start + CHUNK], [])
+        return len(rows)
+
+    def clear(self, campaign_id: UUID) -> None:
+        with self.store.transaction() as cur:
+            for table in (AUDIENCE, REJECTS):
+                cur.execute(
+                    self.store.placeholders(
+                        f"DELETE FROM {self.store.qualify(table)} WHERE campaign_id = %(c)s"
+                    ),
+                    {"c": str(campaign_id)},
+                )
+
+    def _write(self, good: list[dict[str, Any]], bad: list[dict[str, Any]]) -> None:
+        if not good and not bad:
+            return
+        with self.store.transaction() as cur:
+            if good:
+                cur.executemany(
+                    self.store.placeholders(
+                        f"INSERT INTO {self.store.qualify(AUDIENCE)} "
+                        "(campaign_id, position, line, address, attributes) "
+                        "VALUES (%(c)s, %(p)s, %(l)s, %(a)s, %(t)s)"
+                    ),
+                    good,
+                )
+            if bad:
+                cur.executemany(
+                    self.store.placeholders(
+                        f"INSERT INTO {self.store.qualify(REJECTS)} (campaign_id, line, reason) "
+                        "VALUES (%(c)s, %(l)s, %(r)s)"
+                    ),
+                    bad,
+                )
+
+    # Reading it
+
+    def recipients(self, campaign_id: UUID, start: int, limit: int) -> list[Recipient]:
+        self.ensure()
+        with self.store.transaction() as cur:
+            rows = self.store.fetch(
+                cur,
+                self.store.placeholders(
+                    f"SELECT position, address, attributes FROM {self.store.qualify(AUDIENCE)} "
+                    "WHERE campaign_id = %(c)s AND position >= %(s)s ORDER BY position "
+                    "LIMIT %(n)s"
+                ),
+                {"c": str(campaign_id), "s": start, "n": limit},
+            )
+        return [
+            Recipient(int(r["position"]), r["address"], json.loads(r["attributes"])) for r in rows
+        ]
+
+    def rejected(self, campaign_id: UUID, limit: int = 1000) -> list[Rejected]:
+        self.ensure()
+        with self.store.transaction() as cur:
+            rows = self.store.fetch(
+                cur,
+                self.store.placeholders(
+                    f"SELECT line, reason FROM {self.store.qualify(REJECTS)} "
+                    "WHERE campaign_id = %(c)s ORDER BY line LIMIT %(n)s"
+                ),
+                {"c": str(campaign_id), "n": limit},
+            )
+        return [Rejected(int(r["line"]), r["reason"]) for r in rows]
+
+    def size(self, campaign_id: UUID) -> int:
+        self.ensure()
+        with self.store.transaction() as cur:
+            rows = self.store.fetch(
+                cur,
+                self.store.placeholders(
+                    f"SELECT COUNT(*) AS n FROM {self.store.qualify(AUDIENCE)} "
+                    "WHERE campaign_id = %(c)s"
+                ),
+                {"c": str(campaign_id)},
+            )
+        return int(rows[0]["n"])
+
+
+def _rows(
+    source: IO[str], channel: Channel, region: str
+) -> Iterator[Rejected | tuple[int, str, dict[str, str]]]:
+    """Each data row, checked: (line, address, attributes) or why it was left out. Lines
+    are the file's, the header being line 1."""
+    reader = csv.reader(source)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise InvalidInput(
+            "the CSV is empty: a header row naming `to` is needed", field="csv"
+        ) from None
+    except csv.Error as exc:
+        raise InvalidInput(f"the header row is not CSV: {exc}", field="csv") from None
+    if ADDRESS_COLUMN not in header:
+        raise InvalidInput(f"the header row names no `{ADDRESS_COLUMN}` column", field="csv")
+    if len(header) > MAX_COLUMNS or len(set(header)) != len(header) or "" in header:
+        raise InvalidInput(
+            f"the header row needs distinct, non-empty names (at most {MAX_COLUMNS})", field="csv"
+        )
+    at = header.index(ADDRESS_COLUMN)
+    kind = CHANNEL_ADDRESS_KIND[channel]
+    seen: dict[bytes, int] = {}
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Rejected(line, f"not CSV: {exc}")
+            continue
+        if not row or all(not cell.strip() for cell in row):
+            continue  # a blank line is nobody
+        if len(row) != len(header):
+            yield Rejected(line, f"{len(row)} columns where the header has {len(header)}")
+            continue
+        if sum(len(cell) for cell in row) > MAX_ROW:
+            yield Rejected(line, f"longer than {MAX_ROW} characters")
+            continue
+        try:
+            address = parse_address(row[at].strip(), default_region=region, field="to")
+        except InvalidInput as exc:
+            yield Rejected(line, f"to: {exc.detail}")
+            continue
+        if address.kind is not kind:
+            yield Rejected(line, f"to: not an address {channel.value} can reach")
+            continue
+        key = hashlib.blake2b(address.value.encode(), digest_size=12).digest()
+        if key in seen:
+            yield Rejected(line, f"to: {address.value} is on line {seen[key]} already")
+            continue
+        seen[key] = line
+        attributes = {h: c.strip() for h, c in zip(header, row, strict=True) if h != ADDRESS_COLUMN}
+        yield line, address.value, attributes
+
+
+def from_crm(
+    store: ReadModelStore, brand_id: UUID, wanted: AudienceFilter, channel: Channel
+) -> list[tuple[str, dict[str, str]]]:
+    """The CRM's contacts with every wanted tag and attribute and an address ``channel``
+    (the filter's, else the campaign's) reaches: (address, attributes), in contact order.
+    The contact's name is its ``name`` attribute unless it has one of its own."""
+    projection = CrmProfile()
+    kind = CHANNEL_ADDRESS_KIND[wanted.channel or channel].value
+    clauses = ["p.brand_id = %(b)s"]
+    params: dict[str, Any] = {"b": str(brand_id), "k": kind}
+    for i, tag in enumerate(wanted.tags):
+        clauses.append(
+            f"p.contact_id IN (SELECT contact_id FROM {{crm_tags}} WHERE tag = %(t{i})s)"
+        )
+        params[f"t{i}"] = tag
+    for i, (key, value) in enumerate(sorted(wanted.attributes.items())):
+        clauses.append(
+            "p.contact_id IN (SELECT contact_id FROM {crm_attributes} "
+            f"WHERE key = %(ak{i})s AND value = %(av{i})s)"
+        )
+        params[f"ak{i}"], params[f"av{i}"] = key, value
+    rows = store.query(
+        projection,
+        "SELECT p.contact_id, p.name, MIN(a.address) AS address FROM {crm_contacts} p "
+        "JOIN {crm_addresses} a ON a.contact_id = p.contact_id AND a.kind = %(k)s WHERE "
+        + " AND ".join(clauses)
+        + " GROUP BY p.contact_id, p.name ORDER BY p.contact_id",
+        params,
+    )
+    attributes: dict[str, dict[str, str]] = {}
+    for start in range(0, len(rows), CHUNK):
+        ids = {f"c{i}": r["contact_id"] for i, r in enumerate(rows[start : start + CHUNK])}
+        listed = ", ".join(f"%({k})s" for k in ids)
+        for r in store.query(
+            projection,
+            f"SELECT contact_id, key, value FROM {{crm_attributes}} WHERE contact_id IN ({listed})",
+            ids,
+        ):
+            attributes.setdefault(r["contact_id"], {})[r["key"]] = r["value"]
+    found = []
+    for r in rows:
+        given = attributes.get(r["contact_id"], {})
+        if r["name"] and "name" not in given:
+            given["name"] = r["name"]
+        found.append((r["address"], given))
+    return found

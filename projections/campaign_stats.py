@@ -1,0 +1,168 @@
+"""What became of each campaign's messages, and what its recipients answered.
+
+From the conversations' events alone (a message names its campaign since MessageQueued
+v5), so both feeds and a rebuild build the same rows: a conversation's facts arrive in
+order on either feed, and every count here moves on one conversation's facts. A message
+is counted in the bucket it is in now: a deferred one released moves to queued, one
+blocked at its release to blocked. Replies and opt-outs are counted in conversations a
+campaign's message went to, for the last campaign that wrote there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from projections.projection import Fact, Projection, Table, Tx, one
+from projections.read_model_store import ReadModelStore
+
+COUNTS = ("queued", "deferred", "blocked", "sent", "delivered", "failed", "replies", "opt_outs")
+_HELD = {
+    "Conversation.MessageQueued": "queued",
+    "Conversation.MessageDeferred": "deferred",
+    "Conversation.MessageBlocked": "blocked",
+}
+_AFTER = {
+    "Conversation.MessageSent": ("sent", ("queued",)),
+    "Conversation.MessageDelivered": ("delivered", ("queued", "sent")),
+    "Conversation.MessageFailed": ("failed", ("queued", "sent")),
+    "Conversation.MessageExpired": ("failed", ("queued", "sent")),
+}
+_OPT_OUTS = frozenset({"opt_out", "opt_out_all"})
+
+
+@dataclass(frozen=True)
+class CampaignCounts:
+    queued: int = 0
+    deferred: int = 0
+    blocked: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    replies: int = 0
+    opt_outs: int = 0
+    segments: int = 0
+
+
+class CampaignStats(Projection):
+    name = "campaign_stats"
+    tables = (
+        Table(
+            "campaign_stats",
+            "campaign_id TEXT PRIMARY KEY, "
+            + ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in COUNTS)
+            + ", segments INTEGER NOT NULL DEFAULT 0",
+        ),
+        Table(
+            "campaign_messages",
+            "message_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL, status TEXT NOT NULL, "
+            "segments INTEGER NOT NULL",
+        ),
+        Table(
+            "campaign_conversations", "conversation_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL"
+        ),
+    )
+    facts = frozenset(
+        {*_HELD, *_AFTER, "Conversation.MessageReceived", "Conversation.ConsentRequestRead"}
+    )
+
+    def apply(self, tx: Tx, fact: Fact) -> None:
+        d = fact.data
+        if fact.type in _HELD:
+            self._held(tx, fact.aggregate_id, d, _HELD[fact.type])
+        elif fact.type in _AFTER:
+            bucket, before = _AFTER[fact.type]
+            self._moved(tx, d["message_id"], bucket, before)
+        elif fact.type == "Conversation.MessageReceived":
+            self._answered(tx, fact.aggregate_id, "replies")
+        elif d["request"] in _OPT_OUTS:
+            self._answered(tx, fact.aggregate_id, "opt_outs")
+
+    def _held(self, tx: Tx, conversation: str, d: Any, bucket: str) -> None:
+        known = one(
+            tx.rows(
+                "SELECT campaign_id, status, segments FROM {campaign_messages} "
+                "WHERE message_id = %(m)s",
+                {"m": d["message_id"]},
+            )
+        )
+        campaign = known["campaign_id"] if known else d.get("campaign_id")
+        if campaign is None:
+            return
+        segments = int(d["segments"])
+        if known is None:
+            tx.execute(
+                "INSERT INTO {campaign_messages} (message_id, campaign_id, status, segments) "
+                "VALUES (%(m)s, %(c)s, %(s)s, %(n)s)",
+                {"m": d["message_id"], "c": campaign, "s": bucket, "n": segments},
+            )
+            tx.execute(
+                "INSERT INTO {campaign_conversations} (conversation_id, campaign_id) "
+                "VALUES (%(v)s, %(c)s) "
+                "ON CONFLICT (conversation_id) DO UPDATE SET campaign_id = excluded.campaign_id",
+                {"v": conversation, "c": campaign},
+            )
+            self._count(
+                tx, campaign, {bucket: 1, "segments": segments if bucket == "queued" else 0}
+            )
+            return
+        self._set(tx, d["message_id"], bucket)
+        change = {known["status"]: -1, bucket: 1}
+        if bucket == "queued":
+            change["segments"] = segments
+        self._count(tx, campaign, change)
+
+    def _moved(self, tx: Tx, message: str, bucket: str, before: tuple[str, ...]) -> None:
+        known = one(
+            tx.rows(
+                "SELECT campaign_id, status FROM {campaign_messages} WHERE message_id = %(m)s",
+                {"m": message},
+            )
+        )
+        if known is None or known["status"] not in before:
+            return
+        self._set(tx, message, bucket)
+        self._count(tx, known["campaign_id"], {bucket: 1})
+
+    def _answered(self, tx: Tx, conversation: str, bucket: str) -> None:
+        found = one(
+            tx.rows(
+                "SELECT campaign_id FROM {campaign_conversations} WHERE conversation_id = %(v)s",
+                {"v": conversation},
+            )
+        )
+        if found is not None:
+            self._count(tx, found["campaign_id"], {bucket: 1})
+
+    @staticmethod
+    def _set(tx: Tx, message: str, status: str) -> None:
+        tx.execute(
+            "UPDATE {campaign_messages} SET status = %(s)s WHERE message_id = %(m)s",
+            {"s": status, "m": message},
+        )
+
+    @staticmethod
+    def _count(tx: Tx, campaign: str, change: dict[str, int]) -> None:
+        tx.execute(
+            "INSERT INTO {campaign_stats} (campaign_id) VALUES (%(c)s) "
+            "ON CONFLICT (campaign_id) DO NOTHING",
+            {"c": campaign},
+        )
+        sets = ", ".join(f"{column} = {column} + %({column})s" for column in change)
+        tx.execute(
+            "UPDATE {campaign_stats} SET " + sets + " WHERE campaign_id = %(c)s",
+            {**change, "c": campaign},
+        )
+
+
+def counts(store: ReadModelStore, campaign_id: UUID) -> CampaignCounts:
+    rows = store.query(
+        CampaignStats(),
+        "SELECT * FROM {campaign_stats} WHERE campaign_id = %(c)s",
+        {"c": str(campaign_id)},
+    )
+    if not rows:
+        return CampaignCounts()
+    row = rows[0]
+    return CampaignCounts(**{c: int(row[c]) for c in (*COUNTS, "segments")})
