@@ -32,6 +32,9 @@ from projections.read_model_store import ReadModelStore
 
 AUDIENCE = "campaign_audience"
 REJECTS = "campaign_audience_rejects"
+# Which campaigns exist and which the worker still has to look at: campaign events are
+# the core's own (not published), so the worker and the list find them here.
+REGISTRY = "campaign_registry"
 CHUNK = 1000
 MAX_ROW = 4096  # characters: a row longer than this is no recipient's
 MAX_COLUMNS = 50
@@ -62,6 +65,14 @@ class AudienceStore:
         self.store = store
         self._ready = False
 
+    @staticmethod
+    def of(store: ReadModelStore) -> AudienceStore:
+        """The store's one audience (its tables are checked once per store)."""
+        found: AudienceStore | None = store.__dict__.get("_campaign_audience")
+        if found is None:
+            found = store.__dict__["_campaign_audience"] = AudienceStore(store)
+        return found
+
     def ensure(self) -> None:
         if self._ready:
             return
@@ -78,7 +89,61 @@ class AudienceStore:
                 "campaign_id TEXT NOT NULL, line BIGINT NOT NULL, reason TEXT NOT NULL, "
                 "PRIMARY KEY (campaign_id, line))"
             )
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.store.qualify(REGISTRY)} ("
+                "campaign_id TEXT PRIMARY KEY, brand_id TEXT NOT NULL, created_at TEXT NOT NULL, "
+                "active INTEGER NOT NULL)"
+            )
         self._ready = True
+
+    # The registry
+
+    def register(self, campaign_id: UUID, brand_id: UUID, created_at: str) -> None:
+        self.ensure()
+        with self.store.transaction() as cur:
+            cur.execute(
+                self.store.placeholders(
+                    f"INSERT INTO {self.store.qualify(REGISTRY)} "
+                    "(campaign_id, brand_id, created_at, active) VALUES (%(c)s, %(b)s, %(t)s, 1) "
+                    "ON CONFLICT (campaign_id) DO NOTHING"
+                ),
+                {"c": str(campaign_id), "b": str(brand_id), "t": created_at},
+            )
+
+    def set_active(self, campaign_id: UUID, active: bool) -> None:
+        self.ensure()
+        with self.store.transaction() as cur:
+            cur.execute(
+                self.store.placeholders(
+                    f"UPDATE {self.store.qualify(REGISTRY)} SET active = %(a)s "
+                    "WHERE campaign_id = %(c)s"
+                ),
+                {"c": str(campaign_id), "a": 1 if active else 0},
+            )
+
+    def active(self) -> list[UUID]:
+        self.ensure()
+        with self.store.transaction() as cur:
+            rows = self.store.fetch(
+                cur,
+                f"SELECT campaign_id FROM {self.store.qualify(REGISTRY)} WHERE active = 1 "
+                "ORDER BY created_at, campaign_id",
+                {},
+            )
+        return [UUID(r["campaign_id"]) for r in rows]
+
+    def of_brand(self, brand_id: UUID, limit: int = 200) -> list[UUID]:
+        self.ensure()
+        with self.store.transaction() as cur:
+            rows = self.store.fetch(
+                cur,
+                self.store.placeholders(
+                    f"SELECT campaign_id FROM {self.store.qualify(REGISTRY)} "
+                    "WHERE brand_id = %(b)s ORDER BY created_at DESC, campaign_id LIMIT %(n)s"
+                ),
+                {"b": str(brand_id), "n": limit},
+            )
+        return [UUID(r["campaign_id"]) for r in rows]
 
     # Filling it
 

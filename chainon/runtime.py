@@ -31,6 +31,7 @@ from adapters.channels.sandbox_receipts import PendingReceipts
 from adapters.channels.smpp.link import SmppLink
 from adapters.channels.smpp.provider import SmppProvider
 from chainon.batching import CommandBatcher
+from chainon.campaign_worker import CampaignWorker
 from chainon.consuming import ConsumingWorker, LagReport
 from chainon.core import Core
 from chainon.deadlines import DeadlineScheduler, enforce_receipt
@@ -215,6 +216,13 @@ class Runtime:
             interval=settings.deadline_poll_interval,
             name="release",
         )
+        # Campaigns: with the views role, beside the schedulers (see chainon.campaign_worker).
+        self.campaigns = CampaignWorker(
+            self.core,
+            lambda: self.views.store,
+            self.call,
+            interval=settings.deadline_poll_interval,
+        )
         self._stopping = asyncio.Event()
         self._wakes = {Role.RELAY: asyncio.Event(), Role.VIEWS: asyncio.Event()}
         self._tasks: list[asyncio.Task[None]] = []
@@ -338,6 +346,8 @@ class Runtime:
                 run_deadlines = scheduler.run(self._stopping)
                 name = f"{scheduler.name}-deadlines"
                 self._tasks.append(asyncio.create_task(run_deadlines, name=name))
+            campaigns = self.campaigns.run(self._stopping)
+            self._tasks.append(asyncio.create_task(campaigns, name="campaigns"))
 
     async def reach_bus(self) -> None:
         """Starts the bus and stops it again: at start, a broker that does not answer is

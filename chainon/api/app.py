@@ -12,6 +12,7 @@ from chainon import __version__
 from chainon.api import (
     analytics,
     batch,
+    campaigns,
     consent,
     contacts,
     conversations,
@@ -67,7 +68,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime
     problems.install(app)
     openapi.describe_errors(app)
-    routers = (batch, messages, conversations, contacts, consent, sandbox, ops, analytics, queue)
+    routers = (
+        batch,
+        campaigns,
+        messages,
+        conversations,
+        contacts,
+        consent,
+        sandbox,
+        ops,
+        analytics,
+        queue,
+    )
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)
     app.include_router(consent.settings_router)
