@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -133,7 +134,7 @@ async def test_a_campaign_sends_once_to_each_and_a_reply_names_it(
     assert named[0]["purpose"] == "marketing"
 
     # a second worker pass (a restart) changes nothing: the cursor is at the end
-    await sqlite_runtime.campaigns.step(__import__("uuid").UUID(campaign))
+    await sqlite_runtime.campaigns.step(UUID(campaign))
     again = (await api.get(f"/v1/campaigns/{campaign}")).json()
     assert again["progress"]["queued"] == 1
 
