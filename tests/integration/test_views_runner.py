@@ -23,6 +23,7 @@ from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
 from chainon.views import views_of
 from domain import commands as cmd
+from domain import ids
 from domain.channels import Channel
 from domain.consent import Purpose
 from projections.catalogue import all_projections
@@ -61,8 +62,14 @@ def fill(core: Core, messages: int) -> None:
         )
     )
     promo = "Soldes ! STOP au 0939000001"
+    campaign = uuid.UUID("00000000-0000-4000-8000-0000000000ca")  # a campaign's send
     marketing = cmd.SendMessage(
-        brand_id=brand.id, to="+33699999998", body=promo, purpose=Purpose.MARKETING
+        brand_id=brand.id,
+        to="+33699999998",
+        body=promo,
+        purpose=Purpose.MARKETING,
+        campaign_id=campaign,
+        message_id=ids.campaign_message_id(campaign, "+33699999998"),
     )
     assert core.handle(marketing).release_at is not None
     core.clock = clock
