@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     log_json: bool = True
     default_region: str = "FR"  # how national phone numbers are read
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # a campaign's CSV
     sandbox_receipt_delay: float = Field(default=1.0, ge=0)  # seconds
     sandbox_outcome: str = Field(default="deliver", pattern="^(deliver|fail|silent)$")
     relay_poll_interval: float = Field(default=0.1, gt=0)

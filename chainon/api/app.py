@@ -83,5 +83,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)
     app.include_router(consent.settings_router)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.max_request_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     return app

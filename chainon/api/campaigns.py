@@ -31,7 +31,6 @@ from domain.errors import InvalidInput, NotFound
 from projections.campaign_stats import counts
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
-MAX_UPLOAD = 50 * 1024 * 1024  # bytes: 100,000 rows with attributes fit many times over
 
 
 class FilterIn(Strict):
@@ -201,11 +200,7 @@ async def upload_audience(
     campaign = await _campaign(runtime, brand, campaign_id)
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_UPLOAD:
-                raise InvalidInput(f"at most {MAX_UPLOAD} bytes", field="csv")
+        async for chunk in request.stream():  # its size is held to CHAINON_MAX_UPLOAD_BYTES
             spool.write(decoder.decode(chunk))
         spool.write(decoder.decode(b"", final=True))
         spool.seek(0)

@@ -11,6 +11,7 @@ reading a body it answers with a bare 400).
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chainon.observability import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("chainon.http")
+_UPLOAD = re.compile(r"/v1/campaigns/[^/]+/audience")
 
 
 class TooLarge(HTTPException):
@@ -29,9 +31,14 @@ class TooLarge(HTTPException):
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # A campaign's audience (a CSV of 100,000 rows) is streamed to disk, not parsed in
+        # memory: it may be far larger than a JSON request.
+        self.max_upload_bytes = max_upload_bytes or max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,14 +59,17 @@ class RequestContext:
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
+        limit = self.max_body_bytes
+        if scope["method"] == "PUT" and _UPLOAD.fullmatch(scope["path"]):
+            limit = self.max_upload_bytes
         try:
             declared = headers.get(b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                await self._too_large(send_with_id)
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await self._too_large(send_with_id, limit)
                 return
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self.app(scope, self._limited(receive, limit), send_with_id)
         except TooLarge:
-            await self._too_large(send_with_id)
+            await self._too_large(send_with_id, limit)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
@@ -75,7 +85,7 @@ class RequestContext:
             )
             structlog.contextvars.unbind_contextvars("request_id")
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
 
         async def limited() -> Message:
@@ -83,19 +93,19 @@ class RequestContext:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    raise TooLarge(self.max_body_bytes)
+                if seen > limit:
+                    raise TooLarge(limit)
             return message
 
         return limited
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "type": "https://chainon.dev/problems/too-large",
                 "title": "Too large",
                 "status": 413,
-                "detail": TooLarge(self.max_body_bytes).detail,
+                "detail": TooLarge(limit).detail,
             }
         ).encode()
         await send(
