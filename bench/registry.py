@@ -233,6 +233,7 @@ def load() -> dict[str, Measurement]:
     import bench.limits.postgres
     import bench.limits.smpp
     import bench.limits.sqlite
+    import bench.scenarios.campaign
     import bench.scenarios.inbound_burst
     import bench.scenarios.outbound_receipts
     import bench.scenarios.rebuild

@@ -42,7 +42,7 @@ from projections.read_model_store import ReadModelStore
 
 log = structlog.get_logger()
 Call = Callable[..., Awaitable[Any]]
-BATCH = 200
+BATCH = 500  # as the runtime's batcher groups commands under load
 
 
 @dataclass

@@ -27,7 +27,7 @@ from domain.errors import InvalidInput, TransitionRefused
 MAX_NAME = 200
 MAX_TEMPLATE = 2000
 MIN_RATE = 1
-MAX_RATE = 1000  # messages per second per sender number
+MAX_RATE = 10_000  # messages per second per sender number
 
 
 class CampaignState(StrEnum):
