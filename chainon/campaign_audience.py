@@ -98,16 +98,20 @@ class AudienceStore:
 
     # The registry
 
-    def register(self, campaign_id: UUID, brand_id: UUID, created_at: str) -> None:
+    def register(
+        self, campaign_id: UUID, brand_id: UUID, created_at: str, *, active: bool = False
+    ) -> None:
+        """A draft is listed but not polled: scheduling it makes it active."""
         self.ensure()
         with self.store.transaction() as cur:
             cur.execute(
                 self.store.placeholders(
                     f"INSERT INTO {self.store.qualify(REGISTRY)} "
-                    "(campaign_id, brand_id, created_at, active) VALUES (%(c)s, %(b)s, %(t)s, 1) "
+                    "(campaign_id, brand_id, created_at, active) "
+                    "VALUES (%(c)s, %(b)s, %(t)s, %(a)s) "
                     "ON CONFLICT (campaign_id) DO NOTHING"
                 ),
-                {"c": str(campaign_id), "b": str(brand_id), "t": created_at},
+                {"c": str(campaign_id), "b": str(brand_id), "t": created_at, "a": int(active)},
             )
 
     def set_active(self, campaign_id: UUID, active: bool) -> None:

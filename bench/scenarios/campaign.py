@@ -105,7 +105,7 @@ async def _run(ctx: Context, runtime: Runtime, count: int) -> Result:
     )
     store = await runtime.call(lambda: AudienceStore.of(runtime.views.store))
     rows = [(n, {"first_name": f"Client {i}"}) for i, n in enumerate(numbers)]
-    await runtime.call(store.register, campaign_id, brand.id, "bench")
+    await runtime.call(lambda: store.register(campaign_id, brand.id, "bench", active=True))
     await runtime.call(store.fill, campaign_id, rows)
     await runtime.handle(
         cmd.ImportCampaignAudience(

@@ -141,6 +141,7 @@ def create(
             runtime.core.handle(
                 cmd.ScheduleCampaign(brand_id=found.id, campaign_id=campaign_id, start_at=start_at)
             )
+            store.set_active(campaign_id, True)
     out.print(Text(f"campaign {campaign_id}", style="bold green"))
 
 
