@@ -11,9 +11,11 @@ campaign's message went to, for the last campaign that wrote there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from projections.analytics import DEFAULT_PRICES, country_of
 from projections.projection import Fact, Projection, Table, Tx, one
 from projections.read_model_store import ReadModelStore
 
@@ -62,6 +64,13 @@ class CampaignStats(Projection):
         Table(
             "campaign_conversations", "conversation_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL"
         ),
+        # Billable units of the queued messages (SMS segments, else messages) by channel and
+        # country: SMS prices follow the country, as in the analytics.
+        Table(
+            "campaign_units",
+            "campaign_id TEXT NOT NULL, channel TEXT NOT NULL, country TEXT NOT NULL, "
+            "units INTEGER NOT NULL, PRIMARY KEY (campaign_id, channel, country)",
+        ),
     )
     facts = frozenset(
         {*_HELD, *_AFTER, "Conversation.MessageReceived", "Conversation.ConsentRequestRead"}
@@ -106,12 +115,26 @@ class CampaignStats(Projection):
             self._count(
                 tx, campaign, {bucket: 1, "segments": segments if bucket == "queued" else 0}
             )
+            if bucket == "queued":
+                self._units(tx, campaign, d)
             return
         self._set(tx, d["message_id"], bucket)
         change = {known["status"]: -1, bucket: 1}
         if bucket == "queued":
             change["segments"] = segments
+            self._units(tx, campaign, d)
         self._count(tx, campaign, change)
+
+    @staticmethod
+    def _units(tx: Tx, campaign: str, d: Any) -> None:
+        channel = d["channel"]
+        units = int(d["segments"]) if channel == "sms" else 1
+        tx.execute(
+            "INSERT INTO {campaign_units} (campaign_id, channel, country, units) "
+            "VALUES (%(c)s, %(h)s, %(k)s, %(u)s) ON CONFLICT (campaign_id, channel, country) "
+            "DO UPDATE SET units = {campaign_units}.units + excluded.units",
+            {"c": campaign, "h": channel, "k": country_of(d["recipient"]), "u": units},
+        )
 
     def _moved(self, tx: Tx, message: str, bucket: str, before: tuple[str, ...]) -> None:
         known = one(
@@ -154,6 +177,26 @@ class CampaignStats(Projection):
             "UPDATE {campaign_stats} SET " + sets + " WHERE campaign_id = %(c)s",
             {**change, "c": campaign},
         )
+
+
+def cost(store: ReadModelStore, campaign_id: UUID) -> tuple[Decimal, int]:
+    """What the campaign's queued messages cost at today's prices, and the units no price
+    covers."""
+    total, unpriced = Decimal(0), 0
+    for row in store.query(
+        CampaignStats(),
+        "SELECT channel, country, units FROM {campaign_units} WHERE campaign_id = %(c)s",
+        {"c": str(campaign_id)},
+    ):
+        units = int(row["units"])
+        price = DEFAULT_PRICES.get(
+            (row["channel"], row["country"]), DEFAULT_PRICES.get((row["channel"], ""))
+        )
+        if price is None:
+            unpriced += units
+        else:
+            total += price * units
+    return total, unpriced
 
 
 def counts(store: ReadModelStore, campaign_id: UUID) -> CampaignCounts:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import tempfile
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -28,7 +29,8 @@ from domain.brand import Brand
 from domain.campaign import MAX_RATE, MIN_RATE, AudienceKind, Campaign
 from domain.channels import Channel
 from domain.errors import InvalidInput, NotFound
-from projections.campaign_stats import counts
+from projections.analytics import CURRENCY
+from projections.campaign_stats import cost, counts
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 
@@ -83,6 +85,8 @@ class Progress(BaseModel):
     opt_outs: int
     opt_out_rate: float
     segments: int
+    cost: Decimal = Field(description="Of the queued messages at today's prices, in `currency`.")
+    currency: str
 
 
 class CampaignOut(BaseModel):
@@ -127,6 +131,7 @@ async def _campaign(runtime: Runtime, brand: Brand, campaign_id: UUID) -> Campai
 
 async def _out(runtime: Runtime, campaign: Campaign) -> CampaignOut:
     c = await runtime.call(lambda: counts(runtime.views.store, campaign.id))
+    spent, _ = await runtime.call(lambda: cost(runtime.views.store, campaign.id))
     reached = c.queued + c.deferred + c.blocked
     return CampaignOut(
         id=campaign.id,
@@ -157,6 +162,8 @@ async def _out(runtime: Runtime, campaign: Campaign) -> CampaignOut:
             opt_outs=c.opt_outs,
             opt_out_rate=round(c.opt_outs / reached, 4) if reached else 0.0,
             segments=c.segments,
+            cost=spent,
+            currency=CURRENCY,
         ),
     )
 

@@ -5,6 +5,7 @@ with the campaign named."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -235,3 +236,34 @@ async def test_a_csv_of_100_000_rows_is_taken_without_holding_it_in_memory(
     assert imported["errors"][0]["line"] == rows + 2
     # the file is ~4 MB; its rows as Python objects would be tens of MB
     assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+async def test_an_sms_campaign_counts_cost_replies_and_opt_outs_in_its_conversation(
+    api: httpx.AsyncClient, sqlite_runtime: Runtime
+) -> None:
+    from bench.scenarios.campaign import weekday_morning_shift
+    from tests.e2e.test_api import inbound
+
+    now = datetime.now(UTC)
+    shift = weekday_morning_shift(now)  # a weekday morning in Paris: no quiet hours
+    sqlite_runtime.core.clock = lambda: datetime.now(UTC) + shift
+    opened = await inbound(api, "Bonjour", sender="+33612345678")
+    await consent(api, opened["contact_id"], "grant")
+    campaign = (await create(api, channel="sms", template="Promo {{ first_name }} -20% STOP SMS"))[
+        "id"
+    ]
+    imported = await upload(api, campaign, "to,first_name\n+33612345678,Ana\n")
+    assert imported["recipients"] == 1
+    await api.post(f"/v1/campaigns/{campaign}/schedule", json={})
+    await until(api, campaign, lambda c: c["progress"]["sent"] == 1)
+
+    await inbound(api, "Merci, c'est jusqu'à quand ?", sender="+33612345678")
+    await inbound(api, "STOP", sender="+33612345678")
+    done = await until(api, campaign, lambda c: c["progress"]["opt_outs"] == 1)
+    progress = done["progress"]
+    assert (progress["queued"], progress["replies"], progress["opt_outs"]) == (1, 2, 1)
+    assert (progress["cost"], progress["currency"]) == ("0.045", "EUR")
+    conversation = (await api.get(f"/v1/conversations/{opened['conversation_id']}")).json()
+    bodies = [m["body"] for m in conversation["messages"]]
+    assert "Promo Ana -20% STOP SMS" in bodies  # the campaign's message, in their conversation
+    assert bodies.index("Promo Ana -20% STOP SMS") < bodies.index("STOP")
