@@ -26,9 +26,9 @@ from chainon.campaign_templates import Personalisation
 from chainon.runtime import Runtime
 from domain import commands as cmd
 from domain.brand import Brand
-from domain.campaign import MAX_RATE, MIN_RATE, AudienceKind, Campaign
+from domain.campaign import MAX_RATE, MIN_RATE, AudienceKind, Campaign, CampaignState
 from domain.channels import Channel
-from domain.errors import InvalidInput, NotFound
+from domain.errors import InvalidInput, NotFound, TransitionRefused
 from projections.analytics import CURRENCY
 from projections.campaign_stats import cost, counts
 
@@ -205,6 +205,9 @@ async def upload_audience(
     UTF-8, a header row with a `to` column; other columns are attributes). Each bad row is
     reported by line with its reason, the good rows are kept."""
     campaign = await _campaign(runtime, brand, campaign_id)
+    # Checked before the rows are touched: a scheduled campaign's audience is fixed.
+    if campaign.audience_kind is not AudienceKind.CSV or campaign.state is not CampaignState.DRAFT:
+        raise TransitionRefused("only a draft CSV campaign takes an audience")
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         async for chunk in request.stream():  # its size is held to CHAINON_MAX_UPLOAD_BYTES

@@ -150,6 +150,12 @@ async def test_pause_resume_and_cancel_follow_the_states(api: httpx.AsyncClient)
     later = {"start_at": "2099-01-01T08:00:00+00:00"}
     scheduled = (await api.post(f"/v1/campaigns/{campaign}/schedule", json=later)).json()
     assert scheduled["state"] == "scheduled"
+    again = await api.put(
+        f"/v1/campaigns/{campaign}/audience", content=b"to\n", headers={"Content-Type": "text/csv"}
+    )
+    assert_problem(again, 409, None)  # a scheduled campaign's audience is fixed
+    shown = (await api.get(f"/v1/campaigns/{campaign}")).json()
+    assert shown["progress"]["recipients"] == 3
     cancelled = (await api.post(f"/v1/campaigns/{campaign}/cancel")).json()
     assert cancelled["state"] == "cancelled"
     assert_problem(await api.post(f"/v1/campaigns/{campaign}/resume"), 409, None)
