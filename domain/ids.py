@@ -72,3 +72,8 @@ def idempotent_request_id(brand: UUID, key: str) -> UUID:
 def consent_id(brand: UUID, contact: UUID) -> UUID:
     """A contact's consent ledger with a brand: every change of one contact meets there."""
     return _named(f"consent:{brand}:{contact}")
+
+
+def webhook_endpoints_id(brand: UUID) -> UUID:
+    """The one aggregate holding a brand's webhook endpoints."""
+    return uuid5(NAMESPACE, f"webhooks:{brand}")

@@ -21,6 +21,7 @@ from chainon.api import (
     queue,
     rbm_webhook,
     sandbox,
+    webhooks,
 )
 from chainon.api.middleware import RequestContext
 from chainon.observability import configure_logging
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime
     problems.install(app)
     openapi.describe_errors(app)
-    routers = (messages, conversations, contacts, consent, sandbox, ops, analytics, queue)
+    routers = (messages, conversations, contacts, consent, sandbox, ops, analytics, queue, webhooks)
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)
     app.include_router(consent.settings_router)
