@@ -1,10 +1,19 @@
 """The ``chainon`` command. Its commands live by concern in this package's modules;
 importing them here registers them on ``app``."""
 
-from chainon.cli import brands, consent, conversations, projections, running
+from chainon.cli import brands, consent, conversations, projections, running, webhooks
 from chainon.cli.base import app
 
-__all__ = ["app", "brands", "consent", "conversations", "main", "projections", "running"]
+__all__ = [
+    "app",
+    "brands",
+    "consent",
+    "conversations",
+    "main",
+    "projections",
+    "running",
+    "webhooks",
+]
 
 
 def main() -> None:

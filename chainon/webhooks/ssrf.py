@@ -41,13 +41,16 @@ async def resolved(url: str) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-async def check(url: str, *, allow_private: bool) -> None:
-    """Raises ``Refused`` when any address the name resolves to is internal."""
+async def check(url: str, *, allow_private: bool, unresolved_ok: bool = False) -> None:
+    """Raises ``Refused`` when any address the name resolves to is internal (or, unless
+    ``unresolved_ok``, when it resolves to nothing)."""
     if allow_private:
         return
     try:
         addresses = await resolved(url)
     except OSError as exc:
+        if unresolved_ok:
+            return
         raise Refused(f"cannot resolve: {exc}") from None
     inside = [a for a in addresses if forbidden(a)]
     if inside:
@@ -55,9 +58,10 @@ async def check(url: str, *, allow_private: bool) -> None:
 
 
 async def check_input(url: str, *, allow_private: bool) -> None:
-    """``check`` for an endpoint being saved: a 422 naming ``url``."""
+    """``check`` for an endpoint being saved: a 422 naming ``url``. A name that does not
+    resolve yet is taken (its receiver may come later): each delivery checks again."""
     try:
-        await check(url, allow_private=allow_private)
+        await check(url, allow_private=allow_private, unresolved_ok=True)
     except Refused as exc:
         raise InvalidInput(
             f"{exc}; loopback, link-local and private addresses are refused unless "
