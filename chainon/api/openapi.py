@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from chainon.api.problems import PROBLEM_JSON, Problem
+from chainon.webhooks.schemas import webhooks
 
 _REF = "#/components/schemas/{model}"
 
@@ -45,6 +46,7 @@ def describe_errors(app: FastAPI) -> None:
 
 
 def _declare(document: dict[str, Any]) -> None:
+    document["webhooks"] = webhooks()
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template=_REF)
     schemas.update(problem.pop("$defs", {}))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 
 from chainon.api.app import create_app
@@ -28,7 +29,7 @@ EVERY = [
     "conversation.opened",
     "conversation.assigned",
     "conversation.resolved",
-]
+]  # in the domain's order (``domain.webhooks.EVENT_TYPES``)
 
 
 def hook_settings(data_dir: Path) -> Settings:
@@ -118,6 +119,13 @@ async def test_an_inbound_sms_and_its_reply_are_told_signed(
     ]
     assert received[0]["schema_version"] == 1
     assert [e["data"]["conversation_id"] for e in hook.events("conversation.opened")] == [cid]
+    doc = (await api.get("/openapi.json")).json()
+    assert doc["openapi"].startswith("3.1")
+    assert list(doc["webhooks"]) == [*EVERY, "fallback.triggered", "consent.changed"]
+    for event in hook.events():  # each as the document says, its version included
+        operation = doc["webhooks"][event["type"]]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        jsonschema.validate(event, schema)
     ids = [d.webhook_id for d in hook.delivered]
     assert len(ids) == len(set(ids))
     assert all(i.startswith("msg_") for i in ids)
