@@ -30,10 +30,12 @@ class Delivery:
 @dataclass
 class Receiver:
     url: str
-    mode: str = "ok"  # ok | down | hang
+    mode: str = "ok"  # ok | down | hang | hold (until ``gate`` is set)
     secrets: list[str] = field(default_factory=list)  # each must verify every delivery
     received: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: threading.Event = field(default_factory=threading.Event)
+    held: list[str] = field(default_factory=list)  # webhook ids of requests being held
 
     def verified(self, headers: dict[str, str], body: bytes) -> dict[str, Any] | None:
         payload = None
@@ -65,9 +67,12 @@ def receiver(path: str = "/hooks") -> Iterator[Receiver]:
         def do_POST(self) -> None:
             me = box["r"]
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            headers = {k.lower(): v for k, v in self.headers.items()}
             if me.mode == "hang":
                 time.sleep(12)  # past Chainon's 10 s timeout
-            headers = {k.lower(): v for k, v in self.headers.items()}
+            if me.mode == "hold":
+                me.held.append(headers["webhook-id"])
+                me.gate.wait(30)
             answered = 503 if me.mode == "down" else 200
             with me.lock:
                 me.received.append(Delivery(headers, body, me.verified(headers, body), answered))
