@@ -32,8 +32,10 @@ EVERY = [
 ]  # in the domain's order (``domain.webhooks.EVENT_TYPES``)
 
 
-def hook_settings(data_dir: Path) -> Settings:
-    return make_settings(StoreKind.SQLITE, data_dir).model_copy(
+def hook_settings(
+    data_dir: Path, store: StoreKind = StoreKind.SQLITE, dsn: str | None = None
+) -> Settings:
+    return make_settings(store, data_dir, dsn).model_copy(
         update={
             "webhooks_allow_private": True,  # the receiver is on 127.0.0.1, plain http
             "webhooks_retry_scale": 0.05,  # 5 s → 0.25 s, 1 min → 3 s
@@ -42,9 +44,13 @@ def hook_settings(data_dir: Path) -> Settings:
     )
 
 
-@pytest.fixture
-async def hooked(tmp_path: Path) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    runtime = Runtime(hook_settings(tmp_path))
+@pytest.fixture(params=[StoreKind.SQLITE])
+async def hooked(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    store: StoreKind = request.param
+    dsn = request.getfixturevalue("postgres_dsn") if store is StoreKind.POSTGRES else None
+    runtime = Runtime(hook_settings(tmp_path, store, dsn))
     await runtime.start()
     brand = register(runtime)
     app = create_app(runtime=runtime)
@@ -95,6 +101,7 @@ async def until(check: Callable[[], bool], within: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize("hooked", [StoreKind.SQLITE, StoreKind.POSTGRES], indirect=True)
 async def test_an_inbound_sms_and_its_reply_are_told_signed(
     hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
 ) -> None:
@@ -131,6 +138,7 @@ async def test_an_inbound_sms_and_its_reply_are_told_signed(
     assert all(i.startswith("msg_") for i in ids)
 
 
+@pytest.mark.parametrize("hooked", [StoreKind.SQLITE, StoreKind.POSTGRES], indirect=True)
 async def test_a_receiver_down_then_up_gets_every_event_with_stable_ids(
     hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
 ) -> None:
@@ -192,6 +200,7 @@ async def test_a_rotated_secret_verifies_with_both_during_the_overlap(
     assert len(hook.received[0].headers["webhook-signature"].split(" ")) == 2
 
 
+@pytest.mark.parametrize("hooked", [StoreKind.SQLITE, StoreKind.POSTGRES], indirect=True)
 async def test_replay_since_a_time_sends_again_under_the_same_ids(
     hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
 ) -> None:
