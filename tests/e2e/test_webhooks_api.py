@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,13 +17,14 @@ import pytest
 
 from chainon.api.app import create_app
 from chainon.runtime import Runtime
-from chainon.settings import Settings, StoreKind
+from chainon.settings import BusKind, Settings, StoreKind
 from tests.conftest import BRAND_SMS, BrandWithKey, make_settings, register
 from tests.webhook_receiver import Receiver, receiver
 
 pytestmark = pytest.mark.asyncio
 
 CONSUMER = "+33612345678"
+KAFKA = "kafka"
 EVERY = [
     "message.received",
     "message.status",
@@ -48,9 +50,20 @@ def hook_settings(
 async def hooked(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    store: StoreKind = request.param
+    """``KAFKA``: distributed, the webhooks role follows ``chainon.events.v1``."""
+    kafka = request.param == KAFKA
+    store: StoreKind = StoreKind.POSTGRES if kafka else request.param
     dsn = request.getfixturevalue("postgres_dsn") if store is StoreKind.POSTGRES else None
-    runtime = Runtime(hook_settings(tmp_path, store, dsn))
+    settings = hook_settings(tmp_path, store, dsn)
+    if kafka:
+        settings = settings.model_copy(
+            update={
+                "bus": BusKind.KAFKA,
+                "kafka_bootstrap": request.getfixturevalue("kafka_bootstrap"),
+                "topic_prefix": f"wh{uuid.uuid4().hex[:8]}",
+            }
+        )
+    runtime = Runtime(settings)
     await runtime.start()
     brand = register(runtime)
     app = create_app(runtime=runtime)
@@ -101,7 +114,7 @@ async def until(check: Callable[[], bool], within: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize("hooked", [StoreKind.SQLITE, StoreKind.POSTGRES], indirect=True)
+@pytest.mark.parametrize("hooked", [StoreKind.SQLITE, StoreKind.POSTGRES, KAFKA], indirect=True)
 async def test_an_inbound_sms_and_its_reply_are_told_signed(
     hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
 ) -> None:
