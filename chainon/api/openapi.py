@@ -1,4 +1,5 @@
-"""The OpenAPI document, told what FastAPI cannot see: how the API answers an error.
+"""The OpenAPI document, told what FastAPI cannot see: how the API answers an error, and the
+webhooks Chainon sends (3.1's ``webhooks``, from ``chainon.webhooks.schemas``).
 
 Every error is problem+json (``problems.py``), whichever operation raised it, and FastAPI
 would describe a 422 as its own JSON shape and the others not at all. Generated clients and
