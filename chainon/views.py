@@ -10,7 +10,7 @@ from adapters.persistence.port import log_of
 from chainon.core import Core
 from projections.projection import Projection
 from projections.read_model_store import ReadModelStore
-from projections.runner import FEED, Views
+from projections.runner import Views
 
 
 def views_of(
@@ -19,7 +19,6 @@ def views_of(
     projections: Sequence[Projection],
     *,
     fed_by_bus: bool = False,
-    feed: str = FEED,
 ) -> Views:
     return Views(
         log_of(core.recorder),
@@ -27,5 +26,4 @@ def views_of(
         store,
         projections,
         fed_by_bus=fed_by_bus,
-        feed=feed,
     )

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from adapters.bus.port import Bus, BusUnavailable
+from adapters.persistence.port import log_of
 from chainon.consuming import LagReport
 from chainon.core import Core
 from chainon.polling import follow
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
-from chainon.views import views_of
 from chainon.webhooks import endpoints
 from chainon.webhooks.delivery import Deliveries
 from chainon.webhooks.outbox import FEED, WebhookOutbox
-from domain.webhooks import Endpoint
+from domain.webhooks import Endpoint, WebhookEndpoints
+from projections.projection import Fact
 from projections.read_model_store import ReadModelStore
 from projections.runner import Views
 from projections.topic_feed import TopicFeed
@@ -41,9 +42,15 @@ class WebhookWorker:
         self.topics = topics
         self.call = call
         self.outbox = WebhookOutbox(self.subscribers)
+        self.batch_endpoints: dict[UUID, WebhookEndpoints | None] = {}
 
     def subscribers(self, brand_id: UUID, kind: str, at: datetime) -> list[UUID]:
-        held = endpoints.endpoints_of(self.core, brand_id)
+        """Read once per brand per batch: the batch was read from the log before, so every
+        endpoint added before one of its events is seen (``created_at`` leaves out the
+        later ones)."""
+        if brand_id not in self.batch_endpoints:
+            self.batch_endpoints[brand_id] = endpoints.endpoints_of(self.core, brand_id)
+        held = self.batch_endpoints[brand_id]
         if held is None:
             return []
         return [e.id for e in held.endpoints.values() if e.wants(kind) and e.created_at <= at]
@@ -58,8 +65,10 @@ class WebhookWorker:
     @functools.cached_property
     def views(self) -> Views:
         """The outbox's database, opened by the processes that feed or read it."""
-        return views_of(
-            self.core,
+        return _Batches(
+            self.batch_endpoints,
+            log_of(self.core.recorder),
+            self.core.mapper.to_domain_event,
             self._store(),
             [self.outbox],
             fed_by_bus=self.settings.bus is BusKind.KAFKA,
@@ -116,3 +125,19 @@ class WebhookWorker:
     def close(self) -> None:
         if "views" in self.__dict__:
             self.views.store.close()
+
+
+class _Batches(Views):
+    """The outbox's runner, forgetting the endpoints it read at each batch (both feeds)."""
+
+    def __init__(self, read: dict[UUID, WebhookEndpoints | None], *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.read = read
+
+    def apply(self, facts: Sequence[Fact]) -> None:
+        self.read.clear()
+        super().apply(facts)
+
+    def feed_from_store(self) -> int:
+        self.read.clear()
+        return super().feed_from_store()
