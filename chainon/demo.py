@@ -24,6 +24,8 @@ from chainon.errors import DemoFailed
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
 from chainon.terminal import render_timeline, status_history
+from chainon.webhooks import endpoints
+from chainon.webhooks.local_receiver import LocalReceiver
 from domain import commands as cmd
 from domain import ids
 from domain.addresses import parse_phone
@@ -140,6 +142,8 @@ def story_settings(data_dir: Path) -> Settings:
         sandbox_receipt_delay=0.3,
         sandbox_outcome="deliver",
         relay_poll_interval=0.05,
+        webhooks_allow_private=True,  # the story's receiver listens on 127.0.0.1
+        webhooks_poll_interval=0.05,
     )
 
 
@@ -147,7 +151,8 @@ async def tell_story(settings: Settings, console: Console) -> None:
     rt = Runtime(settings)
     await rt.start()
     try:
-        await _story(rt, console)
+        with LocalReceiver() as receiver:
+            await _story(rt, console, receiver)
         # The read models are part of the story: leave them caught up with the store.
         await rt.call(rt.views.run_until_idle)
     finally:
@@ -155,7 +160,7 @@ async def tell_story(settings: Settings, console: Console) -> None:
         rt.close()
 
 
-async def _story(rt: Runtime, out: Console) -> None:
+async def _story(rt: Runtime, out: Console, receiver: LocalReceiver) -> None:
     def say(line: str, style: str = "") -> None:
         out.print(Text(line, style=style), soft_wrap=True)
 
@@ -172,6 +177,18 @@ async def _story(rt: Runtime, out: Console) -> None:
         f"and has the RCS agent {STORY_AGENT}.",
         "bold",
     )
+
+    hook = await rt.call(
+        endpoints.add,
+        rt.core,
+        brand.id,
+        receiver.url,
+        ["message.received", "message.status"],
+        "the shop's backend",
+        allow_private=True,
+    )
+    receiver.secret = hook.secret
+    say(f"Its shop backend takes signed webhooks at {receiver.url} (secret {hook.secret[:12]}…)")
 
     say(f"\n{CONSUMER} writes: “Bonjour, ma commande n'est pas arrivée”")
     first = await rt.provider.inject_inbound(
@@ -212,9 +229,26 @@ async def _story(rt: Runtime, out: Console) -> None:
     )
     say("✓ camille resolves the conversation\n", "green")
 
+    await _show_webhooks(out, receiver)
     await _show_timeline(rt, out, brand, conversation_id, CONSUMER)
     await _fallback_scene(rt, out, brand)
     say("\nEvery line above is a stored event: replay them and you get the same story.", "dim")
+
+
+async def _show_webhooks(out: Console, receiver: LocalReceiver) -> None:
+    """What the brand's backend was told, as it arrived: one line per webhook."""
+    deadline = asyncio.get_running_loop().time() + RECEIPT_TIMEOUT
+    while len(receiver.received()) < 5:  # received, queued, sent, delivered, received
+        if asyncio.get_running_loop().time() > deadline:
+            raise DemoFailed("the shop backend did not get its webhooks")
+        await asyncio.sleep(0.05)
+    out.print(Text("The shop backend received, signature verified:", style="bold"))
+    for webhook_id, payload, verified in receiver.received():
+        status = payload["data"].get("status")
+        what = payload["type"] + (f" {status}" if status else "")
+        mark = "✓" if verified else "✗"
+        out.print(Text(f"  {mark} {what:<24} webhook-id {webhook_id}"), soft_wrap=True)
+    out.print()
 
 
 async def _fallback_scene(rt: Runtime, out: Console, brand: Brand) -> None:

@@ -65,6 +65,25 @@ RELAY_PUBLISHED = Counter(
     registry=REGISTRY,
 )
 
+WEBHOOK_ATTEMPTS = Counter(
+    "chainon_webhook_attempts_total",
+    "Webhook delivery attempts, by endpoint.",
+    ["endpoint"],
+    registry=REGISTRY,
+)
+WEBHOOK_FAILURES = Counter(
+    "chainon_webhook_failures_total",
+    "Webhook delivery attempts that failed (non-2xx, timeout, refused), by endpoint.",
+    ["endpoint"],
+    registry=REGISTRY,
+)
+WEBHOOK_OLDEST = Gauge(
+    "chainon_webhook_oldest_undelivered_seconds",
+    "Age of the oldest event an endpoint is still owed.",
+    ["endpoint"],
+    registry=REGISTRY,
+)
+
 
 class _CurrentStderr:
     """Whatever ``sys.stderr`` is when a line is written, not when logging was configured

@@ -60,19 +60,27 @@ def _looked_up(command: cmd.Command, default_region: str) -> Iterable[UUID]:
 
 
 def _prefetch_contacts(decisions: DecisionCache, batch: Batch, default_region: str) -> None:
-    """The contacts the batch's sends address, then their current conversations: what
-    a send looks up after the contact's index entry, two queries for the whole batch
-    (none when every recipient is new, as in a campaign)."""
-    entries = (
-        decisions.cached(entry)
+    """The contacts the batch's sends address and their consent ledgers, then their
+    current conversations: what a send looks up after the contact's index entry, two
+    queries for the whole batch (one when every recipient is new, as in a campaign)."""
+    sends = [
+        (command, entry)
         for command, _ in batch
         if isinstance(command, cmd.SendMessage)
         and (entry := contact_entry(command, default_region)) is not None
-    )
-    contact_ids = [e.target_id for e in entries if isinstance(e, IndexEntry)]
-    if not contact_ids:
-        return
-    decisions.prefetch(contact_ids)
+    ]
+    contact_ids: list[UUID] = []
+    ledgers: list[UUID] = []  # the consent the send policy asks, known or new contact
+    for command, entry in sends:
+        found = decisions.cached(entry)
+        if isinstance(found, IndexEntry):
+            contact_ids.append(found.target_id)
+            ledgers.append(ids.consent_id(command.brand_id, found.target_id))
+        else:
+            address = parse_address(command.to, default_region=default_region, field="to")
+            new = ids.contact_id(command.brand_id, address.value)
+            ledgers.append(ids.consent_id(command.brand_id, new))
+    decisions.prefetch([*contact_ids, *ledgers])
     contacts = (decisions.cached(i) for i in contact_ids)
     decisions.prefetch(
         c.current_conversation_id

@@ -14,6 +14,7 @@ class Role(StrEnum):
     RELAY = "relay"  # publishes the store's events (the outbox)
     DISPATCH = "dispatch"  # hands outbound messages to the channel provider
     VIEWS = "views"  # keeps the read models the API serves
+    WEBHOOKS = "webhooks"  # owes the brands' endpoints their events, and delivers them
 
 
 EVERY_ROLE = frozenset(Role)

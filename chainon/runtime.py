@@ -47,6 +47,7 @@ from chainon.roles import EVERY_ROLE, Role
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
 from chainon.views import views_of
+from chainon.webhooks.worker import WebhookWorker
 from domain import commands as cmd
 from domain.brand import DEFAULT_PROVIDER, Brand
 from domain.channels import Channel
@@ -223,8 +224,13 @@ class Runtime:
             self.call,
             interval=settings.deadline_poll_interval,
         )
+        self.webhooks = WebhookWorker(self.core, settings, self.bus, self.topics, self.call)
         self._stopping = asyncio.Event()
-        self._wakes = {Role.RELAY: asyncio.Event(), Role.VIEWS: asyncio.Event()}
+        self._wakes = {
+            Role.RELAY: asyncio.Event(),
+            Role.VIEWS: asyncio.Event(),
+            Role.WEBHOOKS: asyncio.Event(),
+        }
         self._tasks: list[asyncio.Task[None]] = []
 
     def _email_provider(self) -> EmailProvider | None:
@@ -335,6 +341,7 @@ class Runtime:
             Role.RELAY: lambda: self.relay.run(self._stopping, self._wakes[Role.RELAY]),
             Role.DISPATCH: lambda: self.dispatch_worker.run(self._stopping),
             Role.VIEWS: self._views_feed,
+            Role.WEBHOOKS: lambda: self.webhooks.run(self._stopping, self._wakes[Role.WEBHOOKS]),
         }
         self._tasks = [
             asyncio.create_task(run(), name=role.value)
@@ -383,6 +390,7 @@ class Runtime:
         self.pool.shutdown(wait=True)
         if "views" in self.__dict__:  # opened only if it was used
             self.views.store.close()
+        self.webhooks.close()
         self.core.close()
 
     async def _views_feed(self) -> None:

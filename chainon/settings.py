@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # How often the views process looks for deadlines that fell due (RCS fallbacks,
     # receipts; seconds).
     deadline_poll_interval: float = Field(default=0.5, gt=0)
+    # Webhooks to loopback, link-local and private addresses (and plain http): development.
+    webhooks_allow_private: bool = False
+    # The retry schedule and window multiplied by this (tests and demos shorten them).
+    webhooks_retry_scale: float = Field(default=1.0, gt=0, le=1.0)
+    webhooks_poll_interval: float = Field(default=0.5, gt=0)
     # How long a sent SMS or RCS message waits for its delivery receipt before it becomes
     # expired (seconds; an SMPP link's validity_period wins for its messages). Email has
     # no receipts: sent is final.
@@ -183,6 +188,10 @@ class Settings(BaseSettings):
     @property
     def views_path(self) -> Path:
         return self.data_dir / "views.sqlite3"
+
+    @property
+    def webhooks_path(self) -> Path:
+        return self.data_dir / "webhooks.sqlite3"
 
     @property
     def bus_path(self) -> Path:

@@ -80,6 +80,7 @@ BrandCommand = Annotated[
     | cmd.ConfigureQueue
     | cmd.SetAgentCapacity
     | cmd.ConfigureFallback
+    | cmd.ConfigureOptOutMention
     | cmd.GrantConsent
     | cmd.RevokeConsent,
     Field(discriminator="type"),

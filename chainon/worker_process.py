@@ -1,4 +1,5 @@
-"""One worker process: a single role (core, relay, dispatch or views) with health and metrics.
+"""One worker process: a single role (core, relay, dispatch, views or webhooks), with
+health and metrics.
 
 It stops cleanly on SIGTERM or SIGINT: the batch in hand is finished and committed, and
 the consumer leaves its group, so its partitions move to the other workers at once.

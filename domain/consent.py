@@ -25,17 +25,9 @@ from eventsourcing.domain import Aggregate, event
 from domain import ids
 from domain.channels import Channel
 from domain.errors import InvalidInput
+from domain.purpose import Purpose as Purpose  # re-exported: its old home
 
 MAX_EVIDENCE_TEXT = 2000
-
-
-class Purpose(StrEnum):
-    """Why a message is sent. Consent is kept for the last two; a conversational reply
-    needs the contact to have written recently, which the conversation knows."""
-
-    CONVERSATIONAL = "conversational"
-    SERVICE = "service"
-    MARKETING = "marketing"
 
 
 CONSENTED = (Purpose.MARKETING, Purpose.SERVICE)

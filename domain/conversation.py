@@ -3,7 +3,7 @@
 Command methods decide and refuse with a reason; the ``@event`` methods only apply state,
 because they run again on every replay.
 
-Why one module of about 800 lines rather than the ~400 the rest keeps to: eventsourcing
+Why one module of over 1,100 lines rather than the ~400 the rest keeps to: eventsourcing
 reads an aggregate's ``@event`` methods and event classes from its own class body, and an
 aggregate split over base aggregates gets every inherited event class redefined on the
 subclass by the metaclass; each stored event is read back through its class's explicit

@@ -78,3 +78,8 @@ def campaign_message_id(campaign: UUID, address: str) -> UUID:
     """A campaign's message to one recipient: a worker restarted mid-batch sends it again
     under the same id, which the conversation already holds, so nobody gets it twice."""
     return uuid5(NAMESPACE, f"campaign-message:{campaign}:{address}")
+
+
+def webhook_endpoints_id(brand: UUID) -> UUID:
+    """The one aggregate holding a brand's webhook endpoints."""
+    return uuid5(NAMESPACE, f"webhooks:{brand}")

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The distributed mode on one machine: PostgreSQL, Kafka, the three workers and the API,
+# The distributed mode on one machine: PostgreSQL, Kafka, the four workers and the API,
 # started in the background and stopped by their PIDs, from any shell (make dist-up /
 # make dist-down).
 #
 #   dist.sh up DIR     start (or reuse) PostgreSQL in DIR/postgres and Kafka in DIR/kafka,
-#                      then `chainon serve` and `chainon worker core|relay|dispatch`, each
+#                      then `chainon serve` and `chainon worker core|relay|dispatch|webhooks`, each
 #                      detached, with DIR/run/NAME.pid and DIR/run/NAME.log; waits until
 #                      each answers, and prints the settings they use (DIR/run/env)
 #   dist.sh down DIR   stop the API and the workers (SIGTERM: each finishes its batch,
@@ -26,7 +26,7 @@ ROOT=$(cd -- "$HERE/.." && pwd -P)
 HOST=127.0.0.1
 API_PORT=${CHAINON_PORT:-8000}
 TIMEOUT=${CHAINON_DIST_TIMEOUT:-90}
-WORKERS=(core relay dispatch)
+WORKERS=(core relay dispatch webhooks)
 STOP_TIMEOUT=30
 
 usage() {
@@ -109,8 +109,8 @@ cmd_up() {
     bash "$HERE/postgres/pg.sh" start "$DIR/postgres" >/dev/null
     bash "$HERE/kafka/kafka.sh" start "$DIR/kafka" >/dev/null
     local ports
-    mapfile -t ports < <(free_ports 3)
-    ((${#ports[@]} == 3)) || die "could not find three free TCP ports on $HOST"
+    mapfile -t ports < <(free_ports "${#WORKERS[@]}")
+    ((${#ports[@]} == ${#WORKERS[@]})) || die "could not find ${#WORKERS[@]} free TCP ports on $HOST"
     if ! running_pid serve >/dev/null; then
         {
             printf 'CHAINON_STORE=postgres\nCHAINON_BUS=kafka\n'
@@ -179,7 +179,7 @@ cmd_down() {
     RUN=$DIR/run
     # The API first (nothing new comes in), then the stages in the order records flow.
     local name
-    for name in serve core relay dispatch; do
+    for name in serve core relay dispatch webhooks; do
         stop_process "$name"
     done
     if [[ -d $DIR/kafka ]]; then bash "$HERE/kafka/kafka.sh" stop "$DIR/kafka" --keep; fi

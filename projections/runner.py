@@ -75,8 +75,10 @@ class Views:
         projections: Sequence[Projection],
         *,
         fed_by_bus: bool = False,
+        feed: str = FEED,
     ) -> None:
         self.log = log
+        self.feed = feed  # the store feed's own position (another follower has its own)
         self.decode = decode
         self.store = store
         self.projections = {p.name: p for p in projections}
@@ -105,14 +107,14 @@ class Views:
 
         Every projection's rows and versions and the feed's position commit in one
         transaction: one write lock and one commit per batch, not one per projection."""
-        start = self.store.named_position(FEED) + 1
+        start = self.store.named_position(self.feed) + 1
         notifications = self.log.notifications(start=start, limit=BATCH)
         if notifications:
             facts = facts_of(self.decode, notifications)
             with self.store.transaction(pipelined=True) as cur:
                 for projection in self.projections.values():
                     self.store.apply_in(cur, projection, facts)
-                self.store.set_position_in(cur, FEED, notifications[-1].id)
+                self.store.set_position_in(cur, self.feed, notifications[-1].id)
         return len(notifications)
 
     def run_until_idle(self) -> int:
@@ -128,7 +130,7 @@ class Views:
         """The store position every projection has reached (what reads may rely on)."""
         if self.fed_by_bus:
             return min(self._marks(list(self.projections.values())).values())
-        feed = self.store.named_position(FEED)
+        feed = self.store.named_position(self.feed)
         lowest = min(self.store.position(p) for p in self.projections.values())
         return max(feed, lowest)
 
@@ -187,7 +189,7 @@ class Views:
         if self.fed_by_bus:
             marks = self._marks(list(self.projections.values()), head=head)
             return [Status(name, marks[name], head) for name in self.projections]
-        feed = self.store.named_position(FEED)  # the store feed's own: none when bus-fed
+        feed = self.store.named_position(self.feed)  # the store feed's own: none when bus-fed
         return [
             Status(name, max(self.store.position(p), feed), head)
             for name, p in self.projections.items()

@@ -23,6 +23,7 @@ from chainon.api import (
     queue,
     rbm_webhook,
     sandbox,
+    webhooks,
 )
 from chainon.api.middleware import RequestContext
 from chainon.observability import configure_logging
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         ops,
         analytics,
         queue,
+        webhooks,
     )
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)

@@ -1,4 +1,5 @@
-"""The OpenAPI document, told what FastAPI cannot see: how the API answers an error.
+"""The OpenAPI document, told what FastAPI cannot see: how the API answers an error, and the
+webhooks Chainon sends (3.1's ``webhooks``, from ``chainon.webhooks.schemas``).
 
 Every error is problem+json (``problems.py``), whichever operation raised it, and FastAPI
 would describe a 422 as its own JSON shape and the others not at all. Generated clients and
@@ -13,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from chainon.api.problems import PROBLEM_JSON, Problem
+from chainon.webhooks.schemas import webhooks
 
 _REF = "#/components/schemas/{model}"
 
@@ -45,6 +47,7 @@ def describe_errors(app: FastAPI) -> None:
 
 
 def _declare(document: dict[str, Any]) -> None:
+    document["webhooks"] = webhooks()
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template=_REF)
     schemas.update(problem.pop("$defs", {}))

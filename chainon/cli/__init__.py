@@ -1,7 +1,7 @@
 """The ``chainon`` command. Its commands live by concern in this package's modules;
 importing them here registers them on ``app``."""
 
-from chainon.cli import brands, campaigns, consent, conversations, projections, running
+from chainon.cli import brands, campaigns, consent, conversations, projections, running, webhooks
 from chainon.cli.base import app
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "main",
     "projections",
     "running",
+    "webhooks",
 ]
 
 

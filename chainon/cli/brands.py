@@ -20,8 +20,8 @@ from chainon.cli.base import (
     show_key,
 )
 from domain.channels import Channel
-from domain.consent import Purpose
 from domain.message_status import MessageStatus
+from domain.purpose import Purpose
 
 
 @brands.command("create")

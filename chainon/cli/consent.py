@@ -8,7 +8,7 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import typer
@@ -17,11 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 from chainon.cli.base import app, brand_of, console, runtime_of, settings_of
-from chainon.core import Core
-from domain import ids
-from domain.consent import Consent
-from domain.contact import Contact
 from domain.errors import InvalidInput
+
+if TYPE_CHECKING:  # the store's modules load when a command runs: `chainon version` stays light
+    from chainon.core import Core
+    from domain.consent import Consent
 
 consent = typer.Typer(no_args_is_help=True, help="Consent: the evidence of every change.")
 app.add_typer(consent, name="consent")
@@ -46,6 +46,8 @@ COLUMNS = (
 
 
 def ledgers(core: Core, brand_id: UUID) -> Iterator[Consent]:
+    from domain.consent import Consent
+
     """Every consent ledger of the brand, in the order they were opened (the store's)."""
     start = 1
     while True:
@@ -62,6 +64,8 @@ def ledgers(core: Core, brand_id: UUID) -> Iterator[Consent]:
 
 
 def rows(core: Core, ledger: Consent) -> Iterator[dict[str, Any]]:
+    from domain.contact import Contact
+
     contact = core.find(Contact, ledger.contact_id)
     addresses = " ".join(a.value for a in contact.addresses) if contact else ""
     for change in ledger.changes:
@@ -103,6 +107,9 @@ def export(
 ) -> None:
     """Every consent change of the brand's contacts with its evidence: source, time, the
     raw text or request, the channel and address it came on, who made it, the rule."""
+    from domain import ids
+    from domain.consent import Consent
+
     if output.suffix not in (".csv", ".json"):
         raise InvalidInput("must end in .csv or .json", field="output")
     with runtime_of(settings_of(ctx)) as runtime:

@@ -125,7 +125,7 @@ def _show_demo(out: Console, demo: DemoKey) -> None:
 @app.command()
 def worker(
     ctx: typer.Context,
-    role: Annotated[Role, typer.Argument(help="core, relay, dispatch or views.")],
+    role: Annotated[Role, typer.Argument(help="core, relay, dispatch, views or webhooks.")],
 ) -> None:
     """Run one worker role in this process, until SIGTERM (distributed mode).
 

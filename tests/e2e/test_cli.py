@@ -27,6 +27,13 @@ def test_demo_tells_the_story_in_a_throwaway_directory(chainon: Run, data_dir: P
     assert "delivered" in result.stdout
     assert "resolved by camille" in result.stdout
     assert "Merci !" in result.stdout
+    assert "The shop backend received, signature verified:" in result.stdout
+    for status in ("queued", "sent", "delivered"):
+        assert re.search(
+            rf"✓ message\.status {status} +webhook-id msg_[0-9a-f]{{32}}", result.stdout
+        )
+    assert result.stdout.count("✓ message.received ") == 2
+    assert "✗" not in result.stdout  # every signature verified
     assert not data_dir.exists()  # neither CHAINON_DATA_DIR nor ./var was touched
 
 

@@ -164,3 +164,30 @@ def test_the_review_lists_the_uncertain_opt_outs_and_their_outcome(tmp_path: Pat
     assert "unconfirmed" in first
     assert "restored (keyword" in second
     assert "+33612345683" not in result.output  # a clear STOP is no case to review
+
+
+def test_an_opt_out_in_plain_words_is_exported_with_the_rule_that_read_it(tmp_path: Path) -> None:
+    """Issue 24: "revoked by phrase 'Stop texting me' on SMS at …, rule en.phrase.…"."""
+    runtime = Runtime(make_settings(StoreKind.SQLITE, tmp_path))
+    try:
+        brand = register(runtime)
+        contact = contact_with_history(runtime.core, brand.id, "+33612345677")
+        runtime.core.handle(
+            cmd.ReceiveMessage(
+                provider="sandbox",
+                provider_message_id="stop-words",
+                channel=Channel.SMS,
+                sender="+33612345677",
+                recipient=BRAND_SMS,
+                body="Please stop texting me",
+            )
+        )
+    finally:
+        runtime.close()
+    out = tmp_path / "words.json"
+    result = export(tmp_path, "--contact", str(contact), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    last = json.loads(out.read_text())[-1]
+    assert (last["change"], last["source"], last["channel"]) == ("revoked", "phrase", "sms")
+    assert last["rule"] == "en.phrase.stop_texting"
+    assert last["text"] == "Please stop texting me"

@@ -95,7 +95,7 @@ def test_dist_up_starts_the_whole_set_and_dist_down_stops_it_by_pid(data_dir: Pa
 
     up = dist("up")
     run = data_dir / "run"
-    names = ("serve", "core", "relay", "dispatch")
+    names = ("serve", "core", "relay", "dispatch", "webhooks")
     pids = {name: int((run / f"{name}.pid").read_text()) for name in names if up.returncode == 0}
     try:
         assert up.returncode == 0, up.stderr

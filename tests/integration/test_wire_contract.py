@@ -15,6 +15,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,14 @@ from domain import commands as cmd
 from domain.brand import Brand
 from domain.channels import Channel
 from domain.message_status import MessageStatus
+from domain.purpose import Purpose
 from domain.rich_content import RichContent, SuggestedReply
 from tests.conftest import BRAND_SMS, make_settings
 
 SMPP_SENDER = "+33939000002"  # the second brand's number, carried by the SMPP link
-PAUL, CLAIRE, LEA, HUGO, INES, JULES, MAX = (f"+3361234567{n}" for n in range(7))
+PAUL, CLAIRE, LEA, HUGO, INES, JULES, MAX, ROSE = (f"+3361234567{n}" for n in range(8))
+SATURDAY_NIGHT_IN_PARIS = datetime(2026, 12, 5, 20, 0, tzinfo=UTC)  # 21:00 there
+MONDAY_MORNING_IN_PARIS = datetime(2026, 12, 7, 7, 30, tzinfo=UTC)  # 08:30 there
 QUESTION = RichContent(
     text="Votre colis arrive demain. Ce créneau vous convient ?",
     suggestions=[
@@ -175,6 +179,8 @@ class Story:
         await self.conversation_with_agents()
         await self.rcs_fallbacks()
         await self.smpp()
+        await self.consent_and_quiet_hours()
+        await self.receipt_overdue()
         # A message to a number no brand owns is refused, and kept as a fact.
         await self.runtime.provider.inject_inbound(
             sender=PAUL, recipient="+33939000099", body="Allô ?"
@@ -296,6 +302,62 @@ class Story:
         await self.send(self.atelier, MAX, body="Votre commande 43 est partie.")
         await self.wire.event("Conversation.SegmentDelivered")
         await self.wire.event("Conversation.MessageExpired")
+
+    async def consent_and_quiet_hours(self) -> None:
+        """Marketing: blocked without an opt-in, held by quiet hours then released; replies
+        read as consent (words the detector is unsure of, then a clear STOP)."""
+        core, b = self.runtime.core, self.brand.id
+        registered = await self.wire.event("Contact.Registered", lambda d: d["address"] == PAUL)
+        paul = uuid.UUID(registered["aggregate_id"])
+        await self.command(cmd.ConfigureOptOutMention(brand_id=b, append=True), str(b))
+        promo = "Soldes d'hiver : -30 % ce week-end."
+        await self.send(self.brand, PAUL, body=promo, purpose=Purpose.MARKETING)
+        await self.wire.event("Conversation.MessageBlocked")  # no opt-in yet
+        grant = cmd.GrantConsent(brand_id=b, contact_id=paul, purpose=Purpose.MARKETING)
+        await self.command(grant, str(paul))
+        await self.wire.event("Consent.ConsentGranted")
+        clock = core.clock
+        try:
+            core.clock = lambda: SATURDAY_NIGHT_IN_PARIS
+            await self.send(self.brand, PAUL, body=promo, purpose=Purpose.MARKETING)
+            deferred = await self.wire.event("Conversation.MessageDeferred")
+            core.clock = lambda: MONDAY_MORNING_IN_PARIS
+            release = cmd.ReleaseDeferredMessage(
+                conversation_id=deferred["aggregate_id"],
+                message_id=deferred["data"]["message_id"],
+            )
+            await self.inbound(release, key=deferred["aggregate_id"])
+            await self.wire.event(
+                "Conversation.MessageQueued",
+                lambda d: d["message_id"] == deferred["data"]["message_id"],
+            )
+        finally:
+            core.clock = clock
+        sandbox = self.runtime.provider
+        await sandbox.inject_inbound(sender=PAUL, recipient=BRAND_SMS, body="Stop, who is this?")
+        await self.wire.event("Conversation.ConsentRequestRead")
+        revoke = cmd.RevokeConsent(brand_id=b, contact_id=paul, purpose=Purpose.SERVICE)
+        await self.command(revoke, str(paul))
+        await self.wire.event("Consent.ConsentRevoked", lambda d: d["purpose"] == "service")
+
+    async def receipt_overdue(self) -> None:
+        """A sent SMS whose receipt never comes expires at its deadline."""
+        self.runtime.provider.set_outcome(ROSE, SandboxOutcome.SILENT, Channel.SMS)
+        await self.send(self.brand, ROSE, body="Votre retrait est prêt.", channel=Channel.SMS)
+        queued = await self.queued(ROSE, Channel.SMS)
+        message = queued["data"]["message_id"]
+        await self.wire.event("Conversation.MessageSent", lambda d: d["message_id"] == message)
+        core = self.runtime.core
+        clock = core.clock
+        try:
+            core.clock = lambda: clock() + timedelta(days=3)
+            overdue = cmd.EnforceReceiptDeadline(
+                conversation_id=queued["aggregate_id"], message_id=message
+            )
+            await self.inbound(overdue, key=queued["aggregate_id"])
+            await self.wire.event("Conversation.ReceiptOverdue")
+        finally:
+            core.clock = clock
 
 
 class WireContract:

@@ -1,0 +1,143 @@
+"""The webhooks role wired to a runtime's core, bus and settings: the outbox's feed (the
+store embedded, the events topic distributed) and the delivery beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from adapters.bus.port import Bus, BusUnavailable
+from adapters.persistence.port import log_of
+from chainon.consuming import LagReport
+from chainon.core import Core
+from chainon.polling import follow
+from chainon.settings import BusKind, Settings, StoreKind
+from chainon.topics import Topics
+from chainon.webhooks import endpoints
+from chainon.webhooks.delivery import Deliveries
+from chainon.webhooks.outbox import FEED, WebhookOutbox
+from domain.webhooks import Endpoint, WebhookEndpoints
+from projections.projection import Fact
+from projections.read_model_store import ReadModelStore
+from projections.runner import Views
+from projections.topic_feed import TopicFeed
+
+
+class WebhookWorker:
+    def __init__(
+        self,
+        core: Core,
+        settings: Settings,
+        bus: Bus,
+        topics: Topics,
+        call: Callable[..., Awaitable[Any]],
+    ) -> None:
+        self.core = core
+        self.settings = settings
+        self.bus = bus
+        self.topics = topics
+        self.call = call
+        self.outbox = WebhookOutbox(self.subscribers)
+        self.batch_endpoints: dict[UUID, WebhookEndpoints | None] = {}
+
+    def subscribers(self, brand_id: UUID, kind: str, at: datetime) -> list[UUID]:
+        """Read once per brand per batch: the batch was read from the log before, so every
+        endpoint added before one of its events is seen (``created_at`` leaves out the
+        later ones)."""
+        if brand_id not in self.batch_endpoints:
+            self.batch_endpoints[brand_id] = endpoints.endpoints_of(self.core, brand_id)
+        held = self.batch_endpoints[brand_id]
+        if held is None:
+            return []
+        return [e.id for e in held.endpoints.values() if e.wants(kind) and e.created_at <= at]
+
+    def find(self, brand_id: UUID, endpoint_id: UUID) -> Endpoint | None:
+        held = endpoints.endpoints_of(self.core, brand_id)
+        return held.endpoints.get(endpoint_id) if held else None
+
+    def disable(self, brand_id: UUID, endpoint_id: UUID, reason: str) -> bool:
+        return endpoints.disable(self.core, brand_id, endpoint_id, reason)
+
+    @functools.cached_property
+    def views(self) -> Views:
+        """The outbox's database, opened by the processes that feed or read it."""
+        return _Batches(
+            self.batch_endpoints,
+            log_of(self.core.recorder),
+            self.core.mapper.to_domain_event,
+            self._store(),
+            [self.outbox],
+            fed_by_bus=self.settings.bus is BusKind.KAFKA,
+            feed=FEED,
+        )
+
+    @property
+    def store(self) -> ReadModelStore:
+        return self.views.store
+
+    def _store(self) -> ReadModelStore:
+        if self.settings.store is StoreKind.SQLITE:
+            from projections.sqlite import SQLiteReadModels
+
+            return SQLiteReadModels(self.settings.webhooks_path)
+        from projections.postgres import PostgresReadModels
+
+        return PostgresReadModels(
+            self.settings.postgres_dsn, self.settings.postgres_schema or "public"
+        )
+
+    async def run(self, stopping: asyncio.Event, wake: asyncio.Event) -> None:
+        await self.call(lambda: self.views)  # opened (and created) off the event loop
+        deliveries = Deliveries(
+            self.store,
+            self.outbox,
+            self.call,
+            self.find,
+            self.disable,
+            allow_private=self.settings.webhooks_allow_private,
+            scale=self.settings.webhooks_retry_scale,
+            interval=self.settings.webhooks_poll_interval,
+        )
+        await asyncio.gather(self._feed(stopping, wake), deliveries.run(stopping))
+
+    async def _feed(self, stopping: asyncio.Event, wake: asyncio.Event) -> None:
+        if self.settings.bus is BusKind.KAFKA:
+            consumer = self.bus.consumer(self.topics.group("webhooks"), [self.topics.events])
+            lag = LagReport("webhooks", consumer)
+            feed = TopicFeed(
+                self.views, consumer, self.call, unavailable=BusUnavailable, polled=lag.report
+            )
+            await feed.run(stopping)
+            return
+        await follow(
+            lambda: self.call(self.views.feed_from_store),
+            stopping,
+            name="webhooks",
+            fastest=0.02,
+            slowest=0.5,
+            wake=wake,
+        )
+
+    def close(self) -> None:
+        if "views" in self.__dict__:
+            self.views.store.close()
+
+
+class _Batches(Views):
+    """The outbox's runner, forgetting the endpoints it read at each batch (both feeds)."""
+
+    def __init__(self, read: dict[UUID, WebhookEndpoints | None], *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.read = read
+
+    def apply(self, facts: Sequence[Fact]) -> None:
+        self.read.clear()
+        super().apply(facts)
+
+    def feed_from_store(self) -> int:
+        self.read.clear()
+        return super().feed_from_store()

@@ -1,0 +1,300 @@
+"""Signed webhooks through the API, delivered to a real receiver that verifies each one
+with the ``standardwebhooks`` package."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from chainon.api.app import create_app
+from chainon.runtime import Runtime
+from chainon.settings import BusKind, Settings, StoreKind
+from tests.conftest import BRAND_SMS, BrandWithKey, make_settings, register
+from tests.webhook_receiver import Receiver, receiver
+
+pytestmark = pytest.mark.asyncio
+
+CONSUMER = "+33612345678"
+KAFKA = "kafka"
+EVERY = [
+    "message.received",
+    "message.status",
+    "conversation.opened",
+    "conversation.assigned",
+    "conversation.resolved",
+]  # in the domain's order (``domain.webhooks.EVENT_TYPES``)
+
+
+def hook_settings(
+    data_dir: Path, store: StoreKind = StoreKind.SQLITE, dsn: str | None = None
+) -> Settings:
+    return make_settings(store, data_dir, dsn).model_copy(
+        update={
+            "webhooks_allow_private": True,  # the receiver is on 127.0.0.1, plain http
+            "webhooks_retry_scale": 0.05,  # 5 s → 0.25 s, 1 min → 3 s
+            "webhooks_poll_interval": 0.05,
+        }
+    )
+
+
+@pytest.fixture(params=[StoreKind.SQLITE])
+async def hooked(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    """``KAFKA``: distributed, the webhooks role follows ``chainon.events.v1``."""
+    kafka = request.param == KAFKA
+    store: StoreKind = StoreKind.POSTGRES if kafka else request.param
+    dsn = request.getfixturevalue("postgres_dsn") if store is StoreKind.POSTGRES else None
+    settings = hook_settings(tmp_path, store, dsn)
+    if kafka:
+        settings = settings.model_copy(
+            update={
+                "bus": BusKind.KAFKA,
+                "kafka_bootstrap": request.getfixturevalue("kafka_bootstrap"),
+                "topic_prefix": f"wh{uuid.uuid4().hex[:8]}",
+            }
+        )
+    runtime = Runtime(settings)
+    await runtime.start()
+    brand = register(runtime)
+    app = create_app(runtime=runtime)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://chainon.test",
+            headers={"Authorization": f"Bearer {brand.key}"},
+        ) as client:
+            yield runtime, client
+    finally:
+        await runtime.stop()
+        runtime.close()
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    with receiver() as r:
+        yield r
+
+
+async def add(api: httpx.AsyncClient, r: Receiver, events: list[str] | None = None) -> str:
+    made = await api.post(
+        "/v1/webhooks/endpoints",
+        json={"url": r.url, "events": events or EVERY, "description": "shop backend"},
+    )
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["secret"].startswith("whsec_")
+    r.secrets = [body["secret"]]
+    endpoint_id: str = body["id"]
+    return endpoint_id
+
+
+async def inbound(api: httpx.AsyncClient, text: str = "Ma commande ?") -> dict[str, Any]:
+    answer = await api.post(
+        "/v1/sandbox/inbound", json={"from": CONSUMER, "to": BRAND_SMS, "body": text}
+    )
+    assert answer.status_code == 202, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+async def until(check: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "not in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("hooked", [StoreKind.SQLITE, StoreKind.POSTGRES, KAFKA], indirect=True)
+async def test_an_inbound_sms_and_its_reply_are_told_signed(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    await add(api, hook)
+    cid = (await inbound(api))["conversation_id"]
+    reply = await api.post(f"/v1/conversations/{cid}/messages", json={"body": "Demain !"})
+    message_id = reply.json()["message_id"]
+
+    def statuses() -> list[str]:
+        return [
+            e["data"]["status"]
+            for e in hook.events("message.status")
+            if e["data"]["message_id"] == message_id
+        ]
+
+    await until(lambda: statuses() == ["queued", "sent", "delivered"])
+    assert all(d.payload is not None for d in hook.received)  # every one verified
+    received = hook.events("message.received")
+    assert [(e["data"]["conversation_id"], e["data"]["body"]) for e in received] == [
+        (cid, "Ma commande ?")
+    ]
+    assert received[0]["schema_version"] == 1
+    assert [e["data"]["conversation_id"] for e in hook.events("conversation.opened")] == [cid]
+    doc = (await api.get("/openapi.json")).json()
+    assert doc["openapi"].startswith("3.1")
+    assert list(doc["webhooks"]) == [*EVERY, "fallback.triggered", "consent.changed"]
+    for event in hook.events():  # each as the document says, its version included
+        operation = doc["webhooks"][event["type"]]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        jsonschema.validate(event, schema)
+    ids = [d.webhook_id for d in hook.delivered]
+    assert len(ids) == len(set(ids))
+    assert all(i.startswith("msg_") for i in ids)
+
+
+@pytest.mark.parametrize("hooked", [StoreKind.SQLITE, StoreKind.POSTGRES], indirect=True)
+async def test_a_receiver_down_then_up_gets_every_event_with_stable_ids(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    endpoint_id = await add(api, hook, ["message.received"])
+    hook.mode = "down"
+    for text in ("un", "deux", "trois"):
+        await inbound(api, text)
+    await until(lambda: len({d.webhook_id for d in hook.received}) == 3)
+    await until(lambda: len(hook.received) >= 6)  # each retried at least once
+    hook.mode = "ok"
+    await until(lambda: len(hook.events()) == 3, within=20)
+
+    refused = {d.webhook_id for d in hook.received if d.answered == 503}
+    assert {d.webhook_id for d in hook.delivered} == refused  # the same ids, retried
+    assert sorted(e["data"]["body"] for e in hook.events()) == ["deux", "trois", "un"]
+    attempts = (await api.get(f"/v1/webhooks/endpoints/{endpoint_id}/attempts")).json()
+    rows = attempts["attempts"]
+    failed = [a for a in rows if a["status_code"] == 503]
+    assert len(failed) >= 3
+    assert all(a["next_retry_at"] for a in failed)
+    assert {a["webhook_id"] for a in rows if a["status_code"] == 200} == refused
+    assert all(a["event_type"] == "message.received" and a["duration_ms"] >= 0 for a in rows)
+
+
+async def test_a_dead_endpoint_beside_a_live_one_does_not_delay_it(
+    hooked: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    _, api = hooked
+    with receiver() as dead, receiver() as live:
+        dead.mode = "hang"
+        await add(api, dead, ["message.received"])
+        await add(api, live, ["message.received"])
+        for text in ("un", "deux"):
+            await inbound(api, text)
+        started = time.monotonic()
+        await until(lambda: len(live.events()) == 2, within=5)
+        assert time.monotonic() - started < 5  # the dead one holds each attempt 10 s
+        assert dead.delivered == []
+
+
+async def test_a_rotated_secret_verifies_with_both_during_the_overlap(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    endpoint_id = await add(api, hook, ["message.received"])
+    old = hook.secrets[0]
+    rotated = await api.post(f"/v1/webhooks/endpoints/{endpoint_id}/rotate")
+    assert rotated.status_code == 200
+    new = rotated.json()["secret"]
+    until_ = datetime.fromisoformat(rotated.json()["previous_secret_valid_until"])
+    assert new != old
+    assert new.startswith("whsec_")
+    assert 23.9 * 3600 < (until_ - datetime.now(UTC)).total_seconds() <= 24 * 3600
+    hook.secrets = [old, new]  # the receiver insists both verify
+    await inbound(api)
+    await until(lambda: len(hook.received) == 1)
+    assert hook.received[0].payload is not None
+    assert len(hook.received[0].headers["webhook-signature"].split(" ")) == 2
+
+
+@pytest.mark.parametrize("hooked", [StoreKind.SQLITE, StoreKind.POSTGRES], indirect=True)
+async def test_replay_since_a_time_sends_again_under_the_same_ids(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    endpoint_id = await add(api, hook, ["message.received"])
+    await inbound(api, "avant")
+    await until(lambda: len(hook.events()) == 1)
+    await asyncio.sleep(0.01)
+    since = datetime.now(UTC)
+    await inbound(api, "après")
+    await until(lambda: len(hook.events()) == 2)
+    first = {
+        e["data"]["body"]: d.webhook_id for d, e in zip(hook.delivered, hook.events(), strict=True)
+    }
+
+    replayed = await api.post(
+        f"/v1/webhooks/endpoints/{endpoint_id}/replay", json={"since": since.isoformat()}
+    )
+    assert replayed.status_code == 202
+    assert replayed.json() == {"replayed": 1}
+    await until(lambda: len(hook.events()) == 3)
+    again = hook.delivered[-1]
+    assert again.payload is not None
+    assert again.payload["data"]["body"] == "après"
+    assert again.webhook_id == first["après"]
+
+
+async def test_endpoints_are_listed_changed_and_removed_within_the_brand(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    runtime, api = hooked
+    endpoint_id = await add(api, hook, ["message.received"])
+    listed = (await api.get("/v1/webhooks/endpoints")).json()["endpoints"]
+    assert [(e["id"], e["url"], e["events"]) for e in listed] == [
+        (endpoint_id, hook.url, ["message.received"])
+    ]
+    assert "secret" not in listed[0]
+    changed = await api.patch(
+        f"/v1/webhooks/endpoints/{endpoint_id}",
+        json={"events": ["message.status", "consent.changed"], "enabled": False},
+    )
+    assert changed.status_code == 200
+    assert (changed.json()["events"], changed.json()["enabled"]) == (
+        ["message.status", "consent.changed"],
+        False,
+    )
+    bad = await api.patch(f"/v1/webhooks/endpoints/{endpoint_id}", json={"events": ["nope"]})
+    assert bad.status_code == 422
+    assert "events" in bad.json()["field"]
+
+    other = register(runtime, slug="atelier-rival", sms="+33939000222")
+    theirs = {"Authorization": f"Bearer {other.key}"}
+    for method, suffix in (("GET", ""), ("DELETE", ""), ("POST", "/rotate"), ("GET", "/attempts")):
+        answer = await api.request(
+            method, f"/v1/webhooks/endpoints/{endpoint_id}{suffix}", headers=theirs
+        )
+        assert answer.status_code == 404, (method, suffix)
+    assert (await api.get("/v1/webhooks/endpoints", headers=theirs)).json() == {"endpoints": []}
+
+    assert (await api.delete(f"/v1/webhooks/endpoints/{endpoint_id}")).status_code == 204
+    assert (await api.get(f"/v1/webhooks/endpoints/{endpoint_id}")).status_code == 404
+
+
+async def test_private_and_plain_addresses_are_refused_without_the_setting(
+    api: httpx.AsyncClient, brand: BrandWithKey
+) -> None:
+    for url in (
+        "https://127.0.0.1/hooks",
+        "https://localhost:8443/hooks",
+        "https://10.1.2.3/hooks",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hooks",
+        "http://example.com/hooks",
+    ):
+        answer = await api.post(
+            "/v1/webhooks/endpoints", json={"url": url, "events": ["message.received"]}
+        )
+        assert answer.status_code == 422, url
+        assert answer.json()["field"] == "url", url
+    unknown = await api.post(
+        "/v1/webhooks/endpoints", json={"url": "https://example.com", "events": ["sms.sent"]}
+    )
+    assert unknown.status_code == 422
+    assert "events" in unknown.json()["field"]
