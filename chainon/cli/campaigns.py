@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID, uuid4
 
 import typer
@@ -20,16 +20,17 @@ from rich.table import Table
 from rich.text import Text
 
 from chainon.cli.base import app, brand_of, console, runtime_of, settings_of
-from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.campaign import Campaign, CampaignState
 from domain.channels import Channel
 from domain.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:  # the store's modules load when a command runs: `chainon version` stays light
+    from chainon.runtime import Runtime
+    from domain.campaign import Campaign
 
 campaigns = typer.Typer(no_args_is_help=True, help="Campaigns: marketing to an audience.")
 app.add_typer(campaigns, name="campaigns")
 
-_ENDED = (CampaignState.FINISHED, CampaignState.CANCELLED)
+_ENDED = ("finished", "cancelled")  # CampaignState's values, without importing the domain
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
@@ -43,6 +44,8 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 
 def _campaign(runtime: Runtime, campaign_id: UUID) -> Campaign:
+    from domain.campaign import Campaign
+
     found = runtime.core.find(Campaign, campaign_id)
     if found is None:
         raise NotFound(f"no campaign {campaign_id}")
@@ -92,6 +95,7 @@ def create(
     --start or --start-at, schedules it for the server's campaign worker."""
     from chainon.campaign_audience import AudienceStore
     from chainon.campaign_templates import Personalisation
+    from domain import commands as cmd
 
     if (csv is None) == (not tag and not attribute and filter_channel is None):
         raise InvalidInput("give either --csv or a filter (--tag, --attribute)", field="csv")
@@ -178,6 +182,8 @@ def show(ctx: typer.Context, campaign_id: UUID) -> None:
 
 
 def _change(ctx: typer.Context, campaign_id: UUID, change: Any) -> None:
+    from domain import commands as cmd
+
     with runtime_of(settings_of(ctx)) as runtime:
         campaign = _campaign(runtime, campaign_id)
         runtime.core.handle(
