@@ -63,6 +63,32 @@ def test_demo_shows_an_rcs_message_revoked_and_sent_by_sms_without_waiting(
     assert sum(line.endswith("→ SMS to +33698765432") for line in lines) == 1
 
 
+def test_demo_shows_a_stop_and_a_lawful_campaign(chainon: Run) -> None:
+    result = chainon("demo")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    stop = out[out.index("A consumer says STOP") : out.index("A small campaign")]
+    assert "read as the keyword STOP: marketing revoked on every channel" in stop
+    assert stop.count("one confirmation, delivered: “Maison Lumière : votre désinscription") == 1
+    assert "⊘ blocked: opted_out" in stop
+    assert re.search(r"a reply to \+33612345678's own message still goes: .* delivered", stop)
+    assert "the ledger holds 2 changes" in stop  # the web-form opt-in, then the STOP
+
+    scene = out[out.index("A small campaign") :]
+    assert "The shop uploads its list: 10 recipients" in scene
+    assert "line 12 left out: to: '06 12 34' is not a valid phone number" in scene
+    assert "block 2 (1 no_marketing_consent, 1 opted_out)" in scene  # the dry run
+    assert re.search(r"Bougies -20 % .*10/10 finished", scene), scene
+    settled = re.search(
+        r"every recipient accounted for: (\d+) delivered, (\d+) deferred, (\d+) blocked", scene
+    )
+    assert settled is not None, scene
+    delivered, deferred, blocked = map(int, settled.groups())
+    assert (delivered + deferred, blocked) == (8, 2)
+    # Deferred only in French quiet hours, and then the scene says until when.
+    assert (deferred > 0) == ("quiet hours hold marketing" in scene)
+
+
 def test_demo_refuses_a_directory_in_use(chainon: Run, tmp_path: Path) -> None:
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "chainon.sqlite3").write_text("")
