@@ -71,11 +71,25 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(schemas, name="schemas")
 
 
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        console().print(version("chainon"))
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     data_dir: Annotated[
         Path | None, typer.Option(help="Where the embedded store lives (CHAINON_DATA_DIR).")
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Options every command shares; each command reads them from the root context."""
 

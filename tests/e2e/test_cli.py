@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,19 @@ def test_version_is_the_package_version(chainon: Run) -> None:
     result = chainon("version")
     assert result.exit_code == 0
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", result.stdout.strip())
+
+
+def test_dash_dash_version_prints_what_chainon_version_prints(chainon: Run) -> None:
+    flag, command = chainon("--version"), chainon("version")
+    assert flag.exit_code == 0, flag.output
+    assert flag.stdout.strip() == command.stdout.strip() == package_version("chainon")
+
+
+def test_the_changelog_names_the_package_version() -> None:
+    """Keep a Changelog: an Unreleased section on top, then the released versions."""
+    text = (Path(__file__).parents[2] / "CHANGELOG.md").read_text(encoding="utf-8")
+    versions = re.findall(r"^## \[([^\]]+)\]", text, flags=re.MULTILINE)
+    assert versions[:2] == ["Unreleased", package_version("chainon")], versions
 
 
 def test_demo_tells_the_story_in_a_throwaway_directory(chainon: Run, data_dir: Path) -> None:
