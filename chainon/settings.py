@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
     log_json: bool = True
+    # Phone numbers, addresses and message texts in the logs: masked unless switched on.
+    log_personal_data: bool = False
     default_region: str = "FR"  # how national phone numbers are read
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # a campaign's CSV

@@ -127,7 +127,7 @@ def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
         field = re.search(r'field "(\w+)"', str(exc))
         name = f"CHAINON_{field.group(1).upper()}" if field else "CHAINON_*"
         raise CannotStart(f"cannot be read: {exc.__cause__ or exc}", setting=name) from None
-    configure_logging("WARNING", json=settings.log_json)
+    configure_logging("WARNING", json=settings.log_json, personal_data=settings.log_personal_data)
     return settings
 
 
