@@ -1,0 +1,31 @@
+"""``chainon flows validate FILE``: ``FILE:LINE: field: message`` and exit 1 for a broken
+flow, one line and exit 0 for a good one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import Run
+
+FLOWS = ROOT / "examples" / "flows"
+
+
+def test_a_valid_flow_is_one_line_and_exit_zero(chainon: Run) -> None:
+    result = chainon("flows", "validate", str(FLOWS / "delivery-details.yaml"))
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.strip().splitlines()
+    assert "flow delivery-details is valid: 4 steps, sha256 " in line
+
+
+def test_a_broken_flow_names_file_line_and_field(chainon: Run, tmp_path: Path) -> None:
+    source = (FLOWS / "csat.yaml").read_text()
+    broken = tmp_path / "csat.yaml"
+    broken.write_text(source.replace("      max: 5\n", "      max: five\n"))
+    line = source.splitlines().index("      max: 5") + 1
+    result = chainon("flows", "validate", str(broken))
+    assert result.exit_code == 1
+    assert (
+        result.stderr.strip()
+        == f"{broken}:{line}: steps[0].answer.max: Input should be a valid decimal"
+    )
