@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.table import Table
 from rich.text import Text
 
-from chainon.cli.base import app, console
+from chainon.cli.base import app, brand_of, console, runtime_of, settings_of
 
 flows = typer.Typer(no_args_is_help=True, help="Bot flows: validate, publish, list.")
 app.add_typer(flows, name="flows")
@@ -41,3 +43,43 @@ def flows_validate(file: FlowFile) -> None:
         ),
         soft_wrap=True,
     )
+
+
+@flows.command("publish")
+def flows_publish(
+    ctx: typer.Context,
+    file: FlowFile,
+    brand: Annotated[str, typer.Option("--brand", help="The brand's slug.")],
+) -> None:
+    """Publish a flow file as its next version (the same document again: no new one)."""
+    from chainon import flows as published_flows
+
+    with runtime_of(settings_of(ctx)) as runtime:
+        owner = brand_of(runtime, brand)
+        published, new = published_flows.publish(
+            runtime.core, owner.id, file.read_text(encoding="utf-8")
+        )
+    said = "published as version" if new else "unchanged, still version"
+    console().print(
+        Text(f"Flow {published.name} {said} {published.version} ({published.sha256[:12]})"),
+        style="green",
+        soft_wrap=True,
+    )
+
+
+@flows.command("list")
+def flows_list(
+    ctx: typer.Context, brand: Annotated[str, typer.Option("--brand", help="The brand's slug.")]
+) -> None:
+    """The brand's flows, each at its latest version."""
+    from chainon import flows as published_flows
+
+    with runtime_of(settings_of(ctx)) as runtime:
+        found = published_flows.listed(runtime.core, brand_of(runtime, brand).id)
+    table = Table(box=box.SIMPLE)
+    for column in ("name", "version", "hash", "published_at"):
+        table.add_column(column)
+    for f in found:
+        at = f.published_at.isoformat(timespec="seconds")
+        table.add_row(f.name, str(f.version), f.sha256[:12], at)
+    console().print(table)
