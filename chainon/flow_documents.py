@@ -8,6 +8,8 @@ refused at publication, not when a consumer reaches it.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from io import StringIO
 from typing import Any
@@ -54,6 +56,16 @@ def load(source: str) -> FlowDocument:
     if faults:
         raise FlowRefused([_located(tree, fault) for fault in faults])
     return document
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """A flow's text for one dialogue: the ``Render`` the dialogue engine is given."""
+    return _compiled(template).render(values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(template: str) -> Personalisation:
+    return Personalisation(template, {})
 
 
 def _tree(source: str) -> Any:

@@ -42,6 +42,7 @@ Priority = Literal["low", "normal", "high", "urgent"]
 TextOf = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 Text = TextOf | dict[Language, TextOf]  # one text, or one per language of the flow
 Location = tuple[str | int, ...]
+Keyword = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class _Doc(BaseModel):
@@ -62,8 +63,7 @@ class HandoffTarget(_Doc):
 
 class Settings(_Doc):
     timeout: Timeout = Timeout()
-    handoff_keywords: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]],
-                                Field(min_length=1)] = list(DEFAULT_HANDOFF_KEYWORDS)  # fmt: skip
+    handoff_keywords: Annotated[list[Keyword], Field(min_length=1)] = list(DEFAULT_HANDOFF_KEYWORDS)
     languages: Annotated[list[Language], Field(min_length=1)] = ["fr"]
     time_zone: str = "Europe/Paris"
     month_first: bool = False  # 12/25 as in the US, rather than 25/12
@@ -267,6 +267,21 @@ def _graph_faults(document: FlowDocument) -> Iterator[Fault]:
     for index, step in enumerate(document.steps):
         if step.id not in reached:
             yield Fault(("steps", index, "id"), f"no step leads to {step.id!r}")
+        elif isinstance(step, Say) and _says_forever(document, step):
+            yield Fault(("steps", index, "next"), "these say steps loop without a question")
+
+
+def _says_forever(document: FlowDocument, step: Say) -> bool:
+    """Whether ``say`` steps lead from ``step`` back to it: the bot would talk forever."""
+    seen: set[str] = set()
+    current: Ask | Say | Handoff | End = step
+    while isinstance(current, Say) and current.id not in seen:
+        seen.add(current.id)
+        following = document.after(current)
+        if following is None:
+            return False
+        current = document.step(following)
+    return isinstance(current, Say)
 
 
 def _target_faults(document: FlowDocument) -> Iterator[Fault]:

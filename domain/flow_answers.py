@@ -83,8 +83,13 @@ class ChoiceAnswer(_Kind):
         picked = choice_from_sms_reply(self.content("?"), reply.text)
         if picked is not None:
             return picked.postback_data
+        words = normalise(reply.text)
         by_value = {normalise(c.value): c.value for c in self.choices}
-        found = by_value.get(normalise(reply.text))
+        # The label's first words are enough when they fit one choice only ("matin").
+        starting = [
+            c.value for c in self.choices if f"{normalise(c.label)} ".startswith(f"{words} ")
+        ]
+        found = by_value.get(words) or (starting[0] if words and len(starting) == 1 else None)
         if found is None:
             raise Unreadable(f"one of the {len(self.choices)} choices, by number")
         return found

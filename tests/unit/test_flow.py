@@ -116,3 +116,16 @@ def test_the_digest_is_that_of_the_meaning_not_the_spelling() -> None:
     assert parse(spelt_out).digest() == parse(short).digest()
     assert parse(other).digest() != parse(short).digest()
     assert len(parse(short).digest()) == 64
+
+
+def test_say_steps_that_loop_without_a_question_are_refused() -> None:
+    found = faults(
+        flow(
+            {"id": "a", "type": "say", "text": "Un", "next": "b"},
+            {"id": "b", "type": "say", "text": "Deux", "next": "a"},
+        )
+    )
+    assert found == {
+        "steps[0].next": "these say steps loop without a question",
+        "steps[1].next": "these say steps loop without a question",
+    }
