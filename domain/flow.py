@@ -33,6 +33,7 @@ MAX_STEPS = 100
 MAX_TEXT = 1000
 MAX_REPROMPTS = 5
 MAX_TIMEOUT_MINUTES = 30 * 24 * 60
+MAX_LIST = 20  # branches, keywords, values of a branch: a flow is written by hand
 
 Language = Literal["fr", "en"]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
@@ -63,8 +64,10 @@ class HandoffTarget(_Doc):
 
 class Settings(_Doc):
     timeout: Timeout = Timeout()
-    handoff_keywords: Annotated[list[Keyword], Field(min_length=1)] = list(DEFAULT_HANDOFF_KEYWORDS)
-    languages: Annotated[list[Language], Field(min_length=1)] = ["fr"]
+    handoff_keywords: Annotated[list[Keyword], Field(min_length=1, max_length=MAX_LIST)] = list(
+        DEFAULT_HANDOFF_KEYWORDS
+    )
+    languages: Annotated[list[Language], Field(min_length=1, max_length=2)] = ["fr"]
     time_zone: str = "Europe/Paris"
     month_first: bool = False  # 12/25 as in the US, rather than 25/12
     handoff: HandoffTarget = HandoffTarget()  # for a keyword, a timeout, answers that fail
@@ -97,7 +100,7 @@ class Settings(_Doc):
 class Branch(_Doc):
     """Where an answer leads: ``when`` is a value (or several) of the normalised answer."""
 
-    when: str | int | list[str | int]
+    when: str | int | Annotated[list[str | int], Field(min_length=1, max_length=MAX_LIST)]
     next: StepId
 
     @property
@@ -114,7 +117,7 @@ class Ask(_Doc):
     store_as: Annotated[str, Field(pattern=ATTRIBUTE_KEY.pattern)] | None = None
     max_reprompts: Annotated[int, Field(ge=0, le=MAX_REPROMPTS)] = 2
     reprompt: Text | None = None
-    branches: list[Branch] = []
+    branches: Annotated[list[Branch], Field(max_length=MAX_LIST)] = []
     next: StepId | None = None
 
 

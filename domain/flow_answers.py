@@ -204,7 +204,9 @@ class TextAnswer(_Kind):
 
     kind: Literal["text"] = "text"
     max_length: Annotated[int, Field(ge=1, le=MAX_TEXT_ANSWER)] = 500
-    skip_words: list[Annotated[str, Field(min_length=1, max_length=32)]] = []
+    skip_words: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=32)]], Field(max_length=20)
+    ] = []
 
     def read(self, reply: Reply) -> str:
         text = reply.text.strip()
