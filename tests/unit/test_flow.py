@@ -129,3 +129,9 @@ def test_say_steps_that_loop_without_a_question_are_refused() -> None:
         "steps[0].next": "these say steps loop without a question",
         "steps[1].next": "these say steps loop without a question",
     }
+
+
+def test_lists_a_person_writes_by_hand_are_bounded() -> None:
+    branches = [{"when": "yes", "next": "bye"}] * 21
+    found = faults(flow(ask("q", {"kind": "yes_no"}, branches=branches), end()))
+    assert found["steps[0].branches"].startswith("List should have at most 20 items")
