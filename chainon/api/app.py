@@ -16,6 +16,7 @@ from chainon.api import (
     consent,
     contacts,
     conversations,
+    flows,
     messages,
     openapi,
     ops,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         analytics,
         queue,
         webhooks,
+        flows,
     )
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)
