@@ -14,6 +14,7 @@ file. The decisions that are not the aggregate's own state changes live apart
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -105,6 +106,25 @@ class Outgoing:
             "purpose": self.purpose.value,
             "campaign_id": self.campaign_id,
         }
+
+    @classmethod
+    def recorded(cls, event: Mapping[str, Any]) -> Outgoing:
+        """Read back from what ``fields`` recorded: an applier passes its ``locals()``,
+        since eventsourcing hands it the event's fields as parameters of those names."""
+        return cls(
+            message_id=event["message_id"],
+            channel=Channel(event["channel"]),
+            sender=event["sender"],
+            recipient=event["recipient"],
+            body=event["body"],
+            encoding=event["encoding"],
+            segments=event["segments"],
+            replaced=tuple(event["replaced"]),
+            purpose=Purpose(event["purpose"]),
+            request_id=event["request_id"],
+            rich=event["rich"],
+            campaign_id=event["campaign_id"],
+        )
 
 
 class FallbackState(StrEnum):
@@ -650,20 +670,7 @@ class Conversation(Aggregate):
         timestamp: datetime,
         campaign_id: UUID | None = None,
     ) -> None:
-        content = Outgoing(
-            message_id,
-            Channel(channel),
-            sender,
-            recipient,
-            body,
-            encoding,
-            segments,
-            tuple(replaced),
-            Purpose(purpose),
-            request_id,
-            rich,
-            campaign_id,
-        )
+        content = Outgoing.recorded(locals())
         message = self._held_message(content, MessageStatus.DEFERRED, timestamp)
         message.hold = Hold(release_at, not_after, fallback_after_seconds)
 
@@ -690,20 +697,7 @@ class Conversation(Aggregate):
         timestamp: datetime,
         campaign_id: UUID | None = None,
     ) -> None:
-        content = Outgoing(
-            message_id,
-            Channel(channel),
-            sender,
-            recipient,
-            body,
-            encoding,
-            segments,
-            tuple(replaced),
-            Purpose(purpose),
-            request_id,
-            rich,
-            campaign_id,
-        )
+        content = Outgoing.recorded(locals())
         message = self._held_message(content, MessageStatus.BLOCKED, timestamp)
         message.reason = reason
 

@@ -1,0 +1,112 @@
+"""Messages the send policy held (deferred for quiet hours) or refused (blocked): what
+their events record reads back into the same content, on the spot and on replay."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from domain.channels import Channel
+from domain.consent import Purpose
+from domain.conversation import Conversation, Hold, Outgoing
+from domain.errors import TransitionRefused
+from domain.message_status import MessageStatus
+
+T0 = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)
+RELEASE = T0 + timedelta(hours=11)
+
+
+SALE = Outgoing(
+    message_id=uuid4(),
+    channel=Channel.RCS,
+    sender="brand-agent",
+    recipient="+33612345678",
+    body="Soldes -20 % cœur",
+    encoding="ucs2",
+    segments=2,
+    replaced=("’",),
+    purpose=Purpose.MARKETING,
+    request_id="req-1",
+    rich={"text": "Soldes", "suggestions": []},
+    campaign_id=uuid4(),
+)
+
+
+def content(**changes: Any) -> Outgoing:
+    return replace(SALE, message_id=uuid4(), **changes)
+
+
+def opened() -> Conversation:
+    return Conversation.open(uuid4(), uuid4(), uuid4(), 1, at=T0)
+
+
+def replayed(conversation: Conversation) -> Conversation:
+    rebuilt = None
+    for fact in conversation.collect_events():
+        rebuilt = fact.mutate(rebuilt)
+    assert isinstance(rebuilt, Conversation)
+    return rebuilt
+
+
+def said(conversation: Conversation, sent: Outgoing) -> Outgoing:
+    m = conversation.message(sent.message_id)
+    assert m.purpose is not None
+    return Outgoing(
+        m.id,
+        m.channel,
+        m.sender,
+        m.recipient,
+        m.body,
+        m.encoding,
+        m.segments,
+        m.replaced,
+        m.purpose,
+        sent.request_id,  # not kept on the message
+        m.rich,
+        m.campaign_id,
+    )
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [content(), content(encoding=None, replaced=(), request_id=None, rich=None, campaign_id=None)],
+)
+def test_what_fields_records_reads_back(sent: Outgoing) -> None:
+    assert Outgoing.recorded(sent.fields()) == sent
+
+
+def test_a_deferred_message_keeps_what_it_said_and_its_hold_on_replay() -> None:
+    conversation = opened()
+    sent = content()
+    conversation.defer(sent, Hold(RELEASE, RELEASE + timedelta(days=1), 30), at=T0)
+    for state in (conversation, replayed(conversation)):
+        message = state.message(sent.message_id)
+        assert message.status is MessageStatus.DEFERRED
+        assert message.hold == Hold(RELEASE, RELEASE + timedelta(days=1), 30)
+        assert said(state, sent) == sent
+
+
+def test_a_blocked_message_keeps_what_it_said_and_its_reason_on_replay() -> None:
+    conversation = opened()
+    sent = content(purpose=Purpose.SERVICE, campaign_id=None)
+    conversation.block(sent, "opted_out", at=T0)
+    for state in (conversation, replayed(conversation)):
+        message = state.message(sent.message_id)
+        assert (message.status, message.reason) == (MessageStatus.BLOCKED, "opted_out")
+        assert said(state, sent) == sent
+
+
+def test_a_deferred_message_blocked_at_its_release_keeps_its_history() -> None:
+    conversation = opened()
+    sent = content()
+    conversation.defer(sent, Hold(RELEASE), at=T0)
+    conversation.block(sent, "quiet_hours_past_deadline", at=RELEASE)
+    message = replayed(conversation).message(sent.message_id)
+    assert message.at == T0
+    assert message.history == [(MessageStatus.DEFERRED, T0), (MessageStatus.BLOCKED, RELEASE)]
+    with pytest.raises(TransitionRefused):
+        conversation.defer(sent, Hold(RELEASE), at=RELEASE)
