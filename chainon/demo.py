@@ -31,8 +31,9 @@ from domain import ids
 from domain.addresses import parse_phone
 from domain.brand import Brand
 from domain.channels import Channel
-from domain.conversation import Conversation, FallbackState, Message
+from domain.conversation import Conversation
 from domain.errors import Conflict
+from domain.message import FallbackState, Message
 from domain.message_status import MessageStatus
 from domain.rich_content import RichContent, SuggestedReply
 

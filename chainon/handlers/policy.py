@@ -17,9 +17,10 @@ from domain.brand import Brand
 from domain.channels import AddressKind, Channel
 from domain.consent import Purpose
 from domain.contact import Contact
-from domain.conversation import Conversation, Hold, Outgoing
+from domain.conversation import Conversation
 from domain.errors import InvalidInput
 from domain.marketing_rules import country_of_number, has_mention, mention_of
+from domain.message import Hold, Outgoing
 from domain.message_body import PreparedBody, prepare_body
 from domain.message_status import MessageStatus
 from domain.quiet_hours import recipient_of

@@ -12,8 +12,9 @@ import pytest
 
 from domain.channels import Channel
 from domain.consent import Purpose
-from domain.conversation import Conversation, Hold, Outgoing
+from domain.conversation import Conversation
 from domain.errors import TransitionRefused
+from domain.message import Hold, Outgoing
 from domain.message_status import MessageStatus
 
 T0 = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)
@@ -110,3 +111,11 @@ def test_a_deferred_message_blocked_at_its_release_keeps_its_history() -> None:
     assert message.history == [(MessageStatus.DEFERRED, T0), (MessageStatus.BLOCKED, RELEASE)]
     with pytest.raises(TransitionRefused):
         conversation.defer(sent, Hold(RELEASE), at=RELEASE)
+
+
+def test_the_message_values_are_still_importable_from_the_conversation_module() -> None:
+    import domain.conversation
+    import domain.message
+
+    for name in ("Message", "Hold", "Outgoing", "Fallback", "FallbackState", "FallbackReason"):
+        assert getattr(domain.conversation, name) is getattr(domain.message, name)
