@@ -3,13 +3,14 @@
 Command methods decide and refuse with a reason; the ``@event`` methods only apply state,
 because they run again on every replay.
 
-Why one module of over 1,100 lines rather than the ~400 the rest keeps to: eventsourcing
+Why one module of over 1,000 lines rather than the ~400 the rest keeps to: eventsourcing
 reads an aggregate's ``@event`` methods and event classes from its own class body, and an
 aggregate split over base aggregates gets every inherited event class redefined on the
 subclass by the metaclass; each stored event is read back through its class's explicit
 ``TOPIC``, so that redefinition would put every stored conversation at stake for a shorter
 file. The decisions that are not the aggregate's own state changes live apart
-(``routing``, ``channel_choice``, ``choices``, ``early_receipt``, ``agent_desk``).
+(``routing``, ``channel_choice``, ``choices``, ``early_receipt``, ``agent_desk``,
+``held_messages``), and so do the values its state holds (``message``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from domain.attachments import Attachment
 from domain.channels import Channel
 from domain.consent import Purpose
 from domain.errors import InvalidInput, NotFound, TransitionRefused
+from domain.held_messages import held_message, refuse_if_recorded
 from domain.message import (
     Fallback,
     FallbackReason,
@@ -474,8 +476,7 @@ class Conversation(Aggregate):
         campaign_id: UUID | None = None,
     ) -> None:
         """Records an outbound message on its way; a deferred one, at its release."""
-        if message_id in self.messages and not self._is_deferred(message_id):
-            raise TransitionRefused(f"message {message_id} exists already")
+        refuse_if_recorded(self.messages, message_id)
         if self.resolved:
             if not reopen:
                 raise TransitionRefused("the conversation is resolved; reopen it first")
@@ -540,13 +541,8 @@ class Conversation(Aggregate):
 
     # The send policy's other answers: held for quiet hours, or blocked with its reason.
 
-    def _is_deferred(self, message_id: UUID) -> bool:
-        found = self.messages.get(message_id)
-        return found is not None and found.status is MessageStatus.DEFERRED
-
     def defer(self, content: Outgoing, hold: Hold, *, at: datetime) -> None:
-        if content.message_id in self.messages and not self._is_deferred(content.message_id):
-            raise TransitionRefused(f"message {content.message_id} exists already")
+        refuse_if_recorded(self.messages, content.message_id)
         self._deferred(
             **content.fields(),
             release_at=hold.release_at,
@@ -576,12 +572,12 @@ class Conversation(Aggregate):
         campaign_id: UUID | None = None,
     ) -> None:
         content = Outgoing.recorded(locals())
-        message = self._held_message(content, MessageStatus.DEFERRED, timestamp)
+        message = held_message(self.messages, content, MessageStatus.DEFERRED, timestamp)
         message.hold = Hold(release_at, not_after, fallback_after_seconds)
+        self.messages[message_id] = message
 
     def block(self, content: Outgoing, reason: str, *, at: datetime) -> None:
-        if content.message_id in self.messages and not self._is_deferred(content.message_id):
-            raise TransitionRefused(f"message {content.message_id} exists already")
+        refuse_if_recorded(self.messages, content.message_id)
         self._blocked(**content.fields(), reason=reason, timestamp=at)
 
     @event(MessageBlocked)
@@ -603,30 +599,9 @@ class Conversation(Aggregate):
         campaign_id: UUID | None = None,
     ) -> None:
         content = Outgoing.recorded(locals())
-        message = self._held_message(content, MessageStatus.BLOCKED, timestamp)
+        message = held_message(self.messages, content, MessageStatus.BLOCKED, timestamp)
         message.reason = reason
-
-    def _held_message(self, content: Outgoing, status: MessageStatus, at: datetime) -> Message:
-        before = self.messages.get(content.message_id)
-        message = Message(
-            id=content.message_id,
-            direction=Direction.OUTBOUND,
-            channel=content.channel,
-            sender=content.sender,
-            recipient=content.recipient,
-            body=content.body,
-            status=status,
-            at=before.at if before else at,
-            segments=content.segments,
-            encoding=content.encoding,
-            replaced=content.replaced,
-            history=[*(before.history if before else []), (status, at)],
-            rich=content.rich,
-            purpose=content.purpose,
-            campaign_id=content.campaign_id,
-        )
-        self.messages[content.message_id] = message
-        return message
+        self.messages[message_id] = message
 
     def consent_request_read(
         self, message_id: UUID, request: str, rule: str, *, certain: bool, at: datetime
@@ -642,14 +617,6 @@ class Conversation(Aggregate):
     ) -> None:
         if not certain:
             self.possible_opt_out = rule
-
-    def contact_wrote_since(self, since: datetime) -> bool:
-        """Whether a person (not an auto-reply) wrote here at or after ``since``: what makes
-        a brand's message conversational rather than a new send."""
-        return any(
-            m.direction is Direction.INBOUND and not m.automatic and m.at >= since
-            for m in self.messages.values()
-        )
 
     # Fallback (RCS → SMS). The rules that keep it to one replacement, whatever the order
     # in which the deadline, the receipts and the revocation's answer arrive:

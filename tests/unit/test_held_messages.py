@@ -14,6 +14,7 @@ from domain.channels import Channel
 from domain.consent import Purpose
 from domain.conversation import Conversation
 from domain.errors import TransitionRefused
+from domain.held_messages import contact_wrote_since, due_for_release, refuse_if_recorded
 from domain.message import Hold, Outgoing
 from domain.message_status import MessageStatus
 
@@ -119,3 +120,44 @@ def test_the_message_values_are_still_importable_from_the_conversation_module() 
 
     for name in ("Message", "Hold", "Outgoing", "Fallback", "FallbackState", "FallbackReason"):
         assert getattr(domain.conversation, name) is getattr(domain.message, name)
+
+
+def test_only_a_deferred_message_may_be_recorded_again() -> None:
+    conversation = opened()
+    deferred, blocked = content(), content()
+    conversation.defer(deferred, Hold(RELEASE), at=T0)
+    conversation.block(blocked, "opted_out", at=T0)
+    refuse_if_recorded(conversation.messages, deferred.message_id)
+    refuse_if_recorded(conversation.messages, uuid4())
+    with pytest.raises(TransitionRefused, match="exists already"):
+        refuse_if_recorded(conversation.messages, blocked.message_id)
+
+
+def test_a_deferred_message_is_due_at_its_release_time_and_not_before() -> None:
+    conversation = opened()
+    sent = content()
+    conversation.defer(sent, Hold(RELEASE), at=T0)
+    message = conversation.message(sent.message_id)
+    assert due_for_release(message, RELEASE - timedelta(seconds=1)) is None
+    assert due_for_release(message, RELEASE) == Hold(RELEASE)
+    conversation.block(sent, "opted_out", at=RELEASE)
+    assert due_for_release(conversation.message(sent.message_id), RELEASE) is None
+
+
+def test_only_a_person_writing_since_makes_a_reply_conversational() -> None:
+    conversation = opened()
+    for provider_id, automatic in (("auto", True), ("person", False)):
+        conversation.receive(
+            message_id=uuid4(),
+            channel=Channel.SMS,
+            sender="+33612345678",
+            recipient="+33939000001",
+            body="Bonjour",
+            provider="sandbox",
+            provider_message_id=provider_id,
+            at=T0 if automatic else T0 - timedelta(hours=2),
+            automatic=automatic,
+        )
+    messages = conversation.messages.values()
+    assert contact_wrote_since(messages, T0 - timedelta(hours=2))
+    assert not contact_wrote_since(messages, T0 - timedelta(hours=1))
