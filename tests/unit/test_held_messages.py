@@ -161,3 +161,13 @@ def test_only_a_person_writing_since_makes_a_reply_conversational() -> None:
     messages = conversation.messages.values()
     assert contact_wrote_since(messages, T0 - timedelta(hours=2))
     assert not contact_wrote_since(messages, T0 - timedelta(hours=1))
+
+
+def test_no_snapshot_stores_the_message_values_by_their_class() -> None:
+    """Why ``domain.message`` could take them from ``domain.conversation`` without
+    registering their old topics: only a snapshot of a conversation's state would name
+    them, and the core takes none."""
+    from chainon.core import Core
+
+    assert not Core.is_snapshotting_enabled
+    assert not Core.snapshotting_intervals
