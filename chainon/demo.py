@@ -33,8 +33,8 @@ from domain import ids
 from domain.addresses import parse_phone
 from domain.brand import Brand
 from domain.channels import Channel
-from domain.conversation import FallbackState
 from domain.errors import Conflict
+from domain.message import FallbackState
 from domain.message_status import MessageStatus
 from domain.rich_content import RichContent, SuggestedReply
 

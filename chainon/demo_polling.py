@@ -18,7 +18,8 @@ from chainon.errors import DemoFailed
 from chainon.runtime import Runtime
 from chainon.terminal import render_timeline
 from domain.brand import Brand
-from domain.conversation import Conversation, Message
+from domain.conversation import Conversation
+from domain.message import Message
 from domain.message_status import MessageStatus
 
 RECEIPT_TIMEOUT = 10.0  # seconds; the sandbox answers in a fraction of that
