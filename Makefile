@@ -40,6 +40,7 @@ test: install lint  ## Everything: lint, unit, integration (real PostgreSQL), en
 	bash infra/kafka/kafka.sh build
 	@test -d devtools/smsc/node_modules/smpp || npm ci --prefix devtools/smsc --no-audit --no-fund
 	@test -d devtools/asyncapi/node_modules/@asyncapi/specs || npm ci --prefix devtools/asyncapi --no-audit --no-fund
+	bash infra/deploy/tools.sh install
 	$(BIN)/pytest
 
 test-fast: install  ## The unit tests alone

@@ -23,3 +23,7 @@ class CannotStart(OperatorError):
 
 class DemoFailed(OperatorError):
     """The story cannot be told: a directory in use, or a receipt that never came."""
+
+
+class Unhealthy(OperatorError):
+    """``chainon healthcheck`` got no healthy answer (the container is marked unhealthy)."""

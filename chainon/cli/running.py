@@ -23,7 +23,7 @@ from chainon.cli.base import (
     settings_of,
     show_key,
 )
-from chainon.errors import CannotStart
+from chainon.errors import CannotStart, Unhealthy
 from chainon.roles import Role
 
 if TYPE_CHECKING:
@@ -142,6 +142,32 @@ def worker(
         settings.log_level, json=settings.log_json, personal_data=settings.log_personal_data
     )
     event_loop.run(run_worker(settings, role))
+
+
+@app.command()
+def healthcheck(
+    ctx: typer.Context,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the answer.")] = 3.0,
+) -> None:
+    """Exit 0 when this machine's Chainon answers /healthz (a container's HEALTHCHECK).
+
+    Asks a worker's port (CHAINON_WORKER_PORT) when one is set, else the API's
+    (CHAINON_PORT): one image serves every role, and the role's settings say where it listens.
+    """
+    import urllib.error
+    import urllib.request
+
+    settings = settings_of(ctx)
+    port = settings.worker_port or settings.port
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            status = answer.status
+    except (urllib.error.URLError, OSError) as exc:
+        raise Unhealthy(f"no answer from {url}: {getattr(exc, 'reason', exc)}") from None
+    if status != 200:
+        raise Unhealthy(f"{url} answered {status}")
+    console().print(f"healthy: {url}")
 
 
 @app.command(
