@@ -46,6 +46,7 @@ from chainon.relay import Relay
 from chainon.releases import ReleaseScheduler
 from chainon.roles import EVERY_ROLE, Role
 from chainon.settings import BusKind, Settings, StoreKind
+from chainon.store_schema import migrate
 from chainon.topics import Topics
 from chainon.views import views_of
 from chainon.webhooks.worker import WebhookWorker
@@ -103,6 +104,7 @@ class Runtime:
                 key_cache_seconds=settings.api_key_cache_seconds,
             )
         )
+        racing_creation(lambda: migrate(settings))  # refuses a store a newer Chainon wrote
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chainon-store")
         self.batcher = CommandBatcher(self.core.handle_many, self.call)
         self.topics = Topics(settings.topic_prefix)

@@ -41,3 +41,22 @@ def restore_command(
     copied = restore(source, settings.data_dir)
     console().print(Text(f"restored {', '.join(copied)} into {settings.data_dir}", style="green"))
     console().print("start Chainon on it; `chainon projections verify all` checks the views")
+
+
+@app.command("migrate")
+def migrate_command(ctx: typer.Context) -> None:
+    """Bring the store's layout forward to this version (every role also does it at start);
+    a store a newer Chainon wrote is refused."""
+    from chainon.event_store import check_store
+    from chainon.store_schema import migrate
+
+    settings = settings_of(ctx)
+    check_store(settings, create=False)
+    done = migrate(settings)
+    out = console()
+    if not done.steps:
+        out.print(f"the store's layout is {done.after}, this version's: nothing to do")
+        return
+    for step in done.steps:
+        out.print(f"  {step}")
+    out.print(Text(f"store layout {done.before} → {done.after}", style="green"))
