@@ -76,7 +76,10 @@ def test_a_conversation_as_it_stood_before_it_was_resolved(demo_dir: Path) -> No
         events = list(core.events.get(conversation_id))
     finally:
         core.close()
-    before = events[-2].timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    # The story goes on after the resolution (a STOP reopens it): the moment wanted is the
+    # event just before the Resolved one.
+    resolved = next(i for i, e in enumerate(events) if isinstance(e, Conversation.Resolved))
+    before = events[resolved - 1].timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     code, now = run(demo_dir, "conversations", "show", str(conversation_id), "--brand", brand.slug)
     assert code == 0, now
     assert "resolved" in now
