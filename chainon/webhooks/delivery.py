@@ -3,7 +3,8 @@
 Each endpoint with something due gets its own task, delivering one event at a time in the
 order they happened, so a slow or dead endpoint only ever waits for itself (an SMTP relay
 that stalled every channel once taught that). A failed attempt (non-2xx, a redirect, a
-timeout, a refused connection, an address that resolves inside) is retried on
+timeout, a refused connection, an address that resolves inside: see ``ssrf.pinned``, the
+request goes to the address checked) is retried on
 ``SCHEDULE`` with jitter; an event still undelivered ``RETRY_WINDOW`` after its first
 attempt is given up, and its endpoint, if nothing reached it in that time, disabled.
 """
@@ -76,6 +77,7 @@ class Deliveries:
         scale: float = 1.0,
         interval: float = 0.5,
         clock: Callable[[], datetime] = utcnow,
+        resolve: ssrf.Resolve = ssrf.resolve,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -86,6 +88,7 @@ class Deliveries:
         self.scale = scale
         self.interval = interval
         self.clock = clock
+        self.resolve = resolve
         self.running: dict[str, asyncio.Task[None]] = {}
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -160,9 +163,16 @@ class Deliveries:
         code: int | None = None
         error = ""
         try:
-            await ssrf.check(endpoint.url, allow_private=self.allow_private)
+            target = await ssrf.pinned(
+                endpoint.url, allow_private=self.allow_private, resolve=self.resolve
+            )
             headers = signing.headers(endpoint.secrets(at), row["id"], int(at.timestamp()), body)
-            answer = await client.post(endpoint.url, content=body, headers=headers)
+            answer = await client.post(
+                target.url,
+                content=body,
+                headers={**headers, "host": target.host_header},
+                extensions={"sni_hostname": target.host},
+            )
             code = answer.status_code
             if not 200 <= code < 300:
                 error = f"answered {code}"
