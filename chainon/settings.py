@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # The retry schedule and window multiplied by this (tests and demos shorten them).
     webhooks_retry_scale: float = Field(default=1.0, gt=0, le=1.0)
     webhooks_poll_interval: float = Field(default=0.5, gt=0)
+    # Days a delivered (or given-up) webhook and its attempts stay in the outbox, for
+    # GET …/attempts; a replay reads the event log, not these rows.
+    webhooks_retention_days: int = Field(default=7, ge=1, le=365)
     # How long a sent SMS or RCS message waits for its delivery receipt before it becomes
     # expired (seconds; an SMPP link's validity_period wins for its messages). Email has
     # no receipts: sent is final.

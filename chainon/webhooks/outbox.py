@@ -50,7 +50,7 @@ class WebhookOutbox(Projection):
             "delivery_id TEXT NOT NULL, endpoint_id TEXT NOT NULL, event_type TEXT NOT NULL, "
             "at TEXT NOT NULL, status_code INTEGER, duration_ms INTEGER NOT NULL, "
             "error TEXT NOT NULL, next_retry_at TEXT",
-            indexes=("endpoint_id, at",),
+            indexes=("endpoint_id, at", "delivery_id"),
         ),
     )
     facts = frozenset({*payloads.BY_FACT, *_OWNERS})
@@ -94,6 +94,35 @@ class WebhookOutbox(Projection):
                     "body": body,
                 },
             )
+
+
+# A row's last word is its ``next_attempt_at``: the delivering attempt's time once delivered,
+# the last attempt's once given up.
+_SETTLED = (
+    "SELECT id FROM {webhook_deliveries} WHERE status IN ('delivered', 'failed', 'skipped') "
+    "AND next_attempt_at < %(before)s ORDER BY next_attempt_at, id LIMIT %(n)s"
+)
+
+
+def prune(store: ReadModelStore, outbox: WebhookOutbox, before: datetime, limit: int) -> int:
+    """Deletes up to ``limit`` settled deliveries whose last word came before ``before``,
+    with their attempts (none of which is newer); what is still owed stays, whatever its
+    age. Returns how many deliveries went."""
+    with store.transaction() as cur:
+        names = store.names(outbox)
+        params = {"before": ts(before), "n": limit}
+        cur.execute(
+            names.statement(f"DELETE FROM {{webhook_attempts}} WHERE delivery_id IN ({_SETTLED})"),
+            params,
+        )
+        gone = store.fetch(
+            cur,
+            names.statement(
+                f"DELETE FROM {{webhook_deliveries}} WHERE id IN ({_SETTLED}) RETURNING id"
+            ),
+            params,
+        )
+    return len(gone)
 
 
 def ts(at: datetime) -> str:
