@@ -8,7 +8,7 @@ models: a rebuild must not send every webhook again.
 
 An endpoint is owed the events of its brand that happened after it was added, of the
 types it asked for, while enabled. The webhook id is derived from the endpoint and the
-event, so it stays the same on every retry and on a replay.
+event, so it stays the same on every retry and on a replay (``replay``).
 """
 
 from __future__ import annotations
@@ -138,17 +138,3 @@ def attempts(
         "FROM {webhook_attempts} WHERE endpoint_id = %(e)s ORDER BY at DESC LIMIT %(n)s",
         {"e": str(endpoint_id), "n": limit},
     )
-
-
-def replay(
-    store: ReadModelStore, outbox: WebhookOutbox, endpoint_id: UUID, since: datetime, now: datetime
-) -> int:
-    """Owes again what happened since ``since``, under the same webhook ids."""
-    rows = store.write(
-        outbox,
-        "UPDATE {webhook_deliveries} SET status = 'pending', attempts = 0, "
-        "first_attempt_at = NULL, next_attempt_at = %(now)s "
-        "WHERE endpoint_id = %(e)s AND occurred_at >= %(since)s RETURNING id",
-        {"e": str(endpoint_id), "since": ts(since), "now": ts(now)},
-    )
-    return len(rows)

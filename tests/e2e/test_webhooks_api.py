@@ -233,7 +233,7 @@ async def test_replay_since_a_time_sends_again_under_the_same_ids(
         f"/v1/webhooks/endpoints/{endpoint_id}/replay", json={"since": since.isoformat()}
     )
     assert replayed.status_code == 202
-    assert replayed.json() == {"replayed": 1}
+    assert replayed.json()["replayed"] == 1
     await until(lambda: len(hook.events()) == 3)
     again = hook.delivered[-1]
     assert again.payload is not None
