@@ -47,6 +47,7 @@ from chainon.roles import EVERY_ROLE, Role
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
 from chainon.views import views_of
+from chainon.webhooks.sealing import secret_box
 from chainon.webhooks.worker import WebhookWorker
 from domain import commands as cmd
 from domain.brand import DEFAULT_PROVIDER, Brand
@@ -102,6 +103,11 @@ class Runtime:
                 key_cache_seconds=settings.api_key_cache_seconds,
             )
         )
+        try:
+            self.secrets = secret_box(settings, self.core)
+        except CannotStart:
+            self.core.close()
+            raise
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chainon-store")
         self.batcher = CommandBatcher(self.core.handle_many, self.call)
         self.topics = Topics(settings.topic_prefix)
@@ -224,7 +230,9 @@ class Runtime:
             self.call,
             interval=settings.deadline_poll_interval,
         )
-        self.webhooks = WebhookWorker(self.core, settings, self.bus, self.topics, self.call)
+        self.webhooks = WebhookWorker(
+            self.core, settings, self.bus, self.topics, self.call, self.secrets
+        )
         self._stopping = asyncio.Event()
         self._wakes = {
             Role.RELAY: asyncio.Event(),

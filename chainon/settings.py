@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Days a delivered (or given-up) webhook and its attempts stay in the outbox, for
     # GET …/attempts; a replay reads the event log, not these rows.
     webhooks_retention_days: int = Field(default=7, ge=1, le=365)
+    # The Fernet key that seals webhook endpoints' secrets in the store; empty: the key in
+    # DATA_DIR/secrets-key, made at the first start. Distributed: the same on every process.
+    secrets_key: SecretStr = SecretStr("")
     # How long a sent SMS or RCS message waits for its delivery receipt before it becomes
     # expired (seconds; an SMPP link's validity_period wins for its messages). Email has
     # no receipts: sent is final.

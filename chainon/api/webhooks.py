@@ -120,6 +120,7 @@ async def create_endpoint(
         list(body.events),
         body.description,
         allow_private=allow,
+        box=runtime.secrets,
     )
     return EndpointCreated(**EndpointOut.of(made).model_dump(), secret=made.secret)
 
@@ -165,7 +166,9 @@ async def delete_endpoint(endpoint_id: UUID, brand: BrandDep, runtime: RuntimeDe
 
 @router.post("/endpoints/{endpoint_id}/rotate")
 async def rotate_secret(endpoint_id: UUID, brand: BrandDep, runtime: RuntimeDep) -> Rotated:
-    e = await runtime.call(endpoints.rotate, runtime.core, brand.id, endpoint_id)
+    e = await runtime.call(
+        lambda: endpoints.rotate(runtime.core, brand.id, endpoint_id, box=runtime.secrets)
+    )
     assert e.previous_valid_until is not None
     return Rotated(secret=e.secret, previous_secret_valid_until=e.previous_valid_until)
 

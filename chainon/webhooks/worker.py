@@ -22,6 +22,7 @@ from chainon.webhooks import endpoints
 from chainon.webhooks import outbox as ob
 from chainon.webhooks.delivery import Deliveries
 from chainon.webhooks.outbox import FEED, WebhookOutbox
+from chainon.webhooks.sealing import SecretBox
 from domain.webhooks import Endpoint, WebhookEndpoints
 from projections.projection import Fact
 from projections.read_model_store import ReadModelStore
@@ -40,8 +41,10 @@ class WebhookWorker:
         bus: Bus,
         topics: Topics,
         call: Callable[..., Awaitable[Any]],
+        box: SecretBox,
     ) -> None:
         self.core = core
+        self.box = box
         self.settings = settings
         self.bus = bus
         self.topics = topics
@@ -61,8 +64,10 @@ class WebhookWorker:
         return [e.id for e in held.endpoints.values() if e.wants(kind) and e.created_at <= at]
 
     def find(self, brand_id: UUID, endpoint_id: UUID) -> Endpoint | None:
+        """The endpoint with its secrets opened, to sign with."""
         held = endpoints.endpoints_of(self.core, brand_id)
-        return held.endpoints.get(endpoint_id) if held else None
+        found = held.endpoints.get(endpoint_id) if held else None
+        return endpoints.opened(found, self.box) if found else None
 
     def disable(self, brand_id: UUID, endpoint_id: UUID, reason: str) -> bool:
         return endpoints.disable(self.core, brand_id, endpoint_id, reason)

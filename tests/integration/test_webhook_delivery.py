@@ -37,7 +37,13 @@ async def test_an_endpoint_failing_for_three_days_is_retried_on_schedule_then_di
         with receiver() as hook:
             hook.mode = "down"
             endpoint = endpoints.add(
-                runtime.core, brand.id, hook.url, ["message.received"], "", allow_private=True
+                runtime.core,
+                brand.id,
+                hook.url,
+                ["message.received"],
+                "",
+                allow_private=True,
+                box=runtime.secrets,
             )
             message = await runtime.provider.inject_inbound(
                 sender="+33612345678", recipient=BRAND_SMS, body="Allô ?"
@@ -109,6 +115,7 @@ async def test_the_outbox_owes_each_event_once_whatever_feeds_it_again(tmp_path:
             ["message.received"],
             "",
             allow_private=True,
+            box=runtime.secrets,
         )
         for text in ("un", "deux"):
             message = await runtime.provider.inject_inbound(

@@ -41,7 +41,13 @@ async def fed(tmp_path: Path) -> AsyncIterator[tuple[Runtime, UUID]]:
 
 async def owe_one(runtime: Runtime, brand_id: UUID, hook: Receiver) -> None:
     made = endpoints.add(
-        runtime.core, brand_id, hook.url, ["message.received"], "", allow_private=True
+        runtime.core,
+        brand_id,
+        hook.url,
+        ["message.received"],
+        "",
+        allow_private=True,
+        box=runtime.secrets,
     )
     hook.secrets = [made.secret]
     message = await runtime.provider.inject_inbound(

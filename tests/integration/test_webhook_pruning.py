@@ -41,7 +41,13 @@ async def test_settled_rows_older_than_the_retention_are_pruned(
     try:
         with receiver() as hook:
             endpoints.add(
-                runtime.core, brand.id, hook.url, ["message.received"], "", allow_private=True
+                runtime.core,
+                brand.id,
+                hook.url,
+                ["message.received"],
+                "",
+                allow_private=True,
+                box=runtime.secrets,
             )
             deliveries = Deliveries(
                 hooks.store,
