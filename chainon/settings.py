@@ -85,8 +85,9 @@ class Settings(BaseSettings):
     webhooks_retry_scale: float = Field(default=1.0, gt=0, le=1.0)
     webhooks_poll_interval: float = Field(default=0.5, gt=0)
     # Days a delivered (or given-up) webhook and its attempts stay in the outbox, for
-    # GET …/attempts; a replay reads the event log, not these rows.
-    webhooks_retention_days: int = Field(default=7, ge=1, le=365)
+    # GET …/attempts (Stripe lists events for 30 days; Svix keeps payloads 30 days on its
+    # free plan, 90 on paid ones); a replay reads the event log, not these rows.
+    webhooks_retention_days: int = Field(default=30, ge=1, le=365)
     # The Fernet key that seals webhook endpoints' secrets in the store; empty: the key in
     # DATA_DIR/secrets-key, made at the first start. Distributed: the same on every process.
     secrets_key: SecretStr = SecretStr("")

@@ -13,6 +13,7 @@ to start, rather than sign with nothing or seal new secrets with a key nobody el
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -100,11 +101,18 @@ def _kept(path: Path) -> str:
 
 
 def _made(path: Path) -> str:
+    """A new key in ``path``, whole before it has that name (written aside, then linked):
+    the processes of one start race here, and the loser reads the winner's key."""
     key = Fernet.generate_key().decode()
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        write_private(path, key, replace=False)
-    except FileExistsError:  # another process of this deployment made it first: theirs
-        return _kept(path)
+        write_private(aside, key, replace=True)
+        try:
+            os.link(aside, path)
+        except FileExistsError:  # another process of this deployment made it first
+            return _kept(path)
+        finally:
+            aside.unlink()
     except OSError as exc:
         raise CannotStart(f"cannot write {path}: {exc.strerror}", setting=SETTING) from None
     return key
