@@ -105,12 +105,19 @@ def self_signed(name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
 @contextmanager
 def receiver(
-    path: str = "/hooks", *, tls: ssl.SSLContext | None = None, name: str = "127.0.0.1"
+    path: str = "/hooks",
+    *,
+    tls: ssl.SSLContext | None = None,
+    name: str = "127.0.0.1",
+    keep_alive: bool = False,
 ) -> Iterator[Receiver]:
-    """Listens on 127.0.0.1; its URL names it ``name`` (https with ``tls``)."""
+    """Listens on 127.0.0.1; its URL names it ``name`` (https with ``tls``); with
+    ``keep_alive`` a connection serves several requests (HTTP/1.1)."""
     box: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def do_POST(self) -> None:
             me = box["r"]
             body = self.rfile.read(int(self.headers.get("content-length", "0")))

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.webhooks import endpoints
-from chainon.webhooks.delivery import JITTER, RETRY_WINDOW, SCHEDULE, Deliveries
+from chainon.webhooks.delivery import JITTER, RETRY_WINDOW, SCHEDULE, Clients, Deliveries
 from chainon.webhooks.outbox import FEED
 from domain import ids
 from tests.conftest import BRAND_SMS, register
@@ -64,7 +64,7 @@ async def test_an_endpoint_failing_for_three_days_is_retried_on_schedule_then_di
             )
             stopping = asyncio.Event()
             with capture_logs() as logs:
-                async with httpx.AsyncClient(timeout=10) as client:
+                async with Clients(lambda: httpx.AsyncClient(timeout=10)) as client:
                     for _ in range(24 * 4):  # four days, an hour at a time
                         await deliveries.step(client, stopping)
                         await asyncio.gather(*deliveries.running.values())

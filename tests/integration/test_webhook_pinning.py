@@ -16,7 +16,7 @@ import pytest
 from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.webhooks import endpoints
-from chainon.webhooks.delivery import Deliveries
+from chainon.webhooks.delivery import Clients, Deliveries
 from chainon.webhooks.ssrf import Resolve
 from tests.conftest import BRAND_SMS, register
 from tests.e2e.test_webhooks_api import hook_settings
@@ -58,7 +58,7 @@ async def owe_one(runtime: Runtime, brand_id: UUID, hook: Receiver) -> None:
 
 
 async def deliver(
-    runtime: Runtime, resolve: Resolve, client: httpx.AsyncClient, *, allow_private: bool
+    runtime: Runtime, resolve: Resolve, client: Clients, *, allow_private: bool
 ) -> list[dict[str, Any]]:
     hooks = runtime.webhooks
     deliveries = Deliveries(
@@ -94,7 +94,7 @@ async def test_a_name_rebound_to_loopback_after_the_check_never_reaches_it(
 
     with receiver(name="localhost") as hook:  # the system resolves localhost to loopback
         await owe_one(runtime, brand_id, hook)
-        async with httpx.AsyncClient(timeout=1) as client:
+        async with Clients(lambda: httpx.AsyncClient(timeout=1)) as client:
             rows = await deliver(runtime, rebinding, client, allow_private=False)
     assert hook.received == []
     assert asked == ["localhost", "localhost"]  # once per attempt, never by the client
@@ -115,7 +115,7 @@ async def test_https_to_a_pinned_address_is_verified_against_the_name(
     server, trusted = self_signed("localhost")  # no IP address in the certificate
     with receiver(tls=server, name="localhost") as hook:
         await owe_one(runtime, brand_id, hook)
-        async with httpx.AsyncClient(timeout=5, verify=trusted) as client:
+        async with Clients(lambda: httpx.AsyncClient(timeout=5, verify=trusted)) as client:
             rows = await deliver(runtime, loopback, client, allow_private=True)
         port = hook.url.split(":")[2].split("/")[0]
     assert [r["error"] for r in rows] == [""]
@@ -132,8 +132,47 @@ async def test_a_certificate_for_another_name_is_refused(fed: tuple[Runtime, UUI
     server, trusted = self_signed("shop.example")
     with receiver(tls=server, name="localhost") as hook:
         await owe_one(runtime, brand_id, hook)
-        async with httpx.AsyncClient(timeout=5, verify=trusted) as client:
+        async with Clients(lambda: httpx.AsyncClient(timeout=5, verify=trusted)) as client:
             rows = await deliver(runtime, loopback, client, allow_private=True)
     assert hook.received == []
     assert rows
     assert all("CERTIFICATE_VERIFY_FAILED" in r["error"] for r in rows)
+
+
+async def test_a_connection_checked_for_one_name_never_carries_another(
+    fed: tuple[Runtime, UUID],
+) -> None:
+    """Two names at one address: the second's certificate is checked on its own
+    connection, not taken from the first name's kept-alive one."""
+    runtime, brand_id = fed
+
+    async def loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    server, trusted = self_signed("localhost")
+    with receiver(tls=server, name="localhost", keep_alive=True) as hook:
+        await owe_one(runtime, brand_id, hook)
+        async with Clients(lambda: httpx.AsyncClient(timeout=5, verify=trusted)) as clients:
+            assert [
+                r["error"] for r in await deliver(runtime, loopback, clients, allow_private=True)
+            ] == [""]
+            endpoints.add(
+                runtime.core,
+                brand_id,
+                hook.url.replace("localhost", "shop.example"),
+                ["message.received"],
+                "",
+                allow_private=True,
+                box=runtime.secrets,
+            )
+            message = await runtime.provider.inject_inbound(
+                sender="+33612345678", recipient=BRAND_SMS, body="Encore ?"
+            )
+            assert await runtime.recorded(message) is not None
+            assert await runtime.call(runtime.webhooks.views.run_until_idle) > 0
+            rows = await deliver(runtime, loopback, clients, allow_private=True)
+    errors = [r["error"] for r in rows[1:]]
+    assert "" in errors  # localhost's second event, on its own connection
+    assert any("CERTIFICATE_VERIFY_FAILED" in e for e in errors)  # shop.example's
+    assert len(hook.delivered) == 2
+    assert all(h.startswith("localhost:") for h in hook.hosts)

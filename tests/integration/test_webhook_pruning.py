@@ -15,7 +15,7 @@ from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
 from chainon.webhooks import endpoints
-from chainon.webhooks.delivery import Deliveries
+from chainon.webhooks.delivery import Clients, Deliveries
 from projections.catalogue import all_projections
 from tests.conftest import BRAND_SMS, register
 from tests.e2e.test_webhooks_api import hook_settings
@@ -58,7 +58,7 @@ async def test_settled_rows_older_than_the_retention_are_pruned(
                 allow_private=True,
                 resolve=loopback,
             )
-            async with httpx.AsyncClient(timeout=5) as client:
+            async with Clients(lambda: httpx.AsyncClient(timeout=5)) as client:
                 for text in ("vieux", "récent", "abandonné", "dû"):
                     hook.mode = "down" if text == "dû" else "ok"
                     message = await runtime.provider.inject_inbound(
