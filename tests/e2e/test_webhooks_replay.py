@@ -10,7 +10,7 @@ import pytest
 
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
-from tests.e2e.test_webhooks_api import add, hook, hooked, inbound, until  # noqa: F401
+from tests.e2e.test_webhooks_api import add, hook, hooked, inbound, recorded, until  # noqa: F401
 from tests.webhook_receiver import Receiver, receiver
 
 pytestmark = pytest.mark.asyncio
@@ -27,11 +27,13 @@ async def test_replay_sends_what_was_missed_from_the_event_log_with_stable_ids(
         (await api.get(f"/v1/webhooks/endpoints/{endpoint_id}")).json()["created_at"]
     )
     with receiver() as watcher:  # tells when the statuses have happened
-        await add(api, watcher, ["message.status"])
+        watcher_id = await add(api, watcher, ["message.status"])
         cid = (await inbound(api, "Ma commande ?"))["conversation_id"]
         await api.post(f"/v1/conversations/{cid}/messages", json={"body": "Demain !"})
         await until(lambda: len(watcher.events()) == 3)
+        await recorded(api, watcher_id, 3)
     await until(lambda: len(hook.events()) == 1)
+    await recorded(api, endpoint_id, 1)
     first_id = hook.delivered[0].webhook_id
     assert [e["type"] for e in hook.events()] == ["message.received"]
 
