@@ -166,7 +166,7 @@ class Deliveries:
             due = await self.call(
                 self.store.query,
                 self.outbox,
-                "SELECT id, event_type, body, attempts, first_attempt_at FROM "
+                "SELECT id, event_type, body, attempts, first_attempt_at, next_attempt_at FROM "
                 "{webhook_deliveries} WHERE endpoint_id = %(e)s AND status = 'pending' "
                 "AND next_attempt_at <= %(now)s ORDER BY occurred_at, id LIMIT 20",
                 {"e": str(endpoint_id), "now": ob.ts(self.clock())},
@@ -260,7 +260,9 @@ class Deliveries:
                 names.statement(
                     "UPDATE {webhook_deliveries} SET status = %(s)s, attempts = %(n)s, "
                     "first_attempt_at = %(first)s, next_attempt_at = %(next)s, "
-                    "last_status_code = %(c)s, delivered_at = %(done)s WHERE id = %(d)s"
+                    "last_status_code = %(c)s, delivered_at = %(done)s WHERE id = %(d)s "
+                    # a replay that owed it again meanwhile (its own next_attempt_at) wins
+                    "AND next_attempt_at = %(was)s"
                 ),
                 {
                     "s": status,
@@ -270,6 +272,7 @@ class Deliveries:
                     "c": code,
                     "done": ob.ts(at) if status == ob.DELIVERED else None,
                     "d": row["id"],
+                    "was": row["next_attempt_at"],
                 },
             )
 

@@ -86,3 +86,23 @@ async def test_replay_further_back_than_seven_days_is_refused_naming_since(
     assert answer.status_code == 422
     assert answer.json()["field"] == "since"
     assert "at most 7 days back" in answer.json()["detail"]
+
+
+async def test_a_replay_during_a_delivery_is_not_lost_to_its_record(
+    hooked: tuple[Runtime, httpx.AsyncClient],  # noqa: F811
+    hook: Receiver,  # noqa: F811
+) -> None:
+    _, api = hooked
+    endpoint_id = await add(api, hook, ["message.received"])
+    hook.mode = "hold"  # the first delivery waits in the receiver
+    await inbound(api, "en vol")
+    await until(lambda: len(hook.held) == 1)
+    replayed = await api.post(
+        f"/v1/webhooks/endpoints/{endpoint_id}/replay",
+        json={"since": (datetime.now(UTC) - timedelta(hours=1)).isoformat()},
+    )
+    assert replayed.json()["replayed"] == 1
+    hook.mode = "ok"
+    hook.gate.set()
+    await until(lambda: len(hook.events()) == 2)
+    assert hook.delivered[0].webhook_id == hook.delivered[1].webhook_id
