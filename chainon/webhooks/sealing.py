@@ -16,17 +16,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import structlog
 from cryptography.fernet import Fernet, InvalidToken
 
 from chainon.core import Core
 from chainon.errors import CannotStart
 from chainon.private_files import write_private
-from chainon.settings import Settings
+from chainon.settings import Settings, StoreKind
 from domain.webhooks import WebhookEndpoints
 
 PREFIX = "enc:v1:"
 KEY_FILE = "secrets-key"
 SETTING = "CHAINON_SECRETS_KEY"
+log = structlog.get_logger(__name__)
 _TOPICS = [WebhookEndpoints.EndpointAdded.TOPIC, WebhookEndpoints.SecretRotated.TOPIC]
 
 
@@ -76,6 +78,9 @@ def secret_box(settings: Settings, core: Core) -> SecretBox:
                 setting=SETTING,
             )
         key = _made(path)
+    if settings.store is StoreKind.POSTGRES and not settings.secrets_key.get_secret_value():
+        # Processes on other machines have other data directories, hence other keys.
+        log.warning("secrets.key_file", path=str(path), advice=f"set {SETTING} on every process")
     try:
         box = SecretBox(key)
     except ValueError:
