@@ -4,11 +4,12 @@ It is fed like a projection (``projections.runner``: from the store embedded, fr
 events topic distributed), under its own feed position, in its own database: the rows an
 event owes and the feed's tracking commit in one transaction, so a crash or a re-delivered
 record never owes an event twice, and nothing is lost. It is not in the catalogue of read
-models: a rebuild must not send every webhook again.
+models: a rebuild must not send every webhook again, and ``projections verify`` would take
+the settled rows pruned after the retention (``prune``) for a divergence.
 
 An endpoint is owed the events of its brand that happened after it was added, of the
 types it asked for, while enabled. The webhook id is derived from the endpoint and the
-event, so it stays the same on every retry and on a replay (``replay``).
+event, so it stays the same on every retry and on a replay (``chainon.webhooks.replay``).
 """
 
 from __future__ import annotations
