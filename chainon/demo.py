@@ -8,7 +8,6 @@ revoked and sent again by SMS) is what the embedded mode does, only faster.
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
@@ -23,6 +22,7 @@ from chainon.demo_campaign import campaign_scene
 from chainon.demo_consent import stop_scene
 from chainon.demo_polling import RECEIPT_TIMEOUT, show_timeline, teller, until, until_delivered
 from chainon.errors import DemoFailed
+from chainon.private_files import write_private
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
 from chainon.terminal import status_history
@@ -90,11 +90,11 @@ def ensure_demo_key(core: Core, data_dir: Path) -> DemoKey:
         if kept is not None and kept.id == brand.id:
             return DemoKey(brand, path, None)
         key = core.api_keys.issue(brand.id, "demo")
-        _write_secret(path, key, replace=True)
+        write_private(path, key, replace=True)
         return DemoKey(core.get(Brand, brand.id), path, key)
     key = core.api_keys.issue(brand.id, "demo")
     try:
-        _write_secret(path, key, replace=False)
+        write_private(path, key, replace=False)
     except FileExistsError:
         # Another start wrote its key between our look and our write: one key, theirs.
         key_id = split_api_key(key)
@@ -118,19 +118,6 @@ def _demo_brand(core: Core) -> Brand:
         if found is None:
             raise
         return found
-
-
-def _write_secret(path: Path, secret: str, *, replace: bool) -> None:
-    """Readable by its owner only, from the first byte (never written, then chmodded)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    target = path.with_name(f".{path.name}.new") if replace else path
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
-    fd = os.open(target, flags, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        os.fchmod(out.fileno(), 0o600)
-        out.write(secret + "\n")
-    if replace:
-        os.replace(target, path)
 
 
 def story_settings(data_dir: Path) -> Settings:
@@ -186,6 +173,7 @@ async def _story(rt: Runtime, out: Console, receiver: LocalReceiver) -> None:
         ["message.received", "message.status"],
         "the shop's backend",
         allow_private=True,
+        box=rt.secrets,
     )
     receiver.secret = hook.secret
     say(f"Its shop backend takes signed webhooks at {receiver.url} (secret {hook.secret[:12]}…)")

@@ -49,6 +49,7 @@ from chainon.settings import BusKind, Settings, StoreKind
 from chainon.store_schema import migrate
 from chainon.topics import Topics
 from chainon.views import views_of
+from chainon.webhooks.sealing import secret_box
 from chainon.webhooks.worker import WebhookWorker
 from domain import commands as cmd
 from domain.brand import DEFAULT_PROVIDER, Brand
@@ -104,7 +105,12 @@ class Runtime:
                 key_cache_seconds=settings.api_key_cache_seconds,
             )
         )
-        racing_creation(lambda: migrate(settings))  # refuses a store a newer Chainon wrote
+        try:
+            racing_creation(lambda: migrate(settings))  # refuses a store a newer Chainon wrote
+            self.secrets = secret_box(settings, self.core)
+        except CannotStart:
+            self.core.close()
+            raise
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chainon-store")
         self.batcher = CommandBatcher(self.core.handle_many, self.call)
         self.topics = Topics(settings.topic_prefix)
@@ -227,7 +233,9 @@ class Runtime:
             self.call,
             interval=settings.deadline_poll_interval,
         )
-        self.webhooks = WebhookWorker(self.core, settings, self.bus, self.topics, self.call)
+        self.webhooks = WebhookWorker(
+            self.core, settings, self.bus, self.topics, self.call, self.secrets
+        )
         self._stopping = asyncio.Event()
         self._wakes = {
             Role.RELAY: asyncio.Event(),

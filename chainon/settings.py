@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     # The retry schedule and window multiplied by this (tests and demos shorten them).
     webhooks_retry_scale: float = Field(default=1.0, gt=0, le=1.0)
     webhooks_poll_interval: float = Field(default=0.5, gt=0)
+    # Days a delivered (or given-up) webhook and its attempts stay in the outbox, for
+    # GET …/attempts (Stripe lists events for 30 days; Svix keeps payloads 30 days on its
+    # free plan, 90 on paid ones); a replay reads the event log, not these rows.
+    webhooks_retention_days: int = Field(default=30, ge=1, le=365)
+    # The Fernet key that seals webhook endpoints' secrets in the store; empty: the key in
+    # DATA_DIR/secrets-key, made at the first start. Distributed: the same on every process.
+    secrets_key: SecretStr = SecretStr("")
     # How long a sent SMS or RCS message waits for its delivery receipt before it becomes
     # expired (seconds; an SMPP link's validity_period wins for its messages). Email has
     # no receipts: sent is final.

@@ -2,8 +2,9 @@
 
 One aggregate per brand holds every endpoint of that brand, so a lookup by endpoint id is
 answered within the brand (another brand's id is simply not there) and the list needs no
-index. Its events carry the signing secrets, so none of them is public
-(``domain.public_events``): they never leave the core.
+index. Its events carry the signing secrets (sealed by the application before they reach
+the aggregate: ``chainon.webhooks.sealing``; ``secret`` is whatever it was given), so none
+of them is public (``domain.public_events``): they never leave the core.
 
 A rotated secret keeps working for ``ROTATION_OVERLAP``; during that time both are used to
 sign, as Standard Webhooks allows several signatures in one header.

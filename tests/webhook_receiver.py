@@ -1,17 +1,26 @@
 """A brand's webhook receiver, for real: an HTTP server on 127.0.0.1 in a thread of the
 test, that verifies every delivery with the ``standardwebhooks`` package (not Chainon's
-own signing code) and can be told to be down (503) or to hang (a dead endpoint)."""
+own signing code) and can be told to be down (503) or to hang (a dead endpoint). Over TLS
+too, with a certificate made by the test for a name (``self_signed``)."""
 
 from __future__ import annotations
 
+import datetime
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from standardwebhooks.webhooks import Webhook
 
 
@@ -36,6 +45,7 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: threading.Event = field(default_factory=threading.Event)
     held: list[str] = field(default_factory=list)  # webhook ids of requests being held
+    hosts: list[str] = field(default_factory=list)  # each request's Host header
 
     def verified(self, headers: dict[str, str], body: bytes) -> dict[str, Any] | None:
         payload = None
@@ -59,11 +69,55 @@ class Receiver:
         ]
 
 
+def self_signed(name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context holding a certificate for the DNS name ``name`` only (no IP
+    address in it), and a client context trusting that certificate alone."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file, key_file = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+        cert_file.write_bytes(pem)
+        key_file.write_bytes(key_pem)
+        server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cadata=pem.decode())
+    return server, client
+
+
 @contextmanager
-def receiver(path: str = "/hooks") -> Iterator[Receiver]:
+def receiver(
+    path: str = "/hooks",
+    *,
+    tls: ssl.SSLContext | None = None,
+    name: str = "127.0.0.1",
+    keep_alive: bool = False,
+) -> Iterator[Receiver]:
+    """Listens on 127.0.0.1; its URL names it ``name`` (https with ``tls``); with
+    ``keep_alive`` a connection serves several requests (HTTP/1.1)."""
     box: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def do_POST(self) -> None:
             me = box["r"]
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
@@ -74,6 +128,7 @@ def receiver(path: str = "/hooks") -> Iterator[Receiver]:
                 me.held.append(headers["webhook-id"])
                 me.gate.wait(30)
             answered = 503 if me.mode == "down" else 200
+            me.hosts.append(headers.get("host", ""))
             with me.lock:
                 me.received.append(Delivery(headers, body, me.verified(headers, body), answered))
             self.send_response(answered)
@@ -85,7 +140,10 @@ def receiver(path: str = "/hooks") -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    box["r"] = Receiver(f"http://127.0.0.1:{server.server_address[1]}{path}")
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    box["r"] = Receiver(f"{scheme}://{name}:{server.server_address[1]}{path}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -17,6 +17,7 @@ from chainon.api.deps import BrandDep, RuntimeDep
 from chainon.api.schemas import Strict
 from chainon.webhooks import endpoints, ssrf
 from chainon.webhooks import outbox as ob
+from chainon.webhooks.replay import replay as replay_events
 from domain.webhooks import Endpoint
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -102,6 +103,7 @@ class ReplayIn(Strict):
 
 class Replayed(BaseModel):
     replayed: int = Field(description="Events owed again, under their first webhook ids.")
+    since: datetime = Field(description="From when: `since`, or the endpoint's creation.")
 
 
 @router.post("/endpoints", status_code=201)
@@ -118,6 +120,7 @@ async def create_endpoint(
         list(body.events),
         body.description,
         allow_private=allow,
+        box=runtime.secrets,
     )
     return EndpointCreated(**EndpointOut.of(made).model_dump(), secret=made.secret)
 
@@ -163,7 +166,9 @@ async def delete_endpoint(endpoint_id: UUID, brand: BrandDep, runtime: RuntimeDe
 
 @router.post("/endpoints/{endpoint_id}/rotate")
 async def rotate_secret(endpoint_id: UUID, brand: BrandDep, runtime: RuntimeDep) -> Rotated:
-    e = await runtime.call(endpoints.rotate, runtime.core, brand.id, endpoint_id)
+    e = await runtime.call(
+        lambda: endpoints.rotate(runtime.core, brand.id, endpoint_id, box=runtime.secrets)
+    )
     assert e.previous_valid_until is not None
     return Rotated(secret=e.secret, previous_secret_valid_until=e.previous_valid_until)
 
@@ -199,11 +204,13 @@ async def list_attempts(
 async def replay(
     endpoint_id: UUID, body: ReplayIn, brand: BrandDep, runtime: RuntimeDep
 ) -> Replayed:
-    """Sends again every event the endpoint was owed since ``since``, same webhook ids."""
-    await runtime.call(endpoints.get, runtime.core, brand.id, endpoint_id)
+    """Sends again, from the event log, every event of the brand that the endpoint's
+    subscriptions ask for since ``since`` (7 days back at most, not before the endpoint
+    was added), under the webhook ids a first delivery had."""
+    endpoint = await runtime.call(endpoints.get, runtime.core, brand.id, endpoint_id)
     since = body.since if body.since.tzinfo else body.since.replace(tzinfo=UTC)
     hook = runtime.webhooks
-    n = await runtime.call(
-        ob.replay, hook.store, hook.outbox, endpoint_id, since, datetime.now(UTC)
+    n, start = await runtime.call(
+        replay_events, hook.views, hook.outbox, brand.id, endpoint, since, datetime.now(UTC)
     )
-    return Replayed(replayed=n)
+    return Replayed(replayed=n, since=start)

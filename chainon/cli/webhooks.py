@@ -54,6 +54,7 @@ def webhooks_add(
             event or list(EVENT_TYPES),
             description,
             allow_private=allow,
+            box=runtime.secrets,
         )
     console().print(Text(f"Endpoint {made.id} added: {', '.join(made.events)}", style="green"))
     show_secret(made.secret)
@@ -91,7 +92,9 @@ def webhooks_rotate(ctx: typer.Context, endpoint_id: EndpointId, brand: Brand) -
     from chainon.webhooks import endpoints
 
     with runtime_of(settings_of(ctx)) as runtime:
-        e = endpoints.rotate(runtime.core, brand_of(runtime, brand).id, endpoint_id)
+        e = endpoints.rotate(
+            runtime.core, brand_of(runtime, brand).id, endpoint_id, box=runtime.secrets
+        )
     until = e.previous_valid_until.isoformat(timespec="seconds") if e.previous_valid_until else ""
     console().print(Text(f"Secret rotated; the previous one is valid until {until}"))
     show_secret(e.secret)

@@ -3,7 +3,8 @@
 Each endpoint with something due gets its own task, delivering one event at a time in the
 order they happened, so a slow or dead endpoint only ever waits for itself (an SMTP relay
 that stalled every channel once taught that). A failed attempt (non-2xx, a redirect, a
-timeout, a refused connection, an address that resolves inside) is retried on
+timeout, a refused connection, an address that resolves inside: see ``ssrf.pinned``, the
+request goes to the address checked) is retried on
 ``SCHEDULE`` with jitter; an event still undelivered ``RETRY_WINDOW`` after its first
 attempt is given up, and its endpoint, if nothing reached it in that time, disabled.
 """
@@ -55,6 +56,32 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def plain_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+
+
+class Clients:
+    """One HTTP client per endpoint host name. Requests go to the pinned address
+    (``ssrf.pinned``), and a client pools connections by address: a TLS connection checked
+    for one name must not carry another name's requests that resolved to the same address."""
+
+    def __init__(self, make: Callable[[], httpx.AsyncClient] = plain_client) -> None:
+        self.make = make
+        self.by_name: dict[str, httpx.AsyncClient] = {}
+
+    def __call__(self, name: str) -> httpx.AsyncClient:
+        if name not in self.by_name:
+            self.by_name[name] = self.make()
+        return self.by_name[name]
+
+    async def __aenter__(self) -> Clients:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.gather(*(c.aclose() for c in self.by_name.values()))
+        self.by_name.clear()
+
+
 def next_delay(
     attempts: int, scale: float = 1.0, rand: Callable[[], float] = random.random
 ) -> timedelta:
@@ -76,6 +103,7 @@ class Deliveries:
         scale: float = 1.0,
         interval: float = 0.5,
         clock: Callable[[], datetime] = utcnow,
+        resolve: ssrf.Resolve = ssrf.resolve,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -86,13 +114,14 @@ class Deliveries:
         self.scale = scale
         self.interval = interval
         self.clock = clock
+        self.resolve = resolve
         self.running: dict[str, asyncio.Task[None]] = {}
 
     async def run(self, stopping: asyncio.Event) -> None:
-        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
+        async with Clients() as clients:
             try:
                 while not stopping.is_set():
-                    await self.step(client, stopping)
+                    await self.step(clients, stopping)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stopping.wait(), self.interval)
             finally:
@@ -100,7 +129,7 @@ class Deliveries:
                     task.cancel()
                 await asyncio.gather(*self.running.values(), return_exceptions=True)
 
-    async def step(self, client: httpx.AsyncClient, stopping: asyncio.Event) -> None:
+    async def step(self, clients: Clients, stopping: asyncio.Event) -> None:
         """Starts a task for each endpoint with something due and none running."""
         now = ob.ts(self.clock())
         rows = await self.call(
@@ -118,7 +147,7 @@ class Deliveries:
             if row["due"] > now or row["endpoint_id"] in self.running:
                 continue
             task = asyncio.create_task(
-                self.drain(client, UUID(row["brand_id"]), UUID(row["endpoint_id"]), stopping)
+                self.drain(clients, UUID(row["brand_id"]), UUID(row["endpoint_id"]), stopping)
             )
             self.running[row["endpoint_id"]] = task
             task.add_done_callback(functools.partial(self._finished, row["endpoint_id"]))
@@ -129,7 +158,7 @@ class Deliveries:
             log.error("webhook.delivery_failed", endpoint=endpoint_id, error=repr(task.exception()))
 
     async def drain(
-        self, client: httpx.AsyncClient, brand_id: UUID, endpoint_id: UUID, stopping: asyncio.Event
+        self, clients: Clients, brand_id: UUID, endpoint_id: UUID, stopping: asyncio.Event
     ) -> None:
         """Delivers the endpoint's due events in order; a failure ends the pass, so what
         follows waits for the endpoint's next retry rather than hammering it."""
@@ -137,7 +166,7 @@ class Deliveries:
             due = await self.call(
                 self.store.query,
                 self.outbox,
-                "SELECT id, event_type, body, attempts, first_attempt_at FROM "
+                "SELECT id, event_type, body, attempts, first_attempt_at, next_attempt_at FROM "
                 "{webhook_deliveries} WHERE endpoint_id = %(e)s AND status = 'pending' "
                 "AND next_attempt_at <= %(now)s ORDER BY occurred_at, id LIMIT 20",
                 {"e": str(endpoint_id), "now": ob.ts(self.clock())},
@@ -149,20 +178,27 @@ class Deliveries:
                 await self._set(endpoint_id, ob.SKIPPED)
                 return
             for row in due:
-                if not await self.attempt(client, brand_id, endpoint, row):
+                if not await self.attempt(clients, brand_id, endpoint, row):
                     return
 
     async def attempt(
-        self, client: httpx.AsyncClient, brand_id: UUID, endpoint: Endpoint, row: dict[str, Any]
+        self, clients: Clients, brand_id: UUID, endpoint: Endpoint, row: dict[str, Any]
     ) -> bool:
         start, at = time.monotonic(), self.clock()
         body = row["body"].encode()
         code: int | None = None
         error = ""
         try:
-            await ssrf.check(endpoint.url, allow_private=self.allow_private)
+            target = await ssrf.pinned(
+                endpoint.url, allow_private=self.allow_private, resolve=self.resolve
+            )
             headers = signing.headers(endpoint.secrets(at), row["id"], int(at.timestamp()), body)
-            answer = await client.post(endpoint.url, content=body, headers=headers)
+            answer = await clients(target.host).post(
+                target.url,
+                content=body,
+                headers={**headers, "host": target.host_header},
+                extensions={"sni_hostname": target.host},
+            )
             code = answer.status_code
             if not 200 <= code < 300:
                 error = f"answered {code}"
@@ -224,7 +260,9 @@ class Deliveries:
                 names.statement(
                     "UPDATE {webhook_deliveries} SET status = %(s)s, attempts = %(n)s, "
                     "first_attempt_at = %(first)s, next_attempt_at = %(next)s, "
-                    "last_status_code = %(c)s, delivered_at = %(done)s WHERE id = %(d)s"
+                    "last_status_code = %(c)s, delivered_at = %(done)s WHERE id = %(d)s "
+                    # a replay that owed it again meanwhile (its own next_attempt_at) wins
+                    "AND next_attempt_at = %(was)s"
                 ),
                 {
                     "s": status,
@@ -234,6 +272,7 @@ class Deliveries:
                     "c": code,
                     "done": ob.ts(at) if status == ob.DELIVERED else None,
                     "d": row["id"],
+                    "was": row["next_attempt_at"],
                 },
             )
 

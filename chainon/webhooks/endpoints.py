@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from chainon.core import Core
+from chainon.webhooks.sealing import SecretBox
 from domain import ids
 from domain.webhooks import Endpoint, WebhookEndpoints, checked_url
 
@@ -45,19 +47,22 @@ def add(
     description: str,
     *,
     allow_private: bool,
+    box: SecretBox,
 ) -> Endpoint:
-    at = now()
+    """The endpoint added, with its secret in clear (the store holds it sealed): the one
+    time it is shown."""
+    at, secret = now(), new_secret()
     held = endpoints_of(core, brand_id) or WebhookEndpoints.open(brand_id, at=at)
     endpoint = held.add(
         uuid4(),
         checked_url(url, allow_private=allow_private),
         events,
         description,
-        new_secret(),
+        box.seal(secret),
         at=at,
     )
     core.save_or_conflict(held, what="webhook endpoints")
-    return endpoint
+    return dataclasses.replace(endpoint, secret=secret)
 
 
 def change(
@@ -78,11 +83,23 @@ def change(
     return endpoint
 
 
-def rotate(core: Core, brand_id: UUID, endpoint_id: UUID) -> Endpoint:
-    held = _held(core, brand_id, endpoint_id)
-    endpoint = held.rotate(endpoint_id, new_secret(), at=now())
+def rotate(core: Core, brand_id: UUID, endpoint_id: UUID, *, box: SecretBox) -> Endpoint:
+    """The endpoint with its new secret in clear, shown this once."""
+    held, secret = _held(core, brand_id, endpoint_id), new_secret()
+    endpoint = held.rotate(endpoint_id, box.seal(secret), at=now())
     core.save_or_conflict(held, what="webhook endpoints")
-    return endpoint
+    return dataclasses.replace(endpoint, secret=secret, previous_secret=None)
+
+
+def opened(endpoint: Endpoint, box: SecretBox) -> Endpoint:
+    """The endpoint with its secrets in clear, to sign with (``WrongKey`` if they cannot
+    be opened)."""
+    previous = endpoint.previous_secret
+    return dataclasses.replace(
+        endpoint,
+        secret=box.open(endpoint.secret),
+        previous_secret=box.open(previous) if previous else None,
+    )
 
 
 def remove(core: Core, brand_id: UUID, endpoint_id: UUID) -> None:

@@ -4,11 +4,12 @@ It is fed like a projection (``projections.runner``: from the store embedded, fr
 events topic distributed), under its own feed position, in its own database: the rows an
 event owes and the feed's tracking commit in one transaction, so a crash or a re-delivered
 record never owes an event twice, and nothing is lost. It is not in the catalogue of read
-models: a rebuild must not send every webhook again.
+models: a rebuild must not send every webhook again, and ``projections verify`` would take
+the settled rows pruned after the retention (``prune``) for a divergence.
 
 An endpoint is owed the events of its brand that happened after it was added, of the
 types it asked for, while enabled. The webhook id is derived from the endpoint and the
-event, so it stays the same on every retry and on a replay.
+event, so it stays the same on every retry and on a replay (``chainon.webhooks.replay``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class WebhookOutbox(Projection):
             "delivery_id TEXT NOT NULL, endpoint_id TEXT NOT NULL, event_type TEXT NOT NULL, "
             "at TEXT NOT NULL, status_code INTEGER, duration_ms INTEGER NOT NULL, "
             "error TEXT NOT NULL, next_retry_at TEXT",
-            indexes=("endpoint_id, at",),
+            indexes=("endpoint_id, at", "delivery_id"),
         ),
     )
     facts = frozenset({*payloads.BY_FACT, *_OWNERS})
@@ -96,6 +97,35 @@ class WebhookOutbox(Projection):
             )
 
 
+# A row's last word is its ``next_attempt_at``: the delivering attempt's time once delivered,
+# the last attempt's once given up.
+_SETTLED = (
+    "SELECT id FROM {webhook_deliveries} WHERE status IN ('delivered', 'failed', 'skipped') "
+    "AND next_attempt_at < %(before)s ORDER BY next_attempt_at, id LIMIT %(n)s"
+)
+
+
+def prune(store: ReadModelStore, outbox: WebhookOutbox, before: datetime, limit: int) -> int:
+    """Deletes up to ``limit`` settled deliveries whose last word came before ``before``,
+    with their attempts (none of which is newer); what is still owed stays, whatever its
+    age. Returns how many deliveries went."""
+    with store.transaction() as cur:
+        names = store.names(outbox)
+        params = {"before": ts(before), "n": limit}
+        cur.execute(
+            names.statement(f"DELETE FROM {{webhook_attempts}} WHERE delivery_id IN ({_SETTLED})"),
+            params,
+        )
+        gone = store.fetch(
+            cur,
+            names.statement(
+                f"DELETE FROM {{webhook_deliveries}} WHERE id IN ({_SETTLED}) RETURNING id"
+            ),
+            params,
+        )
+    return len(gone)
+
+
 def ts(at: datetime) -> str:
     return sortable_utc(at)
 
@@ -109,17 +139,3 @@ def attempts(
         "FROM {webhook_attempts} WHERE endpoint_id = %(e)s ORDER BY at DESC LIMIT %(n)s",
         {"e": str(endpoint_id), "n": limit},
     )
-
-
-def replay(
-    store: ReadModelStore, outbox: WebhookOutbox, endpoint_id: UUID, since: datetime, now: datetime
-) -> int:
-    """Owes again what happened since ``since``, under the same webhook ids."""
-    rows = store.write(
-        outbox,
-        "UPDATE {webhook_deliveries} SET status = 'pending', attempts = 0, "
-        "first_attempt_at = NULL, next_attempt_at = %(now)s "
-        "WHERE endpoint_id = %(e)s AND occurred_at >= %(since)s RETURNING id",
-        {"e": str(endpoint_id), "since": ts(since), "now": ts(now)},
-    )
-    return len(rows)

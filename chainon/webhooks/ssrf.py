@@ -2,6 +2,10 @@
 
 Checked when an endpoint is saved and again, after resolving the name, before each
 delivery (a name that resolved to a public address yesterday may point inside today).
+A delivery resolves the name once and connects to the address it checked: letting the
+HTTP client resolve it again would let a rebinding DNS server answer a public address to
+the check and a private one to the connection. The name still goes in the ``Host`` header
+and, over TLS, in the SNI and the certificate check.
 """
 
 from __future__ import annotations
@@ -9,9 +13,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from domain.errors import InvalidInput
+
+Resolve = Callable[[str, int], Awaitable[list[str]]]  # host, port → addresses
 
 
 class Refused(Exception):
@@ -32,29 +40,71 @@ def forbidden(address: str) -> bool:
     )
 
 
-async def resolved(url: str) -> list[str]:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+async def resolve(host: str, port: int) -> list[str]:
+    """The addresses of ``host`` in the system's order of preference."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({str(info[4][0]) for info in infos})
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-async def check(url: str, *, allow_private: bool, unresolved_ok: bool = False) -> None:
+def _port(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _checked(addresses: list[str], allow_private: bool) -> list[str]:
+    if not addresses:
+        raise Refused("resolves to no address")
+    inside = [a for a in addresses if forbidden(a)]
+    if inside and not allow_private:
+        raise Refused(f"resolves to a private address ({inside[0]})")
+    return addresses
+
+
+async def check(
+    url: str, *, allow_private: bool, unresolved_ok: bool = False, resolve: Resolve = resolve
+) -> None:
     """Raises ``Refused`` when any address the name resolves to is internal (or, unless
     ``unresolved_ok``, when it resolves to nothing)."""
     if allow_private:
         return
     try:
-        addresses = await resolved(url)
+        addresses = await resolve(urlsplit(url).hostname or "", _port(url))
     except OSError as exc:
         if unresolved_ok:
             return
         raise Refused(f"cannot resolve: {exc}") from None
-    inside = [a for a in addresses if forbidden(a)]
-    if inside:
-        raise Refused(f"resolves to a private address ({inside[0]})")
+    _checked(addresses, allow_private)
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A request's target once its name was resolved and checked."""
+
+    url: str  # the checked address in place of the name
+    host: str  # the name: SNI and the certificate's check
+    host_header: str  # the name and any explicit port, as the receiver expects it
+
+
+async def pinned(url: str, *, allow_private: bool, resolve: Resolve = resolve) -> Pinned:
+    """Resolves ``url``'s name once and checks every address it gives (any private one
+    refuses the URL, as a round-robin answer could hand out either); the first is used.
+    ``allow_private`` lets private addresses through but still pins."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        addresses = _checked(await resolve(host, _port(url)), allow_private)
+    except OSError as exc:
+        raise Refused(f"cannot resolve: {exc}") from None
+    address = addresses[0]
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return Pinned(
+        url=urlunsplit(parts._replace(netloc=netloc)),
+        host=host,
+        host_header=parts.netloc.rpartition("@")[2],
+    )
 
 
 async def check_input(url: str, *, allow_private: bool) -> None:

@@ -4,9 +4,10 @@ store embedded, the events topic distributed) and the delivery beside it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -18,13 +19,18 @@ from chainon.polling import follow
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
 from chainon.webhooks import endpoints
+from chainon.webhooks import outbox as ob
 from chainon.webhooks.delivery import Deliveries
 from chainon.webhooks.outbox import FEED, WebhookOutbox
+from chainon.webhooks.sealing import SecretBox
 from domain.webhooks import Endpoint, WebhookEndpoints
 from projections.projection import Fact
 from projections.read_model_store import ReadModelStore
 from projections.runner import Views
 from projections.topic_feed import TopicFeed
+
+PRUNE_BATCH = 1000  # deliveries deleted per transaction: the feed's writes wait no longer
+PRUNE_INTERVAL = 600.0  # seconds between passes once nothing old is left
 
 
 class WebhookWorker:
@@ -35,8 +41,10 @@ class WebhookWorker:
         bus: Bus,
         topics: Topics,
         call: Callable[..., Awaitable[Any]],
+        box: SecretBox,
     ) -> None:
         self.core = core
+        self.box = box
         self.settings = settings
         self.bus = bus
         self.topics = topics
@@ -56,8 +64,10 @@ class WebhookWorker:
         return [e.id for e in held.endpoints.values() if e.wants(kind) and e.created_at <= at]
 
     def find(self, brand_id: UUID, endpoint_id: UUID) -> Endpoint | None:
+        """The endpoint with its secrets opened, to sign with."""
         held = endpoints.endpoints_of(self.core, brand_id)
-        return held.endpoints.get(endpoint_id) if held else None
+        found = held.endpoints.get(endpoint_id) if held else None
+        return endpoints.opened(found, self.box) if found else None
 
     def disable(self, brand_id: UUID, endpoint_id: UUID, reason: str) -> bool:
         return endpoints.disable(self.core, brand_id, endpoint_id, reason)
@@ -102,7 +112,25 @@ class WebhookWorker:
             scale=self.settings.webhooks_retry_scale,
             interval=self.settings.webhooks_poll_interval,
         )
-        await asyncio.gather(self._feed(stopping, wake), deliveries.run(stopping))
+        await asyncio.gather(
+            self._feed(stopping, wake), deliveries.run(stopping), self._prune(stopping)
+        )
+
+    def prune_pass(self, now: datetime, batch: int = PRUNE_BATCH) -> int:
+        """Deletes every settled delivery older than the retention, a batch at a time."""
+        before = now - timedelta(days=self.settings.webhooks_retention_days)
+        pruned = 0
+        while (n := ob.prune(self.store, self.outbox, before, batch)) > 0:
+            pruned += n
+            if n < batch:
+                break
+        return pruned
+
+    async def _prune(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            await self.call(self.prune_pass, datetime.now(UTC))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), PRUNE_INTERVAL)
 
     async def _feed(self, stopping: asyncio.Event, wake: asyncio.Event) -> None:
         if self.settings.bus is BusKind.KAFKA:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from cryptography.fernet import Fernet
+
 from tests.e2e.conftest import Run, refused
 
 
@@ -66,3 +68,14 @@ def test_a_private_address_or_an_unknown_event_is_one_line(chainon: Run, acme: s
         env={"CHAINON_WEBHOOKS_ALLOW_PRIVATE": "true"},
     )
     assert allowed.exit_code == 0, allowed.output
+
+
+def test_a_key_that_does_not_open_the_secrets_is_one_line(chainon: Run, acme: str) -> None:
+    added = chainon("webhooks", "add", "https://hooks.example.com/chainon", "--brand", "acme")
+    assert added.exit_code == 0, added.output
+    other = Fernet.generate_key().decode()
+    line = refused(
+        chainon("webhooks", "list", "--brand", "acme", env={"CHAINON_SECRETS_KEY": other})
+    )
+    assert line.startswith("error: CHAINON_SECRETS_KEY: this key does not open"), line
+    assert chainon("webhooks", "list", "--brand", "acme").exit_code == 0  # the kept key

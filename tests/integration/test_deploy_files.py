@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 
 from chainon.observability import REGISTRY
 from chainon.settings import setting_names
+from devtools.env_example import render
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -93,16 +94,23 @@ def test_a_broken_compose_file_is_refused(project: Path) -> None:
 
 
 def test_the_env_example_lists_every_setting() -> None:
-    listed = set(
-        re.findall(r"^#?(CHAINON_[A-Z0-9_]+)=", (DEPLOY / "env.example").read_text(), re.M)
-    )
+    text = (DEPLOY / "env.example").read_text()
+    listed = set(re.findall(r"^#?(CHAINON_[A-Z0-9_]+)=", text, re.MULTILINE))
     assert sorted(setting_names() - listed) == [], "settings missing from deploy/env.example"
     assert sorted(listed - setting_names()) == [], "names in deploy/env.example no setting reads"
+    assert text == render(), "deploy/env.example is stale: python -m devtools.env_example"
+
+
+def linter() -> str:
+    assert LINTER.is_file(), (
+        "the Containerfile linter is missing: bash infra/deploy/tools.sh install"
+    )
+    return str(LINTER)
 
 
 def test_the_containerfile_lints_clean_and_runs_unprivileged_with_a_health_check() -> None:
     linted = subprocess.run(
-        [str(LINTER), "lint", str(CONTAINERFILE)], capture_output=True, text=True, timeout=60
+        [linter(), "lint", str(CONTAINERFILE)], capture_output=True, text=True, timeout=60
     )
     assert linted.returncode == 0, linted.stdout + linted.stderr
     text = CONTAINERFILE.read_text()
@@ -118,7 +126,7 @@ def test_the_linter_catches_a_broken_containerfile(tmp_path: Path) -> None:
     broken = tmp_path / "Containerfile"
     broken.write_text(CONTAINERFILE.read_text().replace('CMD ["chainon", "healthcheck"]', "CMD"))
     linted = subprocess.run(
-        [str(LINTER), "lint", str(broken)], capture_output=True, text=True, timeout=60
+        [linter(), "lint", str(broken)], capture_output=True, text=True, timeout=60
     )
     assert linted.returncode != 0
     assert "HEALTHCHECK" in linted.stdout + linted.stderr

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.webhooks import endpoints
-from chainon.webhooks.delivery import JITTER, RETRY_WINDOW, SCHEDULE, Deliveries
+from chainon.webhooks.delivery import JITTER, RETRY_WINDOW, SCHEDULE, Clients, Deliveries
 from chainon.webhooks.outbox import FEED
 from domain import ids
 from tests.conftest import BRAND_SMS, register
@@ -37,7 +37,13 @@ async def test_an_endpoint_failing_for_three_days_is_retried_on_schedule_then_di
         with receiver() as hook:
             hook.mode = "down"
             endpoint = endpoints.add(
-                runtime.core, brand.id, hook.url, ["message.received"], "", allow_private=True
+                runtime.core,
+                brand.id,
+                hook.url,
+                ["message.received"],
+                "",
+                allow_private=True,
+                box=runtime.secrets,
             )
             message = await runtime.provider.inject_inbound(
                 sender="+33612345678", recipient=BRAND_SMS, body="Allô ?"
@@ -58,7 +64,7 @@ async def test_an_endpoint_failing_for_three_days_is_retried_on_schedule_then_di
             )
             stopping = asyncio.Event()
             with capture_logs() as logs:
-                async with httpx.AsyncClient(timeout=10) as client:
+                async with Clients(lambda: httpx.AsyncClient(timeout=10)) as client:
                     for _ in range(24 * 4):  # four days, an hour at a time
                         await deliveries.step(client, stopping)
                         await asyncio.gather(*deliveries.running.values())
@@ -109,6 +115,7 @@ async def test_the_outbox_owes_each_event_once_whatever_feeds_it_again(tmp_path:
             ["message.received"],
             "",
             allow_private=True,
+            box=runtime.secrets,
         )
         for text in ("un", "deux"):
             message = await runtime.provider.inject_inbound(

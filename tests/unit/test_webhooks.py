@@ -10,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
 
 from chainon.webhooks.delivery import JITTER, SCHEDULE, next_delay
+from chainon.webhooks.sealing import SecretBox, WrongKey
 from chainon.webhooks.signing import headers
-from chainon.webhooks.ssrf import forbidden
+from chainon.webhooks.ssrf import Pinned, Refused, Resolve, forbidden, pinned
 from domain.errors import InvalidInput, NotFound
 from domain.webhooks import ROTATION_OVERLAP, WebhookEndpoints, checked_url
 
@@ -95,3 +97,40 @@ def test_each_retry_waits_its_step_of_the_schedule_within_the_jitter(
 )
 def test_loopback_link_local_and_private_ranges_are_refused(address: str, refused: bool) -> None:
     assert forbidden(address) is refused
+
+
+def answers(*addresses: str) -> Resolve:
+    async def resolve(host: str, port: int) -> list[str]:
+        return list(addresses)
+
+    return resolve
+
+
+@pytest.mark.asyncio
+async def test_a_delivery_is_pinned_to_the_address_it_checked() -> None:
+    url = "https://shop.example:8443/hooks?x=1"
+    v6 = await pinned(url, allow_private=False, resolve=answers("2606:4700::6810:85e5"))
+    assert v6 == Pinned(
+        "https://[2606:4700::6810:85e5]:8443/hooks?x=1", "shop.example", "shop.example:8443"
+    )
+    v4 = await pinned(
+        "https://shop.example/h", allow_private=False, resolve=answers("93.184.216.34")
+    )
+    assert (v4.url, v4.host_header) == ("https://93.184.216.34/h", "shop.example")
+    with pytest.raises(Refused, match=r"private address \(10\.0\.0\.7\)"):  # any one refuses
+        await pinned(url, allow_private=False, resolve=answers("93.184.216.34", "10.0.0.7"))
+    with pytest.raises(Refused, match="no address"):
+        await pinned(url, allow_private=False, resolve=answers())
+    local = await pinned(url, allow_private=True, resolve=answers("127.0.0.1"))
+    assert local.url == "https://127.0.0.1:8443/hooks?x=1"  # allowed, and still pinned
+
+
+def test_a_sealed_secret_opens_with_its_key_only_and_a_clear_one_reads_as_it_is() -> None:
+    box = SecretBox(Fernet.generate_key().decode())
+    sealed = box.seal(SECRET)
+    assert sealed.startswith("enc:v1:")
+    assert "whsec_" not in sealed
+    assert box.open(sealed) == SECRET
+    assert box.open(SECRET) == SECRET  # stored before secrets were sealed
+    with pytest.raises(WrongKey, match="CHAINON_SECRETS_KEY"):
+        SecretBox(Fernet.generate_key().decode()).open(sealed)
