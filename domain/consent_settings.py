@@ -171,7 +171,10 @@ def _book(keywords: Mapping[Language, LanguageKeywords]) -> tuple[KeywordBook, f
             for raw in getattr(own, action.value).remove:
                 word = normalise(raw)
                 if word in PROTECTED:
-                    raise InvalidInput(f"{raw!r} is an opt-out the rules require", field=field)
+                    raise InvalidInput(
+                        f"{raw!r} is an opt-out keyword the rules require: it cannot be removed",
+                        field=field,
+                    )
                 if word not in words.get(action, frozenset()):
                     raise InvalidInput(
                         f"{raw!r} is not a default {action.value} keyword in {language!r}",
