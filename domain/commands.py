@@ -386,6 +386,8 @@ class CreateCampaign(Command):
         Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=500)]
     ] = Field(default_factory=dict)
     filter_channel: Channel | None = None
+    # purpose:state[:channel] (``domain.consent.ConsentCriterion``); older records: none.
+    filter_consent: Annotated[str, Field(max_length=40)] | None = None
     not_after: AwareDatetime | None = None
 
 
