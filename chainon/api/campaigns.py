@@ -266,7 +266,10 @@ async def dry_run_campaign(
             size = len(found)
         else:
             recipients, size = store.recipients(campaign.id, 0, limit), store.size(campaign.id)
-        return dry_run(runtime.core, brand, campaign, recipients, size, now, sample=sample)
+        # The brand as stored now, not the key's cached one: its consent settings may
+        # have changed since (a narrower window, the mention appended).
+        current = runtime.core.get(Brand, brand.id)
+        return dry_run(runtime.core, current, campaign, recipients, size, now, sample=sample)
 
     return await runtime.call(run)
 

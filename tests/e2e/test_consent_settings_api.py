@@ -185,3 +185,22 @@ async def test_with_the_cross_channel_rule_off_an_rcs_stop_leaves_sms_marketing(
             "rcs": "revoked",
             "email": "granted",
         }
+
+
+async def test_a_campaigns_dry_run_asks_the_brands_own_window(
+    api: httpx.AsyncClient, sqlite_runtime: Runtime
+) -> None:
+    await opted_in(api)
+    await configure(api, {"quiet_hours": {"FR": {"opens": "10:00", "closes": "18:00"}}})
+    sqlite_runtime.core.clock = lambda: datetime(2026, 12, 8, 9, 0, tzinfo=PARIS)
+    body = {"name": "Soldes", "template": "Soldes ! STOP SMS", "audience": "csv"}
+    campaign = (await api.post("/v1/campaigns", json=body)).json()["id"]
+    uploaded = await api.put(
+        f"/v1/campaigns/{campaign}/audience",
+        content=f"to\n{PHONE}\n".encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    dry = (await api.post(f"/v1/campaigns/{campaign}/dry-run")).json()
+    (held,) = dry["deferred"]
+    assert datetime.fromisoformat(held["release_at"]) == datetime(2026, 12, 8, 10, 0, tzinfo=PARIS)
