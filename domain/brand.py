@@ -346,13 +346,11 @@ class Brand(Aggregate):
         for country, window in document.quiet_hours.items():
             if window.override is None:
                 continue
+            # The same window asked again keeps who first asked for it, and when.
             kept = self.quiet_hours_overrides.get(country)
-            same = kept is not None and previous.get(country) == window
-            overrides[country] = (
-                kept
-                if same and kept
-                else RecordedOverride(window.override.reason, actor, timestamp)
-            )
+            if kept is None or previous.get(country) != window:
+                kept = RecordedOverride(window.override.reason, actor, timestamp)
+            overrides[country] = kept
         self.consent_settings = document
         self.consent_rules = rules_of(document)
         self.appends_opt_out_mention = document.append_opt_out_mention

@@ -86,6 +86,11 @@ def test_a_narrower_window_needs_no_override_and_a_wider_one_is_recorded_with_wh
     (kept,) = brand.quiet_hours_overrides.values()
     assert (kept.reason, kept.by) == ("B2B", "api_key:b")
     assert [c.by for c in brand.consent_history] == ["api_key:a", "api_key:b"]
+    # Another change by another key, the wide window untouched: its override stays b's.
+    scoped = wide.model_copy(update={"opt_out_scope": Scope.CHANNEL})
+    assert brand.configure_consent(scoped, actor="api_key:c", at=AT)
+    assert brand.quiet_hours_overrides["US"].by == "api_key:b"
+    assert brand.consent_rules.scope is Scope.CHANNEL
     assert brand.consent_rules.quiet_hours_for("FR") is None  # the whole document: FR reset
 
 
