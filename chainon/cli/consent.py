@@ -170,12 +170,16 @@ def review(
 
 def read_document(path: Path) -> dict[str, Any]:
     """A settings document from a JSON or YAML file (by its suffix)."""
-    import yaml
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     text = path.read_text(encoding="utf-8")
     try:
-        loaded = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        if path.suffix in (".yaml", ".yml"):
+            loaded = YAML(typ="safe", pure=True).load(text)
+        else:
+            loaded = json.loads(text)
+    except (json.JSONDecodeError, YAMLError) as exc:
         raise InvalidInput(f"cannot be read: {exc}", field="file") from None
     if not isinstance(loaded, dict):
         raise InvalidInput("must hold one object (the settings document)", field="file")

@@ -130,6 +130,11 @@ class SmppProvider:
 
     # Sending
 
+    @property
+    def bound(self) -> bool:
+        """Whether the link is bound now (the operators' ``chainon_smpp_link_up``)."""
+        return self._bound.is_set()
+
     async def send(self, message: OutboundMessage) -> Accepted:
         """Submits the parts the SMSC has not accepted yet (``sent_ledger``): sending a
         message again returns the ids of the first time, and no second SMS."""
