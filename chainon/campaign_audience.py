@@ -28,7 +28,7 @@ from domain.addresses import parse_address
 from domain.campaign import AudienceFilter
 from domain.channels import CHANNEL_ADDRESS_KIND, Channel
 from domain.errors import InvalidInput
-from projections.crm_profile import CrmProfile
+from projections.crm_profile import CrmProfile, consent_clause
 from projections.read_model_store import ReadModelStore
 
 AUDIENCE = "campaign_audience"
@@ -323,8 +323,9 @@ def _rows(
 def from_crm(
     store: ReadModelStore, brand_id: UUID, wanted: AudienceFilter, channel: Channel
 ) -> list[tuple[str, dict[str, str]]]:
-    """The CRM's contacts with every wanted tag and attribute and an address ``channel``
-    (the filter's, else the campaign's) reaches: (address, attributes), in contact order.
+    """The CRM's contacts with every wanted tag and attribute, an address ``channel`` (the
+    filter's, else the campaign's) reaches and the wanted consent (on the campaign's
+    channel unless the criterion names one): (address, attributes), in contact order.
     The contact's name is its ``name`` attribute unless it has one of its own."""
     projection = CrmProfile()
     kind = CHANNEL_ADDRESS_KIND[wanted.channel or channel].value
@@ -341,6 +342,8 @@ def from_crm(
             f"WHERE key = %(ak{i})s AND value = %(av{i})s)"
         )
         params[f"ak{i}"], params[f"av{i}"] = key, value
+    if wanted.consent is not None:
+        clauses.append(consent_clause(wanted.consent, params, channel.value))
     rows = store.query(
         projection,
         "SELECT p.contact_id, p.name, MIN(a.address) AS address FROM {crm_contacts} p "

@@ -17,7 +17,7 @@ from chainon.campaign_audience import Recipient
 from chainon.campaign_templates import Personalisation
 from chainon.core import Core
 from chainon.handlers.consent import ledger_of
-from chainon.handlers.policy import with_opt_out_mention
+from chainon.handlers.policy import quiet_hours_of, with_opt_out_mention
 from domain.addresses import parse_address
 from domain.brand import Brand
 from domain.campaign import Campaign
@@ -68,12 +68,14 @@ def dry_run(
                 {"to": recipient.address, "body": prepared.text, "segments": prepared.segments}
             )
         contact = core.find_contact(brand.id, address)
+        phone = recipient_of(address.value) if address.kind is AddressKind.PHONE else None
         decision = decide(
             Purpose.MARKETING,
             channel,
             ledger_of(core, brand.id, contact.id) if contact is not None else None,
             at=now,
-            recipient=recipient_of(address.value) if address.kind is AddressKind.PHONE else None,
+            recipient=phone,
+            quiet_hours=quiet_hours_of(brand, phone),
             not_after=campaign.not_after,
         )
         if decision.verdict is Verdict.BLOCKED:

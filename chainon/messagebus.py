@@ -51,6 +51,7 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.RevokeConsent: consent.revoke,
     cmd.ReleaseDeferredMessage: deferred.release,
     cmd.ConfigureOptOutMention: consent.configure_opt_out_mention,
+    cmd.ConfigureConsentSettings: consent.configure_settings,
     cmd.CreateCampaign: campaigns.create,
     cmd.ImportCampaignAudience: campaigns.import_audience,
     cmd.ScheduleCampaign: campaigns.schedule,

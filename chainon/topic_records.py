@@ -81,6 +81,7 @@ BrandCommand = Annotated[
     | cmd.SetAgentCapacity
     | cmd.ConfigureFallback
     | cmd.ConfigureOptOutMention
+    | cmd.ConfigureConsentSettings
     | cmd.GrantConsent
     | cmd.RevokeConsent,
     Field(discriminator="type"),

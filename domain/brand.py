@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain import ids
 from domain.channels import CHANNEL_ADDRESS_KIND, DEFAULT_CHANNEL_ORDER, Channel
+from domain.consent_settings import (
+    DEFAULT_RULES,
+    DEFAULT_SETTINGS,
+    ConsentRules,
+    ConsentSettings,
+    rules_of,
+)
 from domain.errors import Conflict, InvalidInput, TransitionRefused
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -29,6 +38,24 @@ PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,31}(?::[a-z0-9][a-z0-9_-]{0,63})?$")
 DEFAULT_FALLBACK_SECONDS = 600
 MIN_FALLBACK_SECONDS = 60
 MAX_FALLBACK_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """One line of the brand's consent-settings history: what was set, by whom, when."""
+
+    at: datetime
+    by: str  # the API key id, "cli:<user>"; "" for the older mention-only records
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordedOverride:
+    """A quiet-hours window wider than the country's, with who asked for it and why."""
+
+    reason: str
+    by: str
+    at: datetime
 
 
 def check_fallback_seconds(seconds: int, field: str = "fallback_after_seconds") -> None:
@@ -102,6 +129,14 @@ class Brand(Aggregate):
         TOPIC = "chainon:Brand.OptOutMentionConfigured"
         append: bool
 
+    class ConsentSettingsConfigured(Event):
+        """The brand's whole consent-settings document (``domain.consent_settings``), as
+        it was set, and who set it: the evidence of a quiet-hours override."""
+
+        TOPIC = "chainon:Brand.ConsentSettingsConfigured"
+        settings: dict[str, Any]
+        actor: str
+
     @event(Registered)
     def __init__(
         self,
@@ -126,6 +161,10 @@ class Brand(Aggregate):
         self.capacities: dict[str, int] = {}
         self.fallback_after = timedelta(seconds=DEFAULT_FALLBACK_SECONDS)
         self.appends_opt_out_mention = False  # refused without it until the brand says so
+        self.consent_settings = DEFAULT_SETTINGS
+        self.consent_rules: ConsentRules = DEFAULT_RULES
+        self.quiet_hours_overrides: dict[str, RecordedOverride] = {}
+        self.consent_history: list[SettingsChange] = []
 
     @classmethod
     def register(
@@ -277,6 +316,46 @@ class Brand(Aggregate):
     @event(OptOutMentionConfigured)
     def _opt_out_mention_configured(self, append: bool, timestamp: datetime) -> None:
         self.appends_opt_out_mention = append
+        change = {"append_opt_out_mention": append}
+        self.consent_history.append(SettingsChange(timestamp, "", change))
+
+    def current_consent_settings(self) -> ConsentSettings:
+        """The document in force, the mention switch included whichever way it was set."""
+        return self.consent_settings.model_copy(
+            update={"append_opt_out_mention": self.appends_opt_out_mention}
+        )
+
+    def configure_consent(self, settings: ConsentSettings, *, actor: str, at: datetime) -> bool:
+        """Sets the whole document; False (nothing recorded) when it is the one in force.
+        Refused, naming the field, past the law's limits (``consent_settings.rules_of``)."""
+        rules_of(settings)
+        if settings == self.current_consent_settings():
+            return False
+        self._consent_configured(
+            settings=settings.model_dump(mode="json"), actor=actor, timestamp=at
+        )
+        return True
+
+    @event(ConsentSettingsConfigured)
+    def _consent_configured(
+        self, settings: dict[str, Any], actor: str, timestamp: datetime
+    ) -> None:
+        document = ConsentSettings.model_validate(settings)
+        previous = self.consent_settings.quiet_hours
+        overrides: dict[str, RecordedOverride] = {}
+        for country, window in document.quiet_hours.items():
+            if window.override is None:
+                continue
+            # The same window asked again keeps who first asked for it, and when.
+            kept = self.quiet_hours_overrides.get(country)
+            if kept is None or previous.get(country) != window:
+                kept = RecordedOverride(window.override.reason, actor, timestamp)
+            overrides[country] = kept
+        self.consent_settings = document
+        self.consent_rules = rules_of(document)
+        self.appends_opt_out_mention = document.append_opt_out_mention
+        self.quiet_hours_overrides = overrides
+        self.consent_history.append(SettingsChange(timestamp, actor, settings))
 
     def fallback_channel(self, channel: Channel) -> Channel | None:
         """The next channel of the brand's order that reaches the same kind of address and

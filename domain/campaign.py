@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.channels import Channel
+from domain.consent import ConsentCriterion
 from domain.errors import InvalidInput, TransitionRefused
 
 MAX_NAME = 200
@@ -47,26 +48,31 @@ class AudienceKind(StrEnum):
 @dataclass(frozen=True)
 class AudienceFilter:
     """CRM contacts with every one of ``tags``, each attribute equal, reachable on
-    ``channel``."""
+    ``channel``, in the ``consent`` state (on the campaign's channel unless it names one).
+    Records drafted before ``consent`` existed have none: no consent criterion."""
 
     tags: tuple[str, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)
     channel: Channel | None = None
+    consent: ConsentCriterion | None = None
 
     def as_record(self) -> dict[str, Any]:
         return {
             "tags": list(self.tags),
             "attributes": dict(self.attributes),
             "channel": self.channel.value if self.channel else None,
+            "consent": str(self.consent) if self.consent else None,
         }
 
     @classmethod
     def of(cls, record: dict[str, Any]) -> AudienceFilter:
         channel = record.get("channel")
+        consent = record.get("consent")
         return cls(
             tuple(record.get("tags", ())),
             dict(record.get("attributes", {})),
             Channel(channel) if channel else None,
+            ConsentCriterion.parse(consent) if consent else None,
         )
 
 

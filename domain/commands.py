@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from domain.attachments import MAX_ATTACHMENTS, Attachment
 from domain.channels import Channel
 from domain.consent import MAX_EVIDENCE_TEXT, EvidenceSource, Purpose
+from domain.consent_settings import ConsentSettings
 from domain.message_status import MessageStatus
 from domain.plain_text import PlainText
 from domain.rich_content import RichContent
@@ -225,6 +226,16 @@ class ConfigureOptOutMention(Command):
     append: bool
 
 
+class ConfigureConsentSettings(Command):
+    """The brand's whole consent-settings document; ``actor`` is who set it (an API key
+    id, ``cli:<user>``), kept as the evidence of a quiet-hours override."""
+
+    type: Literal["ConfigureConsentSettings"] = "ConfigureConsentSettings"
+    brand_id: UUID
+    settings: ConsentSettings
+    actor: Annotated[str, Field(max_length=200)] = ""
+
+
 class AssignConversation(Command):
     type: Literal["AssignConversation"] = "AssignConversation"
     brand_id: UUID
@@ -354,6 +365,7 @@ AnyCommand = (
     | RevokeConsent
     | ReleaseDeferredMessage
     | ConfigureOptOutMention
+    | ConfigureConsentSettings
 )
 
 
@@ -374,6 +386,8 @@ class CreateCampaign(Command):
         Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=500)]
     ] = Field(default_factory=dict)
     filter_channel: Channel | None = None
+    # purpose:state[:channel] (``domain.consent.ConsentCriterion``); older records: none.
+    filter_consent: Annotated[str, Field(max_length=40)] | None = None
     not_after: AwareDatetime | None = None
 
 

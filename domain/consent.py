@@ -48,6 +48,38 @@ class Scope(StrEnum):
     CHANNEL = "channel"
 
 
+STATES = ("granted", "revoked", "none")
+
+
+@dataclass(frozen=True)
+class ConsentCriterion:
+    """A CRM filter on consent: ``marketing:granted``, ``service:revoked``,
+    ``marketing:none`` (never said), optionally on one channel (``marketing:granted:sms``).
+
+    On a channel, the state is what a send there is told (its own change or a brand-wide
+    one, whichever came last); without one, the contact's last word on that purpose,
+    whatever channel it concerned."""
+
+    purpose: Purpose
+    state: str  # one of STATES
+    channel: Channel | None = None
+
+    @classmethod
+    def parse(cls, text: str, field: str = "consent") -> ConsentCriterion:
+        purpose, _, rest = text.strip().lower().partition(":")
+        state, _, channel = rest.partition(":")
+        wanted = f"must be <{'|'.join(p.value for p in CONSENTED)}>:<{'|'.join(STATES)}>[:channel]"
+        if purpose not in {p.value for p in CONSENTED} or state not in STATES:
+            raise InvalidInput(wanted, field=field)
+        if channel and channel not in {c.value for c in Channel}:
+            raise InvalidInput(f"{wanted}; no channel {channel!r}", field=field)
+        return cls(Purpose(purpose), state, Channel(channel) if channel else None)
+
+    def __str__(self) -> str:
+        where = f":{self.channel.value}" if self.channel else ""
+        return f"{self.purpose.value}:{self.state}{where}"
+
+
 @dataclass(frozen=True)
 class Evidence:
     source: EvidenceSource

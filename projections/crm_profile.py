@@ -1,8 +1,10 @@
 """The CRM profile: one row per contact, with what a support agent or a marketer looks up.
 
 Addresses and channels, first and last seen, messages counted per channel and direction,
-conversation tags, attributes, last agent; the consent, RCS capability and CSAT columns
-are there for the consent, RCS and bot-flow work to fill.
+conversation tags, attributes, last agent, consent per purpose (from the contact's consent
+ledger: the latest change of each purpose on each channel, '' for brand-wide, so that
+a filter asks what a send on a channel would be told); the RCS capability and CSAT
+columns are there for the RCS and bot-flow work to fill.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from domain.consent import ConsentCriterion
 from projections.projection import Fact, Projection, Table, Tx, one
 from projections.read_model_store import ReadModelStore
 
@@ -31,6 +34,7 @@ class ProfileFilter:
     name: str | None = None  # case-insensitive substring
     tag: str | None = None
     attribute: tuple[str, str] | None = None  # key, value
+    consent: ConsentCriterion | None = None
     after: ProfileMark | None = None  # the next page: profiles after this one
     limit: int = 50
 
@@ -45,7 +49,8 @@ class Profile:
     last_channel: str | None
     last_agent: str | None
     rcs_capable: bool | None
-    marketing_consent: bool | None
+    marketing_consent: bool | None  # the last word on marketing, whatever its channel
+    service_consent: bool | None
     csat_average: float | None
     conversation_count: int
     addresses: list[dict[str, str]] = field(default_factory=list)
@@ -62,7 +67,7 @@ class CrmProfile(Projection):
             """contact_id TEXT PRIMARY KEY, brand_id TEXT NOT NULL, name TEXT,
             first_seen_at TEXT NOT NULL, last_seen_at TEXT, last_channel TEXT, last_agent TEXT,
             last_agent_at TEXT,
-            rcs_capable INTEGER, marketing_consent INTEGER, consent_changed_at TEXT,
+            rcs_capable INTEGER,
             csat_sum INTEGER NOT NULL DEFAULT 0, csat_count INTEGER NOT NULL DEFAULT 0,
             conversation_count INTEGER NOT NULL DEFAULT 0""",
             indexes=("brand_id, last_seen_at", "brand_id, name"),
@@ -94,6 +99,19 @@ class CrmProfile(Projection):
             "crm_conversations",
             "conversation_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL",
         ),
+        # A ledger's changes name no contact: its first event does.
+        Table(
+            "crm_consent_ledgers",
+            "consent_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL",
+            indexes=("contact_id",),
+        ),
+        Table(
+            "crm_consent",
+            """consent_id TEXT NOT NULL, purpose TEXT NOT NULL, channel TEXT NOT NULL,
+            granted INTEGER NOT NULL, version INTEGER NOT NULL, changed_at TEXT NOT NULL,
+            PRIMARY KEY (consent_id, purpose, channel)""",
+            indexes=("purpose, granted",),
+        ),
     )
     facts = frozenset(
         {
@@ -110,6 +128,9 @@ class CrmProfile(Projection):
             "Conversation.Assigned",
             "Conversation.Tagged",
             "Conversation.Untagged",
+            "Consent.Opened",
+            "Consent.ConsentGranted",
+            "Consent.ConsentRevoked",
         }
     )
 
@@ -193,6 +214,30 @@ class CrmProfile(Projection):
                     {"c": owner},
                 )
 
+            case "Consent.Opened":
+                tx.execute(
+                    "INSERT INTO {crm_consent_ledgers} (consent_id, contact_id) VALUES (%(l)s, "
+                    "%(c)s) ON CONFLICT (consent_id) DO NOTHING",
+                    {"l": fact.aggregate_id, "c": d["contact_id"]},
+                )
+            case "Consent.ConsentGranted" | "Consent.ConsentRevoked":
+                tx.execute(
+                    "INSERT INTO {crm_consent} (consent_id, purpose, channel, granted, version, "
+                    "changed_at) VALUES (%(l)s, %(p)s, %(ch)s, %(g)s, %(v)s, %(at)s) "
+                    "ON CONFLICT (consent_id, purpose, channel) DO UPDATE SET "
+                    "granted = excluded.granted, version = excluded.version, "
+                    "changed_at = excluded.changed_at "
+                    "WHERE excluded.version > {crm_consent}.version",
+                    {
+                        "l": fact.aggregate_id,
+                        "p": d["purpose"],
+                        "ch": d["channel"] or "",
+                        "g": 1 if fact.type.endswith("Granted") else 0,
+                        "v": fact.aggregate_version,
+                        "at": at,
+                    },
+                )
+
     @staticmethod
     def _ensure(tx: Tx, contact: str, brand: str, at: str) -> None:
         tx.execute(
@@ -273,6 +318,8 @@ def search(store: ReadModelStore, where: ProfileFilter) -> list[Profile]:
             "WHERE key = %(k)s AND value = %(v)s)"
         )
         params["k"], params["v"] = where.attribute
+    if where.consent is not None:
+        clauses.append(consent_clause(where.consent, params))
     if where.after is not None:
         clauses.append(
             f"({SEEN} < %(after_seen)s OR "
@@ -285,6 +332,32 @@ def search(store: ReadModelStore, where: ProfileFilter) -> list[Profile]:
     )
     projection = CrmProfile()
     return [_profile(store, projection, row) for row in store.query(projection, sql, params)]
+
+
+def consent_clause(
+    criterion: ConsentCriterion, params: dict[str, Any], channel: str | None = None
+) -> str:
+    """SQL on ``p.contact_id`` for the criterion, on its channel (else ``channel``, else
+    the last word on any channel), its parameters added to ``params``."""
+    on = criterion.channel.value if criterion.channel else channel
+    params["kp"] = criterion.purpose.value
+    where = "k.purpose = %(kp)s"
+    later = "n.consent_id = k.consent_id AND n.purpose = k.purpose AND n.version > k.version"
+    if on is not None:
+        params["kc"] = on
+        where += " AND k.channel IN ('', %(kc)s)"
+        later += " AND n.channel IN ('', %(kc)s)"
+    said = (
+        "SELECT l.contact_id FROM {crm_consent_ledgers} l JOIN {crm_consent} k "
+        f"ON k.consent_id = l.consent_id WHERE {where}"
+    )
+    if criterion.state == "none":
+        return f"p.contact_id NOT IN ({said})"
+    params["kg"] = 1 if criterion.state == "granted" else 0
+    return (
+        f"p.contact_id IN ({said} AND k.granted = %(kg)s AND NOT EXISTS "
+        f"(SELECT 1 FROM {{crm_consent}} n WHERE {later}))"
+    )
 
 
 def profile(store: ReadModelStore, brand_id: UUID, contact_id: UUID) -> Profile | None:
@@ -300,6 +373,14 @@ def profile(store: ReadModelStore, brand_id: UUID, contact_id: UUID) -> Profile 
 def _profile(store: ReadModelStore, projection: CrmProfile, row: dict[str, Any]) -> Profile:
     c = {"c": row["contact_id"]}
     csat_count = row["csat_count"]
+    consent: dict[str, bool] = {}
+    for r in store.query(
+        projection,
+        "SELECT k.purpose, k.granted FROM {crm_consent_ledgers} l JOIN {crm_consent} k "
+        "ON k.consent_id = l.consent_id WHERE l.contact_id = %(c)s ORDER BY k.version",
+        c,
+    ):
+        consent[r["purpose"]] = bool(r["granted"])  # the latest change of each purpose wins
     return Profile(
         contact_id=row["contact_id"],
         brand_id=row["brand_id"],
@@ -309,9 +390,8 @@ def _profile(store: ReadModelStore, projection: CrmProfile, row: dict[str, Any])
         last_channel=row["last_channel"],
         last_agent=row["last_agent"],
         rcs_capable=None if row["rcs_capable"] is None else bool(row["rcs_capable"]),
-        marketing_consent=(
-            None if row["marketing_consent"] is None else bool(row["marketing_consent"])
-        ),
+        marketing_consent=consent.get("marketing"),
+        service_consent=consent.get("service"),
         csat_average=row["csat_sum"] / csat_count if csat_count else None,
         conversation_count=row["conversation_count"],
         addresses=[

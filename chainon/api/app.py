@@ -14,6 +14,7 @@ from chainon.api import (
     batch,
     campaigns,
     consent,
+    consent_settings,
     contacts,
     conversations,
     flows,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         conversations,
         contacts,
         consent,
+        consent_settings,
         sandbox,
         ops,
         analytics,
@@ -88,7 +90,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)
-    app.include_router(consent.settings_router)
     app.add_middleware(
         RequestContext,
         max_body_bytes=settings.max_request_bytes,

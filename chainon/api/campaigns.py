@@ -43,6 +43,12 @@ class FilterIn(Strict):
         Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=500)]
     ] = Field(default_factory=dict, description="Each attribute equal to this value.")
     channel: Channel | None = Field(None, description="Reachable on this channel.")
+    consent: Annotated[str, Field(max_length=40)] | None = Field(
+        None,
+        description="`purpose:state[:channel]`, state `granted`, `revoked` or `none`; on the "
+        "campaign's channel unless it names one.",
+        examples=["marketing:granted"],
+    )
 
 
 class CampaignIn(Strict):
@@ -187,6 +193,7 @@ async def create_campaign(body: CampaignIn, brand: BrandDep, runtime: RuntimeDep
         tags=wanted.tags,
         attributes=wanted.attributes,
         filter_channel=wanted.channel,
+        filter_consent=wanted.consent,
         not_after=body.not_after,
     )
     await runtime.handle(command)
@@ -259,7 +266,10 @@ async def dry_run_campaign(
             size = len(found)
         else:
             recipients, size = store.recipients(campaign.id, 0, limit), store.size(campaign.id)
-        return dry_run(runtime.core, brand, campaign, recipients, size, now, sample=sample)
+        # The brand as stored now, not the key's cached one: its consent settings may
+        # have changed since (a narrower window, the mention appended).
+        current = runtime.core.get(Brand, brand.id)
+        return dry_run(runtime.core, current, campaign, recipients, size, now, sample=sample)
 
     return await runtime.call(run)
 

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from chainon.api.answers import accepted, act
+from chainon.api.answers import act
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.schemas import Accepted, Strict
 from chainon.auth import split_api_key
@@ -20,7 +20,6 @@ from domain.channels import Channel
 from domain.consent import CONSENTED, Change, Consent, Purpose
 
 router = APIRouter(prefix="/v1/contacts", tags=["consent"])
-settings_router = APIRouter(prefix="/v1/consent", tags=["consent"])
 
 
 class ConsentIn(Strict):
@@ -149,22 +148,6 @@ async def change_consent(
     }
     command = cmd.GrantConsent(**fields) if body.action == "grant" else cmd.RevokeConsent(**fields)
     return await act(runtime, brand, idempotency, "consent", command, response)
-
-
-class ConsentSettingsIn(Strict):
-    append_opt_out_mention: bool = Field(
-        description="Append the country's opt-out mention (FR `STOP au <number>`, US `Reply "
-        "STOP to opt out`) to a marketing SMS that lacks it, instead of refusing it (422)."
-    )
-
-
-@settings_router.put("/settings", response_model=Accepted)
-async def consent_settings(
-    body: ConsentSettingsIn, brand: BrandDep, runtime: RuntimeDep, response: Response
-) -> Accepted:
-    """The brand's consent settings: whether Chainon appends the opt-out mention."""
-    command = cmd.ConfigureOptOutMention(brand_id=brand.id, append=body.append_opt_out_mention)
-    return accepted(await runtime.handle(command), response)
 
 
 @router.get("/{contact_id}/consent", response_model=ConsentOut)

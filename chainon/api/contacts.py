@@ -21,6 +21,7 @@ from chainon.api.schemas import (
 from chainon.runtime import Runtime
 from domain import commands as cmd
 from domain.addresses import parse_address
+from domain.consent import ConsentCriterion
 from domain.contact import Contact
 from domain.errors import InvalidInput, NotFound
 from domain.plain_text import PlainText
@@ -59,12 +60,22 @@ async def search_contacts(
     attribute: Annotated[
         PlainText | None, Query(max_length=1100, description="key:value", examples=["tier:gold"])
     ] = None,
+    consent: Annotated[
+        PlainText | None,
+        Query(
+            max_length=40,
+            description="purpose:state[:channel], state granted, revoked or none",
+            examples=["marketing:granted"],
+        ),
+    ] = None,
     cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     min_position: Annotated[int | None, Query(ge=0)] = None,
 ) -> ProfilePage:
-    """CRM profiles by address, name, tag (of their conversations) or attribute: the most
-    recently seen first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    """CRM profiles by address, name, tag (of their conversations), attribute or consent
+    (`marketing:granted`: the last word on marketing; `marketing:granted:sms`: what a send
+    on SMS is told): the most recently seen first; pass ``next_cursor`` back as ``cursor``
+    for the next page."""
     region = runtime.settings.default_region
     where = ProfileFilter(
         brand_id=brand.id,
@@ -72,6 +83,7 @@ async def search_contacts(
         name=name,
         tag=tag.strip().lower() if tag else None,
         attribute=_attribute(attribute) if attribute else None,
+        consent=ConsentCriterion.parse(consent) if consent else None,
         after=contacts_mark(cursor) if cursor else None,
         limit=limit + 1,
     )

@@ -292,7 +292,11 @@ class ProfileOut(BaseModel):
     last_channel: str | None
     last_agent: str | None
     rcs_capable: bool | None
-    marketing_consent: bool | None
+    marketing_consent: bool | None = Field(
+        description="The contact's last word on marketing, whatever channel it concerned "
+        "(null: never said)."
+    )
+    service_consent: bool | None = Field(description="The same for service messages.")
     csat_average: float | None
     conversation_count: int
     addresses: list[AddressOut]
@@ -311,6 +315,7 @@ class ProfileOut(BaseModel):
             last_agent=p.last_agent,
             rcs_capable=p.rcs_capable,
             marketing_consent=p.marketing_consent,
+            service_consent=p.service_consent,
             csat_average=p.csat_average,
             conversation_count=p.conversation_count,
             addresses=[AddressOut(kind=a["kind"], value=a["value"]) for a in p.addresses],

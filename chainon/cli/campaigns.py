@@ -85,6 +85,9 @@ def create(
     tag: Annotated[list[str] | None, typer.Option(help="Filter: contacts with this tag.")] = None,
     attribute: Annotated[list[str] | None, typer.Option(help="Filter: KEY=VALUE.")] = None,
     filter_channel: Annotated[Channel | None, typer.Option(help="Filter: reachable on.")] = None,
+    consent: Annotated[
+        str | None, typer.Option(help="Filter: purpose:state[:channel], e.g. marketing:granted.")
+    ] = None,
     default: Annotated[list[str] | None, typer.Option(help="KEY=VALUE for a missing one.")] = None,
     channel: Annotated[Channel, typer.Option()] = Channel.SMS,
     rate: Annotated[int, typer.Option(help="Messages/s per sender number.")] = 20,
@@ -97,8 +100,10 @@ def create(
     from chainon.campaign_templates import Personalisation
     from domain import commands as cmd
 
-    if (csv is None) == (not tag and not attribute and filter_channel is None):
-        raise InvalidInput("give either --csv or a filter (--tag, --attribute)", field="csv")
+    if (csv is None) == (not tag and not attribute and filter_channel is None and not consent):
+        raise InvalidInput(
+            "give either --csv or a filter (--tag, --attribute, --consent)", field="csv"
+        )
     defaults = _pairs(default or [], "default")
     Personalisation(template, defaults)
     out = console()
@@ -118,6 +123,7 @@ def create(
                 tags=tag or [],
                 attributes=_pairs(attribute or [], "attribute"),
                 filter_channel=filter_channel,
+                filter_consent=consent,
             )
         )
         campaign = _campaign(runtime, campaign_id)

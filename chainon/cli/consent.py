@@ -166,3 +166,57 @@ def review(
                 )
     table.title = f"{table.row_count} uncertain opt-out(s)"
     console().print(table)
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A settings document from a JSON or YAML file (by its suffix)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            loaded = YAML(typ="safe", pure=True).load(text)
+        else:
+            loaded = json.loads(text)
+    except (json.JSONDecodeError, YAMLError) as exc:
+        raise InvalidInput(f"cannot be read: {exc}", field="file") from None
+    if not isinstance(loaded, dict):
+        raise InvalidInput("must hold one object (the settings document)", field="file")
+    return loaded
+
+
+@consent.command("settings")
+def consent_settings(
+    ctx: typer.Context,
+    brand: Annotated[str, typer.Option(help="The brand's slug.")],
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", exists=True, dir_okay=False, help="Set from this JSON or YAML document."
+        ),
+    ] = None,
+) -> None:
+    """The brand's consent settings (keywords, texts, quiet hours, the reach of an opt-out),
+    or set them whole from a file: what it leaves out takes the default."""
+    import getpass
+
+    from chainon.api.consent_settings import settings_out
+    from domain import commands as cmd
+    from domain.brand import Brand
+    from domain.consent_settings import ConsentSettings
+
+    document = ConsentSettings.model_validate(read_document(file)) if file else None
+    with runtime_of(settings_of(ctx)) as runtime:
+        core = runtime.core
+        brand_id = brand_of(runtime, brand).id
+        if document is not None:
+            actor = f"cli:{getpass.getuser()}"
+            command = cmd.ConfigureConsentSettings(
+                brand_id=brand_id, settings=document, actor=actor
+            )
+            changed = core.handle(command).changed
+            note = "settings changed" if changed else "settings unchanged (the same document)"
+            console(stderr=True).print(Text(note, style="green" if changed else "yellow"))
+        shown = settings_out(core.get(Brand, brand_id))
+    console().print_json(shown.model_dump_json())

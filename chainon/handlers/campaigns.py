@@ -11,6 +11,7 @@ from chainon.handlers.loading import Handled, Loader, get
 from domain import commands as cmd
 from domain.brand import Brand
 from domain.campaign import AudienceFilter, AudienceKind, Campaign
+from domain.consent import ConsentCriterion
 from domain.errors import NotFound
 
 
@@ -27,7 +28,14 @@ def create(loader: Loader, command: cmd.CreateCampaign, now: datetime) -> Handle
         return cmd.Outcome(brand_id=brand.id, changed=False, duplicate=True), []
     audience = AudienceKind(command.audience)
     wanted = (
-        AudienceFilter(tuple(command.tags), dict(command.attributes), command.filter_channel)
+        AudienceFilter(
+            tuple(command.tags),
+            dict(command.attributes),
+            command.filter_channel,
+            ConsentCriterion.parse(command.filter_consent, "filter.consent")
+            if command.filter_consent
+            else None,
+        )
         if audience is AudienceKind.FILTER
         else None
     )

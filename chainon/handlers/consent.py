@@ -32,6 +32,14 @@ def configure_opt_out_mention(
     return cmd.Outcome(changed=changed, brand_id=brand.id), [brand] if changed else []
 
 
+def configure_settings(
+    loader: Loader, command: cmd.ConfigureConsentSettings, now: datetime
+) -> Handled:
+    brand = get(loader, Brand, command.brand_id)
+    changed = brand.configure_consent(command.settings, actor=command.actor, at=now)
+    return cmd.Outcome(changed=changed, brand_id=brand.id), [brand] if changed else []
+
+
 def grant(loader: Loader, command: cmd.GrantConsent, now: datetime) -> Handled:
     return _change(loader, command, now, granted=True)
 

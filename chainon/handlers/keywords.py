@@ -22,11 +22,11 @@ from chainon.handlers.outbound import Queued, queue
 from domain.addresses import Address
 from domain.brand import Brand
 from domain.channels import AddressKind, Channel
-from domain.consent import Consent, Evidence, EvidenceSource, Purpose
+from domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
 from domain.contact import Contact
 from domain.conversation import Conversation
-from domain.keywords import DEFAULT_BOOK, KeywordAction
-from domain.marketing_rules import confirmation, country_of_number, language_of
+from domain.keywords import KeywordAction, normalise
+from domain.marketing_rules import country_of_number, language_of
 from domain.opt_out_intent import IntentOutcome, detect
 
 
@@ -45,7 +45,10 @@ def act_on_words(
     reading and, where one is due, the confirmation."""
     # An email's reply acts by its first line: the rest is often the quoted history.
     text = body.strip().splitlines()[0] if channel is Channel.EMAIL and body.strip() else body
-    keyword = DEFAULT_BOOK.keyword_of(text)
+    rules = brand.consent_rules
+    keyword = rules.book.keyword_of(text)
+    if keyword is None and normalise(text) in rules.removed:
+        return []  # the brand took this word away: it means nothing more than it says
 
     def evidence(rule: str, source: EvidenceSource, uncertain: bool = False) -> Evidence:
         return Evidence(
@@ -60,8 +63,7 @@ def act_on_words(
         )
 
     def reply(kind: str) -> None:
-        text = brand.help_text if kind == "help" and brand.help_text else None
-        words = text or confirmation(kind, brand.name, _language(brand, sender))
+        words = rules.reply(kind, _language(brand, sender), brand.name, brand.help_text)
         answer = Queued(channel, sender, words, purpose=Purpose.SERVICE)
         queue(brand, conversation, contact, answer, now, reopen=True, request=None)
 
@@ -81,14 +83,14 @@ def act_on_words(
         if changed:
             reply("opt_in")
         return [ledger] if changed else []
-    intent = detect(text)
+    intent = detect(text, rules.book)
     if intent.outcome is IntentOutcome.NONE:
         return []
     certain = intent.outcome is IntentOutcome.OPT_OUT
     source = EvidenceSource.KEYWORD if intent.rule.startswith("keyword.") else EvidenceSource.PHRASE
     proof = evidence(intent.rule, source, uncertain=not certain)
     ledger = ledger_for(loader, brand.id, contact.id, now)
-    revoked = _revoke(ledger, proof, channel, now, service=intent.stops_service)
+    revoked = _revoke(ledger, proof, channel, now, rules.scope, service=intent.stops_service)
     request = "opt_out_all" if intent.stops_service else "opt_out"
     conversation.consent_request_read(message_id, request, intent.rule, certain=certain, at=now)
     if certain and revoked:  # a repeated STOP changes nothing, and is not confirmed again
@@ -97,11 +99,19 @@ def act_on_words(
 
 
 def _revoke(
-    ledger: Consent, proof: Evidence, channel: Channel, now: datetime, *, service: bool
+    ledger: Consent,
+    proof: Evidence,
+    channel: Channel,
+    now: datetime,
+    scope: Scope,
+    *,
+    service: bool,
 ) -> bool:
-    revoked = ledger.revoke(Purpose.MARKETING, proof, at=now, channel=channel)
+    """By the brand's rule: on every channel (the default), or on this one only."""
+    revoked = ledger.revoke(Purpose.MARKETING, proof, at=now, channel=channel, scope=scope)
     if service:
-        revoked = ledger.revoke(Purpose.SERVICE, proof, at=now, channel=channel) or revoked
+        again = ledger.revoke(Purpose.SERVICE, proof, at=now, channel=channel, scope=scope)
+        revoked = again or revoked
     return revoked
 
 

@@ -24,7 +24,7 @@ from domain.marketing_rules import country_of_number, has_mention, mention_of
 from domain.message import Hold, Outgoing
 from domain.message_body import PreparedBody, prepare_body
 from domain.message_status import MessageStatus
-from domain.quiet_hours import recipient_of
+from domain.quiet_hours import QuietHoursPolicy, Recipient, recipient_of
 from domain.send_policy import SendDecision, Verdict, decide
 
 
@@ -41,15 +41,24 @@ def ask(
     not_after: datetime | None = None,
 ) -> SendDecision:
     window = timedelta(hours=brand.reopen_window_hours)
+    recipient = recipient_of(address.value) if address.kind is AddressKind.PHONE else None
     return decide(
         purpose,
         channel,
         ledger_of(loader, brand.id, contact.id),
         at=now,
-        recipient=recipient_of(address.value) if address.kind is AddressKind.PHONE else None,
+        recipient=recipient,
+        quiet_hours=quiet_hours_of(brand, recipient),
         not_after=not_after,
         contact_wrote_recently=contact_wrote_since(conversation.messages.values(), now - window),
     )
+
+
+def quiet_hours_of(brand: Brand, recipient: Recipient | None) -> QuietHoursPolicy | None:
+    """The brand's own window for the recipient's country, when it narrowed it."""
+    if recipient is None:
+        return None
+    return brand.consent_rules.quiet_hours_for(recipient.policy.country)
 
 
 @dataclass(frozen=True)

@@ -191,3 +191,37 @@ def test_an_opt_out_in_plain_words_is_exported_with_the_rule_that_read_it(tmp_pa
     assert (last["change"], last["source"], last["channel"]) == ("revoked", "phrase", "sms")
     assert last["rule"] == "en.phrase.stop_texting"
     assert last["text"] == "Please stop texting me"
+
+
+def consent_cli(data_dir: Path, *args: str) -> Result:
+    env = {"CHAINON_DATA_DIR": str(data_dir), "CHAINON_STORE": "sqlite", "CHAINON_LOG_JSON": "0"}
+    return CliRunner().invoke(app, ["consent", *args, "--brand", "maison-lumiere"], env=env)
+
+
+def test_settings_are_set_from_a_yaml_file_and_shown(tmp_path: Path) -> None:
+    runtime = Runtime(make_settings(StoreKind.SQLITE, tmp_path))
+    try:
+        register(runtime)
+    finally:
+        runtime.close()
+    document = tmp_path / "settings.yaml"
+    document.write_text(
+        "keywords:\n  fr:\n    opt_out:\n      add: [BASTA]\n"
+        "quiet_hours:\n  FR:\n    opens: '07:30'\n    override:\n"
+        "      reason: the morning bread offer\n",
+        encoding="utf-8",
+    )
+    result = consent_cli(tmp_path, "settings", "--file", str(document))
+    assert result.exit_code == 0, result.output
+    shown = consent_cli(tmp_path, "settings")
+    assert shown.exit_code == 0, shown.output
+    settings = json.loads(shown.stdout)
+    assert "basta" in settings["keywords"]["fr"]["opt_out"]
+    override = settings["quiet_hours"]["FR"]["override"]
+    assert override["reason"] == "the morning bread offer"
+    assert override["by"].startswith("cli:")
+    wider = tmp_path / "wider.json"
+    wider.write_text('{"quiet_hours": {"US": {"closes": "22:00"}}}', encoding="utf-8")
+    refused = consent_cli(tmp_path, "settings", "--file", str(wider))
+    assert refused.exit_code == 1
+    assert "quiet_hours.US" in refused.output

@@ -24,6 +24,7 @@ from chainon.settings import StoreKind
 from chainon.views import views_of
 from domain import commands as cmd
 from domain.channels import Channel
+from domain.consent import Purpose
 from domain.errors import DomainError
 from domain.message_status import MessageStatus
 from projections.catalogue import all_projections
@@ -52,6 +53,13 @@ OPERATIONS = st.lists(
         st.tuples(st.just("outcome"), WHO, st.sampled_from(["delivered", "failed", "read"])),
         st.tuples(st.just("priority"), WHO, st.integers(min_value=0, max_value=3)),
         st.tuples(st.just("sla"), st.integers(min_value=1, max_value=120)),
+        st.tuples(
+            st.just("consent"),
+            WHO,
+            st.booleans(),
+            st.sampled_from(["marketing", "service"]),
+            st.sampled_from([None, "sms", "rcs"]),
+        ),
     ),
     min_size=1,
     max_size=25,
@@ -134,6 +142,21 @@ class History:
 
     def sla(self, minutes: int) -> None:
         self.core.handle(cmd.ConfigureQueue(brand_id=self.brand, first_response_minutes=minutes))
+
+    def consent(self, who: int, grant: bool, purpose: str, channel: str | None) -> None:
+        from domain.addresses import parse_phone
+
+        contact = self.core.find_contact(self.brand, parse_phone(phone(who)))
+        if contact is not None:
+            change = cmd.GrantConsent if grant else cmd.RevokeConsent
+            self.core.handle(
+                change(
+                    brand_id=self.brand,
+                    contact_id=contact.id,
+                    purpose=Purpose(purpose),
+                    channel=Channel(channel) if channel else None,
+                )
+            )
 
     def rename(self, who: int, name: str | None) -> None:
         self._contact(who, name=name)

@@ -17,6 +17,7 @@ from chainon.settings import StoreKind
 from domain import commands as cmd
 from domain.channels import Channel
 from domain.consent import Purpose
+from domain.consent_settings import ConsentSettings
 from domain.conversation import Conversation
 from domain.message_status import MessageStatus
 from projections.deferred_messages import pending
@@ -127,3 +128,33 @@ async def test_a_saturday_night_promotion_goes_on_monday_morning_after_a_restart
     finally:
         await second.stop()
         second.close()
+
+
+async def test_a_release_asks_the_brands_own_window_again(tmp_path: Path) -> None:
+    """Deferred by France's window, then the brand narrows its own: at 08:00 the release
+    holds the message again, to the brand's 10:00."""
+    clock = Clock()
+    clock.now = datetime(2026, 12, 8, 7, 0, tzinfo=PARIS).astimezone(UTC)  # a Tuesday
+    runtime = runtime_on(tmp_path, clock)
+    try:
+        brand = runtime.core.register_brand(
+            slug="maison", name="Maison", senders=[(Channel.SMS, BRAND_SMS)]
+        )
+        await opted_in(runtime, brand.id, STAYS)
+        send = cmd.SendMessage(brand_id=brand.id, to=STAYS, body=PROMO, purpose=Purpose.MARKETING)
+        held = await runtime.handle(send)
+        assert held.release_at == datetime(2026, 12, 8, 8, 0, tzinfo=PARIS)
+        window = {"FR": {"opens": "10:00", "closes": "18:00"}}
+        settings = ConsentSettings.model_validate({"quiet_hours": window})
+        await runtime.handle(cmd.ConfigureConsentSettings(brand_id=brand.id, settings=settings))
+        clock.now = datetime(2026, 12, 8, 8, 0, 1, tzinfo=PARIS).astimezone(UTC)
+        assert held.conversation_id is not None
+        assert held.message_id is not None
+        release = cmd.ReleaseDeferredMessage(
+            conversation_id=held.conversation_id, message_id=held.message_id
+        )
+        again = await runtime.handle(release)
+        assert again.status is MessageStatus.DEFERRED
+        assert again.release_at == datetime(2026, 12, 8, 10, 0, tzinfo=PARIS)
+    finally:
+        runtime.close()

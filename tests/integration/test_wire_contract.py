@@ -33,6 +33,7 @@ from devtools.smsc_simulator import Smsc
 from domain import commands as cmd
 from domain.brand import Brand
 from domain.channels import Channel
+from domain.consent_settings import ConsentSettings
 from domain.message_status import MessageStatus
 from domain.purpose import Purpose
 from domain.rich_content import RichContent, SuggestedReply
@@ -310,6 +311,9 @@ class Story:
         registered = await self.wire.event("Contact.Registered", lambda d: d["address"] == PAUL)
         paul = uuid.UUID(registered["aggregate_id"])
         await self.command(cmd.ConfigureOptOutMention(brand_id=b, append=True), str(b))
+        # The same switch inside the whole document: in force already, so nothing changes.
+        settings = ConsentSettings(append_opt_out_mention=True)
+        await self.command(cmd.ConfigureConsentSettings(brand_id=b, settings=settings), str(b))
         promo = "Soldes d'hiver : -30 % ce week-end."
         await self.send(self.brand, PAUL, body=promo, purpose=Purpose.MARKETING)
         await self.wire.event("Conversation.MessageBlocked")  # no opt-in yet
