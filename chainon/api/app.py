@@ -23,6 +23,7 @@ from chainon.api import (
     queue,
     rbm_webhook,
     sandbox,
+    unsubscribe,
     webhooks,
 )
 from chainon.api.middleware import RequestContext
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         analytics,
         queue,
         webhooks,
+        unsubscribe,
     )
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)
