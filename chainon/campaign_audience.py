@@ -19,8 +19,9 @@ import csv
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 from uuid import UUID
 
 from domain.addresses import parse_address
@@ -126,27 +127,19 @@ class AudienceStore:
             )
 
     def active(self) -> list[UUID]:
-        self.ensure()
-        with self.store.transaction() as cur:
-            rows = self.store.fetch(
-                cur,
-                f"SELECT campaign_id FROM {self.store.qualify(REGISTRY)} WHERE active = 1 "
-                "ORDER BY created_at, campaign_id",
-                {},
-            )
+        rows = self._fetch(
+            f"SELECT campaign_id FROM {self.store.qualify(REGISTRY)} WHERE active = 1 "
+            "ORDER BY created_at, campaign_id",
+            {},
+        )
         return [UUID(r["campaign_id"]) for r in rows]
 
     def of_brand(self, brand_id: UUID, limit: int = 200) -> list[UUID]:
-        self.ensure()
-        with self.store.transaction() as cur:
-            rows = self.store.fetch(
-                cur,
-                self.store.placeholders(
-                    f"SELECT campaign_id FROM {self.store.qualify(REGISTRY)} "
-                    "WHERE brand_id = %(b)s ORDER BY created_at DESC, campaign_id LIMIT %(n)s"
-                ),
-                {"b": str(brand_id), "n": limit},
-            )
+        rows = self._fetch(
+            f"SELECT campaign_id FROM {self.store.qualify(REGISTRY)} "
+            "WHERE brand_id = %(b)s ORDER BY created_at DESC, campaign_id LIMIT %(n)s",
+            {"b": str(brand_id), "n": limit},
+        )
         return [UUID(r["campaign_id"]) for r in rows]
 
     # Filling it
@@ -158,41 +151,24 @@ class AudienceStore:
         self.ensure()
         self.clear(campaign_id)
         counts = Imported()
-        good: list[dict[str, Any]] = []
-        bad: list[dict[str, Any]] = []
-        for item in _rows(source, channel, region):
-            if isinstance(item, Rejected):
-                counts.rejected += 1
-                bad.append({"c": str(campaign_id), "l": item.line, "r": item.reason})
-            else:
-                line, address, attributes = item
-                good.append(
-                    {
-                        "c": str(campaign_id),
-                        "p": counts.recipients,
-                        "l": line,
-                        "a": address,
-                        "t": json.dumps(attributes, ensure_ascii=False),
-                    }
-                )
-                counts.recipients += 1
-            if len(good) + len(bad) >= CHUNK:
-                self._write(good, bad)
-                good, bad = [], []
-        self._write(good, bad)
+        with self._writer(campaign_id) as out:
+            for item in _rows(source, channel, region):
+                if isinstance(item, Rejected):
+                    out.reject(item)
+                    counts.rejected += 1
+                else:
+                    out.recipient(counts.recipients, *item)
+                    counts.recipients += 1
         return counts
 
     def fill(self, campaign_id: UUID, recipients: list[tuple[str, dict[str, str]]]) -> int:
         """A filter's audience, resolved once when the campaign starts."""
         self.ensure()
         self.clear(campaign_id)
-        rows = [
-            {"c": str(campaign_id), "p": i, "l": 0, "a": a, "t": json.dumps(t, ensure_ascii=False)}
-            for i, (a, t) in enumerate(recipients)
-        ]
-        for start in range(0, len(rows), CHUNK):
-            self._write(rows[start : start + CHUNK], [])
-        return len(rows)
+        with self._writer(campaign_id) as out:
+            for position, (address, attributes) in enumerate(recipients):
+                out.recipient(position, 0, address, attributes)
+        return len(recipients)
 
     def clear(self, campaign_id: UUID) -> None:
         with self.store.transaction() as cur:
@@ -204,71 +180,87 @@ class AudienceStore:
                     {"c": str(campaign_id)},
                 )
 
-    def _write(self, good: list[dict[str, Any]], bad: list[dict[str, Any]]) -> None:
-        if not good and not bad:
-            return
-        with self.store.transaction() as cur:
-            if good:
-                cur.executemany(
-                    self.store.placeholders(
-                        f"INSERT INTO {self.store.qualify(AUDIENCE)} "
-                        "(campaign_id, position, line, address, attributes) "
-                        "VALUES (%(c)s, %(p)s, %(l)s, %(a)s, %(t)s)"
-                    ),
-                    good,
-                )
-            if bad:
-                cur.executemany(
-                    self.store.placeholders(
-                        f"INSERT INTO {self.store.qualify(REJECTS)} (campaign_id, line, reason) "
-                        "VALUES (%(c)s, %(l)s, %(r)s)"
-                    ),
-                    bad,
-                )
+    @contextmanager
+    def _writer(self, campaign_id: UUID) -> Iterator[_Writer]:
+        """Rows written ``CHUNK`` at a time, one transaction each, the rest at the end."""
+        writer = _Writer(self.store, str(campaign_id))
+        yield writer
+        writer.flush()
 
     # Reading it
 
-    def recipients(self, campaign_id: UUID, start: int, limit: int) -> list[Recipient]:
+    def _fetch(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         self.ensure()
         with self.store.transaction() as cur:
-            rows = self.store.fetch(
-                cur,
-                self.store.placeholders(
-                    f"SELECT position, address, attributes FROM {self.store.qualify(AUDIENCE)} "
-                    "WHERE campaign_id = %(c)s AND position >= %(s)s ORDER BY position "
-                    "LIMIT %(n)s"
-                ),
-                {"c": str(campaign_id), "s": start, "n": limit},
-            )
+            return self.store.fetch(cur, self.store.placeholders(sql), params)
+
+    def recipients(self, campaign_id: UUID, start: int, limit: int) -> list[Recipient]:
+        rows = self._fetch(
+            f"SELECT position, address, attributes FROM {self.store.qualify(AUDIENCE)} "
+            "WHERE campaign_id = %(c)s AND position >= %(s)s ORDER BY position "
+            "LIMIT %(n)s",
+            {"c": str(campaign_id), "s": start, "n": limit},
+        )
         return [
             Recipient(int(r["position"]), r["address"], json.loads(r["attributes"])) for r in rows
         ]
 
     def rejected(self, campaign_id: UUID, limit: int = 1000) -> list[Rejected]:
-        self.ensure()
-        with self.store.transaction() as cur:
-            rows = self.store.fetch(
-                cur,
-                self.store.placeholders(
-                    f"SELECT line, reason FROM {self.store.qualify(REJECTS)} "
-                    "WHERE campaign_id = %(c)s ORDER BY line LIMIT %(n)s"
-                ),
-                {"c": str(campaign_id), "n": limit},
-            )
+        rows = self._fetch(
+            f"SELECT line, reason FROM {self.store.qualify(REJECTS)} "
+            "WHERE campaign_id = %(c)s ORDER BY line LIMIT %(n)s",
+            {"c": str(campaign_id), "n": limit},
+        )
         return [Rejected(int(r["line"]), r["reason"]) for r in rows]
 
     def size(self, campaign_id: UUID) -> int:
-        self.ensure()
-        with self.store.transaction() as cur:
-            rows = self.store.fetch(
-                cur,
-                self.store.placeholders(
-                    f"SELECT COUNT(*) AS n FROM {self.store.qualify(AUDIENCE)} "
-                    "WHERE campaign_id = %(c)s"
-                ),
-                {"c": str(campaign_id)},
-            )
+        rows = self._fetch(
+            f"SELECT COUNT(*) AS n FROM {self.store.qualify(AUDIENCE)} WHERE campaign_id = %(c)s",
+            {"c": str(campaign_id)},
+        )
         return int(rows[0]["n"])
+
+
+class _Writer:
+    """A campaign's recipients and rejected lines, buffered together and inserted
+    ``CHUNK`` rows at a time: an upload of any size is never held in memory."""
+
+    _INSERTS: ClassVar[dict[str, str]] = {
+        AUDIENCE: "(campaign_id, position, line, address, attributes) "
+        "VALUES (%(c)s, %(p)s, %(l)s, %(a)s, %(t)s)",
+        REJECTS: "(campaign_id, line, reason) VALUES (%(c)s, %(l)s, %(r)s)",
+    }
+
+    def __init__(self, store: ReadModelStore, campaign_id: str) -> None:
+        self.store = store
+        self.campaign_id = campaign_id
+        self.rows: dict[str, list[dict[str, Any]]] = {AUDIENCE: [], REJECTS: []}
+
+    def recipient(self, position: int, line: int, address: str, attributes: dict[str, str]) -> None:
+        text = json.dumps(attributes, ensure_ascii=False)
+        self._add(AUDIENCE, {"p": position, "l": line, "a": address, "t": text})
+
+    def reject(self, rejected: Rejected) -> None:
+        self._add(REJECTS, {"l": rejected.line, "r": rejected.reason})
+
+    def _add(self, table: str, row: dict[str, Any]) -> None:
+        self.rows[table].append({"c": self.campaign_id, **row})
+        if sum(len(rows) for rows in self.rows.values()) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        batches = {table: rows for table, rows in self.rows.items() if rows}
+        if not batches:
+            return
+        with self.store.transaction() as cur:
+            for table, rows in batches.items():
+                cur.executemany(
+                    self.store.placeholders(
+                        f"INSERT INTO {self.store.qualify(table)} {self._INSERTS[table]}"
+                    ),
+                    rows,
+                )
+        self.rows = {AUDIENCE: [], REJECTS: []}
 
 
 def _rows(

@@ -34,7 +34,7 @@ from chainon.polling import follow
 from chainon.topic_records import dump
 from chainon.topics import Topics
 from domain import commands as cmd
-from projections.fallback_deadlines import DueDeadline
+from projections.deadline_queries import DueDeadline
 
 log = structlog.get_logger(__name__)
 

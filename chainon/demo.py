@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
@@ -20,10 +19,13 @@ from rich.text import Text
 from adapters.channels.sandbox import SandboxOutcome
 from chainon.auth import split_api_key
 from chainon.core import Core
+from chainon.demo_campaign import campaign_scene
+from chainon.demo_consent import stop_scene
+from chainon.demo_polling import RECEIPT_TIMEOUT, show_timeline, teller, until, until_delivered
 from chainon.errors import DemoFailed
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
-from chainon.terminal import render_timeline, status_history
+from chainon.terminal import status_history
 from chainon.webhooks import endpoints
 from chainon.webhooks.local_receiver import LocalReceiver
 from domain import commands as cmd
@@ -31,8 +33,8 @@ from domain import ids
 from domain.addresses import parse_phone
 from domain.brand import Brand
 from domain.channels import Channel
-from domain.conversation import Conversation, FallbackState, Message
 from domain.errors import Conflict
+from domain.message import FallbackState
 from domain.message_status import MessageStatus
 from domain.rich_content import RichContent, SuggestedReply
 
@@ -53,7 +55,6 @@ STORY_NUMBER = "09 39 00 00 02"  # a Time2chat-style conversational long number
 STORY_AGENT = "maison-lumiere_sbx_agent"  # its RCS agent, as RBM names agents
 CONSUMER = "+33612345678"
 RCS_CONSUMER = "+33698765432"  # whose phone never acknowledges RCS in the story
-RECEIPT_TIMEOUT = 10.0  # seconds; the sandbox answers in a fraction of that
 # The shortest deadline a brand may set; the story does not sit through it (see below).
 FALLBACK_SECONDS = 60
 QUESTION = RichContent(
@@ -161,8 +162,7 @@ async def tell_story(settings: Settings, console: Console) -> None:
 
 
 async def _story(rt: Runtime, out: Console, receiver: LocalReceiver) -> None:
-    def say(line: str, style: str = "") -> None:
-        out.print(Text(line, style=style), soft_wrap=True)
+    say = teller(out)
 
     brand = await rt.call(
         rt.core.register_brand,
@@ -218,7 +218,7 @@ async def _story(rt: Runtime, out: Console, receiver: LocalReceiver) -> None:
         "… the relay and the dispatch worker hand it to the sandbox, which sends a receipt back",
         "dim",
     )
-    delivered = await _until_delivered(rt, conversation_id, reply.message_id)
+    delivered = await until_delivered(rt, conversation_id, reply.message_id)
     out.print(Text("✓ ").append_text(status_history(delivered)), soft_wrap=True)
 
     say(f"\n{CONSUMER} writes: “Merci !”")
@@ -230,8 +230,10 @@ async def _story(rt: Runtime, out: Console, receiver: LocalReceiver) -> None:
     say("✓ camille resolves the conversation\n", "green")
 
     await _show_webhooks(out, receiver)
-    await _show_timeline(rt, out, brand, conversation_id, CONSUMER)
+    await show_timeline(rt, out, brand, conversation_id, CONSUMER)
     await _fallback_scene(rt, out, brand)
+    await stop_scene(rt, out, brand, CONSUMER)
+    await campaign_scene(rt, out, brand, CONSUMER)
     say("\nEvery line above is a stored event: replay them and you get the same story.", "dim")
 
 
@@ -255,8 +257,7 @@ async def _fallback_scene(rt: Runtime, out: Console, brand: Brand) -> None:
     """A rich RCS message that is not delivered in time: revoked, then sent by SMS with
     numbered choices, delivered, and answered "2" by SMS."""
 
-    def say(line: str, style: str = "") -> None:
-        out.print(Text(line, style=style), soft_wrap=True)
+    say = teller(out)
 
     say("\nRCS first, SMS when RCS does not arrive in time", "bold")
     rt.provider.set_outcome(RCS_CONSUMER, SandboxOutcome.SILENT, Channel.RCS, brand_id=brand.id)
@@ -274,7 +275,7 @@ async def _fallback_scene(rt: Runtime, out: Console, brand: Brand) -> None:
     conversation_id, rcs_id = sent.conversation_id, sent.message_id
     chips = "  ".join(f"[{s.text}]" for s in QUESTION.suggestions)
     say(f"\nMaison Lumière sends by {sent.channel}: “{QUESTION.text}”  {chips}")
-    rcs = await _until(rt, conversation_id, rcs_id, lambda m: m.status is not MessageStatus.QUEUED)
+    rcs = await until(rt, conversation_id, rcs_id, lambda m: m.status is not MessageStatus.QUEUED)
     if rcs.fallback is None:
         raise DemoFailed("the RCS message has no fallback plan")
     deadline = f"{rcs.fallback.deadline.astimezone():%H:%M:%S}"
@@ -291,7 +292,7 @@ async def _fallback_scene(rt: Runtime, out: Console, brand: Brand) -> None:
         cmd.EnforceFallbackDeadline(conversation_id=conversation_id, message_id=rcs_id, now=True)
     )
     say("… the RCS message is revoked first, so that the consumer never gets both", "dim")
-    revoked = await _until(
+    revoked = await until(
         rt,
         conversation_id,
         rcs_id,
@@ -303,7 +304,7 @@ async def _fallback_scene(rt: Runtime, out: Console, brand: Brand) -> None:
     if plan is None or plan.replacement_id is None:
         raise DemoFailed(f"the RCS message was not replaced (it is {revoked.status.value})")
     out.print(Text("✓ RCS ").append_text(status_history(revoked)), soft_wrap=True)
-    sms = await _until_delivered(rt, conversation_id, plan.replacement_id)
+    sms = await until_delivered(rt, conversation_id, plan.replacement_id)
     say(f"✓ sent by SMS instead, with numbered choices:\n  “{sms.body}”", "green")
     out.print(Text("✓ SMS ").append_text(status_history(sms)), soft_wrap=True)
 
@@ -323,15 +324,7 @@ async def _fallback_scene(rt: Runtime, out: Console, brand: Brand) -> None:
         "as if it had been tapped on RCS\n",
         "green",
     )
-    await _show_timeline(rt, out, brand, conversation_id, RCS_CONSUMER)
-
-
-async def _show_timeline(
-    rt: Runtime, out: Console, brand: Brand, conversation_id: UUID, contact: str
-) -> None:
-    conversation = await rt.call(rt.core.conversation_of, brand.id, conversation_id)
-    events = await rt.call(lambda: list(rt.core.events.get(conversation_id)))
-    out.print(render_timeline(conversation, events, brand=brand.name, contact=contact))
+    await show_timeline(rt, out, brand, conversation_id, RCS_CONSUMER)
 
 
 def _current_conversation(core: Core, brand_id: UUID) -> UUID:
@@ -340,38 +333,3 @@ def _current_conversation(core: Core, brand_id: UUID) -> UUID:
     if conversation_id is None:
         raise DemoFailed("the consumer's message opened no conversation")
     return conversation_id
-
-
-async def _until_delivered(rt: Runtime, conversation_id: UUID, message_id: UUID) -> Message:
-    """Polls the conversation until the message's receipt lands; fails loudly when it does not."""
-    return await _until(
-        rt, conversation_id, message_id, lambda m: m.status is MessageStatus.DELIVERED
-    )
-
-
-async def _until(
-    rt: Runtime,
-    conversation_id: UUID,
-    message_id: UUID,
-    done: Callable[[Message], bool],
-    *,
-    within: float = RECEIPT_TIMEOUT,
-    allow_final: bool = False,
-) -> Message:
-    """Polls the conversation until the message is ``done``; a message that ends another
-    way (failed, expired), or never gets there, stops the story with the reason."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        conversation: Conversation = await rt.call(rt.core.get, Conversation, conversation_id)
-        message = conversation.message(message_id)
-        if done(message):
-            return message
-        if message.status.is_final and not allow_final:
-            raise DemoFailed(f"the message ended {message.status.value}: {message.reason}")
-        if loop.time() > deadline:
-            raise DemoFailed(
-                f"the message did not get there within {within:.0f} s "
-                f"(it is still {message.status.value})"
-            )
-        await asyncio.sleep(0.05)

@@ -16,6 +16,8 @@ from typing import TextIO, cast
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from chainon.log_redaction import redact_personal_data
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 HTTP_REQUESTS = Counter(
@@ -144,10 +146,16 @@ def _suppressed(_: object, __: str, event: structlog.types.EventDict) -> structl
 
 
 def configure_logging(
-    level: str = "INFO", *, json: bool = True, repeat_interval: float = LIBRARY_LOG_INTERVAL
+    level: str = "INFO",
+    *,
+    json: bool = True,
+    repeat_interval: float = LIBRARY_LOG_INTERVAL,
+    personal_data: bool = False,
 ) -> None:
     """structlog for Chainon's own lines; the libraries' (``logging``: the Kafka client,
-    uvicorn, psycopg) rendered the same way on the same stream, rate-limited."""
+    uvicorn, psycopg) rendered the same way on the same stream, rate-limited; personal data
+    masked on both unless ``personal_data`` (see ``chainon.log_redaction``)."""
+    redact: list[structlog.types.Processor] = [] if personal_data else [redact_personal_data]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
@@ -158,6 +166,7 @@ def configure_logging(
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            *redact,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
@@ -177,7 +186,11 @@ def configure_logging(
                 _suppressed,
                 structlog.processors.format_exc_info,
             ],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *redact,
+                renderer,
+            ],
         )
     )
     root = logging.getLogger()

@@ -12,7 +12,7 @@ from adapters.bus.port import Outgoing
 from chainon.deadlines import DeadlineScheduler
 from chainon.topic_records import dump
 from domain import commands as cmd
-from projections.fallback_deadlines import DueDeadline
+from projections.deadline_queries import DueDeadline
 
 
 class ReleaseScheduler(DeadlineScheduler):

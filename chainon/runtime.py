@@ -31,6 +31,7 @@ from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
 from adapters.channels.sandbox_receipts import PendingReceipts
 from adapters.channels.smpp.link import SmppLink
 from adapters.channels.smpp.provider import SmppProvider
+from chainon import ops_metrics
 from chainon.batching import CommandBatcher
 from chainon.campaign_worker import CampaignWorker
 from chainon.consuming import ConsumingWorker, LagReport
@@ -53,7 +54,7 @@ from chainon.webhooks.worker import WebhookWorker
 from domain import commands as cmd
 from domain.brand import DEFAULT_PROVIDER, Brand
 from domain.channels import Channel
-from projections import deferred_messages, fallback_deadlines, receipt_deadlines
+from projections import agent_queue, deferred_messages, fallback_deadlines, receipt_deadlines
 from projections.catalogue import all_projections
 from projections.read_model_store import ReadModelStore
 from projections.runner import Views
@@ -363,6 +364,19 @@ class Runtime:
                 self._tasks.append(asyncio.create_task(run_deadlines, name=name))
             campaigns = self.campaigns.run(self._stopping)
             self._tasks.append(asyncio.create_task(campaigns, name="campaigns"))
+            breaches = ops_metrics.count_breaches(
+                lambda now: agent_queue.breached_by_brand(self.views.store, now),
+                self.call,
+                lambda: self.core.clock(),
+                self._stopping,
+                every=min(ops_metrics.SLA_EVERY, self.settings.deadline_poll_interval * 30),
+            )
+            self._tasks.append(asyncio.create_task(breaches, name="sla-metrics"))
+        if Role.DISPATCH in self.roles:
+            ops_metrics.LINKS.watch(self._smpp_links())
+
+    def _smpp_links(self) -> list[SmppProvider]:
+        return [p for p in self.providers.values() if isinstance(p, SmppProvider)]
 
     async def reach_bus(self) -> None:
         """Starts the bus and stops it again: at start, a broker that does not answer is
@@ -389,6 +403,7 @@ class Runtime:
         for task, result in zip(self._tasks, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 log.error("role.failed", role=task.get_name(), error=repr(result))
+        ops_metrics.LINKS.forget(self._smpp_links())
         for provider in self.providers.values():
             await provider.stop()
         await self.bus.stop()

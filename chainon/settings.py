@@ -12,12 +12,13 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from structlog import get_logger
 
 from adapters.channels.email.settings import DEFAULT_SUBJECT, EmailSettings, check_subject
 from adapters.channels.rcs.client import API as RBM_API
 from adapters.channels.rcs.client import RbmSettings
+from chainon.settings_files import SUFFIX, FileVariables
 
 _log = get_logger(__name__)
 
@@ -56,6 +57,24 @@ class BusKind(StrEnum):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHAINON_", env_file=".env", extra="ignore")
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # CHAINON_<NAME>_FILE after the variables themselves (both set at once is refused).
+        return (
+            init_settings,
+            env_settings,
+            FileVariables(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
     store: StoreKind = StoreKind.SQLITE
     data_dir: Path = Path("var")
     postgres_dsn: str = "postgresql://chainon@127.0.0.1:5432/chainon"
@@ -70,6 +89,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
     log_json: bool = True
+    # Phone numbers, addresses and message texts in the logs: masked unless switched on.
+    log_personal_data: bool = False
     default_region: str = "FR"  # how national phone numbers are read
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # a campaign's CSV
@@ -258,6 +279,8 @@ def unknown_variables(names: Iterable[str]) -> list[str]:
     for name in sorted({name.upper() for name in names}):
         if not name.startswith(PREFIX) or name in known or name in READ_ELSEWHERE:
             continue
+        if name.endswith(SUFFIX) and name.removesuffix(SUFFIX) in known:
+            continue  # CHAINON_<NAME>_FILE: the setting read from a file
         if name.startswith(READ_ELSEWHERE_PREFIXES):
             continue
         if name in RENAMED:

@@ -19,7 +19,8 @@ from rich.text import Text
 
 from domain.channels import Channel
 from domain.consent import Purpose
-from domain.conversation import Conversation, FallbackReason, Message
+from domain.conversation import Conversation
+from domain.message import FallbackReason, Message
 from domain.message_status import Direction, MessageStatus
 from domain.rich_content import RichContent, sms_choices
 from projections.conversation_list import ConversationSummary

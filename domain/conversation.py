@@ -3,21 +3,20 @@
 Command methods decide and refuse with a reason; the ``@event`` methods only apply state,
 because they run again on every replay.
 
-Why one module of over 1,100 lines rather than the ~400 the rest keeps to: eventsourcing
+Why one module of over 1,000 lines rather than the ~400 the rest keeps to: eventsourcing
 reads an aggregate's ``@event`` methods and event classes from its own class body, and an
 aggregate split over base aggregates gets every inherited event class redefined on the
 subclass by the metaclass; each stored event is read back through its class's explicit
 ``TOPIC``, so that redefinition would put every stored conversation at stake for a shorter
 file. The decisions that are not the aggregate's own state changes live apart
-(``routing``, ``channel_choice``, ``choices``, ``early_receipt``, ``agent_desk``).
+(``routing``, ``channel_choice``, ``choices``, ``early_receipt``, ``agent_desk``,
+``held_messages``), and so do the values its state holds (``message``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -26,107 +25,35 @@ from domain.attachments import Attachment
 from domain.channels import Channel
 from domain.consent import Purpose
 from domain.errors import InvalidInput, NotFound, TransitionRefused
+from domain.held_messages import held_message, refuse_if_recorded
+from domain.message import (
+    Fallback,
+    FallbackReason,
+    FallbackState,
+    Hold,
+    Message,
+    Outgoing,
+    awaits_receipt,
+)
 from domain.message_status import Direction, MessageStatus
+
+# The message values lived here before ``domain.message``: imports of them from here stay.
+__all__ = [
+    "MAX_PRIORITY",
+    "MAX_TAG_LENGTH",
+    "Conversation",
+    "Fallback",
+    "FallbackReason",
+    "FallbackState",
+    "Hold",
+    "Message",
+    "Outgoing",
+    "awaits_receipt",
+    "normalise_tag",
+]
 
 MAX_TAG_LENGTH = 64
 MAX_PRIORITY = 3
-
-
-@dataclass
-class Message:
-    id: UUID
-    direction: Direction
-    channel: Channel
-    sender: str
-    recipient: str
-    body: str
-    status: MessageStatus
-    at: datetime
-    segments: int = 1
-    encoding: str | None = None
-    provider: str | None = None
-    provider_message_id: str | None = None
-    reason: str | None = None
-    pending_segments: list[str] = field(default_factory=list)  # provider ids not yet delivered
-    replaced: tuple[str, ...] = ()  # characters smart encoding replaced
-    history: list[tuple[MessageStatus, datetime]] = field(default_factory=list)
-    rich: dict[str, object] | None = None  # RichContent as JSON, for RCS
-    fallback_of: UUID | None = None  # the RCS message this one replaces
-    fallback: Fallback | None = None  # the plan, while this RCS message may fall back
-    read_at: datetime | None = None  # RCS: when the consumer opened it (RBM's READ)
-    subject: str | None = None  # an inbound email's
-    attachments: tuple[Attachment, ...] = ()  # inbound: what came with it, described
-    automatic: bool = False  # inbound: sent by a machine (an out-of-office), not a person
-    receipt_deadline: datetime | None = None  # sent: expired unless a receipt comes by then
-    purpose: Purpose | None = None  # outbound: why it is sent (consent and quiet hours ask)
-    campaign_id: UUID | None = None  # outbound: the campaign that sent it
-    hold: Hold | None = None  # outbound, deferred by quiet hours: when it may go
-
-
-@dataclass
-class Hold:
-    """A message quiet hours hold: released (and the policy asked again) at ``release_at``,
-    blocked instead when that falls after ``not_after``."""
-
-    release_at: datetime
-    not_after: datetime | None = None
-    fallback_after_seconds: int | None = None  # the send's own RCS deadline, kept for then
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """What a deferred or blocked message says, as its event records it."""
-
-    message_id: UUID
-    channel: Channel
-    sender: str
-    recipient: str
-    body: str
-    encoding: str | None
-    segments: int
-    replaced: tuple[str, ...]
-    purpose: Purpose
-    request_id: str | None = None
-    rich: dict[str, object] | None = None
-    campaign_id: UUID | None = None
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "message_id": self.message_id,
-            "channel": self.channel.value,
-            "sender": self.sender,
-            "recipient": self.recipient,
-            "body": self.body,
-            "encoding": self.encoding,
-            "segments": self.segments,
-            "replaced": list(self.replaced),
-            "request_id": self.request_id,
-            "rich": self.rich,
-            "purpose": self.purpose.value,
-            "campaign_id": self.campaign_id,
-        }
-
-
-class FallbackState(StrEnum):
-    PLANNED = "planned"  # waiting for DELIVERED before the deadline
-    REVOKING = "revoking"  # the deadline passed; revocation asked of the provider
-    TRIGGERED = "triggered"  # the replacement was queued: never again
-    SETTLED = "settled"  # delivered, or the revocation failed: no replacement
-
-
-class FallbackReason(StrEnum):
-    NOT_CAPABLE = "not_capable"
-    FAILED = "failed"
-    DEADLINE = "deadline"
-
-
-@dataclass
-class Fallback:
-    channel: Channel
-    deadline: datetime
-    state: FallbackState = FallbackState.PLANNED
-    reason: FallbackReason | None = None
-    replacement_id: UUID | None = None
 
 
 class Conversation(Aggregate):
@@ -549,8 +476,7 @@ class Conversation(Aggregate):
         campaign_id: UUID | None = None,
     ) -> None:
         """Records an outbound message on its way; a deferred one, at its release."""
-        if message_id in self.messages and not self._is_deferred(message_id):
-            raise TransitionRefused(f"message {message_id} exists already")
+        refuse_if_recorded(self.messages, message_id)
         if self.resolved:
             if not reopen:
                 raise TransitionRefused("the conversation is resolved; reopen it first")
@@ -615,13 +541,8 @@ class Conversation(Aggregate):
 
     # The send policy's other answers: held for quiet hours, or blocked with its reason.
 
-    def _is_deferred(self, message_id: UUID) -> bool:
-        found = self.messages.get(message_id)
-        return found is not None and found.status is MessageStatus.DEFERRED
-
     def defer(self, content: Outgoing, hold: Hold, *, at: datetime) -> None:
-        if content.message_id in self.messages and not self._is_deferred(content.message_id):
-            raise TransitionRefused(f"message {content.message_id} exists already")
+        refuse_if_recorded(self.messages, content.message_id)
         self._deferred(
             **content.fields(),
             release_at=hold.release_at,
@@ -650,26 +571,13 @@ class Conversation(Aggregate):
         timestamp: datetime,
         campaign_id: UUID | None = None,
     ) -> None:
-        content = Outgoing(
-            message_id,
-            Channel(channel),
-            sender,
-            recipient,
-            body,
-            encoding,
-            segments,
-            tuple(replaced),
-            Purpose(purpose),
-            request_id,
-            rich,
-            campaign_id,
-        )
-        message = self._held_message(content, MessageStatus.DEFERRED, timestamp)
+        content = Outgoing.recorded(locals())
+        message = held_message(self.messages, content, MessageStatus.DEFERRED, timestamp)
         message.hold = Hold(release_at, not_after, fallback_after_seconds)
+        self.messages[message_id] = message
 
     def block(self, content: Outgoing, reason: str, *, at: datetime) -> None:
-        if content.message_id in self.messages and not self._is_deferred(content.message_id):
-            raise TransitionRefused(f"message {content.message_id} exists already")
+        refuse_if_recorded(self.messages, content.message_id)
         self._blocked(**content.fields(), reason=reason, timestamp=at)
 
     @event(MessageBlocked)
@@ -690,44 +598,10 @@ class Conversation(Aggregate):
         timestamp: datetime,
         campaign_id: UUID | None = None,
     ) -> None:
-        content = Outgoing(
-            message_id,
-            Channel(channel),
-            sender,
-            recipient,
-            body,
-            encoding,
-            segments,
-            tuple(replaced),
-            Purpose(purpose),
-            request_id,
-            rich,
-            campaign_id,
-        )
-        message = self._held_message(content, MessageStatus.BLOCKED, timestamp)
+        content = Outgoing.recorded(locals())
+        message = held_message(self.messages, content, MessageStatus.BLOCKED, timestamp)
         message.reason = reason
-
-    def _held_message(self, content: Outgoing, status: MessageStatus, at: datetime) -> Message:
-        before = self.messages.get(content.message_id)
-        message = Message(
-            id=content.message_id,
-            direction=Direction.OUTBOUND,
-            channel=content.channel,
-            sender=content.sender,
-            recipient=content.recipient,
-            body=content.body,
-            status=status,
-            at=before.at if before else at,
-            segments=content.segments,
-            encoding=content.encoding,
-            replaced=content.replaced,
-            history=[*(before.history if before else []), (status, at)],
-            rich=content.rich,
-            purpose=content.purpose,
-            campaign_id=content.campaign_id,
-        )
-        self.messages[content.message_id] = message
-        return message
+        self.messages[message_id] = message
 
     def consent_request_read(
         self, message_id: UUID, request: str, rule: str, *, certain: bool, at: datetime
@@ -743,14 +617,6 @@ class Conversation(Aggregate):
     ) -> None:
         if not certain:
             self.possible_opt_out = rule
-
-    def contact_wrote_since(self, since: datetime) -> bool:
-        """Whether a person (not an auto-reply) wrote here at or after ``since``: what makes
-        a brand's message conversational rather than a new send."""
-        return any(
-            m.direction is Direction.INBOUND and not m.automatic and m.at >= since
-            for m in self.messages.values()
-        )
 
     # Fallback (RCS → SMS). The rules that keep it to one replacement, whatever the order
     # in which the deadline, the receipts and the revocation's answer arrive:
@@ -1161,12 +1027,6 @@ class Conversation(Aggregate):
     def _reopened(self, reason: str, timestamp: datetime) -> None:
         self.resolved = False
         self.last_activity_at = timestamp
-
-
-def awaits_receipt(channel: Channel) -> bool:
-    """Whether a sent message on ``channel`` is followed by a delivery receipt. Email has
-    none (a bounce, when one comes, fails it): sent is its final word."""
-    return channel is not Channel.EMAIL
 
 
 def normalise_tag(tag: str) -> str:

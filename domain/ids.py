@@ -83,3 +83,8 @@ def campaign_message_id(campaign: UUID, address: str) -> UUID:
 def webhook_endpoints_id(brand: UUID) -> UUID:
     """The one aggregate holding a brand's webhook endpoints."""
     return uuid5(NAMESPACE, f"webhooks:{brand}")
+
+
+def flow_library_id(brand: UUID) -> UUID:
+    """The one aggregate holding every published version of a brand's flows."""
+    return uuid5(NAMESPACE, f"flows:{brand}")

@@ -320,6 +320,17 @@ def waiting(
     return [item(r, now) for r in store.query(AgentQueue(), sql, params)]
 
 
+def breached_by_brand(store: ReadModelStore, now: datetime) -> list[tuple[str, int]]:
+    """Per brand, the waiting conversations whose first-response SLA fell due before ``now``."""
+    sql = (
+        "SELECT i.brand_id, COUNT(*) AS n FROM {queue_items} i "
+        f"WHERE {WAITING} AND i.sla_due_at IS NOT NULL AND i.sla_due_at < %(now)s "
+        "GROUP BY i.brand_id"
+    )
+    rows = store.query(AgentQueue(), sql, {"now": sortable_utc(now)})
+    return [(str(r["brand_id"]), int(r["n"])) for r in rows]
+
+
 def agents(
     store: ReadModelStore, brand_id: UUID | str, *, only: str | None = None
 ) -> list[AgentLoad]:

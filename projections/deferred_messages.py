@@ -9,9 +9,8 @@ deferral again moves its time) until the message is queued or blocked.
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
-from projections.fallback_deadlines import DueDeadline
+from projections.deadline_queries import DueDeadline, due_in, pending_in
 from projections.projection import Fact, Projection, Table, Tx, sortable_utc
 from projections.read_model_store import ReadModelStore
 
@@ -48,22 +47,8 @@ class DeferredMessages(Projection):
 
 def due(store: ReadModelStore, now: datetime, limit: int = 500) -> list[DueDeadline]:
     """Held messages whose release time came, the longest overdue first, at most ``limit``."""
-    rows = store.query(
-        DeferredMessages(),
-        "SELECT conversation_id, message_id, release_at FROM {deferred_messages} "
-        "WHERE release_at <= %(now)s ORDER BY release_at, message_id LIMIT %(limit)s",
-        {"now": sortable_utc(now), "limit": limit},
-    )
-    return [
-        DueDeadline(
-            UUID(r["conversation_id"]),
-            UUID(r["message_id"]),
-            datetime.fromisoformat(r["release_at"]),
-        )
-        for r in rows
-    ]
+    return due_in(store, DeferredMessages(), "deferred_messages", now, limit, column="release_at")
 
 
 def pending(store: ReadModelStore) -> int:
-    rows = store.query(DeferredMessages(), "SELECT COUNT(*) AS n FROM {deferred_messages}", {})
-    return int(rows[0]["n"])
+    return pending_in(store, DeferredMessages(), "deferred_messages")

@@ -13,10 +13,9 @@ scheduler needs (the core finds the brand from the conversation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
 
+from projections.deadline_queries import DueDeadline, due_in, pending_in
 from projections.projection import Fact, Projection, Table, Tx, sortable_utc
 from projections.read_model_store import ReadModelStore
 
@@ -30,13 +29,6 @@ _ENDS = frozenset(
         "Conversation.FallbackTriggered",
     }
 )
-
-
-@dataclass(frozen=True)
-class DueDeadline:
-    conversation_id: UUID
-    message_id: UUID
-    deadline: datetime
 
 
 class FallbackDeadlines(Projection):
@@ -70,21 +62,9 @@ class FallbackDeadlines(Projection):
 
 def due(store: ReadModelStore, now: datetime, limit: int = 500) -> list[DueDeadline]:
     """Deadlines at or before ``now``, the longest overdue first, at most ``limit``."""
-    rows = store.query(
-        FallbackDeadlines(),
-        "SELECT conversation_id, message_id, deadline FROM {fallback_deadlines} "
-        "WHERE deadline <= %(now)s ORDER BY deadline, message_id LIMIT %(limit)s",
-        {"now": sortable_utc(now), "limit": limit},
-    )
-    return [
-        DueDeadline(
-            UUID(r["conversation_id"]), UUID(r["message_id"]), datetime.fromisoformat(r["deadline"])
-        )
-        for r in rows
-    ]
+    return due_in(store, FallbackDeadlines(), "fallback_deadlines", now, limit)
 
 
 def pending(store: ReadModelStore) -> int:
     """How many deadlines are still owed, due or not (for status and tests)."""
-    rows = store.query(FallbackDeadlines(), "SELECT COUNT(*) AS n FROM {fallback_deadlines}", {})
-    return int(rows[0]["n"])
+    return pending_in(store, FallbackDeadlines(), "fallback_deadlines")

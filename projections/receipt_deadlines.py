@@ -10,9 +10,8 @@ anything that takes the message past ``sent``.
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
-from projections.fallback_deadlines import DueDeadline
+from projections.deadline_queries import DueDeadline, due_in, pending_in
 from projections.projection import Fact, Projection, Table, Tx, sortable_utc
 from projections.read_model_store import ReadModelStore
 
@@ -59,21 +58,9 @@ class ReceiptDeadlines(Projection):
 
 def due(store: ReadModelStore, now: datetime, limit: int = 500) -> list[DueDeadline]:
     """Deadlines at or before ``now``, the longest overdue first, at most ``limit``."""
-    rows = store.query(
-        ReceiptDeadlines(),
-        "SELECT conversation_id, message_id, deadline FROM {receipt_deadlines} "
-        "WHERE deadline <= %(now)s ORDER BY deadline, message_id LIMIT %(limit)s",
-        {"now": sortable_utc(now), "limit": limit},
-    )
-    return [
-        DueDeadline(
-            UUID(r["conversation_id"]), UUID(r["message_id"]), datetime.fromisoformat(r["deadline"])
-        )
-        for r in rows
-    ]
+    return due_in(store, ReceiptDeadlines(), "receipt_deadlines", now, limit)
 
 
 def pending(store: ReadModelStore) -> int:
     """How many sent messages still wait for a receipt under a deadline."""
-    rows = store.query(ReceiptDeadlines(), "SELECT COUNT(*) AS n FROM {receipt_deadlines}", {})
-    return int(rows[0]["n"])
+    return pending_in(store, ReceiptDeadlines(), "receipt_deadlines")

@@ -16,6 +16,7 @@ from chainon.api import (
     consent,
     contacts,
     conversations,
+    flows,
     messages,
     openapi,
     ops,
@@ -42,7 +43,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal runtime
         if runtime is None:
-            configure_logging(settings.log_level, json=settings.log_json)
+            configure_logging(
+                settings.log_level, json=settings.log_json, personal_data=settings.log_personal_data
+            )
             warn_unknown_variables()
             # Embedded: every role in this process. Distributed: the workers run apart
             # (`chainon worker …`); the API keeps its views.
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         analytics,
         queue,
         webhooks,
+        flows,
         unsubscribe,
     )
     for module in (*routers, rbm_webhook):

@@ -12,7 +12,8 @@ from domain.attachments import Attachment
 from domain.channels import Channel
 from domain.consent import Purpose
 from domain.contact import Contact
-from domain.conversation import Conversation, Fallback, Message
+from domain.conversation import Conversation
+from domain.message import Fallback, Message
 from domain.plain_text import PlainText
 from projections.crm_profile import Profile
 

@@ -1,7 +1,16 @@
 """The ``chainon`` command. Its commands live by concern in this package's modules;
 importing them here registers them on ``app``."""
 
-from chainon.cli import brands, campaigns, consent, conversations, projections, running, webhooks
+from chainon.cli import (
+    brands,
+    campaigns,
+    consent,
+    conversations,
+    flows,
+    projections,
+    running,
+    webhooks,
+)
 from chainon.cli.base import app
 
 __all__ = [
@@ -10,6 +19,7 @@ __all__ = [
     "campaigns",
     "consent",
     "conversations",
+    "flows",
     "main",
     "projections",
     "running",

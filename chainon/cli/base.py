@@ -71,11 +71,25 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(schemas, name="schemas")
 
 
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        console().print(version("chainon"))
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     data_dir: Annotated[
         Path | None, typer.Option(help="Where the embedded store lives (CHAINON_DATA_DIR).")
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Options every command shares; each command reads them from the root context."""
 
@@ -113,7 +127,7 @@ def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
         field = re.search(r'field "(\w+)"', str(exc))
         name = f"CHAINON_{field.group(1).upper()}" if field else "CHAINON_*"
         raise CannotStart(f"cannot be read: {exc.__cause__ or exc}", setting=name) from None
-    configure_logging("WARNING", json=settings.log_json)
+    configure_logging("WARNING", json=settings.log_json, personal_data=settings.log_personal_data)
     return settings
 
 

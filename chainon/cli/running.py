@@ -58,7 +58,9 @@ def serve(
         name: value for name, value in (("host", host), ("port", port)) if value is not None
     }
     settings = settings_of(ctx, **overrides)
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(
+        settings.log_level, json=settings.log_json, personal_data=settings.log_personal_data
+    )
     # Everything that can stop the start is checked before anything is issued or served:
     # the address, the store, the broker; each failure is one line naming its setting.
     _ensure_free(settings.host, settings.port)
@@ -136,7 +138,9 @@ def worker(
     from chainon.worker_process import run_worker
 
     settings = settings_of(ctx)
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(
+        settings.log_level, json=settings.log_json, personal_data=settings.log_personal_data
+    )
     event_loop.run(run_worker(settings, role))
 
 
@@ -192,7 +196,9 @@ def demo(
     out = console()
     with tempfile.TemporaryDirectory(prefix="chainon-demo-") as scratch:
         settings = story_settings(chosen or Path(scratch))
-        configure_logging("WARNING", json=settings.log_json)
+        configure_logging(
+            "WARNING", json=settings.log_json, personal_data=settings.log_personal_data
+        )
         where = str(chosen) if chosen else "a temporary directory (--data-dir keeps it)"
         out.print(Text(f"Chainon demo, in {where}\n", style="dim"))
         event_loop.run(tell_story(settings, out))

@@ -16,8 +16,8 @@ from domain.channels import CHANNEL_ADDRESS_KIND
 from domain.consent import Purpose
 from domain.contact import Contact
 from domain.conversation import Conversation
+from domain.held_messages import due_for_release
 from domain.message_body import PreparedBody
-from domain.message_status import MessageStatus
 from domain.rich_content import RichContent
 from domain.send_policy import Verdict
 from domain.sms_encoding import Encoding
@@ -26,10 +26,10 @@ from domain.sms_encoding import Encoding
 def release(loader: Loader, command: cmd.ReleaseDeferredMessage, now: datetime) -> Handled:
     conversation = get(loader, Conversation, command.conversation_id)
     message = conversation.message(command.message_id)
-    held = message.hold
-    if message.status is not MessageStatus.DEFERRED or held is None or now < held.release_at:
-        # Released already, blocked, or handed on early (clocks apart): nothing to do; a
-        # message still deferred stays in the scheduler's table and comes again.
+    held = due_for_release(message, now)
+    if held is None:
+        # Nothing to do: a message still deferred stays in the scheduler's table and
+        # comes again.
         return outcome_of(conversation, False, message_id=message.id, status=message.status), []
     brand = get(loader, Brand, conversation.brand_id)
     contact = get(loader, Contact, conversation.contact_id)

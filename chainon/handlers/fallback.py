@@ -19,7 +19,8 @@ from domain.channel_choice import fallback_text
 from domain.channels import CHANNEL_ADDRESS_KIND
 from domain.consent import Purpose
 from domain.contact import Contact
-from domain.conversation import Conversation, FallbackReason
+from domain.conversation import Conversation
+from domain.message import FallbackReason
 from domain.message_status import MessageStatus
 from domain.rich_content import RichContent
 

@@ -26,8 +26,9 @@ from domain.channel_choice import (
 from domain.channels import CHANNEL_ADDRESS_KIND, Channel
 from domain.consent import Purpose
 from domain.contact import Contact
-from domain.conversation import Conversation, FallbackReason
+from domain.conversation import Conversation
 from domain.errors import InvalidInput, TransitionRefused
+from domain.message import FallbackReason
 from domain.message_body import prepare_body
 from domain.message_status import MessageStatus
 from domain.rich_content import RichContent, render_sms

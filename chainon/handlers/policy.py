@@ -17,9 +17,11 @@ from domain.brand import Brand
 from domain.channels import AddressKind, Channel
 from domain.consent import Purpose
 from domain.contact import Contact
-from domain.conversation import Conversation, Hold, Outgoing
+from domain.conversation import Conversation
 from domain.errors import InvalidInput
+from domain.held_messages import contact_wrote_since
 from domain.marketing_rules import country_of_number, has_mention, mention_of
+from domain.message import Hold, Outgoing
 from domain.message_body import PreparedBody, prepare_body
 from domain.message_status import MessageStatus
 from domain.quiet_hours import recipient_of
@@ -46,7 +48,7 @@ def ask(
         at=now,
         recipient=recipient_of(address.value) if address.kind is AddressKind.PHONE else None,
         not_after=not_after,
-        contact_wrote_recently=conversation.contact_wrote_since(now - window),
+        contact_wrote_recently=contact_wrote_since(conversation.messages.values(), now - window),
     )
 
 

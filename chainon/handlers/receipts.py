@@ -14,9 +14,10 @@ from domain import commands as cmd
 from domain import ids
 from domain.channels import Channel
 from domain.contact import Contact
-from domain.conversation import Conversation, FallbackReason
+from domain.conversation import Conversation
 from domain.early_receipt import EarlyReceipt
 from domain.index import IndexEntry, IndexKind, outbound_key
+from domain.message import FallbackReason
 from domain.message_status import MessageStatus
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,19 @@ def test_version_is_the_package_version(chainon: Run) -> None:
     result = chainon("version")
     assert result.exit_code == 0
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", result.stdout.strip())
+
+
+def test_dash_dash_version_prints_what_chainon_version_prints(chainon: Run) -> None:
+    flag, command = chainon("--version"), chainon("version")
+    assert flag.exit_code == 0, flag.output
+    assert flag.stdout.strip() == command.stdout.strip() == package_version("chainon")
+
+
+def test_the_changelog_names_the_package_version() -> None:
+    """Keep a Changelog: an Unreleased section on top, then the released versions."""
+    text = (Path(__file__).parents[2] / "CHANGELOG.md").read_text(encoding="utf-8")
+    versions = re.findall(r"^## \[([^\]]+)\]", text, flags=re.MULTILINE)
+    assert versions[:2] == ["Unreleased", package_version("chainon")], versions
 
 
 def test_demo_tells_the_story_in_a_throwaway_directory(chainon: Run, data_dir: Path) -> None:
@@ -61,6 +75,32 @@ def test_demo_shows_an_rcs_message_revoked_and_sent_by_sms_without_waiting(
     assert "↳ picks “Demain” (postback delivery_tomorrow)" in timeline
     # one RCS message, one SMS, one answer: nothing sent twice
     assert sum(line.endswith("→ SMS to +33698765432") for line in lines) == 1
+
+
+def test_demo_shows_a_stop_and_a_lawful_campaign(chainon: Run) -> None:
+    result = chainon("demo")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    stop = out[out.index("A consumer says STOP") : out.index("A small campaign")]
+    assert "read as the keyword STOP: marketing revoked on every channel" in stop
+    assert stop.count("one confirmation, delivered: “Maison Lumière : votre désinscription") == 1
+    assert "⊘ blocked: opted_out" in stop
+    assert re.search(r"a reply to \+33612345678's own message still goes: .* delivered", stop)
+    assert "the ledger holds 2 changes" in stop  # the web-form opt-in, then the STOP
+
+    scene = out[out.index("A small campaign") :]
+    assert "The shop uploads its list: 10 recipients" in scene
+    assert "line 12 left out: to: '06 12 34' is not a valid phone number" in scene
+    assert "block 2 (1 no_marketing_consent, 1 opted_out)" in scene  # the dry run
+    assert re.search(r"Bougies -20 % .*10/10 finished", scene), scene
+    settled = re.search(
+        r"every recipient accounted for: (\d+) delivered, (\d+) deferred, (\d+) blocked", scene
+    )
+    assert settled is not None, scene
+    delivered, deferred, blocked = map(int, settled.groups())
+    assert (delivered + deferred, blocked) == (8, 2)
+    # Deferred only in French quiet hours, and then the scene says until when.
+    assert (deferred > 0) == ("quiet hours hold marketing" in scene)
 
 
 def test_demo_refuses_a_directory_in_use(chainon: Run, tmp_path: Path) -> None:

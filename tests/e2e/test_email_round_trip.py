@@ -29,7 +29,8 @@ from chainon.topic_records import DeadLetter
 from domain import commands as cmd
 from domain.brand import Brand
 from domain.channels import Channel
-from domain.conversation import Conversation, Message
+from domain.conversation import Conversation
+from domain.message import Message
 from domain.message_status import MessageStatus
 from projections.agent_queue import waiting
 from tests.conftest import BRAND_SMS, CONSUMER, make_settings

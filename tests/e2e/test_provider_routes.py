@@ -14,8 +14,9 @@ from chainon.runtime import Runtime
 from domain import commands as cmd
 from domain.brand import Brand
 from domain.channels import Channel
-from domain.conversation import Conversation, Message
+from domain.conversation import Conversation
 from domain.errors import InvalidInput
+from domain.message import Message
 from domain.message_status import MessageStatus
 from tests.conftest import BRAND_SMS, CONSUMER, BrandWithKey
 

@@ -20,7 +20,8 @@ from devtools.smsc_simulator import Smsc, submits_of
 from domain import commands as cmd
 from domain.brand import Brand
 from domain.channels import Channel
-from domain.conversation import Conversation, FallbackReason, Message
+from domain.conversation import Conversation
+from domain.message import FallbackReason, Message
 from domain.message_status import MessageStatus
 from tests.conftest import BRAND_SMS, make_settings
 from tests.integration.test_rcs_wiring import (

@@ -18,7 +18,8 @@ from domain import commands as cmd
 from domain.addresses import parse_phone
 from domain.brand import Brand
 from domain.channels import Channel
-from domain.conversation import Conversation, FallbackReason, FallbackState, Message
+from domain.conversation import Conversation
+from domain.message import FallbackReason, FallbackState, Message
 from domain.message_status import MessageStatus
 from domain.rich_content import RichContent, SuggestedReply
 from tests.conftest import BRAND_SMS, CONSUMER

@@ -22,7 +22,8 @@ from chainon.settings import Settings, StoreKind
 from chainon.topic_records import INBOUND, read
 from domain import commands as cmd
 from domain.channels import Channel
-from domain.conversation import Conversation, FallbackState
+from domain.conversation import Conversation
+from domain.message import FallbackState
 from domain.message_status import MessageStatus
 from projections.fallback_deadlines import due, pending
 from tests.conftest import BRAND_SMS, CONSUMER, make_settings

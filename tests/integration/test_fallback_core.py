@@ -15,7 +15,8 @@ from chainon.settings import Settings, StoreKind
 from domain import commands as cmd
 from domain.channels import Channel
 from domain.contact import Contact
-from domain.conversation import Conversation, FallbackState
+from domain.conversation import Conversation
+from domain.message import FallbackState
 from domain.message_status import MessageStatus
 from domain.rich_content import RichContent
 from tests.conftest import BRAND_SMS, CONSUMER, make_settings

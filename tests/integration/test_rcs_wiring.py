@@ -24,7 +24,8 @@ from domain.addresses import parse_phone
 from domain.brand import Brand
 from domain.channels import Channel
 from domain.contact import Contact
-from domain.conversation import Conversation, FallbackReason, FallbackState, Message
+from domain.conversation import Conversation
+from domain.message import FallbackReason, FallbackState, Message
 from domain.message_status import MessageStatus
 from domain.rich_content import OpenUrl, RichContent, SuggestedAction, SuggestedReply
 from tests.conftest import BRAND_SMS, make_settings

@@ -16,7 +16,7 @@ from chainon.deadlines import DeadlineScheduler
 from chainon.topic_records import INBOUND, read
 from chainon.topics import Topics
 from domain import commands as cmd
-from projections.fallback_deadlines import DueDeadline
+from projections.deadline_queries import DueDeadline
 
 pytestmark = pytest.mark.asyncio
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -11,8 +11,9 @@ import pytest
 from eventsourcing.domain import Aggregate
 
 from domain.channels import Channel
-from domain.conversation import Conversation, FallbackReason, FallbackState
+from domain.conversation import Conversation
 from domain.errors import TransitionRefused
+from domain.message import FallbackReason, FallbackState
 from domain.message_status import MessageStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.channels import Channel
-from domain.conversation import Conversation, FallbackReason
+from domain.conversation import Conversation
 from domain.ids import fallback_message_id
+from domain.message import FallbackReason
 from domain.message_status import MessageStatus
 from domain.rich_content import (
     Card,

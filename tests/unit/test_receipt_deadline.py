@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from domain.channels import Channel
-from domain.conversation import Conversation, awaits_receipt
+from domain.conversation import Conversation
+from domain.message import awaits_receipt
 from domain.message_status import MessageStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

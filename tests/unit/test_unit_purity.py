@@ -49,6 +49,8 @@ FORBIDDEN_NAMES = frozenset(
         "SQLiteReadModels",
         "PostgresReadModels",
         "PartStore",
+        "SentLedger",
+        "LinkStateDb",
         "RevocationLedger",
         "EmbeddedBus",
         "KafkaBus",

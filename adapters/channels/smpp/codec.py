@@ -15,6 +15,7 @@ octets + 6 = 140), although ``short_message`` itself holds 6 + 153 = 159 bytes. 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from domain.sms_encoding import Encoding, plan_segments
 
@@ -29,6 +30,7 @@ __all__ = [
     "gsm7_decode",
     "gsm7_encode",
     "parse_udh",
+    "pdu_text",
     "submit_parts",
 ]
 
@@ -216,3 +218,10 @@ def decode_text(payload: bytes, data_coding: int) -> str:
     if data_coding == DATA_CODING_UCS2:
         return payload.decode("utf-16-be", errors="replace")
     return payload.decode("latin-1")
+
+
+def pdu_text(value: Any) -> str:
+    """A C-octet string field as smpplib gives it (bytes up to their NUL, or a str)."""
+    if isinstance(value, bytes):
+        return value.split(b"\0", 1)[0].decode("ascii", errors="replace")
+    return str(value or "")

@@ -4,10 +4,11 @@ PDU bytes are smpplib's; everything the libraries get wrong is ours (``codec``:
 segments and UDH; ``receipts``: delivery receipts; ``reassembly``: long MO).
 One link is one bind, with a window of outstanding submits and a throughput cap per bind
 and per sender number. It reconnects with backoff after a drop (see ``_submit`` for what
-is sent again). Parts of a long MO wait in ``reassembly_store``, on disk when the link
-has a ``state_dir``, so that a restart loses none the SMSC was told we had; the parts the
-SMSC accepted are in ``sent_ledger`` beside them, so that sending a message again sends
-no second SMS. ``link``: the link's settings and pacing.
+is sent again). What contacts send is ``mo``'s: parts of a long MO wait in
+``reassembly_store``, on disk when the link has a ``state_dir``, so that a restart loses
+none the SMSC was told we had; the parts the SMSC accepted are in ``sent_ledger`` beside
+them, so that sending a message again sends no second SMS. ``link``: the link's settings
+and pacing.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-import time
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -34,13 +33,7 @@ from adapters.channels.port import (
     OutboundMessage,
     PermanentFailure,
 )
-from adapters.channels.smpp.codec import (
-    MalformedPdu,
-    SubmitPart,
-    decode_text,
-    parse_udh,
-    submit_parts,
-)
+from adapters.channels.smpp.codec import MalformedPdu, SubmitPart, pdu_text, submit_parts
 from adapters.channels.smpp.link import (
     PduSequence,
     SmppLink,
@@ -48,12 +41,11 @@ from adapters.channels.smpp.link import (
     Unanswered,
     relative_time,
 )
-from adapters.channels.smpp.reassembly import Completed, Reassembler
-from adapters.channels.smpp.reassembly_store import PartStore
+from adapters.channels.smpp.mo import MoAssembly, read_mo
 from adapters.channels.smpp.receipts import UnreadableReceipt, id_variants, parse_receipt
 from adapters.channels.smpp.sent_ledger import SentLedger
 from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
+from domain.commands import RecordReceipt
 from domain.message_status import MessageStatus
 
 log = structlog.get_logger(__name__)
@@ -63,7 +55,6 @@ RECEIPT = 0x04
 RESPONSE = 0x80000000  # the command_id bit of every response
 ESME_RINVCMDID = 0x03  # what generic_nack says of a command we do not know
 ESME_RX_P_APPN = 0x65  # "permanent application error": do not send it again, it is recorded
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SmppProvider:
@@ -79,14 +70,10 @@ class SmppProvider:
         self._bucket = TokenBucket(link.tps)
         self._senders: dict[str, TokenBucket] = {}
         self._ids: OrderedDict[str, str] = OrderedDict()  # id variant → the id submit_sm_resp gave
-        self._mo = Reassembler()
-        self._parts: PartStore | None = None
+        self._mo = MoAssembly(self.name, link.name)
         self._ledger: SentLedger | None = None
         self._sending: dict[UUID, asyncio.Lock] = {}
         self._senders_of: Counter[UUID] = Counter()  # sends of a message under way
-        # Reassembly steps (a part kept, a message delivered then forgotten) run one at a
-        # time, so the parts in memory and on disk agree whenever none is under way.
-        self._mo_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         # destination → submits whose fate the drop hid, oldest first
@@ -99,12 +86,9 @@ class SmppProvider:
     async def start(self, sink: ChannelSink) -> None:
         self._sink = sink
         self._stopping = False
-        self._parts = PartStore(self.link.state_path, self.name)
-        self._mo = await self._parts.open()
+        await self._mo.open(self.link.state_path)
         self._ledger = SentLedger(self.link.state_path, self.name)
         await self._ledger.open()
-        if len(self._mo):
-            log.info("smpp.mo_parts_restored", link=self.link.name, messages=len(self._mo))
         self._task = asyncio.create_task(self._keep_bound(), name=self.name)
 
     async def stop(self) -> None:
@@ -117,9 +101,7 @@ class SmppProvider:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         self._close()
-        if self._parts is not None:
-            await self._parts.close()
-            self._parts = None
+        await self._mo.close()
         if self._ledger is not None:
             await self._ledger.close()
             self._ledger = None
@@ -129,6 +111,11 @@ class SmppProvider:
         await asyncio.wait_for(self._bound.wait(), within)
 
     # Sending
+
+    @property
+    def bound(self) -> bool:
+        """Whether the link is bound now (the operators' ``chainon_smpp_link_up``)."""
+        return self._bound.is_set()
 
     async def send(self, message: OutboundMessage) -> Accepted:
         """Submits the parts the SMSC has not accepted yet (``sent_ledger``): sending a
@@ -207,7 +194,7 @@ class SmppProvider:
                     backoff = min(backoff * 2, 5.0)
                     continue
             if resp.status == 0:
-                message_id = _text(resp.message_id)
+                message_id = pdu_text(resp.message_id)
                 self._remember(message_id)
                 return message_id
             if resp.status in THROTTLED:
@@ -306,7 +293,7 @@ class SmppProvider:
             if not done:
                 await self._exchange("enquire_link")
             try:
-                await self._expire_mo()
+                await self._mo.expire(self._sink, self.link.mo_timeout)
             except Exception as exc:  # the sink is down: the parts wait for the next round
                 log.warning("smpp.partial_mo_deferred", link=self.link.name, error=repr(exc))
         reading.result()
@@ -396,68 +383,15 @@ class SmppProvider:
     async def _delivered(self, pdu: Any, data: bytes) -> None:
         sink = self._sink
         assert sink is not None
-        esm_class = pdu.esm_class or 0
-        if esm_class & RECEIPT:
+        if (pdu.esm_class or 0) & RECEIPT:
             await self._receipt(pdu, sink, data)
             return
-        # Over 254 octets, the text comes in the message_payload TLV instead.
-        short_message = pdu.short_message or getattr(pdu, "message_payload", None) or b""
         try:
-            concat, payload = parse_udh(short_message, esm_class)
+            part = read_mo(pdu)
         except MalformedPdu as exc:
             await self._refuse("undecodable text", exc.reason, data)
             return
-        text = decode_text(payload, pdu.data_coding or 0)
-        sender, recipient = "+" + _text(pdu.source_addr), "+" + _text(pdu.destination_addr)
-        if concat is None:
-            stamp = f"{time.time_ns():x}"
-            await sink.inbound(self._mo_message(sender, recipient, text, f"mo-{sender}-{stamp}"))
-            return
-        async with self._reassembling() as parts:
-            received_at = datetime.now(UTC)
-            done = self._mo.add(sender, recipient, concat, text, received_at)
-            if done is None:
-                await parts.keep(sender, recipient, concat, text, received_at)
-                return
-            # The last part is never kept: until the sink has the message, the SMSC has no
-            # answer for it and sends it again.
-            await sink.inbound(self._reassembled(done))
-            await parts.forget(done)
-
-    @contextlib.asynccontextmanager
-    async def _reassembling(self) -> AsyncIterator[PartStore]:
-        """One reassembly step. If it fails half-way (the sink or the disk is down), the
-        parts in memory are read back from the store, which holds every part the SMSC was
-        answered for and not yet delivered: memory had gone ahead of it."""
-        async with self._mo_lock:
-            parts = self._parts
-            if parts is None:
-                raise ConnectionError("the SMPP link is stopped")
-            try:
-                yield parts
-            except BaseException:
-                self._mo = await parts.load()
-                raise
-
-    def _reassembled(self, done: Completed) -> ReceiveMessage:
-        """Named after the first part's arrival, which the store keeps: a message delivered
-        again after a crash (the sink had it, its parts were not yet forgotten) is then the
-        same message to the core, which ignores the copy."""
-        first = (done.first_at - EPOCH) // timedelta(microseconds=1)
-        provider_id = f"mo-{done.sender}-{done.reference}.{done.total}-{first:x}"
-        return self._mo_message(done.sender, done.recipient, done.text, provider_id)
-
-    def _mo_message(
-        self, sender: str, recipient: str, text: str, provider_id: str
-    ) -> ReceiveMessage:
-        return ReceiveMessage(
-            provider=self.name,
-            provider_message_id=provider_id,
-            channel=Channel.SMS,
-            sender=sender,
-            recipient=recipient,
-            body=text or " ",
-        )
+        await self._mo.deliver(part, sink)
 
     async def _receipt(self, pdu: Any, sink: ChannelSink, data: bytes) -> None:
         tlvs = {
@@ -475,7 +409,7 @@ class SmppProvider:
         known = next(
             (self._ids[v] for v in id_variants(receipt.message_id) if v in self._ids), None
         )
-        if known is None and self._adopt(_text(pdu.source_addr), receipt.message_id):
+        if known is None and self._adopt(pdu_text(pdu.source_addr), receipt.message_id):
             known = receipt.message_id
         ours = known or receipt.message_id
         await sink.receipt(
@@ -486,25 +420,3 @@ class SmppProvider:
                 reason=receipt.failure_reason or "",
             )
         )
-
-    async def _expire_mo(self) -> None:
-        """Delivers what arrived of messages whose parts stopped coming, the gaps marked."""
-        sink = self._sink
-        if sink is None or not len(self._mo):
-            return
-        async with self._reassembling() as parts:
-            for partial in self._mo.expire(datetime.now(UTC), self.link.mo_timeout):
-                log.warning(
-                    "smpp.partial_mo",
-                    link=self.link.name,
-                    parts=partial.parts_received,
-                    total=partial.total,
-                )
-                await sink.inbound(self._reassembled(partial))
-                await parts.forget(partial)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.split(b"\0", 1)[0].decode("ascii", errors="replace")
-    return str(value or "")

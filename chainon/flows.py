@@ -1,0 +1,44 @@
+"""A brand's flows published and read on the store: the API and the CLI share these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from chainon.core import Core
+from chainon.flow_documents import load
+from domain import ids
+from domain.errors import InvalidInput
+from domain.flow_library import FlowLibrary, PublishedFlow
+
+
+def library_of(core: Core, brand_id: UUID) -> FlowLibrary | None:
+    return core.find(FlowLibrary, ids.flow_library_id(brand_id))
+
+
+def publish(
+    core: Core, brand_id: UUID, source: str, *, name: str | None = None
+) -> tuple[PublishedFlow, bool]:
+    """Publishes the flow ``source`` writes; with ``name`` (the API's path), the document
+    must carry that name. Returns the latest version and whether it is new."""
+    document = load(source)
+    if name is not None and document.name != name:
+        raise InvalidInput(
+            f"the document is flow {document.name!r}, published as {name!r}", field="name"
+        )
+    at = datetime.now(UTC)
+    library = library_of(core, brand_id) or FlowLibrary.open(brand_id, at=at)
+    published, new = library.publish(document, at=at)
+    if new:
+        core.save_or_conflict(library, what="the flow")
+    return published, new
+
+
+def listed(core: Core, brand_id: UUID) -> list[PublishedFlow]:
+    library = library_of(core, brand_id)
+    return library.latest() if library else []
+
+
+def get(core: Core, brand_id: UUID, name: str, version: int | None = None) -> PublishedFlow:
+    library = library_of(core, brand_id) or FlowLibrary.open(brand_id, at=datetime.now(UTC))
+    return library.published(name, version)
