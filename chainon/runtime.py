@@ -103,6 +103,8 @@ class Runtime:
                 env,
                 default_region=settings.default_region,
                 key_cache_seconds=settings.api_key_cache_seconds,
+                # The sandbox mails nobody: only a real relay needs the links.
+                list_unsubscribe=settings.email() is None or self.unsubscribe_links is not None,
             )
         )
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chainon-store")
