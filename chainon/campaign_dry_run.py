@@ -17,7 +17,7 @@ from chainon.campaign_audience import Recipient
 from chainon.campaign_templates import Personalisation
 from chainon.core import Core
 from chainon.handlers.consent import ledger_of
-from chainon.handlers.policy import quiet_hours_of, with_opt_out_mention
+from chainon.handlers.policy import check_list_unsubscribe, quiet_hours_of, with_opt_out_mention
 from domain.addresses import parse_address
 from domain.brand import Brand
 from domain.campaign import Campaign
@@ -56,6 +56,7 @@ def dry_run(
         try:
             body = text.render(recipient.attributes)
             address = parse_address(recipient.address, default_region=core.default_region)
+            check_list_unsubscribe(core, Purpose.MARKETING, channel)
             marked = with_opt_out_mention(brand, Purpose.MARKETING, channel, address, body)
             prepared = prepare_body(marked.text, channel, smart_encoding=brand.smart_encoding)
         except InvalidInput as exc:

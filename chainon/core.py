@@ -68,10 +68,14 @@ class Core(Application[UUID]):
         clock: Callable[[], datetime] = utcnow,
         default_region: str = "FR",
         key_cache_seconds: float = 0.0,
+        list_unsubscribe: bool = True,
     ) -> None:
         super().__init__(env)
         self.clock = clock
         self.default_region = default_region
+        # Whether a marketing email can carry its unsubscribe link (chainon.unsubscribe_links;
+        # always, when email goes to the sandbox): if not, it is refused when asked for.
+        self.list_unsubscribe = list_unsubscribe
         # ``clock`` may be replaced later (tests move time on): read it through the core.
         self.api_keys = ApiKeys(self, lambda: self.clock(), KeyCache(key_cache_seconds))
         # Called (on the saving thread) after every save that recorded something: the
@@ -85,7 +89,13 @@ class Core(Application[UUID]):
             # written once per message, read again rarely (and then prefetched)
             not_kept_when_new=(IndexEntry, RefusedInbound, IdempotentRequest, EarlyReceipt),
         )
-        self.unit = UnitOfWork(self.decisions, self.save, lambda: self.clock(), default_region)
+        self.unit = UnitOfWork(
+            self.decisions,
+            self.save,
+            lambda: self.clock(),
+            default_region,
+            list_unsubscribe=list_unsubscribe,
+        )
 
     # The one way in for commands
 

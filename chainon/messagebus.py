@@ -49,6 +49,7 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.ConfigureFallback: fallback.configure_fallback,
     cmd.GrantConsent: consent.grant,
     cmd.RevokeConsent: consent.revoke,
+    cmd.Unsubscribe: consent.unsubscribe,
     cmd.ReleaseDeferredMessage: deferred.release,
     cmd.ConfigureOptOutMention: consent.configure_opt_out_mention,
     cmd.ConfigureConsentSettings: consent.configure_settings,

@@ -22,6 +22,7 @@ from adapters.bus.port import Bus, BusUnavailable
 from adapters.channels.email.parsing import PROVIDER as EMAIL_LINK
 from adapters.channels.email.provider import EmailProvider
 from adapters.channels.email.threads import EmailThread
+from adapters.channels.email.unsubscribe import UnsubscribeLinks
 from adapters.channels.port import ChannelProvider
 from adapters.channels.rcs.provider import PROVIDER as RBM_LINK
 from adapters.channels.rcs.provider import RbmWebhook, RcsProvider
@@ -48,6 +49,7 @@ from chainon.roles import EVERY_ROLE, Role
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.store_schema import migrate
 from chainon.topics import Topics
+from chainon.unsubscribe_links import unsubscribe_links
 from chainon.views import views_of
 from chainon.webhooks.sealing import secret_box
 from chainon.webhooks.worker import WebhookWorker
@@ -103,6 +105,8 @@ class Runtime:
                 env,
                 default_region=settings.default_region,
                 key_cache_seconds=settings.api_key_cache_seconds,
+                # The sandbox mails nobody: only a real relay needs the links.
+                list_unsubscribe=settings.email() is None or self.unsubscribe_links is not None,
             )
         )
         try:
@@ -278,7 +282,13 @@ class Runtime:
             brand_names=brand_names,
             accepts=accepts if listens else None,
             is_contact=is_contact,
+            unsubscribe=self.unsubscribe_links,
         )
+
+    @functools.cached_property
+    def unsubscribe_links(self) -> UnsubscribeLinks | None:
+        """What signs the marketing emails' unsubscribe links, and reads them back."""
+        return unsubscribe_links(self.settings)
 
     @functools.cached_property
     def views(self) -> Views:

@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     # The subject of a conversation's first email; {brand} is the brand's name, {first_line}
     # the message's first line. Later emails answer "Re:" to the thread's subject.
     email_subject: str = DEFAULT_SUBJECT
+    # Where this deployment's API is reached from the internet (https://chainon.example.com):
+    # the unsubscribe link of a marketing email points there. Empty: no link can be made,
+    # and marketing emails are refused rather than sent without one.
+    public_url: str = ""
+    # Signs the unsubscribe links (at least 16 characters). Empty in embedded mode: one is
+    # generated into DATA_DIR/unsubscribe.key (mode 0600); with Kafka it must be set.
+    unsubscribe_secret: SecretStr = SecretStr("")
     # SMPP links, as JSON: [{"name": "main", "host": "smsc.example", "port": 2775,
     # "system_id": "…", "password": "…", "tps": 10, "sender_tps": 1, "window": 10}]
     smpp_links: list[SmppLinkSettings] = Field(default_factory=list)
@@ -158,6 +165,21 @@ class Settings(BaseSettings):
     @classmethod
     def _subject_placeholders(cls, value: str) -> str:
         return check_subject(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_shape(cls, value: str) -> str:
+        url = urlsplit(value)
+        if value and (url.scheme not in {"https", "http"} or not url.hostname or url.query):
+            raise ValueError("must look like https://chainon.example.com (no query)")
+        return value.rstrip("/")
+
+    @field_validator("unsubscribe_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters: it signs the unsubscribe links")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -45,11 +45,14 @@ class UnitOfWork:
         save: Save,
         clock: Callable[[], datetime],
         default_region: str,
+        *,
+        list_unsubscribe: bool = True,
     ) -> None:
         self.decisions = decisions
         self.save = save
         self.clock = clock
         self.default_region = default_region
+        self.list_unsubscribe = list_unsubscribe
         # The aggregates the unit has loaded or changed, for the thread deciding it.
         self._local = threading.local()
         self._deciding = threading.RLock()

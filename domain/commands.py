@@ -339,6 +339,18 @@ class RevokeConsent(ChangeConsent):
     type: Literal["RevokeConsent"] = "RevokeConsent"
 
 
+class Unsubscribe(Command):
+    """A contact used the unsubscribe link of a brand's email (RFC 8058 one-click); its
+    signed token named the brand, the address and the purpose. Not a brand's command: the
+    HTTP route that checked the token sends it, never the commands topic."""
+
+    type: Literal["Unsubscribe"] = "Unsubscribe"
+    brand_id: UUID
+    address: Address
+    purpose: Literal[Purpose.MARKETING, Purpose.SERVICE] = Purpose.MARKETING
+    text: Annotated[str, Field(max_length=MAX_EVIDENCE_TEXT)] = ""  # the raw request
+
+
 AnyCommand = (
     SendMessage
     | Reply

@@ -22,13 +22,20 @@ PUBLIC_BRAND = (
     "chainon:Brand.QueueConfigured",
     "chainon:Brand.AgentCapacitySet",
 )
+# A campaign's draft (its brand, name and channel) and its end: what the `campaign.finished`
+# webhook is made of. Its steering in between (scheduled, paused, batches) is the brand's
+# own doing, read through the API; what its messages became is in their conversations.
+PUBLIC_CAMPAIGN = (
+    "chainon:Campaign.Drafted",
+    "chainon:Campaign.Finished",
+)
 # The store's bookkeeping of every event: the published record carries them in its own
 # fields (aggregate id and version, timestamp, type), not in the event's data.
 HIDDEN_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
 def is_public(topic: str) -> bool:
-    return topic.startswith(PUBLIC) or topic in PUBLIC_BRAND
+    return topic.startswith(PUBLIC) or topic in PUBLIC_BRAND or topic in PUBLIC_CAMPAIGN
 
 
 def event_data(event: object) -> dict[str, Any]:

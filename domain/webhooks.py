@@ -30,6 +30,7 @@ EVENT_TYPES = (
     "conversation.resolved",
     "fallback.triggered",
     "consent.changed",
+    "campaign.finished",
 )
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_ENDPOINTS = 20

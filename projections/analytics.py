@@ -18,6 +18,8 @@ from uuid import UUID
 
 from domain.addresses import parse_phone, region_of
 from domain.errors import InvalidInput
+from projections import analytics_campaigns
+from projections.analytics_campaigns import CampaignReport, campaign_rows
 from projections.projection import Fact, Projection, Table, Tx, one
 from projections.read_model_store import ReadModelStore
 
@@ -45,6 +47,17 @@ _OUTCOMES = {
 # Only RCS plans a fallback, and FallbackTriggered names only the channel it falls back
 # to: a fallback decided before any RCS message existed (not capable) counts here.
 _FALLS_BACK_FROM = "rcs"
+_OWN_FACTS = frozenset(
+    {
+        "Conversation.Opened",
+        "Conversation.MessageReceived",
+        "Conversation.MessageQueued",
+        "Conversation.Resolved",
+        "Conversation.FallbackTriggered",
+        "Conversation.MessageRead",
+        *_OUTCOMES,
+    }
+)
 
 # Price of one billable unit (an SMS segment; a message on other channels), by (channel,
 # country); (channel, "") prices any country not listed. One currency for every price.
@@ -109,18 +122,9 @@ class Analytics(Projection):
             "message_id TEXT PRIMARY KEY, brand_id TEXT NOT NULL, channel TEXT NOT NULL, "
             "country TEXT NOT NULL, segments INTEGER NOT NULL",
         ),
+        *analytics_campaigns.TABLES,  # per campaign (projections/analytics_campaigns.py)
     )
-    facts = frozenset(
-        {
-            "Conversation.Opened",
-            "Conversation.MessageReceived",
-            "Conversation.MessageQueued",
-            "Conversation.Resolved",
-            "Conversation.FallbackTriggered",
-            "Conversation.MessageRead",
-            *_OUTCOMES,
-        }
-    )
+    facts = _OWN_FACTS | analytics_campaigns.FACTS
 
     def apply(self, tx: Tx, fact: Fact) -> None:
         d, at, cid = fact.data, utc(fact.timestamp), fact.aggregate_id
@@ -136,6 +140,12 @@ class Analytics(Projection):
         if conv is None:
             return  # never happens in order; ignoring beats failing the whole batch
         brand, day = conv["brand_id"], at.date().isoformat()
+        if fact.type in analytics_campaigns.FACTS:
+            recipient = fact.data.get("recipient")
+            country = country_of(recipient) if isinstance(recipient, str) else ""
+            analytics_campaigns.apply(tx, fact, brand, day, country)
+            if fact.type not in _OWN_FACTS:
+                return
         if fact.type in _OUTCOMES:
             self._outcome(tx, fact, day)
         elif fact.type == "Conversation.MessageRead":
@@ -393,3 +403,22 @@ def report(
             setattr(out, f"{kind}_p50", percentile(values, 50))
             setattr(out, f"{kind}_p90", percentile(values, 90))
     return [days[key] for key in sorted(days)]
+
+
+def campaigns(
+    store: ReadModelStore,
+    brand_id: UUID | str,
+    start: date,
+    end: date,
+    prices: Mapping[tuple[str, str], Decimal] = DEFAULT_PRICES,
+    channel: str | None = None,
+) -> list[CampaignReport]:
+    """The brand's campaigns with activity from ``start`` to ``end`` (both included), each
+    summed over those days: over every day, a campaign's progress as its API shows it."""
+    where = "brand_id = %(brand)s AND day >= %(start)s AND day <= %(end)s"
+    params: dict[str, Any] = {"brand": str(brand_id), "start": str(start), "end": str(end)}
+    if channel is not None:
+        where += " AND channel = %(channel)s"
+        params["channel"] = channel
+    sql = f"SELECT * FROM {{analytics_campaigns}} WHERE {where}"
+    return campaign_rows(store.query(Analytics(), sql, params), prices)

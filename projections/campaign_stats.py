@@ -30,6 +30,7 @@ _AFTER = {
     "Conversation.MessageDelivered": ("delivered", ("queued", "sent")),
     "Conversation.MessageFailed": ("failed", ("queued", "sent")),
     "Conversation.MessageExpired": ("failed", ("queued", "sent")),
+    "Conversation.ReceiptOverdue": ("failed", ("queued", "sent")),  # no receipt in time
 }
 _OPT_OUTS = frozenset({"opt_out", "opt_out_all"})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from chainon.api.deps import BrandDep, RuntimeDep
 from domain.channels import Channel
 from domain.errors import InvalidInput
-from projections.analytics import CURRENCY, DEFAULT_PRICES, DayReport, report
+from projections.analytics import CURRENCY, DEFAULT_PRICES, DayReport, campaigns, report
+from projections.analytics_campaigns import CampaignReport
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -81,6 +83,38 @@ class AnalyticsDay(BaseModel):
         )
 
 
+class AnalyticsCampaign(BaseModel):
+    """A campaign's figures over the report's days (all its days: its `progress`)."""
+
+    campaign_id: UUID
+    queued: int = Field(description="Messages that went out to a channel.")
+    sent: int
+    delivered: int
+    failed: int = Field(description="Failed or expired (no receipt in time).")
+    replies: int = Field(description="Messages the recipients wrote after the campaign's.")
+    opt_outs: int
+    opt_out_rate: float | None = Field(description="opt_outs / queued; null: none went out.")
+    segments: int
+    cost: Decimal = Field(description="At today's prices, in `currency`; a decimal string.")
+    unpriced_units: int = Field(description="Segments (SMS) or messages with no price set.")
+
+    @classmethod
+    def of(cls, c: CampaignReport) -> AnalyticsCampaign:
+        return cls(
+            campaign_id=c.campaign_id,
+            queued=c.queued,
+            sent=c.sent,
+            delivered=c.delivered,
+            failed=c.failed,
+            replies=c.replies,
+            opt_outs=c.opt_outs,
+            opt_out_rate=c.opt_out_rate,
+            segments=c.segments,
+            cost=c.cost,
+            unpriced_units=c.unpriced_units,
+        )
+
+
 class AnalyticsReport(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -88,6 +122,9 @@ class AnalyticsReport(BaseModel):
     end: date = Field(alias="to")
     currency: str
     days: list[AnalyticsDay] = Field(description="Days and channels with activity, in order.")
+    campaigns: list[AnalyticsCampaign] = Field(
+        description="Campaigns with activity on those days, each summed over them."
+    )
     position: int = Field(description="The write position this report reflects.")
     caught_up: bool | None = Field(
         None, description="With min_position: whether the report reached it before the wait ended."
@@ -133,11 +170,21 @@ async def analytics(
         DEFAULT_PRICES,
         channel.value if channel else None,
     )
+    by_campaign = await runtime.call(
+        campaigns,
+        views.store,
+        brand.id,
+        first,
+        last,
+        DEFAULT_PRICES,
+        channel.value if channel else None,
+    )
     return AnalyticsReport(
         start=first,
         end=last,
         currency=CURRENCY,
         days=[AnalyticsDay.of(d) for d in days],
+        campaigns=[AnalyticsCampaign.of(c) for c in by_campaign],
         position=max(position, min_position) if caught_up and min_position else position,
         caught_up=caught_up,
     )

@@ -25,6 +25,7 @@ from chainon.api import (
     queue,
     rbm_webhook,
     sandbox,
+    unsubscribe,
     webhooks,
 )
 from chainon.api.middleware import RequestContext
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         queue,
         webhooks,
         flows,
+        unsubscribe,
     )
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)

@@ -30,6 +30,7 @@ from domain.campaign import MAX_RATE, MIN_RATE, AudienceKind, Campaign, Campaign
 from domain.channels import Channel
 from domain.errors import InvalidInput, NotFound, TransitionRefused
 from projections.analytics import CURRENCY
+from projections.analytics_campaigns import opt_out_rate
 from projections.campaign_stats import cost, counts
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
@@ -89,7 +90,9 @@ class Progress(BaseModel):
     failed: int
     replies: int
     opt_outs: int
-    opt_out_rate: float
+    opt_out_rate: float = Field(
+        description="opt_outs / queued (the messages that went out); 0 before any did."
+    )
     segments: int
     cost: Decimal = Field(description="Of the queued messages at today's prices, in `currency`.")
     currency: str
@@ -138,7 +141,6 @@ async def _campaign(runtime: Runtime, brand: Brand, campaign_id: UUID) -> Campai
 async def _out(runtime: Runtime, campaign: Campaign) -> CampaignOut:
     c = await runtime.call(lambda: counts(runtime.views.store, campaign.id))
     spent, _ = await runtime.call(lambda: cost(runtime.views.store, campaign.id))
-    reached = c.queued + c.deferred + c.blocked
     return CampaignOut(
         id=campaign.id,
         name=campaign.name,
@@ -166,7 +168,7 @@ async def _out(runtime: Runtime, campaign: Campaign) -> CampaignOut:
             failed=c.failed,
             replies=c.replies,
             opt_outs=c.opt_outs,
-            opt_out_rate=round(c.opt_outs / reached, 4) if reached else 0.0,
+            opt_out_rate=opt_out_rate(c.opt_outs, c.queued) or 0.0,
             segments=c.segments,
             cost=spent,
             currency=CURRENCY,

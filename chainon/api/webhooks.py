@@ -30,6 +30,7 @@ EventType = Literal[
     "conversation.resolved",
     "fallback.triggered",
     "consent.changed",
+    "campaign.finished",
 ]
 Url = Annotated[AnyUrl, Field(description="https; private addresses are refused.")]
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from chainon.handlers.loading import Handled, Loader, contact_of, get
+from chainon.handlers.loading import Handled, Loader, contact_of, find_contact, get
 from domain import commands as cmd
 from domain import ids
+from domain.addresses import parse_email
 from domain.brand import Brand
-from domain.consent import Consent, Evidence, Purpose, Scope
+from domain.channels import Channel
+from domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
+from domain.errors import NotFound
 
 
 def ledger_for(loader: Loader, brand_id: UUID, contact_id: UUID, now: datetime) -> Consent:
@@ -64,5 +67,29 @@ def _change(loader: Loader, command: cmd.ChangeConsent, now: datetime, *, grante
         # A channel named: that channel only; none: every channel (the brand-wide default).
         scope = Scope.CHANNEL if command.channel is not None else Scope.ALL_CHANNELS
         changed = ledger.revoke(purpose, evidence, at=now, channel=command.channel, scope=scope)
+    outcome = cmd.Outcome(changed=changed, brand_id=command.brand_id, contact_id=contact.id)
+    return outcome, [ledger] if changed else []
+
+
+def unsubscribe(loader: Loader, command: cmd.Unsubscribe, now: datetime) -> Handled:
+    """An email's unsubscribe link revokes like a STOP on that email: on every channel of
+    the brand (the default scope), with the link's request as the evidence. Used twice,
+    it records nothing the second time."""
+    address = parse_email(command.address, field="token")
+    contact = find_contact(loader, command.brand_id, address)
+    if contact is None:
+        raise NotFound(
+            "no contact holds the address this unsubscribe link was sent to", field="token"
+        )
+    ledger = ledger_for(loader, command.brand_id, contact.id, now)
+    evidence = Evidence(
+        source=EvidenceSource.UNSUBSCRIBE_LINK,
+        text=command.text,
+        channel=Channel.EMAIL,
+        address=address.value,
+        actor="contact",
+        rule="list_unsubscribe.one_click",
+    )
+    changed = ledger.revoke(Purpose(command.purpose), evidence, at=now)
     outcome = cmd.Outcome(changed=changed, brand_id=command.brand_id, contact_id=contact.id)
     return outcome, [ledger] if changed else []

@@ -26,6 +26,7 @@ Handled = tuple[cmd.Outcome, list[Aggregate]]
 
 class Loader(Protocol):
     default_region: str
+    list_unsubscribe: bool  # the deployment signs unsubscribe links (marketing email)
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None: ...
 

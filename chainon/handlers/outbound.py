@@ -10,7 +10,14 @@ from uuid import UUID, uuid4
 from chainon.handlers.agents import keep_desks
 from chainon.handlers.contacts import contact_for, current_conversation
 from chainon.handlers.loading import Handled, Loader, conversation_of, get
-from chainon.handlers.policy import Marked, ask, hold, outgoing, with_opt_out_mention
+from chainon.handlers.policy import (
+    Marked,
+    ask,
+    check_list_unsubscribe,
+    hold,
+    outgoing,
+    with_opt_out_mention,
+)
 from domain import commands as cmd
 from domain.addresses import Address, parse_address
 from domain.brand import Brand, check_fallback_seconds
@@ -63,6 +70,7 @@ def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
         # A campaign's message decided before (a worker restarted mid-batch): once only.
         return repeated(brand, conversation, contact, command.message_id), [*changed]
     said = wording(command.body, command.rich, channel)
+    check_list_unsubscribe(loader, command.purpose, channel)
     marked = with_opt_out_mention(brand, command.purpose, channel, address, said.text)
     after = command.fallback_after_seconds
     fallback_after = timedelta(seconds=after) if after is not None else None
@@ -130,6 +138,7 @@ def reply(loader: Loader, command: cmd.Reply, now: datetime) -> Handled:
     if address is None:
         raise InvalidInput(f"the contact has no address {channel.value} can reach", field="channel")
     purpose = command.purpose
+    check_list_unsubscribe(loader, purpose, channel)
     marked = with_opt_out_mention(brand, purpose, channel, address, command.body)
     message = Queued(channel, address, marked.text, purpose=purpose)
     decision = ask(loader, brand, conversation, contact, purpose, channel, address, now)

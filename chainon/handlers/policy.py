@@ -90,6 +90,19 @@ def with_opt_out_mention(
     return Marked(f"{text.rstrip()} {mention}", before)
 
 
+def check_list_unsubscribe(loader: Loader, purpose: Purpose, channel: Channel) -> None:
+    """A marketing email carries List-Unsubscribe (RFC 2369, RFC 8058), which the email
+    adapter signs with the deployment's unsubscribe links; a deployment that has none is
+    told so now, naming the rule, rather than by a message failed at the relay."""
+    if purpose is Purpose.MARKETING and channel is Channel.EMAIL and not loader.list_unsubscribe:
+        raise InvalidInput(
+            "a marketing email must carry List-Unsubscribe (RFC 8058), and this deployment "
+            "signs no unsubscribe link: set CHAINON_PUBLIC_URL (with Kafka, also "
+            "CHAINON_UNSUBSCRIBE_SECRET)",
+            field="purpose",
+        )
+
+
 def hold(
     conversation: Conversation,
     content: Outgoing,

@@ -27,7 +27,11 @@ FEED = "feed:webhooks"
 Subscribers = Callable[[UUID, str, datetime], list[UUID]]  # brand, type, when → endpoints
 
 PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
-_OWNERS = {"Conversation.Opened": "conversation", "Consent.Opened": "consent"}
+_OWNERS = {
+    "Conversation.Opened": "conversation",
+    "Consent.Opened": "consent",
+    "Campaign.Drafted": "campaign",
+}
 
 
 def webhook_id(endpoint_id: UUID, fact: Fact) -> str:

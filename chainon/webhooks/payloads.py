@@ -13,6 +13,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from domain.campaign import Campaign
 from domain.consent import Consent
 from domain.conversation import Conversation
 from projections.projection import Fact
@@ -34,7 +35,10 @@ SOURCES: dict[type[Aggregate.Event], tuple[str, dict[str, Any]]] = {
     Conversation.FallbackTriggered: ("fallback.triggered", {}),
     Consent.ConsentGranted: ("consent.changed", {"granted": True}),
     Consent.ConsentRevoked: ("consent.changed", {"granted": False}),
+    Campaign.Finished: ("campaign.finished", {}),
 }
+# The id a payload names its aggregate by, by aggregate type (else conversation_id).
+SUBJECTS = {"Consent": "consent_id", "Campaign": "campaign_id"}
 BY_FACT = {
     cls.TOPIC.removeprefix("chainon:"): kind  # type: ignore[attr-defined]
     for cls, kind in SOURCES.items()
@@ -48,7 +52,7 @@ def webhook_type(fact: Fact) -> str | None:
 
 def payload(fact: Fact) -> dict[str, Any]:
     kind, extra = BY_FACT[fact.type]
-    subject = "consent_id" if fact.aggregate_type == "Consent" else "conversation_id"
+    subject = SUBJECTS.get(fact.aggregate_type, "conversation_id")
     return {
         "type": kind,
         "schema_version": SCHEMA_VERSION,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainon.event_schemas import data_schema
-from chainon.webhooks.payloads import SCHEMA_VERSION, SOURCES
+from chainon.webhooks.payloads import SCHEMA_VERSION, SOURCES, SUBJECTS
 from domain.webhooks import EVENT_TYPES
 
 _HEADERS = {
@@ -24,9 +24,8 @@ def _data(kind: str) -> dict[str, Any]:
         if each != kind:
             continue
         schema = data_schema(event_class)
-        subject = (
-            "consent_id" if event_class.__qualname__.startswith("Consent") else "conversation_id"
-        )
+        aggregate = event_class.__qualname__.split(".", 1)[0]
+        subject = SUBJECTS.get(aggregate, "conversation_id")
         consts = {
             k: {"const": v, "type": "boolean" if isinstance(v, bool) else "string"}
             for k, v in extra.items()

@@ -152,7 +152,12 @@ async def test_an_inbound_sms_and_its_reply_are_told_signed(
     assert [e["data"]["conversation_id"] for e in hook.events("conversation.opened")] == [cid]
     doc = (await api.get("/openapi.json")).json()
     assert doc["openapi"].startswith("3.1")
-    assert list(doc["webhooks"]) == [*EVERY, "fallback.triggered", "consent.changed"]
+    assert list(doc["webhooks"]) == [
+        *EVERY,
+        "fallback.triggered",
+        "consent.changed",
+        "campaign.finished",
+    ]
     for event in hook.events():  # each as the document says, its version included
         operation = doc["webhooks"][event["type"]]["post"]
         schema = operation["requestBody"]["content"]["application/json"]["schema"]
@@ -310,3 +315,44 @@ async def test_private_and_plain_addresses_are_refused_without_the_setting(
     )
     assert unknown.status_code == 422
     assert "events" in unknown.json()["field"]
+
+
+async def test_a_finished_campaign_is_told_signed(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    await add(api, hook, events=["campaign.finished"])
+    mail = "camille@example.org"
+    written = await api.post(
+        "/v1/sandbox/inbound",
+        json={
+            "from": mail,
+            "to": "bonjour@maison-lumiere.example",
+            "body": "Bonjour",
+            "channel": "email",
+        },
+    )
+    assert written.status_code == 202, written.text
+    grant = {"action": "grant", "purpose": "marketing"}
+    granted = await api.post(f"/v1/contacts/{written.json()['contact_id']}/consent", json=grant)
+    assert granted.status_code == 200, granted.text
+    draft = {"name": "Soldes", "template": "-20% !", "channel": "email", "audience": "csv"}
+    campaign = (await api.post("/v1/campaigns", json=draft)).json()["id"]
+    upload = await api.put(
+        f"/v1/campaigns/{campaign}/audience",
+        content=f"to\n{mail}\n".encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert upload.json()["recipients"] == 1
+    await api.post(f"/v1/campaigns/{campaign}/schedule", json={})
+
+    await until(lambda: bool(hook.events("campaign.finished")))
+    (told,) = hook.events("campaign.finished")  # verified with the endpoint's secret
+    assert told["data"] == {"campaign_id": campaign}
+    shown = (await api.get(f"/v1/campaigns/{campaign}")).json()
+    assert shown["state"] == "finished"
+    assert told["timestamp"].removesuffix("Z") == shown["finished_at"].removesuffix("Z")
+    doc = (await api.get("/openapi.json")).json()
+    operation = doc["webhooks"]["campaign.finished"]["post"]
+    jsonschema.validate(told, operation["requestBody"]["content"]["application/json"]["schema"])
+    assert [d.payload is not None for d in hook.received] == [True]  # nothing else was owed

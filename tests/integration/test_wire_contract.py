@@ -19,11 +19,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 
 from adapters.bus.port import Consumer, Outgoing, Record
 from adapters.channels.sandbox import SandboxOutcome
+from chainon.api.app import create_app
 from chainon.asyncapi import document, event_messages
 from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, SmppLinkSettings, StoreKind
@@ -182,6 +184,7 @@ class Story:
         await self.smpp()
         await self.consent_and_quiet_hours()
         await self.receipt_overdue()
+        await self.campaign()
         # A message to a number no brand owns is refused, and kept as a fact.
         await self.runtime.provider.inject_inbound(
             sender=PAUL, recipient="+33939000099", body="Allô ?"
@@ -362,6 +365,29 @@ class Story:
             await self.wire.event("Conversation.ReceiptOverdue")
         finally:
             core.clock = clock
+
+    async def campaign(self) -> None:
+        """A campaign drafted and run to its end through the API (a CRM filter nobody
+        matches: it starts and finishes at once)."""
+        key = self.runtime.core.api_keys.issue(self.brand.id, "wire")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(runtime=self.runtime)),
+            base_url="http://chainon.test",
+            headers={"Authorization": f"Bearer {key}"},
+        ) as api:
+            draft = {
+                "name": "Soldes",
+                "template": "Soldes d'hiver, {{ first_name }} ! STOP SMS",
+                "audience": "filter",
+                "filter": {"tags": ["personne"]},
+            }
+            created = await api.post("/v1/campaigns", json=draft)
+            assert created.status_code == 201, created.text
+            campaign = created.json()["id"]
+            scheduled = await api.post(f"/v1/campaigns/{campaign}/schedule", json={})
+            assert scheduled.status_code == 200, scheduled.text
+        await self.wire.event("Campaign.Drafted")
+        await self.wire.event("Campaign.Finished")
 
 
 class WireContract:

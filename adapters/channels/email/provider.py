@@ -27,6 +27,7 @@ from adapters.channels.email.parsing import PROVIDER, ParsedEmail
 from adapters.channels.email.settings import EmailSettings
 from adapters.channels.email.text import one_line
 from adapters.channels.email.threads import EmailThread, subject_for
+from adapters.channels.email.unsubscribe import ONE_CLICK, POLICY, UnsubscribeLinks
 from adapters.channels.port import (
     Accepted,
     ChannelSink,
@@ -35,6 +36,7 @@ from adapters.channels.port import (
     TemporaryFailure,
 )
 from domain.channels import Channel
+from domain.purpose import Purpose
 
 ThreadLookup = Callable[[UUID], Awaitable[EmailThread]]
 BrandNames = Callable[[UUID], str | Awaitable[str | None] | None]
@@ -54,6 +56,12 @@ class EmailProvider:
     References, the subject it goes by); ``brand_names`` a brand's name, shown as the
     sender's. With ``accepts``, ``start`` also runs the inbound server, which refuses a
     reply to a conversation's address from anybody but its contact (``is_contact``).
+
+    A marketing email carries ``List-Unsubscribe`` and RFC 8058's one-click
+    ``List-Unsubscribe-Post``, signed by ``unsubscribe``; without it, a marketing email is
+    refused for good rather than sent without its way out. Service and conversational
+    emails carry none: they are what the contact asked for (an order, a reply), as
+    transactional senders do.
     """
 
     def __init__(
@@ -65,8 +73,10 @@ class EmailProvider:
         accepts: Accepts | None = None,
         is_contact: IsContact | None = None,
         observe: Callable[[ParsedEmail], None] | None = None,
+        unsubscribe: UnsubscribeLinks | None = None,
     ) -> None:
         self.name = PROVIDER
+        self.unsubscribe = unsubscribe
         self.settings = settings
         self.ids = settings.reply_domain_ids()
         self.threads = threads
@@ -123,7 +133,7 @@ class EmailProvider:
             body=message.body,
             answering=bool(references),
         )
-        email = EmailMessage()
+        email = EmailMessage(policy=POLICY)
         try:
             email["From"] = Address(display_name=brand, addr_spec=message.sender)
             email["To"] = Address(addr_spec=message.recipient)
@@ -133,6 +143,9 @@ class EmailProvider:
         email["Date"] = format_datetime(datetime.now(UTC))
         email["Message-ID"] = f"<{own_id}>"
         email["Reply-To"] = self.ids.reply_to(message.conversation_id)
+        if message.purpose == Purpose.MARKETING:
+            email["List-Unsubscribe"] = self._unsubscribe_header(message, email["Reply-To"])
+            email["List-Unsubscribe-Post"] = ONE_CLICK
         if references:
             email["In-Reply-To"] = references[-1]
             email["References"] = " ".join(references[-MAX_REFERENCES:])
@@ -141,6 +154,17 @@ class EmailProvider:
             _HTML.format(body=html.escape(message.body).replace("\n", "<br>\n")), subtype="html"
         )
         return email
+
+    def _unsubscribe_header(self, message: OutboundMessage, reply_to: str) -> str:
+        if self.unsubscribe is None:
+            raise PermanentFailure(
+                "a marketing email must carry List-Unsubscribe (RFC 8058), and no unsubscribe"
+                " link is configured: set CHAINON_PUBLIC_URL (and, with Kafka,"
+                " CHAINON_UNSUBSCRIBE_SECRET)"
+            )
+        return self.unsubscribe.header(
+            message.brand_id, message.recipient, Purpose.MARKETING, mailto=reply_to
+        )
 
     async def _brand_name(self, brand_id: UUID) -> str:
         if self.brand_names is None:
