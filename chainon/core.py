@@ -213,8 +213,15 @@ class Core(Application[UUID]):
     def inbound_outcome(
         self, provider: str, provider_message_id: str, brand_id: UUID | None = None
     ) -> cmd.Outcome | None:
-        """What became of an inbound message already recorded (or refused); None if unseen."""
-        return inbound.inbound_outcome(self, provider, provider_message_id, brand_id)
+        """What became of an inbound message already recorded (or refused); None if unseen.
+
+        Answered from the decision cache (``UnitOfWork.read``): the sandbox asks it twice
+        per message, and a replay of a long conversation made each message cost its
+        history."""
+        return self.unit.read(
+            self,
+            lambda loader: inbound.inbound_outcome(loader, provider, provider_message_id, brand_id),
+        )
 
     def conversations_of(self, contact: Contact) -> list[Conversation]:
         return [
