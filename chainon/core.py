@@ -43,6 +43,7 @@ from domain.message_status import Direction
 from domain.refusal import RefusedInbound
 
 A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R")
 
 
 def utcnow() -> datetime:
@@ -114,6 +115,12 @@ class Core(Application[UUID]):
         cache left is the decision cache, and the unit of work its only user.
         """
         return Repository(self.events, snapshot_store=self.snapshots)
+
+    def read(self, query: Callable[[Core], R]) -> R:
+        """Answers ``query`` from the decision cache between two decisions: it costs what
+        the query looks at, not a replay of each aggregate. Plain values out, never an
+        aggregate (``UnitOfWork.read``)."""
+        return self.unit.read(self, lambda _: query(self))
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         deciding, aggregate = self.unit.loaded(aggregate_id)
