@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bench.result import Result
 
 if TYPE_CHECKING:
+    from bench.cpu import Stages
     from chainon.settings import Settings
 
 
@@ -117,6 +118,7 @@ class Context:
     postgres_dsn: str | None = None
     kafka_bootstrap: str | None = None
     smsc: Smsc | None = None
+    servers: dict[str, int] = field(default_factory=dict)  # the servers' PIDs, by name
     settings_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,6 +133,12 @@ class Context:
     def core_workers(self) -> int:
         """How many core worker processes a distributed scenario runs."""
         return 2 if self.mode == TWO_CORES else 1
+
+    def stages(self, *, threads: bool = True) -> Stages:
+        """Counts the CPU of this process, its workers and the servers over a window."""
+        from bench.cpu import Stages
+
+        return Stages(self.servers, threads=threads)
 
     def require_postgres(self) -> str:
         if self.postgres_dsn is None:

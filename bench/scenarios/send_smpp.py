@@ -73,6 +73,8 @@ async def send_smpp(ctx: Context) -> Result:
             if provider.name == "smpp:bench":
                 await provider.ready()  # type: ignore[attr-defined]
         delivered_before = _delivered()
+        cpu = ctx.stages()
+        cpu.__enter__()
         started = time.perf_counter()
         answers = ctx.data_dir / "http_load.json"
         load = await asyncio.create_subprocess_exec(
@@ -99,6 +101,7 @@ async def send_smpp(ctx: Context) -> Result:
                 )
             await asyncio.sleep(0.1)  # reading the registry is not free: 5% at 50 Hz
         seconds = time.perf_counter() - started
+        cpu.__exit__(None, None, None)
     finally:
         server.should_exit = True
         await serving
@@ -124,6 +127,7 @@ async def send_smpp(ctx: Context) -> Result:
         limit="smpp.submit",
         baselines=("eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100"),
         rss={"chainon (embedded, one process)": own_peak_rss()},
+        cpu=cpu.seconds,
         extra={
             "delivered": delivered,
             "accepted_per_second": round(count / accepted_seconds, 1),
