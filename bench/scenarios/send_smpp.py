@@ -22,11 +22,23 @@ from bench.result import Latency, Missing, Result, own_peak_rss
 SENDER = "+33939000001"
 CONCURRENCY = 32
 WINDOW = 50
+BATCH = 100  # sends per POST /v1/messages/batch
+BATCH_CONCURRENCY = 4
 
 
 @measurement("send-smpp", Kind.SCENARIO, modes=("embedded",), needs={Service.SMSC})
 async def send_smpp(ctx: Context) -> Result:
     """Send path: API → store → dispatch → SMPP submit → receipt recorded."""
+    return await _send_path(ctx, "send-smpp", 1, CONCURRENCY)
+
+
+@measurement("send-smpp-batch", Kind.SCENARIO, modes=("embedded",), needs={Service.SMSC})
+async def send_smpp_batch(ctx: Context) -> Result:
+    """The same through POST /v1/messages/batch, 100 sends a request."""
+    return await _send_path(ctx, "send-smpp-batch", BATCH, BATCH_CONCURRENCY)
+
+
+async def _send_path(ctx: Context, name: str, batch: int, concurrency: int) -> Result:
     import uvicorn
 
     from chainon.api.app import create_app
@@ -84,8 +96,9 @@ async def send_smpp(ctx: Context) -> Result:
             f"http://127.0.0.1:{port}",
             key,
             str(count),
-            str(CONCURRENCY),
+            str(concurrency),
             str(answers),
+            str(batch),
         )
         if await load.wait() != 0:
             raise RuntimeError(f"the load generator failed (exit status {load.returncode})")
@@ -117,13 +130,15 @@ async def send_smpp(ctx: Context) -> Result:
             f"{delivered} delivered in the store"
         )
     return Result(
-        name="send-smpp",
+        name=name,
         mode=ctx.mode,
         count=count,
         seconds=seconds,
         unit="messages",
         latency=Latency.of(requests["latencies"]),
-        latency_of="HTTP send request (accepted, 202)",
+        latency_of="HTTP send request (accepted, 202)"
+        if batch == 1
+        else f"HTTP batch request of {batch} sends (200)",
         limit="smpp.submit",
         baselines=("eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100"),
         rss={"chainon (embedded, one process)": own_peak_rss()},
@@ -131,7 +146,8 @@ async def send_smpp(ctx: Context) -> Result:
         extra={
             "delivered": delivered,
             "accepted_per_second": round(count / accepted_seconds, 1),
-            "concurrency": CONCURRENCY,
+            "concurrency": concurrency,
+            "sends_per_request": batch,
             "smpp_window": WINDOW,
         },
         settings=settings.model_dump(mode="json"),
