@@ -114,9 +114,18 @@ class Stages:
             found.update(_threads())
         return found
 
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
         self._before = self._sample()
         return self
+
+    def stop(self) -> None:
+        after = self._sample()
+        self.seconds = {
+            name: round(value - self._before.get(name, 0.0), 3) for name, value in after.items()
+        }
+
+    def __enter__(self) -> Self:
+        return self.start()
 
     def __exit__(
         self,
@@ -124,7 +133,4 @@ class Stages:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        after = self._sample()
-        self.seconds = {
-            name: round(value - self._before.get(name, 0.0), 3) for name, value in after.items()
-        }
+        self.stop()

@@ -114,8 +114,7 @@ async def _run(ctx: Context, runtime: Runtime, count: int) -> Result:
     )
     after = core.recorder.max_notification_id() or 0
     tally = Tally(core, [QUEUED, DELIVERED], after=after)
-    cpu = ctx.stages()
-    cpu.__enter__()
+    cpu = ctx.stages().start()
     started = time.perf_counter()
     await runtime.handle(cmd.ScheduleCampaign(brand_id=brand.id, campaign_id=campaign_id))
     queued_at: float | None = None
@@ -133,7 +132,7 @@ async def _run(ctx: Context, runtime: Runtime, count: int) -> Result:
             )
         await asyncio.sleep(0.1)
     seconds = time.perf_counter() - started
-    cpu.__exit__(None, None, None)
+    cpu.stop()
     return Result(
         name="campaign",
         mode=ctx.mode,

@@ -53,8 +53,7 @@ async def distributed_burst(ctx: Context) -> Result:
         warm = await deployment.warm_up(BRAND_NUMBER)
         head_before = await deployment.head()
         tally = Tally(core, (RECEIVED, REFUSED), after=head_before)
-        cpu = ctx.stages(threads=False)
-        cpu.__enter__()
+        cpu = ctx.stages(threads=False).start()
         started = time.monotonic()
         deadline = started + 120 + len(messages) / 20
         for start in range(0, len(records), LOAD_BATCH):
@@ -70,7 +69,7 @@ async def distributed_burst(ctx: Context) -> Result:
         head = await deployment.head()
         await deployment.caught_up(deadline)
         seconds = time.monotonic() - started
-        cpu.__exit__(None, None, None)
+        cpu.stop()
         marks["projected_seconds"] = seconds
         dead_letters = await deployment.dead_letters()
         handled = await deployment.handled()

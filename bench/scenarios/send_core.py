@@ -49,8 +49,7 @@ def send_core(ctx: Context) -> Result:
         brand = core.register_brand(slug="bench", name="Bench", senders=[(Channel.SMS, SENDER)])
         transactions: list[float] = []
         sent: set[UUID] = set()
-        cpu = ctx.stages(threads=False)
-        cpu.__enter__()
+        cpu = ctx.stages(threads=False).start()
         started = time.perf_counter()
         for start in range(0, count, BATCH):
             numbers = range(start, min(start + BATCH, count))
@@ -77,7 +76,7 @@ def send_core(ctx: Context) -> Result:
             _decide(core, receipts, transactions)
             sent.update(_known(o.message_id) for o in queued)
         seconds = time.perf_counter() - started
-        cpu.__exit__(None, None, None)
+        cpu.stop()
         delivered = len(delivered_in_store(core, sent))
     finally:
         runtime.close()

@@ -85,8 +85,7 @@ async def _send_path(ctx: Context, name: str, batch: int, concurrency: int) -> R
             if provider.name == "smpp:bench":
                 await provider.ready()  # type: ignore[attr-defined]
         delivered_before = _delivered()
-        cpu = ctx.stages()
-        cpu.__enter__()
+        cpu = ctx.stages().start()
         started = time.perf_counter()
         answers = ctx.data_dir / "http_load.json"
         load = await asyncio.create_subprocess_exec(
@@ -114,7 +113,7 @@ async def _send_path(ctx: Context, name: str, batch: int, concurrency: int) -> R
                 )
             await asyncio.sleep(0.1)  # reading the registry is not free: 5% at 50 Hz
         seconds = time.perf_counter() - started
-        cpu.__exit__(None, None, None)
+        cpu.stop()
     finally:
         server.should_exit = True
         await serving
