@@ -92,9 +92,10 @@ def _baseline(store: str, batched: bool) -> Callable[[Context], Result]:
         messages = inbound(counts.messages, counts.conversations)
         app = Inbox(env=_env(ctx, store))
         try:
-            started = time.perf_counter()
-            saves = (_save_hundred if batched else _save_each)(app, messages)
-            seconds = time.perf_counter() - started
+            with ctx.stages(threads=False) as cpu:
+                started = time.perf_counter()
+                saves = (_save_hundred if batched else _save_each)(app, messages)
+                seconds = time.perf_counter() - started
             events = app.recorder.max_notification_id() or 0
         finally:
             app.close()
@@ -111,6 +112,7 @@ def _baseline(store: str, batched: bool) -> Callable[[Context], Result]:
             latency_of=f"app.save of {PER_SAVE} messages" if batched else "load, apply, save",
             limit=f"{store}.insert",
             rss={"bench": own_peak_rss()},
+            cpu=cpu.seconds,
             extra={
                 "events": events,
                 "events_per_second": round(events / seconds, 1),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench.goals import judge, print_goals
 from bench.machine import machine
 from bench.registry import MODES, ROW_BYTES, ROWS_PER_TRANSACTION, SIZES, load
 from bench.report import compare, print_table, write_json
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     results = compare(outcomes)
     header["finished_at"] = datetime.now(UTC).isoformat()
     header["failed"] = [r["key"] for r in results if "error" in r]
+    header["goals"] = judge(results)
     path = write_json(args.output, started, header, results)
     print_table(
         console,
@@ -142,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Chainon bench ({args.size}) on {header['machine']['cores']} cores, "
         f"commit {header['machine']['commit']}",
     )
+    print_goals(console, header["goals"])
     console.print(f"written to {path}")
     if header["failed"]:
         console.print(f"[bold red]failed: {', '.join(header['failed'])}")

@@ -1,9 +1,10 @@
 """A load generator for the send path, run as its own process so that its CPU is not the
 measured process's: N ``POST /v1/messages`` over C keep-alive connections, each to its
-own consumer number. Writes one JSON document to OUTPUT: the message ids accepted, the
-statuses that were not, and every request's latency in seconds.
+own consumer number (with BATCH > 1: ``POST /v1/messages/batch`` of BATCH sends each).
+Writes one JSON document to OUTPUT: the message ids accepted, the statuses that were not,
+and every request's latency in seconds.
 
-    python -m bench.http_load URL KEY COUNT CONCURRENCY OUTPUT
+    python -m bench.http_load URL KEY COUNT CONCURRENCY OUTPUT [BATCH]
 
 HTTP/1.1 is spoken directly on asyncio streams: httpx's connection pool took most of a
 core for a hundred requests a second here, on a 2-core machine where the measured server
@@ -18,22 +19,23 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 BODY = "Votre colis arrive demain entre 9h et 12h. Repondez STOP pour ne plus recevoir."
 
 
 class Connection:
-    def __init__(self, host: str, port: int, key: str) -> None:
+    def __init__(self, host: str, port: int, key: str, path: str = "/v1/messages") -> None:
         self.host, self.port = host, port
         self.head = (
-            f"POST /v1/messages HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
         )
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, payload: dict[str, str]) -> tuple[int, dict[str, object]]:
+    async def post(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if self.writer is None or self.reader is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         body = json.dumps(payload).encode()
@@ -59,28 +61,44 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def main(url: str, key: str, count: int, concurrency: int) -> dict[str, object]:
+async def main(
+    url: str, key: str, count: int, concurrency: int, batch: int = 1
+) -> dict[str, object]:
     accepted: list[str] = []
     refused: dict[str, int] = {}
     latencies: list[float] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(count):
-        queue.put_nowait(i)
+    queue: asyncio.Queue[range] = asyncio.Queue()
+    for start in range(0, count, batch):
+        queue.put_nowait(range(start, min(start + batch, count)))
     where = urlsplit(url)
     host, port = where.hostname or "127.0.0.1", where.port or 80
+    path = "/v1/messages/batch" if batch > 1 else "/v1/messages"
+
+    def refuse(status: object) -> None:
+        refused[str(status)] = refused.get(str(status), 0) + 1
 
     async def worker() -> None:
-        connection = Connection(host, port, key)
+        connection = Connection(host, port, key, path)
         try:
             while not queue.empty():
-                i = queue.get_nowait()
+                numbers = queue.get_nowait()
+                sends = [{"to": f"+3367{i:07d}", "body": BODY} for i in numbers]
                 started = time.perf_counter()
-                status, answer = await connection.post({"to": f"+3367{i:07d}", "body": BODY})
+                if batch > 1:
+                    status, answer = await connection.post({"messages": sends})
+                else:
+                    status, answer = await connection.post(sends[0])
                 latencies.append(time.perf_counter() - started)
-                if status == 202:
+                if batch > 1 and status == 200:
+                    for item in answer["results"]:
+                        if item["ok"]:
+                            accepted.append(str(item["result"]["message_id"]))
+                        else:
+                            refuse(item["problem"]["status"])
+                elif batch == 1 and status == 202:
                     accepted.append(str(answer["message_id"]))
                 else:
-                    refused[str(status)] = refused.get(str(status), 0) + 1
+                    refuse(status)
         finally:
             await connection.close()
 
@@ -92,5 +110,6 @@ async def main(url: str, key: str, count: int, concurrency: int) -> dict[str, ob
 
 if __name__ == "__main__":
     url, key, count, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    result = asyncio.run(main(url, key, count, concurrency))
+    batch = int(sys.argv[6]) if len(sys.argv) > 6 else 1
+    result = asyncio.run(main(url, key, count, concurrency, batch))
     Path(sys.argv[5]).write_text(json.dumps(result))

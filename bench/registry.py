@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bench.result import Result
 
 if TYPE_CHECKING:
+    from bench.cpu import Stages
     from chainon.settings import Settings
 
 
@@ -57,6 +58,8 @@ class Counts:
     steady_rate: int  # inbound messages a second, for the steady load
     steady_seconds: int  # for this long
     rebuild_events: int  # at least this many events in the store a rebuild reads
+    long_messages: int  # one at a time into one conversation, then spread
+    long_conversations: int  # the second time, over this many conversations
 
 
 SIZES = {
@@ -70,6 +73,8 @@ SIZES = {
         steady_rate=1_000,
         steady_seconds=60,
         rebuild_events=200_000,
+        long_messages=10_000,
+        long_conversations=1_000,
     ),
     "quick": Counts(
         rows=20_000,
@@ -81,6 +86,8 @@ SIZES = {
         steady_rate=200,
         steady_seconds=15,
         rebuild_events=20_000,
+        long_messages=2_000,
+        long_conversations=200,
     ),
     "tiny": Counts(
         rows=500,
@@ -92,6 +99,8 @@ SIZES = {
         steady_rate=20,
         steady_seconds=2,
         rebuild_events=400,
+        long_messages=40,
+        long_conversations=4,
     ),
 }
 
@@ -117,6 +126,7 @@ class Context:
     postgres_dsn: str | None = None
     kafka_bootstrap: str | None = None
     smsc: Smsc | None = None
+    servers: dict[str, int] = field(default_factory=dict)  # the servers' PIDs, by name
     settings_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,6 +141,12 @@ class Context:
     def core_workers(self) -> int:
         """How many core worker processes a distributed scenario runs."""
         return 2 if self.mode == TWO_CORES else 1
+
+    def stages(self, *, threads: bool = True) -> Stages:
+        """Counts the CPU of this process, its workers and the servers over a window."""
+        from bench.cpu import Stages
+
+        return Stages(self.servers, threads=threads)
 
     def require_postgres(self) -> str:
         if self.postgres_dsn is None:
@@ -235,6 +251,7 @@ def load() -> dict[str, Measurement]:
     import bench.limits.sqlite
     import bench.scenarios.campaign
     import bench.scenarios.inbound_burst
+    import bench.scenarios.long_conversation
     import bench.scenarios.outbound_receipts
     import bench.scenarios.rebuild
     import bench.scenarios.send_core

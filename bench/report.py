@@ -72,6 +72,13 @@ def _times(ratio: float | None) -> str:
     return f"{ratio:.1%}" if ratio is not None else "–"
 
 
+def _cpu(stages: dict[str, float]) -> str:
+    """The stages that cost anything, dearest first; the whole process once (its threads
+    follow it, indented)."""
+    shown = sorted(((v, k) for k, v in stages.items() if v >= 0.005), reverse=True)
+    return "\n".join(f"{k} {v:.2f}" for v, k in shown) or "–"
+
+
 def print_table(console: Console, results: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title, title_justify="left", show_lines=False)
     for column, justify in (
@@ -81,6 +88,7 @@ def print_table(console: Console, results: list[dict[str, Any]], title: str) -> 
         ("per s", "right"),
         ("p50/p95/p99/max ms", "right"),
         ("peak RSS MB", "left"),
+        ("CPU-ms per message, by stage", "left"),
         ("raw limit /s", "right"),
         ("of limit", "right"),
         ("of baselines", "left"),
@@ -105,6 +113,7 @@ def print_table(console: Console, results: list[dict[str, Any]], title: str) -> 
             if latency
             else "–",
             "\n".join(f"{name} {value / MB:,.0f}" for name, value in r["rss"].items()),
+            _cpu(r.get("cpu_ms_per_message") or {}),
             f"{_rate(r['limit']['throughput'])}\n[dim]{r['limit']['name'] or ''}",
             _times(r["ratio_to_limit"]) if r["kind"] != Kind.LIMIT else "(itself)",
             "\n".join(f"{_times(b['ratio'])} of {b['name']}" for b in r["baselines"]) or "–",

@@ -53,6 +53,7 @@ class Result:
     limit: str | None = None
     baselines: tuple[str, ...] = ()
     rss: dict[str, int] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by stage, timed window
     extra: dict[str, Extra] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # Chainon's, when it ran
 
@@ -60,15 +61,25 @@ class Result:
     def throughput(self) -> float:
         return self.count / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def cpu_ms_per_message(self) -> dict[str, float]:
+        """Each stage's CPU time divided by what was counted (a message, an event)."""
+        if not self.count:
+            return {}
+        return {stage: round(s * 1000 / self.count, 4) for stage, s in self.cpu.items()}
+
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document["baselines"] = list(self.baselines)
         document["throughput"] = self.throughput
+        document["cpu_ms_per_message"] = self.cpu_ms_per_message
         return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Result:
-        fields = {k: v for k, v in document.items() if k != "throughput"}
+        fields = {
+            k: v for k, v in document.items() if k not in ("throughput", "cpu_ms_per_message")
+        }
         latency = fields.pop("latency", None)
         fields["latency"] = Latency(**latency) if latency else None
         fields["baselines"] = tuple(fields.get("baselines", ()))

@@ -81,6 +81,7 @@ def run_step(
         postgres_dsn=services.postgres_dsn,
         kafka_bootstrap=services.kafka_bootstrap,
         smsc=services.smsc,
+        servers={name: pid for name, pid in services.pids.items() if name in step.needs},
     )
     ctx.data_dir.mkdir()
     context_path, result_path = directory / "context.json", directory / "result.json"

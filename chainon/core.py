@@ -43,6 +43,7 @@ from domain.message_status import Direction
 from domain.refusal import RefusedInbound
 
 A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R")
 
 
 def utcnow() -> datetime:
@@ -124,6 +125,12 @@ class Core(Application[UUID]):
         cache left is the decision cache, and the unit of work its only user.
         """
         return Repository(self.events, snapshot_store=self.snapshots)
+
+    def read(self, query: Callable[[Core], R]) -> R:
+        """Answers ``query`` from the decision cache between two decisions: it costs what
+        the query looks at, not a replay of each aggregate. Plain values out, never an
+        aggregate (``UnitOfWork.read``)."""
+        return self.unit.read(self, lambda _: query(self))
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         deciding, aggregate = self.unit.loaded(aggregate_id)
@@ -223,8 +230,15 @@ class Core(Application[UUID]):
     def inbound_outcome(
         self, provider: str, provider_message_id: str, brand_id: UUID | None = None
     ) -> cmd.Outcome | None:
-        """What became of an inbound message already recorded (or refused); None if unseen."""
-        return inbound.inbound_outcome(self, provider, provider_message_id, brand_id)
+        """What became of an inbound message already recorded (or refused); None if unseen.
+
+        Answered from the decision cache (``UnitOfWork.read``): the sandbox asks it twice
+        per message, and a replay of a long conversation made each message cost its
+        history."""
+        return self.unit.read(
+            self,
+            lambda loader: inbound.inbound_outcome(loader, provider, provider_message_id, brand_id),
+        )
 
     def conversations_of(self, contact: Contact) -> list[Conversation]:
         return [

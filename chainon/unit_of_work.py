@@ -29,6 +29,7 @@ from domain import commands as cmd
 from domain.errors import DomainError
 
 A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R")
 Batch = Sequence[tuple[cmd.Command, IdempotencyClaim | None]]
 Save = Callable[..., list[Recording[UUID]]]
 MAX_ATTEMPTS = 8
@@ -68,6 +69,24 @@ class UnitOfWork:
             if aggregate is not None:
                 unit[aggregate_id] = aggregate
         return True, aggregate
+
+    def read(self, loader: Loader, query: Callable[[Loader], R]) -> R:
+        """Answers ``query`` from the decision cache's instances, between two units.
+
+        A read that replays a conversation from the store costs its whole history; this
+        one costs what the query looks at. The query must return plain values, never an
+        aggregate: once the lock is let go, the next unit changes them in place.
+        """
+        with self._deciding:
+            unit: dict[UUID, Aggregate] = {}
+            self._local.aggregates = unit
+            try:
+                self.decisions.sync()
+                return query(loader)
+            finally:
+                self._local.aggregates = None
+                # a query changes nothing; if one did, the store's version wins again
+                self.decisions.forget(a for a in unit.values() if a.pending_events)
 
     def handle(
         self, loader: Loader, command: cmd.Command, idempotency: IdempotencyClaim | None

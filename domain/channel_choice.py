@@ -15,7 +15,6 @@ from domain.channels import CHANNEL_ADDRESS_KIND, AddressKind, Channel, channels
 from domain.contact import Contact
 from domain.conversation import Conversation
 from domain.errors import InvalidInput
-from domain.message_status import Direction
 from domain.rich_content import RichContent, render_sms
 
 
@@ -40,9 +39,9 @@ def pick_channel(brand: Brand, kind: AddressKind, forced: Channel | None) -> Cha
 
 def reply_channel(brand: Brand, contact: Contact, conversation: Conversation) -> Channel:
     """Where the contact last wrote from, else the first of the brand's order reaching them."""
-    inbound = [m for m in conversation.messages.values() if m.direction is Direction.INBOUND]
-    if inbound and inbound[-1].channel in brand.senders:
-        return inbound[-1].channel
+    inbound = conversation.last_inbound()
+    if inbound is not None and inbound.channel in brand.senders:
+        return inbound.channel
     for channel in brand.channel_order:
         if channel in brand.senders and contact.address_of(CHANNEL_ADDRESS_KIND[channel]):
             return channel

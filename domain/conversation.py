@@ -356,6 +356,12 @@ class Conversation(Aggregate):
         self.last_activity_at: datetime = self.created_on
         self.choices: dict[UUID, tuple[str, str]] = {}  # inbound message → (postback, text)
         self.possible_opt_out: str | None = None  # the detector's rule, when it was unsure
+        # Kept as messages are added, so that no decision scans a long conversation:
+        # ``order`` is every message id as first recorded (a page is a slice of it).
+        self.order: list[UUID] = []
+        self.last_inbound_id: UUID | None = None
+        self.last_outbound_id: UUID | None = None
+        self.contact_wrote_at: datetime | None = None  # a person, not an auto-reply
 
     @classmethod
     def open(
@@ -453,6 +459,7 @@ class Conversation(Aggregate):
             attachments=tuple(Attachment.model_validate(a) for a in attachments),
             automatic=automatic,
         )
+        self._added(message_id, new=True)
         self.last_activity_at = timestamp
 
     def queue(
@@ -537,6 +544,7 @@ class Conversation(Aggregate):
             purpose=Purpose(purpose),
             campaign_id=campaign_id,
         )
+        self._added(message_id, new=held is None)
         self.last_activity_at = timestamp
 
     # The send policy's other answers: held for quiet hours, or blocked with its reason.
@@ -572,9 +580,11 @@ class Conversation(Aggregate):
         campaign_id: UUID | None = None,
     ) -> None:
         content = Outgoing.recorded(locals())
+        new = message_id not in self.messages
         message = held_message(self.messages, content, MessageStatus.DEFERRED, timestamp)
         message.hold = Hold(release_at, not_after, fallback_after_seconds)
         self.messages[message_id] = message
+        self._added(message_id, new=new)
 
     def block(self, content: Outgoing, reason: str, *, at: datetime) -> None:
         refuse_if_recorded(self.messages, content.message_id)
@@ -599,9 +609,24 @@ class Conversation(Aggregate):
         campaign_id: UUID | None = None,
     ) -> None:
         content = Outgoing.recorded(locals())
+        new = message_id not in self.messages
         message = held_message(self.messages, content, MessageStatus.BLOCKED, timestamp)
         message.reason = reason
         self.messages[message_id] = message
+        self._added(message_id, new=new)
+
+    def _added(self, message_id: UUID, *, new: bool) -> None:
+        """Keeps the marks decisions read instead of scanning every message; a held
+        message sent later keeps its place."""
+        message = self.messages[message_id]
+        if new:
+            self.order.append(message_id)
+            if message.direction is Direction.OUTBOUND:
+                self.last_outbound_id = message_id
+            else:
+                self.last_inbound_id = message_id
+        if message.direction is Direction.INBOUND and not message.automatic:
+            self.contact_wrote_at = message.at
 
     def consent_request_read(
         self, message_id: UUID, request: str, rule: str, *, certain: bool, at: datetime
@@ -617,6 +642,11 @@ class Conversation(Aggregate):
     ) -> None:
         if not certain:
             self.possible_opt_out = rule
+
+    def contact_wrote_since(self, since: datetime) -> bool:
+        """Whether a person (not an auto-reply) wrote here at or after ``since``: what makes
+        a brand's message conversational rather than a new send."""
+        return self.contact_wrote_at is not None and self.contact_wrote_at >= since
 
     # Fallback (RCS → SMS). The rules that keep it to one replacement, whatever the order
     # in which the deadline, the receipts and the revocation's answer arrive:
@@ -738,21 +768,20 @@ class Conversation(Aggregate):
         plan.replacement_id = replacement_id
 
     def last_outbound(self) -> Message | None:
-        return next(
-            (m for m in reversed(self.messages.values()) if m.direction is Direction.OUTBOUND),
-            None,
-        )
+        return None if self.last_outbound_id is None else self.messages[self.last_outbound_id]
+
+    def last_inbound(self) -> Message | None:
+        return None if self.last_inbound_id is None else self.messages[self.last_inbound_id]
 
     def last_offer(self) -> Message | None:
         """The rich message whose suggestions an answer now refers to: the latest outbound
         message if it is rich, or the SMS that replaced a rich one (which showed the same
         choices, numbered). A plain message sent since ends the offer."""
-        for message in reversed(self.messages.values()):
-            if message.direction is not Direction.OUTBOUND:
-                continue
-            source = self.messages.get(message.fallback_of) if message.fallback_of else message
-            return source if source is not None and source.rich else None
-        return None
+        message = self.last_outbound()
+        if message is None:
+            return None
+        source = self.messages.get(message.fallback_of) if message.fallback_of else message
+        return source if source is not None and source.rich else None
 
     def choose(
         self,

@@ -10,7 +10,7 @@ conversational (consent's question for a brand's message).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from uuid import UUID
 
@@ -59,11 +59,3 @@ def due_for_release(message: Message, now: datetime) -> Hold | None:
     if message.status is not MessageStatus.DEFERRED or hold is None or now < hold.release_at:
         return None
     return hold
-
-
-def contact_wrote_since(messages: Iterable[Message], since: datetime) -> bool:
-    """Whether a person (not an auto-reply) wrote at or after ``since``: what makes a
-    brand's message conversational rather than a new send."""
-    return any(
-        m.direction is Direction.INBOUND and not m.automatic and m.at >= since for m in messages
-    )

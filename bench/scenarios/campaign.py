@@ -114,6 +114,7 @@ async def _run(ctx: Context, runtime: Runtime, count: int) -> Result:
     )
     after = core.recorder.max_notification_id() or 0
     tally = Tally(core, [QUEUED, DELIVERED], after=after)
+    cpu = ctx.stages().start()
     started = time.perf_counter()
     await runtime.handle(cmd.ScheduleCampaign(brand_id=brand.id, campaign_id=campaign_id))
     queued_at: float | None = None
@@ -131,6 +132,7 @@ async def _run(ctx: Context, runtime: Runtime, count: int) -> Result:
             )
         await asyncio.sleep(0.1)
     seconds = time.perf_counter() - started
+    cpu.stop()
     return Result(
         name="campaign",
         mode=ctx.mode,
@@ -140,6 +142,7 @@ async def _run(ctx: Context, runtime: Runtime, count: int) -> Result:
         limit="sqlite.insert",
         baselines=("eventsourcing.sqlite.save-100",),
         rss={"chainon (this process)": own_peak_rss()},
+        cpu=cpu.seconds,
         extra={
             "queued_seconds": round(queued_at or seconds, 2),
             "queued_per_second": round(count / (queued_at or seconds), 1),

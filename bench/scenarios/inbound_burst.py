@@ -79,7 +79,8 @@ async def _embedded(ctx: Context) -> Result:
     started = time.perf_counter()
     await runtime.start()
     try:
-        marks = await _until_caught_up(runtime, started, count)
+        with ctx.stages() as cpu:
+            marks = await _until_caught_up(runtime, started, count)
         seconds = time.perf_counter() - started
         dead = await runtime.bus.consumer("bench-dead-letters", [topics.dlq(topics.inbound)]).lag()
     finally:
@@ -106,6 +107,7 @@ async def _embedded(ctx: Context) -> Result:
         limit="sqlite.insert",
         baselines=("eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100"),
         rss={"chainon (embedded, one process)": peak_rss(os.getpid()) or own_peak_rss()},
+        cpu=cpu.seconds,
         extra={
             "conversations": found["conversations"],
             "messages_found": found["received"],

@@ -53,6 +53,7 @@ async def distributed_burst(ctx: Context) -> Result:
         warm = await deployment.warm_up(BRAND_NUMBER)
         head_before = await deployment.head()
         tally = Tally(core, (RECEIVED, REFUSED), after=head_before)
+        cpu = ctx.stages(threads=False).start()
         started = time.monotonic()
         deadline = started + 120 + len(messages) / 20
         for start in range(0, len(records), LOAD_BATCH):
@@ -68,6 +69,7 @@ async def distributed_burst(ctx: Context) -> Result:
         head = await deployment.head()
         await deployment.caught_up(deadline)
         seconds = time.monotonic() - started
+        cpu.stop()
         marks["projected_seconds"] = seconds
         dead_letters = await deployment.dead_letters()
         handled = await deployment.handled()
@@ -89,6 +91,7 @@ async def distributed_burst(ctx: Context) -> Result:
         limit="postgres.insert",
         baselines=("eventsourcing.postgres.save-each", "eventsourcing.postgres.save-100"),
         rss={**rss, "bench (publisher, observer)": own_peak_rss()},
+        cpu=cpu.seconds,
         extra={
             "core_workers": ctx.core_workers,
             "conversations": found["conversations"],

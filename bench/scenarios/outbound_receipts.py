@@ -76,9 +76,10 @@ async def outbound_receipts(ctx: Context) -> Result:
             await runtime.start()
             stack.push_async_callback(runtime.stop)
         count = ctx.counts.sends
-        sent_at, accepted, delivered_at = await _send_and_wait(
-            runtime, brand.id, count, "+3367", check
-        )
+        with ctx.stages(threads=not ctx.distributed) as cpu:
+            sent_at, accepted, delivered_at = await _send_and_wait(
+                runtime, brand.id, count, "+3367", check
+            )
         rss = deployment.fleet.rss if ctx.distributed else {}
     first, last = min(sent_at.values()), max(delivered_at.values())
     latencies = [delivered_at[m] - sent_at[m] for m in sent_at]
@@ -95,6 +96,7 @@ async def outbound_receipts(ctx: Context) -> Result:
             f"eventsourcing.{'postgres' if ctx.distributed else 'sqlite'}.{how}"
             for how in ("save-each", "save-100")
         ),
+        cpu=cpu.seconds,
         rss={
             **rss,
             (

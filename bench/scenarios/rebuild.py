@@ -69,9 +69,10 @@ def rebuild(ctx: Context) -> Result:
         views = runtime.views
         head = runtime.core.recorder.max_notification_id() or 0
         names = sorted(views.projections)
-        started = time.perf_counter()
-        events_read = rebuild_many(views, names)  # one pass, as `projections rebuild all`
-        seconds = time.perf_counter() - started
+        with ctx.stages() as cpu:
+            started = time.perf_counter()
+            events_read = rebuild_many(views, names)  # one pass, as `projections rebuild all`
+            seconds = time.perf_counter() - started
         rebuild_rss = peak_rss(os.getpid()) or own_peak_rss()
         # A projection's position is that of the last event it was given: the store's
         # last public event (the index entries after it are no projection's business).
@@ -102,6 +103,7 @@ def rebuild(ctx: Context) -> Result:
         seconds=seconds,
         unit="events",
         limit="postgres.insert" if ctx.distributed else "sqlite.insert",
+        cpu=cpu.seconds,
         rss={
             "chainon projections rebuild (this process, peak reset after the build)": (rebuild_rss),
             "building the store (this process, handle_many)": build_rss,

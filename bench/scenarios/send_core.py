@@ -49,6 +49,7 @@ def send_core(ctx: Context) -> Result:
         brand = core.register_brand(slug="bench", name="Bench", senders=[(Channel.SMS, SENDER)])
         transactions: list[float] = []
         sent: set[UUID] = set()
+        cpu = ctx.stages(threads=False).start()
         started = time.perf_counter()
         for start in range(0, count, BATCH):
             numbers = range(start, min(start + BATCH, count))
@@ -75,6 +76,7 @@ def send_core(ctx: Context) -> Result:
             _decide(core, receipts, transactions)
             sent.update(_known(o.message_id) for o in queued)
         seconds = time.perf_counter() - started
+        cpu.stop()
         delivered = len(delivered_in_store(core, sent))
     finally:
         runtime.close()
@@ -98,6 +100,7 @@ def send_core(ctx: Context) -> Result:
             else ("eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100")
         ),
         rss={"chainon core (this process)": own_peak_rss()},
+        cpu=cpu.seconds,
         extra={
             "delivered": delivered,
             "commands_per_second": round(3 * count / seconds, 1),

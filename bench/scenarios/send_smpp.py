@@ -22,11 +22,23 @@ from bench.result import Latency, Missing, Result, own_peak_rss
 SENDER = "+33939000001"
 CONCURRENCY = 32
 WINDOW = 50
+BATCH = 100  # sends per POST /v1/messages/batch
+BATCH_CONCURRENCY = 4
 
 
 @measurement("send-smpp", Kind.SCENARIO, modes=("embedded",), needs={Service.SMSC})
 async def send_smpp(ctx: Context) -> Result:
     """Send path: API → store → dispatch → SMPP submit → receipt recorded."""
+    return await _send_path(ctx, "send-smpp", 1, CONCURRENCY)
+
+
+@measurement("send-smpp-batch", Kind.SCENARIO, modes=("embedded",), needs={Service.SMSC})
+async def send_smpp_batch(ctx: Context) -> Result:
+    """The same through POST /v1/messages/batch, 100 sends a request."""
+    return await _send_path(ctx, "send-smpp-batch", BATCH, BATCH_CONCURRENCY)
+
+
+async def _send_path(ctx: Context, name: str, batch: int, concurrency: int) -> Result:
     import uvicorn
 
     from chainon.api.app import create_app
@@ -73,6 +85,7 @@ async def send_smpp(ctx: Context) -> Result:
             if provider.name == "smpp:bench":
                 await provider.ready()  # type: ignore[attr-defined]
         delivered_before = _delivered()
+        cpu = ctx.stages().start()
         started = time.perf_counter()
         answers = ctx.data_dir / "http_load.json"
         load = await asyncio.create_subprocess_exec(
@@ -82,8 +95,9 @@ async def send_smpp(ctx: Context) -> Result:
             f"http://127.0.0.1:{port}",
             key,
             str(count),
-            str(CONCURRENCY),
+            str(concurrency),
             str(answers),
+            str(batch),
         )
         if await load.wait() != 0:
             raise RuntimeError(f"the load generator failed (exit status {load.returncode})")
@@ -99,6 +113,7 @@ async def send_smpp(ctx: Context) -> Result:
                 )
             await asyncio.sleep(0.1)  # reading the registry is not free: 5% at 50 Hz
         seconds = time.perf_counter() - started
+        cpu.stop()
     finally:
         server.should_exit = True
         await serving
@@ -114,20 +129,24 @@ async def send_smpp(ctx: Context) -> Result:
             f"{delivered} delivered in the store"
         )
     return Result(
-        name="send-smpp",
+        name=name,
         mode=ctx.mode,
         count=count,
         seconds=seconds,
         unit="messages",
         latency=Latency.of(requests["latencies"]),
-        latency_of="HTTP send request (accepted, 202)",
+        latency_of="HTTP send request (accepted, 202)"
+        if batch == 1
+        else f"HTTP batch request of {batch} sends (200)",
         limit="smpp.submit",
         baselines=("eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100"),
         rss={"chainon (embedded, one process)": own_peak_rss()},
+        cpu=cpu.seconds,
         extra={
             "delivered": delivered,
             "accepted_per_second": round(count / accepted_seconds, 1),
-            "concurrency": CONCURRENCY,
+            "concurrency": concurrency,
+            "sends_per_request": batch,
             "smpp_window": WINDOW,
         },
         settings=settings.model_dump(mode="json"),

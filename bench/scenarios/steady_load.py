@@ -97,11 +97,12 @@ async def steady_load(ctx: Context) -> Result:
         assert watcher.stdout is not None
         if await asyncio.wait_for(watcher.stdout.readline(), READY_SECONDS) != b"ready\n":
             raise RuntimeError("the queue watcher did not start")
-        t0, acked = await _publish(bus, records, count, rate)
-        # Past the deadline, _stop asks it to write what it saw; the count tells the rest.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(watcher.wait(), timeout=120 + count / 20)
-        await _stop(watcher)
+        with ctx.stages(threads=not ctx.distributed) as cpu:
+            t0, acked = await _publish(bus, records, count, rate)
+            # Past the deadline, _stop asks it to write what it saw; the count tells the rest.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(watcher.wait(), timeout=120 + count / 20)
+            await _stop(watcher)
         watched = json.loads(output.read_text())
         found = await asyncio.to_thread(received, runtime.core, ids)
         if ctx.distributed:
@@ -136,6 +137,7 @@ async def steady_load(ctx: Context) -> Result:
             for how in ("save-each", "save-100")
         ),
         rss={**rss, "bench queue watcher": watched["peak_rss"]},
+        cpu=cpu.seconds,
         extra={
             "target_rate": rate,
             "target_seconds": counts.steady_seconds,

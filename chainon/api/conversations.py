@@ -1,13 +1,14 @@
-"""Conversations: the list, one with its whole timeline, and what agents do to them."""
+"""Conversations: the list, one a page at a time, and what agents do to them."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
 from chainon.api.answers import act
+from chainon.api.conversation_pages import Order, cursor_of, entry, mark_of, read_page
 from chainon.api.cursors import CursorParam, conversations_cursor, conversations_position
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.schemas import (
@@ -23,27 +24,17 @@ from chainon.api.schemas import (
 )
 from chainon.core import Core
 from domain import commands as cmd
-from domain.conversation import Conversation
 from domain.plain_text import PlainText
 from projections.conversation_list import ConversationFilter, search
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
-_HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 MAX_WAIT_SECONDS = 5.0
 
 
 def timeline_entries(core: Core, conversation_id: UUID) -> list[TimelineEntry]:
     """Every recorded fact about the conversation, in the order it was recorded."""
-    entries = []
-    for event in core.events.get(conversation_id):
-        assert isinstance(event, Conversation.Event)
-        detail: dict[str, Any] = {
-            k: v for k, v in event.__dict__.items() if k not in _HIDDEN and v is not None
-        }
-        name = type(event).__qualname__.split(".")[-1]
-        entries.append(TimelineEntry(at=event.timestamp, event=name, detail=detail))
-    return entries
+    return [entry(event) for event in core.events.get(conversation_id)]
 
 
 @router.get("", response_model=ConversationPage)
@@ -106,14 +97,22 @@ async def list_conversations(
 
 @router.get("/{conversation_id}", response_model=ConversationOut)
 async def get_conversation(
-    conversation_id: UUID, brand: BrandDep, runtime: RuntimeDep
+    conversation_id: UUID,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    order: Order = Order.NEWEST,
+    cursor: CursorParam = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationOut:
-    """The conversation with every message, its delivery history and its timeline."""
-    core = runtime.core
-    conversation = await runtime.call(core.conversation_of, brand.id, conversation_id)
-    return ConversationOut.of(
-        conversation, await runtime.call(timeline_entries, core, conversation_id)
-    )
+    """The conversation with a page of its messages (each with its delivery history) and
+    a page of its timeline, newest first (``order=oldest``: from the start); pass
+    ``next_cursor`` back as ``cursor`` for the next page of both. A page costs the same
+    at ten messages and at ten thousand."""
+    at = mark_of(order, cursor) if cursor else None
+    page = await runtime.call(read_page, runtime.core, brand.id, conversation_id, order, limit, at)
+    shown = page.conversation
+    shown.next_cursor = cursor_of(order, page.mark) if page.mark is not None else None
+    return shown
 
 
 @router.post("/{conversation_id}/assignment")

@@ -196,6 +196,7 @@ class TimelineEntry(BaseModel):
     at: datetime
     event: str
     detail: dict[str, Any]
+    version: int = Field(description="The fact's place in the conversation's history (1: opened).")
 
 
 class ConversationOut(BaseModel):
@@ -208,11 +209,22 @@ class ConversationOut(BaseModel):
     tags: list[str]
     opened_at: datetime
     last_activity_at: datetime
-    messages: list[MessageOut]
-    timeline: list[TimelineEntry]
+    messages: list[MessageOut] = Field(
+        description="A page of them (`limit`), newest first unless `order=oldest`."
+    )
+    timeline: list[TimelineEntry] = Field(
+        description="A page of the recorded facts, in the same order."
+    )
+    message_count: int = Field(0, description="Messages in the whole conversation.")
+    next_cursor: str | None = Field(
+        None,
+        description="Pass it back as `cursor` for the next page of both; null on the last page.",
+    )
 
     @classmethod
-    def of(cls, c: Conversation, timeline: list[TimelineEntry]) -> ConversationOut:
+    def of(
+        cls, c: Conversation, messages: list[MessageOut], timeline: list[TimelineEntry]
+    ) -> ConversationOut:
         return cls(
             id=c.id,
             contact_id=c.contact_id,
@@ -223,8 +235,9 @@ class ConversationOut(BaseModel):
             tags=sorted(c.tags),
             opened_at=c.created_on,
             last_activity_at=c.last_activity_at,
-            messages=[MessageOut.of(m) for m in c.messages.values()],
+            messages=messages,
             timeline=timeline,
+            message_count=len(c.order),
         )
 
 

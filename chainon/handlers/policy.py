@@ -19,7 +19,6 @@ from domain.consent import Purpose
 from domain.contact import Contact
 from domain.conversation import Conversation
 from domain.errors import InvalidInput
-from domain.held_messages import contact_wrote_since
 from domain.marketing_rules import country_of_number, has_mention, mention_of
 from domain.message import Hold, Outgoing
 from domain.message_body import PreparedBody, prepare_body
@@ -50,7 +49,7 @@ def ask(
         recipient=recipient,
         quiet_hours=quiet_hours_of(brand, recipient),
         not_after=not_after,
-        contact_wrote_recently=contact_wrote_since(conversation.messages.values(), now - window),
+        contact_wrote_recently=conversation.contact_wrote_since(now - window),
     )
 
 

@@ -69,7 +69,7 @@ async def test_a_whole_conversation_through_the_api(api: httpx.AsyncClient) -> N
     resolved = await api.post(f"/v1/conversations/{cid}/resolve", json={"by": "camille"})
     assert resolved.status_code == 200
 
-    conversation = (await api.get(f"/v1/conversations/{cid}")).json()
+    conversation = (await api.get(f"/v1/conversations/{cid}?order=oldest")).json()
     assert conversation["status"] == "resolved"
     assert (conversation["agent"], conversation["team"], conversation["tags"]) == (
         "camille",

@@ -269,7 +269,9 @@ async def test_an_sms_campaign_counts_cost_replies_and_opt_outs_in_its_conversat
     progress = done["progress"]
     assert (progress["queued"], progress["replies"], progress["opt_outs"]) == (1, 2, 1)
     assert (progress["cost"], progress["currency"]) == ("0.045", "EUR")
-    conversation = (await api.get(f"/v1/conversations/{opened['conversation_id']}")).json()
+    conversation = (
+        await api.get(f"/v1/conversations/{opened['conversation_id']}?order=oldest")
+    ).json()
     bodies = [m["body"] for m in conversation["messages"]]
     assert "Promo Ana -20% STOP SMS" in bodies  # the campaign's message, in their conversation
     assert bodies.index("Promo Ana -20% STOP SMS") < bodies.index("STOP")

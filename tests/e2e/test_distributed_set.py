@@ -118,7 +118,7 @@ def test_dist_up_starts_the_whole_set_and_dist_down_stops_it_by_pid(data_dir: Pa
             assert sent.status_code == 202, sent.text
             status = None
             for _ in range(300):
-                status = http.get(conversation).json()["messages"][-1]["status"]
+                status = http.get(conversation).json()["messages"][0]["status"]  # newest first
                 if status == "delivered":
                     break
                 time.sleep(0.1)

@@ -220,7 +220,7 @@ async def test_an_email_round_trip_threads_into_the_conversation(
         base_url="http://chainon.test",
         headers={"Authorization": f"Bearer {key}"},
     ) as api:
-        shown = (await api.get(f"/v1/conversations/{first.conversation_id}")).json()
+        shown = (await api.get(f"/v1/conversations/{first.conversation_id}?order=oldest")).json()
     inbound = shown["messages"][2]
     assert [tuple(a.values()) for a in inbound["attachments"]] == [described]
     assert (inbound["subject"], inbound["automatic"]) == (messages[2].subject, False)

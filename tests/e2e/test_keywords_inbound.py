@@ -94,7 +94,7 @@ async def test_an_opt_out_stops_marketing_with_one_confirmation(
     assert last["evidence"]["address"] == PHONE
     assert last["evidence"]["message_id"] == stop["message_id"]
     assert last["evidence"]["source"] == ("phrase" if ".phrase." in rule else "keyword")
-    timeline = (await api.get(f"/v1/conversations/{cid}")).json()["timeline"]
+    timeline = (await api.get(f"/v1/conversations/{cid}?order=oldest")).json()["timeline"]
     read = [e["detail"] for e in timeline if e["event"] == "ConsentRequestRead"]
     assert [(r["request"], r["rule"], r["message_id"]) for r in read][:1] == [
         ("opt_out", rule, stop["message_id"])

@@ -27,7 +27,7 @@ async def test_a_send_is_service_and_a_reply_conversational_unless_told(
 
     mine = (await api.get(f"/v1/conversations/{sent['conversation_id']}")).json()
     assert [m["purpose"] for m in mine["messages"]] == ["service"]
-    conversation = (await api.get(f"/v1/conversations/{cid}")).json()
+    conversation = (await api.get(f"/v1/conversations/{cid}?order=oldest")).json()
     purposes = {m["id"]: m["purpose"] for m in conversation["messages"]}
     assert purposes[reply["message_id"]] == "conversational"
     assert purposes[told["message_id"]] == "service"

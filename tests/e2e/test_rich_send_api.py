@@ -58,7 +58,7 @@ async def test_without_an_rcs_sender_rich_content_goes_as_sms_text_with_choices(
         await asyncio.sleep(0.02)
     (sms,) = sqlite_runtime.provider.sent_on(Channel.SMS)
     assert sms.body.endswith("Répondez 1 pour Oui, 2 pour Non")
-    shown = (await api.get(f"/v1/conversations/{cid}")).json()
+    shown = (await api.get(f"/v1/conversations/{cid}?order=oldest")).json()
     assert shown["messages"][0]["channel"] == "sms"
 
 
@@ -71,7 +71,7 @@ async def test_a_handset_without_rcs_is_told_in_the_sandbox_and_gets_the_sms(
     assert sent.json()["channel"] == "rcs"  # not known yet: RCS is tried first
     cid = sent.json()["conversation_id"]
     for _ in range(250):
-        shown = (await api.get(f"/v1/conversations/{cid}")).json()
+        shown = (await api.get(f"/v1/conversations/{cid}?order=oldest")).json()
         if [m["status"] for m in shown["messages"]] == ["failed", "delivered"]:
             break
         await asyncio.sleep(0.02)

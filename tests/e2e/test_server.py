@@ -107,7 +107,7 @@ def test_a_reply_is_delivered_through_a_real_server(
         status = None
         for _ in range(100):
             conversation = http.get(f"/v1/conversations/{cid}").json()
-            status = conversation["messages"][-1]["status"]
+            status = conversation["messages"][0]["status"]  # newest first
             if status == "delivered":
                 break
             time.sleep(0.05)

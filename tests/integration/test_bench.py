@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from projections.catalogue import all_projections
 from tests.conftest import ROOT
 
@@ -69,9 +71,23 @@ def check_figures(results: dict[str, dict[str, Any]]) -> None:
         assert all(isinstance(f, int | float) and f > 0 for f in figures), (key, figures)
 
 
+def check_cpu(results: dict[str, dict[str, Any]]) -> None:
+    """Every scenario and baseline says what a message cost each stage in CPU time."""
+    for key, r in results.items():
+        if r["kind"] == "limit":
+            continue
+        stages = r["cpu_ms_per_message"]
+        assert stages["this process"] > 0, (key, stages)
+        assert all(v >= 0 for v in stages.values()), (key, stages)
+        assert stages == {
+            stage: round(s * 1000 / r["count"], 4) for stage, s in r["cpu"].items()
+        }, key
+
+
 def check_scenarios(run: dict[str, Any], results: dict[str, dict[str, Any]], mode: str) -> None:
     """Each scenario's own accounting: every message it sent is in its figures."""
     counts = run["counts"]
+    check_cpu(results)
     store, limit = (
         ("postgres", "postgres.insert") if mode != "embedded" else ("sqlite", "sqlite.insert")
     )
@@ -112,7 +128,8 @@ def check_scenarios(run: dict[str, Any], results: dict[str, dict[str, Any]], mod
 
 def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path) -> None:
     limits = (*CHEAP, "smpp.submit")
-    run = run_bench(tmp_path, *selection((*SCENARIOS, "send-smpp"), limits, "embedded"))
+    embedded_only = ("send-smpp", "send-smpp-batch", "long-conversation")
+    run = run_bench(tmp_path, *selection((*SCENARIOS, *embedded_only), limits, "embedded"))
 
     machine = run["machine"]
     assert machine["cores"] >= 1
@@ -120,7 +137,7 @@ def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path
         assert machine["versions"][library]
 
     results = {r["key"]: r for r in run["results"]}
-    assert set(results) == {*limits, *(f"{name}@embedded" for name in (*SCENARIOS, "send-smpp"))}
+    assert set(results) == {*limits, *(f"{name}@embedded" for name in (*SCENARIOS, *embedded_only))}
     check_figures(results)
     check_scenarios(run, results, "embedded")
     smpp = results["send-smpp@embedded"]  # HTTP → store → SMSC simulator → receipt
@@ -128,6 +145,35 @@ def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path
     assert smpp["latency"]["samples"] == smpp["count"]
     assert smpp["limit"]["name"] == "smpp.submit"
     assert "chainon (embedded, one process)" in results["inbound-burst@embedded"]["rss"]
+    batch = results["send-smpp-batch@embedded"]  # through POST /v1/messages/batch
+    assert batch["extra"]["delivered"] == batch["count"] == run["counts"]["sends"]
+    assert batch["extra"]["sends_per_request"] > 1
+    # the embedded process's threads, by name, beside the process
+    stages = results["inbound-burst@embedded"]["cpu_ms_per_message"]
+    assert stages["this process: main thread (event loop)"] > 0
+    assert "this process: chainon-store" in stages
+
+    long = results["long-conversation@embedded"]
+    assert long["count"] == run["counts"]["long_messages"]
+    for half in ("one_conversation", "spread"):
+        rates = long["extra"][f"{half}_rates_per_block"].split()
+        assert len(rates) >= 2
+        assert long["extra"][f"{half}_last_to_first"] == pytest.approx(
+            float(rates[-1]) / float(rates[0]), rel=0.05
+        )
+    assert long["extra"]["page_ms_at_10"] > 0
+    assert long["extra"]["page_ms_at_count"] > 0
+
+    goals = {g["goal"]: g for g in run["goals"]}
+    for text in ("send-smpp ≥ 0.25× send-core", "send-smpp-batch ≥ 0.6× send-core"):
+        judged = goals[text]
+        assert judged["value"] == pytest.approx(
+            results[judged["measured"]]["throughput"] / results["send-core@embedded"]["throughput"],
+            rel=1e-3,
+        )
+        assert judged["met"] is (judged["value"] >= judged["target"])
+    assert goals["steady load embedded p99 ≤ 250 ms"]["met"] is not None
+    assert goals["distributed inbound ≥ 0.8× embedded"]["met"] is None  # not in this run
 
 
 def test_a_tiny_distributed_run_starts_workers_and_accounts_for_every_message(
@@ -158,6 +204,8 @@ def test_a_tiny_distributed_run_starts_workers_and_accounts_for_every_message(
         assert {f"chainon worker {w}" for w in workers} <= set(rss), (key, rss)
         assert results[key]["extra"]["warm_up_rounds"] >= 1
     assert not _workers_left(run), "a worker outlived its scenario"
+    burst = results["inbound-burst@distributed"]["cpu_ms_per_message"]
+    assert all(burst[f"chainon worker {role}"] > 0 for role in ("core", "relay", "views")), burst
 
 
 def _workers_left(run: dict[str, Any]) -> list[str]:
