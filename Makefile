@@ -37,6 +37,7 @@ format: install
 
 test: install lint  ## Everything: lint, unit, integration (real PostgreSQL), end to end
 	bash infra/postgres/pg.sh install
+	bash infra/chromium/chromium.sh install
 	bash infra/kafka/kafka.sh build
 	@test -d devtools/smsc/node_modules/smpp || npm ci --prefix devtools/smsc --no-audit --no-fund
 	@test -d devtools/asyncapi/node_modules/@asyncapi/specs || npm ci --prefix devtools/asyncapi --no-audit --no-fund

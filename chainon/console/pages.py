@@ -1,0 +1,285 @@
+"""Sign-in, sign-out, the language, and the queue with its live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from chainon.api.deps import RuntimeDep, request_id
+from chainon.auth import hash_api_key, split_api_key
+from chainon.console import i18n
+from chainon.console.session import COOKIE, PRE_COOKIE, encode, new_session, same_token
+from chainon.console.web import (
+    LANG_COOKIE,
+    SECURITY_HEADERS,
+    AgentDep,
+    CheckedAgent,
+    pre_session_token,
+    render,
+    secret_of,
+    templates,
+)
+from chainon.runtime import Runtime
+from chainon.unit_of_work import ConcurrencyExhausted
+from domain import commands as cmd
+from domain.errors import Conflict, TransitionRefused
+from projections import crm_profile as crm
+from projections.agent_queue import agents, waiting
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+POLL_SECONDS = 0.5
+HEARTBEAT_SECONDS = 15.0
+LIMIT = 200
+MAX_TRIES = 50
+
+Team = Annotated[str | None, Query(max_length=128)]
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    contact: str
+    priority: int
+    age_seconds: int
+    sla_due_at: datetime | None
+    breached: bool
+    team: str | None
+    agent: str | None
+    last_direction: str | None
+    possible_opt_out: str | None
+
+
+def queue_rows(runtime: Runtime, brand_id: UUID, team: str | None, agent: str | None) -> list[Row]:
+    """The waiting list as the console shows it: each row with its contact's name or
+    first address (read from the CRM profile)."""
+    store = runtime.views.store
+    items = waiting(store, brand_id, now=runtime.core.clock(), team=team, agent=agent, limit=LIMIT)
+    rows = []
+    for item in items:
+        found = crm.profile(store, brand_id, UUID(item.contact_id))
+        label = item.contact_id[:8]
+        if found is not None:
+            label = found.name or (found.addresses[0]["value"] if found.addresses else label)
+        rows.append(
+            Row(
+                id=item.conversation_id,
+                contact=label,
+                priority=item.priority,
+                age_seconds=item.age_seconds,
+                sla_due_at=item.sla_due_at,
+                breached=item.breached,
+                team=item.team,
+                agent=item.agent,
+                last_direction=item.last_direction,
+                possible_opt_out=item.possible_opt_out,
+            )
+        )
+    return rows
+
+
+def _cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request, error: str | None = None) -> Response:
+    token = pre_session_token(request)
+    response = render(request, "sign_in.html", csrf=token, error=None)
+    _cookie(response, PRE_COOKIE, token, max_age=3600)
+    return response
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    runtime: RuntimeDep,
+    api_key: Annotated[str, Form(max_length=200)],
+    agent: Annotated[str, Form(min_length=1, max_length=128)],
+    csrf: Annotated[str, Form(max_length=100)],
+) -> Response:
+    expected = request.cookies.get(PRE_COOKIE)
+    if expected is None or not same_token(csrf, expected):
+        return render(request, "sign_in.html", 403, csrf=pre_session_token(request), error="csrf")
+    key = api_key.strip()
+    brand = await runtime.call(runtime.core.api_keys.authenticate, key)
+    key_id = split_api_key(key)
+    name = agent.strip()
+    if brand is None or key_id is None or not name:
+        field = "agent" if brand is not None else "api_key"
+        return render(request, "sign_in.html", 401, csrf=expected, error=field, agent_name=name)
+    session = new_session(
+        brand.id, name, key_id, hash_api_key(key), runtime.settings.console_session_seconds
+    )
+    signed_in = RedirectResponse("/console", status_code=303, headers=SECURITY_HEADERS)
+    _cookie(signed_in, COOKIE, encode(secret_of(runtime), session))
+    signed_in.delete_cookie(PRE_COOKIE, path="/")
+    return signed_in
+
+
+@router.post("/sign-out")
+async def sign_out(agent: CheckedAgent) -> Response:
+    response = RedirectResponse("/console/sign-in", status_code=303, headers=SECURITY_HEADERS)
+    response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/lang/{lang}")
+async def choose_language(lang: str, request: Request) -> Response:
+    back = request.headers.get("referer", "")
+    target = back if back.startswith(str(request.base_url)) else "/console"
+    response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
+    if lang in i18n.LANGUAGES:
+        _cookie(response, LANG_COOKIE, lang, max_age=365 * 24 * 3600)
+    return response
+
+
+def _filters(agent_name: str, team: str | None, mine: bool) -> tuple[str | None, str | None]:
+    return (team or None), (agent_name if mine else None)
+
+
+@router.get("")
+async def queue_page(
+    request: Request,
+    agent: AgentDep,
+    runtime: RuntimeDep,
+    team: Team = None,
+    mine: bool = False,
+    notice: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    team, only = _filters(agent.name, team, mine)
+    rows = await runtime.call(queue_rows, runtime, agent.brand.id, team, only)
+    (load,) = await runtime.call(agents, runtime.views.store, agent.brand.id, only=agent.name)
+    return render(
+        request,
+        "queue.html",
+        lang=agent.lang,
+        agent=agent,
+        rows=rows,
+        team=team or "",
+        mine=mine,
+        load=load,
+        notice=notice if notice in NOTICES else None,
+        sandbox=sandbox_on(runtime),
+    )
+
+
+def sandbox_on(runtime: Runtime) -> bool:
+    from chainon.console.phone import sandbox_on as on
+
+    return on(runtime)
+
+
+@router.get("/queue/stream")
+async def queue_stream(
+    request: Request, agent: AgentDep, runtime: RuntimeDep, team: Team = None, mine: bool = False
+) -> StreamingResponse:
+    """The queue's rows as HTML, sent again whenever the read model moved: the htmx SSE
+    extension swaps them in. Each event's id is the position it reflects; a reconnect
+    gets the list as it is now, so nothing missed is lost."""
+    team, only = _filters(agent.name, team, mine)
+    return StreamingResponse(
+        _events(request, runtime, agent, team, only),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _frame(event: str, position: int, html: str) -> str:
+    data = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
+    return f"event: {event}\nid: {position}\n{data}\n\n"
+
+
+async def _events(
+    request: Request, runtime: Runtime, agent: AgentDep, team: str | None, only: str | None
+) -> AsyncIterator[str]:
+    views = runtime.views
+    loop = asyncio.get_running_loop()
+    template = templates.get_template("queue_rows.html")
+    cursor = -1
+    last_sent = loop.time()
+    while not await request.is_disconnected():
+        position = await runtime.call(lambda: views.position)
+        if position != cursor:
+            cursor = position
+            rows = await runtime.call(queue_rows, runtime, agent.brand.id, team, only)
+            html = template.render(t=i18n.STRINGS[agent.lang], rows=rows)
+            yield _frame("queue", position, html)
+            last_sent = loop.time()
+        elif loop.time() - last_sent >= HEARTBEAT_SECONDS:
+            yield ": heartbeat\n\n"
+            last_sent = loop.time()
+        await asyncio.sleep(POLL_SECONDS)
+
+
+@router.post("/next")
+async def next_for_me(
+    request: Request, agent: CheckedAgent, runtime: RuntimeDep, team: Team = None
+) -> Response:
+    """The API's atomic claim (``POST /v1/queue/next``): each candidate is a
+    ``ClaimConversation`` whose concurrency check lets one agent win it."""
+    store = runtime.views.store
+    brand = agent.brand
+    tried: set[str] = set()
+    while len(tried) < MAX_TRIES:
+        candidates = await runtime.call(
+            waiting,
+            store,
+            brand.id,
+            now=runtime.core.clock(),
+            team=team or None,
+            unassigned=True,
+            limit=len(tried) + 20,
+        )
+        fresh = [c for c in candidates if c.conversation_id not in tried]
+        if not fresh:
+            break
+        for candidate in fresh:
+            tried.add(candidate.conversation_id)
+            command = cmd.ClaimConversation(
+                brand_id=brand.id,
+                conversation_id=UUID(candidate.conversation_id),
+                agent=agent.name,
+                within_capacity=True,
+                request_id=request_id(request),
+            )
+            try:
+                outcome = await runtime.handle(command)
+            except (TransitionRefused, ConcurrencyExhausted):
+                continue
+            except Conflict:  # at capacity: said on the queue page
+                return _back(request, "capacity")
+            if outcome.position is not None:
+                await runtime.caught_up(outcome.position, 5.0)
+            return _go(request, f"/console/conversations/{candidate.conversation_id}")
+    return _back(request, "nothing")
+
+
+def _go(request: Request, url: str) -> Response:
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={**SECURITY_HEADERS, "HX-Redirect": url})
+    return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+
+
+NOTICES = frozenset({"nothing", "capacity"})
+
+
+def _back(request: Request, notice: str) -> Response:
+    marker = secrets.token_hex(2)  # a new address: the page is fetched again
+    return _go(request, f"/console?notice={notice}&n={marker}")

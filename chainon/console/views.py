@@ -1,0 +1,75 @@
+"""Messages as the console and the phone show them: ticks, cards and chips, fallbacks.
+
+Built from the API's own ``MessageOut`` (what ``GET /v1/conversations/{id}`` answers),
+so the console shows what the API says and nothing it does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chainon.api.schemas import MessageOut
+from domain.rich_content import RichContent
+
+TICKS = {"queued": "○", "sent": "✓", "delivered": "✓✓", "read": "✓✓"}
+STEPS = ("queued", "sent", "delivered", "read")
+
+
+@dataclass(frozen=True)
+class Chip:
+    text: str
+    postback_data: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class CardView:
+    title: str | None
+    description: str | None
+    media_url: str | None
+    chips: list[Chip]
+
+
+@dataclass(frozen=True)
+class RichView:
+    text: str | None
+    cards: list[CardView]
+    chips: list[Chip]
+
+
+@dataclass(frozen=True)
+class MessageView:
+    m: MessageOut
+    rich: RichView | None
+    steps: list[str] = field(default_factory=list)  # the delivery steps reached, in order
+
+    @property
+    def tick(self) -> str:
+        return TICKS.get(self.m.status, "")
+
+    @property
+    def inbound(self) -> bool:
+        return self.m.direction == "inbound"
+
+
+def _chips(suggestions: list[Any]) -> list[Chip]:
+    return [Chip(s.text, s.postback_data, s.kind) for s in suggestions]
+
+
+def rich_view(rich: dict[str, Any] | None) -> RichView | None:
+    if not rich:
+        return None
+    content = RichContent.model_validate(rich)
+    cards = [
+        CardView(c.title, c.description, c.media_url, _chips(c.suggestions)) for c in content.cards
+    ]
+    return RichView(content.text, cards, _chips(content.suggestions))
+
+
+def message_view(m: MessageOut) -> MessageView:
+    reached = {change.status for change in m.history} | {m.status}
+    if m.read_at is not None:
+        reached.add("read")
+    steps = [s for s in STEPS if s in reached]
+    return MessageView(m, rich_view(m.rich), steps)
