@@ -70,15 +70,21 @@ class Console:
         )
 
 
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
+def installed_chromium() -> str:
+    """The browser's path; its absence fails the test, loudly: it never skips."""
     assert Path(CHROMIUM).is_file(), (
         f"{CHROMIUM} is missing: the console's browser tests need Debian's chromium "
         "(make test installs it: bash infra/chromium/chromium.sh install)"
     )
+    return CHROMIUM
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Browser]:
+    executable = installed_chromium()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=FLAGS
+            executable_path=executable, headless=True, args=FLAGS
         )
         try:
             yield browser
