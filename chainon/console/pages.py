@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -10,9 +9,10 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from chainon.api import queue_stream as api_stream
 from chainon.api.deps import RuntimeDep, request_id
 from chainon.auth import hash_api_key, split_api_key
 from chainon.console import i18n
@@ -20,6 +20,7 @@ from chainon.console.session import COOKIE, PRE_COOKIE, encode, new_session, sam
 from chainon.console.web import (
     LANG_COOKIE,
     SECURITY_HEADERS,
+    Agent,
     AgentDep,
     CheckedAgent,
     pre_session_token,
@@ -36,8 +37,6 @@ from projections.agent_queue import agents, waiting
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
-POLL_SECONDS = 0.5
-HEARTBEAT_SECONDS = 15.0
 LIMIT = 200
 MAX_TRIES = 50
 
@@ -188,44 +187,44 @@ def sandbox_on(runtime: Runtime) -> bool:
 
 @router.get("/queue/stream")
 async def queue_stream(
-    request: Request, agent: AgentDep, runtime: RuntimeDep, team: Team = None, mine: bool = False
+    request: Request,
+    agent: AgentDep,
+    runtime: RuntimeDep,
+    team: Team = None,
+    mine: bool = False,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
-    """The queue's rows as HTML, sent again whenever the read model moved: the htmx SSE
-    extension swaps them in. Each event's id is the position it reflects; a reconnect
-    gets the list as it is now, so nothing missed is lost."""
+    """``/v1/queue/stream`` with the cookie session, as HTML: on each of its events
+    (the snapshot, then every change), the rows of the agent's view are rendered again
+    for the htmx SSE extension to swap in. Event ids are the API stream's positions, so
+    a reconnect with ``Last-Event-ID`` resumes from where it left off."""
     team, only = _filters(agent.name, team, mine)
+    frames = api_stream.events(
+        request, runtime, agent.brand.id, api_stream.resume_from(last_event_id)
+    )
     return StreamingResponse(
-        _events(request, runtime, agent, team, only),
+        _rows(frames, runtime, agent, team, only),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def _frame(event: str, position: int, html: str) -> str:
+def _frame(event: str, position: str, html: str) -> str:
     data = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
     return f"event: {event}\nid: {position}\n{data}\n\n"
 
 
-async def _events(
-    request: Request, runtime: Runtime, agent: AgentDep, team: str | None, only: str | None
+async def _rows(
+    frames: AsyncIterator[str], runtime: Runtime, agent: Agent, team: str | None, only: str | None
 ) -> AsyncIterator[str]:
-    views = runtime.views
-    loop = asyncio.get_running_loop()
     template = templates.get_template("queue_rows.html")
-    cursor = -1
-    last_sent = loop.time()
-    while not await request.is_disconnected():
-        position = await runtime.call(lambda: views.position)
-        if position != cursor:
-            cursor = position
-            rows = await runtime.call(queue_rows, runtime, agent.brand.id, team, only)
-            html = template.render(t=i18n.STRINGS[agent.lang], rows=rows)
-            yield _frame("queue", position, html)
-            last_sent = loop.time()
-        elif loop.time() - last_sent >= HEARTBEAT_SECONDS:
-            yield ": heartbeat\n\n"
-            last_sent = loop.time()
-        await asyncio.sleep(POLL_SECONDS)
+    async for frame in frames:
+        if not frame.startswith("event:"):
+            yield frame  # a heartbeat
+            continue
+        position = next(line[4:] for line in frame.splitlines() if line.startswith("id: "))
+        rows = await runtime.call(queue_rows, runtime, agent.brand.id, team, only)
+        yield _frame("queue", position, template.render(t=i18n.STRINGS[agent.lang], rows=rows))
 
 
 @router.post("/next")
