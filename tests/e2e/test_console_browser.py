@@ -186,6 +186,8 @@ async def test_a_suggestion_tapped_on_the_phone_shows_in_the_console(console: Co
     await shot(phone, "phone.png")
     await card.get_by_role("button", name="Un autre jour").click()
     await expect(phone.locator(".bubble.mine").filter(has_text="Un autre jour")).to_be_visible()
+    await phone.get_by_role("button", name="Send STOP").click()
+    await expect(phone.locator(".bubble.mine p").last).to_have_text("STOP")
 
     agent = await console.page()
     await agent.goto(f"/console/conversations/{conversation}")

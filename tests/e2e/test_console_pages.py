@@ -19,6 +19,8 @@ import pytest
 from chainon.api.app import create_app
 from chainon.console.session import COOKIE
 from chainon.runtime import Runtime
+from domain import commands as cmd
+from domain.attachments import Attachment
 from domain.channels import Channel
 from tests.conftest import BRAND_SMS, BrandWithKey
 from tests.serving import serving
@@ -379,3 +381,64 @@ async def test_the_phone_plays_the_consumer_and_is_off_without_the_sandbox(
         sqlite_runtime.settings.rbm_credentials_file = None
     assert off.status_code == 404
     assert "sandbox" in off.json()["detail"]
+
+
+async def test_an_agent_assigns_tags_prioritizes_resolves_and_reopens(
+    browser: httpx.AsyncClient, brand: BrandWithKey
+) -> None:
+    token = await sign_in(browser, brand.key)
+    inbound = await consumer_writes(browser, brand.key, "Bonjour")
+    url = f"/console/conversations/{inbound['conversation_id']}"
+    for action, data in (
+        ("assign", {"assignee": "bob", "team": "billing"}),
+        ("tags", {"add": "VIP"}),
+        ("priority", {"priority": "3"}),
+        ("resolve", {}),
+    ):
+        done = await browser.post(f"{url}/{action}", data={"csrf": token, **data})
+        assert done.status_code == 303, (action, done.text)
+    page = (await browser.get(url)).text
+    assert 'id="assignee">bob<' in page
+    assert "<strong>billing</strong>" in page
+    assert '<span class="tag">vip</span>' in page
+    assert "Priority: <strong>3</strong>" in page
+    assert 'id="status">resolved<' in page
+    twice = await browser.post(f"{url}/resolve", data={"csrf": token})
+    assert twice.status_code == 422  # refused, and said on the page
+    assert 'role="alert"' in twice.text
+    reopened = await browser.post(f"{url}/reopen", data={"csrf": token})
+    assert reopened.status_code == 303
+    assert 'id="status">open<' in (await browser.get(url)).text
+    too_high = await browser.post(f"{url}/priority", data={"csrf": token, "priority": "9"})
+    assert too_high.status_code == 422
+    assert "priority" in too_high.text
+
+
+async def test_an_email_shows_its_subject_and_attachments(
+    browser: httpx.AsyncClient, brand: BrandWithKey, sqlite_runtime: Runtime
+) -> None:
+    await sign_in(browser, brand.key)
+    received = await sqlite_runtime.handle(
+        cmd.ReceiveMessage(
+            provider="sandbox",
+            provider_message_id="mail-1",
+            channel=Channel.EMAIL,
+            sender="claire@example.com",
+            recipient="bonjour@maison-lumiere.example",
+            body="Voici la facture <b>en pièce jointe</b>.",
+            subject="Facture n° 42",
+            attachments=[
+                Attachment(
+                    filename="facture.pdf",
+                    content_type="application/pdf",
+                    size=1234,
+                    sha256="0" * 64,
+                )
+            ],
+            brand_id=brand.id,
+        )
+    )
+    page = await browser.get(f"/console/conversations/{received.conversation_id}")
+    assert "Subject: Facture n° 42" in page.text
+    assert "facture.pdf (application/pdf, 1234 B)" in page.text
+    assert "&lt;b&gt;en pièce jointe&lt;/b&gt;" in page.text
