@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from chainon.api import queue_stream as api_stream
 from chainon.api.deps import RuntimeDep, request_id
+from chainon.api.queue import claim_next
 from chainon.auth import hash_api_key, split_api_key
 from chainon.console import i18n
 from chainon.console.session import COOKIE, PRE_COOKIE, encode, new_session, same_token
@@ -29,16 +30,13 @@ from chainon.console.web import (
     templates,
 )
 from chainon.runtime import Runtime
-from chainon.unit_of_work import ConcurrencyExhausted
-from domain import commands as cmd
-from domain.errors import Conflict, TransitionRefused
+from domain.errors import Conflict, NotFound
 from projections import crm_profile as crm
 from projections.agent_queue import agents, waiting
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 LIMIT = 200
-MAX_TRIES = 50
 
 Team = Annotated[str | None, Query(max_length=128)]
 
@@ -233,41 +231,15 @@ async def next_for_me(
 ) -> Response:
     """The API's atomic claim (``POST /v1/queue/next``): each candidate is a
     ``ClaimConversation`` whose concurrency check lets one agent win it."""
-    store = runtime.views.store
-    brand = agent.brand
-    tried: set[str] = set()
-    while len(tried) < MAX_TRIES:
-        candidates = await runtime.call(
-            waiting,
-            store,
-            brand.id,
-            now=runtime.core.clock(),
-            team=team or None,
-            unassigned=True,
-            limit=len(tried) + 20,
+    try:
+        taken, _ = await claim_next(
+            runtime, agent.brand, agent.name, team or None, request_id(request)
         )
-        fresh = [c for c in candidates if c.conversation_id not in tried]
-        if not fresh:
-            break
-        for candidate in fresh:
-            tried.add(candidate.conversation_id)
-            command = cmd.ClaimConversation(
-                brand_id=brand.id,
-                conversation_id=UUID(candidate.conversation_id),
-                agent=agent.name,
-                within_capacity=True,
-                request_id=request_id(request),
-            )
-            try:
-                outcome = await runtime.handle(command)
-            except (TransitionRefused, ConcurrencyExhausted):
-                continue
-            except Conflict:  # at capacity: said on the queue page
-                return _back(request, "capacity")
-            if outcome.position is not None:
-                await runtime.caught_up(outcome.position, 5.0)
-            return _go(request, f"/console/conversations/{candidate.conversation_id}")
-    return _back(request, "nothing")
+    except NotFound:
+        return _back(request, "nothing")
+    except Conflict:  # at capacity: said on the queue page
+        return _back(request, "capacity")
+    return _go(request, f"/console/conversations/{taken.conversation_id}")
 
 
 def _go(request: Request, url: str) -> Response:

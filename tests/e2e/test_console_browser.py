@@ -58,10 +58,12 @@ class Console:
     url: str
     brand: BrandWithKey
     context: BrowserContext
+    errors: list[str]  # what the pages wrote to the browser's console
 
     async def page(self) -> Page:
         page = await self.context.new_page()
         page.set_default_timeout(10_000)
+        page.on("console", lambda message: self.errors.append(message.text))
         return page
 
     async def api(self) -> httpx.AsyncClient:
@@ -101,7 +103,10 @@ async def console(sqlite_runtime: Runtime, chromium: Browser) -> AsyncIterator[C
             base_url=served.url, locale="en-GB", viewport={"width": 1280, "height": 900}
         )
         try:
-            yield Console(served.url, brand, context)
+            shown = Console(served.url, brand, context, [])
+            yield shown
+            refused = [e for e in shown.errors if "Content Security Policy" in e]
+            assert refused == []  # the pages run nothing the policy forbids
         finally:
             await context.close()
 

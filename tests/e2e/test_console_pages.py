@@ -442,3 +442,18 @@ async def test_an_email_shows_its_subject_and_attachments(
     assert "Subject: Facture n° 42" in page.text
     assert "facture.pdf (application/pdf, 1234 B)" in page.text
     assert "&lt;b&gt;en pièce jointe&lt;/b&gt;" in page.text
+
+
+async def test_next_for_me_says_when_nothing_waits_or_the_agent_is_full(
+    browser: httpx.AsyncClient, brand: BrandWithKey
+) -> None:
+    token = await sign_in(browser, brand.key)
+    nothing = await browser.post("/console/next", data={"csrf": token}, follow_redirects=True)
+    assert "Nothing to take." in nothing.text
+    await consumer_writes(browser, brand.key, "Bonjour")
+    full = await browser.put(
+        "/v1/agents/alice", json={"capacity": 0}, headers={"Authorization": f"Bearer {brand.key}"}
+    )
+    assert full.status_code == 200, full.text
+    refused = await browser.post("/console/next", data={"csrf": token}, follow_redirects=True)
+    assert "You are at capacity: open conversations 0/0" in refused.text
