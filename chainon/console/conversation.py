@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from chainon.api.conversations import timeline_entries
 from chainon.api.deps import RuntimeDep, request_id
 from chainon.api.schemas import MessageOut, TimelineEntry
-from chainon.console.views import MessageView, message_view
+from chainon.console.views import MessageView, fingerprint, message_view
 from chainon.console.web import SECURITY_HEADERS, Agent, AgentDep, CheckedAgent, render
 from chainon.runtime import Runtime
 from domain import commands as cmd
@@ -110,6 +110,7 @@ async def _page(
         page=page,
         max_priority=MAX_PRIORITY,
         counted=count(agent.brand, page.conversation, page.channel, str(extra.get("body", ""))),
+        seen=fingerprint(page.messages),
         sandbox=_sandbox(runtime),
         **extra,
     )
@@ -130,11 +131,19 @@ async def conversation_page(
 
 @router.get("/{conversation_id}/timeline")
 async def timeline_fragment(
-    conversation_id: UUID, request: Request, agent: AgentDep, runtime: RuntimeDep
+    conversation_id: UUID,
+    request: Request,
+    agent: AgentDep,
+    runtime: RuntimeDep,
+    seen: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The messages again, for the page to poll: receipts and new replies show up."""
+    """The messages again, for the page to poll: receipts and new replies show up; 204
+    while they are what the page shows (``seen``)."""
     page = await runtime.call(load, runtime, agent.brand, conversation_id)
-    return render(request, "messages.html", lang=agent.lang, page=page)
+    now = fingerprint(page.messages)
+    if seen == now:
+        return Response(status_code=204, headers=SECURITY_HEADERS)
+    return render(request, "messages.html", lang=agent.lang, page=page, seen=now)
 
 
 @router.post("/{conversation_id}/count")

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from chainon.api.deps import RuntimeDep, request_id
 from chainon.api.sandbox import play_consumer
 from chainon.api.schemas import MessageOut, SandboxInboundIn
-from chainon.console.views import MessageView, message_view
+from chainon.console.views import MessageView, fingerprint, message_view
 from chainon.console.web import SECURITY_HEADERS, Agent, AgentDep, CheckedAgent, render
 from chainon.runtime import Runtime
 from chainon.settings import BusKind
@@ -111,6 +111,7 @@ async def phone_page(
         chosen=chosen,
         consumer=consumer,
         messages=messages,
+        seen=fingerprint(messages),
         error=error,
     )
 
@@ -122,14 +123,20 @@ async def phone_thread(
     runtime: RuntimeDep,
     brand_number: Number = "",
     consumer: Number = "",
+    seen: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
+    """The phone's messages, polled; 204 while they are what it shows (``seen``)."""
     if not sandbox_on(runtime):
         _not_here()
     chosen = _chosen(agent, brand_number)
     messages = await runtime.call(thread, runtime, agent, consumer) if chosen and consumer else []
+    now = fingerprint(messages)
+    if seen == now:
+        return Response(status_code=204, headers=SECURITY_HEADERS)
     return render(
         request,
         "phone_thread.html",
+        seen=now,
         lang=agent.lang,
         agent=agent,
         messages=messages,
