@@ -148,11 +148,13 @@ async def test_a_consumer_texts_the_agent_takes_it_answers_and_the_phone_gets_it
     phone = await console.page()
     await open_phone(phone, f"sms:{BRAND_SMS}")
 
+    await agent.evaluate("window.stayed = true")  # gone if the page were loaded again
     await text_as_consumer(phone, "Bonjour, où en est ma commande ?")
     written = time.monotonic()
     row = agent.locator("#queue-rows tr[data-conversation]").filter(has_text=CONSUMER)
     await expect(row).to_be_visible(timeout=2_000)  # live, without a reload
     assert time.monotonic() - written < 2.0
+    assert await agent.evaluate("window.stayed === true")
     await expect(row.locator("time.sla")).to_have_text(COUNTDOWN)  # console.js ticks
     await shot(agent, "console-queue.png")
 

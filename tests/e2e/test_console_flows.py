@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from chainon.console.session import COOKIE
 from chainon.runtime import Runtime
@@ -227,3 +229,26 @@ async def test_a_polled_timeline_is_sent_again_only_when_it_changed(
     changed = await browser.get(url, params={"seen": seen.group(1)})
     assert changed.status_code == 200
     assert "Vous êtes là ?" in changed.text
+
+
+async def test_a_breached_sla_is_said_in_words(
+    browser: httpx.AsyncClient,
+    brand: BrandWithKey,
+    sqlite_runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await sign_in(browser, brand.key)
+    inbound = await consumer_writes(browser, brand.key, "Bonjour")
+    queue = await browser.get("/console")
+    assert "is-breached" not in queue.text
+    core = sqlite_runtime.core
+    later = core.clock() + timedelta(hours=2)  # past the default first-response SLA
+    monkeypatch.setattr(core, "clock", lambda: later)
+    queue = await browser.get("/console")
+    row = re.search(
+        rf'<tr class="row is-breached" data-conversation="{inbound["conversation_id"]}">.*?</tr>',
+        queue.text,
+        re.DOTALL,
+    )
+    assert row, queue.text
+    assert '<strong class="breached">SLA breached</strong>' in row.group(0)
