@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from chainon.api.schemas import MessageOut
 from domain.rich_content import RichContent
+from projections.analytics import CURRENCY, DEFAULT_PRICES, country_of
 
 TICKS = {"queued": "○", "sent": "✓", "delivered": "✓✓", "read": "✓✓"}
 STEPS = ("queued", "sent", "delivered", "read")
@@ -44,6 +46,7 @@ class MessageView:
     m: MessageOut
     rich: RichView | None
     steps: list[str] = field(default_factory=list)  # the delivery steps reached, in order
+    cost: str | None = None  # an outbound message's price, as the analytics count it
 
     @property
     def tick(self) -> str:
@@ -73,7 +76,18 @@ def message_view(m: MessageOut) -> MessageView:
     if m.read_at is not None:
         reached.add("read")
     steps = [s for s in STEPS if s in reached]
-    return MessageView(m, rich_view(m.rich), steps)
+    return MessageView(m, rich_view(m.rich), steps, None if m.direction == "inbound" else cost(m))
+
+
+def cost(m: MessageOut) -> str | None:
+    """The analytics' price (``projections.analytics.DEFAULT_PRICES``) of its segments."""
+    channel = m.channel.value
+    price = DEFAULT_PRICES.get(
+        (channel, country_of(m.recipient)), DEFAULT_PRICES.get((channel, ""))
+    )
+    if price is None or m.status in ("blocked", "deferred"):
+        return None
+    return f"{(price * Decimal(m.segments)).normalize():f} {CURRENCY}"
 
 
 def fingerprint(messages: list[MessageView]) -> str:

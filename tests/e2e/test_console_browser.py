@@ -175,7 +175,7 @@ async def test_a_consumer_texts_the_agent_takes_it_answers_and_the_phone_gets_it
     sent = agent.locator(".msg.out").filter(has_text=answer)
     await expect(sent).to_have_attribute("data-status", "delivered", timeout=8_000)
     await expect(sent.locator(".ticks")).to_contain_text("delivered")
-    await expect(sent.locator(".cost")).to_contain_text("1 segments")
+    await expect(sent.locator(".cost")).to_have_text("1 segments · ucs2 · 0.045 EUR")
     await shot(agent, "console-conversation.png")
 
 
