@@ -86,7 +86,10 @@ def _channel(runtime: Runtime, brand: Brand, conversation: Conversation) -> Chan
 def load(runtime: Runtime, brand: Brand, conversation_id: UUID) -> Page:
     core = runtime.core
     conversation = core.conversation_of(brand.id, conversation_id)
-    messages = [message_view(MessageOut.of(m)) for m in conversation.messages.values()]
+    messages = [
+        message_view(MessageOut.of(m), m.hold.release_at if m.hold is not None else None)
+        for m in conversation.messages.values()
+    ]
     return Page(
         conversation=conversation,
         messages=messages,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -47,6 +48,7 @@ class MessageView:
     rich: RichView | None
     steps: list[str] = field(default_factory=list)  # the delivery steps reached, in order
     cost: str | None = None  # an outbound message's price, as the analytics count it
+    release_at: str | None = None  # a deferred message's release, in UTC
 
     @property
     def tick(self) -> str:
@@ -71,12 +73,14 @@ def rich_view(rich: dict[str, Any] | None) -> RichView | None:
     return RichView(content.text, cards, _chips(content.suggestions))
 
 
-def message_view(m: MessageOut) -> MessageView:
+def message_view(m: MessageOut, release_at: datetime | None = None) -> MessageView:
     reached = {change.status for change in m.history} | {m.status}
     if m.read_at is not None:
         reached.add("read")
     steps = [s for s in STEPS if s in reached]
-    return MessageView(m, rich_view(m.rich), steps, None if m.direction == "inbound" else cost(m))
+    price = None if m.direction == "inbound" else cost(m)
+    release = release_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if release_at else None
+    return MessageView(m, rich_view(m.rich), steps, price, release)
 
 
 def cost(m: MessageOut) -> str | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from chainon.runtime import Runtime
 from domain import commands as cmd
 from domain.attachments import Attachment
 from domain.channels import Channel
+from domain.consent import Purpose
 from tests.conftest import BRAND_SMS, BrandWithKey
 from tests.e2e.console_client import CONSUMER, consumer_writes, sign_in
 from tests.serving import serving
@@ -252,3 +254,35 @@ async def test_a_breached_sla_is_said_in_words(
     )
     assert row, queue.text
     assert '<strong class="breached">SLA breached</strong>' in row.group(0)
+
+
+async def test_a_deferred_promotion_says_until_when(
+    browser: httpx.AsyncClient,
+    brand: BrandWithKey,
+    sqlite_runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    saturday_night = datetime(2026, 12, 5, 21, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    monkeypatch.setattr(sqlite_runtime.core, "clock", lambda: saturday_night)  # quiet hours
+    await sign_in(browser, brand.key)
+    welcome = await sqlite_runtime.handle(
+        cmd.SendMessage(brand_id=brand.id, to=CONSUMER, body="Bienvenue")
+    )
+    assert welcome.contact_id is not None
+    await sqlite_runtime.handle(
+        cmd.GrantConsent(
+            brand_id=brand.id, contact_id=welcome.contact_id, purpose=Purpose.MARKETING
+        )
+    )
+    promotion = await sqlite_runtime.handle(
+        cmd.SendMessage(
+            brand_id=brand.id,
+            to=CONSUMER,
+            body="Soldes ce week-end ! STOP au 0939000001",
+            purpose=Purpose.MARKETING,
+        )
+    )
+    assert promotion.status is not None
+    assert promotion.status.value == "deferred"
+    page = await browser.get(f"/console/conversations/{promotion.conversation_id}")
+    assert "Deferred until 2026-12-07 07:00 UTC" in page.text  # Monday 08:00 in Paris
