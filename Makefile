@@ -37,11 +37,19 @@ format: install
 
 test: install lint  ## Everything: lint, unit, integration (real PostgreSQL), end to end
 	bash infra/postgres/pg.sh install
+	bash infra/chromium/chromium.sh install
 	bash infra/kafka/kafka.sh build
 	@test -d devtools/smsc/node_modules/smpp || npm ci --prefix devtools/smsc --no-audit --no-fund
 	@test -d devtools/asyncapi/node_modules/@asyncapi/specs || npm ci --prefix devtools/asyncapi --no-audit --no-fund
 	bash infra/deploy/tools.sh install
 	$(BIN)/pytest
+
+screenshots: install  ## Regenerate docs/screenshots (the console and the phone, in Chromium)
+	bash infra/chromium/chromium.sh install
+	$(BIN)/pytest tests/e2e/test_console_browser.py -q
+	mkdir -p docs/screenshots
+	cp var/screenshots/console-queue.png var/screenshots/console-conversation.png \
+		var/screenshots/phone.png docs/screenshots/
 
 test-fast: install  ## The unit tests alone
 	$(BIN)/pytest tests/unit -q
@@ -55,7 +63,7 @@ bench: install  ## Benchmarks beside this machine's raw limits (issue 8); JSON i
 bench-quick:  ## The same with smaller counts, in under five minutes
 	$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick screenshots
 
 # Where the targets below keep their servers' data (var/ unless CHAINON_DATA_DIR says):
 # `make dist-up CHAINON_DATA_DIR=/srv/chainon`, or CHAINON_DATA_DIR in the environment.

@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     # revoked through this process is refused at once; through another, within this.
     api_key_cache_seconds: float = Field(default=5.0, ge=0)
     demo_brand: bool = True  # `chainon serve` creates the demo brand when missing
+    # Signs the agent console's session cookies. Empty: a random one is made once and kept
+    # in <data_dir>/console.secret (set it when several API processes serve the console).
+    console_secret: SecretStr = SecretStr("")
+    # How long a console sign-in lasts (seconds).
+    console_session_seconds: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600)
     # Email (off while email_reply_domain is empty): the relay we send through, and the
     # SMTP server we receive on for the brands' addresses and our reply domain.
     email_relay_host: str = "127.0.0.1"

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from chainon import __version__
+from chainon import __version__, console
 from chainon.api import (
     analytics,
     batch,
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)
+    console.install(app)
     app.add_middleware(
         RequestContext,
         max_body_bytes=settings.max_request_bytes,

@@ -25,11 +25,11 @@ from chainon.api.schemas import Accepted, Strict
 from chainon.runtime import Runtime
 from chainon.unit_of_work import ConcurrencyExhausted
 from domain import commands as cmd
-from domain.brand import MAX_AGENT_CAPACITY, MAX_FIRST_RESPONSE_MINUTES
+from domain.brand import MAX_AGENT_CAPACITY, MAX_FIRST_RESPONSE_MINUTES, Brand
 from domain.conversation import MAX_PRIORITY
 from domain.errors import Conflict, NotFound, TransitionRefused
 from domain.plain_text import PlainText
-from projections.agent_queue import agents, waiting
+from projections.agent_queue import QueueItem, agents, waiting
 
 router = APIRouter(prefix="/v1", tags=["queue"])
 router.include_router(queue_stream.router)
@@ -149,9 +149,18 @@ async def take_next(
     body: NextIn, brand: BrandDep, runtime: RuntimeDep, request: Request
 ) -> ClaimedOut:
     """Gives the agent the first unassigned waiting conversation, if under capacity."""
+    taken, position = await claim_next(runtime, brand, body.agent, body.team, request_id(request))
+    return ClaimedOut(conversation=item_out(taken), position=position)
+
+
+async def claim_next(
+    runtime: Runtime, brand: Brand, agent: str, team: str | None, request_id: str | None
+) -> tuple[QueueItem, int | None]:
+    """The claim behind "next for me", for the API and the console alike: the conversation
+    taken and the claim's write position (the views have caught up with it)."""
     store = runtime.views.store
     # A quick answer from the read model; the rule itself is decided with each claim.
-    (load,) = await runtime.call(agents, store, brand.id, only=body.agent)
+    (load,) = await runtime.call(agents, store, brand.id, only=agent)
     if load.at_capacity:
         raise Conflict(f"agent at capacity ({load.open}/{load.capacity})", field="agent")
     tried: set[str] = set()
@@ -161,21 +170,21 @@ async def take_next(
             store,
             brand.id,
             now=runtime.core.clock(),
-            team=body.team,
+            team=team,
             unassigned=True,
             limit=len(tried) + CANDIDATES,
         )
         fresh = [c for c in candidates if c.conversation_id not in tried]
         if not fresh:
-            raise NotFound("nothing waiting" + (f" for team {body.team}" if body.team else ""))
+            raise NotFound("nothing waiting" + (f" for team {team}" if team else ""))
         for candidate in fresh:
             tried.add(candidate.conversation_id)
             command = cmd.ClaimConversation(
                 brand_id=brand.id,
                 conversation_id=UUID(candidate.conversation_id),
-                agent=body.agent,
+                agent=agent,
                 within_capacity=True,
-                request_id=request_id(request),
+                request_id=request_id,
             )
             try:
                 outcome = await runtime.handle(command)
@@ -183,8 +192,7 @@ async def take_next(
                 continue  # another agent was first: the next one
             if outcome.position is not None:
                 await caught_up(runtime, outcome.position)
-            taken = replace(candidate, agent=body.agent)
-            return ClaimedOut(conversation=item_out(taken), position=outcome.position)
+            return replace(candidate, agent=agent), outcome.position
     raise ConcurrencyExhausted("the queue is moving too fast; try again")
 
 

@@ -94,17 +94,22 @@ async def stream_queue(
 ) -> StreamingResponse:
     """``queue.snapshot`` (the waiting list) on connect, then ``queue.changed`` with every
     row that changed, waiting or not (``waiting: false`` means: take it off the list)."""
-    resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    resume = resume_from(last_event_id)
     return StreamingResponse(
-        _events(request, runtime, brand.id, resume),
+        events(request, runtime, brand.id, resume),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(
+def resume_from(last_event_id: str | None) -> int | None:
+    return int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+
+
+async def events(
     request: Request, runtime: Runtime, brand_id: UUID, resume: int | None
 ) -> AsyncIterator[str]:
+    """The stream's frames (the console's stream renders its rows on each of them)."""
     views, clock = runtime.views, runtime.core.clock
     loop = asyncio.get_running_loop()
     cursor = resume

@@ -9,8 +9,10 @@ from adapters.channels.sandbox import SandboxOutcome
 from chainon.api.answers import accepted
 from chainon.api.deps import BrandDep, RuntimeDep, request_id
 from chainon.api.schemas import Accepted, SandboxInboundIn, Strict
+from chainon.runtime import Runtime
 from domain import commands as cmd
 from domain.addresses import parse_address
+from domain.brand import Brand
 from domain.channels import Channel
 from domain.errors import InvalidInput
 from domain.routing import sender_address
@@ -45,12 +47,26 @@ async def inject_inbound(
     worker. The answer waits (up to 5 s) for the core to record it. Repeating a
     ``provider_message_id`` is what a provider's retry looks like: it is recorded once.
     The id is the brand's own: another brand choosing the same one sends its own message.
+    With ``postback_data``, the consumer tapped an RCS suggestion that carried it.
     """
+    outcome = await play_consumer(runtime, brand, body, request_id(request))
+    if outcome is None:
+        return Accepted(status="accepted", changed=True)  # on the bus; not recorded yet
+    return accepted(outcome, response, status="received")
+
+
+async def play_consumer(
+    runtime: Runtime, brand: Brand, body: SandboxInboundIn, request_id: str | None
+) -> cmd.Outcome | None:
+    """The sandbox's inbound path, for the API and the phone simulator alike: the
+    recorded outcome, or None while it is on the bus and not recorded yet."""
     region = runtime.settings.default_region
     if sender_address(body.channel, body.to, region) not in brand.senders.get(body.channel, []):
         raise InvalidInput(
             f"{body.to} is not a {body.channel.value} address of this brand", field="to"
         )
+    if body.postback_data is not None and body.channel is not Channel.RCS:
+        raise InvalidInput("a suggestion is tapped on RCS only", field="postback_data")
     provider = runtime.provider
     message = cmd.ReceiveMessage(
         provider=provider.name,
@@ -59,7 +75,8 @@ async def inject_inbound(
         sender=body.sender,
         recipient=body.to,
         body=body.body,
-        request_id=request_id(request),
+        postback_data=body.postback_data,
+        request_id=request_id,
         brand_id=brand.id,
     )
     core = runtime.core
@@ -69,14 +86,13 @@ async def inject_inbound(
     await runtime.publisher.inbound(message)
     outcome = before or await runtime.recorded(message, WAIT_SECONDS)
     if outcome is None:
-        return Accepted(status="accepted", changed=True)  # on the bus; not recorded yet
+        return None
     if outcome.refused:
         raise InvalidInput(outcome.refused, field="from")
     head = await runtime.call(core.recorder.max_notification_id)
-    outcome = outcome.model_copy(
+    return outcome.model_copy(
         update={"duplicate": before is not None, "changed": before is None, "position": head}
     )
-    return accepted(outcome, response, status="received")
 
 
 @router.put("/outcomes/{address}", status_code=204)

@@ -67,6 +67,9 @@ class SandboxInboundIn(Strict):
     body: Body
     channel: Channel = Channel.SMS
     provider_message_id: Annotated[PlainText, Field(min_length=1, max_length=256)] | None = None
+    postback_data: Annotated[str, Field(min_length=1, max_length=2048)] | None = Field(
+        None, description="RCS: the consumer tapped a suggestion that carried this postback."
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

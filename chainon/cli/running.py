@@ -73,6 +73,7 @@ def serve(
     out = console()
     if demo is not None:
         _show_demo(out, demo)
+    out.print(Text(f"Agent console: http://{settings.host}:{settings.port}/console", style="bold"))
     out.print(Text(f"API docs: http://{settings.host}:{settings.port}/docs", style="bold"))
     # The app factory reads its settings from the environment: give it the ones used here.
     os.environ["CHAINON_DATA_DIR"] = str(settings.data_dir)

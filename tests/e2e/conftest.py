@@ -1,5 +1,5 @@
 """The API in process: a registered brand, and an HTTP client holding its key; the
-``chainon`` command on a fresh embedded store."""
+``chainon`` command on a fresh embedded store; a cookie-keeping client for the console."""
 
 from __future__ import annotations
 
@@ -85,3 +85,13 @@ def refused(result: Result, code: int = 1) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+@pytest.fixture
+async def browser(sqlite_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that keeps cookies, on https (the session cookie is Secure)."""
+    app = create_app(runtime=sqlite_runtime)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://chainon.test"
+    ) as client:
+        yield client

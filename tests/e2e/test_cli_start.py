@@ -212,6 +212,10 @@ def test_serve_issues_the_demo_key_once_and_keeps_it_readable_by_its_owner_only(
         f"http://127.0.0.1:{port}/v1/conversations", headers={"Authorization": f"Bearer {key}"}
     )
     assert answered.status_code == 200, answered.text
+    assert f"Agent console: http://127.0.0.1:{port}/console" in printed
+    sign_in = httpx.get(f"http://127.0.0.1:{port}/console/sign-in")
+    assert sign_in.status_code == 200
+    assert "Brand API key" in sign_in.text
 
     # A second server on the busy port: one line naming the address, and no key issued.
     busy = subprocess.run(

@@ -134,3 +134,19 @@ def test_the_wheel_ships_neither_the_tests_nor_the_benchmark(
     moved = run([str(installed / "chainon"), "bench"], cwd=tmp_path, env=user_env, timeout=60)
     assert moved.returncode == 2
     assert "python -m bench" in moved.stderr
+
+
+def test_the_wheel_ships_the_consoles_templates_and_vendored_scripts(
+    installed: Path, tmp_path: Path, user_env: dict[str, str]
+) -> None:
+    script = (
+        "from pathlib import Path\n"
+        "import chainon.console\n"
+        "here = Path(chainon.console.__file__).parent\n"
+        "for name in ('templates/queue.html', 'static/console.js', 'static/vendor/htmx.min.js',\n"
+        "             'static/vendor/htmx.LICENSE', 'static/vendor/htmx-ext-sse.min.js'):\n"
+        "    print(name, (here / name).is_file())\n"
+    )
+    found = run([str(installed / "python"), "-c", script], cwd=tmp_path, env=user_env, timeout=60)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert found.stdout.split()[1::2] == ["True"] * 5, found.stdout

@@ -1,0 +1,286 @@
+"""One conversation: its timeline, the contact's profile, what an agent does, the reply.
+
+The reply box's counter is served from here, by the code that will segment the message
+(``domain.message_body.prepare_body`` on the channel ``reply_channel`` picks): the count
+the agent sees is the count the message goes with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from chainon.api.conversations import timeline_entries
+from chainon.api.deps import RuntimeDep, request_id
+from chainon.api.schemas import MessageOut, TimelineEntry
+from chainon.console.views import MessageView, fingerprint, message_view
+from chainon.console.web import SECURITY_HEADERS, Agent, AgentDep, CheckedAgent, render
+from chainon.runtime import Runtime
+from domain import commands as cmd
+from domain.brand import Brand
+from domain.channel_choice import reply_channel
+from domain.channels import Channel
+from domain.conversation import MAX_PRIORITY, Conversation
+from domain.errors import DomainError, InvalidInput
+from domain.message_body import prepare_body
+from domain.sms_encoding import plan_segments, smart_encode_if_cheaper
+from projections import crm_profile as crm
+
+router = APIRouter(prefix="/console/conversations", include_in_schema=False)
+
+Short = Annotated[str, Form(max_length=128)]
+
+
+@dataclass(frozen=True)
+class Count:
+    """What the reply box shows under the text."""
+
+    characters: int
+    channel: Channel | None
+    encoding: str | None
+    segments: int
+    replaced: tuple[str, ...]
+    error: str | None
+
+
+def count(brand: Brand, conversation: Conversation, channel: Channel | None, text: str) -> Count:
+    if channel is None:
+        return Count(len(text), None, None, 0, (), "no channel of the brand reaches this contact")
+    error = None
+    try:
+        prepare_body(text, channel, smart_encoding=brand.smart_encoding)
+    except InvalidInput as refused:
+        error = None if not text.strip() else refused.detail
+    if channel is not Channel.SMS:
+        return Count(len(text), channel, None, 1 if text else 0, (), error)
+    sent, replaced = smart_encode_if_cheaper(text) if brand.smart_encoding else (text, ())
+    plan = plan_segments(sent)
+    return Count(
+        len(text), channel, plan.encoding.value, plan.count if text else 0, replaced, error
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    conversation: Conversation
+    messages: list[MessageView]
+    timeline: list[TimelineEntry]
+    profile: crm.Profile | None
+    channel: Channel | None
+
+
+def _channel(runtime: Runtime, brand: Brand, conversation: Conversation) -> Channel | None:
+    contact = runtime.core.contact_of(brand.id, conversation.contact_id)
+    try:
+        return reply_channel(brand, contact, conversation)
+    except InvalidInput:
+        return None
+
+
+def load(runtime: Runtime, brand: Brand, conversation_id: UUID) -> Page:
+    core = runtime.core
+    conversation = core.conversation_of(brand.id, conversation_id)
+    messages = [
+        message_view(MessageOut.of(m), m.hold.release_at if m.hold is not None else None)
+        for m in conversation.messages.values()
+    ]
+    return Page(
+        conversation=conversation,
+        messages=messages,
+        timeline=timeline_entries(core, conversation_id),
+        profile=crm.profile(runtime.views.store, brand.id, conversation.contact_id),
+        channel=_channel(runtime, brand, conversation),
+    )
+
+
+async def _page(
+    request: Request, runtime: Runtime, agent: Agent, conversation_id: UUID, **extra: object
+) -> Response:
+    page = await runtime.call(load, runtime, agent.brand, conversation_id)
+    status = 422 if extra.get("error") else 200
+    return render(
+        request,
+        "conversation.html",
+        status,
+        lang=agent.lang,
+        agent=agent,
+        page=page,
+        max_priority=MAX_PRIORITY,
+        counted=count(agent.brand, page.conversation, page.channel, str(extra.get("body", ""))),
+        seen=fingerprint(page.messages),
+        sandbox=_sandbox(runtime),
+        **extra,
+    )
+
+
+def _sandbox(runtime: Runtime) -> bool:
+    from chainon.console.phone import sandbox_on
+
+    return sandbox_on(runtime)
+
+
+@router.get("/{conversation_id}")
+async def conversation_page(
+    conversation_id: UUID, request: Request, agent: AgentDep, runtime: RuntimeDep
+) -> Response:
+    return await _page(request, runtime, agent, conversation_id)
+
+
+@router.get("/{conversation_id}/timeline")
+async def timeline_fragment(
+    conversation_id: UUID,
+    request: Request,
+    agent: AgentDep,
+    runtime: RuntimeDep,
+    seen: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The messages again, for the page to poll: receipts and new replies show up; 204
+    while they are what the page shows (``seen``)."""
+    page = await runtime.call(load, runtime, agent.brand, conversation_id)
+    now = fingerprint(page.messages)
+    if seen == now:
+        return Response(status_code=204, headers=SECURITY_HEADERS)
+    return render(request, "messages.html", lang=agent.lang, page=page, seen=now)
+
+
+@router.post("/{conversation_id}/count")
+async def reply_count(
+    conversation_id: UUID,
+    request: Request,
+    agent: CheckedAgent,
+    runtime: RuntimeDep,
+    body: Annotated[str, Form(max_length=200_000)] = "",
+) -> Response:
+    def counted() -> Count:
+        conversation = runtime.core.conversation_of(agent.brand.id, conversation_id)
+        return count(agent.brand, conversation, _channel(runtime, agent.brand, conversation), body)
+
+    return render(request, "counter.html", lang=agent.lang, counted=await runtime.call(counted))
+
+
+async def _act(
+    request: Request,
+    runtime: Runtime,
+    agent: Agent,
+    conversation_id: UUID,
+    make: Callable[[], cmd.Command],
+    body: str = "",
+) -> Response:
+    """Runs the command; a refusal is shown on the page, next to the form, as a 422."""
+    try:
+        outcome = await runtime.handle(make())
+    except (DomainError, ValidationError) as refused:
+        detail = refused.detail if isinstance(refused, DomainError) else _first(refused)
+        return await _page(request, runtime, agent, conversation_id, error=detail, body=body)
+    if outcome.position is not None:
+        await runtime.caught_up(outcome.position, 5.0)
+    url = f"/console/conversations/{conversation_id}"
+    return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+
+
+def _first(error: ValidationError) -> str:
+    line = error.errors()[0]
+    return f"{'.'.join(str(p) for p in line['loc'])}: {line['msg']}"
+
+
+@router.post("/{conversation_id}/reply")
+async def reply(
+    conversation_id: UUID,
+    request: Request,
+    agent: CheckedAgent,
+    runtime: RuntimeDep,
+    body: Annotated[str, Form(max_length=200_000)],
+) -> Response:
+    def make() -> cmd.Command:
+        return cmd.Reply(
+            brand_id=agent.brand.id,
+            conversation_id=conversation_id,
+            body=body,
+            request_id=request_id(request),
+        )
+
+    return await _act(request, runtime, agent, conversation_id, make, body)
+
+
+@router.post("/{conversation_id}/assign")
+async def assign(
+    conversation_id: UUID,
+    request: Request,
+    agent: CheckedAgent,
+    runtime: RuntimeDep,
+    assignee: Short = "",
+    team: Short = "",
+) -> Response:
+    def make() -> cmd.Command:
+        return cmd.AssignConversation(
+            brand_id=agent.brand.id,
+            conversation_id=conversation_id,
+            agent=assignee.strip() or None,
+            team=team.strip() or None,
+        )
+
+    return await _act(request, runtime, agent, conversation_id, make)
+
+
+@router.post("/{conversation_id}/tags")
+async def tag(
+    conversation_id: UUID,
+    request: Request,
+    agent: CheckedAgent,
+    runtime: RuntimeDep,
+    add: Annotated[str, Form(min_length=1, max_length=64)],
+) -> Response:
+    def make() -> cmd.Command:
+        return cmd.TagConversation(
+            brand_id=agent.brand.id, conversation_id=conversation_id, add=[add], remove=[]
+        )
+
+    return await _act(request, runtime, agent, conversation_id, make)
+
+
+@router.post("/{conversation_id}/priority")
+async def prioritize(
+    conversation_id: UUID,
+    request: Request,
+    agent: CheckedAgent,
+    runtime: RuntimeDep,
+    priority: Annotated[int, Form(ge=0, le=MAX_PRIORITY)],
+) -> Response:
+    def make() -> cmd.Command:
+        return cmd.PrioritizeConversation(
+            brand_id=agent.brand.id, conversation_id=conversation_id, priority=priority
+        )
+
+    return await _act(request, runtime, agent, conversation_id, make)
+
+
+@router.post("/{conversation_id}/resolve")
+async def resolve(
+    conversation_id: UUID, request: Request, agent: CheckedAgent, runtime: RuntimeDep
+) -> Response:
+    def make() -> cmd.Command:
+        return cmd.ResolveConversation(
+            brand_id=agent.brand.id, conversation_id=conversation_id, by=agent.name
+        )
+
+    return await _act(request, runtime, agent, conversation_id, make)
+
+
+@router.post("/{conversation_id}/reopen")
+async def reopen(
+    conversation_id: UUID, request: Request, agent: CheckedAgent, runtime: RuntimeDep
+) -> Response:
+    def make() -> cmd.Command:
+        return cmd.ReopenConversation(
+            brand_id=agent.brand.id,
+            conversation_id=conversation_id,
+            reason=f"reopened by {agent.name}",
+        )
+
+    return await _act(request, runtime, agent, conversation_id, make)
