@@ -207,7 +207,7 @@ async def test_the_counter_and_the_sent_reply_agree(
         f"/v1/conversations/{conversation}",
         headers={"Authorization": f"Bearer {smart_brand.key}"},
     )
-    message = record.json()["messages"][-1]
+    message = record.json()["messages"][0]  # newest first
     assert (shown["encoding"], int(shown["segments"]), shown["channel"]) == (
         message["encoding"],
         message["segments"],
