@@ -14,6 +14,7 @@ from uuid import NAMESPACE_URL, uuid5
 from eventsourcing.domain import Aggregate
 from pydantic import ConfigDict, create_model
 
+from domain.bot import Bot
 from domain.brand import Brand
 from domain.consent import Consent
 from domain.contact import Contact
@@ -22,7 +23,14 @@ from domain.public_events import HIDDEN_FIELDS, is_public
 from domain.refusal import RefusedInbound
 
 # Every aggregate some of whose events leave the core (domain.public_events.PUBLIC*).
-AGGREGATES: tuple[type[Aggregate], ...] = (Conversation, Contact, RefusedInbound, Brand, Consent)
+AGGREGATES: tuple[type[Aggregate], ...] = (
+    Conversation,
+    Contact,
+    RefusedInbound,
+    Brand,
+    Consent,
+    Bot,
+)
 EXAMPLE_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 # What an example shows for a field of these names, rather than a placeholder.
 SAMPLES: dict[str, object] = {

@@ -63,6 +63,7 @@ Inbound = Annotated[
     | cmd.RecordRevocation
     | cmd.EnforceFallbackDeadline
     | cmd.EnforceReceiptDeadline
+    | cmd.ExpireDialogue
     | cmd.ReleaseDeferredMessage,
     Field(discriminator="type"),
 ]
@@ -82,7 +83,8 @@ BrandCommand = Annotated[
     | cmd.ConfigureFallback
     | cmd.ConfigureOptOutMention
     | cmd.GrantConsent
-    | cmd.RevokeConsent,
+    | cmd.RevokeConsent
+    | cmd.StartFlow,
     Field(discriminator="type"),
 ]
 INBOUND: TypeAdapter[Any] = TypeAdapter(Inbound)

@@ -16,14 +16,18 @@ from chainon.api.schemas import (
     ConversationOut,
     ConversationPage,
     ConversationSummaryOut,
+    FlowIn,
+    HandoffOut,
     ReopenIn,
     ResolveIn,
     TagsIn,
     TimelineEntry,
 )
 from chainon.core import Core
+from chainon.flows import conversation_events
 from domain import commands as cmd
-from domain.conversation import Conversation
+from domain import ids
+from domain.bot import Bot
 from domain.plain_text import PlainText
 from projections.conversation_list import ConversationFilter, search
 
@@ -34,16 +38,22 @@ MAX_WAIT_SECONDS = 5.0
 
 
 def timeline_entries(core: Core, conversation_id: UUID) -> list[TimelineEntry]:
-    """Every recorded fact about the conversation, in the order it was recorded."""
+    """Every recorded fact about the conversation, its bot's dialogues included, in the
+    order it was recorded."""
     entries = []
-    for event in core.events.get(conversation_id):
-        assert isinstance(event, Conversation.Event)
+    for event in conversation_events(core, conversation_id):
         detail: dict[str, Any] = {
             k: v for k, v in event.__dict__.items() if k not in _HIDDEN and v is not None
         }
         name = type(event).__qualname__.split(".")[-1]
         entries.append(TimelineEntry(at=event.timestamp, event=name, detail=detail))
     return entries
+
+
+def handoff_of(core: Core, conversation_id: UUID) -> HandoffOut | None:
+    bot = core.find(Bot, ids.bot_id(conversation_id))
+    last = bot.handoff if bot is not None else None
+    return None if last is None else HandoffOut(**last)
 
 
 @router.get("", response_model=ConversationPage)
@@ -112,8 +122,25 @@ async def get_conversation(
     core = runtime.core
     conversation = await runtime.call(core.conversation_of, brand.id, conversation_id)
     return ConversationOut.of(
-        conversation, await runtime.call(timeline_entries, core, conversation_id)
+        conversation,
+        await runtime.call(timeline_entries, core, conversation_id),
+        await runtime.call(handoff_of, core, conversation_id),
     )
+
+
+@router.post("/{conversation_id}/flow")
+async def start_flow(
+    conversation_id: UUID,
+    body: FlowIn,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
+) -> Accepted:
+    """Starts the latest published version of a flow: its first question is queued.
+    404 for an unknown flow; 409 when a dialogue already waits for an answer here."""
+    command = cmd.StartFlow(brand_id=brand.id, conversation_id=conversation_id, flow=body.flow)
+    return await act(runtime, brand, idempotency, "flow", command, response)
 
 
 @router.post("/{conversation_id}/assignment")

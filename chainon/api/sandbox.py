@@ -51,6 +51,8 @@ async def inject_inbound(
         raise InvalidInput(
             f"{body.to} is not a {body.channel.value} address of this brand", field="to"
         )
+    if body.postback_data is not None and body.channel is not Channel.RCS:
+        raise InvalidInput("only an RCS suggested reply carries a postback", field="postback_data")
     provider = runtime.provider
     message = cmd.ReceiveMessage(
         provider=provider.name,
@@ -59,6 +61,7 @@ async def inject_inbound(
         sender=body.sender,
         recipient=body.to,
         body=body.body,
+        postback_data=body.postback_data,
         request_id=request_id(request),
         brand_id=brand.id,
     )

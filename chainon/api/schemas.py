@@ -52,6 +52,10 @@ class ResolveIn(Strict):
     by: Annotated[PlainText, Field(min_length=1, max_length=128)] = "api"
 
 
+class FlowIn(Strict):
+    flow: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
+
+
 class ReopenIn(Strict):
     reason: Annotated[PlainText, Field(min_length=1, max_length=256)] = "reopened by an agent"
 
@@ -66,6 +70,8 @@ class SandboxInboundIn(Strict):
     body: Body
     channel: Channel = Channel.SMS
     provider_message_id: Annotated[PlainText, Field(min_length=1, max_length=256)] | None = None
+    # An RCS suggested reply tapped: what the suggestion carried back (RCS only).
+    postback_data: Annotated[PlainText, Field(min_length=1, max_length=2048)] | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -191,6 +197,18 @@ class FallbackOut(BaseModel):
         )
 
 
+class HandoffOut(BaseModel):
+    """What a bot handed a person: the flow, the team and priority, and its summary."""
+
+    flow: str
+    team: str
+    priority: str
+    reason: str
+    summary: str
+    answers: dict[str, str]
+    at: datetime
+
+
 class TimelineEntry(BaseModel):
     at: datetime
     event: str
@@ -209,9 +227,12 @@ class ConversationOut(BaseModel):
     last_activity_at: datetime
     messages: list[MessageOut]
     timeline: list[TimelineEntry]
+    handoff: HandoffOut | None = None  # the bot's last hand-off, with what it collected
 
     @classmethod
-    def of(cls, c: Conversation, timeline: list[TimelineEntry]) -> ConversationOut:
+    def of(
+        cls, c: Conversation, timeline: list[TimelineEntry], handoff: HandoffOut | None = None
+    ) -> ConversationOut:
         return cls(
             id=c.id,
             contact_id=c.contact_id,
@@ -224,6 +245,7 @@ class ConversationOut(BaseModel):
             last_activity_at=c.last_activity_at,
             messages=[MessageOut.of(m) for m in c.messages.values()],
             timeline=timeline,
+            handoff=handoff,
         )
 
 

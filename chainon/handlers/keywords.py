@@ -12,6 +12,7 @@ documented default) and flags the conversation for a person, with no confirmatio
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -43,8 +44,7 @@ def act_on_words(
 ) -> list[Aggregate]:
     """The ledger (when it changed) for the caller to save; the conversation records the
     reading and, where one is due, the confirmation."""
-    # An email's reply acts by its first line: the rest is often the quoted history.
-    text = body.strip().splitlines()[0] if channel is Channel.EMAIL and body.strip() else body
+    text = words_of(channel, body)
     keyword = DEFAULT_BOOK.keyword_of(text)
 
     def evidence(rule: str, source: EvidenceSource, uncertain: bool = False) -> Evidence:
@@ -94,6 +94,22 @@ def act_on_words(
     if certain and revoked:  # a repeated STOP changes nothing, and is not confirmed again
         reply(request)
     return [ledger] if revoked else []
+
+
+def words_of(channel: Channel, body: str) -> str:
+    """What a message says to consent handling: an email's reply acts by its first line
+    (the rest is often the quoted history)."""
+    return body.strip().splitlines()[0] if channel is Channel.EMAIL and body.strip() else body
+
+
+def reading(channel: Channel, body: str) -> Literal["keyword", "opt_out"] | None:
+    """What consent handling makes of these words, for what runs after it (a bot): a
+    certain opt-out, another keyword it answers (HELP, START), or nothing."""
+    text = words_of(channel, body)
+    keyword = DEFAULT_BOOK.keyword_of(text)
+    if keyword is not None and keyword.action in (KeywordAction.HELP, KeywordAction.OPT_IN):
+        return "keyword"
+    return "opt_out" if detect(text).outcome is IntentOutcome.OPT_OUT else None
 
 
 def _revoke(
