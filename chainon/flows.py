@@ -15,11 +15,19 @@ from domain.flow_library import FlowLibrary, PublishedFlow
 
 
 def conversation_events(core: Core, conversation_id: UUID) -> list[Any]:
-    """The conversation's events and its bot's, by time (the conversation's first when
-    both were recorded at once: the message, then what the bot made of it)."""
-    own = list(core.events.get(conversation_id))
-    bot = [e for e in core.events.get(ids.bot_id(conversation_id)) if not isinstance(e, Bot.Opened)]
-    return sorted([*own, *bot], key=lambda e: e.timestamp)
+    """The conversation's events and its bot's, each in its own recorded order, merged by
+    time (the conversation's first when both were recorded at once: the message, then
+    what the bot made of it)."""
+    own: list[Any] = list(core.events.get(conversation_id))
+    bot: list[Any] = [
+        e for e in core.events.get(ids.bot_id(conversation_id)) if not isinstance(e, Bot.Opened)
+    ]
+    merged: list[Any] = []
+    for event in own:
+        while bot and bot[0].timestamp < event.timestamp:
+            merged.append(bot.pop(0))
+        merged.append(event)
+    return merged + bot
 
 
 def library_of(core: Core, brand_id: UUID) -> FlowLibrary | None:
