@@ -120,6 +120,7 @@ class Bot(Aggregate):
         self.brand_id = brand_id
         self.conversation_id = conversation_id
         self.run = 0
+        self.trigger = ""  # of the dialogue in progress (or the last one)
         self.dialogue: d.Dialogue | None = None
         self.handoff: dict[str, Any] | None = None  # the last hand-off, as the API shows it
 
@@ -228,6 +229,7 @@ class Bot(Aggregate):
         self, run: int, flow: str, version: int, language: str, trigger: str, timestamp: datetime
     ) -> None:
         self.run = run
+        self.trigger = trigger
         self.dialogue = d.Dialogue(flow, version, language)
 
     @event(QuestionAsked)

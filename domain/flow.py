@@ -100,12 +100,16 @@ class Settings(_Doc):
 class Triggers(_Doc):
     """What starts the flow without an API call: a consumer's message that is one of
     ``keywords``, or the first message of a new conversation written to one of the brand's
-    ``senders`` (an address of the brand: a number, a short code, an email)."""
+    ``senders`` (an address of the brand: a number, a short code, an email); with
+    ``resolution``, an agent resolving a conversation (a satisfaction survey): the
+    question reopens it, and it is resolved again once the flow completes or closes."""
 
     keywords: Annotated[list[Keyword], Field(max_length=MAX_LIST)] = []
     senders: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=320)]], Field(max_length=MAX_LIST)
     ] = []
+
+    resolution: bool = False
 
     def on_keyword(self, text: str) -> bool:
         return normalise(text) in {normalise(k) for k in self.keywords}

@@ -18,6 +18,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from chainon.flow_documents import render
+from chainon.handlers.agents import keep_desks
 from chainon.handlers.loading import Handled, Loader, conversation_of, get, outcome_of
 from chainon.handlers.outbound import Queued, held, queue
 from chainon.handlers.policy import ask
@@ -121,7 +122,18 @@ class Scene:
                 conversation = self.conversation
                 conversation.assign(agent=conversation.agent, team=fact.team, at=self.now)
                 conversation.prioritize(PRIORITIES[fact.priority], at=self.now)
+        self.settle(bot)
         return [bot, self.conversation, self.contact]
+
+    def settle(self, bot: Bot) -> None:
+        """A survey on resolution that ended without a person (completed, closed, stopped)
+        leaves the conversation resolved, as the agent left it."""
+        over = bot.dialogue is not None and bot.dialogue.status in (
+            d.Status.COMPLETED,
+            d.Status.CLOSED,
+        )
+        if bot.trigger == "resolution" and over and not self.conversation.resolved:
+            self.conversation.resolve(by="bot", at=self.now)
 
 
 def scene_for(
@@ -163,6 +175,22 @@ def start_flow(loader: Loader, command: cmd.StartFlow, now: datetime) -> Handled
     return outcome_of(conversation, True), changed
 
 
+def survey(
+    loader: Loader, conversation: Conversation, request: cmd.Command, now: datetime
+) -> list[Aggregate]:
+    """The flow a brand starts when an agent resolves a conversation (``triggers.
+    resolution``, the first by name), unless a dialogue already waits there."""
+    library = library_of(loader, conversation.brand_id)
+    if library is None:
+        return []
+    found = next((p for p in library.latest() if document(p).triggers.resolution), None)
+    bot = bot_of(loader, conversation, now)
+    if found is None or bot.waiting is not None:
+        return []
+    scene = scene_for(loader, conversation, request, now)
+    return start(scene, bot, found, "resolution")
+
+
 def expire_dialogue(loader: Loader, command: cmd.ExpireDialogue, now: datetime) -> Handled:
     """The scheduler saw a question's deadline pass: the dialogue times out (hands off or
     closes) if it still waits on that question; otherwise nothing (a repeat, an answer
@@ -180,7 +208,12 @@ def expire_dialogue(loader: Loader, command: cmd.ExpireDialogue, now: datetime) 
     turn = d.expire(flow, waiting, values=scene.values(), render=render, now=moment)
     if not turn.facts:
         return outcome_of(conversation, False), []
-    return outcome_of(conversation, True), scene.play(bot, turn)
+    held_by = conversation.holder
+    changed = scene.play(bot, turn)
+    return outcome_of(conversation, True), [
+        *changed,
+        *keep_desks(loader, conversation, held_by, now),
+    ]
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,33 @@ async def test_csat_over_email_started_by_the_api(api: httpx.AsyncClient) -> Non
     assert crm["attributes"]["csat_score"] == "2"
 
 
+async def test_csat_on_resolution_resolves_again_once_answered(api: httpx.AsyncClient) -> None:
+    await publish(api, "csat")
+    cid = (await write(api, "Mon colis est-il parti ?", Channel.SMS))["conversation_id"]
+    resolved = await api.post(f"/v1/conversations/{cid}/resolve", json={"by": "camille"})
+    assert resolved.status_code == 200, resolved.text
+    (question,) = await said(api, cid)
+    assert question["body"].startswith("Comment évaluez-vous notre échange")
+    assert (await bot_events(api, cid))[0][1]["trigger"] == "resolution"
+    assert await queued(api, None, settle=True) == []  # the bot holds it, not the queue
+    await write(api, "5")
+    await write(api, "Non merci")
+    assert (await said(api, cid))[-1]["body"] == "Merci, à bientôt !"
+    shown = await conversation(api, cid)
+    assert shown["status"] == "resolved"  # as the agent left it
+    assert [k for k, _ in await bot_events(api, cid)][-1] == "FlowCompleted"
+
+    cid2 = (await write(api, "Encore moi", Channel.EMAIL))["conversation_id"]
+    await api.post(f"/v1/conversations/{cid2}/resolve", json={"by": "camille"})
+    await write(api, "1", Channel.EMAIL)
+    await write(api, "Personne ne m'a répondu.", Channel.EMAIL)
+    assert (await conversation(api, cid2))["status"] == "open"  # back to a person
+    (item,) = await queued(api, "care")
+    assert item["id"] == cid2
+    assert item["priority"] == 2  # high
+    assert item["handoff"]["summary"] == "CSAT 1/5 : Personne ne m'a répondu."
+
+
 async def test_a_dialogue_finishes_on_the_version_it_started_on(api: httpx.AsyncClient) -> None:
     assert await publish(api, "delivery-details") == 1
     cid = (await write(api, "LIVRAISON"))["conversation_id"]
