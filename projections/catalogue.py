@@ -10,6 +10,7 @@ from projections.crm_profile import CrmProfile
 from projections.deferred_messages import DeferredMessages
 from projections.dialogue_deadlines import DialogueDeadlines
 from projections.fallback_deadlines import FallbackDeadlines
+from projections.flow_stats import FlowStats
 from projections.projection import Projection
 from projections.receipt_deadlines import ReceiptDeadlines
 
@@ -25,4 +26,5 @@ def all_projections() -> list[Projection]:
         DeferredMessages(),
         CampaignStats(),
         DialogueDeadlines(),
+        FlowStats(),
     ]

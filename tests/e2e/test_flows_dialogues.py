@@ -182,6 +182,8 @@ async def test_csat_over_email_started_by_the_api(api: httpx.AsyncClient) -> Non
 async def test_csat_on_resolution_resolves_again_once_answered(api: httpx.AsyncClient) -> None:
     await publish(api, "csat")
     cid = (await write(api, "Mon colis est-il parti ?", Channel.SMS))["conversation_id"]
+    assignment = {"agent": "camille", "team": "support"}
+    assert (await api.post(f"/v1/conversations/{cid}/assignment", json=assignment)).is_success
     resolved = await api.post(f"/v1/conversations/{cid}/resolve", json={"by": "camille"})
     assert resolved.status_code == 200, resolved.text
     (question,) = await said(api, cid)
@@ -204,6 +206,22 @@ async def test_csat_on_resolution_resolves_again_once_answered(api: httpx.AsyncC
     assert item["id"] == cid2
     assert item["priority"] == 2  # high
     assert item["handoff"]["summary"] == "CSAT 1/5 : Personne ne m'a répondu."
+
+    day = {"from": "2026-12-08", "to": "2026-12-08"}
+    (flow,) = (await api.get("/v1/analytics/flows", params=day)).json()["flows"]
+    assert flow == {
+        "flow": "csat", "started": 2, "completed": 1, "handed_off": 1, "timed_out": 0,
+        "stopped": 0,
+    }  # fmt: skip
+    by_agent = (await api.get("/v1/analytics/csat", params={**day, "by": "agent"})).json()
+    ratings = {r["name"]: r for r in by_agent["ratings"]}
+    assert ratings["camille"]["average"] == 5.0
+    assert ratings["camille"]["distribution"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+    assert ratings[None]["distribution"]["1"] == 1  # nobody had the second one
+    by_team = (await api.get("/v1/analytics/csat", params=day)).json()
+    assert {r["name"]: r["count"] for r in by_team["ratings"]} == {"support": 1, None: 1}
+    bad = await api.get("/v1/analytics/csat", params={**day, "by": "brand"})
+    assert bad.status_code == 422
 
 
 async def test_a_dialogue_finishes_on_the_version_it_started_on(api: httpx.AsyncClient) -> None:
