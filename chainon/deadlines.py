@@ -1,12 +1,13 @@
 """The deadline scheduler: due deadlines from the read models become commands.
 
-Two kinds run on it: RCS fallback deadlines (``fallback_deadlines``: revoke an undelivered
-RCS message, then send its SMS) and receipt deadlines (``receipt_deadlines``: expire a sent
-message whose receipt never came). No deadline lives only in this process. Each poll reads
-the due ones from its projection, which the events alone fill, so a restart (or another
-process) finds every deadline still owed and hands it on. The command goes onto the
-inbound topic, as a channel's receipts do, so the core worker takes it in order with the
-conversation's other records, embedded or distributed alike.
+Three kinds run on it: RCS fallback deadlines (``fallback_deadlines``: revoke an
+undelivered RCS message, then send its SMS), receipt deadlines (``receipt_deadlines``:
+expire a sent message whose receipt never came) and bots' questions
+(``dialogue_deadlines``: time out a dialogue nobody answered). No deadline lives only in
+this process. Each poll reads the due ones from its projection, which the events alone
+fill, so a restart (or another process) finds every deadline still owed and hands it on.
+The command goes onto the inbound topic, as a channel's receipts do, so the core worker
+takes it in order with the conversation's other records, embedded or distributed alike.
 
 A deadline stays in the projection until the core's answer (``RevocationRequested``,
 ``ReceiptOverdue``) reaches it, so
@@ -60,6 +61,10 @@ def enforce_receipt(deadline: DueDeadline) -> cmd.Command:
     return cmd.EnforceReceiptDeadline(
         conversation_id=deadline.conversation_id, message_id=deadline.message_id
     )
+
+
+def expire_dialogue(deadline: DueDeadline) -> cmd.Command:
+    return cmd.ExpireDialogue(conversation_id=deadline.conversation_id)
 
 
 def utcnow() -> datetime:

@@ -20,6 +20,7 @@ from chainon.auth import split_api_key
 from chainon.core import Core
 from chainon.demo_campaign import campaign_scene
 from chainon.demo_consent import stop_scene
+from chainon.demo_flow import bot_scene
 from chainon.demo_polling import RECEIPT_TIMEOUT, show_timeline, teller, until, until_delivered
 from chainon.errors import DemoFailed
 from chainon.private_files import write_private
@@ -222,6 +223,7 @@ async def _story(rt: Runtime, out: Console, receiver: LocalReceiver) -> None:
     await _fallback_scene(rt, out, brand)
     await stop_scene(rt, out, brand, CONSUMER)
     await campaign_scene(rt, out, brand, CONSUMER)
+    await bot_scene(rt, out, brand)
     say("\nEvery line above is a stored event: replay them and you get the same story.", "dim")
 
 

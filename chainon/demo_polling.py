@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from chainon.errors import DemoFailed
+from chainon.flows import conversation_events
 from chainon.runtime import Runtime
 from chainon.terminal import render_timeline
 from domain.brand import Brand
@@ -38,7 +39,7 @@ async def show_timeline(
     rt: Runtime, out: Console, brand: Brand, conversation_id: UUID, contact: str
 ) -> None:
     conversation = await rt.call(rt.core.conversation_of, brand.id, conversation_id)
-    events = await rt.call(lambda: list(rt.core.events.get(conversation_id)))
+    events = await rt.call(conversation_events, rt.core, conversation_id)
     out.print(render_timeline(conversation, events, brand=brand.name, contact=contact))
 
 

@@ -14,6 +14,7 @@ from uuid import NAMESPACE_URL, uuid5
 from eventsourcing.domain import Aggregate
 from pydantic import ConfigDict, create_model
 
+from domain.bot import Bot
 from domain.brand import Brand
 from domain.campaign import Campaign
 from domain.consent import Consent
@@ -30,6 +31,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Brand,
     Consent,
     Campaign,
+    Bot,
 )
 EXAMPLE_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 # What an example shows for a field of these names, rather than a placeholder.

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from chainon.core import Core
 from chainon.flow_documents import load
 from domain import ids
+from domain.bot import Bot
 from domain.errors import InvalidInput
 from domain.flow_library import FlowLibrary, PublishedFlow
+
+
+def conversation_events(core: Core, conversation_id: UUID) -> list[Any]:
+    """The conversation's events and its bot's, each in its own recorded order, merged by
+    time (the conversation's first when both were recorded at once: the message, then
+    what the bot made of it)."""
+    own: list[Any] = list(core.events.get(conversation_id))
+    bot: list[Any] = [
+        e for e in core.events.get(ids.bot_id(conversation_id)) if not isinstance(e, Bot.Opened)
+    ]
+    merged: list[Any] = []
+    for event in own:
+        while bot and bot[0].timestamp < event.timestamp:
+            merged.append(bot.pop(0))
+        merged.append(event)
+    return merged + bot
 
 
 def library_of(core: Core, brand_id: UUID) -> FlowLibrary | None:

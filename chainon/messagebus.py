@@ -12,6 +12,7 @@ from uuid import UUID
 
 from chainon.handlers import (
     agents,
+    bot,
     campaigns,
     consent,
     contacts,
@@ -59,6 +60,8 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.ChangeCampaign: campaigns.change,
     cmd.StartCampaign: campaigns.start,
     cmd.RecordCampaignBatch: campaigns.record_batch,
+    cmd.StartFlow: bot.start_flow,
+    cmd.ExpireDialogue: bot.expire_dialogue,
 }
 
 

@@ -36,7 +36,7 @@ from chainon.batching import CommandBatcher
 from chainon.campaign_worker import CampaignWorker
 from chainon.consuming import ConsumingWorker, LagReport
 from chainon.core import Core
-from chainon.deadlines import DeadlineScheduler, enforce_receipt
+from chainon.deadlines import DeadlineScheduler, enforce_receipt, expire_dialogue
 from chainon.dispatching import DispatchWorker
 from chainon.errors import CannotStart
 from chainon.event_store import check_store, racing_creation, store_env
@@ -56,7 +56,13 @@ from chainon.webhooks.worker import WebhookWorker
 from domain import commands as cmd
 from domain.brand import DEFAULT_PROVIDER, Brand
 from domain.channels import Channel
-from projections import agent_queue, deferred_messages, fallback_deadlines, receipt_deadlines
+from projections import (
+    agent_queue,
+    deferred_messages,
+    dialogue_deadlines,
+    fallback_deadlines,
+    receipt_deadlines,
+)
 from projections.catalogue import all_projections
 from projections.read_model_store import ReadModelStore
 from projections.runner import Views
@@ -221,6 +227,16 @@ class Runtime:
             enforce=enforce_receipt,
             name="receipt",
         )
+        # Bots' questions nobody answered: the dialogue times out (hands off or closes).
+        self.dialogue_deadlines = DeadlineScheduler(
+            lambda now, limit: dialogue_deadlines.due(self.views.store, now, limit),
+            self.call,
+            self.bus,
+            self.topics,
+            interval=settings.deadline_poll_interval,
+            enforce=expire_dialogue,
+            name="dialogue",
+        )
         # Messages quiet hours hold, released the same way when their window opens.
         self.releases = ReleaseScheduler(
             lambda now, limit: deferred_messages.due(self.views.store, now, limit),
@@ -370,7 +386,13 @@ class Runtime:
             if role in self.roles
         ]
         if Role.VIEWS in self.roles:
-            for scheduler in (self.deadlines, self.receipt_deadlines, self.releases):
+            schedulers = (
+                self.deadlines,
+                self.receipt_deadlines,
+                self.dialogue_deadlines,
+                self.releases,
+            )
+            for scheduler in schedulers:
                 run_deadlines = scheduler.run(self._stopping)
                 name = f"{scheduler.name}-deadlines"
                 self._tasks.append(asyncio.create_task(run_deadlines, name=name))

@@ -17,6 +17,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from chainon import terminal_bot
+from domain.bot import Bot
 from domain.channels import Channel
 from domain.consent import Purpose
 from domain.conversation import Conversation
@@ -109,6 +111,8 @@ def conversation_list(
 
 
 def _describe(conversation: Conversation, event: Any) -> Text | None:
+    if isinstance(event, Bot.Event):
+        return terminal_bot.describe(event)
     if isinstance(event, FOLDED) or not isinstance(event, Conversation.Event):
         return None
     if isinstance(event, Conversation.Opened):

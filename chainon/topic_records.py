@@ -63,6 +63,7 @@ Inbound = Annotated[
     | cmd.RecordRevocation
     | cmd.EnforceFallbackDeadline
     | cmd.EnforceReceiptDeadline
+    | cmd.ExpireDialogue
     | cmd.ReleaseDeferredMessage,
     Field(discriminator="type"),
 ]
@@ -83,7 +84,8 @@ BrandCommand = Annotated[
     | cmd.ConfigureOptOutMention
     | cmd.ConfigureConsentSettings
     | cmd.GrantConsent
-    | cmd.RevokeConsent,
+    | cmd.RevokeConsent
+    | cmd.StartFlow,
     Field(discriminator="type"),
 ]
 INBOUND: TypeAdapter[Any] = TypeAdapter(Inbound)

@@ -186,6 +186,15 @@ class EnforceFallbackDeadline(Command):
     now: bool = False
 
 
+class ExpireDialogue(Command):
+    """The scheduler saw a bot's question wait past its deadline: time the dialogue out."""
+
+    type: Literal["ExpireDialogue"] = "ExpireDialogue"
+    conversation_id: UUID
+    # An operator's "time it out now" (the demo, a test): do not wait for the deadline.
+    now: bool = False
+
+
 class EnforceReceiptDeadline(Command):
     """The scheduler saw a sent message's receipt deadline pass: expire it if no receipt
     came."""
@@ -257,6 +266,15 @@ class ResolveConversation(Command):
     brand_id: UUID
     conversation_id: UUID
     by: Annotated[PlainText, Field(max_length=128)] = "api"
+
+
+class StartFlow(Command):
+    """Starts the latest published version of a brand's flow in a conversation."""
+
+    type: Literal["StartFlow"] = "StartFlow"
+    brand_id: UUID
+    conversation_id: UUID
+    flow: Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class ReopenConversation(Command):
@@ -378,6 +396,8 @@ AnyCommand = (
     | ReleaseDeferredMessage
     | ConfigureOptOutMention
     | ConfigureConsentSettings
+    | StartFlow
+    | ExpireDialogue
 )
 
 

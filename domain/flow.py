@@ -97,6 +97,27 @@ class Settings(_Doc):
         return normalise(text) in {normalise(k) for k in self.handoff_keywords}
 
 
+class Triggers(_Doc):
+    """What starts the flow without an API call: a consumer's message that is one of
+    ``keywords``, or the first message of a new conversation written to one of the brand's
+    ``senders`` (an address of the brand: a number, a short code, an email); with
+    ``resolution``, an agent resolving a conversation (a satisfaction survey): the
+    question reopens it, and it is resolved again once the flow completes or closes."""
+
+    keywords: Annotated[list[Keyword], Field(max_length=MAX_LIST)] = []
+    senders: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=320)]], Field(max_length=MAX_LIST)
+    ] = []
+
+    resolution: bool = False
+
+    def on_keyword(self, text: str) -> bool:
+        return normalise(text) in {normalise(k) for k in self.keywords}
+
+    def on_sender(self, address: str) -> bool:
+        return address.strip().lower() in {s.strip().lower() for s in self.senders}
+
+
 class Branch(_Doc):
     """Where an answer leads: ``when`` is a value (or several) of the normalised answer."""
 
@@ -174,6 +195,7 @@ class FlowDocument(_Doc):
     name: Name
     description: Annotated[str, Field(max_length=500)] = ""
     settings: Settings = Settings()
+    triggers: Triggers = Triggers()
     steps: Annotated[list[Step], Field(min_length=1, max_length=MAX_STEPS)]
 
     def step(self, step_id: str) -> Ask | Say | Handoff | End:

@@ -88,3 +88,8 @@ def webhook_endpoints_id(brand: UUID) -> UUID:
 def flow_library_id(brand: UUID) -> UUID:
     """The one aggregate holding every published version of a brand's flows."""
     return uuid5(NAMESPACE, f"flows:{brand}")
+
+
+def bot_id(conversation: UUID) -> UUID:
+    """The bot of a conversation: every dialogue a flow held in it."""
+    return _named(f"bot:{conversation}")

@@ -15,6 +15,7 @@ PUBLIC = (
     "chainon:Contact.",
     "chainon:RefusedInbound.",
     "chainon:Consent.",
+    "chainon:Bot.",
 )
 PUBLIC_BRAND = (
     "chainon:Brand.Registered",

@@ -9,6 +9,7 @@ time from the ``now`` the caller passes.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,10 +20,20 @@ from projections.projection import Fact, Projection, Table, Tx, one, sortable_ut
 from projections.read_model_store import ReadModelStore
 
 _WITH_FLAGS = (
-    "i.*, f.possible_opt_out FROM {queue_items} i "
-    "LEFT JOIN {queue_flags} f ON f.conversation_id = i.conversation_id"
+    "i.*, f.possible_opt_out, h.flow AS handoff_flow, h.reason AS handoff_reason, "
+    "h.summary AS handoff_summary, h.answers AS handoff_answers, "
+    "EXISTS (SELECT 1 FROM {queue_bots} b WHERE b.conversation_id = i.conversation_id) "
+    "AS bot_waiting FROM {queue_items} i "
+    "LEFT JOIN {queue_flags} f ON f.conversation_id = i.conversation_id "
+    "LEFT JOIN {queue_handoffs} h ON h.conversation_id = i.conversation_id"
 )
-WAITING = "i.status = 'open' AND (i.waiting_since IS NOT NULL OR i.agent IS NULL)"
+# A conversation whose bot waits for an answer waits for no person: it is not queued
+# until the bot hands it off (or its dialogue ends).
+WAITING = (
+    "i.status = 'open' AND (i.waiting_since IS NOT NULL OR i.agent IS NULL) AND NOT EXISTS "
+    "(SELECT 1 FROM {queue_bots} b WHERE b.conversation_id = i.conversation_id)"
+)
+_BOT_ENDS = frozenset({"Bot.HandedOff", "Bot.FlowCompleted", "Bot.FlowTimedOut", "Bot.FlowStopped"})
 SINCE = "COALESCE(i.waiting_since, i.opened_at)"
 
 
@@ -51,10 +62,19 @@ class QueueItem:
     opened_at: datetime
     position: int  # of the last fact that changed the row
     possible_opt_out: str | None  # the detector's rule, when a reply may be an opt-out
+    handoff: Handoff | None  # what a bot handed on, when one did
     waiting: bool
     age_seconds: int  # since waiting_since, or since it opened when only unassigned
     breached: bool
     mark: QueueMark
+
+
+@dataclass(frozen=True)
+class Handoff:
+    flow: str
+    reason: str
+    summary: str
+    answers: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,16 @@ class AgentQueue(Projection):
             "queue_flags",
             "conversation_id TEXT PRIMARY KEY, possible_opt_out TEXT NOT NULL",
         ),
+        # What a bot handed on: its summary and the answers it collected, for the agent
+        # who takes the conversation (the last hand-off of each conversation).
+        Table(
+            "queue_handoffs",
+            """conversation_id TEXT PRIMARY KEY, flow TEXT NOT NULL, reason TEXT NOT NULL,
+            summary TEXT NOT NULL, answers TEXT NOT NULL""",
+        ),
+        # Conversations whose bot waits for an answer, by the bot's id (the facts that end
+        # a dialogue name only their bot).
+        Table("queue_bots", "bot_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL"),
         Table("queue_brands", "brand_id TEXT PRIMARY KEY, first_response_minutes INTEGER NOT NULL"),
         Table(
             "queue_agents",
@@ -112,6 +142,8 @@ class AgentQueue(Projection):
             "Brand.Registered",
             "Brand.QueueConfigured",
             "Brand.AgentCapacitySet",
+            "Bot.QuestionAsked",
+            *_BOT_ENDS,
         }
     )
 
@@ -144,6 +176,15 @@ class AgentQueue(Projection):
                 self._update(tx, "status = %(status)s", {**base, "status": status})
             case "Conversation.ConsentRequestRead":
                 self._flagged(tx, fact, base)
+            case "Bot.QuestionAsked":
+                tx.execute(
+                    "INSERT INTO {queue_bots} (bot_id, conversation_id) VALUES (%(id)s, %(c)s) "
+                    "ON CONFLICT (bot_id) DO NOTHING",
+                    {**base, "c": d["conversation_id"]},
+                )
+                self._update(tx, "priority = priority", {**base, "id": d["conversation_id"]})
+            case kind if kind in _BOT_ENDS:
+                self._bot_ended(tx, fact, base)
             case "Brand.Registered" | "Brand.QueueConfigured":
                 self._configured(tx, fact, base)
             case "Brand.AgentCapacitySet":
@@ -205,6 +246,29 @@ class AgentQueue(Projection):
             )
         self._update(tx, "priority = priority", base)  # the stream shows the change
 
+    def _bot_ended(self, tx: Tx, fact: Fact, base: dict[str, Any]) -> None:
+        """The bot no longer waits; a hand-off leaves its summary for the agent."""
+        row = one(tx.rows("SELECT conversation_id FROM {queue_bots} WHERE bot_id = %(id)s", base))
+        tx.execute("DELETE FROM {queue_bots} WHERE bot_id = %(id)s", base)
+        d = fact.data
+        if fact.type == "Bot.HandedOff":
+            tx.execute(
+                "INSERT INTO {queue_handoffs} (conversation_id, flow, reason, summary, answers) "
+                "VALUES (%(c)s, %(flow)s, %(reason)s, %(summary)s, %(answers)s) "
+                "ON CONFLICT (conversation_id) DO UPDATE SET flow = excluded.flow, "
+                "reason = excluded.reason, summary = excluded.summary, answers = excluded.answers",
+                {
+                    "c": d["conversation_id"],
+                    "flow": d["flow"],
+                    "reason": d["reason"],
+                    "summary": d["summary"],
+                    "answers": json.dumps(d["answers"], sort_keys=True),
+                },
+            )
+            row = {"conversation_id": d["conversation_id"]}
+        if row is not None:  # the stream shows the change
+            self._update(tx, "priority = priority", {**base, "id": row["conversation_id"]})
+
     def _configured(self, tx: Tx, fact: Fact, base: dict[str, Any]) -> None:
         """A new SLA moves the due time of every unanswered conversation of the brand."""
         minutes = int(fact.data.get("first_response_minutes", DEFAULT_FIRST_RESPONSE_MINUTES))
@@ -243,12 +307,23 @@ def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def _handoff(row: dict[str, Any]) -> Handoff | None:
+    if row.get("handoff_flow") is None:
+        return None
+    answers = json.loads(row["handoff_answers"])
+    return Handoff(row["handoff_flow"], row["handoff_reason"], row["handoff_summary"], answers)
+
+
 def item(row: dict[str, Any], now: datetime) -> QueueItem:
     """A row as the API shows it, its age and breach taken against ``now``."""
     now = datetime.fromisoformat(sortable_utc(now))
     opened_at = datetime.fromisoformat(row["opened_at"])
     since, due = _time(row["waiting_since"]), _time(row["sla_due_at"])
-    waiting = row["status"] == "open" and (since is not None or row["agent"] is None)
+    waiting = (
+        row["status"] == "open"
+        and (since is not None or row["agent"] is None)
+        and not row.get("bot_waiting")
+    )
     return QueueItem(
         conversation_id=row["conversation_id"],
         brand_id=row["brand_id"],
@@ -264,6 +339,7 @@ def item(row: dict[str, Any], now: datetime) -> QueueItem:
         opened_at=opened_at,
         position=int(row["updated_position"]),
         possible_opt_out=row.get("possible_opt_out"),
+        handoff=_handoff(row),
         waiting=waiting,
         age_seconds=max(int((now - (since or opened_at)).total_seconds()), 0) if waiting else 0,
         breached=waiting and due is not None and due < now,

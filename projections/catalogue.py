@@ -8,7 +8,9 @@ from projections.campaign_stats import CampaignStats
 from projections.conversation_list import ConversationList
 from projections.crm_profile import CrmProfile
 from projections.deferred_messages import DeferredMessages
+from projections.dialogue_deadlines import DialogueDeadlines
 from projections.fallback_deadlines import FallbackDeadlines
+from projections.flow_stats import FlowStats
 from projections.projection import Projection
 from projections.receipt_deadlines import ReceiptDeadlines
 
@@ -23,4 +25,6 @@ def all_projections() -> list[Projection]:
         ReceiptDeadlines(),
         DeferredMessages(),
         CampaignStats(),
+        DialogueDeadlines(),
+        FlowStats(),
     ]

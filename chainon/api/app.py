@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from chainon import __version__, console
 from chainon.api import (
     analytics,
+    analytics_flows,
     batch,
     campaigns,
     consent,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         sandbox,
         ops,
         analytics,
+        analytics_flows,
         queue,
         webhooks,
         flows,

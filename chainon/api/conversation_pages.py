@@ -23,6 +23,8 @@ from chainon.api.cursors import decode, encode
 from chainon.api.schemas import ConversationOut, MessageOut, TimelineEntry
 from chainon.core import Core
 from chainon.handlers.loading import conversation_of
+from domain import ids
+from domain.bot import Bot
 from domain.conversation import Conversation
 from domain.errors import InvalidInput
 
@@ -71,9 +73,41 @@ def read_page(
         return _messages_page(conversation, order, limit, at)
 
     shown, mark, more_messages = core.read(messages)
+    first_page = at is None
     timeline, mark, more_timeline = _timeline_page(core, conversation_id, order, limit, mark)
-    shown.timeline = timeline
+    shown.timeline = _with_bot(core, conversation_id, timeline, order, first_page, more_timeline)
     return Page(shown, mark if more_messages or more_timeline else None)
+
+
+def _with_bot(
+    core: Core,
+    conversation_id: UUID,
+    timeline: list[TimelineEntry],
+    order: Order,
+    first_page: bool,
+    more: bool,
+) -> list[TimelineEntry]:
+    """The page's facts with its bot's (a flow's questions and answers) that fall in the
+    same stretch of time: the page's own span, open-ended at the newest end, and at the
+    oldest end on the last page. The cursor stays the conversation's."""
+    newest_open = first_page if order is Order.NEWEST else not more
+    oldest_open = not more if order is Order.NEWEST else first_page
+    if not timeline and not (newest_open and oldest_open):
+        return timeline
+    times = [e.at for e in timeline]
+    bot = [
+        entry(e)
+        for e in core.events.get(ids.bot_id(conversation_id))
+        if isinstance(e, Bot.Event)
+        and not isinstance(e, Bot.Opened)
+        and (oldest_open or e.timestamp >= min(times))
+        and (newest_open or e.timestamp <= max(times))
+    ]
+    if not bot:
+        return timeline
+    own = timeline[::-1] if order is Order.NEWEST else timeline
+    merged = sorted([*own, *bot], key=lambda e: e.at)  # at a tie, the message, then the bot
+    return merged[::-1] if order is Order.NEWEST else merged
 
 
 def _messages_page(
@@ -117,7 +151,7 @@ def _timeline_page(
 
 
 def entry(event: Any) -> TimelineEntry:
-    assert isinstance(event, Conversation.Event)
+    """A recorded fact as the API shows it: the conversation's, or its bot's."""
     detail: dict[str, Any] = {
         k: v for k, v in event.__dict__.items() if k not in _HIDDEN and v is not None
     }

@@ -17,13 +17,18 @@ from chainon.api.schemas import (
     ConversationOut,
     ConversationPage,
     ConversationSummaryOut,
+    FlowIn,
+    HandoffOut,
     ReopenIn,
     ResolveIn,
     TagsIn,
     TimelineEntry,
 )
 from chainon.core import Core
+from chainon.flows import conversation_events
 from domain import commands as cmd
+from domain import ids
+from domain.bot import Bot
 from domain.plain_text import PlainText
 from projections.conversation_list import ConversationFilter, search
 
@@ -33,8 +38,15 @@ MAX_WAIT_SECONDS = 5.0
 
 
 def timeline_entries(core: Core, conversation_id: UUID) -> list[TimelineEntry]:
-    """Every recorded fact about the conversation, in the order it was recorded."""
-    return [entry(event) for event in core.events.get(conversation_id)]
+    """Every recorded fact about the conversation, its bot's dialogues included, in the
+    order it was recorded."""
+    return [entry(event) for event in conversation_events(core, conversation_id)]
+
+
+def handoff_of(core: Core, conversation_id: UUID) -> HandoffOut | None:
+    bot = core.find(Bot, ids.bot_id(conversation_id))
+    last = bot.handoff if bot is not None else None
+    return None if last is None else HandoffOut(**last)
 
 
 @router.get("", response_model=ConversationPage)
@@ -112,7 +124,23 @@ async def get_conversation(
     page = await runtime.call(read_page, runtime.core, brand.id, conversation_id, order, limit, at)
     shown = page.conversation
     shown.next_cursor = cursor_of(order, page.mark) if page.mark is not None else None
+    shown.handoff = await runtime.call(handoff_of, runtime.core, conversation_id)
     return shown
+
+
+@router.post("/{conversation_id}/flow")
+async def start_flow(
+    conversation_id: UUID,
+    body: FlowIn,
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    idempotency: IdempotencyDep,
+    response: Response,
+) -> Accepted:
+    """Starts the latest published version of a flow: its first question is queued.
+    404 for an unknown flow; 409 when a dialogue already waits for an answer here."""
+    command = cmd.StartFlow(brand_id=brand.id, conversation_id=conversation_id, flow=body.flow)
+    return await act(runtime, brand, idempotency, "flow", command, response)
 
 
 @router.post("/{conversation_id}/assignment")

@@ -31,6 +31,13 @@ HEARTBEAT_SECONDS = 15.0
 SNAPSHOT_LIMIT = 500
 
 
+class HandoffSummaryOut(BaseModel):
+    flow: str
+    reason: str
+    summary: str
+    answers: dict[str, str]
+
+
 class QueueItemOut(BaseModel):
     id: UUID
     contact_id: UUID
@@ -51,6 +58,9 @@ class QueueItemOut(BaseModel):
         description="The conversation's last reply may be an opt-out (the detector's rule "
         "that fired, unsure): marketing is stopped; a person should confirm or restore it.",
     )
+    handoff: HandoffSummaryOut | None = Field(
+        None, description="What a bot handed on: its flow, why, its summary and the answers."
+    )
 
 
 def item_out(item: QueueItem) -> QueueItemOut:
@@ -70,6 +80,7 @@ def item_out(item: QueueItem) -> QueueItemOut:
         possible_opt_out=item.possible_opt_out,
         last_direction=item.last_direction,
         opened_at=item.opened_at,
+        handoff=HandoffSummaryOut(**vars(item.handoff)) if item.handoff else None,
     )
 
 

@@ -53,6 +53,10 @@ class ResolveIn(Strict):
     by: Annotated[PlainText, Field(min_length=1, max_length=128)] = "api"
 
 
+class FlowIn(Strict):
+    flow: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
+
+
 class ReopenIn(Strict):
     reason: Annotated[PlainText, Field(min_length=1, max_length=256)] = "reopened by an agent"
 
@@ -195,6 +199,18 @@ class FallbackOut(BaseModel):
         )
 
 
+class HandoffOut(BaseModel):
+    """What a bot handed a person: the flow, the team and priority, and its summary."""
+
+    flow: str
+    team: str
+    priority: str
+    reason: str
+    summary: str
+    answers: dict[str, str]
+    at: datetime
+
+
 class TimelineEntry(BaseModel):
     at: datetime
     event: str
@@ -223,10 +239,15 @@ class ConversationOut(BaseModel):
         None,
         description="Pass it back as `cursor` for the next page of both; null on the last page.",
     )
+    handoff: HandoffOut | None = None  # the bot's last hand-off, with what it collected
 
     @classmethod
     def of(
-        cls, c: Conversation, messages: list[MessageOut], timeline: list[TimelineEntry]
+        cls,
+        c: Conversation,
+        messages: list[MessageOut],
+        timeline: list[TimelineEntry],
+        handoff: HandoffOut | None = None,
     ) -> ConversationOut:
         return cls(
             id=c.id,
@@ -241,6 +262,7 @@ class ConversationOut(BaseModel):
             messages=messages,
             timeline=timeline,
             message_count=len(c.order),
+            handoff=handoff,
         )
 
 

@@ -71,15 +71,20 @@ def conversations_show(
 ) -> None:
     """Show a conversation's timeline: messages with their status history, and handling."""
     from chainon import terminal
+    from chainon.flows import conversation_events
     from domain.contact import Contact
+    from domain.conversation import Conversation
 
     with runtime_of(settings_of(ctx)) as runtime:
         found = brand_of(runtime, brand)
         conversation = runtime.core.conversation_of(found.id, conversation_id)
         contact = runtime.core.get(Contact, conversation.contact_id)
-        events = list(runtime.core.events.get(conversation_id))
+        events = conversation_events(runtime.core, conversation_id)
     if as_of is not None:
-        conversation, events = _as_of(events, as_of.replace(tzinfo=as_of.tzinfo or UTC))
+        moment = as_of.replace(tzinfo=as_of.tzinfo or UTC)
+        own = [e for e in events if isinstance(e, Conversation.Event)]
+        conversation, _ = _as_of(own, moment)
+        events = [e for e in events if e.timestamp <= moment]
     view = terminal.render_timeline(
         conversation, events, brand=found.name, contact=str(contact.addresses[0])
     )

@@ -69,8 +69,11 @@ def resolve(loader: Loader, command: cmd.ResolveConversation, now: datetime) -> 
     conversation = conversation_of(loader, command.brand_id, command.conversation_id)
     held_by = conversation.holder
     conversation.resolve(by=command.by, at=now)
+    from chainon.handlers.bot import survey  # the bot's handlers build on these ones
+
+    said = [a for a in survey(loader, conversation, command, now) if a is not conversation]
     desks = keep_desks(loader, conversation, held_by, now)
-    return outcome_of(conversation, True), [conversation, *desks]
+    return outcome_of(conversation, True), [conversation, *said, *desks]
 
 
 def reopen(loader: Loader, command: cmd.ReopenConversation, now: datetime) -> Handled:

@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from chainon.handlers.agents import keep_desks
+from chainon.handlers.bot import Heard, hear
 from chainon.handlers.contacts import contact_for, current_conversation
-from chainon.handlers.keywords import act_on_words
+from chainon.handlers.keywords import act_on_words, reading
 from chainon.handlers.loading import Handled, Loader, find_entry, get
 from domain import commands as cmd
 from domain import ids
@@ -98,6 +101,11 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
             now,
         )
     )
+    said = (
+        []
+        if command.automatic
+        else _bot(loader, brand, conversation, contact, message_id, sender, command, now)
+    )
     seen = IndexEntry.claim(
         IndexKind.PROVIDER_MESSAGE,
         inbound_key(provider, given, scope),
@@ -113,7 +121,34 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
         channel=command.channel,
     )
     desks = keep_desks(loader, conversation, held_by, now)
-    return outcome, [*changed, conversation, contact, seen, *ledger, *desks]
+    bots = [a for a in said if a is not conversation and a is not contact]
+    return outcome, [*changed, conversation, contact, seen, *ledger, *bots, *desks]
+
+
+def _bot(
+    loader: Loader,
+    brand: Brand,
+    conversation: Conversation,
+    contact: Contact,
+    message_id: UUID,
+    sender: Address,
+    command: cmd.ReceiveMessage,
+    now: datetime,
+) -> list[Aggregate]:
+    """The bot's part, after consent handling (an opt-out always wins over a flow)."""
+    read = reading(brand, command.channel, command.body)
+    heard = Heard(
+        message_id=message_id,
+        channel=command.channel,
+        sender=sender,
+        recipient=command.recipient,
+        body=command.body,
+        postback=command.postback_data,
+        first=len(conversation.messages) == 1,
+        opted_out=read == "opt_out",
+        consent_words=read == "keyword",
+    )
+    return hear(loader, brand, conversation, contact, heard, command, now)
 
 
 def inbound_outcome(

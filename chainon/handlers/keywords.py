@@ -12,6 +12,7 @@ documented default) and flags the conversation for a person, with no confirmatio
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -43,8 +44,7 @@ def act_on_words(
 ) -> list[Aggregate]:
     """The ledger (when it changed) for the caller to save; the conversation records the
     reading and, where one is due, the confirmation."""
-    # An email's reply acts by its first line: the rest is often the quoted history.
-    text = body.strip().splitlines()[0] if channel is Channel.EMAIL and body.strip() else body
+    text = words_of(channel, body)
     rules = brand.consent_rules
     keyword = rules.book.keyword_of(text)
     if keyword is None and normalise(text) in rules.removed:
@@ -96,6 +96,28 @@ def act_on_words(
     if certain and revoked:  # a repeated STOP changes nothing, and is not confirmed again
         reply(request)
     return [ledger] if revoked else []
+
+
+def words_of(channel: Channel, body: str) -> str:
+    """What a message says to consent handling: an email's reply acts by its first line
+    (the rest is often the quoted history)."""
+    return body.strip().splitlines()[0] if channel is Channel.EMAIL and body.strip() else body
+
+
+def reading(brand: Brand, channel: Channel, body: str) -> Literal["keyword", "opt_out"] | None:
+    """What consent handling makes of these words, for what runs after it (a bot): a
+    certain opt-out (a keyword of the brand's lists, or plain words), another keyword it
+    answers (HELP, START), or nothing."""
+    rules = brand.consent_rules
+    text = words_of(channel, body)
+    keyword = rules.book.keyword_of(text)
+    if keyword is not None:
+        if keyword.action in (KeywordAction.HELP, KeywordAction.OPT_IN):
+            return "keyword"
+        return "opt_out"
+    if normalise(text) in rules.removed:
+        return None  # the brand took this word away: it means nothing more than it says
+    return "opt_out" if detect(text).outcome is IntentOutcome.OPT_OUT else None
 
 
 def _revoke(

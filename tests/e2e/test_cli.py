@@ -103,6 +103,20 @@ def test_demo_shows_a_stop_and_a_lawful_campaign(chainon: Run) -> None:
     assert (deferred > 0) == ("quiet hours hold marketing" in scene)
 
 
+def test_demo_shows_a_bot_collecting_a_delivery_slot_and_handing_off(chainon: Run) -> None:
+    result = chainon("demo")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    scene = out[out.index("A bot collects a delivery slot") :]
+    assert "flow delivery-details v1 published" in scene
+    assert "Répondez 1 pour Matin 8h-12h, 2 pour Après-midi 13h-18h" in scene  # numbered
+    assert "Un conseiller confirme votre livraison" in scene
+    assert "in team delivery's queue" in scene
+    assert "Créneau : afternoon ; adresse confirmée : yes" in scene
+    assert "flow delivery-details v1 started (keyword)" in scene  # the timeline
+    assert "handed off to delivery (normal, step)" in scene
+
+
 def test_demo_refuses_a_directory_in_use(chainon: Run, tmp_path: Path) -> None:
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "chainon.sqlite3").write_text("")

@@ -27,6 +27,7 @@ from adapters.bus.port import Consumer, Outgoing, Record
 from adapters.channels.sandbox import SandboxOutcome
 from chainon.api.app import create_app
 from chainon.asyncapi import document, event_messages
+from chainon.flows import publish as publish_flow
 from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, SmppLinkSettings, StoreKind
 from chainon.topic_records import COMMANDS, INBOUND, dump
@@ -43,6 +44,23 @@ from tests.conftest import BRAND_SMS, make_settings
 
 SMPP_SENDER = "+33939000002"  # the second brand's number, carried by the SMPP link
 PAUL, CLAIRE, LEA, HUGO, INES, JULES, MAX, ROSE = (f"+3361234567{n}" for n in range(8))
+NOE = "+33612345680"  # talks to the bot
+BOT_FLOW = """
+name: wire
+triggers:
+  keywords: [BOT]
+steps:
+  - id: slot
+    type: ask
+    text: Quel créneau ?
+    answer:
+      kind: choice
+      choices: [{value: am, label: Matin}, {value: pm, label: Soir}]
+    store_as: slot
+  - id: done
+    type: end
+    text: Merci !
+"""
 SATURDAY_NIGHT_IN_PARIS = datetime(2026, 12, 5, 20, 0, tzinfo=UTC)  # 21:00 there
 MONDAY_MORNING_IN_PARIS = datetime(2026, 12, 7, 7, 30, tzinfo=UTC)  # 08:30 there
 QUESTION = RichContent(
@@ -185,6 +203,7 @@ class Story:
         await self.consent_and_quiet_hours()
         await self.receipt_overdue()
         await self.campaign()
+        await self.bot_dialogues()
         # A message to a number no brand owns is refused, and kept as a fact.
         await self.runtime.provider.inject_inbound(
             sender=PAUL, recipient="+33939000099", body="Allô ?"
@@ -388,6 +407,29 @@ class Story:
             assert scheduled.status_code == 200, scheduled.text
         await self.wire.event("Campaign.Drafted")
         await self.wire.event("Campaign.Finished")
+
+    async def bot_dialogues(self) -> None:
+        """A flow started by its keyword, a wrong answer, a right one; one started by the
+        API that times out and hands off; one an opt-out stops."""
+        b, sandbox = self.brand.id, self.runtime.provider
+        await self.runtime.call(publish_flow, self.runtime.core, b, BOT_FLOW)
+        for words in ("BOT", "9", "1"):  # one key, so in this order
+            await sandbox.inject_inbound(sender=NOE, recipient=BRAND_SMS, body=words)
+        completed = await self.wire.event("Bot.FlowCompleted")
+        await self.wire.event("Bot.AnswerRejected")
+        conversation = str((await self.wire.event("Bot.Opened"))["data"]["conversation_id"])
+        assert completed["aggregate_type"] == "Bot"
+        start = cmd.StartFlow(brand_id=b, conversation_id=conversation, flow="wire")
+        await self.command(start, key=conversation)
+        await self.wire.event("Bot.FlowStarted", lambda d: d["trigger"] == "api")
+        expire = cmd.ExpireDialogue(conversation_id=conversation, now=True)
+        await self.inbound(expire, key=conversation)
+        await self.wire.event("Bot.FlowTimedOut")
+        await self.wire.event("Bot.HandedOff", lambda d: d["reason"] == "timeout")
+        await self.command(start, key=conversation)
+        await self.wire.event("Bot.QuestionAsked", lambda d: d["attempt"] == 0 and d["run"] == 3)
+        await sandbox.inject_inbound(sender=NOE, recipient=BRAND_SMS, body="STOP")
+        await self.wire.event("Bot.FlowStopped")
 
 
 class WireContract:
