@@ -123,7 +123,12 @@ class PostgresBuckets:
 
     A row per (key id, family): its tokens and when they were counted (seconds since the
     epoch, so processes on different hosts agree within their clocks' skew). Each request
-    costs one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` on a pooled connection.
+    costs one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` on a pooled connection. The
+    table is unlogged and its writes skip the wait for the WAL flush: a crash may lose the
+    last counts, which only starts the buckets full again, and a request does not wait on
+    the disk. Measured on a 2-core machine under load (load average 10): 0.2 to 0.6 ms a
+    take (a ``SELECT 1`` there: 0.05 ms), 0.8 to 1.1 ms with the hop to the store's thread
+    pool; 1.2 to 1.5 ms with a logged table and synchronous commits.
     """
 
     def __init__(self, dsn: str, schema: str) -> None:
@@ -135,14 +140,18 @@ class PostgresBuckets:
         table = Identifier(schema, "chainon_rate_buckets")
         self._take = SQL(_TAKE).format(table=table)
         self.pool: ConnectionPool[Any] = ConnectionPool(
-            dsn, min_size=1, max_size=8, kwargs={"autocommit": True}, open=True
+            dsn,
+            min_size=1,
+            max_size=8,
+            kwargs={"autocommit": True, "options": "-c synchronous_commit=off"},
+            open=True,
         )
 
         def create() -> None:
             with self.pool.connection() as conn:
                 conn.execute(
                     SQL(
-                        "CREATE TABLE IF NOT EXISTS {table} ("
+                        "CREATE UNLOGGED TABLE IF NOT EXISTS {table} ("
                         " key_id text NOT NULL, family text NOT NULL,"
                         " tokens float8 NOT NULL, updated_at float8 NOT NULL,"
                         " admitted boolean NOT NULL, PRIMARY KEY (key_id, family))"
