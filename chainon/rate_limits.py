@@ -7,7 +7,8 @@ what they cost and how often a well-behaved client calls them, after what Twilio
 and Sinch publish (sends around 100 a second per account, reads more, configuration
 little):
 
-- ``messages``: sends (``POST /v1/messages``, ``/v1/messages/batch``, a reply);
+- ``messages``: sends (``POST /v1/messages``, ``/v1/messages/batch``, a reply) and the
+  sandbox's inbound messages;
 - ``reads``: every other ``GET``;
 - ``writes``: every other change (tags, assignment, contacts, consent, campaigns...);
 - ``admin``: the brand's configuration (``…/settings``, agents, flows);
@@ -39,7 +40,12 @@ class Family(StrEnum):
     WEBHOOKS = "webhooks"
 
 
-_SENDS = {"/v1/messages", "/v1/messages/batch", "/v1/conversations/{conversation_id}/messages"}
+_SENDS = {
+    "/v1/messages",
+    "/v1/messages/batch",
+    "/v1/conversations/{conversation_id}/messages",
+    "/v1/sandbox/inbound",  # the sandbox's consumer, messaging the brand
+}
 _ADMIN_PREFIXES = ("/v1/agents", "/v1/flows")
 
 
