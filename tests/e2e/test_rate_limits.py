@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from chainon.api.app import create_app
+from chainon.auth import split_api_key
 from chainon.rate_limits import Family, family_of
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
@@ -144,6 +145,9 @@ async def test_two_api_processes_on_postgresql_share_one_budget(
             assert all(n > 0 for n in served), served  # both processes took from the budget
         async with client(second, other_key) as other:  # another key: its own budget
             assert (await other.get("/v1/conversations")).status_code == 200
+        # the keys' last uses, written by either process, are in the shared store
+        key_ids = [split_api_key(brand.key), split_api_key(other_key)]
+        assert set(first.key_usage.last_used(k for k in key_ids if k)) == set(key_ids)
     finally:
         first.close()
         second.close()
