@@ -30,6 +30,15 @@ class Store(Protocol):
     def save_or_conflict(self, *aggregates: Aggregate, what: str) -> None: ...
 
 
+class KeyExpired(Exception):
+    """A brand's key, past the expiry it was issued with: refused, and told so."""
+
+    def __init__(self, key_id: str, expires_at: datetime) -> None:
+        super().__init__(f"API key {key_id} expired at {expires_at.isoformat()}")
+        self.key_id = key_id
+        self.expires_at = expires_at
+
+
 def hash_api_key(key: str) -> str:
     # Keys carry 190 bits of randomness, so a fast hash is enough (as for GitHub tokens).
     return hashlib.sha256(key.encode()).hexdigest()
@@ -55,13 +64,15 @@ class ApiKeys:
             raise NotFound(f"no brand {brand_id}")
         return brand
 
-    def issue(self, brand_id: UUID, label: str = "default") -> str:
+    def issue(
+        self, brand_id: UUID, label: str = "default", expires_at: datetime | None = None
+    ) -> str:
         """Returns the new key; only its hash is stored, so this is the one time it is seen."""
         now = self.clock()
         brand = self._brand(brand_id)
         key_id = secrets.token_hex(6)
         key = f"chn_{key_id}_{secrets.token_urlsafe(24)}"
-        brand.issue_key(key_id, hash_api_key(key), label, at=now)
+        brand.issue_key(key_id, hash_api_key(key), label, at=now, expires_at=expires_at)
         claim = IndexEntry.claim(IndexKind.API_KEY, key_id, brand.id, at=now)
         self.store.save_or_conflict(brand, claim, what="api key")
         return key
@@ -71,21 +82,33 @@ class ApiKeys:
         brand.revoke_key(key_id, at=self.clock())
         self.store.save_or_conflict(brand, what="the key's revocation")
 
+    def _unexpired(self, brand: Brand, key_id: str) -> Brand:
+        expires_at = brand.key_expiry.get(key_id)
+        if expires_at is not None and self.clock() >= expires_at:
+            raise KeyExpired(key_id, expires_at)
+        return brand
+
     def remembered(self, key: str) -> Brand | None:
         """The key's brand if this process accepted the key within the cache's time; no
-        store read, so it may run on the event loop."""
-        return self.cache.get(hash_api_key(key)) if self.cache.enabled else None
+        store read, so it may run on the event loop. Raises ``KeyExpired``."""
+        if not self.cache.enabled:
+            return None
+        key_id = split_api_key(key)
+        remembered = self.cache.get(hash_api_key(key))
+        if remembered is None or key_id is None:
+            return None
+        return self._unexpired(remembered, key_id)
 
     def authenticate(self, key: str) -> Brand | None:
-        """The key's brand, or None. The brand may come from the cache: callers read it
-        and never change it."""
+        """The key's brand, or None; ``KeyExpired`` for a key past its expiry. The brand
+        may come from the cache: callers read it and never change it."""
         key_id = split_api_key(key)
         if key_id is None:
             return None
         key_hash = hash_api_key(key)
         remembered = self.cache.get(key_hash)
         if remembered is not None:
-            return remembered
+            return self._unexpired(remembered, key_id)
         generation = self.cache.generation
         entry = self.store.find(IndexEntry, entry_id(IndexKind.API_KEY, key_id))
         if entry is None:
@@ -94,4 +117,4 @@ class ApiKeys:
         if not brand.accepts_key(key_id, key_hash):
             return None
         self.cache.put(key_hash, brand, generation)
-        return brand
+        return self._unexpired(brand, key_id)

@@ -9,6 +9,10 @@ a key issued a moment ago works at once). What that costs:
 - a change saved by another process (``chainon brands keys --revoke`` run beside the
   server, another API process) takes effect here within ``ttl`` seconds at most;
 - ``ttl`` 0 turns the cache off (every request reads the store, as before).
+
+Keys are looked up by their SHA-256, never compared as given: how long a lookup takes
+could at most tell a caller about the hash of its own guess, which says nothing of any
+key (the brand's stored hash is compared in constant time, ``Brand.accepts_key``).
 """
 
 from __future__ import annotations

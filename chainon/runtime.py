@@ -40,8 +40,10 @@ from chainon.deadlines import DeadlineScheduler, enforce_receipt, expire_dialogu
 from chainon.dispatching import DispatchWorker
 from chainon.errors import CannotStart
 from chainon.event_store import check_store, racing_creation, store_env
+from chainon.key_usage import KeyUsage, key_usage_of
 from chainon.messagebus import IdempotencyClaim
 from chainon.polling import follow
+from chainon.rate_limits import RateLimiter, rate_limiter_of
 from chainon.record_handlers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from chainon.relay import Relay
 from chainon.releases import ReleaseScheduler
@@ -317,6 +319,15 @@ class Runtime:
             )
         )
 
+    @functools.cached_property
+    def rate_limiter(self) -> RateLimiter:
+        """Opened by the first request that asks (workers never do)."""
+        return rate_limiter_of(self.settings)
+
+    @functools.cached_property
+    def key_usage(self) -> KeyUsage:
+        return key_usage_of(self.settings, lambda: self.core.clock())
+
     def _read_models(self) -> ReadModelStore:
         if self.settings.store is StoreKind.SQLITE:
             from projections.sqlite import SQLiteReadModels
@@ -447,6 +458,8 @@ class Runtime:
         self.pool.shutdown(wait=True)
         if "views" in self.__dict__:  # opened only if it was used
             self.views.store.close()
+        if "rate_limiter" in self.__dict__:
+            self.rate_limiter.close()
         self.webhooks.close()
         self.core.close()
 

@@ -123,6 +123,19 @@ class Settings(BaseSettings):
     # How long an accepted API key is remembered in-process (seconds; 0: never). A key
     # revoked through this process is refused at once; through another, within this.
     api_key_cache_seconds: float = Field(default=5.0, ge=0)
+    # Rate limits per API key and route family (chainon/rate_limits.py): requests a second
+    # and how many at once; a rate of 0 lifts the family's limit. With a PostgreSQL store
+    # the buckets are in a table of it, shared by every API process.
+    rate_limit_messages: float = Field(default=100, ge=0)
+    rate_limit_messages_burst: int = Field(default=200, ge=1)
+    rate_limit_reads: float = Field(default=200, ge=0)
+    rate_limit_reads_burst: int = Field(default=400, ge=1)
+    rate_limit_writes: float = Field(default=50, ge=0)
+    rate_limit_writes_burst: int = Field(default=100, ge=1)
+    rate_limit_admin: float = Field(default=5, ge=0)
+    rate_limit_admin_burst: int = Field(default=20, ge=1)
+    rate_limit_webhooks: float = Field(default=10, ge=0)
+    rate_limit_webhooks_burst: int = Field(default=20, ge=1)
     demo_brand: bool = True  # `chainon serve` creates the demo brand when missing
     # Signs the agent console's session cookies. Empty: a random one is made once and kept
     # in <data_dir>/console.secret (set it when several API processes serve the console).

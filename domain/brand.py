@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,10 +90,18 @@ class Brand(Aggregate):
         address: str
 
     class ApiKeyIssued(Event):
+        """v2 carries the key's expiry (None: it never expires); v1 keys never did."""
+
         TOPIC = "chainon:Brand.ApiKeyIssued"
+        class_version = 2
         key_id: str
         key_hash: str
         label: str
+        expires_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["expires_at"] = None
 
     class ApiKeyRevoked(Event):
         TOPIC = "chainon:Brand.ApiKeyRevoked"
@@ -156,6 +165,7 @@ class Brand(Aggregate):
         self.senders: dict[Channel, list[str]] = {}
         self.api_keys: dict[str, tuple[str, str]] = {}  # key id → (hash, label)
         self.revoked_keys: set[str] = set()
+        self.key_expiry: dict[str, datetime] = {}  # key id → when it stops being accepted
         self.routes: dict[tuple[Channel, str], str] = {}
         self.first_response_minutes = DEFAULT_FIRST_RESPONSE_MINUTES
         self.capacities: dict[str, int] = {}
@@ -242,14 +252,35 @@ class Brand(Aggregate):
         addresses = self.senders.get(channel)
         return addresses[0] if addresses else None
 
-    def issue_key(self, key_id: str, key_hash: str, label: str, *, at: datetime) -> None:
+    def issue_key(
+        self,
+        key_id: str,
+        key_hash: str,
+        label: str,
+        *,
+        at: datetime,
+        expires_at: datetime | None = None,
+    ) -> None:
         if key_id in self.api_keys:
             raise Conflict(f"key {key_id} exists already", field="key_id")
-        self._key_issued(key_id=key_id, key_hash=key_hash, label=label, timestamp=at)
+        if expires_at is not None and expires_at <= at:
+            raise InvalidInput("a key must expire after it is issued", field="expires_at")
+        self._key_issued(
+            key_id=key_id, key_hash=key_hash, label=label, expires_at=expires_at, timestamp=at
+        )
 
     @event(ApiKeyIssued)
-    def _key_issued(self, key_id: str, key_hash: str, label: str, timestamp: datetime) -> None:
+    def _key_issued(
+        self,
+        key_id: str,
+        key_hash: str,
+        label: str,
+        expires_at: datetime | None,
+        timestamp: datetime,
+    ) -> None:
         self.api_keys[key_id] = (key_hash, label)
+        if expires_at is not None:
+            self.key_expiry[key_id] = expires_at
 
     def revoke_key(self, key_id: str, *, at: datetime) -> None:
         if key_id not in self.api_keys:
@@ -263,8 +294,12 @@ class Brand(Aggregate):
         self.revoked_keys.add(key_id)
 
     def accepts_key(self, key_id: str, key_hash: str) -> bool:
+        """Whether the key is this brand's and not revoked (its expiry is ``key_expiry``'s:
+        the domain reads no clock). The hashes are compared in constant time, so how long
+        a refusal takes tells nothing of how much of a guess was right."""
         known = self.api_keys.get(key_id)
-        return known is not None and known[0] == key_hash and key_id not in self.revoked_keys
+        matches = hmac.compare_digest(known[0] if known else "", key_hash)
+        return known is not None and matches and key_id not in self.revoked_keys
 
     def configure_queue(self, first_response_minutes: int, *, at: datetime) -> bool:
         """The first-response SLA: how long an inbound message may wait for an answer."""

@@ -6,17 +6,21 @@ import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import structlog
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, WithJsonSchema
 
+from chainon.auth import KeyExpired, split_api_key
 from chainon.messagebus import IdempotencyClaim
+from chainon.rate_limits import Family, Limit, family_of
 from chainon.runtime import Runtime
 from domain.brand import Brand
 from domain.commands import Command
 from domain.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, checked_key
 
+_log = structlog.get_logger("chainon.api")
 _bearer = HTTPBearer(auto_error=False, description="An API key issued for your brand.")
 
 
@@ -32,7 +36,19 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+class RateLimited(HTTPException):
+    def __init__(self, family: Family, limit: Limit, retry_after: int) -> None:
+        super().__init__(
+            429,
+            f"over the rate limit of this API key for {family.value} ({limit.describe()}): "
+            f"retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.family = family
+
+
 async def current_brand(
+    request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Brand:
@@ -44,13 +60,47 @@ async def current_brand(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized
     key = credentials.credentials
-    # A key accepted a moment ago is answered from memory, without a thread or the store.
-    brand = runtime.core.api_keys.remembered(key) or await runtime.call(
-        runtime.core.api_keys.authenticate, key
-    )
-    if brand is None:
+    try:
+        # A key accepted a moment ago is answered from memory, without a thread or the store.
+        brand = runtime.core.api_keys.remembered(key) or await runtime.call(
+            runtime.core.api_keys.authenticate, key
+        )
+    except KeyExpired as expired:
+        raise HTTPException(
+            401, str(expired), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        ) from None
+    key_id = split_api_key(key)
+    if brand is None or key_id is None:
         raise unauthorized
+    await _take_token(request, runtime, key_id)
+    await _record_use(runtime, key_id)
     return brand
+
+
+async def _take_token(request: Request, runtime: Runtime, key_id: str) -> None:
+    route = request.scope.get("route")
+    family = family_of(request.method, getattr(route, "path", request.url.path))
+    limiter = runtime.rate_limiter
+    limit = limiter.limit_of(family)
+    if limit is None:
+        return
+    if limiter.blocking:
+        decision = await runtime.call(limiter.take, key_id, family)
+    else:
+        decision = limiter.take(key_id, family)
+    if not decision.admitted:
+        raise RateLimited(family, limit, decision.retry_after)
+
+
+async def _record_use(runtime: Runtime, key_id: str) -> None:
+    usage = runtime.key_usage
+    at = usage.due(key_id)
+    if at is None:
+        return
+    try:
+        await runtime.call(usage.write, key_id, at)
+    except Exception as exc:  # a figure for operators: never worth failing the request
+        _log.warning("api_key.last_use_not_recorded", key_id=key_id, error=repr(exc))
 
 
 BrandDep = Annotated[Brand, Depends(current_brand)]
@@ -71,7 +121,7 @@ async def refused_caller(request: Request) -> HTTPException | None:
     if dependant is None or not _calls(dependant, current_brand):
         return None
     try:
-        await current_brand(await get_runtime(request), await _bearer(request))
+        await current_brand(request, await get_runtime(request), await _bearer(request))
     except HTTPException as refused:
         return refused
     return None

@@ -25,7 +25,8 @@ ERRORS: dict[int, str] = {
     409: "Refused in the current state, or in conflict with what is recorded",
     413: "The request body is over the limit (`CHAINON_MAX_REQUEST_BYTES`)",
     422: "Invalid input: `field` names the one at fault, `errors` lists each",
-    429: "Too many concurrent changes to the same conversation: retry after `Retry-After`",
+    429: "Over the API key's rate limit for the route's family (`limit` names it), or too "
+    "many concurrent changes to the same conversation: retry after `Retry-After`",
 }
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`"}},

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chainon.api.deps import refused_caller
+from chainon.api.deps import RateLimited, refused_caller
 from chainon.unit_of_work import ConcurrencyExhausted
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound, TransitionRefused
 
@@ -52,6 +52,11 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(
         None, description="Every field at fault, when the input has several."
     )
+    limit: str | None = Field(
+        None,
+        description="On a 429 for a rate limit: the route family whose limit the API key "
+        "is over (`messages`, `reads`, `writes`, `admin`, `webhooks`).",
+    )
 
 
 def problem(
@@ -62,6 +67,7 @@ def problem(
     field: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    limit: str | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://chainon.dev/problems/{title.lower().replace(' ', '-')}",
@@ -73,6 +79,8 @@ def problem(
         body["field"] = field
     if errors:
         body["errors"] = errors
+    if limit is not None:
+        body["limit"] = limit
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -168,6 +176,14 @@ def install(app: FastAPI) -> None:
                 return await http_error(request, refused)
             return problem(
                 422, "Invalid input", "the request body is not valid JSON: it is not UTF-8 text"
+            )
+        if isinstance(exc, RateLimited):
+            return problem(
+                429,
+                "Rate limited",
+                exc.detail,
+                headers=dict(exc.headers or {}),
+                limit=exc.family.value,
             )
         title = _TITLES.get(exc.status_code, "Error")
         return problem(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -76,31 +78,78 @@ def brands_list(ctx: typer.Context) -> None:
     console().print(table)
 
 
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})([dhm])$")
+_UNIT = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def _expiry(expires_in: str | None, expires_at: datetime | None, now: datetime) -> datetime | None:
+    if expires_in is not None and expires_at is not None:
+        raise typer.BadParameter("give --expires-in or --expires-at, not both")
+    if expires_at is not None:
+        # a date or time without a zone is read as UTC, the zone every timestamp here is in
+        return expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+    if expires_in is None:
+        return None
+    found = _DURATION.match(expires_in)
+    if found is None:
+        raise typer.BadParameter(
+            f"{expires_in!r}: a number of days, hours or minutes (30d, 12h, 90m)",
+            param_hint="--expires-in",
+        )
+    return now + timedelta(**{_UNIT[found[2]]: int(found[1])})
+
+
 @brands.command("keys")
 def brands_keys(
     ctx: typer.Context,
     slug: str,
     issue: Annotated[str | None, typer.Option(metavar="LABEL", help="Issue a key.")] = None,
     revoke: Annotated[str | None, typer.Option(metavar="KEY_ID", help="Revoke a key.")] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(metavar="DURATION", help="The issued key expires after 30d, 12h, 90m..."),
+    ] = None,
+    expires_at: Annotated[
+        datetime | None,
+        typer.Option(metavar="WHEN", help="The issued key expires then (UTC unless given)."),
+    ] = None,
 ) -> None:
-    """List a brand's API keys; issue or revoke one."""
+    """List a brand's API keys (with when each was last used); issue or revoke one."""
     from domain.brand import Brand
 
+    if issue is None and (expires_in is not None or expires_at is not None):
+        raise typer.BadParameter("an expiry is given with --issue", param_hint="--expires-in")
     out = console()
     with runtime_of(settings_of(ctx)) as runtime:
         brand = brand_of(runtime, slug)
         if issue is not None:
-            key = runtime.core.api_keys.issue(brand.id, issue)
+            expiry = _expiry(expires_in, expires_at, runtime.core.clock())
+            key = runtime.core.api_keys.issue(brand.id, issue, expiry)
             show_key(out, key)
+            if expiry is not None:
+                out.print(f"It expires at {expiry.isoformat(timespec='seconds')}.")
         if revoke is not None:
             runtime.core.api_keys.revoke(brand.id, revoke)
             out.print(Text(f"Key {revoke} revoked.", style="green"))
         brand = runtime.core.get(Brand, brand.id)
+        used = runtime.key_usage.last_used(brand.api_keys)
+        now = runtime.core.clock()
     table = Table(title=f"API keys of {slug}")
-    for column in ("id", "label", "revoked"):
+    for column in ("id", "label", "revoked", "expires", "last used"):
         table.add_column(column)
     for key_id, (_, label) in brand.api_keys.items():
-        table.add_row(key_id, Text(label), "yes" if key_id in brand.revoked_keys else "no")
+        expiry = brand.key_expiry.get(key_id)
+        expires = "never" if expiry is None else expiry.isoformat(timespec="minutes")
+        if expiry is not None and expiry <= now:
+            expires += " (expired)"
+        last = used.get(key_id)
+        table.add_row(
+            key_id,
+            Text(label),
+            "yes" if key_id in brand.revoked_keys else "no",
+            expires,
+            "never" if last is None else last.isoformat(timespec="minutes"),
+        )
     out.print(table)
 
 
