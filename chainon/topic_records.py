@@ -82,6 +82,8 @@ BrandCommand = Annotated[
     | cmd.ConfigureFallback
     | cmd.ConfigureOptOutMention
     | cmd.ConfigureConsentSettings
+    | cmd.ConfigureSendingLimits
+    | cmd.LiftDestinationBlock
     | cmd.GrantConsent
     | cmd.RevokeConsent,
     Field(discriminator="type"),

@@ -88,3 +88,8 @@ def webhook_endpoints_id(brand: UUID) -> UUID:
 def flow_library_id(brand: UUID) -> UUID:
     """The one aggregate holding every published version of a brand's flows."""
     return uuid5(NAMESPACE, f"flows:{brand}")
+
+
+def destination_blocks_id(brand: UUID) -> UUID:
+    """The one aggregate holding the number prefixes a brand's sends are blocked from."""
+    return uuid5(NAMESPACE, f"destination-blocks:{brand}")

@@ -8,6 +8,7 @@ from projections.campaign_stats import CampaignStats
 from projections.conversation_list import ConversationList
 from projections.crm_profile import CrmProfile
 from projections.deferred_messages import DeferredMessages
+from projections.destination_counts import DestinationCounts
 from projections.fallback_deadlines import FallbackDeadlines
 from projections.projection import Projection
 from projections.receipt_deadlines import ReceiptDeadlines
@@ -23,4 +24,5 @@ def all_projections() -> list[Projection]:
         ReceiptDeadlines(),
         DeferredMessages(),
         CampaignStats(),
+        DestinationCounts(),
     ]

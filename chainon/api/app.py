@@ -25,6 +25,7 @@ from chainon.api import (
     queue,
     rbm_webhook,
     sandbox,
+    sending_limits,
     webhooks,
 )
 from chainon.api.middleware import RequestContext
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         contacts,
         consent,
         consent_settings,
+        sending_limits,
         sandbox,
         ops,
         analytics,
