@@ -82,8 +82,6 @@ BrandCommand = Annotated[
     | cmd.ConfigureFallback
     | cmd.ConfigureOptOutMention
     | cmd.ConfigureConsentSettings
-    | cmd.ConfigureSendingLimits
-    | cmd.LiftDestinationBlock
     | cmd.GrantConsent
     | cmd.RevokeConsent,
     Field(discriminator="type"),
