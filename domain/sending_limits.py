@@ -53,15 +53,15 @@ class SendingLimits(BaseModel):
         "listed here.",
     )
     per_country_per_hour: int = Field(
-        2000, ge=1, description="Sends to one country in one clock hour (UTC)."
+        100_000, ge=1, description="Sends to one country in one clock hour (UTC)."
     )
     never_replied_per_hour: int = Field(
-        1000,
+        50_000,
         ge=1,
         description="Sends in one clock hour (UTC) to numbers that never wrote to the brand.",
     )
     prefix_burst: int = Field(
-        50,
+        500,
         ge=1,
         description="Sends to one number prefix (the first 7 digits) in 10 minutes above "
         "which, if also above `prefix_burst_factor` times its usual rate, the prefix is "
