@@ -23,6 +23,7 @@ from adapters.channels.email.threads import EmailThread
 from adapters.persistence import saving
 from chainon.auth import ApiKeys
 from chainon.decision_cache import DecisionCache
+from chainon.destination_guard import DestinationGuard
 from chainon.handlers import brands, inbound
 from chainon.handlers import loading as load
 from chainon.key_cache import KeyCache
@@ -90,11 +91,14 @@ class Core(Application[UUID]):
             # written once per message, read again rarely (and then prefetched)
             not_kept_when_new=(IndexEntry, RefusedInbound, IdempotentRequest, EarlyReceipt),
         )
+        # SMS-pumping counts; the runtime points it at the read models.
+        self.destination_guard = DestinationGuard()
         self.unit = UnitOfWork(
             self.decisions,
             self.save,
             lambda: self.clock(),
             default_region,
+            guard=self.destination_guard,
             list_unsubscribe=list_unsubscribe,
         )
 

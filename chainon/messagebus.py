@@ -54,6 +54,8 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.ReleaseDeferredMessage: deferred.release,
     cmd.ConfigureOptOutMention: consent.configure_opt_out_mention,
     cmd.ConfigureConsentSettings: consent.configure_settings,
+    cmd.ConfigureSendingLimits: consent.configure_limits,
+    cmd.LiftDestinationBlock: consent.lift_block,
     cmd.CreateCampaign: campaigns.create,
     cmd.ImportCampaignAudience: campaigns.import_audience,
     cmd.ScheduleCampaign: campaigns.schedule,

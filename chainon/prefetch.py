@@ -5,17 +5,21 @@ before any of them is decided (a store round trip per lookup was most of a batch
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from uuid import UUID
 
 from chainon.decision_cache import DecisionCache
+from chainon.destination_guard import DestinationGuard
 from chainon.messagebus import IdempotencyClaim
 from domain import commands as cmd
 from domain import ids
 from domain.addresses import parse_address
+from domain.channels import Channel
 from domain.contact import Contact
 from domain.errors import InvalidInput
 from domain.idempotency import request_id
 from domain.index import IndexEntry, IndexKind, contact_key, entry_id, inbound_key, outbound_key
+from domain.sending_limits import Destination, destination_of
 
 Batch = Sequence[tuple[cmd.Command, IdempotencyClaim | None]]
 
@@ -87,6 +91,26 @@ def _prefetch_contacts(decisions: DecisionCache, batch: Batch, default_region: s
         for c in contacts
         if isinstance(c, Contact) and c.current_conversation_id is not None
     )
+
+
+def prefetch_destinations(
+    guard: DestinationGuard, batch: Batch, default_region: str, now: datetime
+) -> None:
+    """The pumping guard's counts for the batch's phone sends, one read per brand."""
+    by_brand: dict[UUID, list[Destination]] = {}
+    for command, _ in batch:
+        if not isinstance(command, cmd.SendMessage):
+            continue
+        try:
+            address = parse_address(command.to, default_region=default_region, field="to")
+        except InvalidInput:
+            continue
+        channel = command.channel or Channel.SMS
+        found = destination_of(channel, address.value)
+        if found is not None:
+            by_brand.setdefault(command.brand_id, []).append(found)
+    for brand_id, destinations in by_brand.items():
+        guard.prefetch(brand_id, now, destinations)
 
 
 def contact_entry(command: cmd.SendMessage, default_region: str) -> UUID | None:

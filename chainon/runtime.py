@@ -123,6 +123,8 @@ class Runtime:
         except CannotStart:
             self.core.close()
             raise
+        # The pumping guard's counts are a read model: read where it is kept.
+        self.core.destination_guard.store = lambda: self.views.store
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chainon-store")
         self.batcher = CommandBatcher(self.core.handle_many, self.call)
         self.topics = Topics(settings.topic_prefix)

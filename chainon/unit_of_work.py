@@ -22,9 +22,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError, Recording
 
 from chainon.decision_cache import DecisionCache
+from chainon.destination_guard import DestinationGuard
 from chainon.handlers.loading import Loader
 from chainon.messagebus import IdempotencyClaim, decide
-from chainon.prefetch import prefetch
+from chainon.prefetch import prefetch, prefetch_destinations
 from domain import commands as cmd
 from domain.errors import DomainError
 
@@ -46,9 +47,11 @@ class UnitOfWork:
         save: Save,
         clock: Callable[[], datetime],
         default_region: str,
+        guard: DestinationGuard | None = None,
         *,
         list_unsubscribe: bool = True,
     ) -> None:
+        self.guard = guard if guard is not None else DestinationGuard()
         self.decisions = decisions
         self.save = save
         self.clock = clock
@@ -134,8 +137,10 @@ class UnitOfWork:
             self._local.aggregates = unit
             try:
                 self.decisions.sync()
+                self.guard.begin()
                 if len(batch) > 1:
                     prefetch(self.decisions, batch, self.default_region)
+                    prefetch_destinations(self.guard, batch, self.default_region, self.clock())
                 outcomes: list[cmd.Outcome] = []
                 changed: dict[int, Aggregate] = {}
                 for command, idempotency in batch:
@@ -144,6 +149,9 @@ class UnitOfWork:
                         unit[aggregate.id] = aggregate
                         changed[id(aggregate)] = aggregate
                     outcomes.append(outcome)
+                for aggregate in self.guard.take_changed():  # a prefix blocked: rare
+                    unit[aggregate.id] = aggregate
+                    changed[id(aggregate)] = aggregate
                 recordings = self.save(*changed.values())
             except BaseException:
                 self.decisions.forget(unit.values())

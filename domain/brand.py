@@ -21,6 +21,7 @@ from domain.consent_settings import (
     rules_of,
 )
 from domain.errors import Conflict, InvalidInput, TransitionRefused
+from domain.sending_limits import DEFAULT_LIMITS, SendingLimits, allowed_countries
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 DEFAULT_REOPEN_WINDOW_HOURS = 168
@@ -146,6 +147,14 @@ class Brand(Aggregate):
         settings: dict[str, Any]
         actor: str
 
+    class SendingLimitsConfigured(Event):
+        """The brand's whole sending-limits document (``domain.sending_limits``), as it was
+        set, and who set it."""
+
+        TOPIC = "chainon:Brand.SendingLimitsConfigured"
+        limits: dict[str, Any]
+        actor: str
+
     @event(Registered)
     def __init__(
         self,
@@ -175,6 +184,8 @@ class Brand(Aggregate):
         self.consent_rules: ConsentRules = DEFAULT_RULES
         self.quiet_hours_overrides: dict[str, RecordedOverride] = {}
         self.consent_history: list[SettingsChange] = []
+        self.sending_limits = DEFAULT_LIMITS
+        self.limits_history: list[SettingsChange] = []
 
     @classmethod
     def register(
@@ -391,6 +402,23 @@ class Brand(Aggregate):
         self.appends_opt_out_mention = document.append_opt_out_mention
         self.quiet_hours_overrides = overrides
         self.consent_history.append(SettingsChange(timestamp, actor, settings))
+
+    def configure_sending_limits(self, limits: SendingLimits, *, actor: str, at: datetime) -> bool:
+        """Sets the whole document; False (nothing recorded) when it is the one in force."""
+        if limits == self.sending_limits:
+            return False
+        self._limits_configured(limits=limits.model_dump(mode="json"), actor=actor, timestamp=at)
+        return True
+
+    @event(SendingLimitsConfigured)
+    def _limits_configured(self, limits: dict[str, Any], actor: str, timestamp: datetime) -> None:
+        self.sending_limits = SendingLimits.model_validate(limits)
+        self.limits_history.append(SettingsChange(timestamp, actor, limits))
+
+    def allowed_countries(self) -> frozenset[str]:
+        """Where the brand's SMS and RCS may go (``sending_limits.allowed_countries``)."""
+        senders = [a for c in (Channel.SMS, Channel.RCS) for a in self.senders.get(c, [])]
+        return allowed_countries(self.sending_limits, senders)
 
     def fallback_channel(self, channel: Channel) -> Channel | None:
         """The next channel of the brand's order that reaches the same kind of address and

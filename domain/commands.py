@@ -19,6 +19,7 @@ from domain.consent_settings import ConsentSettings
 from domain.message_status import MessageStatus
 from domain.plain_text import PlainText
 from domain.rich_content import RichContent
+from domain.sending_limits import SendingLimits
 
 Text = Annotated[PlainText, Field(max_length=200_000)]
 # What a consumer wrote, as the provider gave it: kept as it came (see domain/plain_text.py).
@@ -245,6 +246,24 @@ class ConfigureConsentSettings(Command):
     actor: Annotated[str, Field(max_length=200)] = ""
 
 
+class ConfigureSendingLimits(Command):
+    """The brand's whole sending-limits document (``domain.sending_limits``)."""
+
+    type: Literal["ConfigureSendingLimits"] = "ConfigureSendingLimits"
+    brand_id: UUID
+    limits: SendingLimits
+    actor: Annotated[str, Field(max_length=200)] = ""
+
+
+class LiftDestinationBlock(Command):
+    """An admin lets sends to a prefix the pumping guard blocked go again."""
+
+    type: Literal["LiftDestinationBlock"] = "LiftDestinationBlock"
+    brand_id: UUID
+    prefix: Annotated[str, Field(min_length=2, max_length=16)]
+    actor: Annotated[str, Field(max_length=200)] = ""
+
+
 class AssignConversation(Command):
     type: Literal["AssignConversation"] = "AssignConversation"
     brand_id: UUID
@@ -398,6 +417,8 @@ AnyCommand = (
     | ConfigureConsentSettings
     | StartFlow
     | ExpireDialogue
+    | ConfigureSendingLimits
+    | LiftDestinationBlock
 )
 
 

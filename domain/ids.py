@@ -93,3 +93,8 @@ def flow_library_id(brand: UUID) -> UUID:
 def bot_id(conversation: UUID) -> UUID:
     """The bot of a conversation: every dialogue a flow held in it."""
     return _named(f"bot:{conversation}")
+
+
+def destination_blocks_id(brand: UUID) -> UUID:
+    """The one aggregate holding the number prefixes a brand's sends are blocked from."""
+    return uuid5(NAMESPACE, f"destination-blocks:{brand}")

@@ -32,6 +32,9 @@ class BlockReason(StrEnum):
     NO_MARKETING_CONSENT = "no_marketing_consent"  # never opted in
     QUIET_HOURS_PAST_DEADLINE = "quiet_hours_past_deadline"  # would open after not_after
     NOT_CONVERSATIONAL = "not_conversational"  # "a reply" to a contact who has not written
+    # SMS pumping (``domain.sending_limits``): a country not allowed, an hourly cap, or a
+    # number prefix blocked after a spike until an admin lifts it
+    DESTINATION_CAP = "destination_cap"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from projections.campaign_stats import CampaignStats
 from projections.conversation_list import ConversationList
 from projections.crm_profile import CrmProfile
 from projections.deferred_messages import DeferredMessages
+from projections.destination_counts import DestinationCounts
 from projections.dialogue_deadlines import DialogueDeadlines
 from projections.fallback_deadlines import FallbackDeadlines
 from projections.flow_stats import FlowStats
@@ -27,4 +28,5 @@ def all_projections() -> list[Projection]:
         CampaignStats(),
         DialogueDeadlines(),
         FlowStats(),
+        DestinationCounts(),
     ]

@@ -26,6 +26,7 @@ from chainon.api import (
     queue,
     rbm_webhook,
     sandbox,
+    sending_limits,
     unsubscribe,
     webhooks,
 )
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         contacts,
         consent,
         consent_settings,
+        sending_limits,
         sandbox,
         ops,
         analytics,

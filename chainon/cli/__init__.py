@@ -10,6 +10,7 @@ from chainon.cli import (
     operations,
     projections,
     running,
+    sending,
     webhooks,
 )
 from chainon.cli.base import app
@@ -25,6 +26,7 @@ __all__ = [
     "operations",
     "projections",
     "running",
+    "sending",
     "webhooks",
 ]
 

@@ -13,6 +13,7 @@ from domain.addresses import parse_email
 from domain.brand import Brand
 from domain.channels import Channel
 from domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
+from domain.destination_blocks import DestinationBlocks
 from domain.errors import NotFound
 
 
@@ -41,6 +42,25 @@ def configure_settings(
     brand = get(loader, Brand, command.brand_id)
     changed = brand.configure_consent(command.settings, actor=command.actor, at=now)
     return cmd.Outcome(changed=changed, brand_id=brand.id), [brand] if changed else []
+
+
+def configure_limits(loader: Loader, command: cmd.ConfigureSendingLimits, now: datetime) -> Handled:
+    brand = get(loader, Brand, command.brand_id)
+    changed = brand.configure_sending_limits(command.limits, actor=command.actor, at=now)
+    return cmd.Outcome(changed=changed, brand_id=brand.id), [brand] if changed else []
+
+
+def lift_block(loader: Loader, command: cmd.LiftDestinationBlock, now: datetime) -> Handled:
+    """Refused (404) for a prefix that is not blocked, as for any missing thing."""
+    blocks = loader.find(DestinationBlocks, ids.destination_blocks_id(command.brand_id))
+    if (
+        blocks is None
+        or blocks.brand_id != command.brand_id
+        or command.prefix not in blocks.blocked
+    ):
+        raise NotFound(f"no blocked prefix {command.prefix}")
+    blocks.lift(command.prefix, actor=command.actor, at=now)
+    return cmd.Outcome(changed=True, brand_id=command.brand_id), [blocks]
 
 
 def grant(loader: Loader, command: cmd.GrantConsent, now: datetime) -> Handled:

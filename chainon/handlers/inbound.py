@@ -32,6 +32,7 @@ from domain.routing import (
     no_owner,
     not_the_contact,
 )
+from domain.sending_limits import flooding
 
 
 def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handled:
@@ -137,6 +138,8 @@ def _bot(
 ) -> list[Aggregate]:
     """The bot's part, after consent handling (an opt-out always wins over a flow)."""
     read = reading(brand, command.channel, command.body)
+    if read != "opt_out" and flooding(conversation, now, brand.sending_limits.inbound_per_minute):
+        return []  # recorded, but no question goes back to a flood (an automaton's loop)
     heard = Heard(
         message_id=message_id,
         channel=command.channel,

@@ -29,6 +29,7 @@ from domain.conversation import Conversation
 from domain.keywords import KeywordAction, normalise
 from domain.marketing_rules import country_of_number, language_of
 from domain.opt_out_intent import IntentOutcome, detect
+from domain.sending_limits import flooding
 
 
 def act_on_words(
@@ -62,7 +63,12 @@ def act_on_words(
             uncertain=uncertain,
         )
 
+    # A flood (another automaton, a loop): the words still act, but nothing answers.
+    quiet = flooding(conversation, now, brand.sending_limits.inbound_per_minute)
+
     def reply(kind: str) -> None:
+        if quiet:
+            return
         words = rules.reply(kind, _language(brand, sender), brand.name, brand.help_text)
         answer = Queued(channel, sender, words, purpose=Purpose.SERVICE)
         queue(brand, conversation, contact, answer, now, reopen=True, request=None)

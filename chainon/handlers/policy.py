@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from chainon.destination_guard import DestinationGuard
 from chainon.handlers.consent import ledger_of
 from chainon.handlers.loading import Loader
 from domain import commands as cmd
@@ -18,13 +19,14 @@ from domain.channels import AddressKind, Channel
 from domain.consent import Purpose
 from domain.contact import Contact
 from domain.conversation import Conversation
+from domain.destination_blocks import DestinationBlocks
 from domain.errors import InvalidInput
 from domain.marketing_rules import country_of_number, has_mention, mention_of
 from domain.message import Hold, Outgoing
 from domain.message_body import PreparedBody, prepare_body
 from domain.message_status import MessageStatus
 from domain.quiet_hours import QuietHoursPolicy, Recipient, recipient_of
-from domain.send_policy import SendDecision, Verdict, decide
+from domain.send_policy import BlockReason, SendDecision, Verdict, decide
 
 
 def ask(
@@ -41,7 +43,7 @@ def ask(
 ) -> SendDecision:
     window = timedelta(hours=brand.reopen_window_hours)
     recipient = recipient_of(address.value) if address.kind is AddressKind.PHONE else None
-    return decide(
+    decision = decide(
         purpose,
         channel,
         ledger_of(loader, brand.id, contact.id),
@@ -51,6 +53,17 @@ def ask(
         not_after=not_after,
         contact_wrote_recently=conversation.contact_wrote_since(now - window),
     )
+    guard: DestinationGuard | None = getattr(loader, "destination_guard", None)
+    if (
+        decision.verdict is not Verdict.ALLOWED
+        or guard is None
+        or purpose is Purpose.CONVERSATIONAL
+    ):
+        return decision  # a reply to a consumer who just wrote is not pumped
+    blocks = lambda found: loader.find(DestinationBlocks, found)  # noqa: E731
+    if guard.allows(blocks, brand, channel, address.value, now):
+        return decision
+    return SendDecision.blocked(BlockReason.DESTINATION_CAP)
 
 
 def quiet_hours_of(brand: Brand, recipient: Recipient | None) -> QuietHoursPolicy | None:

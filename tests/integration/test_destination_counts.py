@@ -1,0 +1,69 @@
+"""The pumping guard's read model on both backends: sends counted per country, prefix and
+never-replied number as the events come, read back by the send decision (a spike blocks
+its prefix, a reply takes a number out of the never-replied cap), and every read model
+rebuilt the same afterwards (``projections verify all``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chainon.runtime import Runtime
+from chainon.settings import StoreKind
+from domain import commands as cmd
+from domain.channels import Channel
+from domain.sending_limits import SendingLimits
+from projections.catalogue import all_projections
+from projections.rebuild import verify
+from tests.conftest import BRAND_SMS, make_settings, register
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(params=[StoreKind.SQLITE, StoreKind.POSTGRES])
+def store(request: pytest.FixtureRequest) -> StoreKind:
+    kind: StoreKind = request.param
+    return kind
+
+
+async def test_counts_block_a_spike_and_rebuild_the_same(
+    store: StoreKind, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    dsn = request.getfixturevalue("postgres_dsn") if store is StoreKind.POSTGRES else None
+    runtime = Runtime(make_settings(store, tmp_path, dsn))
+    await runtime.start()
+    try:
+        brand = register(runtime)
+        limits = SendingLimits(prefix_burst=3, prefix_burst_factor=2, never_replied_per_hour=5)
+        await runtime.handle(cmd.ConfigureSendingLimits(brand_id=brand.id, limits=limits))
+        received = await runtime.handle(
+            cmd.ReceiveMessage(
+                provider="sandbox",
+                provider_message_id="in-1",
+                channel=Channel.SMS,
+                sender="+33677777777",
+                recipient=BRAND_SMS,
+                body="Bonjour",
+            )
+        )
+        assert received.position is not None
+
+        async def send(to: str) -> tuple[str | None, str | None]:
+            outcome = await runtime.handle(cmd.SendMessage(brand_id=brand.id, to=to, body="Code"))
+            if outcome.position is not None:
+                assert await runtime.caught_up(outcome.position)
+            return outcome.status, outcome.reason
+
+        for i in range(3):
+            assert await send(f"+336123450{i:02d}") == ("queued", None)
+        assert await send("+33612345099") == ("blocked", "destination_cap")
+        assert await send("+33698765401") == ("queued", None)  # another prefix
+        assert await send("+33650000001") == ("queued", None)  # the 5th to a never-replied number
+        assert await send("+33650000002") == ("blocked", "destination_cap")  # past 5
+        assert await send("+33677777777") == ("queued", None)  # wrote to the brand
+        for projection in all_projections():
+            assert await runtime.call(verify, runtime.views, projection.name) == []
+    finally:
+        await runtime.stop()
+        runtime.close()
