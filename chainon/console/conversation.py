@@ -16,9 +16,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from chainon.api.conversations import timeline_entries
+from chainon.api.conversations import handoff_of, timeline_entries
 from chainon.api.deps import RuntimeDep, request_id
-from chainon.api.schemas import MessageOut, TimelineEntry
+from chainon.api.schemas import HandoffOut, MessageOut, TimelineEntry
 from chainon.console.views import MessageView, fingerprint, message_view
 from chainon.console.web import SECURITY_HEADERS, Agent, AgentDep, CheckedAgent, render
 from chainon.runtime import Runtime
@@ -73,6 +73,7 @@ class Page:
     timeline: list[TimelineEntry]
     profile: crm.Profile | None
     channel: Channel | None
+    handoff: HandoffOut | None = None  # what a bot collected before it handed over
 
 
 def _channel(runtime: Runtime, brand: Brand, conversation: Conversation) -> Channel | None:
@@ -96,6 +97,7 @@ def load(runtime: Runtime, brand: Brand, conversation_id: UUID) -> Page:
         timeline=timeline_entries(core, conversation_id),
         profile=crm.profile(runtime.views.store, brand.id, conversation.contact_id),
         channel=_channel(runtime, brand, conversation),
+        handoff=handoff_of(core, conversation_id),
     )
 
 

@@ -19,6 +19,7 @@ from domain.channels import Channel
 from domain.consent import Purpose
 from tests.conftest import BRAND_SMS, BrandWithKey
 from tests.e2e.console_client import CONSUMER, consumer_writes, sign_in
+from tests.e2e.flow_helpers import YAML, example
 from tests.serving import serving
 
 
@@ -286,3 +287,24 @@ async def test_a_deferred_promotion_says_until_when(
     assert promotion.status.value == "deferred"
     page = await browser.get(f"/console/conversations/{promotion.conversation_id}")
     assert "Deferred until 2026-12-07 07:00 UTC" in page.text  # Monday 08:00 in Paris
+
+
+async def test_a_bots_hand_off_shows_what_it_collected(
+    browser: httpx.AsyncClient, brand: BrandWithKey
+) -> None:
+    published = await browser.put(
+        "/v1/flows/delivery-details",
+        content=example("delivery-details"),
+        headers={**YAML, "Authorization": f"Bearer {brand.key}"},
+    )
+    assert published.status_code == 201, published.text
+    await sign_in(browser, brand.key)
+    started = await consumer_writes(browser, brand.key, "livraison")
+    url = f"/console/conversations/{started['conversation_id']}"
+    assert "Handed over by the bot" not in (await browser.get(url)).text
+    await consumer_writes(browser, brand.key, "oui")  # the address is right
+    await consumer_writes(browser, brand.key, "Conseiller !")  # a person, now
+    page = (await browser.get(url)).text
+    assert "Handed over by the bot" in page
+    assert "delivery-details (keyword) → delivery" in page
+    assert re.search(r"<dt>[a-z_]+</dt><dd>[^<]+</dd>", page), "the collected answers"
