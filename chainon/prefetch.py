@@ -84,7 +84,9 @@ def _prefetch_contacts(decisions: DecisionCache, batch: Batch, default_region: s
             address = parse_address(command.to, default_region=default_region, field="to")
             new = ids.contact_id(command.brand_id, address.value)
             ledgers.append(ids.consent_id(command.brand_id, new))
-    decisions.prefetch([*contact_ids, *ledgers])
+    # The brands' blocked number prefixes (SMS pumping), one small aggregate per brand.
+    blocks = {ids.destination_blocks_id(command.brand_id) for command, _ in sends}
+    decisions.prefetch([*contact_ids, *ledgers, *blocks])
     contacts = (decisions.cached(i) for i in contact_ids)
     decisions.prefetch(
         c.current_conversation_id
