@@ -17,6 +17,7 @@ import pytest
 
 from chainon.core import Core
 from chainon.event_store import store_env
+from chainon.flows import publish as publish_flow
 from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, StoreKind
@@ -30,7 +31,7 @@ from projections.catalogue import all_projections
 from projections.rebuild import verify
 from projections.runner import FEED
 from projections.sqlite import SQLiteReadModels
-from tests.conftest import BRAND_SMS, make_settings
+from tests.conftest import BRAND_SMS, ROOT, make_settings
 from tests.integration.test_bus import lags
 
 
@@ -83,6 +84,19 @@ def fill(core: Core, messages: int) -> None:
         body="Stop, who is this?",
     )
     core.handle(unsure)
+    # A bot's question waiting for its answer: the dialogue deadlines and flow stats too.
+    flow = (ROOT / "examples" / "flows" / "delivery-details.yaml").read_text()
+    publish_flow(core, brand.id, flow)
+    core.handle(
+        cmd.ReceiveMessage(
+            provider="p",
+            provider_message_id="bot",
+            channel=Channel.SMS,
+            sender="+33699999996",
+            recipient=BRAND_SMS,
+            body="Livraison",
+        )
+    )
     for i in range(messages):
         outcome = core.handle(
             cmd.ReceiveMessage(
