@@ -21,7 +21,14 @@ from chainon.core import Core
 from chainon.demo_campaign import campaign_scene
 from chainon.demo_consent import stop_scene
 from chainon.demo_flow import bot_scene
-from chainon.demo_polling import RECEIPT_TIMEOUT, show_timeline, teller, until, until_delivered
+from chainon.demo_polling import (
+    RECEIPT_TIMEOUT,
+    settle,
+    show_timeline,
+    teller,
+    until,
+    until_delivered,
+)
 from chainon.errors import DemoFailed
 from chainon.private_files import write_private
 from chainon.runtime import Runtime
@@ -142,6 +149,7 @@ async def tell_story(settings: Settings, console: Console) -> None:
     try:
         with LocalReceiver() as receiver:
             await _story(rt, console, receiver)
+        await settle(rt)
         # The read models are part of the story: leave them caught up with the store.
         await rt.call(rt.views.run_until_idle)
     finally:

@@ -76,3 +76,12 @@ async def until(
                 f"(it is still {message.status.value})"
             )
         await asyncio.sleep(0.05)
+
+
+async def settle(rt: Runtime) -> None:
+    """Waits until every receipt the sandbox owes is recorded on its message, so the read
+    models the story leaves behind are caught up with a store that no longer moves."""
+    for sent in await rt.provider.receipts_handed_over():
+        await until(
+            rt, sent.conversation_id, sent.message_id, lambda m: m.status.is_final, allow_final=True
+        )

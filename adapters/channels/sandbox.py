@@ -75,6 +75,7 @@ class SandboxProvider:
     _sink: ChannelSink | None = None
     _timers: set[asyncio.Task[None]] = field(default_factory=set)
     _receipts: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # still to come
+    _failed: set[str] = field(default_factory=set)  # provider ids a FAILED receipt named
 
     @property
     def channels(self) -> frozenset[Channel]:
@@ -194,6 +195,13 @@ class SandboxProvider:
         self.revoked.add(provider_id)
         return Revocation(result="revoked")
 
+    async def receipts_handed_over(self) -> list[OutboundMessage]:
+        """Waits for every receipt still owed to reach the core's sink; returns the messages
+        that got one (a story that stops afterwards leaves no receipt on the way)."""
+        while self._receipts:
+            await asyncio.gather(*list(self._receipts.values()), return_exceptions=True)
+        return [m for pid, m in self.sent.items() if pid in self.delivered or pid in self._failed]
+
     def new_inbound_id(self) -> str:
         return f"sbx-in-{uuid4().hex[:20]}"
 
@@ -225,7 +233,9 @@ class SandboxProvider:
         await asyncio.sleep(delay)
         self._receipts.pop(provider_id, None)
         failed = outcome is SandboxOutcome.FAIL
-        if not failed:
+        if failed:
+            self._failed.add(provider_id)
+        else:
             # On the handset from now on, before the receipt is on its way: a revocation
             # that comes while the receipt travels is too late, as with RBM.
             self.delivered.add(provider_id)

@@ -46,9 +46,15 @@ def run_bench(output: Path, *arguments: str, env: dict[str, str] | None = None) 
         timeout=900,
         env={**os.environ, **(env or {})},
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    [written] = output.glob("*.json")
-    run: dict[str, Any] = json.loads(written.read_text())
+    written = list(output.glob("*.json"))
+    run: dict[str, Any] = json.loads(written[0].read_text()) if written else {}
+    failures = [
+        f"{r['key']}: {r['error']}\n{r.get('log_tail', '')}"
+        for r in run.get("results", [])
+        if "error" in r
+    ]
+    assert done.returncode == 0, "\n".join([done.stdout, done.stderr, *failures])
+    assert len(written) == 1
     assert run["size"] == "tiny"
     assert run["failed"] == []
     assert not list(output.glob("work-*")), "the measurements' directories are left behind"
