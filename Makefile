@@ -5,7 +5,8 @@ export UV_PYTHON_DOWNLOADS := never
 UV := python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
-TYPED := domain chainon adapters projections bench devtools
+# chainon/domain, chainon/adapters, chainon/projections are links to the top-level folders
+TYPED := chainon bench devtools
 
 .PHONY: help install run demo test test-fast lint format postgres-up postgres-stop postgres-down \
 	kafka-build kafka-up kafka-stop kafka-down dist-up dist-down clean

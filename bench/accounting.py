@@ -50,8 +50,8 @@ def received(
 ) -> dict[str, int]:
     """Which of these inbound messages the store holds, the conversations they went to, and
     how many inbound messages were refused."""
-    from domain import ids
-    from domain.conversation import Conversation
+    from chainon.domain import ids
+    from chainon.domain.conversation import Conversation
 
     expected = {ids.inbound_message_id(provider, i) for i in provider_message_ids}
     found: set[UUID] = set()
@@ -77,7 +77,7 @@ def received(
 def delivered(core: Core, message_ids: set[UUID]) -> dict[UUID, float]:
     """Which of these outbound messages the store holds as delivered, with the time (POSIX
     seconds) the delivery was recorded."""
-    from domain.conversation import Conversation
+    from chainon.domain.conversation import Conversation
 
     found: dict[UUID, float] = {}
     start = 1

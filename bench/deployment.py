@@ -177,10 +177,10 @@ class Deployment:
     async def warm_up(self, brand_number: str, timeout: float = 120.0) -> dict[str, Any]:
         """Until every core worker handles records and the views follow; returns how long
         it took and how many rounds."""
-        from adapters.bus.port import Outgoing
+        from chainon.adapters.bus.port import Outgoing
+        from chainon.domain import commands as cmd
+        from chainon.domain.channels import Channel
         from chainon.topic_records import conversation_key, dump
-        from domain import commands as cmd
-        from domain.channels import Channel
 
         started = time.monotonic()
         deadline = started + timeout

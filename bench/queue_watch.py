@@ -35,8 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from projections.read_model_store import ReadModelStore
-from projections.sqlite import SQLiteReadModels
+from chainon.projections.read_model_store import ReadModelStore
+from chainon.projections.sqlite import SQLiteReadModels
 
 if TYPE_CHECKING:
     from chainon.core import Core
@@ -60,7 +60,7 @@ class Watcher:
 
     def look(self) -> None:
         from bench.accounting import RECEIVED
-        from projections.agent_queue import changes_since
+        from chainon.projections.agent_queue import changes_since
 
         while batch := self.core.recorder.select_notifications(
             start=self.next, limit=BATCH, topics=(RECEIVED,)
@@ -115,7 +115,7 @@ def main(argv: list[str]) -> int:
     if settings.store is StoreKind.SQLITE:
         views = SQLiteReadModels(settings.views_path, read_only=True)
     else:
-        from projections.postgres import PostgresReadModels
+        from chainon.projections.postgres import PostgresReadModels
 
         views = PostgresReadModels(settings.postgres_dsn, settings.postgres_schema or "public")
     expected = {m.provider_message_id for m in inbound(count, conversations)}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from domain.commands import ReceiveMessage
+    from chainon.domain.commands import ReceiveMessage
 
 BRAND_NUMBER = "+33939000001"
 PROVIDER = "bench"
@@ -43,8 +43,8 @@ def inbound(count: int, conversations: int, start: int = 0) -> list[Inbound]:
 
 def receive_commands(count: int, conversations: int, start: int = 0) -> list[ReceiveMessage]:
     """The same traffic as the commands a channel adapter would publish for it."""
-    from domain import commands as cmd
-    from domain.channels import Channel
+    from chainon.domain import commands as cmd
+    from chainon.domain.channels import Channel
 
     return [
         cmd.ReceiveMessage(

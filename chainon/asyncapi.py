@@ -15,14 +15,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter
 
-from adapters.channels.port import OutboundMessage, RevokeMessage
 from chainon import __version__
+from chainon.adapters.channels.port import OutboundMessage, RevokeMessage
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.message_status import MessageStatus
 from chainon.event_schemas import EXAMPLE_AT, example, public_events, record_schema
 from chainon.topic_records import COMMANDS, INBOUND, DeadLetter, EventRecord
 from chainon.topics import Topics
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.message_status import MessageStatus
 
 SPEC_VERSION = "3.0.0"
 KAFKA_BINDING = "0.5.0"

@@ -16,10 +16,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from chainon.domain.brand import Brand
+from chainon.domain.errors import NotFound
+from chainon.domain.index import IndexEntry, IndexKind, entry_id
 from chainon.key_cache import KeyCache
-from domain.brand import Brand
-from domain.errors import NotFound
-from domain.index import IndexEntry, IndexKind, entry_id
 
 A = TypeVar("A", bound=Aggregate)
 

@@ -14,8 +14,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from chainon.domain import commands as cmd
 from chainon.messagebus import IdempotencyClaim
-from domain import commands as cmd
 
 Batch = Sequence[tuple[cmd.Command, IdempotencyClaim | None]]
 Decide = Callable[[Batch], list[cmd.Outcome | Exception]]

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import IO, Any, ClassVar
 from uuid import UUID
 
-from domain.addresses import parse_address
-from domain.campaign import AudienceFilter
-from domain.channels import CHANNEL_ADDRESS_KIND, Channel
-from domain.errors import InvalidInput
-from projections.crm_profile import CrmProfile, consent_clause
-from projections.read_model_store import ReadModelStore
+from chainon.domain.addresses import parse_address
+from chainon.domain.campaign import AudienceFilter
+from chainon.domain.channels import CHANNEL_ADDRESS_KIND, Channel
+from chainon.domain.errors import InvalidInput
+from chainon.projections.crm_profile import CrmProfile, consent_clause
+from chainon.projections.read_model_store import ReadModelStore
 
 AUDIENCE = "campaign_audience"
 REJECTS = "campaign_audience_rejects"

@@ -16,19 +16,19 @@ from typing import Any
 from chainon.campaign_audience import Recipient
 from chainon.campaign_templates import Personalisation
 from chainon.core import Core
+from chainon.domain.addresses import parse_address
+from chainon.domain.brand import Brand
+from chainon.domain.campaign import Campaign
+from chainon.domain.channels import AddressKind
+from chainon.domain.consent import Purpose
+from chainon.domain.errors import InvalidInput
+from chainon.domain.marketing_rules import country_of_number
+from chainon.domain.message_body import prepare_body
+from chainon.domain.quiet_hours import recipient_of
+from chainon.domain.send_policy import Verdict, decide
 from chainon.handlers.consent import ledger_of
 from chainon.handlers.policy import check_list_unsubscribe, quiet_hours_of, with_opt_out_mention
-from domain.addresses import parse_address
-from domain.brand import Brand
-from domain.campaign import Campaign
-from domain.channels import AddressKind
-from domain.consent import Purpose
-from domain.errors import InvalidInput
-from domain.marketing_rules import country_of_number
-from domain.message_body import prepare_body
-from domain.quiet_hours import recipient_of
-from domain.send_policy import Verdict, decide
-from projections.analytics import CURRENCY, DEFAULT_PRICES
+from chainon.projections.analytics import CURRENCY, DEFAULT_PRICES
 
 LISTED = 50  # blocked, deferred and refused recipients named in the answer, each
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from jinja2 import TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from domain.errors import InvalidInput
+from chainon.domain.errors import InvalidInput
 
 _ENVIRONMENT = SandboxedEnvironment(undefined=Undefined, autoescape=False)
 

@@ -32,13 +32,13 @@ import structlog
 from chainon.campaign_audience import AudienceStore, from_crm
 from chainon.campaign_templates import Personalisation
 from chainon.core import Core
-from domain import commands as cmd
-from domain import ids
-from domain.brand import Brand
-from domain.campaign import AudienceKind, Campaign, CampaignState
-from domain.consent import Purpose
-from domain.errors import InvalidInput
-from projections.read_model_store import ReadModelStore
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.brand import Brand
+from chainon.domain.campaign import AudienceKind, Campaign, CampaignState
+from chainon.domain.consent import Purpose
+from chainon.domain.errors import InvalidInput
+from chainon.projections.read_model_store import ReadModelStore
 
 log = structlog.get_logger()
 Call = Callable[..., Awaitable[Any]]

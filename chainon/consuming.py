@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 import structlog
 from eventsourcing.persistence import InterfaceError, OperationalError
 
-from adapters.bus.port import Bus, BusUnavailable, Consumer, Outgoing, Record
-from adapters.channels.port import TemporaryFailure
+from chainon.adapters.bus.port import Bus, BusUnavailable, Consumer, Outgoing, Record
+from chainon.adapters.channels.port import TemporaryFailure
+from chainon.domain.errors import DomainError
 from chainon.observability import BUS_DLQ, BUS_LAG, BUS_RECORDS
 from chainon.topic_records import DeadLetter, PoisonRecord, dump
 from chainon.topics import Topics
-from domain.errors import DomainError
 
 log = structlog.get_logger(__name__)
 

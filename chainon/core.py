@@ -19,29 +19,29 @@ from eventsourcing.application import AggregateNotFoundError, Application, Repos
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError, Recording
 
-from adapters.channels.email.threads import EmailThread
-from adapters.persistence import saving
+from chainon.adapters.channels.email.threads import EmailThread
+from chainon.adapters.persistence import saving
 from chainon.auth import ApiKeys
 from chainon.decision_cache import DecisionCache
 from chainon.destination_guard import DestinationGuard
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.addresses import Address
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.early_receipt import EarlyReceipt
+from chainon.domain.errors import Conflict
+from chainon.domain.idempotency import IdempotentRequest
+from chainon.domain.index import IndexEntry
+from chainon.domain.message_status import Direction
+from chainon.domain.refusal import RefusedInbound
 from chainon.handlers import brands, inbound
 from chainon.handlers import loading as load
 from chainon.key_cache import KeyCache
 from chainon.messagebus import IdempotencyClaim
 from chainon.unit_of_work import UnitOfWork
-from domain import commands as cmd
-from domain import ids
-from domain.addresses import Address
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.early_receipt import EarlyReceipt
-from domain.errors import Conflict
-from domain.idempotency import IdempotentRequest
-from domain.index import IndexEntry
-from domain.message_status import Direction
-from domain.refusal import RefusedInbound
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")

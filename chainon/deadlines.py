@@ -30,12 +30,12 @@ from uuid import UUID
 
 import structlog
 
-from adapters.bus.port import Bus, Outgoing
+from chainon.adapters.bus.port import Bus, Outgoing
+from chainon.domain import commands as cmd
 from chainon.polling import follow
+from chainon.projections.deadline_queries import DueDeadline
 from chainon.topic_records import dump
 from chainon.topics import Topics
-from domain import commands as cmd
-from projections.deadline_queries import DueDeadline
 
 log = structlog.get_logger(__name__)
 

@@ -40,7 +40,7 @@ from eventsourcing.application import LRUCache
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, EventStore, Recording, StoredEvent
 
-from adapters.persistence.port import log_of
+from chainon.adapters.persistence.port import log_of
 
 Project = Callable[[Any, Iterable[Any]], Any]
 SCAN_PAGE = 1000

@@ -15,7 +15,7 @@ from uuid import UUID
 from rich.console import Console
 from rich.text import Text
 
-from adapters.channels.sandbox import SandboxOutcome
+from chainon.adapters.channels.sandbox import SandboxOutcome
 from chainon.auth import split_api_key
 from chainon.core import Core
 from chainon.demo_campaign import campaign_scene
@@ -29,6 +29,15 @@ from chainon.demo_polling import (
     until,
     until_delivered,
 )
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.addresses import parse_phone
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.errors import Conflict
+from chainon.domain.message import FallbackState
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.rich_content import RichContent, SuggestedReply
 from chainon.errors import DemoFailed
 from chainon.private_files import write_private
 from chainon.runtime import Runtime
@@ -36,15 +45,6 @@ from chainon.settings import Settings, StoreKind
 from chainon.terminal import status_history
 from chainon.webhooks import endpoints
 from chainon.webhooks.local_receiver import LocalReceiver
-from domain import commands as cmd
-from domain import ids
-from domain.addresses import parse_phone
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.errors import Conflict
-from domain.message import FallbackState
-from domain.message_status import MessageStatus
-from domain.rich_content import RichContent, SuggestedReply
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo Boutique"

@@ -24,13 +24,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from chainon.campaign_audience import AudienceStore, Recipient
 from chainon.campaign_dry_run import dry_run
 from chainon.demo_polling import RECEIPT_TIMEOUT, teller
+from chainon.domain import commands as cmd
+from chainon.domain.brand import Brand
+from chainon.domain.campaign import Campaign, CampaignState
+from chainon.domain.channels import Channel
 from chainon.errors import DemoFailed
+from chainon.projections.campaign_stats import CampaignCounts, counts
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.brand import Brand
-from domain.campaign import Campaign, CampaignState
-from domain.channels import Channel
-from projections.campaign_stats import CampaignCounts, counts
 
 CUSTOMERS = [
     (f"+336123456{i:02d}", name)

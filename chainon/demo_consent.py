@@ -13,16 +13,16 @@ from uuid import UUID
 from rich.console import Console
 
 from chainon.demo_polling import teller, until_delivered
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.addresses import parse_phone
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Consent, EvidenceSource, Purpose
+from chainon.domain.conversation import Conversation
+from chainon.domain.message_status import Direction, MessageStatus
 from chainon.errors import DemoFailed
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain import ids
-from domain.addresses import parse_phone
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.consent import Consent, EvidenceSource, Purpose
-from domain.conversation import Conversation
-from domain.message_status import Direction, MessageStatus
 
 WEB_FORM = "Case « Recevoir les offres » cochée sur maison-lumiere.example/compte"
 PROMO = "Maison Lumière : -20 % sur les bougies ce week-end ! STOP au 0939000002"

@@ -15,14 +15,14 @@ from datetime import UTC, datetime
 from rich.console import Console
 
 from chainon.demo_polling import show_timeline, teller
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message_status import Direction
 from chainon.errors import DemoFailed
 from chainon.flows import publish
+from chainon.projections import agent_queue
 from chainon.runtime import Runtime
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message_status import Direction
-from projections import agent_queue
 
 BOT_CONSUMER = "+33687654321"  # nobody else of the story
 FLOW = """

@@ -14,14 +14,14 @@ from uuid import UUID
 from rich.console import Console
 from rich.text import Text
 
+from chainon.domain.brand import Brand
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import Message
+from chainon.domain.message_status import MessageStatus
 from chainon.errors import DemoFailed
 from chainon.flows import conversation_events
 from chainon.runtime import Runtime
 from chainon.terminal import render_timeline
-from domain.brand import Brand
-from domain.conversation import Conversation
-from domain.message import Message
-from domain.message_status import MessageStatus
 
 RECEIPT_TIMEOUT = 10.0  # seconds; the sandbox answers in a fraction of that
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from uuid import UUID
 
-from domain import ids
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.destination_blocks import DestinationBlocks
-from domain.sending_limits import (
+from chainon.domain import ids
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.destination_blocks import DestinationBlocks
+from chainon.domain.sending_limits import (
     BURST_WINDOW,
     USUAL_SPAN,
     Counts,
@@ -26,8 +26,8 @@ from domain.sending_limits import (
     check,
     destination_of,
 )
-from projections.destination_counts import CountsRead
-from projections.read_model_store import ReadModelStore
+from chainon.projections.destination_counts import CountsRead
+from chainon.projections.read_model_store import ReadModelStore
 
 DESTINATION_CAP = "destination_cap"
 

@@ -26,13 +26,13 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from adapters.bus.port import Bus, BusUnavailable, Consumer, Record
-from adapters.channels.port import OutboundMessage, RevokeMessage
+from chainon.adapters.bus.port import Bus, BusUnavailable, Consumer, Record
+from chainon.adapters.channels.port import OutboundMessage, RevokeMessage
 from chainon.consuming import INFRASTRUCTURE, LagReport, Stopped, dead_letter, pause
+from chainon.domain.errors import DomainError
 from chainon.observability import BUS_RECORDS
 from chainon.record_handlers import DispatchHandler
 from chainon.topic_records import PoisonRecord
-from domain.errors import DomainError
 
 log = structlog.get_logger(__name__)
 

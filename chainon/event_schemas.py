@@ -14,14 +14,14 @@ from uuid import NAMESPACE_URL, uuid5
 from eventsourcing.domain import Aggregate
 from pydantic import ConfigDict, create_model
 
-from domain.bot import Bot
-from domain.brand import Brand
-from domain.campaign import Campaign
-from domain.consent import Consent
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.public_events import HIDDEN_FIELDS, is_public
-from domain.refusal import RefusedInbound
+from chainon.domain.bot import Bot
+from chainon.domain.brand import Brand
+from chainon.domain.campaign import Campaign
+from chainon.domain.consent import Consent
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.public_events import HIDDEN_FIELDS, is_public
+from chainon.domain.refusal import RefusedInbound
 
 # Every aggregate some of whose events leave the core (domain.public_events.PUBLIC*).
 AGGREGATES: tuple[type[Aggregate], ...] = (

@@ -18,8 +18,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from chainon.campaign_templates import Personalisation
-from domain.errors import InvalidInput
-from domain.flow import Fault, FlowDocument, InvalidFlow, Location, parse
+from chainon.domain.errors import InvalidInput
+from chainon.domain.flow import Fault, FlowDocument, InvalidFlow, Location, parse
 
 MAX_DOCUMENT_BYTES = 256 * 1024
 

@@ -7,11 +7,11 @@ from typing import Any
 from uuid import UUID
 
 from chainon.core import Core
+from chainon.domain import ids
+from chainon.domain.bot import Bot
+from chainon.domain.errors import InvalidInput
+from chainon.domain.flow_library import FlowLibrary, PublishedFlow
 from chainon.flow_documents import load
-from domain import ids
-from domain.bot import Bot
-from domain.errors import InvalidInput
-from domain.flow_library import FlowLibrary, PublishedFlow
 
 
 def conversation_events(core: Core, conversation_id: UUID) -> list[Any]:

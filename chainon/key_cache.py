@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from uuid import UUID
 
-from domain.brand import Brand
+from chainon.domain.brand import Brand
 
 
 class KeyCache:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from chainon.domain import commands as cmd
+from chainon.domain.idempotency import IdempotentRequest, request_id
 from chainon.handlers import (
     agents,
     bot,
@@ -23,8 +25,6 @@ from chainon.handlers import (
     receipts,
 )
 from chainon.handlers.loading import Handled, Handler, Loader
-from domain import commands as cmd
-from domain.idempotency import IdempotentRequest, request_id
 
 HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.SendMessage: outbound.send,

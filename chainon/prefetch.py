@@ -10,16 +10,23 @@ from uuid import UUID
 
 from chainon.decision_cache import DecisionCache
 from chainon.destination_guard import DestinationGuard
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.addresses import parse_address
+from chainon.domain.channels import Channel
+from chainon.domain.contact import Contact
+from chainon.domain.errors import InvalidInput
+from chainon.domain.idempotency import request_id
+from chainon.domain.index import (
+    IndexEntry,
+    IndexKind,
+    contact_key,
+    entry_id,
+    inbound_key,
+    outbound_key,
+)
+from chainon.domain.sending_limits import Destination, destination_of
 from chainon.messagebus import IdempotencyClaim
-from domain import commands as cmd
-from domain import ids
-from domain.addresses import parse_address
-from domain.channels import Channel
-from domain.contact import Contact
-from domain.errors import InvalidInput
-from domain.idempotency import request_id
-from domain.index import IndexEntry, IndexKind, contact_key, entry_id, inbound_key, outbound_key
-from domain.sending_limits import Destination, destination_of
 
 Batch = Sequence[tuple[cmd.Command, IdempotencyClaim | None]]
 

@@ -15,8 +15,8 @@ from uuid import UUID
 
 import structlog
 
-from adapters.bus.port import Bus, Outgoing, Record
-from adapters.channels.port import (
+from chainon.adapters.bus.port import Bus, Outgoing, Record
+from chainon.adapters.channels.port import (
     CapabilityAnswer,
     ChannelProvider,
     ChannelRefusal,
@@ -28,6 +28,10 @@ from adapters.channels.port import (
     RevokingProvider,
 )
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.brand import DEFAULT_PROVIDER, Brand
+from chainon.domain.channels import Channel
+from chainon.domain.errors import InvalidInput
 from chainon.messagebus import IdempotencyClaim
 from chainon.observability import BUS_DLQ, MESSAGES
 from chainon.topic_records import (
@@ -41,10 +45,6 @@ from chainon.topic_records import (
     read,
 )
 from chainon.topics import Topics
-from domain import commands as cmd
-from domain.brand import DEFAULT_PROVIDER, Brand
-from domain.channels import Channel
-from domain.errors import InvalidInput
 
 log = structlog.get_logger(__name__)
 Call = Callable[..., Awaitable[Any]]

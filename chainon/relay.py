@@ -21,15 +21,15 @@ import structlog
 from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from pydantic_core import to_json
 
-from adapters.bus.port import Bus, Outgoing
-from adapters.channels.port import OutboundMessage, RevokeMessage
+from chainon.adapters.bus.port import Bus, Outgoing
+from chainon.adapters.channels.port import OutboundMessage, RevokeMessage
 from chainon.core import Core
+from chainon.domain.conversation import Conversation
+from chainon.domain.public_events import event_data, is_public
 from chainon.observability import RELAY_LAG, RELAY_PUBLISHED
 from chainon.polling import follow
 from chainon.topic_records import dump
 from chainon.topics import Topics
-from domain.conversation import Conversation
-from domain.public_events import event_data, is_public
 
 NAME = "relay"
 log = structlog.get_logger(__name__)

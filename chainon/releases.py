@@ -8,11 +8,11 @@ the core releases a message only while it is still deferred.
 
 from __future__ import annotations
 
-from adapters.bus.port import Outgoing
+from chainon.adapters.bus.port import Outgoing
 from chainon.deadlines import DeadlineScheduler
+from chainon.domain import commands as cmd
+from chainon.projections.deadline_queries import DueDeadline
 from chainon.topic_records import dump
-from domain import commands as cmd
-from projections.deadline_queries import DueDeadline
 
 
 class ReleaseScheduler(DeadlineScheduler):

@@ -17,32 +17,46 @@ from uuid import UUID
 import structlog
 from eventsourcing.persistence import TrackingRecorder
 
-from adapters.bus.embedded import EmbeddedBus
-from adapters.bus.port import Bus, BusUnavailable
-from adapters.channels.email.parsing import PROVIDER as EMAIL_LINK
-from adapters.channels.email.provider import EmailProvider
-from adapters.channels.email.threads import EmailThread
-from adapters.channels.email.unsubscribe import UnsubscribeLinks
-from adapters.channels.port import ChannelProvider
-from adapters.channels.rcs.provider import PROVIDER as RBM_LINK
-from adapters.channels.rcs.provider import RbmWebhook, RcsProvider
-from adapters.channels.rcs.revocations import RevocationLedger
-from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
-from adapters.channels.sandbox_receipts import PendingReceipts
-from adapters.channels.smpp.link import SmppLink
-from adapters.channels.smpp.provider import SmppProvider
 from chainon import ops_metrics
+from chainon.adapters.bus.embedded import EmbeddedBus
+from chainon.adapters.bus.port import Bus, BusUnavailable
+from chainon.adapters.channels.email.parsing import PROVIDER as EMAIL_LINK
+from chainon.adapters.channels.email.provider import EmailProvider
+from chainon.adapters.channels.email.threads import EmailThread
+from chainon.adapters.channels.email.unsubscribe import UnsubscribeLinks
+from chainon.adapters.channels.port import ChannelProvider
+from chainon.adapters.channels.rcs.provider import PROVIDER as RBM_LINK
+from chainon.adapters.channels.rcs.provider import RbmWebhook, RcsProvider
+from chainon.adapters.channels.rcs.revocations import RevocationLedger
+from chainon.adapters.channels.sandbox import SandboxOutcome, SandboxProvider
+from chainon.adapters.channels.sandbox_receipts import PendingReceipts
+from chainon.adapters.channels.smpp.link import SmppLink
+from chainon.adapters.channels.smpp.provider import SmppProvider
 from chainon.batching import CommandBatcher
 from chainon.campaign_worker import CampaignWorker
 from chainon.consuming import ConsumingWorker, LagReport
 from chainon.core import Core
 from chainon.deadlines import DeadlineScheduler, enforce_receipt, expire_dialogue
 from chainon.dispatching import DispatchWorker
+from chainon.domain import commands as cmd
+from chainon.domain.brand import DEFAULT_PROVIDER, Brand
+from chainon.domain.channels import Channel
 from chainon.errors import CannotStart
 from chainon.event_store import check_store, racing_creation, store_env
 from chainon.key_usage import KeyUsage, key_usage_of
 from chainon.messagebus import IdempotencyClaim
 from chainon.polling import follow
+from chainon.projections import (
+    agent_queue,
+    deferred_messages,
+    dialogue_deadlines,
+    fallback_deadlines,
+    receipt_deadlines,
+)
+from chainon.projections.catalogue import all_projections
+from chainon.projections.read_model_store import ReadModelStore
+from chainon.projections.runner import Views
+from chainon.projections.topic_feed import TopicFeed
 from chainon.rate_limits import RateLimiter, rate_limiter_of
 from chainon.record_handlers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from chainon.relay import Relay
@@ -55,20 +69,6 @@ from chainon.unsubscribe_links import unsubscribe_links
 from chainon.views import views_of
 from chainon.webhooks.sealing import secret_box
 from chainon.webhooks.worker import WebhookWorker
-from domain import commands as cmd
-from domain.brand import DEFAULT_PROVIDER, Brand
-from domain.channels import Channel
-from projections import (
-    agent_queue,
-    deferred_messages,
-    dialogue_deadlines,
-    fallback_deadlines,
-    receipt_deadlines,
-)
-from projections.catalogue import all_projections
-from projections.read_model_store import ReadModelStore
-from projections.runner import Views
-from projections.topic_feed import TopicFeed
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -86,7 +86,7 @@ def provider_links(settings: Settings) -> frozenset[str]:
 
 def make_bus(settings: Settings) -> Bus:
     if settings.bus is BusKind.KAFKA:
-        from adapters.bus.kafka import KafkaBus
+        from chainon.adapters.bus.kafka import KafkaBus
 
         return KafkaBus(
             settings.kafka_bootstrap,
@@ -332,10 +332,10 @@ class Runtime:
 
     def _read_models(self) -> ReadModelStore:
         if self.settings.store is StoreKind.SQLITE:
-            from projections.sqlite import SQLiteReadModels
+            from chainon.projections.sqlite import SQLiteReadModels
 
             return SQLiteReadModels(self.settings.views_path)
-        from projections.postgres import PostgresReadModels
+        from chainon.projections.postgres import PostgresReadModels
 
         return PostgresReadModels(
             self.settings.postgres_dsn, self.settings.postgres_schema or "public"

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from structlog import get_logger
 
-from adapters.channels.email.settings import DEFAULT_SUBJECT, EmailSettings, check_subject
-from adapters.channels.rcs.client import API as RBM_API
-from adapters.channels.rcs.client import RbmSettings
+from chainon.adapters.channels.email.settings import DEFAULT_SUBJECT, EmailSettings, check_subject
+from chainon.adapters.channels.rcs.client import API as RBM_API
+from chainon.adapters.channels.rcs.client import RbmSettings
 from chainon.settings_files import SUFFIX, FileVariables
 
 _log = get_logger(__name__)

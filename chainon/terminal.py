@@ -18,14 +18,14 @@ from rich.table import Table
 from rich.text import Text
 
 from chainon import terminal_bot
-from domain.bot import Bot
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.conversation import Conversation
-from domain.message import FallbackReason, Message
-from domain.message_status import Direction, MessageStatus
-from domain.rich_content import RichContent, sms_choices
-from projections.conversation_list import ConversationSummary
+from chainon.domain.bot import Bot
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import FallbackReason, Message
+from chainon.domain.message_status import Direction, MessageStatus
+from chainon.domain.rich_content import RichContent, sms_choices
+from chainon.projections.conversation_list import ConversationSummary
 
 ARROW = {Direction.INBOUND: "←", Direction.OUTBOUND: "→"}
 STATUS_STYLE = {

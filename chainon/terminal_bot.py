@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.text import Text
 
-from domain.bot import Bot
+from chainon.domain.bot import Bot
 
 _STYLE = "cyan"
 

@@ -11,9 +11,9 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from adapters.channels.port import OutboundMessage, RevokeMessage
-from domain import commands as cmd
-from domain.ids import NAMESPACE
+from chainon.adapters.channels.port import OutboundMessage, RevokeMessage
+from chainon.domain import commands as cmd
+from chainon.domain.ids import NAMESPACE
 
 
 class PoisonRecord(Exception):

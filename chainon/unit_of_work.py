@@ -23,11 +23,11 @@ from eventsourcing.persistence import RecordConflictError, Recording
 
 from chainon.decision_cache import DecisionCache
 from chainon.destination_guard import DestinationGuard
+from chainon.domain import commands as cmd
+from chainon.domain.errors import DomainError
 from chainon.handlers.loading import Loader
 from chainon.messagebus import IdempotencyClaim, decide
 from chainon.prefetch import prefetch, prefetch_destinations
-from domain import commands as cmd
-from domain.errors import DomainError
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")

@@ -16,7 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
-from adapters.channels.email.unsubscribe import UnsubscribeLinks
+from chainon.adapters.channels.email.unsubscribe import UnsubscribeLinks
 from chainon.settings import BusKind, Settings
 
 SECRET_FILE = "unsubscribe.key"

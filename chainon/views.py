@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.persistence.port import log_of
+from chainon.adapters.persistence.port import log_of
 from chainon.core import Core
-from projections.projection import Projection
-from projections.read_model_store import ReadModelStore
-from projections.runner import Views
+from chainon.projections.projection import Projection
+from chainon.projections.read_model_store import ReadModelStore
+from chainon.projections.runner import Views
 
 
 def views_of(

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from domain.channels import AddressKind
-from domain.errors import InvalidInput
+from chainon.domain.channels import AddressKind
+from chainon.domain.errors import InvalidInput
 
 # Deliberately simple: the mailbox part is checked by the mail server; we only need a
 # recognisable, unambiguous key.

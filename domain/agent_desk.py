@@ -14,8 +14,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.errors import Conflict
+from chainon.domain import ids
+from chainon.domain.errors import Conflict
 
 
 class AgentDesk(Aggregate):

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from domain.keywords import normalise
+from chainon.domain.keywords import normalise
 
 YES = frozenset(
     normalise(w)

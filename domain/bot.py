@@ -20,8 +20,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import dialogue as d
-from domain import ids
+from chainon.domain import dialogue as d
+from chainon.domain import ids
 
 Trigger = Literal["keyword", "new_conversation", "campaign_reply", "resolution", "api"]
 # What ends a dialogue that neither completed, timed out nor handed off.

@@ -11,17 +11,17 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.channels import CHANNEL_ADDRESS_KIND, DEFAULT_CHANNEL_ORDER, Channel
-from domain.consent_settings import (
+from chainon.domain import ids
+from chainon.domain.channels import CHANNEL_ADDRESS_KIND, DEFAULT_CHANNEL_ORDER, Channel
+from chainon.domain.consent_settings import (
     DEFAULT_RULES,
     DEFAULT_SETTINGS,
     ConsentRules,
     ConsentSettings,
     rules_of,
 )
-from domain.errors import Conflict, InvalidInput, TransitionRefused
-from domain.sending_limits import DEFAULT_LIMITS, SendingLimits, allowed_countries
+from chainon.domain.errors import Conflict, InvalidInput, TransitionRefused
+from chainon.domain.sending_limits import DEFAULT_LIMITS, SendingLimits, allowed_countries
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 DEFAULT_REOPEN_WINDOW_HOURS = 168

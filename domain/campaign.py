@@ -21,9 +21,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.channels import Channel
-from domain.consent import ConsentCriterion
-from domain.errors import InvalidInput, TransitionRefused
+from chainon.domain.channels import Channel
+from chainon.domain.consent import ConsentCriterion
+from chainon.domain.errors import InvalidInput, TransitionRefused
 
 MAX_NAME = 200
 MAX_TEMPLATE = 2000

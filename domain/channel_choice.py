@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.brand import Brand
-from domain.channels import CHANNEL_ADDRESS_KIND, AddressKind, Channel, channels_reaching
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.errors import InvalidInput
-from domain.rich_content import RichContent, render_sms
+from chainon.domain.brand import Brand
+from chainon.domain.channels import CHANNEL_ADDRESS_KIND, AddressKind, Channel, channels_reaching
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import InvalidInput
+from chainon.domain.rich_content import RichContent, render_sms
 
 
 def _an(kind: AddressKind) -> str:

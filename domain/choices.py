@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.rich_content import RichContent, choice_from_sms_reply
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.rich_content import RichContent, choice_from_sms_reply
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from domain.attachments import MAX_ATTACHMENTS, Attachment
-from domain.channels import Channel
-from domain.consent import MAX_EVIDENCE_TEXT, EvidenceSource, Purpose
-from domain.consent_settings import ConsentSettings
-from domain.message_status import MessageStatus
-from domain.plain_text import PlainText
-from domain.rich_content import RichContent
-from domain.sending_limits import SendingLimits
+from chainon.domain.attachments import MAX_ATTACHMENTS, Attachment
+from chainon.domain.channels import Channel
+from chainon.domain.consent import MAX_EVIDENCE_TEXT, EvidenceSource, Purpose
+from chainon.domain.consent_settings import ConsentSettings
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.plain_text import PlainText
+from chainon.domain.rich_content import RichContent
+from chainon.domain.sending_limits import SendingLimits
 
 Text = Annotated[PlainText, Field(max_length=200_000)]
 # What a consumer wrote, as the provider gave it: kept as it came (see domain/plain_text.py).

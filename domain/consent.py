@@ -22,10 +22,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.channels import Channel
-from domain.errors import InvalidInput
-from domain.purpose import Purpose as Purpose  # re-exported: its old home
+from chainon.domain import ids
+from chainon.domain.channels import Channel
+from chainon.domain.errors import InvalidInput
+from chainon.domain.purpose import Purpose as Purpose  # re-exported: its old home
 
 MAX_EVIDENCE_TEXT = 2000
 

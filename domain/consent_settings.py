@@ -26,9 +26,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.consent import Scope
-from domain.errors import InvalidInput
-from domain.keywords import (
+from chainon.domain.consent import Scope
+from chainon.domain.errors import InvalidInput
+from chainon.domain.keywords import (
     DEFAULT_LISTS,
     MAX_KEYWORD_LENGTH,
     KeywordAction,
@@ -36,9 +36,9 @@ from domain.keywords import (
     KeywordList,
     normalise,
 )
-from domain.marketing_rules import MAX_BRAND_NAME_IN_TEXT, confirmation
-from domain.plain_text import PlainText
-from domain.quiet_hours import POLICIES, QuietHoursPolicy
+from chainon.domain.marketing_rules import MAX_BRAND_NAME_IN_TEXT, confirmation
+from chainon.domain.plain_text import PlainText
+from chainon.domain.quiet_hours import POLICIES, QuietHoursPolicy
 
 PROTECTED = frozenset(
     normalise(word) for word in ("STOP", "STOP SMS", "ARRET", "STOPALL", "STOP ALL", "UNSUBSCRIBE")

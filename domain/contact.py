@@ -9,10 +9,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.addresses import Address
-from domain.channels import AddressKind, Channel
-from domain.errors import InvalidInput
+from chainon.domain import ids
+from chainon.domain.addresses import Address
+from chainon.domain.channels import AddressKind, Channel
+from chainon.domain.errors import InvalidInput
 
 MAX_NAME_LENGTH = 128
 MAX_ATTRIBUTE_LENGTH = 1024

@@ -21,12 +21,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.attachments import Attachment
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.errors import InvalidInput, NotFound, TransitionRefused
-from domain.held_messages import held_message, refuse_if_recorded
-from domain.message import (
+from chainon.domain.attachments import Attachment
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.errors import InvalidInput, NotFound, TransitionRefused
+from chainon.domain.held_messages import held_message, refuse_if_recorded
+from chainon.domain.message import (
     Fallback,
     FallbackReason,
     FallbackState,
@@ -35,7 +35,7 @@ from domain.message import (
     Outgoing,
     awaits_receipt,
 )
-from domain.message_status import Direction, MessageStatus
+from chainon.domain.message_status import Direction, MessageStatus
 
 # The message values lived here before ``domain.message``: imports of them from here stay.
 __all__ = [

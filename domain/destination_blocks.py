@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
+from chainon.domain import ids
 
 
 @dataclass(frozen=True)

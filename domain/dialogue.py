@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from domain.channels import Channel
-from domain.flow import Ask, End, FlowDocument, Handoff, Say, Text
-from domain.flow_answers import ChoiceAnswer, ChoiceOption, Reply, Unreadable
-from domain.rich_content import RichContent, render_sms
+from chainon.domain.channels import Channel
+from chainon.domain.flow import Ask, End, FlowDocument, Handoff, Say, Text
+from chainon.domain.flow_answers import ChoiceAnswer, ChoiceOption, Reply, Unreadable
+from chainon.domain.rich_content import RichContent, render_sms
 
 Render = Callable[[str, Mapping[str, str]], str]
 

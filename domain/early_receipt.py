@@ -15,9 +15,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.conversation import Conversation
-from domain.message_status import MessageStatus
+from chainon.domain import ids
+from chainon.domain.conversation import Conversation
+from chainon.domain.message_status import MessageStatus
 
 
 class EarlyReceipt(Aggregate):

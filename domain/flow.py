@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from domain.contact import ATTRIBUTE_KEY
-from domain.errors import InvalidInput
-from domain.flow_answers import Answer
-from domain.keywords import normalise
+from chainon.domain.contact import ATTRIBUTE_KEY
+from chainon.domain.errors import InvalidInput
+from chainon.domain.flow_answers import Answer
+from chainon.domain.keywords import normalise
 
 DEFAULT_HANDOFF_KEYWORDS = ("AGENT", "CONSEILLER", "HUMAIN", "PERSON")
 MAX_STEPS = 100

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from domain import answers
-from domain.keywords import normalise
-from domain.rich_content import (
+from chainon.domain import answers
+from chainon.domain.keywords import normalise
+from chainon.domain.rich_content import (
     MAX_SUGGESTIONS,
     RichContent,
     SuggestedReply,

@@ -19,9 +19,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.errors import NotFound
-from domain.flow import FlowDocument, parse
+from chainon.domain import ids
+from chainon.domain.errors import NotFound
+from chainon.domain.flow import FlowDocument, parse
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from uuid import UUID
 
-from domain.errors import TransitionRefused
-from domain.message import Hold, Message, Outgoing
-from domain.message_status import Direction, MessageStatus
+from chainon.domain.errors import TransitionRefused
+from chainon.domain.message import Hold, Message, Outgoing
+from chainon.domain.message_status import Direction, MessageStatus
 
 
 def refuse_if_recorded(messages: Mapping[UUID, Message], message_id: UUID) -> None:

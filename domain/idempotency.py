@@ -9,8 +9,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 from pydantic_core import PydanticCustomError
 
-from domain import ids
-from domain.errors import InvalidInput
+from chainon.domain import ids
+from chainon.domain.errors import InvalidInput
 
 MAX_KEY_LENGTH = 255
 # Printable ASCII (an HTTP header's safe range), neither starting nor ending with a space: a

@@ -14,8 +14,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.addresses import Address
+from chainon.domain import ids
+from chainon.domain.addresses import Address
 
 
 class IndexKind(StrEnum):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from domain.errors import InvalidInput
+from chainon.domain.errors import InvalidInput
 
 MAX_KEYWORD_LENGTH = 32
 

@@ -19,8 +19,8 @@ from enum import StrEnum
 
 import phonenumbers
 
-from domain.keywords import normalise
-from domain.quiet_hours import FRENCH_TERRITORIES
+from chainon.domain.keywords import normalise
+from chainon.domain.quiet_hours import FRENCH_TERRITORIES
 
 MAX_BRAND_NAME_IN_TEXT = 40
 

@@ -11,10 +11,10 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from domain.attachments import Attachment
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.message_status import Direction, MessageStatus
+from chainon.domain.attachments import Attachment
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.message_status import Direction, MessageStatus
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from domain.channels import Channel
-from domain.errors import InvalidInput
-from domain.sms_encoding import Encoding, plan_segments, smart_encode_if_cheaper
+from chainon.domain.channels import Channel
+from chainon.domain.errors import InvalidInput
+from chainon.domain.sms_encoding import Encoding, plan_segments, smart_encode_if_cheaper
 
 # Operators and aggregators refuse or truncate beyond about ten parts (Twilio: 1,600
 # characters); ten keeps a message affordable and deliverable everywhere.

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.keywords import DEFAULT_BOOK, KeywordAction, KeywordBook, normalise
+from chainon.domain.keywords import DEFAULT_BOOK, KeywordAction, KeywordBook, normalise
 
 
 class IntentOutcome(StrEnum):

@@ -34,7 +34,7 @@ import holidays
 import phonenumbers
 from phonenumbers import timezone as number_zones
 
-from domain.errors import InvalidInput
+from chainon.domain.errors import InvalidInput
 
 MONDAY_TO_SATURDAY = frozenset(range(6))
 EVERY_DAY = frozenset(range(7))

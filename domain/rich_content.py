@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from domain.message_body import MAX_RCS_CHARACTERS
-from domain.plain_text import PlainText
+from chainon.domain.message_body import MAX_RCS_CHARACTERS
+from chainon.domain.plain_text import PlainText
 
 # RBM's limits (phones.agentMessages reference).
 MAX_SUGGESTION_TEXT = 25

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from domain.addresses import Address, parse_email, parse_phone
-from domain.brand import Brand
-from domain.channels import CHANNEL_ADDRESS_KIND, AddressKind, Channel
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.errors import InvalidInput
+from chainon.domain.addresses import Address, parse_email, parse_phone
+from chainon.domain.brand import Brand
+from chainon.domain.channels import CHANNEL_ADDRESS_KIND, AddressKind, Channel
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import InvalidInput
 
 
 def sender_address(channel: Channel, raw: str, default_region: str) -> str:

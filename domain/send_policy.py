@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from domain.channels import Channel
-from domain.consent import Consent, Purpose
-from domain.quiet_hours import QuietHoursPolicy, Recipient, release_time
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Consent, Purpose
+from chainon.domain.quiet_hours import QuietHoursPolicy, Recipient, release_time
 
 
 class Verdict(StrEnum):

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Annotated
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from domain.channels import Channel
-from domain.message_status import Direction
+from chainon.domain.channels import Channel
+from chainon.domain.message_status import Direction
 
 if TYPE_CHECKING:
-    from domain.conversation import Conversation
+    from chainon.domain.conversation import Conversation
 
 PREFIX_DIGITS = 8  # "+33612…": "+" and the first 7 digits
 BURST_WINDOW = timedelta(minutes=10)

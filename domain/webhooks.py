@@ -19,8 +19,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.errors import InvalidInput, NotFound
+from chainon.domain import ids
+from chainon.domain.errors import InvalidInput, NotFound
 
 EVENT_TYPES = (
     "message.received",

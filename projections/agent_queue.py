@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from domain.brand import DEFAULT_AGENT_CAPACITY, DEFAULT_FIRST_RESPONSE_MINUTES
-from projections.projection import Fact, Projection, Table, Tx, one, sortable_utc
-from projections.read_model_store import ReadModelStore
+from chainon.domain.brand import DEFAULT_AGENT_CAPACITY, DEFAULT_FIRST_RESPONSE_MINUTES
+from chainon.projections.projection import Fact, Projection, Table, Tx, one, sortable_utc
+from chainon.projections.read_model_store import ReadModelStore
 
 _WITH_FLAGS = (
     "i.*, f.possible_opt_out, h.flow AS handoff_flow, h.reason AS handoff_reason, "

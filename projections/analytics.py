@@ -16,12 +16,12 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from domain.addresses import parse_phone, region_of
-from domain.errors import InvalidInput
-from projections import analytics_campaigns
-from projections.analytics_campaigns import CampaignReport, campaign_rows
-from projections.projection import Fact, Projection, Table, Tx, one
-from projections.read_model_store import ReadModelStore
+from chainon.domain.addresses import parse_phone, region_of
+from chainon.domain.errors import InvalidInput
+from chainon.projections import analytics_campaigns
+from chainon.projections.analytics_campaigns import CampaignReport, campaign_rows
+from chainon.projections.projection import Fact, Projection, Table, Tx, one
+from chainon.projections.read_model_store import ReadModelStore
 
 COUNTERS = (
     "conversations_opened",

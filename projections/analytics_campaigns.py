@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from projections.projection import Fact, Table, Tx, one
+from chainon.projections.projection import Fact, Table, Tx, one
 
 COUNTERS = ("queued", "sent", "delivered", "failed", "replies", "opt_outs", "segments", "units")
 _KEY = "brand_id TEXT NOT NULL, day TEXT NOT NULL, campaign_id TEXT NOT NULL"

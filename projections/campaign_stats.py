@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from projections.analytics import DEFAULT_PRICES, country_of
-from projections.projection import Fact, Projection, Table, Tx, one
-from projections.read_model_store import ReadModelStore
+from chainon.projections.analytics import DEFAULT_PRICES, country_of
+from chainon.projections.projection import Fact, Projection, Table, Tx, one
+from chainon.projections.read_model_store import ReadModelStore
 
 COUNTS = ("queued", "deferred", "blocked", "sent", "delivered", "failed", "replies", "opt_outs")
 _HELD = {

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from projections.agent_queue import AgentQueue
-from projections.analytics import Analytics
-from projections.campaign_stats import CampaignStats
-from projections.conversation_list import ConversationList
-from projections.crm_profile import CrmProfile
-from projections.deferred_messages import DeferredMessages
-from projections.destination_counts import DestinationCounts
-from projections.dialogue_deadlines import DialogueDeadlines
-from projections.fallback_deadlines import FallbackDeadlines
-from projections.flow_stats import FlowStats
-from projections.projection import Projection
-from projections.receipt_deadlines import ReceiptDeadlines
+from chainon.projections.agent_queue import AgentQueue
+from chainon.projections.analytics import Analytics
+from chainon.projections.campaign_stats import CampaignStats
+from chainon.projections.conversation_list import ConversationList
+from chainon.projections.crm_profile import CrmProfile
+from chainon.projections.deferred_messages import DeferredMessages
+from chainon.projections.destination_counts import DestinationCounts
+from chainon.projections.dialogue_deadlines import DialogueDeadlines
+from chainon.projections.fallback_deadlines import FallbackDeadlines
+from chainon.projections.flow_stats import FlowStats
+from chainon.projections.projection import Projection
+from chainon.projections.receipt_deadlines import ReceiptDeadlines
 
 
 def all_projections() -> list[Projection]:

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from projections.projection import Fact, Projection, Table, Tx
-from projections.read_model_store import ReadModelStore
+from chainon.projections.projection import Fact, Projection, Table, Tx
+from chainon.projections.read_model_store import ReadModelStore
 
 
 @dataclass(frozen=True)

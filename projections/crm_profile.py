@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from domain.consent import ConsentCriterion
-from projections.projection import Fact, Projection, Table, Tx, one
-from projections.read_model_store import ReadModelStore
+from chainon.domain.consent import ConsentCriterion
+from chainon.projections.projection import Fact, Projection, Table, Tx, one
+from chainon.projections.read_model_store import ReadModelStore
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from projections.projection import Projection, sortable_utc
-from projections.read_model_store import ReadModelStore
+from chainon.projections.projection import Projection, sortable_utc
+from chainon.projections.read_model_store import ReadModelStore
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from projections.deadline_queries import DueDeadline, due_in, pending_in
-from projections.projection import Fact, Projection, Table, Tx, sortable_utc
-from projections.read_model_store import ReadModelStore
+from chainon.projections.deadline_queries import DueDeadline, due_in, pending_in
+from chainon.projections.projection import Fact, Projection, Table, Tx, sortable_utc
+from chainon.projections.read_model_store import ReadModelStore
 
 # Either ends the hold; a message queued without a hold never had a row (nothing deleted).
 _ENDS = frozenset({"Conversation.MessageQueued", "Conversation.MessageBlocked"})

@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.channels import Channel
-from domain.sending_limits import USUAL_SPAN, destination_of, hour_of, window_of
-from projections.projection import Fact, Projection, Table, Tx, one
-from projections.read_model_store import ReadModelStore
+from chainon.domain.channels import Channel
+from chainon.domain.sending_limits import USUAL_SPAN, destination_of, hour_of, window_of
+from chainon.projections.projection import Fact, Projection, Table, Tx, one
+from chainon.projections.read_model_store import ReadModelStore
 
 
 class DestinationCounts(Projection):

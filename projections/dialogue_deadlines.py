@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from projections.deadline_queries import DueDeadline, due_in, pending_in
-from projections.projection import Fact, Projection, Table, Tx, sortable_utc
-from projections.read_model_store import ReadModelStore
+from chainon.projections.deadline_queries import DueDeadline, due_in, pending_in
+from chainon.projections.projection import Fact, Projection, Table, Tx, sortable_utc
+from chainon.projections.read_model_store import ReadModelStore
 
 _ENDS = frozenset(
     {

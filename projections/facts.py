@@ -19,8 +19,8 @@ from eventsourcing.persistence import Notification, StoredEvent
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import to_jsonable_python
 
-from domain.public_events import event_data, is_public
-from projections.projection import Fact
+from chainon.domain.public_events import event_data, is_public
+from chainon.projections.projection import Fact
 
 # The store's mapper: upcasters, transcoder and cipher are the core's, so it is passed in.
 Decode = Callable[[StoredEvent], DomainEventProtocol[UUID]]

@@ -15,8 +15,8 @@ from datetime import UTC, date
 from typing import Any
 from uuid import UUID
 
-from projections.projection import Fact, Projection, Table, Tx, one
-from projections.read_model_store import ReadModelStore
+from chainon.projections.projection import Fact, Projection, Table, Tx, one
+from chainon.projections.read_model_store import ReadModelStore
 
 CSAT_ATTRIBUTE = "csat_score"
 OUTCOMES = ("started", "completed", "handed_off", "timed_out", "stopped")

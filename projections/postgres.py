@@ -10,7 +10,7 @@ from psycopg import Pipeline
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from projections.read_model_store import ReadModelStore
+from chainon.projections.read_model_store import ReadModelStore
 
 
 class PostgresReadModels(ReadModelStore):

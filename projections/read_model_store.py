@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from projections.projection import Fact, Projection
+from chainon.projections.projection import Fact, Projection
 
 SHADOW = "__shadow"
 _OLD = "__old"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from projections.facts import facts_of
-from projections.projection import Projection
-from projections.read_model_store import SHADOW
-from projections.runner import BATCH, FEED, Views
+from chainon.projections.facts import facts_of
+from chainon.projections.projection import Projection
+from chainon.projections.read_model_store import SHADOW
+from chainon.projections.runner import BATCH, FEED, Views
 
 Progress = Callable[[int, int], None]  # (position reached, head)
 

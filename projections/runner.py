@@ -15,11 +15,11 @@ from typing import Protocol
 
 from eventsourcing.persistence import Notification
 
-from domain.errors import NotFound
-from domain.public_events import is_public
-from projections.facts import Decode, facts_of
-from projections.projection import Fact, Projection
-from projections.read_model_store import ReadModelStore
+from chainon.domain.errors import NotFound
+from chainon.domain.public_events import is_public
+from chainon.projections.facts import Decode, facts_of
+from chainon.projections.projection import Fact, Projection
+from chainon.projections.read_model_store import ReadModelStore
 
 FEED = "feed:store"
 BATCH = 1000

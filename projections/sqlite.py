@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from projections.read_model_store import ReadModelStore
+from chainon.projections.read_model_store import ReadModelStore
 
 _PYFORMAT = re.compile(r"%\((\w+)\)s")
 

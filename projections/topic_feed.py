@@ -13,8 +13,8 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
-from projections.facts import fact_from_record
-from projections.runner import BATCH, Views
+from chainon.projections.facts import fact_from_record
+from chainon.projections.runner import BATCH, Views
 
 log = structlog.get_logger(__name__)
 

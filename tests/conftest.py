@@ -14,10 +14,10 @@ from pathlib import Path
 import hypothesis  # noqa: F401  (imported here, not lazily at the end of a run: see below)
 import pytest
 
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
-from domain.brand import Brand
-from domain.channels import Channel
 
 # hypothesis' pytest plugin imports hypothesis in its terminal summary when no test did;
 # rewriting its modules that deep in the stack trips CPython 3.11.7's AST recursion check

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from adapters.bus.port import BusUnavailable, Outgoing, Record
+from chainon.adapters.bus.port import BusUnavailable, Outgoing, Record
 
 T = TypeVar("T")
 

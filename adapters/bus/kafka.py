@@ -21,7 +21,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
 )
 
-from adapters.bus.port import BusUnavailable, Outgoing, Record
+from chainon.adapters.bus.port import BusUnavailable, Outgoing, Record
 
 log = logging.getLogger(__name__)
 

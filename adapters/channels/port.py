@@ -13,8 +13,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage, RecordReceipt
 
 
 class OutboundMessage(BaseModel):

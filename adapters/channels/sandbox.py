@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from adapters.channels.port import (
+from chainon.adapters.channels.port import (
     Accepted,
     CapabilityAnswer,
     ChannelSink,
@@ -32,10 +32,10 @@ from adapters.channels.port import (
     Revocation,
     RevokeMessage,
 )
-from adapters.channels.sandbox_receipts import PendingReceipts
-from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
-from domain.message_status import MessageStatus
+from chainon.adapters.channels.sandbox_receipts import PendingReceipts
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage, RecordReceipt
+from chainon.domain.message_status import MessageStatus
 
 PROVIDER = "sandbox"
 # What RBM lists for a handset that takes everything an agent can send.

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from adapters.persistence.port import EventLog, Logged
+from chainon.adapters.persistence.port import EventLog, Logged
 
 
 class RecorderLog(EventLog):

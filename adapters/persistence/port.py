@@ -68,16 +68,16 @@ def log_of(recorder: ApplicationRecorder) -> EventLog:
     from eventsourcing.sqlite import SQLiteApplicationRecorder
 
     if isinstance(recorder, SQLiteApplicationRecorder):
-        from adapters.persistence.sqlite import SQLiteLog
+        from chainon.adapters.persistence.sqlite import SQLiteLog
 
         return SQLiteLog(recorder)
     if type(recorder).__module__ == "eventsourcing.postgres":  # no psycopg import otherwise
         from eventsourcing.postgres import PostgresApplicationRecorder
 
-        from adapters.persistence.postgres import PostgresLog
+        from chainon.adapters.persistence.postgres import PostgresLog
 
         if isinstance(recorder, PostgresApplicationRecorder):
             return PostgresLog(recorder)
-    from adapters.persistence.popo import RecorderLog
+    from chainon.adapters.persistence.popo import RecorderLog
 
     return RecorderLog(recorder)

@@ -11,7 +11,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
-from adapters.persistence.port import EventLog, Logged
+from chainon.adapters.persistence.port import EventLog, Logged
 
 
 class PostgresLog(EventLog):

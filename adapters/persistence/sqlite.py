@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from adapters.persistence.port import EventLog, Logged
+from chainon.adapters.persistence.port import EventLog, Logged
 
 
 class SQLiteLog(EventLog):

@@ -40,7 +40,7 @@ async def smpp_submit(ctx: Context) -> Result:
     """A bare asyncio SMPP client, window 10, submit_sm into the node SMSC simulator."""
     from smpplib import smpp
 
-    from adapters.channels.smpp.codec import submit_parts
+    from chainon.adapters.channels.smpp.codec import submit_parts
 
     if ctx.smsc is None:
         raise RuntimeError("this measurement needs the SMSC simulator, and none was started")

@@ -60,9 +60,9 @@ async def _run(ctx: Context, runtime: Runtime, count: int) -> Result:
     from uuid import uuid4
 
     from chainon.campaign_audience import AudienceStore
-    from domain import commands as cmd
-    from domain.channels import Channel
-    from domain.consent import Purpose
+    from chainon.domain import commands as cmd
+    from chainon.domain.channels import Channel
+    from chainon.domain.consent import Purpose
 
     core = runtime.core
     brand = core.register_brand(slug="bench", name="Bench", senders=[(Channel.SMS, SENDER)])

@@ -42,11 +42,11 @@ async def inbound_burst(ctx: Context) -> Result:
 
 
 async def _embedded(ctx: Context) -> Result:
-    from adapters.bus.port import Outgoing
+    from chainon.adapters.bus.port import Outgoing
+    from chainon.domain.channels import Channel
     from chainon.observability import configure_logging
     from chainon.runtime import Runtime, make_bus
     from chainon.topic_records import conversation_key, dump
-    from domain.channels import Channel
 
     counts = ctx.counts
     settings = ctx.settings()

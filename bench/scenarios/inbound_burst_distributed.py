@@ -32,10 +32,10 @@ LOAD_BATCH = 1000
 
 
 async def distributed_burst(ctx: Context) -> Result:
-    from adapters.bus.port import Outgoing
+    from chainon.adapters.bus.port import Outgoing
+    from chainon.domain.channels import Channel
     from chainon.observability import configure_logging
     from chainon.topic_records import conversation_key, dump
-    from domain.channels import Channel
 
     counts = ctx.counts
     settings = ctx.settings()

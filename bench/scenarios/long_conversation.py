@@ -41,9 +41,9 @@ async def long_conversation(ctx: Context) -> Result:
     import httpx
 
     from chainon.api.app import create_app
+    from chainon.domain.channels import Channel
     from chainon.observability import configure_logging
     from chainon.runtime import Runtime
-    from domain.channels import Channel
 
     count, spread = ctx.counts.long_messages, ctx.counts.long_conversations
     block = min(BLOCK, max(count // 4, 1))

@@ -42,9 +42,9 @@ WARM_UP_SENDS = 4
 @measurement("outbound-receipts", Kind.SCENARIO, modes=("embedded", "distributed"))
 async def outbound_receipts(ctx: Context) -> Result:
     """Sends through the sandbox, each with a delivery receipt back, to all delivered."""
+    from chainon.domain.channels import Channel
     from chainon.observability import configure_logging
     from chainon.runtime import Runtime
-    from domain.channels import Channel
 
     settings = ctx.settings(sandbox_receipt_delay=RECEIPT_DELAY)
     # Distributed, this process is not Chainon's worker: its own logs would only be noise.
@@ -129,7 +129,7 @@ async def _send_and_wait(
     """Hands ``count`` sends to the runtime, each to its own recipient (``prefix`` and seven
     digits), then waits until each is delivered; returns, per message, when it was sent,
     accepted and delivered (POSIX seconds)."""
-    from domain import commands as cmd
+    from chainon.domain import commands as cmd
 
     core = runtime.core
     tally = Tally(core, (DELIVERED, *FAILED), after=core.recorder.max_notification_id() or 0)

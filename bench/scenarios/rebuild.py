@@ -32,12 +32,12 @@ BATCH = 500  # commands a transaction, as the runtime's batcher makes them under
 @measurement("rebuild", Kind.SCENARIO, modes=("embedded", "distributed"))
 def rebuild(ctx: Context) -> Result:
     """Every projection rebuilt from the store in one pass (as `projections rebuild all`)."""
+    from chainon.domain.channels import Channel
+    from chainon.domain.public_events import is_public
     from chainon.observability import configure_logging
+    from chainon.projections.agent_queue import AgentQueue
+    from chainon.projections.rebuild import rebuild_many
     from chainon.runtime import Runtime
-    from domain.channels import Channel
-    from domain.public_events import is_public
-    from projections.agent_queue import AgentQueue
-    from projections.rebuild import rebuild_many
 
     counts = ctx.counts
     settings = ctx.settings()

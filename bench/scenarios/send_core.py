@@ -23,7 +23,7 @@ from bench.result import Latency, Missing, Result, own_peak_rss
 
 if TYPE_CHECKING:
     from chainon.core import Core
-    from domain.commands import Command, Outcome
+    from chainon.domain.commands import Command, Outcome
 
 BATCH = 500  # commands a transaction, as the runtime's batcher makes them under load
 SENDER = "+33939000001"
@@ -34,11 +34,11 @@ BODY = "Votre colis arrive demain entre 9h et 12h. Repondez STOP pour ne plus re
 @measurement("send-core", Kind.SCENARIO, modes=("embedded", "distributed"))
 def send_core(ctx: Context) -> Result:
     """The core alone deciding each send's three commands (send, sent, receipt), batched."""
+    from chainon.domain import commands as cmd
+    from chainon.domain.channels import Channel
+    from chainon.domain.message_status import MessageStatus
     from chainon.observability import configure_logging
     from chainon.runtime import Runtime
-    from domain import commands as cmd
-    from domain.channels import Channel
-    from domain.message_status import MessageStatus
 
     count = ctx.counts.sends
     settings = ctx.settings()

@@ -42,10 +42,10 @@ async def _send_path(ctx: Context, name: str, batch: int, concurrency: int) -> R
     import uvicorn
 
     from chainon.api.app import create_app
+    from chainon.domain.channels import Channel
     from chainon.observability import configure_logging
     from chainon.runtime import Runtime
     from chainon.settings import SmppLinkSettings
-    from domain.channels import Channel
 
     if ctx.smsc is None:
         raise RuntimeError("this measurement needs the SMSC simulator, and none was started")

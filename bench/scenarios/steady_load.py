@@ -33,7 +33,7 @@ from bench.result import Latency, Missing, Result, own_peak_rss
 from bench.traffic import BRAND_NUMBER, inbound, receive_commands
 
 if TYPE_CHECKING:
-    from adapters.bus.port import Bus, Outgoing
+    from chainon.adapters.bus.port import Bus, Outgoing
 
 READY_SECONDS = 120
 
@@ -41,11 +41,11 @@ READY_SECONDS = 120
 @measurement("steady-load", Kind.SCENARIO, modes=("embedded", "distributed"))
 async def steady_load(ctx: Context) -> Result:
     """Inbound messages at a steady rate; latency from publication to the agent queue."""
-    from adapters.bus.port import Outgoing
+    from chainon.adapters.bus.port import Outgoing
+    from chainon.domain.channels import Channel
     from chainon.observability import configure_logging
     from chainon.runtime import Runtime
     from chainon.topic_records import conversation_key, dump
-    from domain.channels import Channel
 
     counts = ctx.counts
     rate, count = counts.steady_rate, counts.steady_rate * counts.steady_seconds

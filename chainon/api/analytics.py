@@ -11,10 +11,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from chainon.api.deps import BrandDep, RuntimeDep
-from domain.channels import Channel
-from domain.errors import InvalidInput
-from projections.analytics import CURRENCY, DEFAULT_PRICES, DayReport, campaigns, report
-from projections.analytics_campaigns import CampaignReport
+from chainon.domain.channels import Channel
+from chainon.domain.errors import InvalidInput
+from chainon.projections.analytics import CURRENCY, DEFAULT_PRICES, DayReport, campaigns, report
+from chainon.projections.analytics_campaigns import CampaignReport
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 

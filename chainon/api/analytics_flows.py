@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from chainon.api.deps import BrandDep, RuntimeDep
-from domain.errors import InvalidInput
-from projections.flow_stats import FlowCounts, Ratings, csat, flows
+from chainon.domain.errors import InvalidInput
+from chainon.projections.flow_stats import FlowCounts, Ratings, csat, flows
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 

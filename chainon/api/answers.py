@@ -6,10 +6,10 @@ from fastapi import Response
 
 from chainon.api.deps import Idempotency
 from chainon.api.schemas import Accepted
+from chainon.domain import commands as cmd
+from chainon.domain.brand import Brand
 from chainon.observability import MESSAGES
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.brand import Brand
 
 
 def accepted(outcome: cmd.Outcome, response: Response, *, status: str | None = None) -> Accepted:

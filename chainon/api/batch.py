@@ -22,10 +22,10 @@ from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.messages import SendIn
 from chainon.api.problems import _STATUS, field_of
 from chainon.api.schemas import Accepted, Strict
+from chainon.domain import commands as cmd
+from chainon.domain.errors import DomainError, InvalidInput
 from chainon.messagebus import IdempotencyClaim
 from chainon.observability import MESSAGES
-from domain import commands as cmd
-from domain.errors import DomainError, InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 

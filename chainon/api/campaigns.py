@@ -23,15 +23,15 @@ from chainon.api.schemas import Strict
 from chainon.campaign_audience import AudienceStore, Recipient, from_crm
 from chainon.campaign_dry_run import dry_run
 from chainon.campaign_templates import Personalisation
+from chainon.domain import commands as cmd
+from chainon.domain.brand import Brand
+from chainon.domain.campaign import MAX_RATE, MIN_RATE, AudienceKind, Campaign, CampaignState
+from chainon.domain.channels import Channel
+from chainon.domain.errors import InvalidInput, NotFound, TransitionRefused
+from chainon.projections.analytics import CURRENCY
+from chainon.projections.analytics_campaigns import opt_out_rate
+from chainon.projections.campaign_stats import cost, counts
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.brand import Brand
-from domain.campaign import MAX_RATE, MIN_RATE, AudienceKind, Campaign, CampaignState
-from domain.channels import Channel
-from domain.errors import InvalidInput, NotFound, TransitionRefused
-from projections.analytics import CURRENCY
-from projections.analytics_campaigns import opt_out_rate
-from projections.campaign_stats import cost, counts
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 

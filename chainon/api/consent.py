@@ -14,10 +14,10 @@ from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.schemas import Accepted, Strict
 from chainon.auth import split_api_key
 from chainon.core import Core
-from domain import commands as cmd
-from domain import ids
-from domain.channels import Channel
-from domain.consent import CONSENTED, Change, Consent, Purpose
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.channels import Channel
+from chainon.domain.consent import CONSENTED, Change, Consent, Purpose
 
 router = APIRouter(prefix="/v1/contacts", tags=["consent"])
 

@@ -13,10 +13,10 @@ from chainon.api.answers import accepted
 from chainon.api.consent import api_key_id
 from chainon.api.deps import BrandDep, RuntimeDep
 from chainon.api.schemas import Accepted
-from domain import commands as cmd
-from domain.brand import Brand
-from domain.consent_settings import DAYS, ConsentSettings
-from domain.keywords import KeywordAction
+from chainon.domain import commands as cmd
+from chainon.domain.brand import Brand
+from chainon.domain.consent_settings import DAYS, ConsentSettings
+from chainon.domain.keywords import KeywordAction
 
 router = APIRouter(prefix="/v1/consent", tags=["consent"])
 LANGUAGES = ("en", "fr")

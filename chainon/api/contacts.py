@@ -18,15 +18,15 @@ from chainon.api.schemas import (
     ProfileOut,
     ProfilePage,
 )
+from chainon.domain import commands as cmd
+from chainon.domain.addresses import parse_address
+from chainon.domain.consent import ConsentCriterion
+from chainon.domain.contact import Contact
+from chainon.domain.errors import InvalidInput, NotFound
+from chainon.domain.plain_text import PlainText
+from chainon.projections import crm_profile as crm
+from chainon.projections.crm_profile import ProfileFilter
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.addresses import parse_address
-from domain.consent import ConsentCriterion
-from domain.contact import Contact
-from domain.errors import InvalidInput, NotFound
-from domain.plain_text import PlainText
-from projections import crm_profile as crm
-from projections.crm_profile import ProfileFilter
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 

@@ -22,11 +22,11 @@ from uuid import UUID
 from chainon.api.cursors import decode, encode
 from chainon.api.schemas import ConversationOut, MessageOut, TimelineEntry
 from chainon.core import Core
+from chainon.domain import ids
+from chainon.domain.bot import Bot
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import InvalidInput
 from chainon.handlers.loading import conversation_of
-from domain import ids
-from domain.bot import Bot
-from domain.conversation import Conversation
-from domain.errors import InvalidInput
 
 _HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 _KIND = {"newest": "mn", "oldest": "mo"}

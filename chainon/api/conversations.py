@@ -25,12 +25,12 @@ from chainon.api.schemas import (
     TimelineEntry,
 )
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.bot import Bot
+from chainon.domain.plain_text import PlainText
 from chainon.flows import conversation_events
-from domain import commands as cmd
-from domain import ids
-from domain.bot import Bot
-from domain.plain_text import PlainText
-from projections.conversation_list import ConversationFilter, search
+from chainon.projections.conversation_list import ConversationFilter, search
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 

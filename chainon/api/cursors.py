@@ -16,10 +16,10 @@ from uuid import UUID
 
 from fastapi import Query
 
-from domain.errors import InvalidInput
-from projections.agent_queue import QueueMark
-from projections.crm_profile import ProfileMark
-from projections.projection import sortable_utc
+from chainon.domain.errors import InvalidInput
+from chainon.projections.agent_queue import QueueMark
+from chainon.projections.crm_profile import ProfileMark
+from chainon.projections.projection import sortable_utc
 
 CursorParam = Annotated[
     str | None,

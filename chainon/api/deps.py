@@ -13,12 +13,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, WithJsonSchema
 
 from chainon.auth import KeyExpired, split_api_key
+from chainon.domain.brand import Brand
+from chainon.domain.commands import Command
+from chainon.domain.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, checked_key
 from chainon.messagebus import IdempotencyClaim
 from chainon.rate_limits import Family, Limit, family_of
 from chainon.runtime import Runtime
-from domain.brand import Brand
-from domain.commands import Command
-from domain.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, checked_key
 
 _log = structlog.get_logger("chainon.api")
 _bearer = HTTPBearer(auto_error=False, description="An API key issued for your brand.")

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from chainon import flows
 from chainon.api.deps import BrandDep, RuntimeDep
 from chainon.api.problems import problem
+from chainon.domain.flow_library import PublishedFlow
 from chainon.flow_documents import FlowRefused
-from domain.flow_library import PublishedFlow
 
 router = APIRouter(prefix="/v1/flows", tags=["flows"])
 

@@ -26,12 +26,12 @@ from pydantic_core.core_schema import ErrorType
 from chainon.api.answers import act
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.schemas import Accepted, Address, Body, ReplyIn, Strict
-from domain import commands as cmd
-from domain.brand import MAX_FALLBACK_SECONDS, MIN_FALLBACK_SECONDS
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.errors import InvalidInput
-from domain.rich_content import (
+from chainon.domain import commands as cmd
+from chainon.domain.brand import MAX_FALLBACK_SECONDS, MIN_FALLBACK_SECONDS
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.errors import InvalidInput
+from chainon.domain.rich_content import (
     CreateCalendarEvent,
     Dial,
     OpenUrl,

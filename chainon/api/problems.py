@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chainon.api.deps import RateLimited, refused_caller
+from chainon.domain.errors import Conflict, DomainError, InvalidInput, NotFound, TransitionRefused
 from chainon.unit_of_work import ConcurrencyExhausted
-from domain.errors import Conflict, DomainError, InvalidInput, NotFound, TransitionRefused
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -22,14 +22,14 @@ from chainon.api.cursors import CursorParam, queue_cursor, queue_mark
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.queue_stream import QueueItemOut, item_out
 from chainon.api.schemas import Accepted, Strict
+from chainon.domain import commands as cmd
+from chainon.domain.brand import MAX_AGENT_CAPACITY, MAX_FIRST_RESPONSE_MINUTES, Brand
+from chainon.domain.conversation import MAX_PRIORITY
+from chainon.domain.errors import Conflict, NotFound, TransitionRefused
+from chainon.domain.plain_text import PlainText
+from chainon.projections.agent_queue import QueueItem, agents, waiting
 from chainon.runtime import Runtime
 from chainon.unit_of_work import ConcurrencyExhausted
-from domain import commands as cmd
-from domain.brand import MAX_AGENT_CAPACITY, MAX_FIRST_RESPONSE_MINUTES, Brand
-from domain.conversation import MAX_PRIORITY
-from domain.errors import Conflict, NotFound, TransitionRefused
-from domain.plain_text import PlainText
-from projections.agent_queue import QueueItem, agents, waiting
 
 router = APIRouter(prefix="/v1", tags=["queue"])
 router.include_router(queue_stream.router)

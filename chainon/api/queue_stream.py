@@ -21,8 +21,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from chainon.api.deps import BrandDep, RuntimeDep
+from chainon.projections.agent_queue import QueueItem, changes_since, waiting
 from chainon.runtime import Runtime
-from projections.agent_queue import QueueItem, changes_since, waiting
 
 router = APIRouter(tags=["queue"])  # included under /v1 by chainon.api.queue
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from adapters.channels.rcs.webhook import SIGNATURE_HEADER, MalformedWebhook, WebhookRefused
+from chainon.adapters.channels.rcs.webhook import SIGNATURE_HEADER, MalformedWebhook, WebhookRefused
 from chainon.api.deps import RuntimeDep, request_id
 from chainon.api.problems import PROBLEM_JSON, problem
 

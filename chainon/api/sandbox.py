@@ -5,17 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from adapters.channels.sandbox import SandboxOutcome
+from chainon.adapters.channels.sandbox import SandboxOutcome
 from chainon.api.answers import accepted
 from chainon.api.deps import BrandDep, RuntimeDep, request_id
 from chainon.api.schemas import Accepted, SandboxInboundIn, Strict
+from chainon.domain import commands as cmd
+from chainon.domain.addresses import parse_address
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.errors import InvalidInput
+from chainon.domain.routing import sender_address
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.addresses import parse_address
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.errors import InvalidInput
-from domain.routing import sender_address
 
 router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
 WAIT_SECONDS = 5.0

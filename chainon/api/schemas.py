@@ -8,14 +8,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.attachments import Attachment
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.message import Fallback, Message
-from domain.plain_text import PlainText
-from projections.crm_profile import Profile
+from chainon.domain.attachments import Attachment
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import Fallback, Message
+from chainon.domain.plain_text import PlainText
+from chainon.projections.crm_profile import Profile
 
 Body = Annotated[PlainText, Field(max_length=200_000, description="The message text.")]
 Address = Annotated[PlainText, Field(min_length=1, max_length=320)]

@@ -13,11 +13,11 @@ from chainon.api.answers import accepted
 from chainon.api.consent import api_key_id
 from chainon.api.deps import BrandDep, RuntimeDep
 from chainon.api.schemas import Accepted
-from domain import commands as cmd
-from domain import ids
-from domain.brand import Brand
-from domain.destination_blocks import DestinationBlocks
-from domain.sending_limits import SendingLimits
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.brand import Brand
+from chainon.domain.destination_blocks import DestinationBlocks
+from chainon.domain.sending_limits import SendingLimits
 
 router = APIRouter(prefix="/v1/sending", tags=["sending"])
 

@@ -17,11 +17,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from adapters.channels.email.unsubscribe import ONE_CLICK, Unsubscribe
+from chainon.adapters.channels.email.unsubscribe import ONE_CLICK, Unsubscribe
 from chainon.api.deps import RuntimeDep, request_id
 from chainon.api.problems import PROBLEM_JSON, problem
-from domain import commands as cmd
-from domain.consent import MAX_EVIDENCE_TEXT
+from chainon.domain import commands as cmd
+from chainon.domain.consent import MAX_EVIDENCE_TEXT
 
 router = APIRouter(prefix="/v1/unsubscribe", tags=["consent"])
 

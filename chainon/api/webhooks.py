@@ -15,10 +15,10 @@ from pydantic import AnyUrl, BaseModel, Field
 
 from chainon.api.deps import BrandDep, RuntimeDep
 from chainon.api.schemas import Strict
+from chainon.domain.webhooks import Endpoint
 from chainon.webhooks import endpoints, ssrf
 from chainon.webhooks import outbox as ob
 from chainon.webhooks.replay import replay as replay_events
-from domain.webhooks import Endpoint
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

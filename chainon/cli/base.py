@@ -21,14 +21,14 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
+from chainon.domain import ids
+from chainon.domain.errors import DomainError, InvalidInput, NotFound
 from chainon.errors import CannotStart, OperatorError
-from domain import ids
-from domain.errors import DomainError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    from chainon.domain.brand import Brand
     from chainon.runtime import Runtime
     from chainon.settings import Settings
-    from domain.brand import Brand
 
 
 class Commands(TyperGroup):
@@ -145,7 +145,7 @@ def runtime_of(settings: Settings, *, create: bool = False) -> Iterator[Runtime]
 
 
 def brand_of(runtime: Runtime, slug: str) -> Brand:
-    from domain.brand import Brand
+    from chainon.domain.brand import Brand
 
     brand = runtime.core.find(Brand, ids.brand_id(slug))
     if brand is None:

@@ -21,9 +21,9 @@ from chainon.cli.base import (
     settings_of,
     show_key,
 )
-from domain.channels import Channel
-from domain.message_status import MessageStatus
-from domain.purpose import Purpose
+from chainon.domain.channels import Channel
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.purpose import Purpose
 
 
 @brands.command("create")
@@ -115,7 +115,7 @@ def brands_keys(
     ] = None,
 ) -> None:
     """List a brand's API keys (with when each was last used); issue or revoke one."""
-    from domain.brand import Brand
+    from chainon.domain.brand import Brand
 
     if issue is None and (expires_in is not None or expires_at is not None):
         raise typer.BadParameter("an expiry is given with --issue", param_hint="--expires-in")
@@ -195,7 +195,7 @@ def send(
 ) -> None:
     """Queue a message; a running `chainon serve` dispatches it. The send policy may defer
     it (quiet hours) or block it (consent): the answer says which, and why."""
-    from domain import commands as cmd
+    from chainon.domain import commands as cmd
 
     with runtime_of(settings_of(ctx)) as runtime:
         brand_id = brand_of(runtime, brand).id

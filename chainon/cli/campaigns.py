@@ -20,12 +20,12 @@ from rich.table import Table
 from rich.text import Text
 
 from chainon.cli.base import app, brand_of, console, runtime_of, settings_of
-from domain.channels import Channel
-from domain.errors import InvalidInput, NotFound
+from chainon.domain.channels import Channel
+from chainon.domain.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:  # the store's modules load when a command runs: `chainon version` stays light
+    from chainon.domain.campaign import Campaign
     from chainon.runtime import Runtime
-    from domain.campaign import Campaign
 
 campaigns = typer.Typer(no_args_is_help=True, help="Campaigns: marketing to an audience.")
 app.add_typer(campaigns, name="campaigns")
@@ -44,7 +44,7 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 
 def _campaign(runtime: Runtime, campaign_id: UUID) -> Campaign:
-    from domain.campaign import Campaign
+    from chainon.domain.campaign import Campaign
 
     found = runtime.core.find(Campaign, campaign_id)
     if found is None:
@@ -53,7 +53,7 @@ def _campaign(runtime: Runtime, campaign_id: UUID) -> Campaign:
 
 
 def _progress(runtime: Runtime, campaign: Campaign) -> dict[str, Any]:
-    from projections.campaign_stats import counts
+    from chainon.projections.campaign_stats import counts
 
     runtime.views.run_until_idle()
     c = counts(runtime.views.store, campaign.id)
@@ -98,7 +98,7 @@ def create(
     --start or --start-at, schedules it for the server's campaign worker."""
     from chainon.campaign_audience import AudienceStore
     from chainon.campaign_templates import Personalisation
-    from domain import commands as cmd
+    from chainon.domain import commands as cmd
 
     if (csv is None) == (not tag and not attribute and filter_channel is None and not consent):
         raise InvalidInput(
@@ -188,7 +188,7 @@ def show(ctx: typer.Context, campaign_id: UUID) -> None:
 
 
 def _change(ctx: typer.Context, campaign_id: UUID, change: Any) -> None:
-    from domain import commands as cmd
+    from chainon.domain import commands as cmd
 
     with runtime_of(settings_of(ctx)) as runtime:
         campaign = _campaign(runtime, campaign_id)

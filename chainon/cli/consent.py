@@ -17,11 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 from chainon.cli.base import app, brand_of, console, runtime_of, settings_of
-from domain.errors import InvalidInput
+from chainon.domain.errors import InvalidInput
 
 if TYPE_CHECKING:  # the store's modules load when a command runs: `chainon version` stays light
     from chainon.core import Core
-    from domain.consent import Consent
+    from chainon.domain.consent import Consent
 
 consent = typer.Typer(no_args_is_help=True, help="Consent: the evidence of every change.")
 app.add_typer(consent, name="consent")
@@ -46,7 +46,7 @@ COLUMNS = (
 
 
 def ledgers(core: Core, brand_id: UUID) -> Iterator[Consent]:
-    from domain.consent import Consent
+    from chainon.domain.consent import Consent
 
     """Every consent ledger of the brand, in the order they were opened (the store's)."""
     start = 1
@@ -64,7 +64,7 @@ def ledgers(core: Core, brand_id: UUID) -> Iterator[Consent]:
 
 
 def rows(core: Core, ledger: Consent) -> Iterator[dict[str, Any]]:
-    from domain.contact import Contact
+    from chainon.domain.contact import Contact
 
     contact = core.find(Contact, ledger.contact_id)
     addresses = " ".join(a.value for a in contact.addresses) if contact else ""
@@ -107,8 +107,8 @@ def export(
 ) -> None:
     """Every consent change of the brand's contacts with its evidence: source, time, the
     raw text or request, the channel and address it came on, who made it, the rule."""
-    from domain import ids
-    from domain.consent import Consent
+    from chainon.domain import ids
+    from chainon.domain.consent import Consent
 
     if output.suffix not in (".csv", ".json"):
         raise InvalidInput("must end in .csv or .json", field="output")
@@ -202,9 +202,9 @@ def consent_settings(
     import getpass
 
     from chainon.api.consent_settings import settings_out
-    from domain import commands as cmd
-    from domain.brand import Brand
-    from domain.consent_settings import ConsentSettings
+    from chainon.domain import commands as cmd
+    from chainon.domain.brand import Brand
+    from chainon.domain.consent_settings import ConsentSettings
 
     document = ConsentSettings.model_validate(read_document(file)) if file else None
     with runtime_of(settings_of(ctx)) as runtime:

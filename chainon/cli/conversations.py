@@ -10,10 +10,10 @@ from uuid import UUID
 import typer
 
 from chainon.cli.base import brand_of, console, conversations, runtime_of, settings_of
-from domain.errors import InvalidInput
+from chainon.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from domain.conversation import Conversation
+    from chainon.domain.conversation import Conversation
 
 
 class Status(StrEnum):
@@ -32,9 +32,9 @@ def conversations_list(
 ) -> None:
     """List a brand's conversations, latest activity first."""
     from chainon import terminal
-    from domain.contact import Contact
-    from domain.conversation import normalise_tag
-    from projections.conversation_list import ConversationFilter, search
+    from chainon.domain.contact import Contact
+    from chainon.domain.conversation import normalise_tag
+    from chainon.projections.conversation_list import ConversationFilter, search
 
     with runtime_of(settings_of(ctx)) as runtime:
         brand_id = brand_of(runtime, brand).id
@@ -71,9 +71,9 @@ def conversations_show(
 ) -> None:
     """Show a conversation's timeline: messages with their status history, and handling."""
     from chainon import terminal
+    from chainon.domain.contact import Contact
+    from chainon.domain.conversation import Conversation
     from chainon.flows import conversation_events
-    from domain.contact import Contact
-    from domain.conversation import Conversation
 
     with runtime_of(settings_of(ctx)) as runtime:
         found = brand_of(runtime, brand)
@@ -94,7 +94,7 @@ def conversations_show(
 def _as_of(events: list[Any], moment: datetime) -> tuple[Conversation, list[Any]]:
     """The conversation replayed from its events up to ``moment``: event sourcing's
     time travel, for "what did the agent see when they answered?"."""
-    from domain.conversation import Conversation
+    from chainon.domain.conversation import Conversation
 
     kept = [e for e in events if e.timestamp <= moment]
     if not kept:

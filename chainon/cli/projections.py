@@ -38,7 +38,7 @@ def projections_rebuild(
 ) -> None:
     """Rebuild from the first event into shadow tables, then swap them in (the API keeps
     serving the old ones meanwhile)."""
-    from projections.rebuild import rebuild_many
+    from chainon.projections.rebuild import rebuild_many
 
     with runtime_of(settings_of(ctx)) as runtime:
         chosen = _chosen(runtime, name)
@@ -58,7 +58,7 @@ def projections_verify(
     name: Annotated[str, typer.Argument(help="A projection, or 'all'.")],
 ) -> None:
     """Rebuild in a shadow and compare with the live model; exits 1 on any difference."""
-    from projections.rebuild import verify
+    from chainon.projections.rebuild import verify
 
     out = console()
     failed = False

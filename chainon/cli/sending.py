@@ -33,9 +33,9 @@ def sending_limits(
     import getpass
 
     from chainon.api.sending_limits import limits_out
-    from domain import commands as cmd
-    from domain.brand import Brand
-    from domain.sending_limits import SendingLimits
+    from chainon.domain import commands as cmd
+    from chainon.domain.brand import Brand
+    from chainon.domain.sending_limits import SendingLimits
 
     document = SendingLimits.model_validate(read_document(file)) if file else None
     with runtime_of(settings_of(ctx)) as runtime:
@@ -58,8 +58,8 @@ def sending_blocks(
 ) -> None:
     """The number prefixes blocked after a spike, and every lift so far."""
     from chainon.api.sending_limits import blocks_out
-    from domain import ids
-    from domain.destination_blocks import DestinationBlocks
+    from chainon.domain import ids
+    from chainon.domain.destination_blocks import DestinationBlocks
 
     with runtime_of(settings_of(ctx)) as runtime:
         brand_id = brand_of(runtime, brand).id
@@ -76,7 +76,7 @@ def sending_lift(
     """Lets sends to a blocked prefix go again; the lift is recorded with who asked."""
     import getpass
 
-    from domain import commands as cmd
+    from chainon.domain import commands as cmd
 
     with runtime_of(settings_of(ctx)) as runtime:
         brand_id = brand_of(runtime, brand).id

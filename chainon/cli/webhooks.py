@@ -39,8 +39,8 @@ def webhooks_add(
     """Add an endpoint; its signing secret is shown once."""
     import asyncio
 
+    from chainon.domain.webhooks import EVENT_TYPES
     from chainon.webhooks import endpoints, ssrf
-    from domain.webhooks import EVENT_TYPES
 
     settings = settings_of(ctx)
     allow = settings.webhooks_allow_private

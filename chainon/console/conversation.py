@@ -21,16 +21,16 @@ from chainon.api.deps import RuntimeDep, request_id
 from chainon.api.schemas import HandoffOut, MessageOut, TimelineEntry
 from chainon.console.views import MessageView, fingerprint, message_view
 from chainon.console.web import SECURITY_HEADERS, Agent, AgentDep, CheckedAgent, render
+from chainon.domain import commands as cmd
+from chainon.domain.brand import Brand
+from chainon.domain.channel_choice import reply_channel
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import MAX_PRIORITY, Conversation
+from chainon.domain.errors import DomainError, InvalidInput
+from chainon.domain.message_body import prepare_body
+from chainon.domain.sms_encoding import plan_segments, smart_encode_if_cheaper
+from chainon.projections import crm_profile as crm
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.brand import Brand
-from domain.channel_choice import reply_channel
-from domain.channels import Channel
-from domain.conversation import MAX_PRIORITY, Conversation
-from domain.errors import DomainError, InvalidInput
-from domain.message_body import prepare_body
-from domain.sms_encoding import plan_segments, smart_encode_if_cheaper
-from projections import crm_profile as crm
 
 router = APIRouter(prefix="/console/conversations", include_in_schema=False)
 

@@ -29,10 +29,10 @@ from chainon.console.web import (
     secret_of,
     templates,
 )
+from chainon.domain.errors import Conflict, NotFound
+from chainon.projections import crm_profile as crm
+from chainon.projections.agent_queue import agents, waiting
 from chainon.runtime import Runtime
-from domain.errors import Conflict, NotFound
-from projections import crm_profile as crm
-from projections.agent_queue import agents, waiting
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

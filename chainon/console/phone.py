@@ -22,11 +22,11 @@ from chainon.api.sandbox import play_consumer
 from chainon.api.schemas import MessageOut, SandboxInboundIn
 from chainon.console.views import MessageView, fingerprint, message_view
 from chainon.console.web import SECURITY_HEADERS, Agent, AgentDep, CheckedAgent, render
+from chainon.domain.addresses import parse_address
+from chainon.domain.channels import Channel
+from chainon.domain.errors import DomainError, NotFound
 from chainon.runtime import Runtime
 from chainon.settings import BusKind
-from domain.addresses import parse_address
-from domain.channels import Channel
-from domain.errors import DomainError, NotFound
 
 router = APIRouter(prefix="/sandbox/phone", include_in_schema=False)
 

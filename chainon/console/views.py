@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from chainon.api.schemas import MessageOut
-from domain.rich_content import RichContent
-from projections.analytics import CURRENCY, DEFAULT_PRICES, country_of
+from chainon.domain.rich_content import RichContent
+from chainon.projections.analytics import CURRENCY, DEFAULT_PRICES, country_of
 
 TICKS = {"queued": "○", "sent": "✓", "delivered": "✓✓", "read": "✓✓"}
 STEPS = ("queued", "sent", "delivered", "read")

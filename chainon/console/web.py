@@ -19,8 +19,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from chainon.api.deps import RuntimeDep
 from chainon.console import i18n
 from chainon.console.session import COOKIE, PRE_COOKIE, Session, decode, load_secret, same_token
+from chainon.domain.brand import Brand
 from chainon.runtime import Runtime
-from domain.brand import Brand
 
 HERE = Path(__file__).parent
 CSP = (

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.agent_desk import AgentDesk
+from chainon.domain.brand import DEFAULT_AGENT_CAPACITY, Brand
+from chainon.domain.conversation import Conversation
 from chainon.handlers.loading import Handled, Loader, conversation_of, get, outcome_of
-from domain import commands as cmd
-from domain import ids
-from domain.agent_desk import AgentDesk
-from domain.brand import DEFAULT_AGENT_CAPACITY, Brand
-from domain.conversation import Conversation
 
 
 def desk_of(loader: Loader, brand_id: UUID, agent: str, now: datetime) -> AgentDesk:

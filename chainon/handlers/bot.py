@@ -17,27 +17,27 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
+from chainon.domain import commands as cmd
+from chainon.domain import dialogue as d
+from chainon.domain import ids
+from chainon.domain.addresses import Address
+from chainon.domain.bot import Bot, Trigger
+from chainon.domain.brand import Brand
+from chainon.domain.channel_choice import reply_channel
+from chainon.domain.channels import CHANNEL_ADDRESS_KIND, Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import MAX_PRIORITY, Conversation
+from chainon.domain.errors import InvalidInput, NotFound, TransitionRefused
+from chainon.domain.flow import FlowDocument
+from chainon.domain.flow_library import FlowLibrary, PublishedFlow
+from chainon.domain.routing import destination
+from chainon.domain.send_policy import Verdict
 from chainon.flow_documents import render
 from chainon.handlers.agents import keep_desks
 from chainon.handlers.loading import Handled, Loader, conversation_of, get, outcome_of
 from chainon.handlers.outbound import Queued, held, queue
 from chainon.handlers.policy import ask
-from domain import commands as cmd
-from domain import dialogue as d
-from domain import ids
-from domain.addresses import Address
-from domain.bot import Bot, Trigger
-from domain.brand import Brand
-from domain.channel_choice import reply_channel
-from domain.channels import CHANNEL_ADDRESS_KIND, Channel
-from domain.consent import Purpose
-from domain.contact import Contact
-from domain.conversation import MAX_PRIORITY, Conversation
-from domain.errors import InvalidInput, NotFound, TransitionRefused
-from domain.flow import FlowDocument
-from domain.flow_library import FlowLibrary, PublishedFlow
-from domain.routing import destination
-from domain.send_policy import Verdict
 
 # A flow's priority in the queue's scale (0 normal to MAX_PRIORITY urgent).
 PRIORITIES = {"low": 0, "normal": 0, "high": MAX_PRIORITY - 1, "urgent": MAX_PRIORITY}

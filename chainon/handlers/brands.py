@@ -8,13 +8,13 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+from chainon.domain import ids
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.errors import Conflict, InvalidInput
+from chainon.domain.index import IndexEntry, IndexKind, sender_key
+from chainon.domain.routing import sender_address
 from chainon.handlers.loading import Loader, find_entry
-from domain import ids
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.errors import Conflict, InvalidInput
-from domain.index import IndexEntry, IndexKind, sender_key
-from domain.routing import sender_address
 
 
 def register(

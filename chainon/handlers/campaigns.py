@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from chainon.domain import commands as cmd
+from chainon.domain.brand import Brand
+from chainon.domain.campaign import AudienceFilter, AudienceKind, Campaign
+from chainon.domain.consent import ConsentCriterion
+from chainon.domain.errors import NotFound
 from chainon.handlers.loading import Handled, Loader, get
-from domain import commands as cmd
-from domain.brand import Brand
-from domain.campaign import AudienceFilter, AudienceKind, Campaign
-from domain.consent import ConsentCriterion
-from domain.errors import NotFound
 
 
 def campaign_of(loader: Loader, brand_id: UUID, campaign_id: UUID) -> Campaign:

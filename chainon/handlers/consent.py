@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.addresses import parse_email
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
+from chainon.domain.destination_blocks import DestinationBlocks
+from chainon.domain.errors import NotFound
 from chainon.handlers.loading import Handled, Loader, contact_of, find_contact, get
-from domain import commands as cmd
-from domain import ids
-from domain.addresses import parse_email
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
-from domain.destination_blocks import DestinationBlocks
-from domain.errors import NotFound
 
 
 def ledger_for(loader: Loader, brand_id: UUID, contact_id: UUID, now: datetime) -> Consent:

@@ -7,15 +7,15 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from chainon.domain import commands as cmd
+from chainon.domain.addresses import Address, parse_address
+from chainon.domain.brand import Brand
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import Conflict
+from chainon.domain.index import IndexEntry, IndexKind, contact_key
+from chainon.domain.routing import joins
 from chainon.handlers.loading import Handled, Loader, contact_of, find_contact, get
-from domain import commands as cmd
-from domain.addresses import Address, parse_address
-from domain.brand import Brand
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.errors import Conflict
-from domain.index import IndexEntry, IndexKind, contact_key
-from domain.routing import joins
 
 
 def contact_for(

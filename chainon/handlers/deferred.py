@@ -5,22 +5,22 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from chainon.domain import commands as cmd
+from chainon.domain.addresses import Address
+from chainon.domain.brand import Brand
+from chainon.domain.channels import CHANNEL_ADDRESS_KIND
+from chainon.domain.consent import Purpose
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.held_messages import due_for_release
+from chainon.domain.message_body import PreparedBody
+from chainon.domain.rich_content import RichContent
+from chainon.domain.send_policy import Verdict
+from chainon.domain.sms_encoding import Encoding
 from chainon.handlers.agents import keep_desks
 from chainon.handlers.loading import Handled, Loader, get, outcome_of
 from chainon.handlers.outbound import Queued, queue
 from chainon.handlers.policy import ask, hold, outgoing
-from domain import commands as cmd
-from domain.addresses import Address
-from domain.brand import Brand
-from domain.channels import CHANNEL_ADDRESS_KIND
-from domain.consent import Purpose
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.held_messages import due_for_release
-from domain.message_body import PreparedBody
-from domain.rich_content import RichContent
-from domain.send_policy import Verdict
-from domain.sms_encoding import Encoding
 
 
 def release(loader: Loader, command: cmd.ReleaseDeferredMessage, now: datetime) -> Handled:

@@ -8,21 +8,21 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.addresses import Address
+from chainon.domain.brand import Brand
+from chainon.domain.channel_choice import fallback_text
+from chainon.domain.channels import CHANNEL_ADDRESS_KIND
+from chainon.domain.consent import Purpose
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import FallbackReason
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.rich_content import RichContent
 from chainon.handlers.agents import keep_desks
 from chainon.handlers.loading import Handled, Loader, get, outcome_of
 from chainon.handlers.outbound import Queued, queue
-from domain import commands as cmd
-from domain import ids
-from domain.addresses import Address
-from domain.brand import Brand
-from domain.channel_choice import fallback_text
-from domain.channels import CHANNEL_ADDRESS_KIND
-from domain.consent import Purpose
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.message import FallbackReason
-from domain.message_status import MessageStatus
-from domain.rich_content import RichContent
 
 
 def fall_back(

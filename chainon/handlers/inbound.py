@@ -8,23 +8,18 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from chainon.handlers.agents import keep_desks
-from chainon.handlers.bot import Heard, hear
-from chainon.handlers.contacts import contact_for, current_conversation
-from chainon.handlers.keywords import act_on_words, reading
-from chainon.handlers.loading import Handled, Loader, find_entry, get
-from domain import commands as cmd
-from domain import ids
-from domain.addresses import Address
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.choices import chosen
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.errors import InvalidInput
-from domain.index import IndexEntry, IndexKind, inbound_key, outbound_key, sender_key
-from domain.refusal import RefusedInbound
-from domain.routing import (
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.addresses import Address
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.choices import chosen
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import InvalidInput
+from chainon.domain.index import IndexEntry, IndexKind, inbound_key, outbound_key, sender_key
+from chainon.domain.refusal import RefusedInbound
+from chainon.domain.routing import (
     consumer_address,
     destination,
     hinted_conversation,
@@ -32,7 +27,12 @@ from domain.routing import (
     no_owner,
     not_the_contact,
 )
-from domain.sending_limits import flooding
+from chainon.domain.sending_limits import flooding
+from chainon.handlers.agents import keep_desks
+from chainon.handlers.bot import Heard, hear
+from chainon.handlers.contacts import contact_for, current_conversation
+from chainon.handlers.keywords import act_on_words, reading
+from chainon.handlers.loading import Handled, Loader, find_entry, get
 
 
 def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handled:

@@ -17,19 +17,19 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from chainon.domain.addresses import Address
+from chainon.domain.brand import Brand
+from chainon.domain.channels import AddressKind, Channel
+from chainon.domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.keywords import KeywordAction, normalise
+from chainon.domain.marketing_rules import country_of_number, language_of
+from chainon.domain.opt_out_intent import IntentOutcome, detect
+from chainon.domain.sending_limits import flooding
 from chainon.handlers.consent import ledger_for
 from chainon.handlers.loading import Loader
 from chainon.handlers.outbound import Queued, queue
-from domain.addresses import Address
-from domain.brand import Brand
-from domain.channels import AddressKind, Channel
-from domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.keywords import KeywordAction, normalise
-from domain.marketing_rules import country_of_number, language_of
-from domain.opt_out_intent import IntentOutcome, detect
-from domain.sending_limits import flooding
 
 
 def act_on_words(

@@ -13,12 +13,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import commands as cmd
-from domain.addresses import Address
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.errors import NotFound
-from domain.index import IndexEntry, IndexKind, contact_key, entry_id
+from chainon.domain import commands as cmd
+from chainon.domain.addresses import Address
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import NotFound
+from chainon.domain.index import IndexEntry, IndexKind, contact_key, entry_id
 
 A = TypeVar("A", bound=Aggregate)
 Handled = tuple[cmd.Outcome, list[Aggregate]]

@@ -7,6 +7,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+from chainon.domain import commands as cmd
+from chainon.domain.addresses import Address, parse_address
+from chainon.domain.brand import Brand, check_fallback_seconds
+from chainon.domain.channel_choice import (
+    capability_known,
+    fallback_text,
+    known_not_capable,
+    pick_channel,
+    reply_channel,
+    sender_on,
+    wording,
+)
+from chainon.domain.channels import CHANNEL_ADDRESS_KIND, Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import InvalidInput, TransitionRefused
+from chainon.domain.message import FallbackReason
+from chainon.domain.message_body import prepare_body
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.rich_content import RichContent, render_sms
+from chainon.domain.send_policy import SendDecision, Verdict
 from chainon.handlers.agents import keep_desks
 from chainon.handlers.contacts import contact_for, current_conversation
 from chainon.handlers.loading import Handled, Loader, conversation_of, get
@@ -18,28 +40,6 @@ from chainon.handlers.policy import (
     outgoing,
     with_opt_out_mention,
 )
-from domain import commands as cmd
-from domain.addresses import Address, parse_address
-from domain.brand import Brand, check_fallback_seconds
-from domain.channel_choice import (
-    capability_known,
-    fallback_text,
-    known_not_capable,
-    pick_channel,
-    reply_channel,
-    sender_on,
-    wording,
-)
-from domain.channels import CHANNEL_ADDRESS_KIND, Channel
-from domain.consent import Purpose
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.errors import InvalidInput, TransitionRefused
-from domain.message import FallbackReason
-from domain.message_body import prepare_body
-from domain.message_status import MessageStatus
-from domain.rich_content import RichContent, render_sms
-from domain.send_policy import SendDecision, Verdict
 
 
 @dataclass(frozen=True)

@@ -10,23 +10,23 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from chainon.destination_guard import DestinationGuard
+from chainon.domain import commands as cmd
+from chainon.domain.addresses import Address
+from chainon.domain.brand import Brand
+from chainon.domain.channels import AddressKind, Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.destination_blocks import DestinationBlocks
+from chainon.domain.errors import InvalidInput
+from chainon.domain.marketing_rules import country_of_number, has_mention, mention_of
+from chainon.domain.message import Hold, Outgoing
+from chainon.domain.message_body import PreparedBody, prepare_body
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.quiet_hours import QuietHoursPolicy, Recipient, recipient_of
+from chainon.domain.send_policy import BlockReason, SendDecision, Verdict, decide
 from chainon.handlers.consent import ledger_of
 from chainon.handlers.loading import Loader
-from domain import commands as cmd
-from domain.addresses import Address
-from domain.brand import Brand
-from domain.channels import AddressKind, Channel
-from domain.consent import Purpose
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.destination_blocks import DestinationBlocks
-from domain.errors import InvalidInput
-from domain.marketing_rules import country_of_number, has_mention, mention_of
-from domain.message import Hold, Outgoing
-from domain.message_body import PreparedBody, prepare_body
-from domain.message_status import MessageStatus
-from domain.quiet_hours import QuietHoursPolicy, Recipient, recipient_of
-from domain.send_policy import BlockReason, SendDecision, Verdict, decide
 
 
 def ask(

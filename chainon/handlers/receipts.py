@@ -8,17 +8,17 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.channels import Channel
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.early_receipt import EarlyReceipt
+from chainon.domain.index import IndexEntry, IndexKind, outbound_key
+from chainon.domain.message import FallbackReason
+from chainon.domain.message_status import MessageStatus
 from chainon.handlers.fallback import fall_back
 from chainon.handlers.loading import Handled, Loader, find_entry, get, outcome_of
-from domain import commands as cmd
-from domain import ids
-from domain.channels import Channel
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.early_receipt import EarlyReceipt
-from domain.index import IndexEntry, IndexKind, outbound_key
-from domain.message import FallbackReason
-from domain.message_status import MessageStatus
 
 
 def record_sent(loader: Loader, command: cmd.RecordSent, now: datetime) -> Handled:

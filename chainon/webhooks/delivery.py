@@ -24,11 +24,11 @@ from uuid import UUID
 import httpx
 import structlog
 
+from chainon.domain.webhooks import Endpoint
 from chainon.observability import WEBHOOK_ATTEMPTS, WEBHOOK_FAILURES, WEBHOOK_OLDEST
+from chainon.projections.read_model_store import ReadModelStore
 from chainon.webhooks import outbox as ob
 from chainon.webhooks import signing, ssrf
-from domain.webhooks import Endpoint
-from projections.read_model_store import ReadModelStore
 
 log = structlog.get_logger(__name__)
 

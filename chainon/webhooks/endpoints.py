@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from chainon.core import Core
+from chainon.domain import ids
+from chainon.domain.webhooks import Endpoint, WebhookEndpoints, checked_url
 from chainon.webhooks.sealing import SecretBox
-from domain import ids
-from domain.webhooks import Endpoint, WebhookEndpoints, checked_url
 
 SECRET_PREFIX = "whsec_"
 

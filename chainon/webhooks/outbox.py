@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
+from chainon.projections.projection import Fact, Projection, Table, Tx, sortable_utc
+from chainon.projections.read_model_store import ReadModelStore
 from chainon.webhooks import payloads
-from projections.projection import Fact, Projection, Table, Tx, sortable_utc
-from projections.read_model_store import ReadModelStore
 
 FEED = "feed:webhooks"
 Subscribers = Callable[[UUID, str, datetime], list[UUID]]  # brand, type, when → endpoints

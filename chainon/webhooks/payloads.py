@@ -13,10 +13,10 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from domain.campaign import Campaign
-from domain.consent import Consent
-from domain.conversation import Conversation
-from projections.projection import Fact
+from chainon.domain.campaign import Campaign
+from chainon.domain.consent import Consent
+from chainon.domain.conversation import Conversation
+from chainon.projections.projection import Fact
 
 SCHEMA_VERSION = 1
 

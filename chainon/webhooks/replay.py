@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from chainon.domain.errors import InvalidInput
+from chainon.domain.webhooks import Endpoint
+from chainon.projections.facts import Decode, facts_of
+from chainon.projections.projection import sortable_utc
+from chainon.projections.runner import StoreLog, Views
 from chainon.webhooks import outbox as ob
 from chainon.webhooks import payloads
-from domain.errors import InvalidInput
-from domain.webhooks import Endpoint
-from projections.facts import Decode, facts_of
-from projections.projection import sortable_utc
-from projections.runner import StoreLog, Views
 
 REPLAY_WINDOW = timedelta(days=7)
 BATCH = 500

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainon.domain.webhooks import EVENT_TYPES
 from chainon.event_schemas import data_schema
 from chainon.webhooks.payloads import SCHEMA_VERSION, SOURCES, SUBJECTS
-from domain.webhooks import EVENT_TYPES
 
 _HEADERS = {
     "webhook-id": "The same on every retry of one event to one endpoint: de-duplicate on it.",

@@ -20,10 +20,10 @@ import structlog
 from cryptography.fernet import Fernet, InvalidToken
 
 from chainon.core import Core
+from chainon.domain.webhooks import WebhookEndpoints
 from chainon.errors import CannotStart
 from chainon.private_files import write_private
 from chainon.settings import Settings, StoreKind
-from domain.webhooks import WebhookEndpoints
 
 PREFIX = "enc:v1:"
 KEY_FILE = "secrets-key"

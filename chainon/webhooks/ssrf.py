@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from domain.errors import InvalidInput
+from chainon.domain.errors import InvalidInput
 
 Resolve = Callable[[str, int], Awaitable[list[str]]]  # host, port → addresses
 

@@ -11,11 +11,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from adapters.bus.port import Bus, BusUnavailable
-from adapters.persistence.port import log_of
+from chainon.adapters.bus.port import Bus, BusUnavailable
+from chainon.adapters.persistence.port import log_of
 from chainon.consuming import LagReport
 from chainon.core import Core
+from chainon.domain.webhooks import Endpoint, WebhookEndpoints
 from chainon.polling import follow
+from chainon.projections.projection import Fact
+from chainon.projections.read_model_store import ReadModelStore
+from chainon.projections.runner import Views
+from chainon.projections.topic_feed import TopicFeed
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
 from chainon.webhooks import endpoints
@@ -23,11 +28,6 @@ from chainon.webhooks import outbox as ob
 from chainon.webhooks.delivery import Deliveries
 from chainon.webhooks.outbox import FEED, WebhookOutbox
 from chainon.webhooks.sealing import SecretBox
-from domain.webhooks import Endpoint, WebhookEndpoints
-from projections.projection import Fact
-from projections.read_model_store import ReadModelStore
-from projections.runner import Views
-from projections.topic_feed import TopicFeed
 
 PRUNE_BATCH = 1000  # deliveries deleted per transaction: the feed's writes wait no longer
 PRUNE_INTERVAL = 600.0  # seconds between passes once nothing old is left
@@ -91,10 +91,10 @@ class WebhookWorker:
 
     def _store(self) -> ReadModelStore:
         if self.settings.store is StoreKind.SQLITE:
-            from projections.sqlite import SQLiteReadModels
+            from chainon.projections.sqlite import SQLiteReadModels
 
             return SQLiteReadModels(self.settings.webhooks_path)
-        from projections.postgres import PostgresReadModels
+        from chainon.projections.postgres import PostgresReadModels
 
         return PostgresReadModels(
             self.settings.postgres_dsn, self.settings.postgres_schema or "public"

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from chainon.api.app import create_app
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from domain.channels import Channel
 from tests.conftest import ROOT, BrandWithKey
 
 FLOWS = ROOT / "examples" / "flows"

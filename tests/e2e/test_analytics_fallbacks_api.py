@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.channels import Channel
 from tests.conftest import CONSUMER, BrandWithKey
 from tests.e2e.test_analytics_api import around_today
 from tests.e2e.test_api import wait_for_status

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from chainon.api.app import create_app
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from domain.channels import Channel
 from tests.conftest import BRAND_SMS, register
 
 pytestmark = pytest.mark.asyncio

@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 
 from chainon.core import Core
+from chainon.domain.channels import Channel
+from chainon.domain.public_events import is_public
 from chainon.event_store import store_env
 from chainon.settings import Settings
 from chainon.topics import Topics
-from domain.channels import Channel
-from domain.public_events import is_public
 from tests.conftest import BRAND_SMS
 from tests.e2e.test_shutdown import free_port
 
@@ -191,7 +191,7 @@ def test_the_copied_relay_resumes_after_the_last_event_the_copied_log_holds(
 ) -> None:
     """The log is copied before the store: events the relay published in between are not in
     the log's copy, so the store's copy must not say they were."""
-    from adapters.bus.embedded import _SCHEMA
+    from chainon.adapters.bus.embedded import _SCHEMA
     from chainon.backup import _align_relay
 
     with sqlite3.connect(tmp_path / "bus.sqlite3") as log_db:

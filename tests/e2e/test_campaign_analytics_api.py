@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from bench.scenarios.campaign import weekday_morning_shift
+from chainon.projections.rebuild import verify
 from chainon.runtime import Runtime
-from projections.rebuild import verify
 from tests.e2e.test_api import inbound
 from tests.e2e.test_campaigns_api import create, until, upload
 from tests.e2e.test_send_policy_api import consent

@@ -19,15 +19,15 @@ from uuid import UUID
 import pytest
 
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.campaign import Campaign, CampaignState
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.conversation import Conversation
+from chainon.projections.campaign_stats import counts
 from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, StoreKind
-from domain import commands as cmd
-from domain.campaign import Campaign, CampaignState
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.conversation import Conversation
-from projections.campaign_stats import counts
 from tests.conftest import BRAND_SMS, make_settings
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]

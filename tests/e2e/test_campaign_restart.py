@@ -17,12 +17,12 @@ from uuid import UUID
 import httpx
 
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.conversation import Conversation
 from chainon.event_store import store_env
 from chainon.settings import Settings
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.conversation import Conversation
 from tests.conftest import BRAND_SMS
 from tests.e2e.test_shutdown import free_port
 

@@ -12,8 +12,8 @@ from uuid import UUID
 import httpx
 import pytest
 
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from domain.channels import Channel
 from tests.e2e.test_api import assert_problem
 from tests.e2e.test_send_policy_api import consent
 

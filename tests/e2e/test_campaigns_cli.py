@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 from uuid import UUID
 
+from chainon.domain.campaign import Campaign, CampaignState
 from chainon.runtime import Runtime
 from chainon.settings import Settings
-from domain.campaign import Campaign, CampaignState
 from tests.e2e.conftest import Run, refused
 
 

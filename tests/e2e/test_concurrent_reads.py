@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from chainon.api.app import create_app
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
-from domain import commands as cmd
-from domain import ids
-from domain.channels import Channel
-from domain.conversation import Conversation
 from tests.conftest import BRAND_SMS, CONSUMER, make_settings, register
 
 pytestmark = pytest.mark.asyncio

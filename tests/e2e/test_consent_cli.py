@@ -12,11 +12,11 @@ from typer.testing import CliRunner, Result
 
 from chainon.cli import app
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.consent import EvidenceSource, Purpose
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.consent import EvidenceSource, Purpose
 from tests.conftest import BRAND_SMS, make_settings, register
 
 

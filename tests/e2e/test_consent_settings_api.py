@@ -14,8 +14,8 @@ import pytest
 
 from chainon.api.app import create_app
 from chainon.auth import split_api_key
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from domain.channels import Channel
 from tests.conftest import BRAND_SMS, BrandWithKey
 from tests.e2e.test_api import assert_problem, inbound
 from tests.e2e.test_keywords_inbound import (  # noqa: F401

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from domain.channels import Channel
 from tests.conftest import BRAND_SMS, BrandWithKey, register
 from tests.serving import serving
 

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from chainon.console.session import COOKIE
+from chainon.domain import commands as cmd
+from chainon.domain.attachments import Attachment
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.attachments import Attachment
-from domain.channels import Channel
-from domain.consent import Purpose
 from tests.conftest import BRAND_SMS, BrandWithKey
 from tests.e2e.console_client import CONSUMER, consumer_writes, sign_in
 from tests.e2e.flow_helpers import YAML, example

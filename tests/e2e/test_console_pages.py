@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from chainon.console.session import COOKIE
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from domain.channels import Channel
 from tests.conftest import BRAND_SMS, BrandWithKey
 from tests.e2e.console_client import CONSUMER, consumer_writes, hidden_csrf, sign_in
 

@@ -20,19 +20,19 @@ import httpx
 import pytest
 from rich.console import Console
 
-from adapters.bus.port import Record
+from chainon.adapters.bus.port import Record
 from chainon.api.app import create_app
+from chainon.domain import commands as cmd
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import Message
+from chainon.domain.message_status import MessageStatus
+from chainon.projections.agent_queue import waiting
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
 from chainon.terminal import render_timeline
 from chainon.topic_records import DeadLetter
-from domain import commands as cmd
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message import Message
-from domain.message_status import MessageStatus
-from projections.agent_queue import waiting
 from tests.conftest import BRAND_SMS, CONSUMER, make_settings
 from tests.integration.test_email import Relay, relay  # noqa: F401 - the fixture
 

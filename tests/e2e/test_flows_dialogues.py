@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from domain.channels import Channel
 from tests.conftest import BrandWithKey
 from tests.e2e.flow_helpers import (
     TUESDAY_MORNING,

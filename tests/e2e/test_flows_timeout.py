@@ -20,12 +20,12 @@ from uuid import UUID
 
 import pytest
 
+from chainon.domain import ids
+from chainon.domain.bot import Bot
+from chainon.domain.channels import Channel
+from chainon.projections.dialogue_deadlines import due, pending
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
-from domain import ids
-from domain.bot import Bot
-from domain.channels import Channel
-from projections.dialogue_deadlines import due, pending
 from tests.conftest import make_settings
 from tests.e2e.flow_helpers import (
     TUESDAY_MORNING,

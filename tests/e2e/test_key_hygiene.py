@@ -19,10 +19,10 @@ from eventsourcing.persistence import StoredEvent
 from chainon.api.app import create_app
 from chainon.auth import hash_api_key, split_api_key
 from chainon.core import Core
+from chainon.domain.brand import Brand
+from chainon.domain.errors import InvalidInput
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
-from domain.brand import Brand
-from domain.errors import InvalidInput
 from tests.conftest import make_settings, register
 from tests.e2e.conftest import Run, api_key, refused
 

@@ -10,15 +10,15 @@ import httpx
 import jsonschema
 import pytest
 
-from chainon.runtime import Runtime
-from domain.brand import (
+from chainon.domain.brand import (
     MAX_AGENT_CAPACITY,
     MAX_FALLBACK_SECONDS,
     MAX_FIRST_RESPONSE_MINUTES,
     MIN_FALLBACK_SECONDS,
 )
-from domain.conversation import MAX_PRIORITY
-from domain.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
+from chainon.domain.conversation import MAX_PRIORITY
+from chainon.domain.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
+from chainon.runtime import Runtime
 from tests.conftest import BRAND_SMS
 
 pytestmark = pytest.mark.asyncio

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from chainon.api.app import create_app
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
 from chainon.settings import SmppLinkSettings, StoreKind
 from devtools.smsc_simulator import Smsc
-from domain import commands as cmd
-from domain.channels import Channel
 from tests.conftest import BRAND_SMS, make_settings
 
 pytestmark = pytest.mark.asyncio

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from chainon.cli import app
 from chainon.core import Core
+from chainon.domain.conversation import Conversation
 from chainon.event_store import store_env
 from chainon.settings import Settings
-from domain.conversation import Conversation
 
 
 @pytest.fixture

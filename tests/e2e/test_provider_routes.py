@@ -10,14 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from chainon.cli import app
+from chainon.domain import commands as cmd
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import InvalidInput
+from chainon.domain.message import Message
+from chainon.domain.message_status import MessageStatus
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.errors import InvalidInput
-from domain.message import Message
-from domain.message_status import MessageStatus
 from tests.conftest import BRAND_SMS, CONSUMER, BrandWithKey
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chainon.domain import commands as cmd
+from chainon.domain.consent import Purpose
 from chainon.topic_records import COMMANDS, read
-from domain import commands as cmd
-from domain.consent import Purpose
 from tests.e2e.test_analytics_api import around_today, total
 from tests.e2e.test_api import assert_problem, inbound
 

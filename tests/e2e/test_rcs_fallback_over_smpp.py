@@ -14,15 +14,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from chainon.domain import commands as cmd
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import FallbackReason, Message
+from chainon.domain.message_status import MessageStatus
 from chainon.runtime import Runtime
 from chainon.settings import SmppLinkSettings, StoreKind
 from devtools.smsc_simulator import Smsc, submits_of
-from domain import commands as cmd
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message import FallbackReason, Message
-from domain.message_status import MessageStatus
 from tests.conftest import BRAND_SMS, make_settings
 from tests.integration.test_rcs_wiring import (
     CLAIRE,

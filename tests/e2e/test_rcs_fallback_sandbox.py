@@ -11,17 +11,17 @@ from uuid import UUID
 
 import pytest
 
-from adapters.channels.sandbox import SandboxOutcome
+from chainon.adapters.channels.sandbox import SandboxOutcome
 from chainon.core import utcnow
+from chainon.domain import commands as cmd
+from chainon.domain.addresses import parse_phone
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import FallbackReason, FallbackState, Message
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.rich_content import RichContent, SuggestedReply
 from chainon.runtime import Runtime
-from domain import commands as cmd
-from domain.addresses import parse_phone
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message import FallbackReason, FallbackState, Message
-from domain.message_status import MessageStatus
-from domain.rich_content import RichContent, SuggestedReply
 from tests.conftest import BRAND_SMS, CONSUMER
 
 AGENT = "maison-lumiere_test_agent"

@@ -10,9 +10,9 @@ from uuid import UUID
 import httpx
 import pytest
 
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from domain.brand import Brand
-from domain.channels import Channel
 from tests.conftest import CONSUMER, BrandWithKey
 
 AGENT = "maison-lumiere_api_agent"

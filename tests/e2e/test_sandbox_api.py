@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.channels.sandbox import PROVIDER
+from chainon.adapters.channels.sandbox import PROVIDER
 from chainon.api.app import create_app
+from chainon.domain import ids
+from chainon.domain.channels import Channel
+from chainon.domain.index import IndexEntry, IndexKind, entry_id, inbound_key
 from chainon.runtime import Runtime
-from domain import ids
-from domain.channels import Channel
-from domain.index import IndexEntry, IndexKind, entry_id, inbound_key
 from tests.conftest import BRAND_SMS, BrandWithKey, register
 
 pytestmark = pytest.mark.asyncio

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from domain.channels import Channel
 from tests.e2e.test_api import inbound, wait_for_status
 
 pytestmark = pytest.mark.asyncio

@@ -10,9 +10,9 @@ from pathlib import Path
 from typer.testing import CliRunner, Result
 
 from chainon.cli import app
+from chainon.domain import commands as cmd
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
-from domain import commands as cmd
 from tests.conftest import make_settings, register
 
 

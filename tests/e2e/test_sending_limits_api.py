@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from chainon.domain.channels import Channel
+from chainon.projections.catalogue import all_projections
+from chainon.projections.rebuild import verify
 from chainon.runtime import Runtime
-from domain.channels import Channel
-from projections.catalogue import all_projections
-from projections.rebuild import verify
 from tests.e2e.test_api import inbound
 
 pytestmark = pytest.mark.asyncio

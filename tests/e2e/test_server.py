@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from chainon.core import Core
+from chainon.domain.channels import Channel
 from chainon.event_store import store_env
 from chainon.settings import Settings
-from domain.channels import Channel
 from tests.conftest import BRAND_SMS
 
 

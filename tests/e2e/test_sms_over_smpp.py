@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from chainon.domain import commands as cmd
+from chainon.domain.addresses import parse_phone
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message_status import MessageStatus
 from chainon.runtime import Runtime
 from chainon.settings import SmppLinkSettings, StoreKind
 from devtools.smsc_simulator import Smsc, submits_of
-from domain import commands as cmd
-from domain.addresses import parse_phone
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message_status import MessageStatus
 from tests.conftest import BRAND_SMS, CONSUMER, make_settings
 
 

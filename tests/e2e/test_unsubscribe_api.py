@@ -23,12 +23,12 @@ import httpx
 import pytest
 
 from chainon.api.app import create_app
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.purpose import Purpose
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
 from chainon.unsubscribe_links import SECRET_FILE, unsubscribe_links
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.purpose import Purpose
 from tests.conftest import BRAND_SMS, CONSUMER, BrandWithKey, make_settings, register
 from tests.integration.test_email import Relay, relay  # noqa: F401 - the fixture
 

@@ -25,21 +25,21 @@ from typing import Any, TypeVar
 import aiosmtplib
 import pytest
 
-from adapters.channels.email.provider import EmailProvider
-from adapters.channels.port import (
+from chainon.adapters.channels.email.provider import EmailProvider
+from chainon.adapters.channels.port import (
     Accepted,
     ChannelProvider,
     ChannelRefusal,
     OutboundMessage,
     RevokeMessage,
 )
-from adapters.channels.rcs.provider import RcsProvider
-from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
-from adapters.channels.smpp.link import SmppLink
-from adapters.channels.smpp.provider import SmppProvider
+from chainon.adapters.channels.rcs.provider import RcsProvider
+from chainon.adapters.channels.sandbox import SandboxOutcome, SandboxProvider
+from chainon.adapters.channels.smpp.link import SmppLink
+from chainon.adapters.channels.smpp.provider import SmppProvider
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage, RecordReceipt
 from devtools.smsc_simulator import Smsc, submits_of
-from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
 from tests.integration.test_email import DOMAIN, DsnSMTP, Relay, bounce
 from tests.integration.test_email import settings as email_settings
 from tests.rbm.fixture import (

@@ -12,14 +12,14 @@ from uuid import UUID
 import pytest
 
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.agent_desk import AgentDesk
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import Conflict, TransitionRefused
 from chainon.event_store import store_env
 from chainon.settings import Settings, StoreKind
-from domain import commands as cmd
-from domain import ids
-from domain.agent_desk import AgentDesk
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.errors import Conflict, TransitionRefused
 from tests.conftest import BRAND_SMS, make_settings
 
 ROUNDS = 6

@@ -10,9 +10,9 @@ from uuid import uuid4
 
 import pytest
 
-from projections.agent_queue import AgentQueue, agents, changes_since, waiting
-from projections.projection import Fact
-from projections.sqlite import SQLiteReadModels
+from chainon.projections.agent_queue import AgentQueue, agents, changes_since, waiting
+from chainon.projections.projection import Fact
+from chainon.projections.sqlite import SQLiteReadModels
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 BRAND = str(uuid4())

@@ -11,13 +11,13 @@ import pytest
 
 from chainon import messagebus
 from chainon.core import Core
-from domain import commands as cmd
-from domain import ids
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.errors import DomainError
-from domain.index import IndexKind, entry_id, inbound_key
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import DomainError
+from chainon.domain.index import IndexKind, entry_id, inbound_key
 
 
 def core_on(path: Path) -> Core:

@@ -11,9 +11,9 @@ from uuid import uuid4
 
 import pytest
 
-from projections.analytics import Analytics, report
-from projections.projection import Fact
-from projections.sqlite import SQLiteReadModels
+from chainon.projections.analytics import Analytics, report
+from chainon.projections.projection import Fact
+from chainon.projections.sqlite import SQLiteReadModels
 
 BRAND = str(uuid4())
 OTHER_BRAND = str(uuid4())

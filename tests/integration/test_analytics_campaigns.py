@@ -13,10 +13,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from projections.analytics import Analytics, campaigns
-from projections.campaign_stats import CampaignStats, cost, counts
-from projections.projection import Fact
-from projections.sqlite import SQLiteReadModels
+from chainon.projections.analytics import Analytics, campaigns
+from chainon.projections.campaign_stats import CampaignStats, cost, counts
+from chainon.projections.projection import Fact
+from chainon.projections.sqlite import SQLiteReadModels
 from tests.integration.test_analytics import BRAND, DAY, OTHER_BRAND, T0, US, Story
 
 CAMPAIGN, OTHER = str(uuid4()), str(uuid4())

@@ -9,8 +9,8 @@ from uuid import uuid4
 
 import pytest
 
-from projections.analytics import Analytics, report
-from projections.sqlite import SQLiteReadModels
+from chainon.projections.analytics import Analytics, report
+from chainon.projections.sqlite import SQLiteReadModels
 from tests.integration.test_analytics import BRAND, DAY, OTHER_BRAND, T0, US, Story
 
 

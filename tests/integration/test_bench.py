@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from projections.catalogue import all_projections
+from chainon.projections.catalogue import all_projections
 from tests.conftest import ROOT
 
 CHEAP = ("sqlite.insert", "eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.bus.embedded import EmbeddedBus
-from adapters.bus.kafka import KafkaBus
-from adapters.bus.port import Bus, Consumer, Outgoing, Record
+from chainon.adapters.bus.embedded import EmbeddedBus
+from chainon.adapters.bus.kafka import KafkaBus
+from chainon.adapters.bus.port import Bus, Consumer, Outgoing, Record
 from chainon.consuming import ConsumingWorker
 from chainon.observability import REGISTRY
 from chainon.topic_records import INBOUND, DeadLetter, read

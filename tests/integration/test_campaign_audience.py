@@ -11,8 +11,8 @@ from uuid import uuid4
 import pytest
 
 from chainon.campaign_audience import CHUNK, AudienceStore, Rejected
-from domain.channels import Channel
-from projections.sqlite import SQLiteReadModels
+from chainon.domain.channels import Channel
+from chainon.projections.sqlite import SQLiteReadModels
 
 
 @pytest.fixture

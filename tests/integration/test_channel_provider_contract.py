@@ -12,8 +12,8 @@ import asyncio
 
 import pytest
 
-from adapters.channels.port import RevokingProvider
-from domain.message_status import MessageStatus
+from chainon.adapters.channels.port import RevokingProvider
+from chainon.domain.message_status import MessageStatus
 from tests.integration.channel_fixtures import (  # noqa: F401  (the peers' fixtures)
     ChannelPeer,
     email_peer_fixture,

@@ -13,17 +13,17 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from adapters.bus.embedded import EmbeddedBus
-from adapters.bus.port import Record
-from adapters.channels.port import MAX_RAW, ChannelRefusal
-from adapters.channels.smpp.link import SmppLink
-from adapters.channels.smpp.provider import SmppProvider
+from chainon.adapters.bus.embedded import EmbeddedBus
+from chainon.adapters.bus.port import Record
+from chainon.adapters.channels.port import MAX_RAW, ChannelRefusal
+from chainon.adapters.channels.smpp.link import SmppLink
+from chainon.adapters.channels.smpp.provider import SmppProvider
 from chainon.asyncapi import document
+from chainon.domain.commands import ReceiveMessage
 from chainon.record_handlers import ChannelPublisher
 from chainon.topic_records import INBOUND, DeadLetter, read
 from chainon.topics import Topics
 from devtools.smsc_simulator import Smsc
-from domain.commands import ReceiveMessage
 
 TOPICS = Topics()
 DLQ = TOPICS.dlq(TOPICS.inbound)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from domain.consent import ConsentCriterion
-from projections import crm_profile as crm
-from projections.crm_profile import CrmProfile, ProfileFilter
-from projections.read_model_store import ReadModelStore
+from chainon.domain.consent import ConsentCriterion
+from chainon.projections import crm_profile as crm
+from chainon.projections.crm_profile import CrmProfile, ProfileFilter
+from chainon.projections.read_model_store import ReadModelStore
 from tests.integration.test_read_model_paging import BRAND, BRAND_ID, Facts, store  # noqa: F401
 
 

@@ -11,10 +11,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from projections import deferred_messages, fallback_deadlines, receipt_deadlines
-from projections.deadline_queries import DueDeadline
-from projections.projection import Fact, Projection
-from projections.sqlite import SQLiteReadModels
+from chainon.projections import deferred_messages, fallback_deadlines, receipt_deadlines
+from chainon.projections.deadline_queries import DueDeadline
+from chainon.projections.projection import Fact, Projection
+from chainon.projections.sqlite import SQLiteReadModels
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -11,17 +11,17 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from adapters.persistence.popo import RecorderLog
-from adapters.persistence.port import log_of
+from chainon.adapters.persistence.popo import RecorderLog
+from chainon.adapters.persistence.port import log_of
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.addresses import parse_phone
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.index import IndexEntry, IndexKind, entry_id
 from chainon.event_store import store_env
 from chainon.settings import Settings, StoreKind
-from domain import commands as cmd
-from domain import ids
-from domain.addresses import parse_phone
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.index import IndexEntry, IndexKind, entry_id
 from tests.conftest import BRAND_SMS, make_settings
 
 CONSUMERS = [f"+3361234{n:04d}" for n in range(7)]

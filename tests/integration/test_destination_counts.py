@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.sending_limits import SendingLimits
+from chainon.projections.catalogue import all_projections
+from chainon.projections.rebuild import verify
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.sending_limits import SendingLimits
-from projections.catalogue import all_projections
-from projections.rebuild import verify
 from tests.conftest import BRAND_SMS, make_settings, register
 
 pytestmark = pytest.mark.asyncio

@@ -17,12 +17,12 @@ from uuid import UUID
 
 import pytest
 
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message_status import MessageStatus
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message_status import MessageStatus
 from tests.conftest import CONSUMER, BrandWithKey, make_settings, register
 from tests.integration.test_email import DsnSMTP, Relay
 

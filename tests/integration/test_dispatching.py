@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.bus.embedded import EmbeddedBus
-from adapters.bus.kafka import KafkaBus
-from adapters.bus.port import Bus, Consumer, Outgoing, Record
-from adapters.channels.port import (
+from chainon.adapters.bus.embedded import EmbeddedBus
+from chainon.adapters.bus.kafka import KafkaBus
+from chainon.adapters.bus.port import Bus, Consumer, Outgoing, Record
+from chainon.adapters.channels.port import (
     Accepted,
     ChannelRefusal,
     ChannelSink,
@@ -26,14 +26,14 @@ from adapters.channels.port import (
     RevokeMessage,
     TemporaryFailure,
 )
-from adapters.channels.sandbox import SandboxProvider
+from chainon.adapters.channels.sandbox import SandboxProvider
 from chainon.dispatching import DispatchWorker
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage, RecordReceipt, RecordSendFailure
+from chainon.domain.errors import NotFound
 from chainon.record_handlers import DispatchHandler
 from chainon.topic_records import INBOUND, DeadLetter, dump, read
 from chainon.topics import Topics
-from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt, RecordSendFailure
-from domain.errors import NotFound
 
 pytestmark = pytest.mark.asyncio
 STUCK = "+33600000000"  # the recipient whose messages go through the link that is down

@@ -17,15 +17,15 @@ from uuid import UUID
 
 import pytest
 
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import FallbackState
+from chainon.domain.message_status import MessageStatus
+from chainon.projections.fallback_deadlines import due, pending
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
 from chainon.topic_records import INBOUND, read
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message import FallbackState
-from domain.message_status import MessageStatus
-from projections.fallback_deadlines import due, pending
 from tests.conftest import BRAND_SMS, CONSUMER, make_settings
 
 pytestmark = pytest.mark.asyncio

@@ -18,19 +18,23 @@ import aiosmtplib
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from adapters.channels.email.ids import ReplyDomain
-from adapters.channels.email.parsing import ParsedEmail, TokenCheck
-from adapters.channels.email.provider import EmailProvider, EmailSettings, InboundEmailServer
-from adapters.channels.email.threads import EmailThread
-from adapters.channels.port import (
+from chainon.adapters.channels.email.ids import ReplyDomain
+from chainon.adapters.channels.email.parsing import ParsedEmail, TokenCheck
+from chainon.adapters.channels.email.provider import (
+    EmailProvider,
+    EmailSettings,
+    InboundEmailServer,
+)
+from chainon.adapters.channels.email.threads import EmailThread
+from chainon.adapters.channels.port import (
     ChannelRefusal,
     OutboundMessage,
     PermanentFailure,
     TemporaryFailure,
 )
-from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
-from domain.message_status import MessageStatus
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage, RecordReceipt
+from chainon.domain.message_status import MessageStatus
 
 DOMAIN = "reply.chainon.example"
 SECRET = "a-secret-of-at-least-sixteen-characters"

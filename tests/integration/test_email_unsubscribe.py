@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from adapters.channels.email.provider import EmailProvider
-from adapters.channels.email.unsubscribe import UnsubscribeLinks
-from adapters.channels.port import PermanentFailure
-from domain.purpose import Purpose
+from chainon.adapters.channels.email.provider import EmailProvider
+from chainon.adapters.channels.email.unsubscribe import UnsubscribeLinks
+from chainon.adapters.channels.port import PermanentFailure
+from chainon.domain.purpose import Purpose
 from tests.integration.test_email import CONSUMER, Relay, outbound, relay, settings  # noqa: F401
 
 LINKS = UnsubscribeLinks("an-unsubscribe-secret-of-32-chars", "https://chainon.example.com")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from chainon.domain.channels import Channel
 from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.settings import BusKind, StoreKind
-from domain.channels import Channel
 from tests.conftest import BRAND_SMS, ROOT, make_settings
 
 pytestmark = pytest.mark.postgres

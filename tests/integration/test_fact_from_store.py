@@ -11,15 +11,15 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.public_events import HIDDEN_FIELDS, event_data, is_public
+from chainon.domain.rich_content import RichContent
+from chainon.projections.facts import fact_from_record, fact_from_store
 from chainon.relay import record_json
 from chainon.topic_records import EventRecord, dump
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message_status import MessageStatus
-from domain.public_events import HIDDEN_FIELDS, event_data, is_public
-from domain.rich_content import RichContent
-from projections.facts import fact_from_record, fact_from_store
 
 AGENT = "acme-agent"
 SMS = "+33939000001"

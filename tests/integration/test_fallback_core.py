@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import FallbackState
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.rich_content import RichContent
 from chainon.event_store import store_env
 from chainon.settings import Settings, StoreKind
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.message import FallbackState
-from domain.message_status import MessageStatus
-from domain.rich_content import RichContent
 from tests.conftest import BRAND_SMS, CONSUMER, make_settings
 
 AGENT = "maison-lumiere-agent"

@@ -10,9 +10,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from projections.fallback_deadlines import FallbackDeadlines, due, pending
-from projections.projection import Fact
-from projections.sqlite import SQLiteReadModels
+from chainon.projections.fallback_deadlines import FallbackDeadlines, due, pending
+from chainon.projections.projection import Fact
+from chainon.projections.sqlite import SQLiteReadModels
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ENDS = (

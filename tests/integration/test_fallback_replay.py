@@ -19,18 +19,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message_status import MessageStatus
 from chainon.event_store import store_env
+from chainon.projections.catalogue import all_projections
+from chainon.projections.facts import facts_of
+from chainon.projections.fallback_deadlines import pending
+from chainon.projections.read_model_store import ReadModelStore
+from chainon.projections.rebuild import verify
 from chainon.settings import StoreKind
 from chainon.views import views_of
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message_status import MessageStatus
-from projections.catalogue import all_projections
-from projections.facts import facts_of
-from projections.fallback_deadlines import pending
-from projections.read_model_store import ReadModelStore
-from projections.rebuild import verify
 from tests.conftest import BRAND_SMS, make_settings
 from tests.integration.test_projection_replay import BATCHES, History, interleave, phone
 
@@ -189,7 +189,7 @@ def still_planned(core: Core, notifications: Sequence[Any]) -> int:
 def test_fallback_histories_project_the_same_incrementally_and_rebuilt(
     operations: list[Any], batches: list[Any], chooser: random.Random
 ) -> None:
-    from projections.sqlite import SQLiteReadModels
+    from chainon.projections.sqlite import SQLiteReadModels
 
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chainon.flow_documents import load, render
-from domain.channels import Channel
-from domain.dialogue import (
+from chainon.domain.channels import Channel
+from chainon.domain.dialogue import (
     AnswerCollected,
     AnswerRejected,
     Fact,
@@ -20,7 +19,8 @@ from domain.dialogue import (
     reply,
     start,
 )
-from domain.flow import FlowDocument
+from chainon.domain.flow import FlowDocument
+from chainon.flow_documents import load, render
 from tests.conftest import ROOT
 
 FLOWS = ROOT / "examples" / "flows"

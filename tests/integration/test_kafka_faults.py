@@ -19,18 +19,18 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from adapters.bus.kafka import KafkaBus
-from adapters.bus.port import Outgoing
+from chainon.adapters.bus.kafka import KafkaBus
+from chainon.adapters.bus.port import Outgoing
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
 from chainon.event_store import store_env
 from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topic_records import conversation_key, dump
 from chainon.topics import Topics
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.conversation import Conversation
 from tests.conftest import BRAND_SMS, make_settings
 
 pytestmark = pytest.mark.postgres

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from chainon.auth import split_api_key
 from chainon.core import Core
-from domain.brand import Brand
-from domain.channels import Channel
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
 
 
 class Clock:

@@ -7,15 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.projections.catalogue import all_projections
+from chainon.projections.facts import facts_of
+from chainon.projections.projection import Fact
+from chainon.projections.rebuild import rebuild_many
+from chainon.projections.runner import MARK, Views
+from chainon.projections.sqlite import SQLiteReadModels
 from chainon.views import views_of
-from domain import commands as cmd
-from domain.channels import Channel
-from projections.catalogue import all_projections
-from projections.facts import facts_of
-from projections.projection import Fact
-from projections.rebuild import rebuild_many
-from projections.runner import MARK, Views
-from projections.sqlite import SQLiteReadModels
 
 SMS = "+33939000001"
 

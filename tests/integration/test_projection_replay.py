@@ -19,18 +19,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.errors import DomainError
+from chainon.domain.message_status import MessageStatus
 from chainon.event_store import store_env
+from chainon.projections.catalogue import all_projections
+from chainon.projections.facts import facts_of
+from chainon.projections.read_model_store import ReadModelStore
+from chainon.projections.rebuild import verify
 from chainon.settings import StoreKind
 from chainon.views import views_of
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.errors import DomainError
-from domain.message_status import MessageStatus
-from projections.catalogue import all_projections
-from projections.facts import facts_of
-from projections.read_model_store import ReadModelStore
-from projections.rebuild import verify
 from tests.conftest import BRAND_SMS, make_settings
 
 WHO = st.integers(min_value=0, max_value=3)
@@ -89,7 +89,7 @@ class History:
         self.sent = 0
 
     def conversation(self, who: int) -> Any:
-        from domain.addresses import parse_phone
+        from chainon.domain.addresses import parse_phone
 
         contact = self.core.find_contact(self.brand, parse_phone(phone(who)))
         return None if contact is None else contact.current_conversation_id
@@ -144,7 +144,7 @@ class History:
         self.core.handle(cmd.ConfigureQueue(brand_id=self.brand, first_response_minutes=minutes))
 
     def consent(self, who: int, grant: bool, purpose: str, channel: str | None) -> None:
-        from domain.addresses import parse_phone
+        from chainon.domain.addresses import parse_phone
 
         contact = self.core.find_contact(self.brand, parse_phone(phone(who)))
         if contact is not None:
@@ -165,7 +165,7 @@ class History:
         self._contact(who, attributes={key: value})
 
     def _contact(self, who: int, **fields: Any) -> None:
-        from domain.addresses import parse_phone
+        from chainon.domain.addresses import parse_phone
 
         contact = self.core.find_contact(self.brand, parse_phone(phone(who)))
         if contact is not None:
@@ -174,7 +174,7 @@ class History:
             )
 
     def outcome(self, who: int, status: str) -> None:
-        from domain.conversation import Conversation
+        from chainon.domain.conversation import Conversation
 
         cid = self.conversation(who)
         if cid is None:
@@ -250,7 +250,7 @@ def check(
 def test_incremental_equals_rebuild_on_sqlite(
     operations: list[Any], batches: list[Any], chooser: random.Random
 ) -> None:
-    from projections.sqlite import SQLiteReadModels
+    from chainon.projections.sqlite import SQLiteReadModels
 
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory)
@@ -265,7 +265,7 @@ def test_incremental_equals_rebuild_on_sqlite(
 
 @pytest.mark.postgres
 def test_incremental_equals_rebuild_on_postgres(postgres_dsn: str) -> None:
-    from projections.postgres import PostgresReadModels
+    from chainon.projections.postgres import PostgresReadModels
 
     @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(OPERATIONS, BATCHES, st.randoms(use_true_random=False))

@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.consent_settings import ConsentSettings
+from chainon.domain.conversation import Conversation
+from chainon.domain.message_status import MessageStatus
+from chainon.projections.deferred_messages import pending
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.consent_settings import ConsentSettings
-from domain.conversation import Conversation
-from domain.message_status import MessageStatus
-from projections.deferred_messages import pending
 from tests.conftest import BRAND_SMS, make_settings
 from tests.integration.test_durable_deadlines import Clock, until
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from adapters.channels.port import (
+from chainon.adapters.channels.port import (
     Accepted,
     CapabilityAnswer,
     NotCapable,
@@ -27,27 +27,27 @@ from adapters.channels.port import (
     RevokingProvider,
     TemporaryFailure,
 )
-from adapters.channels.rcs.auth import TokenRefused
-from adapters.channels.rcs.client import (
+from chainon.adapters.channels.rcs.auth import TokenRefused
+from chainon.adapters.channels.rcs.client import (
     AgentEventType,
     AlreadyDelivered,
     NotRcsUser,
     RbmClient,
     Revoked,
 )
-from adapters.channels.rcs.provider import RcsProvider
-from adapters.channels.rcs.revocations import RevocationLedger
-from adapters.channels.rcs.webhook import (
+from chainon.adapters.channels.rcs.provider import RcsProvider
+from chainon.adapters.channels.rcs.revocations import RevocationLedger
+from chainon.adapters.channels.rcs.webhook import (
     RbmUserEvent,
     RbmUserMessage,
     WebhookRefused,
     parse_webhook,
     verify_signature,
 )
-from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
-from domain.message_status import MessageStatus
-from domain.rich_content import (
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage, RecordReceipt
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.rich_content import (
     Card,
     CardOrientation,
     CardWidth,

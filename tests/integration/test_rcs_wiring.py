@@ -16,18 +16,18 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from adapters.channels.rcs.webhook import sign
+from chainon.adapters.channels.rcs.webhook import sign
+from chainon.domain import commands as cmd
+from chainon.domain.addresses import parse_phone
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import FallbackReason, FallbackState, Message
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.rich_content import OpenUrl, RichContent, SuggestedAction, SuggestedReply
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
-from domain import commands as cmd
-from domain.addresses import parse_phone
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.message import FallbackReason, FallbackState, Message
-from domain.message_status import MessageStatus
-from domain.rich_content import OpenUrl, RichContent, SuggestedAction, SuggestedReply
 from tests.conftest import BRAND_SMS, make_settings
 from tests.rbm.fixture import (
     AGENT_ID,

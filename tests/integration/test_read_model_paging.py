@@ -15,13 +15,13 @@ from uuid import uuid4
 
 import pytest
 
-from projections import crm_profile as crm
-from projections.agent_queue import AgentQueue, QueueItem, waiting
-from projections.crm_profile import CrmProfile, Profile, ProfileFilter
-from projections.postgres import PostgresReadModels
-from projections.projection import Fact
-from projections.read_model_store import ReadModelStore
-from projections.sqlite import SQLiteReadModels
+from chainon.projections import crm_profile as crm
+from chainon.projections.agent_queue import AgentQueue, QueueItem, waiting
+from chainon.projections.crm_profile import CrmProfile, Profile, ProfileFilter
+from chainon.projections.postgres import PostgresReadModels
+from chainon.projections.projection import Fact
+from chainon.projections.read_model_store import ReadModelStore
+from chainon.projections.sqlite import SQLiteReadModels
 from tests.conftest import fresh_schema
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

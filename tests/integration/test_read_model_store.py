@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from projections.postgres import PostgresReadModels
-from projections.projection import Fact, Projection, Table, Tx
-from projections.read_model_store import SHADOW, ReadModelStore
-from projections.sqlite import SQLiteReadModels
+from chainon.projections.postgres import PostgresReadModels
+from chainon.projections.projection import Fact, Projection, Table, Tx
+from chainon.projections.read_model_store import SHADOW, ReadModelStore
+from chainon.projections.sqlite import SQLiteReadModels
 from tests.conftest import fresh_schema
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -19,14 +19,14 @@ from uuid import UUID
 import pytest
 
 from chainon.api.conversations import timeline_entries
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message_status import MessageStatus
+from chainon.projections.analytics import report
+from chainon.projections.receipt_deadlines import pending
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message_status import MessageStatus
-from projections.analytics import report
-from projections.receipt_deadlines import pending
 from tests.conftest import CONSUMER, make_settings, register
 
 pytestmark = pytest.mark.asyncio

@@ -16,14 +16,14 @@ from uuid import uuid4
 import pytest
 from smpplib import smpp
 
-from adapters.channels.port import ChannelRefusal, OutboundMessage
-from adapters.channels.smpp.link import SmppLink
-from adapters.channels.smpp.provider import SmppProvider
-from adapters.channels.smpp.reassembly import GAP_MARKER
-from adapters.channels.smpp.reassembly_store import PartStore
+from chainon.adapters.channels.port import ChannelRefusal, OutboundMessage
+from chainon.adapters.channels.smpp.link import SmppLink
+from chainon.adapters.channels.smpp.provider import SmppProvider
+from chainon.adapters.channels.smpp.reassembly import GAP_MARKER
+from chainon.adapters.channels.smpp.reassembly_store import PartStore
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage, RecordReceipt
 from devtools.smsc_simulator import Smsc, delivers_of, submits_of
-from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
 
 SENDER = "+33939000001"
 
@@ -392,7 +392,7 @@ async def test_only_the_parts_not_yet_accepted_are_submitted_again(
 ) -> None:
     """A long message cut half-way (its first part accepted, then the process died) is
     completed on the next send, not sent from its first part again."""
-    from adapters.channels.smpp.sent_ledger import SentLedger
+    from chainon.adapters.channels.smpp.sent_ledger import SentLedger
 
     smsc.reset(config=True)
     long = message("x" * 320)  # three parts

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.channels.smpp.codec import Concat
-from adapters.channels.smpp.reassembly import GAP_MARKER
-from adapters.channels.smpp.reassembly_store import PartStore
+from chainon.adapters.channels.smpp.codec import Concat
+from chainon.adapters.channels.smpp.reassembly import GAP_MARKER
+from chainon.adapters.channels.smpp.reassembly_store import PartStore
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ALICE, BOB, BRAND = "+33612345678", "+33700000000", "+33939000000"

@@ -10,9 +10,9 @@ from uuid import uuid4
 
 import pytest
 
-from adapters.channels.smpp.codec import Concat
-from adapters.channels.smpp.reassembly_store import PartStore
-from adapters.channels.smpp.sent_ledger import SentLedger
+from chainon.adapters.channels.smpp.codec import Concat
+from chainon.adapters.channels.smpp.reassembly_store import PartStore
+from chainon.adapters.channels.smpp.sent_ledger import SentLedger
 
 
 @pytest.fixture

@@ -19,19 +19,19 @@ import pytest
 
 from chainon import messagebus
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import Conflict, NotFound
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.refusal import RefusedInbound
 from chainon.event_store import store_env
 from chainon.messagebus import IdempotencyClaim
+from chainon.projections.conversation_list import ConversationFilter, ConversationSummary
+from chainon.projections.conversation_list import search as list_conversations
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.errors import Conflict, NotFound
-from domain.message_status import MessageStatus
-from domain.refusal import RefusedInbound
-from projections.conversation_list import ConversationFilter, ConversationSummary
-from projections.conversation_list import search as list_conversations
 from tests.conftest import BRAND_SMS, CONSUMER, BrandWithKey, make_settings, register
 
 T = TypeVar("T")
@@ -394,7 +394,7 @@ class StoreContract:
     async def test_failing_and_silent_providers_leave_the_right_status(
         self, runtime: Runtime, brand: BrandWithKey
     ) -> None:
-        from adapters.channels.sandbox import SandboxOutcome
+        from chainon.adapters.channels.sandbox import SandboxOutcome
 
         runtime.provider.set_outcome("+33612345679", SandboxOutcome.FAIL)
         runtime.provider.set_outcome("+33612345670", SandboxOutcome.SILENT)

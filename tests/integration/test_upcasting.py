@@ -10,10 +10,10 @@ from uuid import UUID, uuid4
 from eventsourcing.persistence import StoredEvent
 
 from chainon.core import Core
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.conversation import Conversation
-from domain.message_status import MessageStatus
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.conversation import Conversation
+from chainon.domain.message_status import MessageStatus
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 CAMPAIGN = UUID("00000000-0000-4000-8000-0000000000ca")

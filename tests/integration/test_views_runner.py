@@ -16,21 +16,21 @@ from pathlib import Path
 import pytest
 
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
 from chainon.event_store import store_env
 from chainon.flows import publish as publish_flow
+from chainon.projections.catalogue import all_projections
+from chainon.projections.rebuild import verify
+from chainon.projections.runner import FEED
+from chainon.projections.sqlite import SQLiteReadModels
 from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.topics import Topics
 from chainon.views import views_of
-from domain import commands as cmd
-from domain import ids
-from domain.channels import Channel
-from domain.consent import Purpose
-from projections.catalogue import all_projections
-from projections.rebuild import verify
-from projections.runner import FEED
-from projections.sqlite import SQLiteReadModels
 from tests.conftest import BRAND_SMS, ROOT, make_settings
 from tests.integration.test_bus import lags
 

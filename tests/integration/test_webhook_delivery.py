@@ -12,12 +12,12 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from chainon.domain import ids
 from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.webhooks import endpoints
 from chainon.webhooks.delivery import JITTER, RETRY_WINDOW, SCHEDULE, Clients, Deliveries
 from chainon.webhooks.outbox import FEED
-from domain import ids
 from tests.conftest import BRAND_SMS, register
 from tests.e2e.test_webhooks_api import hook_settings
 from tests.webhook_receiver import receiver

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chainon.projections.catalogue import all_projections
 from chainon.roles import Role
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
 from chainon.webhooks import endpoints
 from chainon.webhooks.delivery import Clients, Deliveries
-from projections.catalogue import all_projections
 from tests.conftest import BRAND_SMS, register
 from tests.e2e.test_webhooks_api import hook_settings
 from tests.webhook_receiver import receiver

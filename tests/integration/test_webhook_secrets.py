@@ -15,12 +15,12 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from chainon.domain.webhooks import WebhookEndpoints
 from chainon.errors import CannotStart
 from chainon.runtime import Runtime
 from chainon.settings import Settings
 from chainon.webhooks import endpoints
 from chainon.webhooks.sealing import KEY_FILE
-from domain.webhooks import WebhookEndpoints
 from tests.conftest import BRAND_SMS, register
 from tests.e2e.test_webhooks_api import hook_settings
 from tests.webhook_receiver import receiver

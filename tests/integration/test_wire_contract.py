@@ -23,23 +23,23 @@ import httpx
 import jsonschema
 import pytest
 
-from adapters.bus.port import Consumer, Outgoing, Record
-from adapters.channels.sandbox import SandboxOutcome
+from chainon.adapters.bus.port import Consumer, Outgoing, Record
+from chainon.adapters.channels.sandbox import SandboxOutcome
 from chainon.api.app import create_app
 from chainon.asyncapi import document, event_messages
+from chainon.domain import commands as cmd
+from chainon.domain.brand import Brand
+from chainon.domain.channels import Channel
+from chainon.domain.consent_settings import ConsentSettings
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.purpose import Purpose
+from chainon.domain.rich_content import RichContent, SuggestedReply
 from chainon.flows import publish as publish_flow
 from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, SmppLinkSettings, StoreKind
 from chainon.topic_records import COMMANDS, INBOUND, dump
 from chainon.topics import Topics
 from devtools.smsc_simulator import Smsc
-from domain import commands as cmd
-from domain.brand import Brand
-from domain.channels import Channel
-from domain.consent_settings import ConsentSettings
-from domain.message_status import MessageStatus
-from domain.purpose import Purpose
-from domain.rich_content import RichContent, SuggestedReply
 from tests.conftest import BRAND_SMS, make_settings
 
 SMPP_SENDER = "+33939000002"  # the second brand's number, carried by the SMPP link

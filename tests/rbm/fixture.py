@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from adapters.channels.rcs.client import RbmSettings
+from chainon.adapters.channels.rcs.client import RbmSettings
 from tests.rbm.server import FakeRbm
 
 AGENT_ID = "maison-lumiere_abc123_agent"

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.channels.rcs.webhook import sign
+from chainon.adapters.channels.rcs.webhook import sign
 
 SCOPE = "https://www.googleapis.com/auth/rcsbusinessmessaging"
 NOT_REACHABLE = "The specified phone number cannot be reached by RBM at this time."

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from domain.addresses import parse_address, parse_phone, region_of
-from domain.channels import AddressKind
-from domain.errors import InvalidInput
+from chainon.domain.addresses import parse_address, parse_phone, region_of
+from chainon.domain.channels import AddressKind
+from chainon.domain.errors import InvalidInput
 
 FRENCH_MOBILE = st.integers(min_value=0, max_value=99_999_999).map(lambda n: f"6{n:08d}")
 

@@ -10,12 +10,12 @@ from uuid import UUID, uuid4
 import pytest
 
 from chainon.core import Core
-from domain import commands as cmd
-from domain import ids
-from domain.agent_desk import AgentDesk
-from domain.brand import DEFAULT_AGENT_CAPACITY
-from domain.channels import Channel
-from domain.errors import Conflict, TransitionRefused
+from chainon.domain import commands as cmd
+from chainon.domain import ids
+from chainon.domain.agent_desk import AgentDesk
+from chainon.domain.brand import DEFAULT_AGENT_CAPACITY
+from chainon.domain.channels import Channel
+from chainon.domain.errors import Conflict, TransitionRefused
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BRAND_SMS = "+33939000001"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from projections.analytics import country_of, percentile
+from chainon.projections.analytics import country_of, percentile
 
 FR, US = "+33612345678", "+12025550143"
 

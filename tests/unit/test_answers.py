@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain import answers
-from domain.flow_answers import (
+from chainon.domain import answers
+from chainon.domain.flow_answers import (
     DateAnswer,
     DateTimeAnswer,
     NumberAnswer,

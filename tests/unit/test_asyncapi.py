@@ -10,13 +10,13 @@ from uuid import uuid4
 import jsonschema
 import pytest
 
-from adapters.channels.port import OutboundMessage, RevokeMessage
+from chainon.adapters.channels.port import OutboundMessage, RevokeMessage
 from chainon.asyncapi import document, event_messages
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
 from chainon.event_schemas import public_events
 from chainon.topic_records import DeadLetter, EventRecord
 from chainon.topics import Topics
-from domain import commands as cmd
-from domain.channels import Channel
 
 
 def validator(doc: dict[str, Any], message: str) -> jsonschema.Validator:

@@ -8,9 +8,9 @@ from uuid import uuid4
 
 from eventsourcing.domain import Aggregate
 
-from domain import ids
-from domain.bot import Bot
-from domain.dialogue import Dialogue, Status, Turn
+from chainon.domain import ids
+from chainon.domain.bot import Bot
+from chainon.domain.dialogue import Dialogue, Status, Turn
 from tests.unit.test_dialogue import NOW, answer, begin, document
 
 

@@ -7,9 +7,9 @@ from uuid import uuid4
 
 import pytest
 
-from domain.campaign import AudienceFilter, AudienceKind, Campaign, CampaignState
-from domain.channels import Channel
-from domain.errors import InvalidInput, TransitionRefused
+from chainon.domain.campaign import AudienceFilter, AudienceKind, Campaign, CampaignState
+from chainon.domain.channels import Channel
+from chainon.domain.errors import InvalidInput, TransitionRefused
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.channels import Channel
-from domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
-from domain.errors import InvalidInput
-from domain.quiet_hours import recipient_of
-from domain.send_policy import BlockReason, Verdict, decide
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
+from chainon.domain.errors import InvalidInput
+from chainon.domain.quiet_hours import recipient_of
+from chainon.domain.send_policy import BlockReason, Verdict, decide
 
 T0 = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)  # a Tuesday, 11:00 in Paris
 BRAND = UUID("00000000-0000-0000-0000-0000000000b1")

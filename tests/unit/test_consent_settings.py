@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from domain.brand import Brand
-from domain.consent import Scope
-from domain.consent_settings import DEFAULT_RULES, ConsentSettings, rules_of
-from domain.errors import InvalidInput
-from domain.keywords import DEFAULT_BOOK, KeywordAction
+from chainon.domain.brand import Brand
+from chainon.domain.consent import Scope
+from chainon.domain.consent_settings import DEFAULT_RULES, ConsentSettings, rules_of
+from chainon.domain.errors import InvalidInput
+from chainon.domain.keywords import DEFAULT_BOOK, KeywordAction
 
 AT = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 

@@ -14,11 +14,11 @@ from eventsourcing.application import Application
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain import ids
-from domain.addresses import Address
-from domain.channels import AddressKind, Channel
-from domain.contact import CAPABILITY_TTL, MAX_ATTRIBUTE_LENGTH, MAX_NAME_LENGTH, Contact
-from domain.errors import InvalidInput
+from chainon.domain import ids
+from chainon.domain.addresses import Address
+from chainon.domain.channels import AddressKind, Channel
+from chainon.domain.contact import CAPABILITY_TTL, MAX_ATTRIBUTE_LENGTH, MAX_NAME_LENGTH, Contact
+from chainon.domain.errors import InvalidInput
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PHONE = Address(AddressKind.PHONE, "+33612345678")

@@ -7,12 +7,12 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.attachments import Attachment
-from domain.channels import Channel
-from domain.conversation import Conversation, normalise_tag
-from domain.errors import InvalidInput, NotFound, TransitionRefused
-from domain.ids import inbound_message_id
-from domain.message_status import MessageStatus
+from chainon.domain.attachments import Attachment
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation, normalise_tag
+from chainon.domain.errors import InvalidInput, NotFound, TransitionRefused
+from chainon.domain.ids import inbound_message_id
+from chainon.domain.message_status import MessageStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -94,7 +94,7 @@ def test_a_message_is_read_once_and_only_an_outbound_one() -> None:
 def test_a_read_receipt_is_a_delivered_one() -> None:
     from pydantic import ValidationError
 
-    from domain.commands import RecordReceipt
+    from chainon.domain.commands import RecordReceipt
 
     with pytest.raises(ValidationError, match="read: a read receipt has status delivered"):
         RecordReceipt(

@@ -11,12 +11,12 @@ from uuid import uuid4
 
 import pytest
 
-from adapters.bus.port import BusUnavailable, Outgoing
+from chainon.adapters.bus.port import BusUnavailable, Outgoing
 from chainon.deadlines import DeadlineScheduler
+from chainon.domain import commands as cmd
+from chainon.projections.deadline_queries import DueDeadline
 from chainon.topic_records import INBOUND, read
 from chainon.topics import Topics
-from domain import commands as cmd
-from projections.deadline_queries import DueDeadline
 
 pytestmark = pytest.mark.asyncio
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chainon.flow_documents import render
-from domain.channels import Channel
-from domain.dialogue import (
+from chainon.domain.channels import Channel
+from chainon.domain.dialogue import (
     AnswerCollected,
     AnswerRejected,
     Dialogue,
@@ -25,7 +24,8 @@ from domain.dialogue import (
     reply,
     start,
 )
-from domain.flow import FlowDocument, parse
+from chainon.domain.flow import FlowDocument, parse
+from chainon.flow_documents import render
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 SLOTS = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.bus.port import Record
+from chainon.adapters.bus.port import Record
 from chainon.dispatching import Progress
 
 

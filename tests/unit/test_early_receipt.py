@@ -8,9 +8,9 @@ from uuid import uuid4
 
 from eventsourcing.application import Application
 
-from domain import ids
-from domain.early_receipt import EarlyReceipt
-from domain.message_status import MessageStatus
+from chainon.domain import ids
+from chainon.domain.early_receipt import EarlyReceipt
+from chainon.domain.message_status import MessageStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

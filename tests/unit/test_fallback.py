@@ -10,11 +10,11 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.domain import Aggregate
 
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.errors import TransitionRefused
-from domain.message import FallbackReason, FallbackState
-from domain.message_status import MessageStatus
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import TransitionRefused
+from chainon.domain.message import FallbackReason, FallbackState
+from chainon.domain.message_status import MessageStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DEADLINE = T0 + timedelta(minutes=10)

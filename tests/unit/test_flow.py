@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain.flow import FlowDocument, InvalidFlow, parse
+from chainon.domain.flow import FlowDocument, InvalidFlow, parse
 
 
 def flow(*steps: dict[str, Any], **settings: Any) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import NotFound
-from domain.flow import parse
-from domain.flow_library import FlowLibrary
+from chainon.domain.errors import NotFound
+from chainon.domain.flow import parse
+from chainon.domain.flow_library import FlowLibrary
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

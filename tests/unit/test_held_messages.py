@@ -10,13 +10,13 @@ from uuid import uuid4
 
 import pytest
 
-from domain.channels import Channel
-from domain.consent import Purpose
-from domain.conversation import Conversation
-from domain.errors import TransitionRefused
-from domain.held_messages import due_for_release, refuse_if_recorded
-from domain.message import Hold, Outgoing
-from domain.message_status import MessageStatus
+from chainon.domain.channels import Channel
+from chainon.domain.consent import Purpose
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import TransitionRefused
+from chainon.domain.held_messages import due_for_release, refuse_if_recorded
+from chainon.domain.message import Hold, Outgoing
+from chainon.domain.message_status import MessageStatus
 
 T0 = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)
 RELEASE = T0 + timedelta(hours=11)
@@ -115,11 +115,11 @@ def test_a_deferred_message_blocked_at_its_release_keeps_its_history() -> None:
 
 
 def test_the_message_values_are_still_importable_from_the_conversation_module() -> None:
-    import domain.conversation
-    import domain.message
+    import chainon.domain.conversation
+    import chainon.domain.message
 
     for name in ("Message", "Hold", "Outgoing", "Fallback", "FallbackState", "FallbackReason"):
-        assert getattr(domain.conversation, name) is getattr(domain.message, name)
+        assert getattr(chainon.domain.conversation, name) is getattr(chainon.domain.message, name)
 
 
 def test_only_a_deferred_message_may_be_recorded_again() -> None:

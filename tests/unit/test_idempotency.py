@@ -11,8 +11,8 @@ from eventsourcing.application import Application
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import InvalidInput
-from domain.idempotency import IdempotentRequest, request_id
+from chainon.domain.errors import InvalidInput
+from chainon.domain.idempotency import IdempotentRequest, request_id
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 RESULT: dict[str, object] = {"conversation_id": str(uuid4()), "status": "queued", "segments": 2}

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from domain import ids
-from domain.addresses import parse_email, parse_phone
-from domain.channels import Channel
-from domain.idempotency import request_id
-from domain.index import (
+from chainon.domain import ids
+from chainon.domain.addresses import parse_email, parse_phone
+from chainon.domain.channels import Channel
+from chainon.domain.idempotency import request_id
+from chainon.domain.index import (
     IndexKind,
     contact_key,
     entry_id,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from chainon.domain.brand import Brand
 from chainon.key_cache import KeyCache
-from domain.brand import Brand
 
 
 class Clock:

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import InvalidInput
-from domain.keywords import DEFAULT_BOOK, KeywordAction, normalise
+from chainon.domain.errors import InvalidInput
+from chainon.domain.keywords import DEFAULT_BOOK, KeywordAction, normalise
 
 OPT_OUT = [
     "STOP", "STOP SMS", "ARRET", "ARRÊT", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",

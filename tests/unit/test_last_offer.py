@@ -10,12 +10,12 @@ from uuid import UUID, uuid4
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.ids import fallback_message_id
-from domain.message import FallbackReason
-from domain.message_status import MessageStatus
-from domain.rich_content import (
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.ids import fallback_message_id
+from chainon.domain.message import FallbackReason
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.rich_content import (
     Card,
     OpenUrl,
     RichContent,

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.channels import Channel
-from domain.choices import chosen
-from domain.conversation import Conversation, Message
+from chainon.domain.channels import Channel
+from chainon.domain.choices import chosen
+from chainon.domain.conversation import Conversation, Message
 from tests.unit.test_last_offer import QUESTION, T0, opened, queue, receive
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.marketing_rules import (
+from chainon.domain.marketing_rules import (
     Country,
     confirmation,
     country_of_number,

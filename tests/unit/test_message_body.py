@@ -8,16 +8,16 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from domain.channels import Channel
-from domain.errors import InvalidInput
-from domain.message_body import (
+from chainon.domain.channels import Channel
+from chainon.domain.errors import InvalidInput
+from chainon.domain.message_body import (
     MAX_EMAIL_CHARACTERS,
     MAX_RCS_CHARACTERS,
     MAX_SMS_SEGMENTS,
     is_blank,
     prepare_body,
 )
-from domain.sms_encoding import (
+from chainon.domain.sms_encoding import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     GSM7_LOOKALIKES,

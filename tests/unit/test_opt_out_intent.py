@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.keywords import normalise
-from domain.opt_out_intent import IntentOutcome, detect
+from chainon.domain.keywords import normalise
+from chainon.domain.opt_out_intent import IntentOutcome, detect
 from tests.unit.test_keywords import DRESSINGS, OPT_OUT, casings
 
 PHRASES_EN = [

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from domain.plain_text import PlainText
+from chainon.domain.plain_text import PlainText
 
 TEXT = TypeAdapter(PlainText)
 REFUSED = [chr(c) for c in range(0x20) if chr(c) not in "\t\r\n"]

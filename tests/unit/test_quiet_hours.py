@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import InvalidInput
-from domain.quiet_hours import POLICIES, Recipient, recipient_of, release_time
+from chainon.domain.errors import InvalidInput
+from chainon.domain.quiet_hours import POLICIES, Recipient, recipient_of, release_time
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from adapters.channels.rcs.content import content_message
-from domain.rich_content import (
+from chainon.adapters.channels.rcs.content import content_message
+from chainon.domain.rich_content import (
     CreateCalendarEvent,
     Dial,
     RichContent,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.channels.rcs.webhook import (
+from chainon.adapters.channels.rcs.webhook import (
     MalformedWebhook,
     RbmOtherNotification,
     RbmServerEvent,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.message import awaits_receipt
-from domain.message_status import MessageStatus
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.message import awaits_receipt
+from chainon.domain.message_status import MessageStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from eventsourcing.application import Application
 
-from domain.ids import inbound_message_id
-from domain.refusal import RefusedInbound
+from chainon.domain.ids import inbound_message_id
+from chainon.domain.refusal import RefusedInbound
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WHAT = {

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from domain.rich_content import (
+from chainon.domain.rich_content import (
     Card,
     CardOrientation,
     CardWidth,

@@ -9,9 +9,9 @@ from uuid import uuid4
 
 import pytest
 
-from domain.addresses import parse_email, parse_phone
-from domain.brand import Brand
-from domain.channel_choice import (
+from chainon.domain.addresses import parse_email, parse_phone
+from chainon.domain.brand import Brand
+from chainon.domain.channel_choice import (
     capability_known,
     fallback_text,
     known_not_capable,
@@ -19,13 +19,13 @@ from domain.channel_choice import (
     reply_channel,
     wording,
 )
-from domain.channels import AddressKind, Channel
-from domain.choices import chosen
-from domain.contact import Contact
-from domain.conversation import Conversation
-from domain.errors import InvalidInput
-from domain.rich_content import RichContent, SuggestedReply, render_sms
-from domain.routing import (
+from chainon.domain.channels import AddressKind, Channel
+from chainon.domain.choices import chosen
+from chainon.domain.contact import Contact
+from chainon.domain.conversation import Conversation
+from chainon.domain.errors import InvalidInput
+from chainon.domain.rich_content import RichContent, SuggestedReply, render_sms
+from chainon.domain.routing import (
     consumer_address,
     destination,
     hinted_conversation,

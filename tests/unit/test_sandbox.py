@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from adapters.channels.port import (
+from chainon.adapters.channels.port import (
     ChannelRefusal,
     NotCapable,
     OutboundMessage,
@@ -17,10 +17,10 @@ from adapters.channels.port import (
     RevokeMessage,
     RevokingProvider,
 )
-from adapters.channels.sandbox import SandboxOutcome, SandboxProvider
-from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
-from domain.message_status import MessageStatus
+from chainon.adapters.channels.sandbox import SandboxOutcome, SandboxProvider
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage, RecordReceipt
+from chainon.domain.message_status import MessageStatus
 
 PHONE = "+33612345678"
 

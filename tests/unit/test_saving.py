@@ -14,7 +14,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol, event
 from eventsourcing.persistence import Recording
 
-from adapters.persistence import saving
+from chainon.adapters.persistence import saving
 
 # What eventsourcing 9.5 does, as ``ast.unparse`` writes it (no docstring, no comments).
 PINNED_SAVE = """\

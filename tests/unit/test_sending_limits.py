@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from domain.channels import Channel
-from domain.conversation import Conversation
-from domain.sending_limits import (
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
+from chainon.domain.sending_limits import (
     DEFAULT_LIMITS,
     Counts,
     SendingLimits,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.channels.smpp.codec import (
+from chainon.adapters.channels.smpp.codec import (
     Concat,
     MalformedPdu,
     SubmitPart,
@@ -16,7 +16,7 @@ from adapters.channels.smpp.codec import (
     parse_udh,
     submit_parts,
 )
-from domain.sms_encoding import GSM7_BASIC, GSM7_EXTENSION, plan_segments
+from chainon.domain.sms_encoding import GSM7_BASIC, GSM7_EXTENSION, plan_segments
 
 GSM_CHARS = sorted(GSM7_BASIC | GSM7_EXTENSION)
 

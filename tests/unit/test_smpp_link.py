@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.channels.smpp.link import relative_time
+from chainon.adapters.channels.smpp.link import relative_time
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.channels.smpp.codec import Concat
-from adapters.channels.smpp.reassembly import GAP_MARKER, Completed, Reassembler
+from chainon.adapters.channels.smpp.codec import Concat
+from chainon.adapters.channels.smpp.reassembly import GAP_MARKER, Completed, Reassembler
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ALICE, BRAND = "+33612345678", "+33939000000"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.channels.smpp.receipts import (
+from chainon.adapters.channels.smpp.receipts import (
     Receipt,
     UnreadableReceipt,
     id_variants,

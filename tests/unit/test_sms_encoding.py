@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.sms_encoding import (
+from chainon.domain.sms_encoding import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     GSM7_LOOKALIKES,

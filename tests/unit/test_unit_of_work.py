@@ -13,10 +13,10 @@ from eventsourcing.persistence import RecordConflictError
 
 from chainon import messagebus
 from chainon.core import Core
+from chainon.domain import commands as cmd
+from chainon.domain.channels import Channel
+from chainon.domain.conversation import Conversation
 from chainon.unit_of_work import MAX_ATTEMPTS, ConcurrencyExhausted
-from domain import commands as cmd
-from domain.channels import Channel
-from domain.conversation import Conversation
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BRAND_SMS = "+33939000001"

@@ -28,10 +28,10 @@ FORBIDDEN_MODULES = (
     "uvicorn",
     "eventsourcing.sqlite",
     "eventsourcing.postgres",
-    "projections.sqlite",
-    "projections.postgres",
-    "adapters.bus.embedded",
-    "adapters.bus.kafka",
+    "chainon.projections.sqlite",
+    "chainon.projections.postgres",
+    "chainon.adapters.bus.embedded",
+    "chainon.adapters.bus.kafka",
     "chainon.runtime",
     "devtools.smsc_simulator",
     "devtools.kafka_broker",
@@ -118,7 +118,7 @@ def test_the_scan_has_modules_to_look_at() -> None:
         "def test_x(tmp_path): pass",
         "import sqlite3",
         "from socket import socket",
-        "from projections.sqlite import SQLiteReadModels",
+        "from chainon.projections.sqlite import SQLiteReadModels",
         "from chainon.runtime import Runtime",
         "runtime = Runtime(settings)",
         'core = Core({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"})',
@@ -135,7 +135,7 @@ def test_the_scan_finds_what_it_forbids(source: str) -> None:
 def test_the_scan_lets_pure_code_through() -> None:
     pure = (
         "from eventsourcing.application import Application\n"
-        "from domain.conversation import Conversation\n"
+        "from chainon.domain.conversation import Conversation\n"
         "conversation = Conversation.open(a, b, c, 1, at=T0)\n"
         "app = Application()  # POPO, in memory\n"
         "text = source.read_text()\n"

@@ -13,8 +13,8 @@ from email.policy import default as default_policy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.channels.email.unsubscribe import POLICY, Unsubscribe, UnsubscribeLinks
-from domain.purpose import Purpose
+from chainon.adapters.channels.email.unsubscribe import POLICY, Unsubscribe, UnsubscribeLinks
+from chainon.domain.purpose import Purpose
 
 SECRET = "an-unsubscribe-secret-of-32-chars"
 PUBLIC = "https://chainon.example.com/"

@@ -14,12 +14,12 @@ from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chainon.domain.errors import InvalidInput, NotFound
+from chainon.domain.webhooks import ROTATION_OVERLAP, WebhookEndpoints, checked_url
 from chainon.webhooks.delivery import JITTER, SCHEDULE, next_delay
 from chainon.webhooks.sealing import SecretBox, WrongKey
 from chainon.webhooks.signing import headers
 from chainon.webhooks.ssrf import Pinned, Refused, Resolve, forbidden, pinned
-from domain.errors import InvalidInput, NotFound
-from domain.webhooks import ROTATION_OVERLAP, WebhookEndpoints, checked_url
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef01234567").decode()

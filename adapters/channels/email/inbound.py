@@ -18,17 +18,17 @@ from uuid import UUID
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from adapters.channels.email.parsing import (
+from chainon.adapters.channels.email.parsing import (
     PROVIDER,
     MalformedEmail,
     ParsedEmail,
     TokenCheck,
     parse_inbound,
 )
-from adapters.channels.email.settings import EmailSettings
-from adapters.channels.email.text import one_line
-from adapters.channels.port import ChannelRefusal, ChannelSink
-from domain.commands import ReceiveMessage, RecordReceipt
+from chainon.adapters.channels.email.settings import EmailSettings
+from chainon.adapters.channels.email.text import one_line
+from chainon.adapters.channels.port import ChannelRefusal, ChannelSink
+from chainon.domain.commands import ReceiveMessage, RecordReceipt
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from adapters.channels.email.ids import ReplyDomain
-from adapters.channels.email.reports import delivery_report, is_delivery_report
-from adapters.channels.email.text import html_to_text, strip_reply
-from domain.attachments import MAX_ATTACHMENTS, Attachment
-from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
+from chainon.adapters.channels.email.ids import ReplyDomain
+from chainon.adapters.channels.email.reports import delivery_report, is_delivery_report
+from chainon.adapters.channels.email.text import html_to_text, strip_reply
+from chainon.domain.attachments import MAX_ATTACHMENTS, Attachment
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage, RecordReceipt
 
 PROVIDER = "smtp"
 MAX_BODY = 200_000  # ReceiveMessage's limit

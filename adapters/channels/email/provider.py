@@ -21,22 +21,22 @@ from uuid import UUID
 
 import aiosmtplib
 
-from adapters.channels.email.ids import xtext
-from adapters.channels.email.inbound import Accepts, InboundEmailServer, IsContact
-from adapters.channels.email.parsing import PROVIDER, ParsedEmail
-from adapters.channels.email.settings import EmailSettings
-from adapters.channels.email.text import one_line
-from adapters.channels.email.threads import EmailThread, subject_for
-from adapters.channels.email.unsubscribe import ONE_CLICK, POLICY, UnsubscribeLinks
-from adapters.channels.port import (
+from chainon.adapters.channels.email.ids import xtext
+from chainon.adapters.channels.email.inbound import Accepts, InboundEmailServer, IsContact
+from chainon.adapters.channels.email.parsing import PROVIDER, ParsedEmail
+from chainon.adapters.channels.email.settings import EmailSettings
+from chainon.adapters.channels.email.text import one_line
+from chainon.adapters.channels.email.threads import EmailThread, subject_for
+from chainon.adapters.channels.email.unsubscribe import ONE_CLICK, POLICY, UnsubscribeLinks
+from chainon.adapters.channels.port import (
     Accepted,
     ChannelSink,
     OutboundMessage,
     PermanentFailure,
     TemporaryFailure,
 )
-from domain.channels import Channel
-from domain.purpose import Purpose
+from chainon.domain.channels import Channel
+from chainon.domain.purpose import Purpose
 
 ThreadLookup = Callable[[UUID], Awaitable[EmailThread]]
 BrandNames = Callable[[UUID], str | Awaitable[str | None] | None]

@@ -15,8 +15,8 @@ from email.parser import Parser
 from typing import Literal
 from uuid import UUID
 
-from adapters.channels.email.ids import ReplyDomain, unxtext
-from domain.message_status import MessageStatus
+from chainon.adapters.channels.email.ids import ReplyDomain, unxtext
+from chainon.domain.message_status import MessageStatus
 
 _RETURNED_HEADERS = {"text/rfc822-headers", "message/global-headers"}
 _RETURNED_MESSAGE = {"message/rfc822", "message/global"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from adapters.channels.email.ids import ReplyDomain
+from chainon.adapters.channels.email.ids import ReplyDomain
 
 # The subject of a conversation's first email (later ones answer "Re:" to the thread's).
 DEFAULT_SUBJECT = "{brand}: {first_line}"

@@ -21,7 +21,7 @@ from email.policy import default as default_policy
 from urllib.parse import quote
 from uuid import UUID
 
-from domain.purpose import Purpose
+from chainon.domain.purpose import Purpose
 
 ROUTE = "/v1/unsubscribe/"
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's POST body and header value

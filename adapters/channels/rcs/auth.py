@@ -18,7 +18,7 @@ import httpx
 from google.auth import jwt
 from google.oauth2 import service_account
 
-from adapters.channels.port import PermanentFailure, TemporaryFailure
+from chainon.adapters.channels.port import PermanentFailure, TemporaryFailure
 
 SCOPE = "https://www.googleapis.com/auth/rcsbusinessmessaging"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"

@@ -20,10 +20,10 @@ from uuid import UUID, uuid4
 
 import httpx
 
-from adapters.channels.port import NotCapable, PermanentFailure, TemporaryFailure
-from adapters.channels.rcs.auth import ServiceAccountTokens
-from adapters.channels.rcs.content import content_message
-from domain.rich_content import RichContent
+from chainon.adapters.channels.port import NotCapable, PermanentFailure, TemporaryFailure
+from chainon.adapters.channels.rcs.auth import ServiceAccountTokens
+from chainon.adapters.channels.rcs.content import content_message
+from chainon.domain.rich_content import RichContent
 
 API = "https://rcsbusinessmessaging.googleapis.com"
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")

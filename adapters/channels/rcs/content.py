@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.rich_content import (
+from chainon.domain.rich_content import (
     Card,
     CreateCalendarEvent,
     Dial,

@@ -16,7 +16,7 @@ from uuid import UUID
 import httpx
 from pydantic import ValidationError
 
-from adapters.channels.port import (
+from chainon.adapters.channels.port import (
     Accepted,
     CapabilityAnswer,
     ChannelSink,
@@ -25,14 +25,14 @@ from adapters.channels.port import (
     Revocation,
     RevokeMessage,
 )
-from adapters.channels.rcs.client import (
+from chainon.adapters.channels.rcs.client import (
     AlreadyDelivered,
     InvalidPhone,
     RbmClient,
     RbmSettings,
 )
-from adapters.channels.rcs.revocations import RevocationLedger
-from adapters.channels.rcs.webhook import (
+from chainon.adapters.channels.rcs.revocations import RevocationLedger
+from chainon.adapters.channels.rcs.webhook import (
     DELIVERED,
     READ,
     MalformedWebhook,
@@ -43,10 +43,10 @@ from adapters.channels.rcs.webhook import (
     registration_answer,
     verify_signature,
 )
-from domain.channels import Channel
-from domain.commands import ReceiveMessage, RecordReceipt
-from domain.message_status import MessageStatus
-from domain.rich_content import RichContent
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage, RecordReceipt
+from chainon.domain.message_status import MessageStatus
+from chainon.domain.rich_content import RichContent
 
 PROVIDER = "rcs"
 MAX_REASON = 500  # what a recorded failure or revocation keeps of RBM's answer

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from domain.sms_encoding import Encoding, plan_segments
+from chainon.domain.sms_encoding import Encoding, plan_segments
 
 __all__ = [
     "DATA_CODING_GSM7",

@@ -20,12 +20,12 @@ from typing import Any
 
 import structlog
 
-from adapters.channels.port import ChannelSink
-from adapters.channels.smpp.codec import Concat, decode_text, parse_udh, pdu_text
-from adapters.channels.smpp.reassembly import Completed, Reassembler
-from adapters.channels.smpp.reassembly_store import PartStore
-from domain.channels import Channel
-from domain.commands import ReceiveMessage
+from chainon.adapters.channels.port import ChannelSink
+from chainon.adapters.channels.smpp.codec import Concat, decode_text, parse_udh, pdu_text
+from chainon.adapters.channels.smpp.reassembly import Completed, Reassembler
+from chainon.adapters.channels.smpp.reassembly_store import PartStore
+from chainon.domain.channels import Channel
+from chainon.domain.commands import ReceiveMessage
 
 log = structlog.get_logger(__name__)
 

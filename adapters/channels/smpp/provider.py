@@ -26,27 +26,27 @@ import structlog
 from smpplib import command_codes, smpp
 from smpplib.exceptions import UnknownCommandError
 
-from adapters.channels.port import (
+from chainon.adapters.channels.port import (
     Accepted,
     ChannelRefusal,
     ChannelSink,
     OutboundMessage,
     PermanentFailure,
 )
-from adapters.channels.smpp.codec import MalformedPdu, SubmitPart, pdu_text, submit_parts
-from adapters.channels.smpp.link import (
+from chainon.adapters.channels.smpp.codec import MalformedPdu, SubmitPart, pdu_text, submit_parts
+from chainon.adapters.channels.smpp.link import (
     PduSequence,
     SmppLink,
     TokenBucket,
     Unanswered,
     relative_time,
 )
-from adapters.channels.smpp.mo import MoAssembly, read_mo
-from adapters.channels.smpp.receipts import UnreadableReceipt, id_variants, parse_receipt
-from adapters.channels.smpp.sent_ledger import SentLedger
-from domain.channels import Channel
-from domain.commands import RecordReceipt
-from domain.message_status import MessageStatus
+from chainon.adapters.channels.smpp.mo import MoAssembly, read_mo
+from chainon.adapters.channels.smpp.receipts import UnreadableReceipt, id_variants, parse_receipt
+from chainon.adapters.channels.smpp.sent_ledger import SentLedger
+from chainon.domain.channels import Channel
+from chainon.domain.commands import RecordReceipt
+from chainon.domain.message_status import MessageStatus
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.channels.smpp.codec import Concat
+from chainon.adapters.channels.smpp.codec import Concat
 
 __all__ = ["GAP_MARKER", "Completed", "Reassembler"]
 

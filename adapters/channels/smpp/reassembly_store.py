@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from adapters.channels.smpp.codec import Concat
-from adapters.channels.smpp.reassembly import Completed, Reassembler
-from adapters.channels.smpp.state_db import LinkStateDb
+from chainon.adapters.channels.smpp.codec import Concat
+from chainon.adapters.channels.smpp.reassembly import Completed, Reassembler
+from chainon.adapters.channels.smpp.state_db import LinkStateDb
 
 __all__ = ["PartStore"]
 

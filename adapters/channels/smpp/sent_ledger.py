@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from adapters.channels.smpp.state_db import LinkStateDb
+from chainon.adapters.channels.smpp.state_db import LinkStateDb
 
 __all__ = ["SentLedger"]
 
