@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from chainon.projections import campaign_moves
+from chainon.projections.campaign_moves import Answered, Held, Moved
 from chainon.projections.projection import Fact, Table, Tx, one
 
 COUNTERS = ("queued", "sent", "delivered", "failed", "replies", "opt_outs", "segments", "units")
@@ -39,36 +41,18 @@ TABLES = (
         "country TEXT NOT NULL",
     ),
 )
-_HELD = {
-    "Conversation.MessageQueued": "queued",
-    "Conversation.MessageDeferred": "deferred",
-    "Conversation.MessageBlocked": "blocked",
-}
-_AFTER = {
-    "Conversation.MessageSent": ("sent", ("queued",)),
-    "Conversation.MessageDelivered": ("delivered", ("queued", "sent")),
-    "Conversation.MessageFailed": ("failed", ("queued", "sent")),
-    "Conversation.MessageExpired": ("failed", ("queued", "sent")),
-    "Conversation.ReceiptOverdue": ("failed", ("queued", "sent")),
-}
-_OPT_OUTS = frozenset({"opt_out", "opt_out_all"})
-FACTS = frozenset(
-    {*_HELD, *_AFTER, "Conversation.MessageReceived", "Conversation.ConsentRequestRead"}
-)
+FACTS = campaign_moves.FACTS
 
 
 def apply(tx: Tx, fact: Fact, brand: str, day: str, country: str) -> None:
     """``country``: the recipient's, for a message held or queued."""
-    d = fact.data
-    if fact.type in _HELD:
-        _held(tx, fact.aggregate_id, d, _HELD[fact.type], brand, day, country)
-    elif fact.type in _AFTER:
-        bucket, before = _AFTER[fact.type]
-        _moved(tx, d["message_id"], bucket, before, brand, day)
-    elif fact.type == "Conversation.MessageReceived":
-        _answered(tx, fact.aggregate_id, "replies", brand, day)
-    elif d["request"] in _OPT_OUTS:
-        _answered(tx, fact.aggregate_id, "opt_outs", brand, day)
+    match campaign_moves.move_of(fact):
+        case Held(bucket):
+            _held(tx, fact.aggregate_id, fact.data, bucket, brand, day, country)
+        case Moved(bucket, before):
+            _moved(tx, fact.data["message_id"], bucket, before, brand, day)
+        case Answered(bucket):
+            _answered(tx, fact.aggregate_id, bucket, brand, day)
 
 
 def _held(

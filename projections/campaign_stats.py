@@ -15,24 +15,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from chainon.projections import campaign_moves
 from chainon.projections.analytics import DEFAULT_PRICES, country_of
+from chainon.projections.campaign_moves import Answered, Held, Moved
 from chainon.projections.projection import Fact, Projection, Table, Tx, one
 from chainon.projections.read_model_store import ReadModelStore
 
 COUNTS = ("queued", "deferred", "blocked", "sent", "delivered", "failed", "replies", "opt_outs")
-_HELD = {
-    "Conversation.MessageQueued": "queued",
-    "Conversation.MessageDeferred": "deferred",
-    "Conversation.MessageBlocked": "blocked",
-}
-_AFTER = {
-    "Conversation.MessageSent": ("sent", ("queued",)),
-    "Conversation.MessageDelivered": ("delivered", ("queued", "sent")),
-    "Conversation.MessageFailed": ("failed", ("queued", "sent")),
-    "Conversation.MessageExpired": ("failed", ("queued", "sent")),
-    "Conversation.ReceiptOverdue": ("failed", ("queued", "sent")),  # no receipt in time
-}
-_OPT_OUTS = frozenset({"opt_out", "opt_out_all"})
 
 
 @dataclass(frozen=True)
@@ -73,21 +62,16 @@ class CampaignStats(Projection):
             "units INTEGER NOT NULL, PRIMARY KEY (campaign_id, channel, country)",
         ),
     )
-    facts = frozenset(
-        {*_HELD, *_AFTER, "Conversation.MessageReceived", "Conversation.ConsentRequestRead"}
-    )
+    facts = campaign_moves.FACTS
 
     def apply(self, tx: Tx, fact: Fact) -> None:
-        d = fact.data
-        if fact.type in _HELD:
-            self._held(tx, fact.aggregate_id, d, _HELD[fact.type])
-        elif fact.type in _AFTER:
-            bucket, before = _AFTER[fact.type]
-            self._moved(tx, d["message_id"], bucket, before)
-        elif fact.type == "Conversation.MessageReceived":
-            self._answered(tx, fact.aggregate_id, "replies")
-        elif d["request"] in _OPT_OUTS:
-            self._answered(tx, fact.aggregate_id, "opt_outs")
+        match campaign_moves.move_of(fact):
+            case Held(bucket):
+                self._held(tx, fact.aggregate_id, fact.data, bucket)
+            case Moved(bucket, before):
+                self._moved(tx, fact.data["message_id"], bucket, before)
+            case Answered(bucket):
+                self._answered(tx, fact.aggregate_id, bucket)
 
     def _held(self, tx: Tx, conversation: str, d: Any, bucket: str) -> None:
         known = one(
