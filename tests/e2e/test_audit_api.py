@@ -51,12 +51,18 @@ async def test_each_audited_request_leaves_one_entry_with_its_request_id(
         "consent.changed": await api.post(
             f"/v1/contacts/{contact}/consent", json={"action": "grant", "purpose": "marketing"}
         ),
+        "consent.read": await api.get(f"/v1/contacts/{contact}/consent"),
+        "message.sent": await api.post(
+            "/v1/messages", json={"to": "+33 6 98 76 54 32", "body": "Votre colis"}
+        ),
     }
     subjects = {
         "conversation.read": conversation,
         "contact.read": contact,
         "reply.sent": conversation,
         "consent.changed": contact,
+        "consent.read": contact,
+        "message.sent": calls["message.sent"].json()["conversation_id"],
     }
     issued = await api.post("/v1/keys", json={"label": "crm export"})
     assert issued.status_code == 201, issued.text
@@ -64,6 +70,7 @@ async def test_each_audited_request_leaves_one_entry_with_its_request_id(
     assert split_api_key(issued.json()["key"]) == key_id
     revoked = await api.delete(f"/v1/keys/{key_id}")
     assert revoked.status_code == 204, revoked.text
+    assert_problem(await api.delete(f"/v1/keys/{key_id}"), 409, None)  # already: no entry
     calls |= {"key.issued": issued, "key.revoked": revoked}
     subjects |= {"key.issued": key_id, "key.revoked": key_id}
 
