@@ -46,7 +46,7 @@ _SENDS = {
     "/v1/conversations/{conversation_id}/messages",
     "/v1/sandbox/inbound",  # the sandbox's consumer, messaging the brand
 }
-_ADMIN_PREFIXES = ("/v1/agents", "/v1/flows")
+_ADMIN_PREFIXES = ("/v1/agents", "/v1/flows", "/v1/keys")
 
 
 def family_of(method: str, path: str) -> Family:

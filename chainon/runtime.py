@@ -32,6 +32,7 @@ from chainon.adapters.channels.sandbox import SandboxOutcome, SandboxProvider
 from chainon.adapters.channels.sandbox_receipts import PendingReceipts
 from chainon.adapters.channels.smpp.link import SmppLink
 from chainon.adapters.channels.smpp.provider import SmppProvider
+from chainon.audit import AuditTrail, audit_trail_of
 from chainon.batching import CommandBatcher
 from chainon.campaign_worker import CampaignWorker
 from chainon.consuming import ConsumingWorker, LagReport
@@ -327,6 +328,11 @@ class Runtime:
         return rate_limiter_of(self.settings)
 
     @functools.cached_property
+    def audit(self) -> AuditTrail:
+        """Opened by the first audited request or command (workers never do)."""
+        return audit_trail_of(self.settings, lambda: self.core.clock())
+
+    @functools.cached_property
     def key_usage(self) -> KeyUsage:
         return key_usage_of(self.settings, lambda: self.core.clock())
 
@@ -462,6 +468,8 @@ class Runtime:
             self.views.store.close()
         if "rate_limiter" in self.__dict__:
             self.rate_limiter.close()
+        if "audit" in self.__dict__:
+            self.audit.close()
         self.webhooks.close()
         self.core.close()
 

@@ -12,6 +12,7 @@ from chainon import __version__, console
 from chainon.api import (
     analytics,
     analytics_flows,
+    audit_log,
     batch,
     campaigns,
     consent,
@@ -19,6 +20,7 @@ from chainon.api import (
     contacts,
     conversations,
     flows,
+    keys,
     messages,
     openapi,
     ops,
@@ -93,6 +95,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         webhooks,
         flows,
         unsubscribe,
+        keys,
+        audit_log,
     )
     for module in (*routers, rbm_webhook):
         app.include_router(module.router)

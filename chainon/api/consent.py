@@ -10,8 +10,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from chainon.api.answers import act
+from chainon.api.auditing import audit
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.schemas import Accepted, Strict
+from chainon.audit import Action
 from chainon.auth import split_api_key
 from chainon.core import Core
 from chainon.domain import commands as cmd
@@ -147,12 +149,20 @@ async def change_consent(
         "actor": api_key_id(request),
     }
     command = cmd.GrantConsent(**fields) if body.action == "grant" else cmd.RevokeConsent(**fields)
-    return await act(runtime, brand, idempotency, "consent", command, response)
+    done = await act(runtime, brand, idempotency, "consent", command, response)
+    detail = {"change": body.action, "purpose": body.purpose.value, "changed": done.changed}
+    if body.channel is not None:
+        detail["channel"] = body.channel.value
+    await audit(request, runtime, brand.id, Action.CONSENT_CHANGED, contact_id, detail)
+    return done
 
 
 @router.get("/{contact_id}/consent", response_model=ConsentOut)
-async def get_consent(contact_id: UUID, brand: BrandDep, runtime: RuntimeDep) -> ConsentOut:
+async def get_consent(
+    contact_id: UUID, brand: BrandDep, runtime: RuntimeDep, request: Request
+) -> ConsentOut:
     """The contact's consent now, per purpose and channel, and every change with its
     evidence: what a regulator or the consumer may ask for."""
     ledger = await runtime.call(ledger_of, runtime.core, brand.id, contact_id)
+    await audit(request, runtime, brand.id, Action.CONSENT_READ, contact_id)
     return consent_out(contact_id, ledger)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from chainon.api.answers import accepted
+from chainon.api.auditing import audit
 from chainon.api.cursors import CursorParam, contacts_cursor, contacts_mark
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.schemas import (
@@ -18,6 +19,7 @@ from chainon.api.schemas import (
     ProfileOut,
     ProfilePage,
 )
+from chainon.audit import Action
 from chainon.domain import commands as cmd
 from chainon.domain.addresses import parse_address
 from chainon.domain.consent import ConsentCriterion
@@ -40,6 +42,7 @@ def contact_out(runtime: Runtime, contact: Contact) -> ContactOut:
 async def find_contact(
     brand: BrandDep,
     runtime: RuntimeDep,
+    request: Request,
     address: Annotated[PlainText, Query(min_length=1, max_length=320, examples=["+33612345678"])],
 ) -> ContactOut:
     """The contact at an address (a phone number in any usual spelling, or an email)."""
@@ -47,7 +50,9 @@ async def find_contact(
     contact = await runtime.call(runtime.core.find_contact, brand.id, parsed)
     if contact is None:
         raise NotFound("no contact at this address", field="address")
-    return await runtime.call(contact_out, runtime, contact)
+    found = await runtime.call(contact_out, runtime, contact)
+    await audit(request, runtime, brand.id, Action.CONTACT_READ, contact.id, {"view": "contact"})
+    return found
 
 
 @router.get("/search", response_model=ProfilePage)
@@ -103,6 +108,7 @@ async def get_profile(
     contact_id: UUID,
     brand: BrandDep,
     runtime: RuntimeDep,
+    request: Request,
     min_position: Annotated[int | None, Query(ge=0)] = None,
 ) -> ProfileOut:
     """The contact's CRM profile: channels, counts, tags, attributes, last agent."""
@@ -110,6 +116,7 @@ async def get_profile(
     found = await runtime.call(crm.profile, runtime.views.store, brand.id, contact_id)
     if found is None:
         raise NotFound(f"no contact {contact_id}")
+    await audit(request, runtime, brand.id, Action.CONTACT_READ, contact_id, {"view": "profile"})
     return ProfileOut.of(found)
 
 
@@ -148,9 +155,13 @@ async def _wait(runtime: Runtime, min_position: int | None) -> tuple[bool | None
 
 
 @router.get("/{contact_id}", response_model=ContactOut)
-async def get_contact(contact_id: UUID, brand: BrandDep, runtime: RuntimeDep) -> ContactOut:
+async def get_contact(
+    contact_id: UUID, brand: BrandDep, runtime: RuntimeDep, request: Request
+) -> ContactOut:
     contact = await runtime.call(runtime.core.contact_of, brand.id, contact_id)
-    return await runtime.call(contact_out, runtime, contact)
+    found = await runtime.call(contact_out, runtime, contact)
+    await audit(request, runtime, brand.id, Action.CONTACT_READ, contact_id, {"view": "contact"})
+    return found
 
 
 @router.post("/{contact_id}/addresses")

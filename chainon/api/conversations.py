@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from chainon.api.answers import act
+from chainon.api.auditing import audit
 from chainon.api.conversation_pages import Order, cursor_of, entry, mark_of, read_page
 from chainon.api.cursors import CursorParam, conversations_cursor, conversations_position
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
@@ -24,6 +25,7 @@ from chainon.api.schemas import (
     TagsIn,
     TimelineEntry,
 )
+from chainon.audit import Action
 from chainon.core import Core
 from chainon.domain import commands as cmd
 from chainon.domain import ids
@@ -112,6 +114,7 @@ async def get_conversation(
     conversation_id: UUID,
     brand: BrandDep,
     runtime: RuntimeDep,
+    request: Request,
     order: Order = Order.NEWEST,
     cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -125,6 +128,7 @@ async def get_conversation(
     shown = page.conversation
     shown.next_cursor = cursor_of(order, page.mark) if page.mark is not None else None
     shown.handoff = await runtime.call(handoff_of, runtime.core, conversation_id)
+    await audit(request, runtime, brand.id, Action.CONVERSATION_READ, conversation_id)
     return shown
 
 

@@ -26,7 +26,7 @@ CursorParam = Annotated[
     Query(max_length=200, description="The previous page's `next_cursor`: the page after it."),
 ]
 
-_CONVERSATIONS, _QUEUE, _CONTACTS = "p", "q", "c"
+_CONVERSATIONS, _QUEUE, _CONTACTS, _AUDIT = "p", "q", "c", "a"
 T = TypeVar("T")
 
 
@@ -54,6 +54,15 @@ def conversations_cursor(position: int) -> str:
 def conversations_position(cursor: str) -> int:
     (position,) = decode(cursor, _CONVERSATIONS, 1)
     return _parsed(int, position)
+
+
+def audit_cursor(entry_id: int) -> str:
+    return encode(_AUDIT, entry_id)
+
+
+def audit_position(cursor: str) -> int:
+    (entry_id,) = decode(cursor, _AUDIT, 1)
+    return _parsed(int, entry_id)
 
 
 def queue_cursor(mark: QueueMark) -> str:

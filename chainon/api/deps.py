@@ -72,6 +72,7 @@ async def current_brand(
     key_id = split_api_key(key)
     if brand is None or key_id is None:
         raise unauthorized
+    request.state.key_id = key_id  # the actor of what the audit log records
     await _take_token(request, runtime, key_id)
     await _record_use(runtime, key_id)
     return brand

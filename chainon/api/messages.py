@@ -24,8 +24,10 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 from chainon.api.answers import act
+from chainon.api.auditing import audit
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.schemas import Accepted, Address, Body, ReplyIn, Strict
+from chainon.audit import Action
 from chainon.domain import commands as cmd
 from chainon.domain.brand import MAX_FALLBACK_SECONDS, MIN_FALLBACK_SECONDS
 from chainon.domain.channels import Channel
@@ -41,6 +43,7 @@ from chainon.domain.rich_content import (
     SuggestedReply,
     ViewLocation,
 )
+from chainon.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
@@ -178,7 +181,9 @@ async def send_message(
         not_after=body.not_after,
         request_id=request_id(request),
     )
-    return await act(runtime, brand, idempotency, "send", command, response, queued=True)
+    done = await act(runtime, brand, idempotency, "send", command, response, queued=True)
+    await _audit_send(request, runtime, brand.id, Action.MESSAGE_SENT, done)
+    return done
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=202)
@@ -200,7 +205,17 @@ async def reply(
         purpose=body.purpose,
         request_id=request_id(request),
     )
-    return await act(runtime, brand, idempotency, "reply", command, response, queued=True)
+    done = await act(runtime, brand, idempotency, "reply", command, response, queued=True)
+    await _audit_send(request, runtime, brand.id, Action.REPLY_SENT, done)
+    return done
+
+
+async def _audit_send(
+    request: Request, runtime: Runtime, brand_id: UUID, action: Action, done: Accepted
+) -> None:
+    detail = {"message_id": str(done.message_id), "status": done.status}
+    subject = done.conversation_id or done.contact_id or ""
+    await audit(request, runtime, brand_id, action, subject, detail)
 
 
 @router.put("/fallback/settings", response_model=Accepted)

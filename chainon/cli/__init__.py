@@ -2,6 +2,7 @@
 importing them here registers them on ``app``."""
 
 from chainon.cli import (
+    audit,
     brands,
     campaigns,
     consent,
@@ -17,6 +18,7 @@ from chainon.cli.base import app
 
 __all__ = [
     "app",
+    "audit",
     "brands",
     "campaigns",
     "consent",

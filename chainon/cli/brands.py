@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
 
 import typer
 from rich import box
@@ -24,6 +25,9 @@ from chainon.cli.base import (
 from chainon.domain.channels import Channel
 from chainon.domain.message_status import MessageStatus
 from chainon.domain.purpose import Purpose
+
+if TYPE_CHECKING:
+    from chainon.runtime import Runtime
 
 
 @brands.command("create")
@@ -54,9 +58,22 @@ def brands_create(
             smart_encoding=smart_encoding,
         )
         key = runtime.core.api_keys.issue(brand.id, "first")
+        _audit_key(runtime, brand.id, "key.issued", key, {"label": "first"})
     out = console()
     out.print(Text(f"Brand {slug!r} registered: {brand.id}", style="green"))
     show_key(out, key)
+
+
+def _audit_key(
+    runtime: Runtime, brand_id: UUID, action: str, key: str, detail: dict[str, str] | None = None
+) -> None:
+    """The audit entry of a key (the key, or its id) issued or revoked on the host: the OS
+    user is the actor. The key itself is never recorded, only its id."""
+    from chainon.audit import Action, cli_actor
+    from chainon.auth import split_api_key
+
+    key_id = split_api_key(key) or key
+    runtime.audit.record(brand_id, cli_actor(), Action(action), key_id, None, detail)
 
 
 @brands.command("list")
@@ -125,11 +142,13 @@ def brands_keys(
         if issue is not None:
             expiry = _expiry(expires_in, expires_at, runtime.core.clock())
             key = runtime.core.api_keys.issue(brand.id, issue, expiry)
+            _audit_key(runtime, brand.id, "key.issued", key, {"label": issue})
             show_key(out, key)
             if expiry is not None:
                 out.print(f"It expires at {expiry.isoformat(timespec='seconds')}.")
         if revoke is not None:
             runtime.core.api_keys.revoke(brand.id, revoke)
+            _audit_key(runtime, brand.id, "key.revoked", revoke)
             out.print(Text(f"Key {revoke} revoked.", style="green"))
         brand = runtime.core.get(Brand, brand.id)
         used = runtime.key_usage.last_used(brand.api_keys)

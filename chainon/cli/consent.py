@@ -22,6 +22,7 @@ from chainon.domain.errors import InvalidInput
 if TYPE_CHECKING:  # the store's modules load when a command runs: `chainon version` stays light
     from chainon.core import Core
     from chainon.domain.consent import Consent
+    from chainon.runtime import Runtime
 
 consent = typer.Typer(no_args_is_help=True, help="Consent: the evidence of every change.")
 app.add_typer(consent, name="consent")
@@ -122,8 +123,18 @@ def export(
         else:
             chosen = ledgers(core, brand_id)
         records = [row for ledger in chosen for row in rows(core, ledger)]
+        _audit_export(runtime, brand_id, contact, len(records))
     write(records, output)
     console().print(Text(f"{len(records)} change(s) written to {output}", style="green"))
+
+
+def _audit_export(runtime: Runtime, brand_id: UUID, contact: UUID | None, count: int) -> None:
+    """An export hands personal data out of Chainon: the audit log keeps who took what."""
+    from chainon.audit import Action, cli_actor
+
+    detail = {"data": "consent", "rows": count}
+    subject = contact if contact is not None else "all"
+    runtime.audit.record(brand_id, cli_actor(), Action.CONTACTS_EXPORTED, subject, None, detail)
 
 
 def outcome_of(ledger: Consent, index: int) -> str:

@@ -16,9 +16,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from chainon.api.auditing import audit
 from chainon.api.conversations import handoff_of, timeline_entries
 from chainon.api.deps import RuntimeDep, request_id
 from chainon.api.schemas import HandoffOut, MessageOut, TimelineEntry
+from chainon.audit import Action
 from chainon.console.views import MessageView, fingerprint, message_view
 from chainon.console.web import SECURITY_HEADERS, Agent, AgentDep, CheckedAgent, render
 from chainon.domain import commands as cmd
@@ -131,7 +133,18 @@ def _sandbox(runtime: Runtime) -> bool:
 async def conversation_page(
     conversation_id: UUID, request: Request, agent: AgentDep, runtime: RuntimeDep
 ) -> Response:
-    return await _page(request, runtime, agent, conversation_id)
+    shown = await _page(request, runtime, agent, conversation_id)
+    await _audit(request, runtime, agent, Action.CONVERSATION_READ, conversation_id)
+    return shown
+
+
+async def _audit(
+    request: Request, runtime: Runtime, agent: Agent, action: Action, conversation_id: UUID
+) -> None:
+    """The agent is the actor (the page's polls for new messages are not new reads)."""
+    actor = f"agent:{agent.name}"
+    detail = {"key_id": agent.session.key_id}
+    await audit(request, runtime, agent.brand.id, action, conversation_id, detail, actor=actor)
 
 
 @router.get("/{conversation_id}/timeline")
@@ -207,7 +220,10 @@ async def reply(
             request_id=request_id(request),
         )
 
-    return await _act(request, runtime, agent, conversation_id, make, body)
+    done = await _act(request, runtime, agent, conversation_id, make, body)
+    if done.status_code == 303:  # sent; a refusal came back as the page with its error
+        await _audit(request, runtime, agent, Action.REPLY_SENT, conversation_id)
+    return done
 
 
 @router.post("/{conversation_id}/assign")

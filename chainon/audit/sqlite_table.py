@@ -1,0 +1,109 @@
+"""The audit table in the SQLite store's file, guarded by triggers that refuse changes.
+
+In the store's file, not beside it: a backup of the store (``chainon backup``) carries the
+log with it. Each insert is a short write transaction of its own, which waits (up to the
+timeout) for the core's commit in progress rather than failing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from chainon.audit.trail import REFUSAL, TABLE, AuditEntry, AuditFilter, NewEntry
+
+_CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, brand_id TEXT NOT NULL,"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, request_id TEXT,"
+    " detail TEXT NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_brand ON {TABLE} (brand_id, id)",
+    *(
+        f"CREATE TRIGGER IF NOT EXISTS {TABLE}_no_{verb.lower()} BEFORE {verb} ON {TABLE}"
+        f" BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
+        for verb in ("UPDATE", "DELETE")
+    ),
+)
+
+
+def _text(at: datetime) -> str:
+    """Fixed-width UTC, so that comparing the text compares the times."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class SQLiteAuditTable:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._connect() as db:
+            for statement in _CREATE:
+                db.execute(statement)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def append(self, entry: NewEntry) -> None:
+        row = (
+            _text(entry.at),
+            str(entry.brand_id),
+            entry.actor,
+            entry.action,
+            entry.subject,
+            entry.request_id,
+            json.dumps(dict(entry.detail), sort_keys=True),
+        )
+        db = self._connect()
+        try:
+            with db:
+                db.execute(
+                    f"INSERT INTO {TABLE} (at, brand_id, actor, action, subject, request_id,"
+                    " detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+        finally:
+            db.close()
+
+    def entries(self, where: AuditFilter) -> list[AuditEntry]:
+        clauses: list[str] = ["brand_id = ?"]
+        params: list[object] = [str(where.brand_id)]
+        for clause, value in (
+            ("actor = ?", where.actor),
+            ("action = ?", where.action),
+            ("at >= ?", _text(where.since) if where.since else None),
+            ("at <= ?", _text(where.until) if where.until else None),
+            ("id < ?", where.before),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        db = self._connect()
+        try:
+            rows = db.execute(
+                f"SELECT id, at, brand_id, actor, action, subject, request_id, detail"
+                f" FROM {TABLE} WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
+                [*params, where.limit],
+            ).fetchall()
+        finally:
+            db.close()
+        return [_entry(row) for row in rows]
+
+    def close(self) -> None:
+        """Nothing held open: each call has its own connection."""
+
+
+def _entry(row: tuple[Any, ...]) -> AuditEntry:
+    id_, at, brand_id, actor, action, subject, request_id, detail = row
+    return AuditEntry(
+        at=datetime.fromisoformat(at),
+        brand_id=UUID(brand_id),
+        actor=actor,
+        action=action,
+        subject=subject,
+        request_id=request_id,
+        detail=json.loads(detail),
+        id=int(id_),
+    )
