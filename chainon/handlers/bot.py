@@ -11,7 +11,7 @@ library keeps every version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -32,6 +32,7 @@ from chainon.domain.errors import InvalidInput, NotFound, TransitionRefused
 from chainon.domain.flow import FlowDocument
 from chainon.domain.flow_library import FlowLibrary, PublishedFlow
 from chainon.domain.routing import destination
+from chainon.domain.routing_rules import route, situation_of
 from chainon.domain.send_policy import Verdict
 from chainon.flow_documents import render
 from chainon.handlers.agents import keep_desks
@@ -113,7 +114,8 @@ class Scene:
         answer_id: UUID | None = None,
     ) -> list[Aggregate]:
         """Records the turn's facts and carries them out."""
-        for fact in turn.facts:
+        for given in turn.facts:
+            fact = self.routed(bot, given) if isinstance(given, d.HandedOff) else given
             sent = self.say(fact.prompt) if isinstance(fact, d.QuestionAsked | d.Told) else None
             bot.record(fact, at=self.now, trigger=trigger, message_id=sent or answer_id)
             if isinstance(fact, d.AnswerCollected) and fact.store_as is not None:
@@ -124,6 +126,17 @@ class Scene:
                 conversation.prioritize(PRIORITIES[fact.priority], at=self.now)
         self.settle(bot)
         return [bot, self.conversation, self.contact]
+
+    def routed(self, bot: Bot, fact: d.HandedOff) -> d.HandedOff:
+        """The hand-off to the team the brand's routing rules pick, if one holds."""
+        flow = bot.dialogue.flow if bot.dialogue is not None else None
+        situation = situation_of(
+            self.conversation, self.contact.attributes, flow=flow, outcome=fact.reason
+        )
+        found = route(self.brand.routing_rules, situation)
+        if found is None:
+            return fact
+        return replace(fact, team=found.team, priority=found.priority)
 
     def settle(self, bot: Bot) -> None:
         """A survey on resolution that ended without a person (completed, closed, stopped)
