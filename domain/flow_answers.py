@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chainon.domain import answers
+from chainon.domain.flow_patterns import MAX_PATTERN, check
 from chainon.domain.keywords import normalise
 from chainon.domain.rich_content import (
     MAX_SUGGESTIONS,
@@ -224,7 +225,7 @@ class PatternAnswer(_Kind):
     """Text matching a regular expression in full (an order number, a postcode)."""
 
     kind: Literal["regex"] = "regex"
-    pattern: Annotated[str, Field(min_length=1, max_length=500)]
+    pattern: Annotated[str, Field(min_length=1, max_length=MAX_PATTERN)]
     ignore_case: bool = False
     hint: Annotated[str, Field(max_length=200)] = ""
 
@@ -232,7 +233,7 @@ class PatternAnswer(_Kind):
     @classmethod
     def _compiles(cls, pattern: str) -> str:
         try:
-            re.compile(pattern)
+            check(pattern)  # compiles it, and refuses what could backtrack for hours
         except re.error as exc:
             raise ValueError(f"not a regular expression: {exc}") from None
         return pattern
