@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chainon.domain.contact import ATTRIBUTE_KEY
 from chainon.domain.errors import InvalidInput
-from chainon.domain.flow_answers import Answer
+from chainon.domain.flow_answers import STORED, Answer
 from chainon.domain.keywords import normalise
 
 DEFAULT_HANDOFF_KEYWORDS = ("AGENT", "CONSEILLER", "HUMAIN", "PERSON")
@@ -229,10 +229,11 @@ class FlowDocument(_Doc):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def parse(data: object) -> FlowDocument:
-    """The document ``data`` describes, or ``InvalidFlow`` with every fault located."""
+def parse(data: object, *, stored: bool = False) -> FlowDocument:
+    """The document ``data`` describes, or ``InvalidFlow`` with every fault located.
+    ``stored``: a version published earlier, read back (see ``flow_answers.STORED``)."""
     try:
-        document = FlowDocument.model_validate(data)
+        document = FlowDocument.model_validate(data, context={STORED: True} if stored else None)
     except ValidationError as exc:
         raise InvalidFlow(_precise([_fault(error, data) for error in exc.errors()])) from None
     faults = list(_graph_faults(document)) + list(_language_faults(document))

@@ -4,11 +4,14 @@ flow is validated, with the line of the pattern."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chainon.domain.flow import InvalidFlow, parse
+from chainon.domain.flow_library import PublishedFlow
 from chainon.domain.flow_patterns import MAX_PATTERN, DangerousPattern, check
 from chainon.flow_documents import FlowRefused, Refusal, load
 
@@ -84,3 +87,12 @@ def test_a_flow_with_a_dangerous_pattern_is_refused_on_its_line() -> None:
     assert "exponential time" in refusal.message
     assert load(FLOW.replace("(\\w+\\s?)*", "[A-Z]{2}")).steps[0].id == "number"
     assert isinstance(refusal, Refusal)
+
+
+def test_a_version_published_before_the_guard_still_loads() -> None:
+    document = load(FLOW.replace("(\\w+\\s?)*", "[A-Z]{2}")).canonical()
+    document["steps"][0]["answer"]["pattern"] = r"(\w+\s?)*-\d+"
+    published = PublishedFlow("order-number", 1, "sha", document, datetime(2026, 1, 1, tzinfo=UTC))
+    assert published.flow().steps[0].id == "number"
+    with pytest.raises(InvalidFlow):
+        parse(document)  # publishing it again is refused
