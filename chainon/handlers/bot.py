@@ -23,6 +23,7 @@ from chainon.domain import ids
 from chainon.domain.addresses import Address
 from chainon.domain.bot import Bot, Trigger
 from chainon.domain.brand import Brand
+from chainon.domain.campaign import Campaign
 from chainon.domain.channel_choice import reply_channel
 from chainon.domain.channels import CHANNEL_ADDRESS_KIND, Channel
 from chainon.domain.consent import Purpose
@@ -280,22 +281,37 @@ def hear(
             postback=heard.postback,
         )
         return scene.play(bot, turn, answer_id=heard.message_id)
-    found = _triggered(loader, library, heard)
+    found = _triggered(loader, library, heard, _campaign_replied(loader, conversation))
     if found is None:
         return []
     published, trigger = found
     return start(scene, bot or bot_of(loader, conversation, now), published, trigger)
 
 
+def _campaign_replied(loader: Loader, conversation: Conversation) -> Campaign | None:
+    """The campaign this message answers: the one that sent the conversation's last
+    message, when a campaign did."""
+    last = conversation.last_outbound()
+    if last is None or last.campaign_id is None:
+        return None
+    return loader.find(Campaign, last.campaign_id)
+
+
 def _triggered(
-    loader: Loader, library: FlowLibrary, heard: Heard
+    loader: Loader, library: FlowLibrary, heard: Heard, campaign: Campaign | None
 ) -> tuple[PublishedFlow, Trigger] | None:
-    """The flow this message starts: by its keyword, else (a new conversation's first
-    message) by the brand address it was written to; flows in name order."""
+    """The flow this message starts: by its keyword, else by the campaign it answers,
+    else (a new conversation's first message) by the brand address it was written to;
+    flows in name order."""
     flows = [(p, document(p)) for p in library.latest()]
     for published, flow in flows:
         if flow.triggers.on_keyword(heard.body):
             return published, "keyword"
+    for published, flow in flows:
+        if campaign is not None and flow.triggers.on_campaign_reply(
+            str(campaign.id), campaign.name
+        ):
+            return published, "campaign_reply"
     if not heard.first:
         return None
     to = _address(heard.channel, heard.recipient, loader.default_region)
