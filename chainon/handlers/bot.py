@@ -164,8 +164,18 @@ def scene_for(
 
 
 def start(scene: Scene, bot: Bot, published: PublishedFlow, trigger: Trigger) -> list[Aggregate]:
+    """The flow's first turn, in the language the consumer writes in when the flow speaks
+    it (its first language otherwise: a keyword alone tells nothing)."""
     flow = document(published)
-    turn = d.start(flow, published.version, values=scene.values(), render=render, now=scene.now)
+    spoken = situation_of(scene.conversation, {}).language
+    turn = d.start(
+        flow,
+        published.version,
+        values=scene.values(),
+        render=render,
+        now=scene.now,
+        language=spoken,
+    )
     return scene.play(bot, turn, trigger=trigger)
 
 

@@ -1,5 +1,6 @@
 """Routing rules through the API: the document checked and recorded with who set it, and a
-bot's hand-off going to the team the first rule that holds picks, in that team's queue."""
+bot's hand-off going to the team the first rule that holds picks, in that team's queue; the
+language detected in the consumer's messages routes, and a flow speaks it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.e2e.flow_helpers import (
     publish,
     queued,
     register_bot_brand,
+    said,
     write,
 )
 
@@ -106,3 +108,16 @@ async def test_the_language_and_keywords_the_consumer_wrote_route_too(
     await api.post(f"/v1/conversations/{cid2}/flow", json={"flow": "delivery-details"})
     await write(api, "CONSEILLER")
     assert (await conversation(api, cid2))["team"] == "refunds"
+
+
+async def test_a_flow_speaks_the_language_the_consumer_writes_in(api: httpx.AsyncClient) -> None:
+    await publish(api, "appointment-booking")
+    english = await write(api, "Hello, I would like to book an appointment please")
+    cid = english["conversation_id"]
+    await api.post(f"/v1/conversations/{cid}/flow", json={"flow": "appointment-booking"})
+    assert (await bot_events(api, cid))[0][1]["language"] == "en"
+    assert (await said(api, cid))[-1]["body"].startswith("When would you like to come?")
+
+    french = await write(api, "RDV", Channel.EMAIL)  # a keyword alone tells nothing
+    events = await bot_events(api, french["conversation_id"])
+    assert events[0][1]["language"] == "fr"
