@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from chainon.domain.brand import Brand
 from chainon.domain.channels import Channel
 from chainon.domain.conversation import Conversation
 from chainon.domain.routing_rules import (
@@ -143,3 +144,65 @@ def test_the_route_is_the_first_rule_whose_languages_hold(
     assert found.rule == first
     assert found.team == (given_rules[first][1] if first is not None else "fallback")
     assert route(document, Situation(language=spoken)) == found  # the same every time
+
+
+criteria = st.fixed_dictionaries(
+    {},
+    optional={
+        "sender": st.lists(st.sampled_from(["+336*", "+44*", "*@example.org"]), max_size=2),
+        "keywords": st.lists(st.sampled_from(["remboursement", "refund", "colis"]), max_size=2),
+        "language": st.lists(languages, max_size=2),
+        "attributes": st.dictionaries(
+            st.sampled_from(["tier", "city"]), st.sampled_from(["gold", "*", "Lyon"]), max_size=2
+        ),
+        "flow": st.lists(st.sampled_from(["csat", "delivery-details"]), max_size=2),
+        "outcome": st.lists(st.sampled_from(["step", "keyword", "failure", "timeout"]), max_size=2),
+    },
+)
+situations = st.builds(
+    Situation,
+    sender=st.sampled_from([None, "+33612345678", "+447700900123", "ana@example.org"]),
+    texts=st.lists(st.sampled_from(["Je veux un remboursement", "refund please", "ok"])).map(tuple),
+    language=st.sampled_from([None, "fr", "en"]),
+    attributes=st.dictionaries(
+        st.sampled_from(["tier", "city"]), st.sampled_from(["gold", "Lyon"]), max_size=2
+    ),
+    flow=st.sampled_from([None, "csat", "delivery-details"]),
+    outcome=st.sampled_from([None, "step", "keyword", "failure", "timeout"]),
+)
+
+
+@given(st.lists(st.tuples(criteria, teams), max_size=8), situations)
+def test_the_chosen_rule_holds_and_none_before_it_does(
+    given_rules: list[tuple[dict[str, object], str]], situation: Situation
+) -> None:
+    document = RoutingRules(
+        rules=[Rule(team=t, when=Criteria.model_validate(w)) for w, t in given_rules]
+    )
+    found = route(document, situation)
+    held = [holds(rule.when, situation) for rule in document.rules]
+    if found is None:
+        assert not any(held)
+    else:
+        assert found.rule is not None
+        assert held[found.rule]
+        assert not any(held[: found.rule])
+        assert found.team == document.rules[found.rule].team
+
+
+def test_the_brand_records_the_document_once_with_who_set_it() -> None:
+    brand = Brand.register(slug="maison", name="Maison", at=NOW)
+    document = rules({"when": {"language": ["en"]}, "team": "english"}, default={"team": "desk"})
+    assert brand.configure_routing(document, actor="api_key:k1", at=NOW)
+    assert not brand.configure_routing(document, actor="api_key:k2", at=NOW)
+    assert brand.routing_rules == document
+    (change,) = brand.routing_history
+    assert (change.by, change.settings["default"]["team"]) == ("api_key:k1", "desk")
+    events = brand.collect_events()
+    configured = [e for e in events if isinstance(e, Brand.RoutingRulesConfigured)]
+    assert configured[0].rules["rules"][0]["team"] == "english"
+    copy = None
+    for event in events:
+        copy = event.mutate(copy)
+    assert isinstance(copy, Brand)
+    assert copy.routing_rules == document
