@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from chainon.runtime import Runtime
-from tests.conftest import BrandWithKey
+from chainon.settings import StoreKind
+from tests.conftest import BrandWithKey, make_settings
 from tests.e2e.flow_helpers import (
     TUESDAY_MORNING,
     client,
@@ -25,15 +27,32 @@ from tests.e2e.flow_helpers import (
 pytestmark = pytest.mark.asyncio
 
 
-@pytest.fixture
-def brand(sqlite_runtime: Runtime) -> BrandWithKey:
-    clock_from(sqlite_runtime, TUESDAY_MORNING)
-    return register_bot_brand(sqlite_runtime)
+@pytest.fixture(params=["sqlite", "postgres"])
+async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """Both read-model stores: the profile's average is SQL on each."""
+    if request.param == "sqlite":
+        settings = make_settings(StoreKind.SQLITE, tmp_path)
+    else:
+        dsn: str = request.getfixturevalue("postgres_dsn")
+        settings = make_settings(StoreKind.POSTGRES, tmp_path, dsn)
+    started = Runtime(settings)
+    await started.start()
+    try:
+        yield started
+    finally:
+        await started.stop()
+        started.close()
 
 
 @pytest.fixture
-async def api(sqlite_runtime: Runtime, brand: BrandWithKey) -> AsyncIterator[httpx.AsyncClient]:
-    async for each in client(sqlite_runtime, brand.key):
+def brand(runtime: Runtime) -> BrandWithKey:
+    clock_from(runtime, TUESDAY_MORNING)
+    return register_bot_brand(runtime)
+
+
+@pytest.fixture
+async def api(runtime: Runtime, brand: BrandWithKey) -> AsyncIterator[httpx.AsyncClient]:
+    async for each in client(runtime, brand.key):
         yield each
 
 
