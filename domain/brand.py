@@ -157,8 +157,7 @@ class Brand(Aggregate):
         actor: str
 
     class RoutingRulesConfigured(Event):
-        """The brand's whole routing document (``domain.routing_rules``), as it was set,
-        and who set it."""
+        """The brand's whole routing document (``domain.routing_rules``), and who set it."""
 
         TOPIC = "chainon:Brand.RoutingRulesConfigured"
         rules: dict[str, Any]

@@ -3,13 +3,10 @@
 Addresses and channels, first and last seen, messages counted per channel and direction,
 conversation tags, attributes, last agent, consent per purpose (from the contact's consent
 ledger: the latest change of each purpose on each channel, '' for brand-wide, so that
-a filter asks what a send on a channel would be told); the CSAT ratings a flow collected
-in its conversations (``csat_average``, ``csat_count``); the RCS capability column is there
-for the RCS work to fill.
-
-A rating is one row keyed by its bot and dialogue run, linked to the contact through the
-bot's conversation when read: a fact applied twice counts once, and the facts of the bot,
-the conversation and the contact may come in any order.
+a filter asks what a send on a channel would be told); the CSAT ratings flows collected,
+one row per bot and dialogue run linked to the contact through its conversation when read,
+so that they count once whatever order the facts come in. The RCS capability column is
+there for the RCS work to fill.
 """
 
 from __future__ import annotations
