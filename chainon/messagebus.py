@@ -23,6 +23,7 @@ from chainon.handlers import (
     inbound,
     outbound,
     receipts,
+    routing,
 )
 from chainon.handlers.loading import Handled, Handler, Loader
 
@@ -56,6 +57,7 @@ HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.ConfigureConsentSettings: consent.configure_settings,
     cmd.ConfigureSendingLimits: consent.configure_limits,
     cmd.LiftDestinationBlock: consent.lift_block,
+    cmd.ConfigureRouting: routing.configure,
     cmd.CreateCampaign: campaigns.create,
     cmd.ImportCampaignAudience: campaigns.import_audience,
     cmd.ScheduleCampaign: campaigns.schedule,

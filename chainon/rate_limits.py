@@ -11,7 +11,7 @@ little):
   sandbox's inbound messages;
 - ``reads``: every other ``GET``;
 - ``writes``: every other change (tags, assignment, contacts, consent, campaigns...);
-- ``admin``: the brand's configuration (``…/settings``, agents, flows);
+- ``admin``: the brand's configuration (``…/settings``, agents, flows, routing);
 - ``webhooks``: the webhook endpoints (``/v1/webhooks/endpoints…``).
 
 Where the buckets live: with a SQLite store (one process), in this process; with a
@@ -46,7 +46,7 @@ _SENDS = {
     "/v1/conversations/{conversation_id}/messages",
     "/v1/sandbox/inbound",  # the sandbox's consumer, messaging the brand
 }
-_ADMIN_PREFIXES = ("/v1/agents", "/v1/flows", "/v1/keys")
+_ADMIN_PREFIXES = ("/v1/agents", "/v1/flows", "/v1/keys", "/v1/routing")
 
 
 def family_of(method: str, path: str) -> Family:

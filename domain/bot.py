@@ -24,6 +24,9 @@ from chainon.domain import dialogue as d
 from chainon.domain import ids
 
 Trigger = Literal["keyword", "new_conversation", "campaign_reply", "resolution", "api"]
+# The attribute a flow stores a satisfaction rating as (the ``csat`` example's), 1 to 5.
+CSAT_ATTRIBUTE = "csat_score"
+CSAT_SCORES = frozenset({"1", "2", "3", "4", "5"})
 # What ends a dialogue that neither completed, timed out nor handed off.
 StopReason = Literal["opt_out", "replaced"]
 
@@ -123,6 +126,7 @@ class Bot(Aggregate):
         self.trigger = ""  # of the dialogue in progress (or the last one)
         self.dialogue: d.Dialogue | None = None
         self.handoff: dict[str, Any] | None = None  # the last hand-off, as the API shows it
+        self.csat: int | None = None  # the latest rating a flow collected here
 
     @classmethod
     def open(cls, brand_id: UUID, conversation_id: UUID, *, at: datetime) -> Bot:
@@ -261,6 +265,8 @@ class Bot(Aggregate):
         timestamp: datetime,
     ) -> None:
         self._fold(d.AnswerCollected(step, text, value, store_as))
+        if store_as == CSAT_ATTRIBUTE and value in CSAT_SCORES:
+            self.csat = int(value)
 
     @event(AnswerRejected)
     def _rejected(

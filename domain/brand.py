@@ -21,6 +21,7 @@ from chainon.domain.consent_settings import (
     rules_of,
 )
 from chainon.domain.errors import Conflict, InvalidInput, TransitionRefused
+from chainon.domain.routing_rules import NO_RULES, RoutingRules
 from chainon.domain.sending_limits import DEFAULT_LIMITS, SendingLimits, allowed_countries
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -155,6 +156,13 @@ class Brand(Aggregate):
         limits: dict[str, Any]
         actor: str
 
+    class RoutingRulesConfigured(Event):
+        """The brand's whole routing document (``domain.routing_rules``), and who set it."""
+
+        TOPIC = "chainon:Brand.RoutingRulesConfigured"
+        rules: dict[str, Any]
+        actor: str
+
     @event(Registered)
     def __init__(
         self,
@@ -186,6 +194,8 @@ class Brand(Aggregate):
         self.consent_history: list[SettingsChange] = []
         self.sending_limits = DEFAULT_LIMITS
         self.limits_history: list[SettingsChange] = []
+        self.routing_rules = NO_RULES
+        self.routing_history: list[SettingsChange] = []
 
     @classmethod
     def register(
@@ -414,6 +424,18 @@ class Brand(Aggregate):
     def _limits_configured(self, limits: dict[str, Any], actor: str, timestamp: datetime) -> None:
         self.sending_limits = SendingLimits.model_validate(limits)
         self.limits_history.append(SettingsChange(timestamp, actor, limits))
+
+    def configure_routing(self, rules: RoutingRules, *, actor: str, at: datetime) -> bool:
+        """Sets the whole document; False (nothing recorded) when it is the one in force."""
+        if rules == self.routing_rules:
+            return False
+        self._routing_configured(rules=rules.model_dump(mode="json"), actor=actor, timestamp=at)
+        return True
+
+    @event(RoutingRulesConfigured)
+    def _routing_configured(self, rules: dict[str, Any], actor: str, timestamp: datetime) -> None:
+        self.routing_rules = RoutingRules.model_validate(rules)
+        self.routing_history.append(SettingsChange(timestamp, actor, rules))
 
     def allowed_countries(self) -> frozenset[str]:
         """Where the brand's SMS and RCS may go (``sending_limits.allowed_countries``)."""

@@ -19,6 +19,7 @@ from chainon.domain.consent_settings import ConsentSettings
 from chainon.domain.message_status import MessageStatus
 from chainon.domain.plain_text import PlainText
 from chainon.domain.rich_content import RichContent
+from chainon.domain.routing_rules import RoutingRules
 from chainon.domain.sending_limits import SendingLimits
 
 Text = Annotated[PlainText, Field(max_length=200_000)]
@@ -255,6 +256,15 @@ class ConfigureSendingLimits(Command):
     actor: Annotated[str, Field(max_length=200)] = ""
 
 
+class ConfigureRouting(Command):
+    """The brand's whole routing document (``domain.routing_rules``)."""
+
+    type: Literal["ConfigureRouting"] = "ConfigureRouting"
+    brand_id: UUID
+    rules: RoutingRules
+    actor: Annotated[str, Field(max_length=200)] = ""
+
+
 class LiftDestinationBlock(Command):
     """An admin lets sends to a prefix the pumping guard blocked go again."""
 
@@ -418,6 +428,7 @@ AnyCommand = (
     | StartFlow
     | ExpireDialogue
     | ConfigureSendingLimits
+    | ConfigureRouting
     | LiftDestinationBlock
 )
 

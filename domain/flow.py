@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chainon.domain.contact import ATTRIBUTE_KEY
 from chainon.domain.errors import InvalidInput
-from chainon.domain.flow_answers import Answer
+from chainon.domain.flow_answers import STORED, Answer
 from chainon.domain.keywords import normalise
 
 DEFAULT_HANDOFF_KEYWORDS = ("AGENT", "CONSEILLER", "HUMAIN", "PERSON")
@@ -102,7 +102,9 @@ class Triggers(_Doc):
     ``keywords``, or the first message of a new conversation written to one of the brand's
     ``senders`` (an address of the brand: a number, a short code, an email); with
     ``resolution``, an agent resolving a conversation (a satisfaction survey): the
-    question reopens it, and it is resolved again once the flow completes or closes."""
+    question reopens it, and it is resolved again once the flow completes or closes;
+    with ``campaign_reply``, the consumer's answer to a campaign's message (the last the
+    conversation sent): ``"*"`` for any campaign, or the campaigns' names or ids."""
 
     keywords: Annotated[list[Keyword], Field(max_length=MAX_LIST)] = []
     senders: Annotated[
@@ -110,6 +112,20 @@ class Triggers(_Doc):
     ] = []
 
     resolution: bool = False
+    campaign_reply: (
+        Annotated[str, Field(min_length=1, max_length=200)]
+        | Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=200)]],
+            Field(min_length=1, max_length=MAX_LIST),
+        ]
+        | None
+    ) = None
+
+    def on_campaign_reply(self, campaign_id: str, name: str) -> bool:
+        """Whether a reply to that campaign starts the flow (names: case aside)."""
+        given = self.campaign_reply
+        wanted = [given] if isinstance(given, str) else (given or [])
+        return any(w == "*" or w == campaign_id or w.casefold() == name.casefold() for w in wanted)
 
     def on_keyword(self, text: str) -> bool:
         return normalise(text) in {normalise(k) for k in self.keywords}
@@ -221,18 +237,24 @@ class FlowDocument(_Doc):
                         yield ("steps", index, field, language), text
 
     def canonical(self) -> dict[str, Any]:
-        """The document with every default spelt out: two spellings of one flow are one."""
-        return self.model_dump(mode="json")
+        """The document with every default spelt out: two spellings of one flow are one.
+        A trigger added since flows were first published is left out while unset, so a
+        flow published before hashes as it did."""
+        canonical = self.model_dump(mode="json")
+        if self.triggers.campaign_reply is None:
+            del canonical["triggers"]["campaign_reply"]
+        return canonical
 
     def digest(self) -> str:
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def parse(data: object) -> FlowDocument:
-    """The document ``data`` describes, or ``InvalidFlow`` with every fault located."""
+def parse(data: object, *, stored: bool = False) -> FlowDocument:
+    """The document ``data`` describes, or ``InvalidFlow`` with every fault located.
+    ``stored``: a version published earlier, read back (see ``flow_answers.STORED``)."""
     try:
-        document = FlowDocument.model_validate(data)
+        document = FlowDocument.model_validate(data, context={STORED: True} if stored else None)
     except ValidationError as exc:
         raise InvalidFlow(_precise([_fault(error, data) for error in exc.errors()])) from None
     faults = list(_graph_faults(document)) + list(_language_faults(document))

@@ -14,9 +14,17 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from chainon.domain import answers
+from chainon.domain.flow_patterns import check
 from chainon.domain.keywords import normalise
 from chainon.domain.rich_content import (
     MAX_SUGGESTIONS,
@@ -26,6 +34,9 @@ from chainon.domain.rich_content import (
 )
 
 MAX_TEXT_ANSWER = 1024  # a contact attribute's length
+# The validation context of a version read back from the library: it was checked when
+# published, and a check added since must not stop a dialogue running on it.
+STORED = "stored"
 MAX_DAYS = 3650
 
 
@@ -230,9 +241,12 @@ class PatternAnswer(_Kind):
 
     @field_validator("pattern")
     @classmethod
-    def _compiles(cls, pattern: str) -> str:
+    def _compiles(cls, pattern: str, info: ValidationInfo) -> str:
         try:
-            re.compile(pattern)
+            if (info.context or {}).get(STORED):
+                re.compile(pattern)
+            else:
+                check(pattern)  # compiles it, and refuses what could backtrack for hours
         except re.error as exc:
             raise ValueError(f"not a regular expression: {exc}") from None
         return pattern

@@ -33,8 +33,9 @@ class PublishedFlow:
     published_at: datetime
 
     def flow(self) -> FlowDocument:
-        """The document as the engine runs it (it was valid when published)."""
-        return parse(self.document)
+        """The document as the engine runs it (it was valid when published: checks added
+        since, such as the regular-expression guard, do not stop a version in use)."""
+        return parse(self.document, stored=True)
 
 
 class FlowLibrary(Aggregate):

@@ -3,8 +3,10 @@
 Addresses and channels, first and last seen, messages counted per channel and direction,
 conversation tags, attributes, last agent, consent per purpose (from the contact's consent
 ledger: the latest change of each purpose on each channel, '' for brand-wide, so that
-a filter asks what a send on a channel would be told); the RCS capability and CSAT
-columns are there for the RCS and bot-flow work to fill.
+a filter asks what a send on a channel would be told); the CSAT ratings flows collected,
+one row per bot and dialogue run linked to the contact through its conversation when read,
+so that they count once whatever order the facts come in. The RCS capability column is
+there for the RCS work to fill.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from chainon.domain.bot import CSAT_ATTRIBUTE, CSAT_SCORES
 from chainon.domain.consent import ConsentCriterion
 from chainon.projections.projection import Fact, Projection, Table, Tx, one
 from chainon.projections.read_model_store import ReadModelStore
@@ -52,6 +55,7 @@ class Profile:
     marketing_consent: bool | None  # the last word on marketing, whatever its channel
     service_consent: bool | None
     csat_average: float | None
+    csat_count: int
     conversation_count: int
     addresses: list[dict[str, str]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)  # channel, direction, count
@@ -99,6 +103,12 @@ class CrmProfile(Projection):
             "crm_conversations",
             "conversation_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL",
         ),
+        Table("crm_bots", "bot_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL"),
+        Table(
+            "crm_ratings",
+            "bot_id TEXT NOT NULL, run INTEGER NOT NULL, score INTEGER NOT NULL, "
+            "PRIMARY KEY (bot_id, run)",
+        ),
         # A ledger's changes name no contact: its first event does.
         Table(
             "crm_consent_ledgers",
@@ -131,6 +141,8 @@ class CrmProfile(Projection):
             "Consent.Opened",
             "Consent.ConsentGranted",
             "Consent.ConsentRevoked",
+            "Bot.Opened",
+            "Bot.AnswerCollected",
         }
     )
 
@@ -214,6 +226,19 @@ class CrmProfile(Projection):
                     {"c": owner},
                 )
 
+            case "Bot.Opened":
+                tx.execute(
+                    "INSERT INTO {crm_bots} (bot_id, conversation_id) VALUES (%(b)s, %(v)s) "
+                    "ON CONFLICT (bot_id) DO NOTHING",
+                    {"b": fact.aggregate_id, "v": d["conversation_id"]},
+                )
+            case "Bot.AnswerCollected":
+                if d.get("store_as") == CSAT_ATTRIBUTE and d["value"] in CSAT_SCORES:
+                    tx.execute(
+                        "INSERT INTO {crm_ratings} (bot_id, run, score) VALUES (%(b)s, %(r)s, "
+                        "%(s)s) ON CONFLICT (bot_id, run) DO NOTHING",
+                        {"b": fact.aggregate_id, "r": d["run"], "s": int(d["value"])},
+                    )
             case "Consent.Opened":
                 tx.execute(
                     "INSERT INTO {crm_consent_ledgers} (consent_id, contact_id) VALUES (%(l)s, "
@@ -372,7 +397,13 @@ def profile(store: ReadModelStore, brand_id: UUID, contact_id: UUID) -> Profile 
 
 def _profile(store: ReadModelStore, projection: CrmProfile, row: dict[str, Any]) -> Profile:
     c = {"c": row["contact_id"]}
-    csat_count = row["csat_count"]
+    (csat,) = store.query(
+        projection,
+        "SELECT COUNT(r.score) AS n, SUM(r.score) AS total FROM {crm_conversations} v "
+        "JOIN {crm_bots} b ON b.conversation_id = v.conversation_id "
+        "JOIN {crm_ratings} r ON r.bot_id = b.bot_id WHERE v.contact_id = %(c)s",
+        c,
+    )
     consent: dict[str, bool] = {}
     for r in store.query(
         projection,
@@ -392,7 +423,8 @@ def _profile(store: ReadModelStore, projection: CrmProfile, row: dict[str, Any])
         rcs_capable=None if row["rcs_capable"] is None else bool(row["rcs_capable"]),
         marketing_consent=consent.get("marketing"),
         service_consent=consent.get("service"),
-        csat_average=row["csat_sum"] / csat_count if csat_count else None,
+        csat_average=round(float(csat["total"]) / csat["n"], 2) if csat["n"] else None,
+        csat_count=csat["n"],
         conversation_count=row["conversation_count"],
         addresses=[
             {"kind": r["kind"], "value": r["address"]}

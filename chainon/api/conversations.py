@@ -45,10 +45,13 @@ def timeline_entries(core: Core, conversation_id: UUID) -> list[TimelineEntry]:
     return [entry(event) for event in conversation_events(core, conversation_id)]
 
 
-def handoff_of(core: Core, conversation_id: UUID) -> HandoffOut | None:
+def bot_facts(core: Core, conversation_id: UUID) -> tuple[HandoffOut | None, int | None]:
+    """The bot's last hand-off, and the latest CSAT rating, in the conversation."""
     bot = core.find(Bot, ids.bot_id(conversation_id))
-    last = bot.handoff if bot is not None else None
-    return None if last is None else HandoffOut(**last)
+    if bot is None:
+        return None, None
+    last = bot.handoff
+    return (None if last is None else HandoffOut(**last)), bot.csat
 
 
 @router.get("", response_model=ConversationPage)
@@ -127,7 +130,7 @@ async def get_conversation(
     page = await runtime.call(read_page, runtime.core, brand.id, conversation_id, order, limit, at)
     shown = page.conversation
     shown.next_cursor = cursor_of(order, page.mark) if page.mark is not None else None
-    shown.handoff = await runtime.call(handoff_of, runtime.core, conversation_id)
+    shown.handoff, shown.csat = await runtime.call(bot_facts, runtime.core, conversation_id)
     await audit(request, runtime, brand.id, Action.CONVERSATION_READ, conversation_id)
     return shown
 

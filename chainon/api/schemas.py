@@ -240,6 +240,9 @@ class ConversationOut(BaseModel):
         description="Pass it back as `cursor` for the next page of both; null on the last page.",
     )
     handoff: HandoffOut | None = None  # the bot's last hand-off, with what it collected
+    csat: int | None = Field(
+        None, description="The latest satisfaction rating (1 to 5) a flow collected here."
+    )
 
     @classmethod
     def of(
@@ -335,7 +338,11 @@ class ProfileOut(BaseModel):
         "(null: never said)."
     )
     service_consent: bool | None = Field(description="The same for service messages.")
-    csat_average: float | None
+    csat_average: float | None = Field(
+        description="The mean of the CSAT ratings (1 to 5) flows collected in the contact's "
+        "conversations (null: none yet)."
+    )
+    csat_count: int = Field(description="How many ratings the average is of.")
     conversation_count: int
     addresses: list[AddressOut]
     messages: list[dict[str, Any]]
@@ -355,6 +362,7 @@ class ProfileOut(BaseModel):
             marketing_consent=p.marketing_consent,
             service_consent=p.service_consent,
             csat_average=p.csat_average,
+            csat_count=p.csat_count,
             conversation_count=p.conversation_count,
             addresses=[AddressOut(kind=a["kind"], value=a["value"]) for a in p.addresses],
             messages=p.messages,

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from chainon.api.auditing import audit
-from chainon.api.conversations import handoff_of, timeline_entries
+from chainon.api.conversations import bot_facts, timeline_entries
 from chainon.api.deps import RuntimeDep, request_id
 from chainon.api.schemas import HandoffOut, MessageOut, TimelineEntry
 from chainon.audit import Action
@@ -99,7 +99,7 @@ def load(runtime: Runtime, brand: Brand, conversation_id: UUID) -> Page:
         timeline=timeline_entries(core, conversation_id),
         profile=crm.profile(runtime.views.store, brand.id, conversation.contact_id),
         channel=_channel(runtime, brand, conversation),
-        handoff=handoff_of(core, conversation_id),
+        handoff=bot_facts(core, conversation_id)[0],
     )
 
 

@@ -11,7 +11,7 @@ library keeps every version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -23,6 +23,7 @@ from chainon.domain import ids
 from chainon.domain.addresses import Address
 from chainon.domain.bot import Bot, Trigger
 from chainon.domain.brand import Brand
+from chainon.domain.campaign import Campaign
 from chainon.domain.channel_choice import reply_channel
 from chainon.domain.channels import CHANNEL_ADDRESS_KIND, Channel
 from chainon.domain.consent import Purpose
@@ -32,6 +33,7 @@ from chainon.domain.errors import InvalidInput, NotFound, TransitionRefused
 from chainon.domain.flow import FlowDocument
 from chainon.domain.flow_library import FlowLibrary, PublishedFlow
 from chainon.domain.routing import destination
+from chainon.domain.routing_rules import route, situation_of
 from chainon.domain.send_policy import Verdict
 from chainon.flow_documents import render
 from chainon.handlers.agents import keep_desks
@@ -113,7 +115,8 @@ class Scene:
         answer_id: UUID | None = None,
     ) -> list[Aggregate]:
         """Records the turn's facts and carries them out."""
-        for fact in turn.facts:
+        for given in turn.facts:
+            fact = self.routed(bot, given) if isinstance(given, d.HandedOff) else given
             sent = self.say(fact.prompt) if isinstance(fact, d.QuestionAsked | d.Told) else None
             bot.record(fact, at=self.now, trigger=trigger, message_id=sent or answer_id)
             if isinstance(fact, d.AnswerCollected) and fact.store_as is not None:
@@ -124,6 +127,17 @@ class Scene:
                 conversation.prioritize(PRIORITIES[fact.priority], at=self.now)
         self.settle(bot)
         return [bot, self.conversation, self.contact]
+
+    def routed(self, bot: Bot, fact: d.HandedOff) -> d.HandedOff:
+        """The hand-off to the team the brand's routing rules pick, if one holds."""
+        flow = bot.dialogue.flow if bot.dialogue is not None else None
+        situation = situation_of(
+            self.conversation, self.contact.attributes, flow=flow, outcome=fact.reason
+        )
+        found = route(self.brand.routing_rules, situation)
+        if found is None:
+            return fact
+        return replace(fact, team=found.team, priority=found.priority)
 
     def settle(self, bot: Bot) -> None:
         """A survey on resolution that ended without a person (completed, closed, stopped)
@@ -150,8 +164,18 @@ def scene_for(
 
 
 def start(scene: Scene, bot: Bot, published: PublishedFlow, trigger: Trigger) -> list[Aggregate]:
+    """The flow's first turn, in the language the consumer writes in when the flow speaks
+    it (its first language otherwise: a keyword alone tells nothing)."""
     flow = document(published)
-    turn = d.start(flow, published.version, values=scene.values(), render=render, now=scene.now)
+    spoken = situation_of(scene.conversation, {}).language
+    turn = d.start(
+        flow,
+        published.version,
+        values=scene.values(),
+        render=render,
+        now=scene.now,
+        language=spoken,
+    )
     return scene.play(bot, turn, trigger=trigger)
 
 
@@ -267,22 +291,37 @@ def hear(
             postback=heard.postback,
         )
         return scene.play(bot, turn, answer_id=heard.message_id)
-    found = _triggered(loader, library, heard)
+    found = _triggered(loader, library, heard, _campaign_replied(loader, conversation))
     if found is None:
         return []
     published, trigger = found
     return start(scene, bot or bot_of(loader, conversation, now), published, trigger)
 
 
+def _campaign_replied(loader: Loader, conversation: Conversation) -> Campaign | None:
+    """The campaign this message answers: the one that sent the conversation's last
+    message, when a campaign did."""
+    last = conversation.last_outbound()
+    if last is None or last.campaign_id is None:
+        return None
+    return loader.find(Campaign, last.campaign_id)
+
+
 def _triggered(
-    loader: Loader, library: FlowLibrary, heard: Heard
+    loader: Loader, library: FlowLibrary, heard: Heard, campaign: Campaign | None
 ) -> tuple[PublishedFlow, Trigger] | None:
-    """The flow this message starts: by its keyword, else (a new conversation's first
-    message) by the brand address it was written to; flows in name order."""
+    """The flow this message starts: by its keyword, else by the campaign it answers,
+    else (a new conversation's first message) by the brand address it was written to;
+    flows in name order."""
     flows = [(p, document(p)) for p in library.latest()]
     for published, flow in flows:
         if flow.triggers.on_keyword(heard.body):
             return published, "keyword"
+    for published, flow in flows:
+        if campaign is not None and flow.triggers.on_campaign_reply(
+            str(campaign.id), campaign.name
+        ):
+            return published, "campaign_reply"
     if not heard.first:
         return None
     to = _address(heard.channel, heard.recipient, loader.default_region)

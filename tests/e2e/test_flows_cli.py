@@ -53,3 +53,19 @@ def test_publishing_a_broken_flow_is_one_line_naming_the_field(
     assert result.exit_code == 1
     assert result.stderr.startswith("error: steps[4].type: line ")
     assert "Flow csat" not in chainon("flows", "list", "--brand", "acme").stdout
+
+
+def test_a_pattern_open_to_catastrophic_backtracking_is_refused_on_its_line(
+    chainon: Run, tmp_path: Path
+) -> None:
+    source = (FLOWS / "csat.yaml").read_text()
+    risky = "    answer:\n      kind: regex\n      pattern: '(a+)+$'\n"
+    broken = tmp_path / "csat.yaml"
+    broken.write_text(
+        source.replace("    answer:\n      kind: number\n      min: 1\n      max: 5\n", risky)
+    )
+    result = chainon("flows", "validate", str(broken))
+    assert result.exit_code == 1
+    line = broken.read_text().splitlines().index("      pattern: '(a+)+$'") + 1
+    assert result.stderr.startswith(f"{broken}:{line}: steps[0].answer.pattern: ")
+    assert "exponential time" in result.stderr

@@ -135,3 +135,29 @@ def test_lists_a_person_writes_by_hand_are_bounded() -> None:
     branches = [{"when": "yes", "next": "bye"}] * 21
     found = faults(flow(ask("q", {"kind": "yes_no"}, branches=branches), end()))
     assert found["steps[0].branches"].startswith("List should have at most 20 items")
+
+
+def test_a_campaign_reply_trigger_names_campaigns_or_any() -> None:
+    named = parse(
+        {**flow(ask("q", {"kind": "yes_no"})), "triggers": {"campaign_reply": ["Soldes"]}}
+    )
+    assert named.triggers.on_campaign_reply("c-1", "soldes")
+    assert named.triggers.on_campaign_reply("c-1", "SOLDES")
+    assert not named.triggers.on_campaign_reply("c-2", "Noël")
+    by_id = parse({**flow(ask("q", {"kind": "yes_no"})), "triggers": {"campaign_reply": "c-2"}})
+    assert by_id.triggers.on_campaign_reply("c-2", "Noël")
+    star = parse({**flow(ask("q", {"kind": "yes_no"})), "triggers": {"campaign_reply": "*"}})
+    assert star.triggers.on_campaign_reply("c-3", "anything")
+    none = parse(flow(ask("q", {"kind": "yes_no"})))
+    assert not none.triggers.on_campaign_reply("c-3", "anything")
+    empty = {**flow(ask("q", {"kind": "yes_no"})), "triggers": {"campaign_reply": []}}
+    assert "triggers.campaign_reply" in faults(empty)
+
+
+def test_an_unset_campaign_reply_leaves_the_digest_of_older_flows_as_it_was() -> None:
+    document = parse(flow(ask("q", {"kind": "yes_no"})))
+    assert "campaign_reply" not in document.canonical()["triggers"]
+    assert parse(document.canonical()).digest() == document.digest()
+    star = parse({**flow(ask("q", {"kind": "yes_no"})), "triggers": {"campaign_reply": "*"}})
+    assert star.canonical()["triggers"]["campaign_reply"] == "*"
+    assert star.digest() != document.digest()
