@@ -2,6 +2,7 @@
 importing them here registers them on ``app``."""
 
 from chainon.cli import (
+    agents,
     brands,
     campaigns,
     consent,
@@ -16,6 +17,7 @@ from chainon.cli import (
 from chainon.cli.base import app
 
 __all__ = [
+    "agents",
     "app",
     "brands",
     "campaigns",
