@@ -23,6 +23,7 @@ from chainon.runtime import Runtime
 from chainon.settings import StoreKind
 from tests.conftest import BRAND_SMS, BrandWithKey, make_settings
 from tests.e2e.conftest import Run, api_key, refused
+from tests.e2e.console_client import hidden_csrf, sign_in
 
 PROBLEM = "application/problem+json"
 
@@ -242,3 +243,34 @@ def test_the_cli_issues_a_scoped_key_and_enrolls_agents(chainon: Run, acme: str)
     assert "supervisor" in chainon("agents", "list", "--brand", "acme").stdout
     twice = refused(chainon("agents", "add", "camille", "--brand", "acme"))
     assert "exists already" in twice
+
+
+@pytest.mark.asyncio
+async def test_the_console_signs_an_agent_in_with_its_own_key(
+    sqlite_runtime: Runtime, api: httpx.AsyncClient, browser: httpx.AsyncClient
+) -> None:
+    ours, _ = await conversation_of_team(api, "+33612345004", "delivery")
+    theirs, position = await conversation_of_team(api, "+33612345005", "billing")
+    camille = await enroll(api, "camille", "agent", ["delivery"])
+    assert await sqlite_runtime.caught_up(position, 5.0)
+
+    await sign_in(browser, camille, agent="")  # the key knows its agent
+    queue = await browser.get("/console")
+    assert "camille" in queue.text
+    assert ours in queue.text
+    assert theirs not in queue.text
+    assert (await browser.get(f"/console/conversations/{ours}")).status_code == 200
+    assert (await browser.get(f"/console/conversations/{theirs}")).status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_a_key_that_may_not_read_conversations_opens_no_console(
+    sqlite_runtime: Runtime, brand: BrandWithKey, browser: httpx.AsyncClient
+) -> None:
+    key = sqlite_runtime.core.api_keys.issue(brand.id, "ci", scopes=("messages:send",))
+    form = await browser.get("/console/sign-in")
+    answer = await browser.post(
+        "/console/sign-in",
+        data={"api_key": key, "agent": "alice", "csrf": hidden_csrf(form.text)},
+    )
+    assert answer.status_code == 401
