@@ -24,7 +24,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 from chainon.api.answers import act
-from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
+from chainon.api.deps import BrandDep, CallerDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.schemas import Accepted, Address, Body, ReplyIn, Strict
 from chainon.domain import commands as cmd
 from chainon.domain.brand import MAX_FALLBACK_SECONDS, MIN_FALLBACK_SECONDS
@@ -185,15 +185,18 @@ async def send_message(
 async def reply(
     conversation_id: UUID,
     body: ReplyIn,
-    brand: BrandDep,
+    caller: CallerDep,
     runtime: RuntimeDep,
     idempotency: IdempotencyDep,
     request: Request,
     response: Response,
 ) -> Accepted:
-    """Replies in a conversation, by default on the channel the contact last wrote from."""
+    """Replies in a conversation, by default on the channel the contact last wrote from;
+    an agent's key records the agent as the reply's author."""
+    brand, agent = caller.brand, caller.principal.agent
     command = cmd.Reply(
         brand_id=brand.id,
+        author=agent.name if agent is not None else None,
         conversation_id=conversation_id,
         body=body.body,
         channel=body.channel,

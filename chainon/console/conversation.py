@@ -204,6 +204,7 @@ async def reply(
             brand_id=agent.brand.id,
             conversation_id=conversation_id,
             body=body,
+            author=agent.name,
             request_id=request_id(request),
         )
 

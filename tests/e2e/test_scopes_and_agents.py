@@ -165,6 +165,10 @@ async def test_an_agent_sees_and_acts_on_its_teams_conversations_only(
         assert problem(refused_reply, 404)["detail"] == f"no conversation {theirs}"
         replied = await agent.post(f"/v1/conversations/{ours}/messages", json=reply)
         assert replied.status_code == 202, replied.text
+        shown = (await agent.get(f"/v1/conversations/{ours}")).json()
+        (sent,) = [m for m in shown["messages"] if m["id"] == replied.json()["message_id"]]
+        assert sent["author"] == "camille"
+        assert any(e["event"] == "ReplyAuthored" for e in shown["timeline"])
         assert problem(await agent.post(f"/v1/conversations/{theirs}/resolve"), 404)
 
         for_another = await agent.post("/v1/queue/next", json={"agent": "sam"})
