@@ -191,6 +191,10 @@ class Conversation(Aggregate):
         reason: str
         campaign_id: UUID | None
 
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["campaign_id"] = None
+
     class ReplyAuthored(Event):
         """Which of the brand's agents wrote a reply (recorded beside the message, which
         says what was sent; a reply by a brand's key names no one)."""
@@ -198,10 +202,6 @@ class Conversation(Aggregate):
         TOPIC = "chainon:Conversation.ReplyAuthored"
         message_id: UUID
         author: str
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            state["campaign_id"] = None
 
     class ConsentRequestRead(Event):
         """An inbound message was read as a word about consent: ``request`` is opt_out,
