@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Header, Query, Request
+from fastapi import APIRouter, Form, Header, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from chainon.api import queue_stream as api_stream
@@ -247,6 +247,8 @@ async def next_for_me(
 ) -> Response:
     """The API's atomic claim (``POST /v1/queue/next``): each candidate is a
     ``ClaimConversation`` whose concurrency check lets one agent win it."""
+    if not agent.principal.may(Scope.CONVERSATIONS_WRITE):
+        raise HTTPException(403, "this API key lacks the scope conversations:write")
     try:
         taken, _ = await claim_next(
             runtime, agent.brand, agent.name, team or None, request_id(request), agent.teams

@@ -278,3 +278,21 @@ async def test_a_key_that_may_not_read_conversations_opens_no_console(
         data={"api_key": key, "agent": "alice", "csrf": hidden_csrf(form.text)},
     )
     assert answer.status_code == 401
+
+
+@pytest.mark.asyncio
+async def test_a_read_only_key_reads_the_console_but_changes_nothing(
+    sqlite_runtime: Runtime, api: httpx.AsyncClient, brand: BrandWithKey, browser: httpx.AsyncClient
+) -> None:
+    ours, position = await conversation_of_team(api, "+33612345006", "delivery")
+    key = sqlite_runtime.core.api_keys.issue(brand.id, "viewer", scopes=("conversations:read",))
+    assert await sqlite_runtime.caught_up(position, 5.0)
+    csrf = await sign_in(browser, key, agent="viewer")
+    assert (await browser.get(f"/console/conversations/{ours}")).status_code == 200
+    reply = await browser.post(
+        f"/console/conversations/{ours}/reply", data={"body": "Bonjour", "csrf": csrf}
+    )
+    assert reply.status_code == 403
+    assert "messages:send" in reply.text
+    taken = await browser.post("/console/next", data={"csrf": csrf})
+    assert taken.status_code == 403
