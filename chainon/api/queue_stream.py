@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -119,6 +120,20 @@ def resume_from(last_event_id: str | None) -> int | None:
     return int(last_event_id) if last_event_id and last_event_id.isdigit() else None
 
 
+def seen_by(teams: tuple[str, ...], changed: list[QueueItem], shown: set[str]) -> list[QueueItem]:
+    """The changed rows an agent of ``teams`` sees; one its stream showed that went to
+    another team comes as ``waiting: false`` (off the list) and says no more of it."""
+    seen = []
+    for item in changed:
+        if item.team in teams:
+            shown.add(item.conversation_id)
+            seen.append(item)
+        elif item.conversation_id in shown:
+            shown.discard(item.conversation_id)
+            seen.append(replace(item, waiting=False, team=None, agent=None, handoff=None))
+    return seen
+
+
 def teams_of(principal: Principal) -> tuple[str, ...] | None:
     """The teams whose conversations the principal sees, for a read model's filter."""
     teams = principal.teams
@@ -137,11 +152,13 @@ async def events(
     views, clock = runtime.views, runtime.core.clock
     loop = asyncio.get_running_loop()
     cursor = resume
+    shown: set[str] = set()  # for an agent: what its stream showed, to take off when it leaves
     if cursor is None:
         cursor = await runtime.call(lambda: views.position)
         items = await runtime.call(
             waiting, views.store, brand_id, now=clock(), teams=teams, limit=SNAPSHOT_LIMIT
         )
+        shown.update(i.conversation_id for i in items)
         yield frame("queue.snapshot", cursor, items)
     last_sent = loop.time()
     while not await request.is_disconnected():
@@ -153,7 +170,7 @@ async def events(
             )
             cursor = position
             if teams is not None:
-                changed = [c for c in changed if c.team in teams]
+                changed = seen_by(teams, changed, shown)
             if changed:
                 yield frame("queue.changed", cursor, changed)
                 last_sent = loop.time()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chainon.api.app import create_app
+from chainon.api.queue_stream import seen_by
 from chainon.api.scopes import ROUTE_SCOPES, scope_of
 from chainon.domain.access import (
     ROLE_SCOPES,
@@ -22,6 +23,7 @@ from chainon.domain.access import (
 )
 from chainon.domain.brand import Brand
 from chainon.domain.errors import InvalidInput, NotFound
+from chainon.projections.agent_queue import QueueItem, QueueMark
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
@@ -125,3 +127,39 @@ def test_a_brand_key_carries_its_scopes_and_an_agent_key_its_role() -> None:
     assert brand.principal_of("000000000003").teams is None  # the key follows the role
     names = [type(e).__name__ for e in brand.collect_events()]
     assert names[-3:] == ["AgentEnrolled", "ApiKeyIssued", "AgentRoleChanged"]
+
+
+def queued(conversation_id: str, team: str | None) -> QueueItem:
+    return QueueItem(
+        conversation_id=conversation_id,
+        brand_id="b",
+        contact_id="c",
+        status="open",
+        agent=None,
+        team=team,
+        priority=0,
+        waiting_since=T0,
+        sla_due_at=None,
+        last_message_at=T0,
+        last_direction="in",
+        opened_at=T0,
+        position=1,
+        possible_opt_out=None,
+        handoff=None,
+        waiting=True,
+        age_seconds=0,
+        breached=False,
+        mark=QueueMark(0, T0.isoformat(), conversation_id),
+    )
+
+
+def test_an_agents_stream_shows_its_teams_rows_and_takes_off_one_that_leaves() -> None:
+    shown = {"moved"}
+    changed = [queued("ours", "delivery"), queued("moved", "billing"), queued("other", "billing")]
+    seen = seen_by(("delivery",), changed, shown)
+    assert [(i.conversation_id, i.waiting, i.team) for i in seen] == [
+        ("ours", True, "delivery"),
+        ("moved", False, None),  # off the list, without saying where it went
+    ]
+    assert shown == {"ours"}
+    assert seen_by(("delivery",), [queued("moved", "billing")], shown) == []
