@@ -1,4 +1,4 @@
-"""API keys: issued to a brand, revoked, and checked on every request.
+"""API keys: issued to a brand or one of its agents, revoked, and checked on every request.
 
 A key is ``chn_<id>_<secret>``; only its hash is stored on the brand, and an index entry
 leads from the key id to the brand. Accepted keys are remembered briefly (see
@@ -16,8 +16,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from chainon.domain.access import Role, Scope
 from chainon.domain.brand import Brand
-from chainon.domain.errors import NotFound
+from chainon.domain.errors import Conflict, NotFound
 from chainon.domain.index import IndexEntry, IndexKind, entry_id
 from chainon.key_cache import KeyCache
 
@@ -65,17 +66,63 @@ class ApiKeys:
         return brand
 
     def issue(
-        self, brand_id: UUID, label: str = "default", expires_at: datetime | None = None
+        self,
+        brand_id: UUID,
+        label: str = "default",
+        expires_at: datetime | None = None,
+        scopes: tuple[str, ...] = (Scope.ADMIN.value,),
     ) -> str:
         """Returns the new key; only its hash is stored, so this is the one time it is seen."""
-        now = self.clock()
         brand = self._brand(brand_id)
-        key_id = secrets.token_hex(6)
-        key = f"chn_{key_id}_{secrets.token_urlsafe(24)}"
-        brand.issue_key(key_id, hash_api_key(key), label, at=now, expires_at=expires_at)
-        claim = IndexEntry.claim(IndexKind.API_KEY, key_id, brand.id, at=now)
+        key, claim = self._new_key(brand, label, expires_at=expires_at, scopes=scopes)
         self.store.save_or_conflict(brand, claim, what="api key")
         return key
+
+    def enroll_agent(
+        self, brand_id: UUID, name: str, role: Role, teams: list[str]
+    ) -> tuple[Brand, str]:
+        """Enrolls a new agent and issues its own key, in one save: the key is returned
+        (shown once); its index entry leads to the brand, whose record of the key names
+        the agent. An agent enrolled already is a conflict (``change_agent``)."""
+        brand = self._brand(brand_id)
+        if name in brand.agents:
+            raise Conflict(f"agent {name} exists already", field="name")
+        brand.enroll_agent(name, role, teams, at=self.clock())
+        key, claim = self._new_key(brand, f"agent:{name}", agent=name)
+        self.store.save_or_conflict(brand, claim, what="agent")
+        return brand, key
+
+    def change_agent(self, brand_id: UUID, name: str, role: Role, teams: list[str]) -> Brand:
+        """Sets an enrolled agent's role and teams; its keys follow at once."""
+        brand = self._brand(brand_id)
+        if name not in brand.agents:
+            raise NotFound(f"no agent {name} in this brand", field="name")
+        if brand.enroll_agent(name, role, teams, at=self.clock()):
+            self.store.save_or_conflict(brand, what="the agent's role")
+        return brand
+
+    def _new_key(
+        self,
+        brand: Brand,
+        label: str,
+        *,
+        expires_at: datetime | None = None,
+        scopes: tuple[str, ...] = (Scope.ADMIN.value,),
+        agent: str | None = None,
+    ) -> tuple[str, IndexEntry]:
+        now = self.clock()
+        key_id = secrets.token_hex(6)
+        key = f"chn_{key_id}_{secrets.token_urlsafe(24)}"
+        brand.issue_key(
+            key_id,
+            hash_api_key(key),
+            label,
+            at=now,
+            expires_at=expires_at,
+            scopes=scopes,
+            agent=agent,
+        )
+        return key, IndexEntry.claim(IndexKind.API_KEY, key_id, brand.id, at=now)
 
     def revoke(self, brand_id: UUID, key_id: str) -> None:
         brand = self._brand(brand_id)

@@ -12,6 +12,16 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from chainon.domain import ids
+from chainon.domain.access import (
+    LEGACY_SCOPES,
+    ROLE_SCOPES,
+    AgentProfile,
+    Principal,
+    Role,
+    Scope,
+    checked_agent,
+    checked_scopes,
+)
 from chainon.domain.channels import CHANNEL_ADDRESS_KIND, DEFAULT_CHANNEL_ORDER, Channel
 from chainon.domain.consent_settings import (
     DEFAULT_RULES,
@@ -20,7 +30,7 @@ from chainon.domain.consent_settings import (
     ConsentSettings,
     rules_of,
 )
-from chainon.domain.errors import Conflict, InvalidInput, TransitionRefused
+from chainon.domain.errors import Conflict, InvalidInput, NotFound, TransitionRefused
 from chainon.domain.routing_rules import NO_RULES, RoutingRules
 from chainon.domain.sending_limits import DEFAULT_LIMITS, SendingLimits, allowed_countries
 
@@ -92,18 +102,27 @@ class Brand(Aggregate):
         address: str
 
     class ApiKeyIssued(Event):
-        """v2 carries the key's expiry (None: it never expires); v1 keys never did."""
+        """v2 carries the key's expiry (None: it never expires); v1 keys never did. v3
+        carries its scopes and, for an agent's key, the agent (its scopes are then its
+        role's); keys issued before were the brand's, and could do everything: ``admin``."""
 
         TOPIC = "chainon:Brand.ApiKeyIssued"
-        class_version = 2
+        class_version = 3
         key_id: str
         key_hash: str
         label: str
         expires_at: datetime | None
+        scopes: list[str]
+        agent: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
             state["expires_at"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, object]) -> None:
+            state["scopes"] = list(LEGACY_SCOPES)
+            state["agent"] = None
 
     class ApiKeyRevoked(Event):
         TOPIC = "chainon:Brand.ApiKeyRevoked"
@@ -125,6 +144,21 @@ class Brand(Aggregate):
         TOPIC = "chainon:Brand.AgentCapacitySet"
         agent: str
         capacity: int
+
+    class AgentEnrolled(Event):
+        """A principal of the brand: who works its conversations, with which role, in
+        which teams."""
+
+        TOPIC = "chainon:Brand.AgentEnrolled"
+        agent: str
+        role: str
+        teams: list[str]
+
+    class AgentRoleChanged(Event):
+        TOPIC = "chainon:Brand.AgentRoleChanged"
+        agent: str
+        role: str
+        teams: list[str]
 
     class FallbackConfigured(Event):
         """How long an RCS message may wait for DELIVERED before it is revoked and sent by
@@ -183,6 +217,9 @@ class Brand(Aggregate):
         self.api_keys: dict[str, tuple[str, str]] = {}  # key id → (hash, label)
         self.revoked_keys: set[str] = set()
         self.key_expiry: dict[str, datetime] = {}  # key id → when it stops being accepted
+        self.key_scopes: dict[str, tuple[str, ...]] = {}
+        self.key_agents: dict[str, str] = {}  # key id → the agent it was issued to
+        self.agents: dict[str, AgentProfile] = {}
         self.routes: dict[tuple[Channel, str], str] = {}
         self.first_response_minutes = DEFAULT_FIRST_RESPONSE_MINUTES
         self.capacities: dict[str, int] = {}
@@ -281,13 +318,25 @@ class Brand(Aggregate):
         *,
         at: datetime,
         expires_at: datetime | None = None,
+        scopes: tuple[str, ...] = (Scope.ADMIN.value,),
+        agent: str | None = None,
     ) -> None:
+        """A key of the brand with ``scopes``, or, with ``agent``, that agent's key (what
+        it may do is then its role's, whatever ``scopes`` says)."""
         if key_id in self.api_keys:
             raise Conflict(f"key {key_id} exists already", field="key_id")
         if expires_at is not None and expires_at <= at:
             raise InvalidInput("a key must expire after it is issued", field="expires_at")
+        if agent is not None and agent not in self.agents:
+            raise NotFound(f"no agent {agent} in this brand", field="agent")
         self._key_issued(
-            key_id=key_id, key_hash=key_hash, label=label, expires_at=expires_at, timestamp=at
+            key_id=key_id,
+            key_hash=key_hash,
+            label=label,
+            expires_at=expires_at,
+            scopes=[] if agent is not None else list(checked_scopes(scopes)),
+            agent=agent,
+            timestamp=at,
         )
 
     @event(ApiKeyIssued)
@@ -297,11 +346,16 @@ class Brand(Aggregate):
         key_hash: str,
         label: str,
         expires_at: datetime | None,
+        scopes: list[str],
+        agent: str | None,
         timestamp: datetime,
     ) -> None:
         self.api_keys[key_id] = (key_hash, label)
         if expires_at is not None:
             self.key_expiry[key_id] = expires_at
+        self.key_scopes[key_id] = tuple(scopes)
+        if agent is not None:
+            self.key_agents[key_id] = agent
 
     def revoke_key(self, key_id: str, *, at: datetime) -> None:
         if key_id not in self.api_keys:
@@ -321,6 +375,34 @@ class Brand(Aggregate):
         known = self.api_keys.get(key_id)
         matches = hmac.compare_digest(known[0] if known else "", key_hash)
         return known is not None and matches and key_id not in self.revoked_keys
+
+    def principal_of(self, key_id: str) -> Principal:
+        """Who a request with this (accepted) key acts as, and what it may do."""
+        agent = self.agents.get(self.key_agents.get(key_id, ""))
+        if agent is not None:
+            return Principal(key_id, ROLE_SCOPES[agent.role], agent)
+        scopes = self.key_scopes.get(key_id, LEGACY_SCOPES)
+        return Principal(key_id, frozenset(Scope(s) for s in scopes))
+
+    def enroll_agent(self, name: str, role: Role, teams: list[str], *, at: datetime) -> bool:
+        """Enrolls the agent, or changes its role and teams; False when nothing changes."""
+        checked = checked_agent(name, teams)
+        known = self.agents.get(name)
+        if known is None:
+            self._agent_enrolled(agent=name, role=role.value, teams=list(checked), timestamp=at)
+            return True
+        if known.role is role and known.teams == checked:
+            return False
+        self._agent_changed(agent=name, role=role.value, teams=list(checked), timestamp=at)
+        return True
+
+    @event(AgentEnrolled)
+    def _agent_enrolled(self, agent: str, role: str, teams: list[str], timestamp: datetime) -> None:
+        self.agents[agent] = AgentProfile(agent, Role(role), tuple(teams))
+
+    @event(AgentRoleChanged)
+    def _agent_changed(self, agent: str, role: str, teams: list[str], timestamp: datetime) -> None:
+        self.agents[agent] = AgentProfile(agent, Role(role), tuple(teams))
 
     def configure_queue(self, first_response_minutes: int, *, at: datetime) -> bool:
         """The first-response SLA: how long an inbound message may wait for an answer."""

@@ -88,6 +88,7 @@ class Reply(Command):
     # An answer to what the contact wrote; a brand sending a service notice or marketing
     # in the conversation says so.
     purpose: Purpose = Purpose.CONVERSATIONAL
+    author: str | None = None  # the agent who wrote it (``Conversation.ReplyAuthored``)
 
 
 class ReceiveMessage(Command):

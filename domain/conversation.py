@@ -195,6 +195,14 @@ class Conversation(Aggregate):
         def upcast_v1_v2(state: dict[str, object]) -> None:
             state["campaign_id"] = None
 
+    class ReplyAuthored(Event):
+        """Which of the brand's agents wrote a reply (recorded beside the message, which
+        says what was sent; a reply by a brand's key names no one)."""
+
+        TOPIC = "chainon:Conversation.ReplyAuthored"
+        message_id: UUID
+        author: str
+
     class ConsentRequestRead(Event):
         """An inbound message was read as a word about consent: ``request`` is opt_out,
         opt_out_all, opt_in or help; ``rule`` the keyword or detector rule that fired.
@@ -654,6 +662,15 @@ class Conversation(Aggregate):
     #   (revoked), and the state becomes TRIGGERED in the same transaction;
     # - a DELIVERED receipt before that settles the plan; one after it is recorded as a
     #   delivery and changes nothing else.
+
+    def credit(self, message_id: UUID, author: str, *, at: datetime) -> None:
+        """Names the agent who wrote an outbound message of this conversation."""
+        if message_id in self.messages:
+            self._authored(message_id=message_id, author=author, timestamp=at)
+
+    @event(ReplyAuthored)
+    def _authored(self, message_id: UUID, author: str, timestamp: datetime) -> None:
+        self.messages[message_id].author = author
 
     def plan_fallback(self, message_id: UUID, channel: Channel, deadline: datetime) -> None:
         message = self._outbound(message_id)

@@ -46,6 +46,7 @@ class Message:
     purpose: Purpose | None = None  # outbound: why it is sent (consent and quiet hours ask)
     campaign_id: UUID | None = None  # outbound: the campaign that sent it
     hold: Hold | None = None  # outbound, deferred by quiet hours: when it may go
+    author: str | None = None  # outbound: the agent who wrote it, when an agent did
 
 
 @dataclass

@@ -357,6 +357,7 @@ def waiting(
     *,
     now: datetime,
     team: str | None = None,
+    teams: tuple[str, ...] | None = None,
     agent: str | None = None,
     breached: bool | None = None,
     unassigned: bool = False,
@@ -364,7 +365,8 @@ def waiting(
     limit: int = 50,
 ) -> list[QueueItem]:
     """The brand's waiting conversations, most urgent first, then the longest waiting;
-    with ``after``, those that come after that row in this order (the next page)."""
+    with ``after``, those that come after that row in this order (the next page); with
+    ``teams`` (an agent's), only those routed to one of them."""
     clauses = ["i.brand_id = %(brand_id)s", f"({WAITING})"]
     params: dict[str, Any] = {"brand_id": str(brand_id), "limit": limit, "now": sortable_utc(now)}
     if after is not None:
@@ -382,6 +384,10 @@ def waiting(
         if value is not None:
             clauses.append(f"i.{column} = %({column})s")
             params[column] = value
+    if teams is not None:
+        marks = ", ".join(f"%(team{i})s" for i in range(len(teams)))
+        clauses.append(f"i.team IN ({marks})" if marks else "1 = 0")
+        params.update({f"team{i}": name for i, name in enumerate(teams)})
     if unassigned:
         clauses.append("i.agent IS NULL")
     if breached is True:

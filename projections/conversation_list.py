@@ -38,6 +38,8 @@ class ConversationFilter:
     status: str | None = None
     agent: str | None = None
     team: str | None = None
+    # An agent's teams: only their conversations (None: every team's, and none's)
+    teams: tuple[str, ...] | None = None
     tag: str | None = None
     contact_id: UUID | None = None
     before: int | None = None  # cursor: the activity position of the last row seen
@@ -141,6 +143,10 @@ def search_sql(where: ConversationFilter) -> tuple[str, dict[str, Any]]:
         if value is not None:
             clauses.append(f"c.{column} = %({column})s")
             params[column] = value
+    if where.teams is not None:
+        marks = ", ".join(f"%(team{i})s" for i in range(len(where.teams)))
+        clauses.append(f"c.team IN ({marks})" if marks else "1 = 0")
+        params.update({f"team{i}": team for i, team in enumerate(where.teams)})
     if where.contact_id is not None:
         clauses.append("c.contact_id = %(contact_id)s")
         params["contact_id"] = str(where.contact_id)

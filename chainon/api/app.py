@@ -10,6 +10,7 @@ from fastapi_offline import FastAPIOffline
 
 from chainon import __version__, console
 from chainon.api import (
+    agents,
     analytics,
     analytics_flows,
     audit_log,
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         analytics,
         analytics_flows,
         queue,
+        agents,
         webhooks,
         flows,
         unsubscribe,

@@ -11,7 +11,8 @@ from chainon.api.answers import act
 from chainon.api.auditing import audit
 from chainon.api.conversation_pages import Order, cursor_of, entry, mark_of, read_page
 from chainon.api.cursors import CursorParam, conversations_cursor, conversations_position
-from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
+from chainon.api.deps import BrandDep, CallerDep, IdempotencyDep, RuntimeDep
+from chainon.api.queue_stream import teams_of
 from chainon.api.schemas import (
     Accepted,
     AssignIn,
@@ -56,7 +57,7 @@ def bot_facts(core: Core, conversation_id: UUID) -> tuple[HandoffOut | None, int
 
 @router.get("", response_model=ConversationPage)
 async def list_conversations(
-    brand: BrandDep,
+    caller: CallerDep,
     runtime: RuntimeDep,
     status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
     agent: Annotated[PlainText | None, Query(max_length=128)] = None,
@@ -70,16 +71,18 @@ async def list_conversations(
         Query(ge=0, description="Wait (up to 5 s) until the list includes this write."),
     ] = None,
 ) -> ConversationPage:
-    """Newest activity first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    """Newest activity first; pass ``next_cursor`` back as ``cursor`` for the next page.
+    An agent sees its teams' conversations only."""
     views = runtime.views
     caught_up = None
     if min_position is not None:
         caught_up = await runtime.caught_up(min_position, MAX_WAIT_SECONDS)
     where = ConversationFilter(
-        brand_id=brand.id,
+        brand_id=caller.brand.id,
         status=status,
         agent=agent,
         team=team,
+        teams=teams_of(caller.principal),
         tag=tag.strip().lower() if tag else None,
         contact_id=contact_id,
         before=conversations_position(cursor) if cursor else None,

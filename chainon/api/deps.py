@@ -1,10 +1,13 @@
-"""What every route needs: the runtime, the caller's brand, an idempotency claim."""
+"""What every route needs: the runtime, the caller (its brand, who it is, what it may do),
+an idempotency claim."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
+from uuid import UUID
 
 import structlog
 from fastapi import Depends, Header, HTTPException, Request
@@ -12,9 +15,12 @@ from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, WithJsonSchema
 
+from chainon.api.scopes import scope_of
 from chainon.auth import KeyExpired, split_api_key
+from chainon.domain.access import Principal, Scope
 from chainon.domain.brand import Brand
 from chainon.domain.commands import Command
+from chainon.domain.errors import NotFound
 from chainon.domain.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, checked_key
 from chainon.messagebus import IdempotencyClaim
 from chainon.rate_limits import Family, Limit, family_of
@@ -47,11 +53,27 @@ class RateLimited(HTTPException):
         self.family = family
 
 
-async def current_brand(
+class ScopeMissing(HTTPException):
+    """A key that may not call this route: 403, naming the scope it lacks."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(403, f"this API key lacks the scope {scope.value} that this route needs")
+        self.scope = scope
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The request's brand and who acts for it (a key of the brand, or one of its agents)."""
+
+    brand: Brand
+    principal: Principal
+
+
+async def current_caller(
     request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Brand:
+) -> Caller:
     unauthorized = HTTPException(
         401,
         "a valid API key is required: Authorization: Bearer <key>",
@@ -72,10 +94,50 @@ async def current_brand(
     key_id = split_api_key(key)
     if brand is None or key_id is None:
         raise unauthorized
-    request.state.key_id = key_id  # the actor of what the audit log records
-    await _take_token(request, runtime, key_id)
     await _record_use(runtime, key_id)
-    return brand
+    route_path = getattr(request.scope.get("route"), "path", request.url.path)
+    principal = brand.principal_of(key_id)
+    # the actor of what the audit log records: the agent by name, else the key
+    request.state.key_id = key_id
+    if principal.agent is not None:
+        request.state.actor = f"agent:{principal.agent.name}"
+    scope = scope_of(request.method, route_path)
+    if not principal.may(scope):
+        raise ScopeMissing(scope)
+    await _take_token(request, runtime, key_id)
+    await _check_team(request, runtime, brand, principal)
+    return Caller(brand, principal)
+
+
+async def _check_team(
+    request: Request, runtime: Runtime, brand: Brand, principal: Principal
+) -> None:
+    """An agent acts on its teams' conversations only: another team's answers 404, exactly
+    as a missing conversation does (its existence is not the agent's to learn)."""
+    raw = request.path_params.get("conversation_id")
+    if principal.teams is None or raw is None:
+        return
+    try:
+        conversation_id = UUID(str(raw))
+    except ValueError:
+        return  # the route's own validation answers
+    team = await runtime.call(
+        runtime.core.read,
+        lambda core: core.conversation_of(brand.id, conversation_id).team,
+    )
+    if not principal.sees(team):
+        raise NotFound(f"no conversation {conversation_id}")
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+async def current_brand(caller: CallerDep) -> Brand:
+    return caller.brand
+
+
+async def current_principal(caller: CallerDep) -> Principal:
+    return caller.principal
 
 
 async def _take_token(request: Request, runtime: Runtime, key_id: str) -> None:
@@ -105,6 +167,7 @@ async def _record_use(runtime: Runtime, key_id: str) -> None:
 
 
 BrandDep = Annotated[Brand, Depends(current_brand)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
 def _calls(dependant: Dependant, call: Callable[..., Any]) -> bool:
@@ -112,19 +175,21 @@ def _calls(dependant: Dependant, call: Callable[..., Any]) -> bool:
 
 
 async def refused_caller(request: Request) -> HTTPException | None:
-    """The 401 that the request's route would answer, if the route asks for a brand.
+    """The 401 (or 403) that the request's route would answer, if it asks for a caller.
 
     FastAPI reads and parses the body before it runs any dependency: a body that is not
     JSON would be answered before the API key was looked at, telling a caller without a
     key about the request it sent. An error raised that early asks here first.
     """
     dependant: Dependant | None = getattr(request.scope.get("route"), "dependant", None)
-    if dependant is None or not _calls(dependant, current_brand):
+    if dependant is None or not _calls(dependant, current_caller):
         return None
     try:
-        await current_brand(request, await get_runtime(request), await _bearer(request))
+        await current_caller(request, await get_runtime(request), await _bearer(request))
     except HTTPException as refused:
         return refused
+    except NotFound:
+        return None  # the caller is known; the route's own answer follows
     return None
 
 

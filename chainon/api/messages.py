@@ -25,7 +25,7 @@ from pydantic_core.core_schema import ErrorType
 
 from chainon.api.answers import act
 from chainon.api.auditing import audit
-from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
+from chainon.api.deps import BrandDep, CallerDep, IdempotencyDep, RuntimeDep, request_id
 from chainon.api.schemas import Accepted, Address, Body, ReplyIn, Strict
 from chainon.audit import Action
 from chainon.domain import commands as cmd
@@ -190,15 +190,18 @@ async def send_message(
 async def reply(
     conversation_id: UUID,
     body: ReplyIn,
-    brand: BrandDep,
+    caller: CallerDep,
     runtime: RuntimeDep,
     idempotency: IdempotencyDep,
     request: Request,
     response: Response,
 ) -> Accepted:
-    """Replies in a conversation, by default on the channel the contact last wrote from."""
+    """Replies in a conversation, by default on the channel the contact last wrote from;
+    an agent's key records the agent as the reply's author."""
+    brand, agent = caller.brand, caller.principal.agent
     command = cmd.Reply(
         brand_id=brand.id,
+        author=agent.name if agent is not None else None,
         conversation_id=conversation_id,
         body=body.body,
         channel=body.channel,

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from chainon.api.problems import PROBLEM_JSON, Problem
+from chainon.api.scopes import scope_of
 from chainon.webhooks.schemas import webhooks
 
 _REF = "#/components/schemas/{model}"
@@ -21,6 +22,8 @@ _REF = "#/components/schemas/{model}"
 ERRORS: dict[int, str] = {
     400: "Bad request: the request cannot be taken as it is",
     401: "No valid API key (`Authorization: Bearer <key>`)",
+    403: "The API key lacks the scope the operation needs (`scope` names it; "
+    "`x-chainon-scope` on the operation says which)",
     404: "Not found; another brand's answers the same",
     409: "Refused in the current state, or in conflict with what is recorded",
     413: "The request body is over the limit (`CHAINON_MAX_REQUEST_BYTES`)",
@@ -54,8 +57,10 @@ def _declare(document: dict[str, Any]) -> None:
     schemas.update(problem.pop("$defs", {}))
     schemas["Problem"] = problem
     content = {PROBLEM_JSON: {"schema": {"$ref": _REF.format(model="Problem")}}}
-    for operations in document.get("paths", {}).values():
-        for operation in operations.values():
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if operation.get("security"):
+                operation["x-chainon-scope"] = scope_of(method.upper(), path).value
             responses = operation.setdefault("responses", {})
             for status, description in ERRORS.items():
                 response = responses.setdefault(str(status), {"description": description})

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chainon.api.deps import RateLimited, refused_caller
+from chainon.api.deps import RateLimited, ScopeMissing, refused_caller
 from chainon.domain.errors import Conflict, DomainError, InvalidInput, NotFound, TransitionRefused
 from chainon.unit_of_work import ConcurrencyExhausted
 
@@ -28,7 +28,13 @@ _STATUS: list[tuple[type[DomainError], int, str]] = [
     # caller's own concurrency, not the server's health, so a 4xx to retry, not a 5xx.
     (ConcurrencyExhausted, 429, "Too many concurrent changes"),
 ]
-_TITLES = {401: "Unauthorized", 404: "Not found", 405: "Method not allowed", 413: "Too large"}
+_TITLES = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Too large",
+}
 RETRY_AFTER_SECONDS = 1
 
 
@@ -57,6 +63,11 @@ class Problem(BaseModel):
         description="On a 429 for a rate limit: the route family whose limit the API key "
         "is over (`messages`, `reads`, `writes`, `admin`, `webhooks`).",
     )
+    scope: str | None = Field(
+        None,
+        description="On a 403: the scope the route needs and the API key lacks "
+        "(`messages:send`, `conversations:read`, … `admin`).",
+    )
 
 
 def problem(
@@ -68,6 +79,7 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     limit: str | None = None,
+    scope: str | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://chainon.dev/problems/{title.lower().replace(' ', '-')}",
@@ -81,6 +93,8 @@ def problem(
         body["errors"] = errors
     if limit is not None:
         body["limit"] = limit
+    if scope is not None:
+        body["scope"] = scope
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -185,6 +199,8 @@ def install(app: FastAPI) -> None:
                 headers=dict(exc.headers or {}),
                 limit=exc.family.value,
             )
+        if isinstance(exc, ScopeMissing):
+            return problem(403, "Forbidden", exc.detail, scope=exc.scope.value)
         title = _TITLES.get(exc.status_code, "Error")
         return problem(
             exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None)

@@ -1,4 +1,4 @@
-"""The agent queue: what waits, taking the next conversation, the SLA and agents' capacity.
+"""The agent queue: what waits, taking the next conversation, the SLA.
 
 Taking the next one is a ``ClaimConversation`` per candidate: the conversation's
 optimistic concurrency makes two agents asking at once get different conversations, and a
@@ -13,17 +13,17 @@ from dataclasses import replace
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from chainon.api import queue_stream
 from chainon.api.answers import accepted, act
 from chainon.api.cursors import CursorParam, queue_cursor, queue_mark
-from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep, request_id
-from chainon.api.queue_stream import QueueItemOut, item_out
+from chainon.api.deps import BrandDep, CallerDep, IdempotencyDep, RuntimeDep, request_id
+from chainon.api.queue_stream import QueueItemOut, item_out, teams_of
 from chainon.api.schemas import Accepted, Strict
 from chainon.domain import commands as cmd
-from chainon.domain.brand import MAX_AGENT_CAPACITY, MAX_FIRST_RESPONSE_MINUTES, Brand
+from chainon.domain.brand import MAX_FIRST_RESPONSE_MINUTES, Brand
 from chainon.domain.conversation import MAX_PRIORITY
 from chainon.domain.errors import Conflict, NotFound, TransitionRefused
 from chainon.domain.plain_text import PlainText
@@ -71,26 +71,8 @@ class QueueSettingsIn(Strict):
     )
 
 
-class CapacityIn(Strict):
-    capacity: int = Field(
-        ge=0, le=MAX_AGENT_CAPACITY, description="Open conversations the agent may hold."
-    )
-
-
 class PriorityIn(Strict):
     priority: int = Field(ge=0, le=MAX_PRIORITY, description="0 (normal) to 3 (urgent).")
-
-
-class AgentOut(BaseModel):
-    agent: str
-    capacity: int
-    open: int
-
-
-class AgentsOut(BaseModel):
-    items: list[AgentOut]
-    position: int
-    caught_up: bool | None = None
 
 
 async def caught_up(runtime: Runtime, position: int) -> bool:
@@ -99,7 +81,7 @@ async def caught_up(runtime: Runtime, position: int) -> bool:
     return await runtime.caught_up(position, MAX_WAIT_SECONDS)
 
 
-async def _read_position(runtime: Runtime, min_position: int | None) -> tuple[int, bool | None]:
+async def read_position(runtime: Runtime, min_position: int | None) -> tuple[int, bool | None]:
     done = None if min_position is None else await caught_up(runtime, min_position)
     position = await runtime.call(lambda: runtime.views.position)
     return (max(position, min_position) if done and min_position else position), done
@@ -107,7 +89,7 @@ async def _read_position(runtime: Runtime, min_position: int | None) -> tuple[in
 
 @router.get("/queue", response_model=QueuePage)
 async def list_queue(
-    brand: BrandDep,
+    caller: CallerDep,
     runtime: RuntimeDep,
     team: Annotated[PlainText | None, Query(max_length=128)] = None,
     agent: Annotated[PlainText | None, Query(max_length=128)] = None,
@@ -117,15 +99,16 @@ async def list_queue(
     min_position: MinPosition = None,
 ) -> QueuePage:
     """Waiting conversations: most urgent first, then the longest waiting; pass
-    ``next_cursor`` back as ``cursor`` for the next page."""
+    ``next_cursor`` back as ``cursor`` for the next page. An agent sees its teams' only."""
     after = queue_mark(cursor) if cursor else None
-    position, done = await _read_position(runtime, min_position)
+    position, done = await read_position(runtime, min_position)
     rows = await runtime.call(
         waiting,
         runtime.views.store,
-        brand.id,
+        caller.brand.id,
         now=runtime.core.clock(),
         team=team,
+        teams=teams_of(caller.principal),
         agent=agent,
         breached=breached,
         after=after,
@@ -146,18 +129,30 @@ async def list_queue(
     responses={404: {"description": "Nothing waiting"}, 409: {"description": "At capacity"}},
 )
 async def take_next(
-    body: NextIn, brand: BrandDep, runtime: RuntimeDep, request: Request
+    body: NextIn, caller: CallerDep, runtime: RuntimeDep, request: Request
 ) -> ClaimedOut:
-    """Gives the agent the first unassigned waiting conversation, if under capacity."""
-    taken, position = await claim_next(runtime, brand, body.agent, body.team, request_id(request))
+    """Gives the agent the first unassigned waiting conversation, if under capacity. With
+    an agent's key, ``agent`` is that agent (403 otherwise) and only its teams' count."""
+    principal = caller.principal
+    if principal.agent is not None and body.agent != principal.agent.name:
+        raise HTTPException(403, f"an agent takes conversations for itself: {principal.actor}")
+    taken, position = await claim_next(
+        runtime, caller.brand, body.agent, body.team, request_id(request), teams_of(principal)
+    )
     return ClaimedOut(conversation=item_out(taken), position=position)
 
 
 async def claim_next(
-    runtime: Runtime, brand: Brand, agent: str, team: str | None, request_id: str | None
+    runtime: Runtime,
+    brand: Brand,
+    agent: str,
+    team: str | None,
+    request_id: str | None,
+    teams: tuple[str, ...] | None = None,
 ) -> tuple[QueueItem, int | None]:
     """The claim behind "next for me", for the API and the console alike: the conversation
-    taken and the claim's write position (the views have caught up with it)."""
+    taken and the claim's write position (the views have caught up with it). With
+    ``teams``, only those teams' conversations are candidates."""
     store = runtime.views.store
     # A quick answer from the read model; the rule itself is decided with each claim.
     (load,) = await runtime.call(agents, store, brand.id, only=agent)
@@ -171,6 +166,7 @@ async def claim_next(
             brand.id,
             now=runtime.core.clock(),
             team=team,
+            teams=teams,
             unassigned=True,
             limit=len(tried) + CANDIDATES,
         )
@@ -209,30 +205,6 @@ async def configure_queue(
         brand_id=brand.id, first_response_minutes=body.first_response_minutes
     )
     return await act(runtime, brand, idempotency, "queue-settings", command, response)
-
-
-@router.get("/agents", response_model=AgentsOut)
-async def list_agents(
-    brand: BrandDep, runtime: RuntimeDep, min_position: MinPosition = None
-) -> AgentsOut:
-    """Agents with a capacity set or a conversation open, and how many they hold."""
-    position, done = await _read_position(runtime, min_position)
-    loads = await runtime.call(agents, runtime.views.store, brand.id)
-    items = [AgentOut(agent=a.agent, capacity=a.capacity, open=a.open) for a in loads]
-    return AgentsOut(items=items, position=position, caught_up=done)
-
-
-@router.put("/agents/{agent}", response_model=Accepted)
-async def set_capacity(
-    agent: Annotated[PlainText, Path(min_length=1, max_length=128)],
-    body: CapacityIn,
-    brand: BrandDep,
-    runtime: RuntimeDep,
-    idempotency: IdempotencyDep,
-    response: Response,
-) -> Accepted:
-    command = cmd.SetAgentCapacity(brand_id=brand.id, agent=agent, capacity=body.capacity)
-    return await act(runtime, brand, idempotency, "capacity", command, response)
 
 
 @router.post("/conversations/{conversation_id}/priority", response_model=Accepted)

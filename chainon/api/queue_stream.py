@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -20,7 +21,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from chainon.api.deps import BrandDep, RuntimeDep
+from chainon.api.deps import CallerDep, RuntimeDep
+from chainon.domain.access import Principal
 from chainon.projections.agent_queue import QueueItem, changes_since, waiting
 from chainon.runtime import Runtime
 
@@ -99,15 +101,16 @@ def frame(event: str, position: int, items: list[QueueItem]) -> str:
 )
 async def stream_queue(
     request: Request,
-    brand: BrandDep,
+    caller: CallerDep,
     runtime: RuntimeDep,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
     """``queue.snapshot`` (the waiting list) on connect, then ``queue.changed`` with every
-    row that changed, waiting or not (``waiting: false`` means: take it off the list)."""
+    row that changed, waiting or not (``waiting: false`` means: take it off the list).
+    An agent's stream carries its teams' conversations only."""
     resume = resume_from(last_event_id)
     return StreamingResponse(
-        events(request, runtime, brand.id, resume),
+        events(request, runtime, caller.brand.id, resume, teams_of(caller.principal)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -117,18 +120,45 @@ def resume_from(last_event_id: str | None) -> int | None:
     return int(last_event_id) if last_event_id and last_event_id.isdigit() else None
 
 
+def seen_by(teams: tuple[str, ...], changed: list[QueueItem], shown: set[str]) -> list[QueueItem]:
+    """The changed rows an agent of ``teams`` sees; one its stream showed that went to
+    another team comes as ``waiting: false`` (off the list) and says no more of it."""
+    seen = []
+    for item in changed:
+        if item.team in teams:
+            shown.add(item.conversation_id)
+            seen.append(item)
+        elif item.conversation_id in shown:
+            shown.discard(item.conversation_id)
+            seen.append(replace(item, waiting=False, team=None, agent=None, handoff=None))
+    return seen
+
+
+def teams_of(principal: Principal) -> tuple[str, ...] | None:
+    """The teams whose conversations the principal sees, for a read model's filter."""
+    teams = principal.teams
+    return None if teams is None else tuple(sorted(teams))
+
+
 async def events(
-    request: Request, runtime: Runtime, brand_id: UUID, resume: int | None
+    request: Request,
+    runtime: Runtime,
+    brand_id: UUID,
+    resume: int | None,
+    teams: tuple[str, ...] | None = None,
 ) -> AsyncIterator[str]:
-    """The stream's frames (the console's stream renders its rows on each of them)."""
+    """The stream's frames (the console's stream renders its rows on each of them); with
+    ``teams``, only the rows of those teams' conversations."""
     views, clock = runtime.views, runtime.core.clock
     loop = asyncio.get_running_loop()
     cursor = resume
+    shown: set[str] = set()  # for an agent: what its stream showed, to take off when it leaves
     if cursor is None:
         cursor = await runtime.call(lambda: views.position)
         items = await runtime.call(
-            waiting, views.store, brand_id, now=clock(), limit=SNAPSHOT_LIMIT
+            waiting, views.store, brand_id, now=clock(), teams=teams, limit=SNAPSHOT_LIMIT
         )
+        shown.update(i.conversation_id for i in items)
         yield frame("queue.snapshot", cursor, items)
     last_sent = loop.time()
     while not await request.is_disconnected():
@@ -139,6 +169,8 @@ async def events(
                 changes_since, views.store, brand_id, cursor, now=clock(), upto=position
             )
             cursor = position
+            if teams is not None:
+                changed = seen_by(teams, changed, shown)
             if changed:
                 yield frame("queue.changed", cursor, changed)
                 last_sent = loop.time()

@@ -152,6 +152,10 @@ class MessageOut(BaseModel):
         "it does not start the first-response clock and must not be answered automatically.",
     )
 
+    author: str | None = Field(
+        None, description="Outbound: the agent who wrote it, when an agent's key replied."
+    )
+
     @classmethod
     def of(cls, m: Message) -> MessageOut:
         return cls(
@@ -178,6 +182,7 @@ class MessageOut(BaseModel):
             subject=m.subject,
             attachments=list(m.attachments),
             automatic=m.automatic,
+            author=m.author,
         )
 
 

@@ -2,6 +2,7 @@
 importing them here registers them on ``app``."""
 
 from chainon.cli import (
+    agents,
     audit,
     brands,
     campaigns,
@@ -18,6 +19,7 @@ from chainon.cli import (
 from chainon.cli.base import app
 
 __all__ = [
+    "agents",
     "app",
     "audit",
     "brands",

@@ -130,19 +130,34 @@ def brands_keys(
         datetime | None,
         typer.Option(metavar="WHEN", help="The issued key expires then (UTC unless given)."),
     ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="SCOPE",
+            help="What the issued key may do (repeat): messages:send, conversations:read, "
+            "conversations:write, contacts:read, contacts:write, analytics:read, admin "
+            "(the default; implies all).",
+        ),
+    ] = None,
 ) -> None:
-    """List a brand's API keys (with when each was last used); issue or revoke one."""
+    """List a brand's API keys (with their scopes and when each was last used); issue or
+    revoke one."""
     from chainon.domain.brand import Brand
 
     if issue is None and (expires_in is not None or expires_at is not None):
         raise typer.BadParameter("an expiry is given with --issue", param_hint="--expires-in")
+    if issue is None and scope:
+        raise typer.BadParameter("scopes are given with --issue", param_hint="--scope")
     out = console()
     with runtime_of(settings_of(ctx)) as runtime:
         brand = brand_of(runtime, slug)
         if issue is not None:
             expiry = _expiry(expires_in, expires_at, runtime.core.clock())
-            key = runtime.core.api_keys.issue(brand.id, issue, expiry)
-            _audit_key(runtime, brand.id, "key.issued", key, {"label": issue})
+            scopes = tuple(scope) if scope else ("admin",)
+            key = runtime.core.api_keys.issue(brand.id, issue, expiry, scopes)
+            _audit_key(
+                runtime, brand.id, "key.issued", key, {"label": issue, "scopes": " ".join(scopes)}
+            )
             show_key(out, key)
             if expiry is not None:
                 out.print(f"It expires at {expiry.isoformat(timespec='seconds')}.")
@@ -154,7 +169,7 @@ def brands_keys(
         used = runtime.key_usage.last_used(brand.api_keys)
         now = runtime.core.clock()
     table = Table(title=f"API keys of {slug}")
-    for column in ("id", "label", "revoked", "expires", "last used"):
+    for column in ("id", "label", "revoked", "expires", "last used", "scopes"):
         table.add_column(column)
     for key_id, (_, label) in brand.api_keys.items():
         expiry = brand.key_expiry.get(key_id)
@@ -162,12 +177,15 @@ def brands_keys(
         if expiry is not None and expiry <= now:
             expires += " (expired)"
         last = used.get(key_id)
+        agent = brand.key_agents.get(key_id)
+        may = f"agent {agent}" if agent else " ".join(brand.key_scopes.get(key_id, ("admin",)))
         table.add_row(
             key_id,
             Text(label),
             "yes" if key_id in brand.revoked_keys else "no",
             expires,
             "never" if last is None else last.isoformat(timespec="minutes"),
+            Text(may),
         )
     out.print(table)
 

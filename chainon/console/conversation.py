@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -24,6 +24,7 @@ from chainon.audit import Action
 from chainon.console.views import MessageView, fingerprint, message_view
 from chainon.console.web import SECURITY_HEADERS, Agent, AgentDep, CheckedAgent, render
 from chainon.domain import commands as cmd
+from chainon.domain.access import Scope
 from chainon.domain.brand import Brand
 from chainon.domain.channel_choice import reply_channel
 from chainon.domain.channels import Channel
@@ -187,9 +188,16 @@ async def _act(
     make: Callable[[], cmd.Command],
     body: str = "",
 ) -> Response:
-    """Runs the command; a refusal is shown on the page, next to the form, as a 422."""
+    """Runs the command, when the signed-in key's scopes allow it (403 otherwise); a
+    refusal is shown on the page, next to the form, as a 422."""
     try:
-        outcome = await runtime.handle(make())
+        command = make()
+        needed = (
+            Scope.MESSAGES_SEND if isinstance(command, cmd.Reply) else Scope.CONVERSATIONS_WRITE
+        )
+        if not agent.principal.may(needed):
+            raise HTTPException(403, f"this API key lacks the scope {needed.value}")
+        outcome = await runtime.handle(command)
     except (DomainError, ValidationError) as refused:
         detail = refused.detail if isinstance(refused, DomainError) else _first(refused)
         return await _page(request, runtime, agent, conversation_id, error=detail, body=body)
@@ -217,6 +225,7 @@ async def reply(
             brand_id=agent.brand.id,
             conversation_id=conversation_id,
             body=body,
+            author=agent.name,
             request_id=request_id(request),
         )
 

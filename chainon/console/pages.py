@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Header, Query, Request
+from fastapi import APIRouter, Form, Header, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from chainon.api import queue_stream as api_stream
@@ -29,6 +29,7 @@ from chainon.console.web import (
     secret_of,
     templates,
 )
+from chainon.domain.access import Scope
 from chainon.domain.errors import Conflict, NotFound
 from chainon.projections import crm_profile as crm
 from chainon.projections.agent_queue import agents, waiting
@@ -55,11 +56,18 @@ class Row:
     possible_opt_out: str | None
 
 
-def queue_rows(runtime: Runtime, brand_id: UUID, team: str | None, agent: str | None) -> list[Row]:
-    """The waiting list as the console shows it: each row with its contact's name or
-    first address (read from the CRM profile)."""
+def queue_rows(
+    runtime: Runtime,
+    brand_id: UUID,
+    team: str | None,
+    agent: str | None,
+    teams: tuple[str, ...] | None = None,
+) -> list[Row]:
+    """The waiting list as the console shows it (an agent's: its teams' only), each row
+    with its contact's name or first address (read from the CRM profile)."""
     store = runtime.views.store
-    items = waiting(store, brand_id, now=runtime.core.clock(), team=team, agent=agent, limit=LIMIT)
+    now = runtime.core.clock()
+    items = waiting(store, brand_id, now=now, team=team, teams=teams, agent=agent, limit=LIMIT)
     rows = []
     for item in items:
         found = crm.profile(store, brand_id, UUID(item.contact_id))
@@ -108,9 +116,11 @@ async def sign_in(
     request: Request,
     runtime: RuntimeDep,
     api_key: Annotated[str, Form(max_length=200)],
-    agent: Annotated[str, Form(min_length=1, max_length=128)],
     csrf: Annotated[str, Form(max_length=100)],
+    agent: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
+    """An agent's key signs its agent in (its name, role and teams are the key's); a
+    brand's key signs in whoever gives their name, as the brand's admin."""
     expected = request.cookies.get(PRE_COOKIE)
     if expected is None or not same_token(csrf, expected):
         return render(request, "sign_in.html", 403, csrf=pre_session_token(request), error="csrf")
@@ -118,6 +128,12 @@ async def sign_in(
     brand = await runtime.call(runtime.core.api_keys.authenticate, key)
     key_id = split_api_key(key)
     name = agent.strip()
+    if brand is not None and key_id is not None:
+        principal = brand.principal_of(key_id)
+        if principal.agent is not None:
+            name = principal.agent.name
+        elif not principal.may(Scope.CONVERSATIONS_READ):
+            brand = None  # a key that may not read conversations opens no console
     if brand is None or key_id is None or not name:
         field = "agent" if brand is not None else "api_key"
         return render(request, "sign_in.html", 401, csrf=expected, error=field, agent_name=name)
@@ -161,7 +177,7 @@ async def queue_page(
     notice: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     team, only = _filters(agent.name, team, mine)
-    rows = await runtime.call(queue_rows, runtime, agent.brand.id, team, only)
+    rows = await runtime.call(queue_rows, runtime, agent.brand.id, team, only, agent.teams)
     (load,) = await runtime.call(agents, runtime.views.store, agent.brand.id, only=agent.name)
     return render(
         request,
@@ -198,7 +214,7 @@ async def queue_stream(
     a reconnect with ``Last-Event-ID`` resumes from where it left off."""
     team, only = _filters(agent.name, team, mine)
     frames = api_stream.events(
-        request, runtime, agent.brand.id, api_stream.resume_from(last_event_id)
+        request, runtime, agent.brand.id, api_stream.resume_from(last_event_id), agent.teams
     )
     return StreamingResponse(
         _rows(frames, runtime, agent, team, only),
@@ -221,7 +237,7 @@ async def _rows(
             yield frame  # a heartbeat
             continue
         position = next(line[4:] for line in frame.splitlines() if line.startswith("id: "))
-        rows = await runtime.call(queue_rows, runtime, agent.brand.id, team, only)
+        rows = await runtime.call(queue_rows, runtime, agent.brand.id, team, only, agent.teams)
         yield _frame("queue", position, template.render(t=i18n.STRINGS[agent.lang], rows=rows))
 
 
@@ -231,9 +247,11 @@ async def next_for_me(
 ) -> Response:
     """The API's atomic claim (``POST /v1/queue/next``): each candidate is a
     ``ClaimConversation`` whose concurrency check lets one agent win it."""
+    if not agent.principal.may(Scope.CONVERSATIONS_WRITE):
+        raise HTTPException(403, "this API key lacks the scope conversations:write")
     try:
         taken, _ = await claim_next(
-            runtime, agent.brand, agent.name, team or None, request_id(request)
+            runtime, agent.brand, agent.name, team or None, request_id(request), agent.teams
         )
     except NotFound:
         return _back(request, "nothing")

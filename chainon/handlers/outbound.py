@@ -146,9 +146,18 @@ def reply(loader: Loader, command: cmd.Reply, now: datetime) -> Handled:
         if conversation.resolved:  # as a send that would go: reopen it first
             raise TransitionRefused("the conversation is resolved; reopen it first")
         outcome = held(brand, conversation, message, decision, now, command)
+        credited(conversation, outcome, command.author, now)
         return mentioned(outcome, marked), [conversation]
     outcome = queue(brand, conversation, contact, message, now, reopen=False, request=command)
+    credited(conversation, outcome, command.author, now)
     return mentioned(outcome, marked), [conversation, contact]
+
+
+def credited(
+    conversation: Conversation, outcome: cmd.Outcome, author: str | None, now: datetime
+) -> None:
+    if author is not None and outcome.message_id is not None:
+        conversation.credit(outcome.message_id, author, at=now)
 
 
 def repeated(

@@ -88,7 +88,7 @@ async def test_an_agent_at_capacity_gets_409(api: httpx.AsyncClient) -> None:
     full = problem(await api.post("/v1/queue/next", json={"agent": "camille"}), 409)
     assert (full["detail"], full["field"]) == ("agent at capacity (1/1)", "agent")
     agents = (await api.get("/v1/agents")).json()["items"]
-    assert agents == [{"agent": "camille", "capacity": 1, "open": 1}]
+    assert agents == [{"agent": "camille", "capacity": 1, "open": 1, "role": None, "teams": []}]
 
     off = await api.put("/v1/agents/louis", json={"capacity": 0})
     await waiting_ids(api, off.json()["position"])
