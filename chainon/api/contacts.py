@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from chainon.api.answers import accepted
+from chainon.api.consent import api_key_id
 from chainon.api.cursors import CursorParam, contacts_cursor, contacts_mark
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.schemas import (
@@ -24,6 +25,7 @@ from chainon.domain.consent import ConsentCriterion
 from chainon.domain.contact import Contact
 from chainon.domain.errors import InvalidInput, NotFound
 from chainon.domain.plain_text import PlainText
+from chainon.erasure import erase_contact as erase_personal_data
 from chainon.projections import crm_profile as crm
 from chainon.projections.crm_profile import ProfileFilter
 from chainon.runtime import Runtime
@@ -151,6 +153,20 @@ async def _wait(runtime: Runtime, min_position: int | None) -> tuple[bool | None
 async def get_contact(contact_id: UUID, brand: BrandDep, runtime: RuntimeDep) -> ContactOut:
     contact = await runtime.call(runtime.core.contact_of, brand.id, contact_id)
     return await runtime.call(contact_out, runtime, contact)
+
+
+@router.delete("/{contact_id}", status_code=204)
+async def erase_contact(
+    contact_id: UUID, brand: BrandDep, runtime: RuntimeDep, request: Request
+) -> Response:
+    """Erases the contact's personal data (GDPR art. 17): its data key is destroyed and
+    `Contact.ContactErased` recorded; its addresses, name, attributes, message texts and
+    consent wording then read "erased" (the read models once rebuilt). Idempotent: an
+    erased contact answers 204 again and is still found, erased."""
+    await runtime.call(
+        erase_personal_data, runtime.core, brand.id, contact_id, by=api_key_id(request)
+    )
+    return Response(status_code=204)
 
 
 @router.post("/{contact_id}/addresses")

@@ -1,0 +1,47 @@
+"""Contacts from a terminal: erasure of a contact's personal data (GDPR art. 17)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import typer
+from rich.text import Text
+
+from chainon.cli.base import app, brand_of, console, runtime_of, settings_of
+
+contacts = typer.Typer(no_args_is_help=True, help="Contacts: erasure of personal data.")
+app.add_typer(contacts, name="contacts")
+
+
+@contacts.command("erase")
+def erase(
+    ctx: typer.Context,
+    contact: Annotated[UUID, typer.Argument(help="The contact's id.")],
+    brand: Annotated[str, typer.Option(help="The brand's slug.")],
+) -> None:
+    """Erases the contact's personal data: its data key is destroyed, so its addresses,
+    name, attributes, message texts and consent wording read "erased" in the store, the
+    API and, once rebuilt, the read models. Running it again is harmless."""
+    from chainon.erasure import erase_contact
+
+    with runtime_of(settings_of(ctx)) as runtime:
+        erasure = erase_contact(runtime.core, brand_of(runtime, brand).id, contact, by="cli")
+    out = console()
+    if erasure.recorded:
+        out.print(Text(f"contact {contact} erased (ContactErased recorded)", style="green"))
+    else:
+        out.print(Text(f"contact {contact} was erased already; its key is destroyed"))
+    if erasure.plaintext_events:
+        out.print(
+            Text(
+                f"{erasure.plaintext_events} event(s) of this contact were stored before "
+                "personal data was encrypted: erasure cannot reach them, they stay readable",
+                style="yellow",
+            )
+        )
+    out.print(
+        "The read models keep what they showed until rebuilt: "
+        "`chainon projections rebuild all`. Records already published on the events "
+        "topic stay until the topic's retention removes them."
+    )
