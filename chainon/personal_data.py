@@ -138,6 +138,8 @@ class Owners:
         if isinstance(event, Contact.Event):
             return event.originator_id
         aggregate_id = event.originator_id
+        if event.originator_version == 1:  # its own first event, noted already if it names one
+            return self._contact_of.get(aggregate_id)
         if aggregate_id not in self._contact_of:
             first = self.first_state(aggregate_id)
             found = first.get("contact_id") if first else None

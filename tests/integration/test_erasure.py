@@ -19,6 +19,7 @@ from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
 from chainon.domain.erasure import ERASED
 from chainon.erasure import erase_contact
+from chainon.projections import crm_profile as crm
 from chainon.projections.rebuild import rebuild_many, verify
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
@@ -85,6 +86,10 @@ def erase_and_rebuild(settings: Settings) -> tuple[UUID, UUID, bytes]:
         assert erasure.keys_destroyed == 1
         assert erasure.plaintext_events == 0
         runtime.views.run_until_idle()
+        # the CRM profile forgets the contact's data at once, as a rebuild will
+        live = crm.profile(runtime.views.store, brand_id, contact_id)
+        assert live is not None
+        assert (live.addresses, live.name, live.attributes) == ([], ERASED, {"city": ERASED})
         rebuild_many(runtime.views, list(runtime.views.projections))
         for name in runtime.views.projections:
             assert verify(runtime.views, name) == [], name

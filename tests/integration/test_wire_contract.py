@@ -204,6 +204,7 @@ class Story:
         await self.receipt_overdue()
         await self.campaign()
         await self.bot_dialogues()
+        await self.erasure()
         # A message to a number no brand owns is refused, and kept as a fact.
         await self.runtime.provider.inject_inbound(
             sender=PAUL, recipient="+33939000099", body="Allô ?"
@@ -261,6 +262,23 @@ class Story:
         await self.wire.event("Conversation.Reopened")
         await self.wire.event("Contact.AddressAdded")
         await self.wire.event("Conversation.MessageDelivered")
+
+    async def erasure(self) -> None:
+        """A contact asks to be forgotten: an operator's act (API or CLI), not a command."""
+        from chainon.erasure import erase_contact
+
+        forgotten = "+33612340999"
+        await self.runtime.provider.inject_inbound(
+            sender=forgotten, recipient=BRAND_SMS, body="Oubliez-moi"
+        )
+        registered = await self.wire.event(
+            "Contact.Registered", lambda d: d["address"] == forgotten
+        )
+        contact = uuid.UUID(registered["aggregate_id"])
+        await self.runtime.call(
+            erase_contact, self.runtime.core, self.brand.id, contact, by="operator"
+        )
+        await self.wire.event("Contact.ContactErased", lambda d: d["by"] == "operator")
 
     async def rcs_fallbacks(self) -> None:
         sandbox = self.runtime.provider

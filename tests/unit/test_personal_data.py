@@ -209,3 +209,23 @@ def test_any_body_round_trips_and_is_erased_with_its_key(body: str) -> None:
     store.ring.destroy(contact.id)
     (message,) = store.load(conversation.id).messages.values()
     assert message.body == ERASED
+
+
+def test_a_refused_strangers_message_names_no_contact_and_is_stored_as_it_came() -> None:
+    from chainon.domain.refusal import RefusedInbound
+
+    store = Store()
+    refused = RefusedInbound.refuse(
+        uuid4(),
+        provider="p",
+        provider_message_id="1",
+        channel="sms",
+        sender=PHONE,
+        recipient="+33939000009",
+        body="bonjour",
+        reason="unknown_recipient",
+        at=AT,
+    )
+    (stored,) = store.save(refused)
+    assert HEADER not in store.mapper.transcoder.decode(stored.state)
+    assert store.load(refused.id).sender == PHONE
