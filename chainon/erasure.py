@@ -48,7 +48,8 @@ def _aggregates_of(contact: Contact) -> list[UUID]:
     conversations = [
         ids.conversation_id(contact.id, n) for n in range(1, contact.conversation_count + 1)
     ]
-    return [contact.id, *conversations, ids.consent_id(contact.brand_id, contact.id)]
+    bots = [ids.bot_id(c) for c in conversations]
+    return [contact.id, *conversations, *bots, ids.consent_id(contact.brand_id, contact.id)]
 
 
 def _plaintext_events(core: Core, aggregate_ids: list[UUID]) -> int:

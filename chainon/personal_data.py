@@ -121,7 +121,8 @@ class KeyRing:
 
 class Owners:
     """Which contact an event's personal data belongs to: a contact's own events are its;
-    a conversation's or a consent ledger's belong to the contact its first event names."""
+    a conversation's or a consent ledger's belong to the contact their first event names, a
+    bot's to its conversation's contact."""
 
     def __init__(self, first_state: FirstState) -> None:
         self.first_state = first_state
@@ -130,21 +131,34 @@ class Owners:
     def note(self, aggregate_id: UUID, state: dict[str, Any], version: int) -> None:
         """Learns an aggregate's contact from its first event, written or read."""
         if version == 1 and isinstance(state.get("contact_id"), UUID):
-            if len(self._contact_of) >= _MAX_CACHED:
-                self._contact_of.clear()
-            self._contact_of[aggregate_id] = state["contact_id"]
+            self._hold(aggregate_id, state["contact_id"])
 
     def contact_of(self, event: DomainEventProtocol[UUID]) -> UUID | None:
         if isinstance(event, Contact.Event):
             return event.originator_id
         aggregate_id = event.originator_id
-        if event.originator_version == 1:  # its own first event, noted already if it names one
-            return self._contact_of.get(aggregate_id)
         if aggregate_id not in self._contact_of:
-            first = self.first_state(aggregate_id)
-            found = first.get("contact_id") if first else None
-            self._contact_of[aggregate_id] = UUID(str(found)) if found else None
+            first = vars(event) if event.originator_version == 1 else None
+            self._hold(aggregate_id, self._named_in(first or self.first_state(aggregate_id)))
         return self._contact_of[aggregate_id]
+
+    def _named_in(self, first: dict[str, Any] | None) -> UUID | None:
+        if not first:
+            return None
+        if first.get("contact_id"):
+            return UUID(str(first["contact_id"]))
+        if first.get("conversation_id"):  # a bot: its conversation's contact
+            conversation = UUID(str(first["conversation_id"]))
+            if conversation not in self._contact_of:
+                found = (self.first_state(conversation) or {}).get("contact_id")
+                self._hold(conversation, UUID(str(found)) if found else None)
+            return self._contact_of[conversation]
+        return None
+
+    def _hold(self, aggregate_id: UUID, contact_id: UUID | None) -> None:
+        if len(self._contact_of) >= _MAX_CACHED:
+            self._contact_of.clear()
+        self._contact_of[aggregate_id] = contact_id
 
 
 class PersonalDataMapper(Mapper[UUID]):

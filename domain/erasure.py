@@ -23,7 +23,8 @@ EVIDENCE_KEPT = ("source", "channel", "actor", "rule", "message_id", "uncertain"
 
 def placeholder(field: str, value: Any) -> Any:
     """The value ``field`` reads as once erased: a string reads "erased", a list is
-    empty, optional content (rich cards) is gone, consent evidence keeps its proof."""
+    empty, a rich card is gone, consent evidence keeps its proof, any other mapping keeps
+    its keys (a bot's answers by step) with each value erased."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -33,6 +34,8 @@ def placeholder(field: str, value: Any) -> Any:
     if isinstance(value, dict) and field == "evidence":
         kept = {k: v for k, v in value.items() if k in EVIDENCE_KEPT}
         return {**{k: ERASED for k in value if k not in EVIDENCE_KEPT}, **kept}
-    if isinstance(value, dict):
+    if isinstance(value, dict) and field == "rich":
         return None
+    if isinstance(value, dict):
+        return {k: placeholder(k, v) for k, v in value.items()}
     return value

@@ -229,3 +229,38 @@ def test_a_refused_strangers_message_names_no_contact_and_is_stored_as_it_came()
     (stored,) = store.save(refused)
     assert HEADER not in store.mapper.transcoder.decode(stored.state)
     assert store.load(refused.id).sender == PHONE
+
+
+def test_a_bots_answers_belong_to_its_conversations_contact() -> None:
+    from chainon.domain import ids
+    from chainon.domain.bot import Bot
+
+    store = Store()
+    contact, conversation = a_conversation(store, "bonjour")
+    state = {
+        "originator_id": ids.bot_id(conversation.id),
+        "originator_version": 3,
+        "timestamp": AT,
+        "run": 1,
+        "step": "adresse",
+        "text": "12 rue des Lilas",
+        "value": "12 rue des Lilas",
+        "store_as": None,
+        "message_id": None,
+    }
+    answer = object.__new__(Bot.AnswerCollected)
+    object.__setattr__(answer, "__dict__", state)
+    opened = Bot.open(BRAND, conversation.id, at=AT)
+    store.save(opened)
+    stored = store.mapper.to_stored_event(answer)
+    assert b"Lilas" not in stored.state
+    assert store.mapper.to_domain_event(stored).value == "12 rue des Lilas"  # type: ignore[attr-defined]
+    store.ring.destroy(contact.id)
+    assert store.mapper.to_domain_event(stored).value == ERASED  # type: ignore[attr-defined]
+
+
+def test_a_mapping_keeps_its_keys_with_each_value_erased() -> None:
+    assert placeholder("answers", {"adresse": "12 rue des Lilas", "note": "5"}) == {
+        "adresse": ERASED,
+        "note": ERASED,
+    }
