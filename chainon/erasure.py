@@ -9,13 +9,18 @@ the operator is told.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from uuid import UUID
 
+from chainon.campaign_audience import AudienceStore
 from chainon.core import Core
 from chainon.domain import ids
 from chainon.domain.contact import Contact
 from chainon.personal_data import HEADER
+
+if TYPE_CHECKING:
+    from chainon.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,16 @@ class Erasure:
     recorded: bool  # False: it was erased already (the key is destroyed again all the same)
     keys_destroyed: int
     plaintext_events: int  # personal data written before encryption existed, still readable
+    # what the contact was reached at, to find it outside the store; never shown
+    addresses: tuple[str, ...] = field(default=(), repr=False)
+
+
+def erase(runtime: Runtime, brand_id: UUID, contact_id: UUID, *, by: str) -> Erasure:
+    """Erases the contact in the store, then its rows in the brand's campaign audiences
+    (the brand's input beside the read models, which no rebuild recomputes)."""
+    erasure = erase_contact(runtime.core, brand_id, contact_id, by=by)
+    AudienceStore.of(runtime.views.store).forget(brand_id, erasure.addresses)
+    return erasure
 
 
 def erase_contact(core: Core, brand_id: UUID, contact_id: UUID, *, by: str) -> Erasure:
@@ -31,6 +46,7 @@ def erase_contact(core: Core, brand_id: UUID, contact_id: UUID, *, by: str) -> E
 
     def erase() -> Erasure:
         contact = core.contact_of(brand_id, contact_id)
+        addresses = tuple(a.value for a in contact.addresses)
         recorded = contact.erase(by=by, at=core.clock())
         if recorded:
             core.save_or_conflict(contact, what=f"contact {contact_id}")
@@ -38,7 +54,8 @@ def erase_contact(core: Core, brand_id: UUID, contact_id: UUID, *, by: str) -> E
         owned = _aggregates_of(contact)
         for aggregate_id in owned:
             core.decisions.evict(aggregate_id)  # instances held with the data in clear
-        return Erasure(contact.id, recorded, destroyed, _plaintext_events(core, owned))
+        plaintext = _plaintext_events(core, owned)
+        return Erasure(contact.id, recorded, destroyed, plaintext, addresses)
 
     return core.unit.apart(erase)
 

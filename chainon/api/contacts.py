@@ -25,7 +25,7 @@ from chainon.domain.consent import ConsentCriterion
 from chainon.domain.contact import Contact
 from chainon.domain.errors import InvalidInput, NotFound
 from chainon.domain.plain_text import PlainText
-from chainon.erasure import erase_contact as erase_personal_data
+from chainon.erasure import erase as erase_personal_data
 from chainon.projections import crm_profile as crm
 from chainon.projections.crm_profile import ProfileFilter
 from chainon.runtime import Runtime
@@ -163,9 +163,7 @@ async def erase_contact(
     `Contact.ContactErased` recorded; its addresses, name, attributes, message texts and
     consent wording then read "erased" (the read models once rebuilt). Idempotent: an
     erased contact answers 204 again and is still found, erased."""
-    await runtime.call(
-        erase_personal_data, runtime.core, brand.id, contact_id, by=api_key_id(request)
-    )
+    await runtime.call(erase_personal_data, runtime, brand.id, contact_id, by=api_key_id(request))
     return Response(status_code=204)
 
 

@@ -23,10 +23,10 @@ def erase(
     """Erases the contact's personal data: its data key is destroyed, so its addresses,
     name, attributes, message texts and consent wording read "erased" in the store, the
     API and, once rebuilt, the read models. Running it again is harmless."""
-    from chainon.erasure import erase_contact
+    from chainon.erasure import erase as erase_contact
 
     with runtime_of(settings_of(ctx)) as runtime:
-        erasure = erase_contact(runtime.core, brand_of(runtime, brand).id, contact, by="cli")
+        erasure = erase_contact(runtime, brand_of(runtime, brand).id, contact, by="cli")
     out = console()
     if erasure.recorded:
         out.print(Text(f"contact {contact} erased (ContactErased recorded)", style="green"))

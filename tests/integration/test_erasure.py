@@ -12,19 +12,21 @@ from uuid import UUID
 
 import pytest
 
+from chainon.campaign_audience import AudienceStore
 from chainon.domain import commands as cmd
 from chainon.domain.addresses import parse_phone
 from chainon.domain.channels import Channel
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
 from chainon.domain.erasure import ERASED
-from chainon.erasure import erase_contact
+from chainon.erasure import erase
 from chainon.projections import crm_profile as crm
 from chainon.projections.rebuild import rebuild_many, verify
 from chainon.runtime import Runtime
 from chainon.settings import Settings, StoreKind
 from tests.conftest import BRAND_SMS, make_settings
 
+CAMPAIGN = UUID("5f0c8c8e-3c39-4a52-9a4e-3d5d8f8e2f10")
 PHONE = "+33687650431"  # this test's own: no other test's store holds it
 OTHER = "+33687650432"
 WORDS = ("colis-rouge-7781", "Réponse-zèbre-5512", "Léa Quintessence", "Valparaiso-city")
@@ -64,6 +66,10 @@ def play(runtime: Runtime) -> tuple[UUID, UUID, UUID]:
             attributes={"city": WORDS[3]},
         )
     )
+    # the brand's upload for a campaign: its own table beside the read models
+    audience = AudienceStore.of(runtime.views.store)
+    audience.register(CAMPAIGN, brand.id, "2026-12-01T09:00:00+00:00")
+    audience.fill(CAMPAIGN, [(PHONE, {"prenom": WORDS[2]}), (OTHER, {"prenom": "Hugo"})])
     runtime.views.run_until_idle()
     return brand.id, contact.id, conversation
 
@@ -81,7 +87,7 @@ def erase_and_rebuild(settings: Settings) -> tuple[UUID, UUID, bytes]:
         before = published(runtime)
         assert PHONE.encode() in before  # what the test looks for is there to find
         assert WORDS[0].encode() in before
-        erasure = erase_contact(runtime.core, brand_id, contact_id, by="test")
+        erasure = erase(runtime, brand_id, contact_id, by="test")
         assert erasure.recorded
         assert erasure.keys_destroyed == 1
         assert erasure.plaintext_events == 0
@@ -103,6 +109,11 @@ def erase_and_rebuild(settings: Settings) -> tuple[UUID, UUID, bytes]:
         other = runtime.core.find_contact(brand_id, parse_phone(OTHER))
         assert other is not None  # another contact keeps its data
         assert [a.value for a in other.addresses] == [OTHER]
+        kept = AudienceStore.of(runtime.views.store).recipients(CAMPAIGN, 0, 10)
+        assert [(r.address, r.attributes) for r in kept] == [
+            (ERASED, {}),
+            (OTHER, {"prenom": "Hugo"}),
+        ]
         after = published(runtime)
     finally:
         runtime.close()
