@@ -264,3 +264,17 @@ def test_a_mapping_keeps_its_keys_with_each_value_erased() -> None:
         "adresse": ERASED,
         "note": ERASED,
     }
+
+
+def test_another_processs_erasure_reaches_this_ones_reads_within_the_keys_ttl() -> None:
+    keys, now = MemoryDataKeys(), [0.0]
+    here = KeyRing(keys, ttl=30.0, clock=lambda: now[0])
+    there = KeyRing(keys)
+    contact = uuid4()
+    key = here.key_of(contact)
+    assert here.find(key.key_id) == key.secret
+    there.destroy(contact)
+    assert here.find(key.key_id) == key.secret  # trusted a while: one query per key, not per event
+    now[0] = 31.0
+    assert here.find(key.key_id) is None
+    assert here.key_of(contact).key_id != key.key_id  # written again, under a new key
