@@ -126,7 +126,8 @@ class Contact(Aggregate):
         self.addresses.append(Address(AddressKind(address_kind), address))
 
     def address_of(self, kind: AddressKind) -> Address | None:
-        return next((a for a in self.addresses if a.kind is kind), None)
+        """The first address of that kind that can be reached (an erased one cannot)."""
+        return next((a for a in self.addresses if a.kind is kind and a.value != ERASED), None)
 
     def start_conversation(self, *, at: datetime) -> tuple[UUID, int]:
         number = self.conversation_count + 1

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from chainon.adapters.persistence.popo import MemoryDataKeys
 from chainon.domain.addresses import parse_phone
-from chainon.domain.channels import Channel
+from chainon.domain.channels import AddressKind, Channel
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
 from chainon.domain.erasure import ERASED, placeholder
@@ -172,6 +172,9 @@ def test_erasing_a_contact_is_recorded_once_and_forgets_what_it_held() -> None:
     assert [a.value for a in contact.addresses] == [ERASED]
     assert contact.name == ERASED
     assert type(contact.collect_events()[-1]) is Contact.ContactErased
+    assert contact.address_of(AddressKind.PHONE) is None  # nothing to reply to
+    contact.add_address(parse_phone(PHONE), at=AT)
+    assert contact.address_of(AddressKind.PHONE) == parse_phone(PHONE)
 
 
 def test_consent_evidence_keeps_its_proof_not_the_words_or_the_address() -> None:
