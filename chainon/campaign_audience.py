@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, ClassVar
@@ -27,6 +27,7 @@ from uuid import UUID
 from chainon.domain.addresses import parse_address
 from chainon.domain.campaign import AudienceFilter
 from chainon.domain.channels import CHANNEL_ADDRESS_KIND, Channel
+from chainon.domain.erasure import ERASED
 from chainon.domain.errors import InvalidInput
 from chainon.projections.crm_profile import CrmProfile, consent_clause
 from chainon.projections.read_model_store import ReadModelStore
@@ -178,6 +179,22 @@ class AudienceStore:
                         f"DELETE FROM {self.store.qualify(table)} WHERE campaign_id = %(c)s"
                     ),
                     {"c": str(campaign_id)},
+                )
+
+    def forget(self, brand_id: UUID, addresses: Iterable[str]) -> None:
+        """An erased contact's rows in the brand's audiences: the address and attributes
+        read "erased" (the row stays: positions are the campaign's cursor)."""
+        self.ensure()
+        audience, registry = self.store.qualify(AUDIENCE), self.store.qualify(REGISTRY)
+        with self.store.transaction() as cur:
+            for address in addresses:
+                cur.execute(
+                    self.store.placeholders(
+                        f"UPDATE {audience} SET address = %(e)s, attributes = '{{}}' "
+                        "WHERE address = %(a)s AND campaign_id IN "
+                        f"(SELECT campaign_id FROM {registry} WHERE brand_id = %(b)s)"
+                    ),
+                    {"e": ERASED, "a": address, "b": str(brand_id)},
                 )
 
     @contextmanager

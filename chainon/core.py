@@ -17,10 +17,11 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import RecordConflictError, Recording
+from eventsourcing.persistence import Mapper, RecordConflictError, Recording
 
 from chainon.adapters.channels.email.threads import EmailThread
 from chainon.adapters.persistence import saving
+from chainon.adapters.persistence.port import data_keys_of
 from chainon.auth import ApiKeys
 from chainon.decision_cache import DecisionCache
 from chainon.destination_guard import DestinationGuard
@@ -41,6 +42,7 @@ from chainon.handlers import brands, inbound
 from chainon.handlers import loading as load
 from chainon.key_cache import KeyCache
 from chainon.messagebus import IdempotencyClaim
+from chainon.personal_data import KeyRing, LazyDataKeys, PersonalDataMapper
 from chainon.unit_of_work import UnitOfWork
 
 A = TypeVar("A", bound=Aggregate)
@@ -101,6 +103,27 @@ class Core(Application[UUID]):
             guard=self.destination_guard,
             list_unsubscribe=list_unsubscribe,
         )
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """Personal data encrypted per contact (``chainon.personal_data``). The keys live
+        in the recorder's database, made after the mapper: both are reached lazily."""
+        return PersonalDataMapper(
+            self.construct_transcoder(),
+            KeyRing(LazyDataKeys(lambda: data_keys_of(self.recorder))),
+            self._first_state,
+        )
+
+    def _first_state(self, aggregate_id: UUID) -> dict[str, Any] | None:
+        found = self.recorder.select_events(aggregate_id, limit=1)
+        if not found:
+            return None
+        state: dict[str, Any] = self.mapper.transcoder.decode(found[0].state)
+        return state
+
+    @property
+    def keys(self) -> KeyRing:
+        assert isinstance(self.mapper, PersonalDataMapper)
+        return self.mapper.keys
 
     # The one way in for commands
 

@@ -11,7 +11,8 @@ little):
   sandbox's inbound messages;
 - ``reads``: every other ``GET``;
 - ``writes``: every other change (tags, assignment, contacts, consent, campaigns...);
-- ``admin``: the brand's configuration (``…/settings``, agents, flows, routing);
+- ``admin``: the brand's configuration (``…/settings``, agents, flows, routing) and the
+  erasure of a contact (``DELETE /v1/contacts/{id}``);
 - ``webhooks``: the webhook endpoints (``/v1/webhooks/endpoints…``).
 
 Where the buckets live: with a SQLite store (one process), in this process; with a
@@ -55,6 +56,8 @@ def family_of(method: str, path: str) -> Family:
         return Family.WEBHOOKS
     if method == "POST" and path in _SENDS:
         return Family.MESSAGES
+    if method == "DELETE" and path == "/v1/contacts/{contact_id}":
+        return Family.ADMIN
     if path.endswith("/settings") or path.startswith(_ADMIN_PREFIXES):
         return Family.READS if method == "GET" else Family.ADMIN
     if method in {"GET", "HEAD"}:

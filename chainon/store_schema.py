@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from chainon.errors import CannotStart
 from chainon.settings import Settings, StoreKind
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TABLE = "chainon_schema"
 
 
@@ -33,6 +33,13 @@ class Cursor(Protocol):
 # version -> what brings a store from the version below to it, with the reason
 MIGRATIONS: dict[int, tuple[str, Callable[[Cursor, str], None]]] = {
     1: ("the layout gets a number (0.1.0 wrote the same tables)", lambda cursor, table: None),
+    # The table is made by the store when it opens (``adapters.persistence``); the number
+    # keeps an older Chainon away: it would write personal data in clear, and read the
+    # encrypted fields as "erased".
+    2: (
+        "personal data is encrypted per contact (the contact_keys table)",
+        lambda cursor, table: None,
+    ),
 }
 
 

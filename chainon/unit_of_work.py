@@ -91,6 +91,13 @@ class UnitOfWork:
                 # a query changes nothing; if one did, the store's version wins again
                 self.decisions.forget(a for a in unit.values() if a.pending_events)
 
+    def apart(self, action: Callable[[], R]) -> R:
+        """Runs something that writes outside a unit (an erasure, which destroys a key
+        beside its event), with no unit deciding meanwhile on what it changes."""
+        with self._deciding:
+            self.decisions.sync()
+            return action()
+
     def handle(
         self, loader: Loader, command: cmd.Command, idempotency: IdempotencyClaim | None
     ) -> cmd.Outcome:

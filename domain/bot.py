@@ -15,7 +15,7 @@ a hand-off's summary for the queue): a projection sees one fact at a time.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -70,6 +70,7 @@ class Bot(Aggregate):
 
     class AnswerCollected(Event):
         TOPIC = "chainon:Bot.AnswerCollected"
+        personal_fields: ClassVar[tuple[str, ...]] = ("text", "value")
         run: int
         step: str
         text: str
@@ -79,6 +80,7 @@ class Bot(Aggregate):
 
     class AnswerRejected(Event):
         TOPIC = "chainon:Bot.AnswerRejected"
+        personal_fields: ClassVar[tuple[str, ...]] = ("text",)
         run: int
         step: str
         text: str
@@ -88,6 +90,7 @@ class Bot(Aggregate):
 
     class HandedOff(Event):
         TOPIC = "chainon:Bot.HandedOff"
+        personal_fields: ClassVar[tuple[str, ...]] = ("summary", "answers")
         run: int
         conversation_id: UUID
         flow: str

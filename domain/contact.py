@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate, event
 from chainon.domain import ids
 from chainon.domain.addresses import Address
 from chainon.domain.channels import AddressKind, Channel
+from chainon.domain.erasure import ERASED
 from chainon.domain.errors import InvalidInput
 
 MAX_NAME_LENGTH = 128
@@ -82,6 +83,14 @@ class Contact(Aggregate):
         capable: bool
         features: list[str]
 
+    class ContactErased(Event):
+        """The contact's personal data was erased (GDPR art. 17): its data key is destroyed,
+        so every field its events list in ``personal_fields`` reads "erased". ``by`` is who
+        asked (an API key id, or ``cli``): no personal data of the contact."""
+
+        TOPIC = "chainon:Contact.ContactErased"
+        by: str
+
     @event(Registered)
     def __init__(self, brand_id: UUID, address_kind: str, address: str) -> None:
         self.brand_id = brand_id
@@ -92,6 +101,7 @@ class Contact(Aggregate):
         self.name: str | None = None
         self.attributes: dict[str, str] = {}
         self.capabilities: dict[Channel, tuple[bool, datetime]] = {}  # → (capable, checked at)
+        self.erased = False
 
     @classmethod
     def register(cls, brand_id: UUID, address: Address, *, at: datetime) -> Contact:
@@ -116,7 +126,8 @@ class Contact(Aggregate):
         self.addresses.append(Address(AddressKind(address_kind), address))
 
     def address_of(self, kind: AddressKind) -> Address | None:
-        return next((a for a in self.addresses if a.kind is kind), None)
+        """The first address of that kind that can be reached (an erased one cannot)."""
+        return next((a for a in self.addresses if a.kind is kind and a.value != ERASED), None)
 
     def start_conversation(self, *, at: datetime) -> tuple[UUID, int]:
         number = self.conversation_count + 1
@@ -210,3 +221,20 @@ class Contact(Aggregate):
         if known is None or at - known[1] > CAPABILITY_TTL:
             return None
         return known[0]
+
+    def erase(self, *, by: str, at: datetime) -> bool:
+        """Records the erasure; False when the contact was erased already (a repeat is
+        harmless: the caller destroys whatever key the contact has again)."""
+        if self.erased:
+            return False
+        self._erased(by=by, timestamp=at)
+        return True
+
+    @event(ContactErased)
+    def _erased(self, by: str, timestamp: datetime) -> None:
+        # Replayed without the key these read "erased" already; an instance held in memory
+        # since before the erasure forgets them here.
+        self.erased = True
+        self.addresses = [Address(a.kind, ERASED) for a in self.addresses]
+        self.name = ERASED if self.name is not None else None
+        self.attributes = dict.fromkeys(self.attributes, ERASED)

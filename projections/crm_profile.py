@@ -18,6 +18,7 @@ from uuid import UUID
 
 from chainon.domain.bot import CSAT_ATTRIBUTE, CSAT_SCORES
 from chainon.domain.consent import ConsentCriterion
+from chainon.domain.erasure import ERASED
 from chainon.projections.projection import Fact, Projection, Table, Tx, one
 from chainon.projections.read_model_store import ReadModelStore
 
@@ -132,6 +133,7 @@ class CrmProfile(Projection):
             "Contact.AttributeCleared",
             "Contact.ChannelReached",
             "Contact.ConversationStarted",
+            "Contact.ContactErased",
             "Conversation.Opened",
             "Conversation.MessageReceived",
             "Conversation.MessageQueued",
@@ -173,6 +175,8 @@ class CrmProfile(Projection):
                 )
             case "Contact.ChannelReached":
                 self._set(tx, contact, "last_channel", d["channel"])
+            case "Contact.ContactErased":
+                self._erased(tx, contact)
             case "Contact.ConversationStarted":
                 tx.execute(
                     "UPDATE {crm_contacts} SET conversation_count = CASE WHEN "
@@ -274,7 +278,20 @@ class CrmProfile(Projection):
         )
 
     @staticmethod
+    def _erased(tx: Tx, contact: str) -> None:
+        """At once what a rebuild would show: no address, the name and values "erased"."""
+        params = {"c": contact, "e": ERASED}
+        tx.execute("DELETE FROM {crm_addresses} WHERE contact_id = %(c)s", params)
+        tx.execute(
+            "UPDATE {crm_contacts} SET name = %(e)s WHERE contact_id = %(c)s AND name IS NOT NULL",
+            params,
+        )
+        tx.execute("UPDATE {crm_attributes} SET value = %(e)s WHERE contact_id = %(c)s", params)
+
+    @staticmethod
     def _address(tx: Tx, contact: str, kind: str, address: str) -> None:
+        if address == ERASED:  # an erased contact is found at no address
+            return
         tx.execute(
             "INSERT INTO {crm_addresses} (brand_id, address, kind, contact_id) "
             "SELECT brand_id, %(a)s, %(k)s, contact_id FROM {crm_contacts} "

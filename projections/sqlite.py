@@ -30,6 +30,9 @@ class SQLiteReadModels(ReadModelStore):
         if not read_only:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # A row deleted or a table dropped (a rebuild swaps its shadow in) is zeroed in
+            # the file: an erased contact's data does not linger on free pages.
+            self._db.execute("PRAGMA secure_delete=ON")
         self._begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
         self._lock = threading.RLock()
 

@@ -10,10 +10,11 @@ page answers; any other recorder is asked through its own API (``popo``).
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 
@@ -61,6 +62,58 @@ class EventLog(ABC):
     def logged(self, start: int, stop: int, limit: int) -> list[Logged]:
         """The notifications from ``start`` to ``stop`` (both included), at most ``limit``,
         with no event state read: the states are most of the bytes."""
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """A contact's data key: ``key_id`` is stored beside every ciphertext made with it."""
+
+    key_id: str
+    secret: bytes
+
+
+KEYS_TABLE = "contact_keys"
+
+
+class DataKeys(ABC):
+    """The contacts' data keys (crypto-shredding: destroying one erases the contact's
+    personal data from every stored event), in a table of the store's own database."""
+
+    @abstractmethod
+    def key_of(self, contact_id: UUID) -> DataKey:
+        """The contact's key, made (once, even when two processes race) if it has none."""
+
+    @abstractmethod
+    def find(self, key_id: str) -> bytes | None:
+        """The secret of a key; None once it is destroyed."""
+
+    @abstractmethod
+    def destroy(self, contact_id: UUID) -> int:
+        """Destroys the contact's key; how many there were (0 or 1)."""
+
+    @staticmethod
+    def new_key() -> DataKey:
+        return DataKey(uuid4().hex, os.urandom(32))  # AES-256
+
+
+def data_keys_of(recorder: ApplicationRecorder) -> DataKeys:
+    """The data keys beside this recorder's events, in its own database."""
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        from chainon.adapters.persistence.sqlite import SQLiteDataKeys
+
+        return SQLiteDataKeys(recorder)
+    if type(recorder).__module__ == "eventsourcing.postgres":
+        from eventsourcing.postgres import PostgresApplicationRecorder
+
+        from chainon.adapters.persistence.postgres import PostgresDataKeys
+
+        if isinstance(recorder, PostgresApplicationRecorder):
+            return PostgresDataKeys(recorder)
+    from chainon.adapters.persistence.popo import MemoryDataKeys
+
+    return MemoryDataKeys()
 
 
 def log_of(recorder: ApplicationRecorder) -> EventLog:

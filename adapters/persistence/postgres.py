@@ -11,7 +11,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
-from chainon.adapters.persistence.port import EventLog, Logged
+from chainon.adapters.persistence.port import KEYS_TABLE, DataKey, DataKeys, EventLog, Logged
 
 
 class PostgresLog(EventLog):
@@ -65,3 +65,59 @@ class PostgresLog(EventLog):
             schema=Identifier(self.recorder.datastore.schema),
             table=Identifier(self.recorder.events_table_name),
         )
+
+
+class PostgresDataKeys(DataKeys):
+    """The keys in a table of the store's schema. A deleted row lives on as a dead tuple
+    until vacuumed: destroying a key vacuums the table at once."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
+        self.datastore = recorder.datastore
+        self.table = Composed([Identifier(self.datastore.schema), SQL("."), Identifier(KEYS_TABLE)])
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (contact_id uuid PRIMARY KEY, "
+                    "key_id text NOT NULL UNIQUE, secret bytea NOT NULL)"
+                ).format(self.table)
+            )
+
+    def key_of(self, contact_id: UUID) -> DataKey:
+        fresh = self.new_key()
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {} VALUES (%s, %s, %s) ON CONFLICT (contact_id) DO NOTHING"
+                ).format(self.table),
+                [contact_id, fresh.key_id, fresh.secret],
+            )
+            curs.execute(
+                SQL("SELECT key_id, secret FROM {} WHERE contact_id = %s").format(self.table),
+                [contact_id],
+            )
+            row = curs.fetchone()
+        assert row is not None
+        return DataKey(row["key_id"], bytes(row["secret"]))
+
+    def find(self, key_id: str) -> bytes | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT secret FROM {} WHERE key_id = %s").format(self.table), [key_id]
+            )
+            row = curs.fetchone()
+        return None if row is None else bytes(row["secret"])
+
+    def destroy(self, contact_id: UUID) -> int:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL("DELETE FROM {} WHERE contact_id = %s").format(self.table), [contact_id]
+            )
+            count = curs.rowcount
+        with self.datastore.get_connection() as conn:
+            autocommit = conn.autocommit
+            conn.autocommit = True  # VACUUM runs outside a transaction
+            try:
+                conn.execute(SQL("VACUUM {}").format(self.table))
+            finally:
+                conn.autocommit = autocommit
+        return count

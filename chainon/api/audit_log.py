@@ -1,7 +1,7 @@
 """``GET /v1/audit``: the brand's audit log, newest first, a page at a time.
 
-The brand's own entries only. Every key of the brand may read it today: keys carry no
-scopes yet; once they do, this route is for the brand's administrators.
+The brand's own entries only, for an ``admin`` key (``chainon.api.scopes``): who read what
+is itself personal data.
 """
 
 from __future__ import annotations

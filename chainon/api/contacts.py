@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from chainon.api.answers import accepted
 from chainon.api.auditing import audit
+from chainon.api.consent import api_key_id
 from chainon.api.cursors import CursorParam, contacts_cursor, contacts_mark
 from chainon.api.deps import BrandDep, IdempotencyDep, RuntimeDep
 from chainon.api.schemas import (
@@ -26,6 +27,7 @@ from chainon.domain.consent import ConsentCriterion
 from chainon.domain.contact import Contact
 from chainon.domain.errors import InvalidInput, NotFound
 from chainon.domain.plain_text import PlainText
+from chainon.erasure import erase as erase_personal_data
 from chainon.projections import crm_profile as crm
 from chainon.projections.crm_profile import ProfileFilter
 from chainon.runtime import Runtime
@@ -162,6 +164,22 @@ async def get_contact(
     found = await runtime.call(contact_out, runtime, contact)
     await audit(request, runtime, brand.id, Action.CONTACT_READ, contact_id, {"view": "contact"})
     return found
+
+
+@router.delete("/{contact_id}", status_code=204)
+async def erase_contact(
+    contact_id: UUID, brand: BrandDep, runtime: RuntimeDep, request: Request
+) -> Response:
+    """Erases the contact's personal data (GDPR art. 17): its data key is destroyed and
+    `Contact.ContactErased` recorded; its addresses, name, attributes, message texts and
+    consent wording then read "erased" (the read models once rebuilt). Idempotent: an
+    erased contact answers 204 again and is still found, erased."""
+    erasure = await runtime.call(
+        erase_personal_data, runtime, brand.id, contact_id, by=api_key_id(request)
+    )
+    detail = {"recorded": str(erasure.recorded).lower()}
+    await audit(request, runtime, brand.id, Action.CONTACT_ERASED, contact_id, detail)
+    return Response(status_code=204)
 
 
 @router.post("/{contact_id}/addresses")

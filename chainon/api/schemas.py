@@ -311,6 +311,9 @@ class ContactOut(BaseModel):
     last_channel: Channel | None
     conversations: list[UUID]
     current_conversation_id: UUID | None
+    erased: bool = Field(
+        False, description='Its personal data was erased: its addresses read "erased".'
+    )
 
     @classmethod
     def of(cls, c: Contact, conversations: list[UUID]) -> ContactOut:
@@ -320,6 +323,7 @@ class ContactOut(BaseModel):
             last_channel=c.last_channel,
             conversations=conversations,
             current_conversation_id=c.current_conversation_id,
+            erased=c.erased,
         )
 
 

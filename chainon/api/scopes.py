@@ -44,6 +44,7 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("GET", "/v1/contacts/{contact_id}/profile"): CONTACTS_READ,
     ("GET", "/v1/contacts/{contact_id}/consent"): CONTACTS_READ,
     ("PATCH", "/v1/contacts/{contact_id}"): CONTACTS_WRITE,
+    ("DELETE", "/v1/contacts/{contact_id}"): ADMIN,  # erasure
     ("POST", "/v1/contacts/{contact_id}/addresses"): CONTACTS_WRITE,
     ("POST", "/v1/contacts/{contact_id}/consent"): CONTACTS_WRITE,
     # analytics

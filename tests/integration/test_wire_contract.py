@@ -204,6 +204,7 @@ class Story:
         await self.receipt_overdue()
         await self.campaign()
         await self.bot_dialogues()
+        await self.erasure()
         # A message to a number no brand owns is refused, and kept as a fact.
         await self.runtime.provider.inject_inbound(
             sender=PAUL, recipient="+33939000099", body="Allô ?"
@@ -245,7 +246,7 @@ class Story:
             cmd.PrioritizeConversation(brand_id=b, conversation_id=c, priority=2),
             cmd.TagConversation(brand_id=b, conversation_id=c, add=["livraison"]),
             cmd.TagConversation(brand_id=b, conversation_id=c, remove=["livraison"]),
-            cmd.Reply(brand_id=b, conversation_id=c, body="Elle part demain."),
+            cmd.Reply(brand_id=b, conversation_id=c, body="Elle part demain.", author="lucas"),
             cmd.ResolveConversation(brand_id=b, conversation_id=c, by="lucas"),
             cmd.ReopenConversation(brand_id=b, conversation_id=c),
         ):
@@ -258,9 +259,27 @@ class Story:
             cmd.AddContactAddress(brand_id=b, contact_id=contact, address="paul@example.com"),
         ):
             await self.command(command, key=contact)
+        await self.wire.event("Conversation.ReplyAuthored", lambda d: d["author"] == "lucas")
         await self.wire.event("Conversation.Reopened")
         await self.wire.event("Contact.AddressAdded")
         await self.wire.event("Conversation.MessageDelivered")
+
+    async def erasure(self) -> None:
+        """A contact asks to be forgotten: an operator's act (API or CLI), not a command."""
+        from chainon.erasure import erase_contact
+
+        forgotten = "+33612340999"
+        await self.runtime.provider.inject_inbound(
+            sender=forgotten, recipient=BRAND_SMS, body="Oubliez-moi"
+        )
+        registered = await self.wire.event(
+            "Contact.Registered", lambda d: d["address"] == forgotten
+        )
+        contact = uuid.UUID(registered["aggregate_id"])
+        await self.runtime.call(
+            erase_contact, self.runtime.core, self.brand.id, contact, by="operator"
+        )
+        await self.wire.event("Contact.ContactErased", lambda d: d["by"] == "operator")
 
     async def rcs_fallbacks(self) -> None:
         sandbox = self.runtime.provider
