@@ -29,6 +29,7 @@ from chainon.adapters.channels.rcs.provider import PROVIDER as RBM_LINK
 from chainon.adapters.channels.rcs.provider import RbmWebhook, RcsProvider
 from chainon.adapters.channels.rcs.revocations import RevocationLedger
 from chainon.adapters.channels.sandbox import SandboxOutcome, SandboxProvider
+from chainon.adapters.channels.sandbox_outcomes import SharedOutcomes
 from chainon.adapters.channels.sandbox_receipts import PendingReceipts
 from chainon.adapters.channels.smpp.link import SmppLink
 from chainon.adapters.channels.smpp.provider import SmppProvider
@@ -137,6 +138,8 @@ class Runtime:
             pending=PendingReceipts(settings.data_dir / "sandbox" / "receipts.sqlite3")
             if Role.DISPATCH in self.roles
             else None,
+            # set by the API's process, read by the one that dispatches (maybe a child)
+            shared=SharedOutcomes(settings.data_dir / "sandbox" / "outcomes.sqlite3"),
         )
         self.providers: dict[str, ChannelProvider] = {self.provider.name: self.provider}
         self.email = self._email_provider()
@@ -483,19 +486,19 @@ class Runtime:
             wake=self._wakes[Role.VIEWS],
         )
 
+    def wake(self) -> None:
+        """Something was saved: the relay, views and webhooks of this process look now."""
+        for event in self._wakes.values():
+            event.set()
+
     def _listen_to_saves(self) -> None:
         """The relay and the store-fed views of this process wake when its core saves (the
         publish → agent queue latency was mostly their polls); writers in other processes
         are still found by polling."""
         loop = asyncio.get_running_loop()
-        wakes = list(self._wakes.values())
-
-        def wake_all() -> None:
-            for event in wakes:
-                event.set()
 
         def saved() -> None:  # on the saving thread
             if not loop.is_closed():
-                loop.call_soon_threadsafe(wake_all)
+                loop.call_soon_threadsafe(self.wake)
 
         self.core.saved_listeners[:] = [saved]
