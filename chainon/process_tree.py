@@ -3,15 +3,19 @@
 The core, the event store's only writer, stays in the parent with the API (and the
 webhooks); the stages that follow the store run in children of the same command so that a
 second core is used: the views (projections, deadlines) and the relay with the dispatch.
-Each child wakes from the store as in one process (SQLite in WAL mode: readers never block
-the writer), so nothing is handed from process to process but the files.
+Each child follows the store as a distributed worker does (SQLite in WAL mode: readers
+never block the writer); all else between them is two pipes per child, so that neither
+waits for its next poll: the parent writes a byte on one after each save (the child's
+relay and views look at once), the child on the other once it is ready and after each
+publish on the embedded log (the parent's core takes the dispatch's results at once).
 
 A child that dies is started again (``embedded.child_restarted``, and the counter
-``chainon_embedded_child_restarts_total``); one that keeps dying (``MAX_RESTARTS`` in
-``RESTART_WINDOW`` seconds) stops the whole command with a non-zero exit, since a tree
-that cannot follow its store would only pile up work. On SIGTERM the parent stops its
-intake first (the API, the core), then the children, which finish their batch: what the
-core recorded last is still relayed, projected and dispatched before they go.
+``chainon_embedded_child_restarts_total``); one that keeps dying (more than
+``MAX_RESTARTS`` deaths in ``RESTART_WINDOW`` seconds) stops the whole command with a
+non-zero exit, since a tree that cannot follow its store would only pile up work. On
+SIGTERM the parent stops its intake first (the API, the core), then the children, which
+finish their batch; what they had not reached yet, each takes up from its tracked
+position at the next start.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from prometheus_client import Counter
@@ -128,9 +133,15 @@ class ProcessTree:
         worker_port: int = 0,
         command: Callable[[frozenset[Role]], list[str]] = child_command,
         policy: Callable[[], RestartPolicy] = RestartPolicy,
+        published: Callable[[], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
+        """``published``: what to do when a child put records on the embedded log (wake
+        this process's consumers of it)."""
         self.children = [Child(r, policy=policy()) for r in roles]
         self._give_up = give_up
+        self._published = published
+        self._listening: set[int] = set()  # the pipes children speak on, still open
+        self._wakings: set[asyncio.Task[None]] = set()
         self.worker_port = worker_port
         self._command = command
         self._stopping = asyncio.Event()
@@ -138,8 +149,9 @@ class ProcessTree:
         self.gave_up = False
         self._wake_lock = threading.Lock()
 
-    def _spawn(self, child: Child) -> int:
-        """Starts the child; returns the pipe it says it is ready on (closed if it dies)."""
+    def _spawn(self, child: Child) -> asyncio.Future[bool]:
+        """Starts the child; the future is true once it said it is ready, false if it
+        ended first."""
         # Health and metrics on the ports after CHAINON_WORKER_PORT, when it is set.
         base = self.worker_port
         port = base + 1 + self.children.index(child) if base else 0
@@ -160,7 +172,38 @@ class ProcessTree:
                 os.close(child.wake)
             child.wake = wake_w
         log.info("embedded.child_started", role=role_label(child.roles), pid=child.process.pid)
-        return ready_r
+        return self._listen(ready_r)
+
+    def _listen(self, said: int) -> asyncio.Future[bool]:
+        """A child's first byte says it is ready, each next one that it published; the end
+        of the pipe, that it ended."""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[bool] = loop.create_future()
+        os.set_blocking(said, False)
+        self._listening.add(said)
+
+        def readable() -> None:
+            try:
+                heard = os.read(said, 4096)
+            except BlockingIOError:
+                return
+            if not heard:
+                self._close(said)
+            elif self._published is not None:
+                waking = loop.create_task(self._published())
+                self._wakings.add(waking)
+                waking.add_done_callback(self._wakings.discard)
+            if not ready.done():
+                ready.set_result(bool(heard))
+
+        loop.add_reader(said, readable)
+        return ready
+
+    def _close(self, said: int) -> None:
+        if said in self._listening:
+            self._listening.discard(said)
+            asyncio.get_running_loop().remove_reader(said)
+            os.close(said)
 
     def saved(self) -> None:
         """The core saved (on the saving thread): the children look at the store at once
@@ -174,22 +217,16 @@ class ProcessTree:
     async def start(self, within: float = START_WITHIN) -> None:
         """Starts every child and waits until each plays its roles."""
         self._stopping.clear()
-        pipes = [self._spawn(child) for child in self.children]
-        loop = asyncio.get_running_loop()
+        answers = [self._spawn(child) for child in self.children]
         try:
-            said = await asyncio.wait_for(
-                asyncio.gather(*(loop.run_in_executor(None, os.read, r, 1) for r in pipes)),
-                within,
-            )
+            said = await asyncio.wait_for(asyncio.gather(*answers), within)
         except TimeoutError:
             said = []
-        finally:
-            for r in pipes:
-                os.close(r)
-        if len(said) != len(pipes) or not all(said):
+        if len(said) != len(answers) or not all(said):
             await self.stop(grace=2.0)
             raise CannotStart(
-                f"a child process did not start within {within:.0f} s (see its log lines)",
+                f"a child process ended before it was ready, or took over {within:.0f} s "
+                "(its log lines say why)",
                 setting="CHAINON_EMBEDDED_PROCESSES",
             )
         self._watch = asyncio.create_task(self._supervise(), name="process-tree")
@@ -208,7 +245,7 @@ class ProcessTree:
                     return
                 log.warning("embedded.child_restarted", role=label, exit_code=code)
                 RESTARTS.labels(role=label).inc()
-                os.close(self._spawn(child))  # it wakes on its own: nobody waits for it
+                self._spawn(child)  # nobody waits for it to be ready
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), 0.2)
 
@@ -240,4 +277,6 @@ class ProcessTree:
                 if child.wake is not None:
                     os.close(child.wake)
                     child.wake = None
+        for said in list(self._listening):
+            self._close(said)
         log.info("embedded.children_stopped", count=len(running))

@@ -1,8 +1,9 @@
 """Wires one running Chainon: the core, the bus, the workers, the channel provider, the views.
 
-The embedded default runs every role in one process over the embedded log; the distributed
-mode runs the same roles as separate processes over Kafka (``chainon worker core|relay|
-dispatch``). The HTTP app, the CLI and the tests all start Chainon through this object.
+The embedded default runs the roles over the embedded log, in ``chainon serve``'s process
+and its children (chainon/process_tree.py) or all in one; the distributed mode runs the
+same roles as separate processes over Kafka (``chainon worker core|relay|dispatch``).
+The HTTP app, the CLI and the tests all start Chainon through this object.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
+from chainon.adapters.bus.embedded import EmbeddedBus
 from chainon.api import ops
 from chainon.roles import Role
 from chainon.runtime import Runtime
@@ -99,6 +100,7 @@ async def run_roles(
         if orphaned is not None and parent is not None:
             orphaned.cancel()
             loop.remove_reader(parent.wake_fd)
+            os.close(parent.ready_fd)
         log.info("worker.stopped", role=role)
 
 
@@ -113,10 +115,17 @@ async def _parent_gone(parent: int, stopping: asyncio.Event) -> None:
 
 
 def _answer(parent: Parent, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
-    """Tells the parent the roles run; from now on, wakes them when the parent saves."""
-    with contextlib.suppress(OSError):  # a parent gone is seen by the watch
-        os.write(parent.ready_fd, b"!")
-    os.close(parent.ready_fd)
+    """Tells the parent the roles run, then each time this process published (its core
+    looks at once); from now on, wakes the roles here when the parent saves."""
+    os.set_blocking(parent.ready_fd, False)
+
+    def tell() -> None:
+        with contextlib.suppress(OSError):  # full: it has a byte to read; gone: see the watch
+            os.write(parent.ready_fd, b"!")
+
+    tell()
+    if isinstance(runtime.bus, EmbeddedBus):
+        runtime.bus.published_listeners.append(tell)
     os.set_blocking(parent.wake_fd, False)
 
     def woken() -> None:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from chainon import __version__, console
+from chainon.adapters.bus.embedded import EmbeddedBus
 from chainon.api import (
     analytics,
     analytics_flows,
@@ -67,8 +68,13 @@ def create_app(
             roles, children = split_roles(settings.embedded_processes if process_tree else 1)
             runtime = Runtime(settings, roles=roles if embedded else {Role.VIEWS})
             if embedded and children:  # started once the store is made and migrated
+                bus = runtime.bus
                 tree = ProcessTree(
-                    children, give_up=stop_the_command, worker_port=settings.worker_port
+                    children,
+                    give_up=stop_the_command,
+                    worker_port=settings.worker_port,
+                    # the dispatch's results and receipts reach the core at once
+                    published=bus.published_elsewhere if isinstance(bus, EmbeddedBus) else None,
                 )
         app.state.runtime = runtime
         if owns_runtime:
