@@ -254,7 +254,7 @@ class Runtime:
             interval=settings.deadline_poll_interval,
             name="release",
         )
-        # Campaigns: with the views role, beside the schedulers (see chainon.campaign_worker).
+        # Campaigns: with the store's writer, or the views role (see _runs_campaigns).
         self.campaigns = CampaignWorker(
             self.core,
             lambda: self.views.store,
@@ -413,8 +413,6 @@ class Runtime:
                 run_deadlines = scheduler.run(self._stopping)
                 name = f"{scheduler.name}-deadlines"
                 self._tasks.append(asyncio.create_task(run_deadlines, name=name))
-            campaigns = self.campaigns.run(self._stopping)
-            self._tasks.append(asyncio.create_task(campaigns, name="campaigns"))
             breaches = ops_metrics.count_breaches(
                 lambda now: agent_queue.breached_by_brand(self.views.store, now),
                 self.call,
@@ -423,8 +421,18 @@ class Runtime:
                 every=min(ops_metrics.SLA_EVERY, self.settings.deadline_poll_interval * 30),
             )
             self._tasks.append(asyncio.create_task(breaches, name="sla-metrics"))
+        if self._runs_campaigns():
+            campaigns = self.campaigns.run(self._stopping)
+            self._tasks.append(asyncio.create_task(campaigns, name="campaigns"))
         if Role.DISPATCH in self.roles:
             ops_metrics.LINKS.watch(self._smpp_links())
+
+    def _runs_campaigns(self) -> bool:
+        """Campaigns write through a core. Embedded, the store's one writer runs them (the
+        read models are a file it reads too); distributed, the views worker, beside them."""
+        if self.settings.bus is BusKind.EMBEDDED:
+            return Role.CORE in self.roles
+        return Role.VIEWS in self.roles
 
     def _smpp_links(self) -> list[SmppProvider]:
         return [p for p in self.providers.values() if isinstance(p, SmppProvider)]

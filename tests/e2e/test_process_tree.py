@@ -215,6 +215,29 @@ def test_a_conversation_flows_through_the_process_tree(tree: Tree) -> None:
     original = [m for m in tree.messages(rcs["conversation_id"]) if m["id"] == rcs["message_id"]]
     assert original[0]["status"] != "delivered"
 
+    # A campaign: run by the parent (its core writes), its audience read from the views.
+    campaign = tree.call(
+        "POST",
+        "/v1/campaigns",
+        201,
+        json={"name": "Soldes", "template": "-20 %", "channel": "sms", "audience": "csv"},
+    )["id"]
+    audience = "to\n" + "".join(f"+3361111002{n}\n" for n in range(3))
+    tree.call(
+        "PUT",
+        f"/v1/campaigns/{campaign}/audience",
+        200,
+        content=audience.encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    tree.call("POST", f"/v1/campaigns/{campaign}/schedule", 200, json={})
+
+    def finished() -> dict[str, Any] | None:
+        shown: dict[str, Any] = tree.call("GET", f"/v1/campaigns/{campaign}", 200)
+        return shown if shown["state"] == "finished" else None
+
+    assert until(finished, 60, "the campaign finished")["progress"]["decided"] == 3
+
     head = tree.call("GET", "/readyz", 200)["head"]
     today = datetime.now(UTC).date().isoformat()
     report = tree.call(
