@@ -1,15 +1,17 @@
 """The campaign worker: sends each running campaign's audience, a batch at a time.
 
-It runs with the views role (embedded: in the one process; distributed: in the views
-worker), because that role holds the read-model database where the audience, the
-registry and the CRM a filter is resolved from live, and already runs the durable
-schedulers. It writes through the core's group commit like the API does: a batch's sends
-and the campaign's new cursor (``RecordCampaignBatch``) are one ``handle_many`` call, so
-they commit in one transaction. If the process dies before that commit, nothing of the
-batch is recorded and it is decided again from the same cursor; if one of the batch's
-commands failed and the unit fell back to one transaction per command, the sends that
-committed are found again by their derived ids (``ids.campaign_message_id``) and not
-sent twice. Nobody twice, nobody skipped.
+Distributed, it runs with the views role (in the views worker), because that role holds
+the read-model database where the audience, the registry and the CRM a filter is resolved
+from live, and already runs the durable schedulers. Embedded, it runs with the core, in
+``chainon serve``'s own process, which reads the same SQLite file: the core stays the
+event store's one writer when the views run in a child. It writes through the core's
+group commit like the API does: a batch's sends and the campaign's new cursor
+(``RecordCampaignBatch``) are one ``handle_many`` call, so they commit in one
+transaction. If the process dies before that commit, nothing of the batch is recorded and
+it is decided again from the same cursor; if one of the batch's commands failed and the
+unit fell back to one transaction per command, the sends that committed are found again
+by their derived ids (``ids.campaign_message_id``) and not sent twice. Nobody twice,
+nobody skipped.
 
 Pace: ``rate_per_second`` is a cap per sender number, shared by every campaign that sends
 from that number in this process: a batch waits until the number's budget allows it.

@@ -1,8 +1,9 @@
 """Wires one running Chainon: the core, the bus, the workers, the channel provider, the views.
 
-The embedded default runs every role in one process over the embedded log; the distributed
-mode runs the same roles as separate processes over Kafka (``chainon worker core|relay|
-dispatch``). The HTTP app, the CLI and the tests all start Chainon through this object.
+The embedded default runs the roles over the embedded log, in ``chainon serve``'s process
+and its children (chainon/process_tree.py) or all in one; the distributed mode runs the
+same roles as separate processes over Kafka (``chainon worker core|relay|dispatch``).
+The HTTP app, the CLI and the tests all start Chainon through this object.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from chainon.adapters.channels.rcs.provider import PROVIDER as RBM_LINK
 from chainon.adapters.channels.rcs.provider import RbmWebhook, RcsProvider
 from chainon.adapters.channels.rcs.revocations import RevocationLedger
 from chainon.adapters.channels.sandbox import SandboxOutcome, SandboxProvider
+from chainon.adapters.channels.sandbox_outcomes import SharedOutcomes
 from chainon.adapters.channels.sandbox_receipts import PendingReceipts
 from chainon.adapters.channels.smpp.link import SmppLink
 from chainon.adapters.channels.smpp.provider import SmppProvider
@@ -138,6 +140,8 @@ class Runtime:
             pending=PendingReceipts(settings.data_dir / "sandbox" / "receipts.sqlite3")
             if Role.DISPATCH in self.roles
             else None,
+            # set by the API's process, read by the one that dispatches (maybe a child)
+            shared=SharedOutcomes(settings.data_dir / "sandbox" / "outcomes.sqlite3"),
         )
         self.providers: dict[str, ChannelProvider] = {self.provider.name: self.provider}
         self.email = self._email_provider()
@@ -251,7 +255,7 @@ class Runtime:
             interval=settings.deadline_poll_interval,
             name="release",
         )
-        # Campaigns: with the views role, beside the schedulers (see chainon.campaign_worker).
+        # Campaigns: with the store's writer, or the views role (see _runs_campaigns).
         self.campaigns = CampaignWorker(
             self.core,
             lambda: self.views.store,
@@ -415,8 +419,6 @@ class Runtime:
                 run_deadlines = scheduler.run(self._stopping)
                 name = f"{scheduler.name}-deadlines"
                 self._tasks.append(asyncio.create_task(run_deadlines, name=name))
-            campaigns = self.campaigns.run(self._stopping)
-            self._tasks.append(asyncio.create_task(campaigns, name="campaigns"))
             breaches = ops_metrics.count_breaches(
                 lambda now: agent_queue.breached_by_brand(self.views.store, now),
                 self.call,
@@ -425,8 +427,18 @@ class Runtime:
                 every=min(ops_metrics.SLA_EVERY, self.settings.deadline_poll_interval * 30),
             )
             self._tasks.append(asyncio.create_task(breaches, name="sla-metrics"))
+        if self._runs_campaigns():
+            campaigns = self.campaigns.run(self._stopping)
+            self._tasks.append(asyncio.create_task(campaigns, name="campaigns"))
         if Role.DISPATCH in self.roles:
             ops_metrics.LINKS.watch(self._smpp_links())
+
+    def _runs_campaigns(self) -> bool:
+        """Campaigns write through a core. Embedded, the store's one writer runs them (the
+        read models are a file it reads too); distributed, the views worker, beside them."""
+        if self.settings.bus is BusKind.EMBEDDED:
+            return Role.CORE in self.roles
+        return Role.VIEWS in self.roles
 
     def _smpp_links(self) -> list[SmppProvider]:
         return [p for p in self.providers.values() if isinstance(p, SmppProvider)]
@@ -491,19 +503,19 @@ class Runtime:
             wake=self._wakes[Role.VIEWS],
         )
 
+    def wake(self) -> None:
+        """Something was saved: the relay, views and webhooks of this process look now."""
+        for event in self._wakes.values():
+            event.set()
+
     def _listen_to_saves(self) -> None:
         """The relay and the store-fed views of this process wake when its core saves (the
         publish → agent queue latency was mostly their polls); writers in other processes
         are still found by polling."""
         loop = asyncio.get_running_loop()
-        wakes = list(self._wakes.values())
-
-        def wake_all() -> None:
-            for event in wakes:
-                event.set()
 
         def saved() -> None:  # on the saving thread
             if not loop.is_closed():
-                loop.call_soon_threadsafe(wake_all)
+                loop.call_soon_threadsafe(self.wake)
 
         self.core.saved_listeners[:] = [saved]

@@ -2,8 +2,9 @@
 
 Each topic is one ordered log (one partition), so order holds for every key at once. A
 group's committed position is stored in the same file; a restarted consumer resumes there.
-Publishing wakes the consumers of this process at once; others poll. One consumer per
-group: the embedded mode runs one process. Concurrent publishers share transactions (group
+Publishing wakes the consumers of this process at once; others poll, unless told through
+``published_elsewhere`` (``published_listeners`` are there to tell them). One consumer per
+group: each role runs in one process. Concurrent publishers share transactions (group
 commit): what queues while one write is on the disk goes in the next, together.
 """
 
@@ -51,6 +52,8 @@ class EmbeddedBus:
         self._published = asyncio.Condition()
         self._queued: list[tuple[Sequence[Outgoing], asyncio.Future[None]]] = []
         self._writing: asyncio.Task[None] | None = None
+        # Called after each write: another process's consumers may be told (they poll).
+        self.published_listeners: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,8 +96,14 @@ class EmbeddedBus:
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
-            async with self._published:
-                self._published.notify_all()
+            await self.published_elsewhere()
+            for listener in self.published_listeners:
+                listener()
+
+    async def published_elsewhere(self) -> None:
+        """Records are on the log: this process's consumers look at once."""
+        async with self._published:
+            self._published.notify_all()
 
     def consumer(self, group: str, topics: Sequence[str]) -> EmbeddedConsumer:
         return EmbeddedConsumer(self, group, tuple(topics))

@@ -32,6 +32,7 @@ from chainon.adapters.channels.port import (
     Revocation,
     RevokeMessage,
 )
+from chainon.adapters.channels.sandbox_outcomes import OutcomeKey, SharedOutcomes
 from chainon.adapters.channels.sandbox_receipts import PendingReceipts
 from chainon.domain.channels import Channel
 from chainon.domain.commands import ReceiveMessage, RecordReceipt
@@ -57,10 +58,6 @@ class SandboxOutcome(StrEnum):
     NOT_CAPABLE = "not_capable"  # RCS only: the handset does not take RCS
 
 
-# Whose messages, on which channel, to which recipient; None: every brand, every channel.
-OutcomeKey = tuple[UUID | None, Channel | None, str]
-
-
 @dataclass
 class SandboxProvider:
     receipt_delay: float = 1.0
@@ -72,6 +69,8 @@ class SandboxProvider:
     revoked: set[str] = field(default_factory=set)  # provider ids taken back
     # Receipts still to come, on disk: a restart sends them (None: kept in memory only).
     pending: PendingReceipts | None = None
+    # The outcomes, shared with the other processes of this Chainon (None: this one's own).
+    shared: SharedOutcomes | None = None
     _sink: ChannelSink | None = None
     _timers: set[asyncio.Task[None]] = field(default_factory=set)
     _receipts: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # still to come
@@ -97,6 +96,8 @@ class SandboxProvider:
         await asyncio.gather(*self._timers, return_exceptions=True)
         if self.pending is not None:
             self.pending.close()
+        if self.shared is not None:
+            self.shared.close()
 
     def set_outcome(
         self,
@@ -115,6 +116,8 @@ class SandboxProvider:
                 raise ValueError(f"not_capable concerns RCS only, not {channel}")
             channel = Channel.RCS
         self.outcomes[(brand_id, channel, recipient)] = outcome
+        if self.shared is not None:
+            self.shared.put((brand_id, channel, recipient), outcome.value)
 
     def outcome_for(
         self, channel: Channel, recipient: str, brand_id: UUID | None = None
@@ -122,6 +125,8 @@ class SandboxProvider:
         """The most particular setting wins: the brand's own before every brand's, and
         within each the channel's before every channel's, so RCS can stay silent to a
         number while the SMS that replaces it is delivered."""
+        if self.shared is not None and (told := self.shared.changed()) is not None:
+            self.outcomes.update({key: SandboxOutcome(value) for key, value in told.items()})
         brands = (brand_id, None) if brand_id is not None else (None,)
         found = (
             self.outcomes.get((brand, on, recipient)) for brand in brands for on in (channel, None)

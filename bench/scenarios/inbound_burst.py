@@ -4,7 +4,10 @@ until every one is stored, relayed, and every projection caught up.
 Embedded (here), the burst is loaded onto the embedded log by a bus of its own (as channel
 adapters would have published it, one conversation per key) before the runtime starts; the
 clock runs from ``Runtime.start`` to the moment the read models include the store's last
-event, and the peak memory is Chainon's from that start (the loading's is reset).
+event, and the peak memory is Chainon's from that start (the loading's is reset). The
+runtime plays every role in this one process: the layout of ``CHAINON_EMBEDDED_PROCESSES=1``,
+not ``chainon serve``'s default tree (the core in one process, the views, relay and
+dispatch in a child), which the bench does not start.
 Distributed (``inbound_burst_distributed``), the workers are processes of their own, one or
 two core workers. Afterwards every message is looked for in the store: a missing, refused
 or dead-lettered one fails the scenario.

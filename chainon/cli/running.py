@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
+import sys
 import tempfile
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -49,7 +51,7 @@ def serve(
     """Run the HTTP API (and, in the embedded mode, every worker) in this process."""
     import uvicorn  # only this command needs the server
 
-    from chainon import event_loop
+    from chainon import event_loop, process_tree
     from chainon.demo import ensure_demo_key
     from chainon.observability import configure_logging
     from chainon.settings import BusKind
@@ -79,8 +81,11 @@ def serve(
     os.environ["CHAINON_DATA_DIR"] = str(settings.data_dir)
     os.environ["CHAINON_HOST"] = settings.host
     os.environ["CHAINON_PORT"] = str(settings.port)
+    # A stop asked (SIGTERM, which uvicorn raises again once it has shut down) is a clean
+    # exit; a process tree that gave up on a child that kept dying is not.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(process_tree.exit_code()))
     uvicorn.run(
-        "chainon.api.app:create_app",
+        "chainon.api.app:create_served_app",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -143,6 +148,28 @@ def worker(
         settings.log_level, json=settings.log_json, personal_data=settings.log_personal_data
     )
     event_loop.run(run_worker(settings, role))
+
+
+@app.command(hidden=True, name="embedded-child")
+def embedded_child(
+    ctx: typer.Context,
+    roles: Annotated[list[Role], typer.Argument(help="The roles the parent gave this child.")],
+    parent: Annotated[int, typer.Option(help="The parent's process id.")],
+    ready_fd: Annotated[int, typer.Option(help="Written once the roles run.")],
+    wake_fd: Annotated[int, typer.Option(help="A byte on it: the parent saved.")],
+) -> None:
+    """A child of `chainon serve` (embedded mode): the stages that follow the store."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent orders the stop (SIGTERM)
+    from chainon import event_loop
+    from chainon.observability import configure_logging
+    from chainon.worker_process import Parent, run_roles
+
+    settings = settings_of(ctx)
+    configure_logging(
+        settings.log_level, json=settings.log_json, personal_data=settings.log_personal_data
+    )
+    tree = Parent(pid=parent, ready_fd=ready_fd, wake_fd=wake_fd)
+    event_loop.run(run_roles(settings, frozenset(roles), parent=tree))
 
 
 @app.command()

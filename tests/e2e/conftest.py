@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,20 @@ from chainon.api.app import create_app
 from chainon.cli import app
 from chainon.runtime import Runtime
 from tests.conftest import BrandWithKey, register
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_process() -> Iterator[None]:
+    """Every `chainon serve` these tests start runs in one process (the children of the
+    default mode double a start's cost on a busy machine); test_process_tree.py starts the
+    default tree itself."""
+    before = os.environ.get("CHAINON_EMBEDDED_PROCESSES")
+    os.environ["CHAINON_EMBEDDED_PROCESSES"] = "1"
+    yield
+    if before is None:
+        del os.environ["CHAINON_EMBEDDED_PROCESSES"]
+    else:
+        os.environ["CHAINON_EMBEDDED_PROCESSES"] = before
 
 
 @pytest.fixture
