@@ -1,44 +1,44 @@
 """Commands: what a brand's systems, agents and channel adapters ask the core to do.
 
 Each is a versioned pydantic model with a ``type``, so that the same shapes travel over
-the HTTP API and, later, the Kafka commands topic.
+the HTTP API and, later, the Kafka commands topic. The conversation's and messages'
+commands live here; a brand's configuration, consent and campaigns have modules of their
+own, re-exported here so that ``commands.X`` names every command.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from chainon.domain.attachments import MAX_ATTACHMENTS, Attachment
+from chainon.domain.campaign_commands import (
+    ChangeCampaign,
+    CreateCampaign,
+    ImportCampaignAudience,
+    RecordCampaignBatch,
+    ScheduleCampaign,
+    StartCampaign,
+)
 from chainon.domain.channels import Channel
-from chainon.domain.consent import MAX_EVIDENCE_TEXT, EvidenceSource, Purpose
-from chainon.domain.consent_settings import ConsentSettings
+from chainon.domain.command_base import Address, Command, Name, Outcome, ReceivedText, Tag, Text
+from chainon.domain.consent import Purpose
+from chainon.domain.consent_commands import ChangeConsent, GrantConsent, RevokeConsent, Unsubscribe
 from chainon.domain.message_status import MessageStatus
 from chainon.domain.plain_text import PlainText
 from chainon.domain.rich_content import RichContent
-from chainon.domain.routing_rules import RoutingRules
-from chainon.domain.sending_limits import SendingLimits
-
-Text = Annotated[PlainText, Field(max_length=200_000)]
-# What a consumer wrote, as the provider gave it: kept as it came (see domain/plain_text.py).
-ReceivedText = Annotated[str, Field(max_length=200_000)]
-Name = Annotated[PlainText, Field(min_length=1, max_length=128)]
-Address = Annotated[PlainText, Field(min_length=1, max_length=320)]
-Tag = Annotated[PlainText, Field(max_length=64)]
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    schema_version: Literal[1] = 1
-    # Traces a request through the core into the logs of every worker that handles it;
-    # metadata, so it is left out of idempotency fingerprints.
-    request_id: Annotated[str, Field(max_length=64)] | None = None
-    # Set by a brand's systems on the commands topic: a redelivered command with the same
-    # id changes nothing.
-    command_id: UUID | None = None
+from chainon.domain.settings_commands import (
+    ConfigureConsentSettings,
+    ConfigureFallback,
+    ConfigureOptOutMention,
+    ConfigureQueue,
+    ConfigureRouting,
+    ConfigureSendingLimits,
+    LiftDestinationBlock,
+    SetAgentCapacity,
+)
 
 
 class SendMessage(Command):
@@ -158,7 +158,7 @@ class RecordReceipt(Command):
     # tried in order when the id itself is unknown.
     alternative_ids: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=16)
-    ] = []
+    ] = Field(default_factory=list)
     # RCS: the consumer opened it (RBM's READ event); a read message was delivered.
     read: bool = False
 
@@ -224,55 +224,6 @@ class RecordRevocation(Command):
     message_id: UUID
     result: Literal["revoked", "already_delivered", "failed"]
     reason: Annotated[str, Field(max_length=500)] = ""
-
-
-class ConfigureFallback(Command):
-    type: Literal["ConfigureFallback"] = "ConfigureFallback"
-    brand_id: UUID
-    after_seconds: int
-
-
-class ConfigureOptOutMention(Command):
-    type: Literal["ConfigureOptOutMention"] = "ConfigureOptOutMention"
-    brand_id: UUID
-    append: bool
-
-
-class ConfigureConsentSettings(Command):
-    """The brand's whole consent-settings document; ``actor`` is who set it (an API key
-    id, ``cli:<user>``), kept as the evidence of a quiet-hours override."""
-
-    type: Literal["ConfigureConsentSettings"] = "ConfigureConsentSettings"
-    brand_id: UUID
-    settings: ConsentSettings
-    actor: Annotated[str, Field(max_length=200)] = ""
-
-
-class ConfigureSendingLimits(Command):
-    """The brand's whole sending-limits document (``domain.sending_limits``)."""
-
-    type: Literal["ConfigureSendingLimits"] = "ConfigureSendingLimits"
-    brand_id: UUID
-    limits: SendingLimits
-    actor: Annotated[str, Field(max_length=200)] = ""
-
-
-class ConfigureRouting(Command):
-    """The brand's whole routing document (``domain.routing_rules``)."""
-
-    type: Literal["ConfigureRouting"] = "ConfigureRouting"
-    brand_id: UUID
-    rules: RoutingRules
-    actor: Annotated[str, Field(max_length=200)] = ""
-
-
-class LiftDestinationBlock(Command):
-    """An admin lets sends to a prefix the pumping guard blocked go again."""
-
-    type: Literal["LiftDestinationBlock"] = "LiftDestinationBlock"
-    brand_id: UUID
-    prefix: Annotated[str, Field(min_length=2, max_length=16)]
-    actor: Annotated[str, Field(max_length=200)] = ""
 
 
 class AssignConversation(Command):
@@ -352,53 +303,6 @@ class UpdateContact(Command):
     )
 
 
-class ConfigureQueue(Command):
-    type: Literal["ConfigureQueue"] = "ConfigureQueue"
-    brand_id: UUID
-    first_response_minutes: int
-
-
-class SetAgentCapacity(Command):
-    type: Literal["SetAgentCapacity"] = "SetAgentCapacity"
-    brand_id: UUID
-    agent: Name
-    capacity: int
-
-
-class ChangeConsent(Command):
-    """A brand records a contact's opt-in or opt-out it learnt itself (its web form, a call
-    to its support, its API), with the evidence that it happened."""
-
-    brand_id: UUID
-    contact_id: UUID
-    purpose: Literal[Purpose.MARKETING, Purpose.SERVICE]
-    # None: every channel of the brand; a channel when the evidence is for that one only.
-    channel: Channel | None = None
-    source: EvidenceSource = EvidenceSource.API
-    text: Annotated[str, Field(max_length=MAX_EVIDENCE_TEXT)] = ""  # the raw request or words
-    actor: Annotated[str, Field(max_length=128)] = ""  # the API key id, the agent, the file
-
-
-class GrantConsent(ChangeConsent):
-    type: Literal["GrantConsent"] = "GrantConsent"
-
-
-class RevokeConsent(ChangeConsent):
-    type: Literal["RevokeConsent"] = "RevokeConsent"
-
-
-class Unsubscribe(Command):
-    """A contact used the unsubscribe link of a brand's email (RFC 8058 one-click); its
-    signed token named the brand, the address and the purpose. Not a brand's command: the
-    HTTP route that checked the token sends it, never the commands topic."""
-
-    type: Literal["Unsubscribe"] = "Unsubscribe"
-    brand_id: UUID
-    address: Address
-    purpose: Literal[Purpose.MARKETING, Purpose.SERVICE] = Purpose.MARKETING
-    text: Annotated[str, Field(max_length=MAX_EVIDENCE_TEXT)] = ""  # the raw request
-
-
 AnyCommand = (
     SendMessage
     | Reply
@@ -433,90 +337,52 @@ AnyCommand = (
     | LiftDestinationBlock
 )
 
-
-class CreateCampaign(Command):
-    """A campaign drafted: its template, defaults, channel, pace and audience kind."""
-
-    type: Literal["CreateCampaign"] = "CreateCampaign"
-    brand_id: UUID
-    campaign_id: UUID
-    name: Name
-    template: Annotated[str, Field(min_length=1, max_length=2000)]
-    defaults: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=500)]]
-    channel: Channel = Channel.SMS
-    rate_per_second: int
-    audience: Literal["csv", "filter"]
-    tags: list[Tag] = Field(default_factory=list)
-    attributes: dict[
-        Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=500)]
-    ] = Field(default_factory=dict)
-    filter_channel: Channel | None = None
-    # purpose:state[:channel] (``domain.consent.ConsentCriterion``); older records: none.
-    filter_consent: Annotated[str, Field(max_length=40)] | None = None
-    not_after: AwareDatetime | None = None
-
-
-class ImportCampaignAudience(Command):
-    """An uploaded CSV's good rows were stored beside the campaign."""
-
-    type: Literal["ImportCampaignAudience"] = "ImportCampaignAudience"
-    brand_id: UUID
-    campaign_id: UUID
-    recipients: int
-    rejected: int
-
-
-class ScheduleCampaign(Command):
-    type: Literal["ScheduleCampaign"] = "ScheduleCampaign"
-    brand_id: UUID
-    campaign_id: UUID
-    start_at: AwareDatetime | None = None  # now, when absent
-
-
-class ChangeCampaign(Command):
-    """Pause, resume or cancel."""
-
-    type: Literal["ChangeCampaign"] = "ChangeCampaign"
-    brand_id: UUID
-    campaign_id: UUID
-    change: Literal["pause", "resume", "cancel"]
-
-
-class StartCampaign(Command):
-    """The worker fixed the audience (``recipients``) and begins."""
-
-    type: Literal["StartCampaign"] = "StartCampaign"
-    campaign_id: UUID
-    recipients: int
-
-
-class RecordCampaignBatch(Command):
-    """Recipients ``start`` to ``upto`` (exclusive) were decided: saved with their sends."""
-
-    type: Literal["RecordCampaignBatch"] = "RecordCampaignBatch"
-    campaign_id: UUID
-    start: int
-    upto: int
-    refused: int = 0  # recipients whose text could not be personalised
-
-
-class Outcome(BaseModel):
-    """What a command did: the ids it touched, and whether it changed anything."""
-
-    model_config = ConfigDict(frozen=True)
-    changed: bool = True
-    duplicate: bool = False
-    refused: str | None = None
-    kept: bool = False  # a receipt that came before its send, kept until the send is recorded
-    brand_id: UUID | None = None
-    conversation_id: UUID | None = None
-    contact_id: UUID | None = None
-    message_id: UUID | None = None
-    channel: Channel | None = None
-    status: MessageStatus | None = None  # an outbound message's status after the command
-    reason: str | None = None  # a blocked send's (the send policy's) reason
-    release_at: datetime | None = None  # a deferred send's release time
-    segments: int | None = None  # an outbound message's, as it goes
-    segments_before_mention: int | None = None  # a marketing SMS the mention was appended to
-    read: bool = False  # a read receipt marked the message read (RCS)
-    position: int | None = None  # notification id of the last event recorded
+__all__ = [
+    "AddContactAddress",
+    "Address",
+    "AnyCommand",
+    "AssignConversation",
+    "ChangeCampaign",
+    "ChangeConsent",
+    "ClaimConversation",
+    "Command",
+    "ConfigureConsentSettings",
+    "ConfigureFallback",
+    "ConfigureOptOutMention",
+    "ConfigureQueue",
+    "ConfigureRouting",
+    "ConfigureSendingLimits",
+    "CreateCampaign",
+    "EnforceFallbackDeadline",
+    "EnforceReceiptDeadline",
+    "ExpireDialogue",
+    "GrantConsent",
+    "ImportCampaignAudience",
+    "LiftDestinationBlock",
+    "Name",
+    "Outcome",
+    "PrioritizeConversation",
+    "ReceiveMessage",
+    "ReceivedText",
+    "RecordCampaignBatch",
+    "RecordCapability",
+    "RecordReceipt",
+    "RecordRevocation",
+    "RecordSendFailure",
+    "RecordSent",
+    "ReleaseDeferredMessage",
+    "ReopenConversation",
+    "Reply",
+    "ResolveConversation",
+    "RevokeConsent",
+    "ScheduleCampaign",
+    "SendMessage",
+    "SetAgentCapacity",
+    "StartCampaign",
+    "StartFlow",
+    "Tag",
+    "TagConversation",
+    "Text",
+    "Unsubscribe",
+    "UpdateContact",
+]
