@@ -24,7 +24,15 @@ import pytest
 from chainon.api.app import create_app
 from chainon.runtime import Runtime
 from tests.conftest import CONSUMER, BrandWithKey, register
-from tests.e2e.cross_brand_kinds import BODIES, KINDS, OWNERS_ONLY_FLOW, PUBLIC, Owned, populate
+from tests.e2e.cross_brand_kinds import (
+    AGENT,
+    BODIES,
+    KINDS,
+    OWNERS_ONLY_FLOW,
+    PUBLIC,
+    Owned,
+    populate,
+)
 from tests.e2e.test_sending_limits_api import Clock
 
 pytestmark = pytest.mark.asyncio
@@ -249,6 +257,12 @@ async def test_another_brand_meets_the_owner_s_ids_as_missing_ones_on_every_rout
         ]
         assert by_address[0] == by_address[1]
         assert by_address[0][2] == 404
+        for path in ("/v1/conversations", "/v1/queue"):
+            by_agent = [
+                without_volatile((await theirs.get(path, params={"agent": agent})).json())
+                for agent in (AGENT, KINDS["agent"].missing)
+            ]
+            assert by_agent[0] == by_agent[1], path
 
         head = await sqlite_runtime.call(
             lambda: sqlite_runtime.core.recorder.max_notification_id() or 0
