@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chainon.domain.consent import Scope
 from chainon.domain.errors import InvalidInput
@@ -55,6 +55,20 @@ CountryCode = Literal["FR", "US"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Word = Annotated[PlainText, Field(min_length=1, max_length=2 * MAX_KEYWORD_LENGTH)]
 Text = Annotated[PlainText, Field(min_length=1, max_length=MAX_TEXT)]
+
+
+def _wall_clock(value: time) -> time:
+    """A window is read in each recipient's own time zone: an offset would name one zone."""
+    if value.tzinfo is not None:
+        raise ValueError("a local time without offset (HH:MM), read in the recipient's zone")
+    return value
+
+
+LocalTime = Annotated[
+    time,
+    AfterValidator(_wall_clock),
+    Field(description="A wall-clock time (`HH:MM`), without offset."),
+]
 
 
 class _Document(BaseModel):
@@ -94,8 +108,8 @@ class Override(_Document):
 class Window(_Document):
     """The brand's window for marketing in one country, in the recipient's local time."""
 
-    opens: time | None = None
-    closes: time | None = None
+    opens: LocalTime | None = None
+    closes: LocalTime | None = None
     days: list[Day] | None = Field(None, description="The days it is open; absent: the country's.")
     override: Override | None = Field(
         None, description="Needed (with its reason) for a window wider than the country's."

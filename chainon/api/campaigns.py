@@ -37,7 +37,7 @@ router = APIRouter(prefix="/v1", tags=["campaigns"])
 
 
 class FilterIn(Strict):
-    tags: list[Annotated[str, Field(max_length=64)]] = Field(
+    tags: list[cmd.Tag] = Field(
         default_factory=list, description="The contact has every one of these tags."
     )
     attributes: dict[
@@ -53,7 +53,7 @@ class FilterIn(Strict):
 
 
 class CampaignIn(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=128)]
+    name: cmd.Name
     template: Annotated[str, Field(min_length=1, max_length=2000)] = Field(
         description="Jinja2 (sandboxed): `Bonjour {{ first_name }}, -20% ce week-end. STOP SMS`."
     )

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from chainon import flows
 from chainon.api.deps import BrandDep, RuntimeDep
-from chainon.api.problems import problem
+from chainon.api.problems import problem, problem_response
 from chainon.domain.flow_library import PublishedFlow
 from chainon.flow_documents import FlowRefused
 
@@ -60,6 +60,7 @@ class Flows(BaseModel):
     responses={
         200: {"description": "The same document is already the latest version."},
         201: {"model": FlowVersionOut, "description": "A new version was published."},
+        415: problem_response("The body is not sent as YAML (`Content-Type`)."),
     },
     openapi_extra={
         "requestBody": {

@@ -70,6 +70,13 @@ class Problem(BaseModel):
     )
 
 
+def problem_response(description: str) -> dict[str, Any]:
+    """An error one operation answers beyond those every operation declares
+    (``openapi.ERRORS``), for its ``responses``: a client is told of it."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
+
+
 def problem(
     status: int,
     title: str,

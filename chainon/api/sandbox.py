@@ -95,7 +95,7 @@ async def play_consumer(
     )
 
 
-@router.put("/outcomes/{address}", status_code=204)
+@router.put("/outcomes/{address}", status_code=204, response_class=Response)
 async def set_outcome(
     address: str, body: SandboxOutcomeIn, brand: BrandDep, runtime: RuntimeDep
 ) -> None:

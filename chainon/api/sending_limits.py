@@ -4,9 +4,9 @@ the number prefixes its pumping guard blocked, which only an admin lifts."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from chainon.api.answers import accepted
@@ -109,7 +109,13 @@ async def get_blocks(brand: BrandDep, runtime: RuntimeDep) -> BlocksOut:
 
 @router.delete("/blocks/{prefix}", response_model=Accepted)
 async def lift_block(
-    prefix: str, brand: BrandDep, runtime: RuntimeDep, request: Request, response: Response
+    prefix: Annotated[
+        str, Path(min_length=2, max_length=16, description="A blocked prefix: `+3361234`.")
+    ],
+    brand: BrandDep,
+    runtime: RuntimeDep,
+    request: Request,
+    response: Response,
 ) -> Accepted:
     """Lets sends to the prefix go again (404 when it is not blocked); the lift is
     recorded with the key that asked."""

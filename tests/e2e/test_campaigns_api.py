@@ -168,6 +168,11 @@ async def test_a_bad_campaign_is_refused_naming_the_field(api: httpx.AsyncClient
     assert_problem(await api.post("/v1/campaigns", json=slow), 422, "rate_per_second")
     unfiltered = {"name": "x", "template": "hi", "audience": "filter"}
     assert_problem(await api.post("/v1/campaigns", json=unfiltered), 422, "filter")
+    # Found by schemathesis: a control character in a tag once reached the command (500).
+    control = {**unfiltered, "filter": {"tags": ["vip", "a\x06"]}}
+    assert_problem(await api.post("/v1/campaigns", json=control), 422, "filter.tags[1]")
+    named = {**slow, "rate_per_second": 20, "name": "Soldes\x07"}
+    assert_problem(await api.post("/v1/campaigns", json=named), 422, "name")
 
 
 async def test_a_filter_audience_is_the_crm_contacts_with_the_tags_and_attributes(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from chainon.domain.brand import Brand
 from chainon.domain.consent import Scope
@@ -66,6 +67,16 @@ def test_words_are_added_and_defaults_taken_away() -> None:
 )
 def test_past_the_rules_limits_the_field_is_named(document: dict[str, Any], field: str) -> None:
     assert refused(document) == field
+
+
+@pytest.mark.parametrize("opens", ["00:00:00Z", "09:00+02:00"])
+def test_a_window_is_wall_clock_time_an_offset_is_refused(opens: str) -> None:
+    """Found by schemathesis: an offset once reached the comparison and failed it (500)."""
+    with pytest.raises(ValidationError) as refusal:
+        ConsentSettings.model_validate({"quiet_hours": {"FR": {"opens": opens}}})
+    (error,) = refusal.value.errors()
+    assert error["loc"] == ("quiet_hours", "FR", "opens")
+    assert "without offset" in error["msg"]
 
 
 def test_a_narrower_window_needs_no_override_and_a_wider_one_is_recorded_with_who() -> None:
