@@ -37,6 +37,7 @@ class Owned:
     contact_id: str
     campaign_id: str
     endpoint_id: str
+    key_id: str  # a second key of the owner's (the first is the one the test reads with)
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,15 @@ KINDS: dict[str, Kind] = {
     "contact_id": Kind(lambda a: a.contact_id, _missing("contact")),
     "campaign_id": Kind(lambda a: a.campaign_id, _missing("campaign")),
     "endpoint_id": Kind(lambda a: a.endpoint_id, _missing("endpoint")),
+    "key_id": Kind(lambda a: a.key_id, "000000000000"),
     "prefix": Kind(lambda _: BLOCKED_PREFIX, "+3369999"),  # lifting an unblocked one: 404
     "name": Kind(lambda _: FLOW, "never-published", scoped=False),  # a flow's
     "agent": Kind(lambda _: AGENT, "nobody-here", scoped=False),
     "address": Kind(lambda _: CONSUMER, "+33600000099", scoped=False),  # sandbox outcomes
 }
+# Operations that look a name of ``scoped=False`` kind up among the caller's own, and answer
+# 404 for one it never enrolled: an agent's role is changed only once the agent is enrolled.
+LOOKED_UP = {("PATCH", "/v1/agents/{agent}")}
 # No brand key is asked: the signed token is the credential (tests/e2e/test_unsubscribe_api).
 # The test checks that these operations indeed declare no security.
 PUBLIC = {"token"}
@@ -104,6 +109,7 @@ BODIES: dict[tuple[str, str], Callable[[dict[str, str]], dict[str, Any]]] = {
     },
     ("PUT", "/v1/sandbox/outcomes/{address}"): lambda _: {"json": {"outcome": "fail"}},
     ("PUT", "/v1/agents/{agent}"): lambda _: {"json": {"capacity": 9}},
+    ("PATCH", "/v1/agents/{agent}"): lambda _: {"json": {"role": "supervisor", "teams": []}},
     ("PATCH", "/v1/webhooks/endpoints/{endpoint_id}"): lambda _: {"json": {"enabled": False}},
     ("POST", "/v1/webhooks/endpoints/{endpoint_id}/replay"): lambda _: {
         "json": {"since": "2026-01-01T00:00:00Z"}
@@ -132,6 +138,9 @@ async def populate(api: httpx.AsyncClient, runtime: Runtime) -> Owned:
     grant = {"action": "grant", "purpose": "marketing"}
     await ok(api.post(f"/v1/contacts/{contact}/consent", json=grant))
     await ok(api.put(f"/v1/agents/{AGENT}", json={"capacity": 3}))
+    enrolled = {"name": AGENT, "role": "agent", "teams": ["livraison"]}
+    await ok(api.post("/v1/agents", json=enrolled))
+    key_id = (await ok(api.post("/v1/keys", json={"label": "second"})))["id"]
     for flow in (FLOW, OWNERS_ONLY_FLOW):
         await ok(api.put(f"/v1/flows/{flow}", **_flow(flow)))
     draft = {"name": "Soldes", "template": "-20% !", "channel": "email", "audience": "csv"}
@@ -143,4 +152,4 @@ async def populate(api: httpx.AsyncClient, runtime: Runtime) -> Owned:
         await send(api, runtime, f"{BLOCKED_PREFIX}50{i:02d}")
     blocks = await ok(api.get("/v1/sending/blocks"))
     assert [block["prefix"] for block in blocks["blocks"]] == [BLOCKED_PREFIX]
-    return Owned(conversation, contact, campaign, endpoint)
+    return Owned(conversation, contact, campaign, endpoint, key_id)
