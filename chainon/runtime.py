@@ -13,17 +13,15 @@ import functools
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
-from uuid import UUID
 
 import structlog
 from eventsourcing.persistence import TrackingRecorder
 
-from chainon import ops_metrics
+from chainon import ops_metrics, views_role
 from chainon.adapters.bus.embedded import EmbeddedBus
 from chainon.adapters.bus.port import Bus, BusUnavailable
 from chainon.adapters.channels.email.parsing import PROVIDER as EMAIL_LINK
 from chainon.adapters.channels.email.provider import EmailProvider
-from chainon.adapters.channels.email.threads import EmailThread
 from chainon.adapters.channels.email.unsubscribe import UnsubscribeLinks
 from chainon.adapters.channels.port import ChannelProvider
 from chainon.adapters.channels.rcs.provider import PROVIDER as RBM_LINK
@@ -39,23 +37,16 @@ from chainon.batching import CommandBatcher
 from chainon.campaign_worker import CampaignWorker
 from chainon.consuming import ConsumingWorker, LagReport
 from chainon.core import Core
-from chainon.deadlines import DeadlineScheduler, enforce_receipt, expire_dialogue
 from chainon.dispatching import DispatchWorker
 from chainon.domain import commands as cmd
-from chainon.domain.brand import DEFAULT_PROVIDER, Brand
+from chainon.domain.brand import DEFAULT_PROVIDER
 from chainon.domain.channels import Channel
+from chainon.email_wiring import email_provider
 from chainon.errors import CannotStart
 from chainon.event_store import check_store, racing_creation, store_env
 from chainon.key_usage import KeyUsage, key_usage_of
 from chainon.messagebus import IdempotencyClaim
 from chainon.polling import follow
-from chainon.projections import (
-    agent_queue,
-    deferred_messages,
-    dialogue_deadlines,
-    fallback_deadlines,
-    receipt_deadlines,
-)
 from chainon.projections.catalogue import all_projections
 from chainon.projections.read_model_store import ReadModelStore
 from chainon.projections.runner import Views
@@ -63,7 +54,6 @@ from chainon.projections.topic_feed import TopicFeed
 from chainon.rate_limits import RateLimiter, rate_limiter_of
 from chainon.record_handlers import ChannelPublisher, CoreHandler, DispatchHandler, SenderRoutes
 from chainon.relay import Relay
-from chainon.releases import ReleaseScheduler
 from chainon.roles import EVERY_ROLE, Role
 from chainon.settings import BusKind, Settings, StoreKind
 from chainon.store_schema import migrate
@@ -219,41 +209,16 @@ class Runtime:
                 receipt_deadlines={Channel.SMS: within, Channel.RCS: within},
             ),
         )
-        # Read the views (from the pool's threads, which open them), so they run beside them.
-        self.deadlines = DeadlineScheduler(
-            lambda now, limit: fallback_deadlines.due(self.views.store, now, limit),
+        # What the views role runs beside the read models (``chainon.views_role``).
+        self.schedulers = views_role.schedulers(
+            lambda: self.views.store,
             self.call,
             self.bus,
             self.topics,
-            interval=settings.deadline_poll_interval,
+            settings.deadline_poll_interval,
         )
-        self.receipt_deadlines = DeadlineScheduler(
-            lambda now, limit: receipt_deadlines.due(self.views.store, now, limit),
-            self.call,
-            self.bus,
-            self.topics,
-            interval=settings.deadline_poll_interval,
-            enforce=enforce_receipt,
-            name="receipt",
-        )
-        # Bots' questions nobody answered: the dialogue times out (hands off or closes).
-        self.dialogue_deadlines = DeadlineScheduler(
-            lambda now, limit: dialogue_deadlines.due(self.views.store, now, limit),
-            self.call,
-            self.bus,
-            self.topics,
-            interval=settings.deadline_poll_interval,
-            enforce=expire_dialogue,
-            name="dialogue",
-        )
-        # Messages quiet hours hold, released the same way when their window opens.
-        self.releases = ReleaseScheduler(
-            lambda now, limit: deferred_messages.due(self.views.store, now, limit),
-            self.call,
-            self.bus,
-            self.topics,
-            interval=settings.deadline_poll_interval,
-            name="release",
+        self.deadlines, self.receipt_deadlines, self.dialogue_deadlines, self.releases = (
+            self.schedulers
         )
         # Campaigns: with the store's writer, or the views role (see _runs_campaigns).
         self.campaigns = CampaignWorker(
@@ -275,38 +240,11 @@ class Runtime:
 
     def _email_provider(self) -> EmailProvider | None:
         """Sends through the relay; in the process that dispatches, also receives mail."""
-        email = self.settings.email()
-        if email is None:
-            return None
-        ids = email.reply_domain_ids()
-        names: dict[UUID, str] = {}  # a brand's name never changes once registered
-
-        async def accepts(address: str) -> bool:
-            return ids.owns(address) or await self.call(
-                self.core.owns_sender, Channel.EMAIL, address
-            )
-
-        async def threads(conversation_id: UUID) -> EmailThread:
-            return await self.call(self.core.email_thread, conversation_id)
-
-        async def brand_names(brand_id: UUID) -> str | None:
-            if brand_id not in names:
-                brand = await self.call(self.core.find, Brand, brand_id)
-                if brand is None:
-                    return None
-                names[brand_id] = brand.name
-            return names[brand_id]
-
-        async def is_contact(conversation_id: UUID, sender: str) -> bool:
-            return await self.call(self.core.is_contact, conversation_id, sender)
-
-        listens = Role.DISPATCH in self.roles
-        return EmailProvider(
-            email,
-            threads=threads,
-            brand_names=brand_names,
-            accepts=accepts if listens else None,
-            is_contact=is_contact,
+        return email_provider(
+            self.settings,
+            self.core,
+            self.call,
+            listens=Role.DISPATCH in self.roles,
             unsubscribe=self.unsubscribe_links,
         )
 
@@ -409,24 +347,15 @@ class Runtime:
             if role in self.roles
         ]
         if Role.VIEWS in self.roles:
-            schedulers = (
-                self.deadlines,
-                self.receipt_deadlines,
-                self.dialogue_deadlines,
-                self.releases,
-            )
-            for scheduler in schedulers:
-                run_deadlines = scheduler.run(self._stopping)
-                name = f"{scheduler.name}-deadlines"
-                self._tasks.append(asyncio.create_task(run_deadlines, name=name))
-            breaches = ops_metrics.count_breaches(
-                lambda now: agent_queue.breached_by_brand(self.views.store, now),
+            loops = views_role.runs(
+                self.schedulers,
+                lambda: self.views.store,
                 self.call,
                 lambda: self.core.clock(),
                 self._stopping,
-                every=min(ops_metrics.SLA_EVERY, self.settings.deadline_poll_interval * 30),
+                self.settings.deadline_poll_interval,
             )
-            self._tasks.append(asyncio.create_task(breaches, name="sla-metrics"))
+            self._tasks += [asyncio.create_task(run, name=name) for name, run in loops.items()]
         if self._runs_campaigns():
             campaigns = self.campaigns.run(self._stopping)
             self._tasks.append(asyncio.create_task(campaigns, name="campaigns"))
