@@ -23,8 +23,9 @@ import jsonschema
 import pytest
 
 from chainon.api.app import create_app
+from chainon.domain.access import Role
 from chainon.runtime import Runtime
-from tests.conftest import CONSUMER, register
+from tests.conftest import CONSUMER, BrandWithKey, register
 from tests.e2e.cross_brand_kinds import (
     AGENT,
     BLOCKED_PREFIX,
@@ -64,18 +65,32 @@ VOLATILE = {"generated_at", "as_of", "now", "age_seconds", "position"}
 
 OTHER_SMS = "+33939000002"
 
-Outsider = Callable[[Runtime], str]  # registers whoever it is, returns their bearer key
+# Registers whoever it is, given the owner; returns their bearer key.
+Outsider = Callable[[Runtime, BrandWithKey], str]
+OUTSIDE_AGENT = "intrus"
 
 
-def other_brand(runtime: Runtime) -> str:
+def other_brand(runtime: Runtime, owner: BrandWithKey) -> str:
     return register(runtime, slug="autre-maison", sms=OTHER_SMS).key
 
 
-# Who must see nothing of the owner's on a route with a path parameter. HOOK (agent
-# principals, being added elsewhere): add "agent-outside-team" here, returning the key of a
-# principal of the owner's brand who is in none of the teams of the owner's conversation;
-# the expectations hold for it unchanged (KINDS' `scoped` ids: 404 as missing ones).
-OUTSIDERS: dict[str, Outsider] = {"other-brand": other_brand}
+def agent_outside_the_team(runtime: Runtime, owner: BrandWithKey) -> str:
+    """An agent of the owner's own brand, in a team none of its conversations is in."""
+    _, key = runtime.core.api_keys.enroll_agent(owner.id, OUTSIDE_AGENT, Role.AGENT, ["ailleurs"])
+    return key
+
+
+# Who must see nothing of the owner's on a route with a path parameter: another brand on
+# every route; an agent outside the team on the routes of a conversation (contacts are the
+# brand's, not a team's, and the brand's settings ask scopes an agent has not: 403).
+OUTSIDERS: dict[str, Outsider] = {
+    "other-brand": other_brand,
+    "agent-outside-team": agent_outside_the_team,
+}
+CONCERNS: dict[str, Callable[[list[str]], bool]] = {
+    "other-brand": lambda names: bool(names),
+    "agent-outside-team": lambda names: "conversation_id" in names,
+}
 
 
 @asynccontextmanager
@@ -222,12 +237,13 @@ def needs_a_body(operation: dict[str, Any]) -> bool:
 
 @asynccontextmanager
 async def watched(
-    runtime: Runtime, outsider_key: str
+    runtime: Runtime, outsider: Outsider
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Any], Owned]]:
     """The owner's data made and read; the outsider's client; on leaving, the owner's data
     must read the same (the read models caught up with whatever the outsider did)."""
     runtime.core.clock = Clock()
     owner = register(runtime)
+    outsider_key = outsider(runtime, owner)
     document = await served_document(runtime)
     async with (
         client(runtime, owner.key, document) as mine,
@@ -241,9 +257,10 @@ async def watched(
         after = await settled(mine, document, owned)
         # the outsider read nothing of the owner's, so the owner's audit log never names it
         actor = f"key:{outsider_key.split('_')[1]}"
-        trail = await mine.get("/v1/audit", params={"actor": actor})
-        assert trail.status_code == 200, trail.text
-        assert trail.json()["items"] == []
+        for named in (actor, f"agent:{OUTSIDE_AGENT}"):
+            trail = await mine.get("/v1/audit", params={"actor": named})
+            assert trail.status_code == 200, trail.text
+            assert trail.json()["items"] == [], named
         assert (await mine.get("/v1/audit")).json()["items"], "the owner's reads are recorded"
     assert_reads_the_same(before, after)
 
@@ -276,25 +293,26 @@ async def answered_as_missing(
 async def test_the_owner_s_values_in_a_path_are_answered_as_missing_ones(
     sqlite_runtime: Runtime, outsider: str
 ) -> None:
-    key = OUTSIDERS[outsider](sqlite_runtime)
-    async with watched(sqlite_runtime, key) as (theirs, document, owned):
+    concerned = CONCERNS[outsider]
+    async with watched(sqlite_runtime, OUTSIDERS[outsider]) as (theirs, document, owned):
         tried, wrong = 0, []
         for method, path, operation in operations(document):
             names = path_names(operation)
             if names and set(names) <= PUBLIC:
                 assert not operation.get("security"), f"{method} {path} asks a key: map it"
-            elif names:
+            elif concerned(names):
                 tried += 1
                 wrong.append(await answered_as_missing(theirs, method, path, operation, owned))
         assert [w for w in wrong if w] == []
-        assert tried >= 30  # every operation with a path parameter but the public ones
+        # every operation with a path parameter but the public ones; a conversation's
+        assert tried >= {"other-brand": 30, "agent-outside-team": 8}[outsider]
 
 
 async def test_the_owner_s_values_in_a_body_or_a_query_are_answered_as_missing_ones(
     sqlite_runtime: Runtime,
 ) -> None:
     """Brands only: an agent of the owner's brand may name its flows and agents."""
-    async with watched(sqlite_runtime, other_brand(sqlite_runtime)) as (theirs, _, owned):
+    async with watched(sqlite_runtime, other_brand) as (theirs, _, owned):
         opened = await theirs.post(
             "/v1/sandbox/inbound", json={"from": CONSUMER, "to": OTHER_SMS, "body": "Bonjour"}
         )
