@@ -24,7 +24,8 @@ def _data(kind: str) -> dict[str, Any]:
         if each != kind:
             continue
         schema = data_schema(event_class)
-        aggregate = event_class.__qualname__.split(".", 1)[0]
+        name = event_class.TOPIC.removeprefix("chainon:")  # type: ignore[attr-defined]
+        aggregate = name.split(".", 1)[0]
         subject = SUBJECTS.get(aggregate, "conversation_id")
         consts = {
             k: {"const": v, "type": "boolean" if isinstance(v, bool) else "string"}
@@ -36,7 +37,7 @@ def _data(kind: str) -> dict[str, Any]:
             **schema.get("properties", {}),
         }
         schema["required"] = sorted({subject, *extra, *schema.get("required", ())})
-        schema["title"] = event_class.__qualname__
+        schema["title"] = name
         variants.append(schema)
     return variants[0] if len(variants) == 1 else {"oneOf": variants}
 
