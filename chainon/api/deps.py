@@ -105,15 +105,16 @@ async def current_caller(
     if not principal.may(scope):
         raise ScopeMissing(scope)
     await _take_token(request, runtime, key_id)
-    await _check_team(request, runtime, brand, principal)
+    await check_team(request, runtime, brand, principal)
     return Caller(brand, principal)
 
 
-async def _check_team(
+async def check_team(
     request: Request, runtime: Runtime, brand: Brand, principal: Principal
 ) -> None:
     """An agent acts on its teams' conversations only: another team's answers 404, exactly
-    as a missing conversation does (its existence is not the agent's to learn)."""
+    as a missing conversation does (its existence is not the agent's to learn). The console
+    asks the same."""
     raw = request.path_params.get("conversation_id")
     if principal.teams is None or raw is None:
         return

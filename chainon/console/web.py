@@ -11,19 +11,17 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from chainon.api.deps import RuntimeDep
+from chainon.api.deps import RuntimeDep, check_team
 from chainon.api.queue_stream import teams_of
 from chainon.console import i18n
 from chainon.console.session import COOKIE, PRE_COOKIE, Session, decode, load_secret, same_token
 from chainon.domain.access import Principal, Scope
 from chainon.domain.brand import Brand
-from chainon.domain.errors import NotFound
 from chainon.runtime import Runtime
 
 HERE = Path(__file__).parent
@@ -100,26 +98,8 @@ async def current_agent(request: Request, runtime: RuntimeDep) -> Agent:
     principal = brand.principal_of(session.key_id)
     if not principal.may(Scope.CONVERSATIONS_READ):
         raise SignInRequired()
-    await _check_team(request, runtime, brand, principal)
+    await check_team(request, runtime, brand, principal)  # as the API does
     return Agent(session, brand, language(request), principal)
-
-
-async def _check_team(
-    request: Request, runtime: Runtime, brand: Brand, principal: Principal
-) -> None:
-    """As the API does: another team's conversation is not found, like a missing one."""
-    raw = request.path_params.get("conversation_id")
-    if principal.teams is None or raw is None:
-        return
-    try:
-        conversation_id = UUID(str(raw))
-    except ValueError:
-        return
-    team = await runtime.call(
-        runtime.core.read, lambda core: core.conversation_of(brand.id, conversation_id).team
-    )
-    if not principal.sees(team):
-        raise NotFound(f"no conversation {conversation_id}")
 
 
 AgentDep = Annotated[Agent, Depends(current_agent)]
