@@ -2,12 +2,14 @@
 
 A stage is a process, or a group of threads of this process: the servers (PostgreSQL
 with its backends, Kafka, the SMSC simulator), each Chainon worker process started by
-this one (named from its command line: ``chainon worker core``), and this process's own
-threads by their Python names. The embedded mode runs the API, the core, the relay, the
-views and dispatch in one process: its event loop thread (the API, the relay's and the
-views' orchestration, dispatch) and its store threads (``chainon-store``: the core's
-decisions and every store call, views' included) are the split /proc can give; the
-stages themselves share both, so the process is also reported whole.
+this one (named from its command line: ``chainon worker core``; ``chainon serve`` apart
+from the child it supervises, ``chainon serve's child (dispatch+relay+views)``), and this
+process's own threads by their Python names. The one-process embedded mode runs the API,
+the core, the relay, the views and dispatch in one process: its event loop thread (the
+API, the relay's and the views' orchestration, dispatch) and its store threads
+(``chainon-store``: the core's decisions and every store call, views' included) are the
+split /proc can give; the stages themselves share both, so the process is also reported
+whole.
 
 A process's figure includes its children that ended (``cutime``), so PostgreSQL's
 backends that come and go are counted. Divided by the messages of the scenario, it is the
@@ -62,6 +64,11 @@ def _name(pid: int) -> str:
     text = [w.decode(errors="replace") for w in words if w]
     if "worker" in text:  # python -c GUARD … -m chainon.cli worker ROLE
         return f"chainon worker {text[text.index('worker') + 1]}"
+    if "embedded-child" in text:  # … embedded-child --parent PID ROLE… FD FD
+        roles = [w for w in text[text.index("embedded-child") + 3 :] if w.isalpha()]
+        return f"chainon serve's child ({'+'.join(roles)})"
+    if "serve" in text:
+        return "chainon serve"
     for module in ("bench.http_load", "bench.queue_watch"):
         if module in text:
             return module
@@ -107,7 +114,14 @@ class Stages:
         for child in children(me):
             fields = _fields(PROC / str(child) / "stat")
             if fields is not None and int(fields[1]) == me:  # a worker, and its own children
-                found[_name(child)] += tree_seconds(child)
+                whole = tree_seconds(child)
+                for inner in children(child):  # chainon serve's children are stages of their own
+                    name = _name(inner)
+                    if name.startswith("chainon "):
+                        own = tree_seconds(inner)
+                        found[name] += own
+                        whole -= own
+                found[_name(child)] += whole
         for name, pid in self.servers.items():
             found[name] += tree_seconds(pid)
         if self.threads:

@@ -38,10 +38,15 @@ MODES = ("embedded", "distributed")
 # A scenario's variants of a mode, run when the mode is selected: the distributed mode with
 # two core worker processes (keyed ``…@distributed-2core``) beside its default of one.
 TWO_CORES = "distributed-2core"
+# The embedded mode as ``chainon serve`` runs it by default: the core and the API in one
+# process, the views, relay and dispatch in a child it supervises (keyed ``…@embedded-tree``);
+# plain ``embedded`` is one process playing every role (``CHAINON_EMBEDDED_PROCESSES=1``).
+PROCESS_TREE = "embedded-tree"
 
 
 def family(mode: str) -> str:
-    """The mode a variant belongs to (``distributed-2core`` → ``distributed``)."""
+    """The mode a variant belongs to (``distributed-2core`` → ``distributed``,
+    ``embedded-tree`` → ``embedded``)."""
     return mode.split("-", 1)[0]
 
 

@@ -5,9 +5,9 @@ Embedded (here), the burst is loaded onto the embedded log by a bus of its own (
 adapters would have published it, one conversation per key) before the runtime starts; the
 clock runs from ``Runtime.start`` to the moment the read models include the store's last
 event, and the peak memory is Chainon's from that start (the loading's is reset). The
-runtime plays every role in this one process: the layout of ``CHAINON_EMBEDDED_PROCESSES=1``,
-not ``chainon serve``'s default tree (the core in one process, the views, relay and
-dispatch in a child), which the bench does not start.
+runtime plays every role in this one process: the layout of ``CHAINON_EMBEDDED_PROCESSES=1``.
+``chainon serve``'s default tree (the core in one process, the views, relay and dispatch in
+a child) is the ``embedded-tree`` variant (``inbound_burst_tree``).
 Distributed (``inbound_burst_distributed``), the workers are processes of their own, one or
 two core workers. Afterwards every message is looked for in the store: a missing, refused
 or dead-lettered one fails the scenario.
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from bench.accounting import received
 from bench.memory import peak_rss, reset_peak
-from bench.registry import TWO_CORES, Context, Kind, measurement
+from bench.registry import PROCESS_TREE, TWO_CORES, Context, Kind, measurement
 from bench.result import Missing, Result, own_peak_rss
 from bench.traffic import BRAND_NUMBER, inbound, receive_commands
 
@@ -34,13 +34,21 @@ LOAD_BATCH = 1000
 POLL = 0.02
 
 
-@measurement("inbound-burst", Kind.SCENARIO, modes=("embedded", "distributed", TWO_CORES))
+@measurement(
+    "inbound-burst",
+    Kind.SCENARIO,
+    modes=("embedded", PROCESS_TREE, "distributed", TWO_CORES),
+)
 async def inbound_burst(ctx: Context) -> Result:
     """Inbound burst from the inbound topic to stored, relayed and projected."""
     if ctx.distributed:
         from bench.scenarios.inbound_burst_distributed import distributed_burst
 
         return await distributed_burst(ctx)
+    if ctx.mode == PROCESS_TREE:
+        from bench.scenarios.inbound_burst_tree import tree_burst
+
+        return await tree_burst(ctx)
     return await _embedded(ctx)
 
 

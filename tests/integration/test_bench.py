@@ -143,7 +143,11 @@ def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path
         assert machine["versions"][library]
 
     results = {r["key"]: r for r in run["results"]}
-    assert set(results) == {*limits, *(f"{name}@embedded" for name in (*SCENARIOS, *embedded_only))}
+    assert set(results) == {
+        *limits,
+        *(f"{name}@embedded" for name in (*SCENARIOS, *embedded_only)),
+        "inbound-burst@embedded-tree",  # through chainon serve's default process tree
+    }
     check_figures(results)
     check_scenarios(run, results, "embedded")
     smpp = results["send-smpp@embedded"]  # HTTP → store → SMSC simulator → receipt
@@ -158,6 +162,13 @@ def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path
     stages = results["inbound-burst@embedded"]["cpu_ms_per_message"]
     assert stages["this process: main thread (event loop)"] > 0
     assert "this process: chainon-store" in stages
+
+    tree = results["inbound-burst@embedded-tree"]  # chainon serve: the core, and its child
+    assert tree["extra"]["messages_found"] == tree["count"] == run["counts"]["messages"]
+    assert tree["extra"]["processes"] == 2
+    assert tree["cpu_ms_per_message"]["chainon serve"] > 0
+    assert tree["cpu_ms_per_message"]["chainon serve's child (dispatch+relay+views)"] > 0
+    assert tree["settings"]["store"] == "sqlite"
 
     long = results["long-conversation@embedded"]
     assert long["count"] == run["counts"]["long_messages"]
@@ -179,6 +190,9 @@ def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path
         )
         assert judged["met"] is (judged["value"] >= judged["target"])
     assert goals["steady load embedded p99 ≤ 250 ms"]["met"] is not None
+    [burst] = [g for g in goals.values() if g["measured"] == "inbound-burst@embedded-tree"]
+    assert burst["reference"] == "eventsourcing.sqlite.save-100"
+    assert burst["met"] is (burst["value"] >= burst["target"])
     assert goals["distributed inbound ≥ 0.8× embedded"]["met"] is None  # not in this run
 
 
