@@ -77,6 +77,7 @@ class Page:
     profile: crm.Profile | None
     channel: Channel | None
     handoff: HandoffOut | None = None  # what a bot collected before it handed over
+    csat: int | None = None  # the latest rating a flow collected in this conversation
 
 
 def _channel(runtime: Runtime, brand: Brand, conversation: Conversation) -> Channel | None:
@@ -90,6 +91,7 @@ def _channel(runtime: Runtime, brand: Brand, conversation: Conversation) -> Chan
 def load(runtime: Runtime, brand: Brand, conversation_id: UUID) -> Page:
     core = runtime.core
     conversation = core.conversation_of(brand.id, conversation_id)
+    handoff, csat = bot_facts(core, conversation_id)
     messages = [
         message_view(MessageOut.of(m), m.hold.release_at if m.hold is not None else None)
         for m in conversation.messages.values()
@@ -100,7 +102,8 @@ def load(runtime: Runtime, brand: Brand, conversation_id: UUID) -> Page:
         timeline=timeline_entries(core, conversation_id),
         profile=crm.profile(runtime.views.store, brand.id, conversation.contact_id),
         channel=_channel(runtime, brand, conversation),
-        handoff=bot_facts(core, conversation_id)[0],
+        handoff=handoff,
+        csat=csat,
     )
 
 

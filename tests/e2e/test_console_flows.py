@@ -19,7 +19,7 @@ from chainon.domain.consent import Purpose
 from chainon.runtime import Runtime
 from tests.conftest import BRAND_SMS, BrandWithKey
 from tests.e2e.console_client import CONSUMER, consumer_writes, sign_in
-from tests.e2e.flow_helpers import YAML, example
+from tests.e2e.flow_helpers import TUESDAY_MORNING, YAML, clock_from, example
 from tests.serving import serving
 
 
@@ -308,3 +308,33 @@ async def test_a_bots_hand_off_shows_what_it_collected(
     assert "Handed over by the bot" in page
     assert "delivery-details (keyword) → delivery" in page
     assert re.search(r"<dt>[a-z_]+</dt><dd>[^<]+</dd>", page), "the collected answers"
+
+
+async def test_the_conversations_rating_and_the_contacts_average_show(
+    browser: httpx.AsyncClient, brand: BrandWithKey, sqlite_runtime: Runtime
+) -> None:
+    clock_from(sqlite_runtime, TUESDAY_MORNING)
+    published = await browser.put(
+        "/v1/flows/csat",
+        content=example("csat"),
+        headers={**YAML, "Authorization": f"Bearer {brand.key}"},
+    )
+    assert published.status_code == 201, published.text
+    token = await sign_in(browser, brand.key)
+    started = await consumer_writes(browser, brand.key, "Mon colis est-il parti ?")
+    url = f"/console/conversations/{started['conversation_id']}"
+    unrated = (await browser.get(url)).text
+    assert 'id="csat"' not in unrated
+    assert '<dd id="csat-average">—</dd>' in unrated
+    resolved = await browser.post(f"{url}/resolve", data={"csrf": token})
+    assert resolved.status_code == 303, resolved.text
+    await consumer_writes(browser, brand.key, "4")  # the survey's answer
+    await consumer_writes(browser, brand.key, "Non")  # no comment
+    page = ""
+    for _ in range(100):  # the profile's average follows once the views catch up
+        page = (await browser.get(url)).text
+        if "(1 rating)" in page:
+            break
+        await asyncio.sleep(0.05)
+    assert 'Satisfaction (CSAT): <strong id="csat">4</strong>' in page
+    assert '<dd id="csat-average">4.0 (1 rating)</dd>' in page
