@@ -93,7 +93,11 @@ def load(runtime: Runtime, brand: Brand, conversation_id: UUID) -> Page:
     conversation = core.conversation_of(brand.id, conversation_id)
     handoff, csat = bot_facts(core, conversation_id)
     messages = [
-        message_view(MessageOut.of(m), m.hold.release_at if m.hold is not None else None)
+        message_view(
+            MessageOut.of(m),
+            m.hold.release_at if m.hold is not None else None,
+            _chosen_text(conversation, m.id),
+        )
         for m in conversation.messages.values()
     ]
     return Page(
@@ -105,6 +109,11 @@ def load(runtime: Runtime, brand: Brand, conversation_id: UUID) -> Page:
         handoff=handoff,
         csat=csat,
     )
+
+
+def _chosen_text(conversation: Conversation, message_id: UUID) -> str | None:
+    chosen = conversation.choices.get(message_id)  # (postback data, the suggestion's text)
+    return None if chosen is None else chosen[1]
 
 
 async def _page(

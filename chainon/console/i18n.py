@@ -57,7 +57,9 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "your_reply": "Your reply",
         "send": "Send",
         "goes_by": "Goes by",
+        "character": "character",
         "characters": "characters",
+        "segment": "segment",
         "segments": "segments",
         "status": "Status",
         "resolved": "resolved",
@@ -137,7 +139,9 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "your_reply": "Votre réponse",
         "send": "Envoyer",
         "goes_by": "Partira par",
+        "character": "caractère",
         "characters": "caractères",
+        "segment": "segment",
         "segments": "segments",
         "status": "Statut",
         "resolved": "résolue",
@@ -168,6 +172,11 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "skip": "Aller au contenu",
     },
 }
+
+
+def singular(lang: str, count: int) -> bool:
+    """Whether ``count`` takes the singular: French says "0 segment", English "0 segments"."""
+    return count < 2 if lang == "fr" else count == 1
 
 
 def pick(cookie: str | None, accept_language: str | None) -> str:

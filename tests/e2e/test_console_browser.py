@@ -175,7 +175,7 @@ async def test_a_consumer_texts_the_agent_takes_it_answers_and_the_phone_gets_it
     sent = agent.locator(".msg.out").filter(has_text=answer)
     await expect(sent).to_have_attribute("data-status", "delivered", timeout=8_000)
     await expect(sent.locator(".ticks")).to_contain_text("delivered")
-    await expect(sent.locator(".cost")).to_have_text("1 segments · ucs2 · 0.045 EUR")
+    await expect(sent.locator(".cost")).to_have_text("1 segment · ucs2 · 0.045 EUR")
     await shot(agent, "console-conversation.png")
 
 
@@ -203,6 +203,7 @@ async def test_a_suggestion_tapped_on_the_phone_shows_in_the_console(console: Co
     )
     chosen = agent.locator(".msg.in").filter(has_text="Un autre jour")
     await expect(chosen).to_have_attribute("data-channel", "rcs")
+    await expect(chosen.locator(".chosen")).to_have_text("Chosen suggestion: Un autre jour")
 
 
 async def test_a_consumers_script_is_text_and_never_runs(console: Console) -> None:
