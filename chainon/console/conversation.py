@@ -77,6 +77,7 @@ class Page:
     profile: crm.Profile | None
     channel: Channel | None
     handoff: HandoffOut | None = None  # what a bot collected before it handed over
+    csat: int | None = None  # the latest rating a flow collected in this conversation
 
 
 def _channel(runtime: Runtime, brand: Brand, conversation: Conversation) -> Channel | None:
@@ -90,8 +91,13 @@ def _channel(runtime: Runtime, brand: Brand, conversation: Conversation) -> Chan
 def load(runtime: Runtime, brand: Brand, conversation_id: UUID) -> Page:
     core = runtime.core
     conversation = core.conversation_of(brand.id, conversation_id)
+    handoff, csat = bot_facts(core, conversation_id)
     messages = [
-        message_view(MessageOut.of(m), m.hold.release_at if m.hold is not None else None)
+        message_view(
+            MessageOut.of(m),
+            m.hold.release_at if m.hold is not None else None,
+            _chosen_text(conversation, m.id),
+        )
         for m in conversation.messages.values()
     ]
     return Page(
@@ -100,8 +106,14 @@ def load(runtime: Runtime, brand: Brand, conversation_id: UUID) -> Page:
         timeline=timeline_entries(core, conversation_id),
         profile=crm.profile(runtime.views.store, brand.id, conversation.contact_id),
         channel=_channel(runtime, brand, conversation),
-        handoff=bot_facts(core, conversation_id)[0],
+        handoff=handoff,
+        csat=csat,
     )
+
+
+def _chosen_text(conversation: Conversation, message_id: UUID) -> str | None:
+    chosen = conversation.choices.get(message_id)  # (postback data, the suggestion's text)
+    return None if chosen is None else chosen[1]
 
 
 async def _page(

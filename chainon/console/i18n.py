@@ -40,6 +40,8 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "rcs_capable": "Takes RCS",
         "marketing_consent": "Marketing consent",
         "csat": "Satisfaction (CSAT)",
+        "rating": "rating",
+        "ratings": "ratings",
         "conversations": "Conversations",
         "tags": "Tags",
         "attributes": "Attributes",
@@ -55,7 +57,9 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "your_reply": "Your reply",
         "send": "Send",
         "goes_by": "Goes by",
+        "character": "character",
         "characters": "characters",
+        "segment": "segment",
         "segments": "segments",
         "status": "Status",
         "resolved": "resolved",
@@ -118,6 +122,8 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "rcs_capable": "Reçoit le RCS",
         "marketing_consent": "Consentement marketing",
         "csat": "Satisfaction (CSAT)",
+        "rating": "note",
+        "ratings": "notes",
         "conversations": "Conversations",
         "tags": "Étiquettes",
         "attributes": "Attributs",
@@ -133,7 +139,9 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "your_reply": "Votre réponse",
         "send": "Envoyer",
         "goes_by": "Partira par",
+        "character": "caractère",
         "characters": "caractères",
+        "segment": "segment",
         "segments": "segments",
         "status": "Statut",
         "resolved": "résolue",
@@ -164,6 +172,11 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "skip": "Aller au contenu",
     },
 }
+
+
+def singular(lang: str, count: int) -> bool:
+    """Whether ``count`` takes the singular: French says "0 segment", English "0 segments"."""
+    return count < 2 if lang == "fr" else count == 1
 
 
 def pick(cookie: str | None, accept_language: str | None) -> str:

@@ -88,6 +88,11 @@ def _not_here() -> None:
     raise NotFound("the phone simulator needs the sandbox provider (the embedded default)")
 
 
+def _off(request: Request, agent: Agent) -> Response:
+    """The pages a person opens say it in their language; the polled thread answers 404."""
+    return render(request, "phone_off.html", 404, lang=agent.lang, agent=agent, sandbox=False)
+
+
 @router.get("")
 async def phone_page(
     request: Request,
@@ -98,7 +103,7 @@ async def phone_page(
     error: Annotated[str | None, Query(max_length=300)] = None,
 ) -> Response:
     if not sandbox_on(runtime):
-        _not_here()
+        return _off(request, agent)
     chosen = _chosen(agent, brand_number)
     messages = await runtime.call(thread, runtime, agent, consumer) if chosen and consumer else []
     return render(
@@ -156,7 +161,7 @@ async def phone_send(
     postback_data: Annotated[str | None, Form(max_length=2048)] = None,
 ) -> Response:
     if not sandbox_on(runtime):
-        _not_here()
+        return _off(request, agent)
     chosen = _chosen(agent, brand_number)
     query = {"brand_number": brand_number, "consumer": consumer}
     if chosen is None:

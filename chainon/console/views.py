@@ -49,10 +49,15 @@ class MessageView:
     steps: list[str] = field(default_factory=list)  # the delivery steps reached, in order
     cost: str | None = None  # an outbound message's price, as the analytics count it
     release_at: str | None = None  # a deferred message's release, in UTC
+    chosen: str | None = None  # an inbound answer: the suggestion it picked (tapped or numbered)
 
     @property
     def tick(self) -> str:
         return TICKS.get(self.m.status, "")
+
+    @property
+    def read(self) -> bool:
+        return "read" in self.steps
 
     @property
     def inbound(self) -> bool:
@@ -73,14 +78,16 @@ def rich_view(rich: dict[str, Any] | None) -> RichView | None:
     return RichView(content.text, cards, _chips(content.suggestions))
 
 
-def message_view(m: MessageOut, release_at: datetime | None = None) -> MessageView:
+def message_view(
+    m: MessageOut, release_at: datetime | None = None, chosen: str | None = None
+) -> MessageView:
     reached = {change.status for change in m.history} | {m.status}
     if m.read_at is not None:
         reached.add("read")
     steps = [s for s in STEPS if s in reached]
     price = None if m.direction == "inbound" else cost(m)
     release = release_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if release_at else None
-    return MessageView(m, rich_view(m.rich), steps, price, release)
+    return MessageView(m, rich_view(m.rich), steps, price, release, chosen)
 
 
 def cost(m: MessageOut) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -129,6 +130,10 @@ def render(
 ) -> HTMLResponse:
     lang = lang or language(request)
     page = templates.get_template(name).render(
-        t=i18n.STRINGS[lang], lang=lang, path=request.url.path, **context
+        t=i18n.STRINGS[lang],
+        lang=lang,
+        one=partial(i18n.singular, lang),
+        path=request.url.path,
+        **context,
     )
     return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)

@@ -175,7 +175,7 @@ async def test_a_consumer_texts_the_agent_takes_it_answers_and_the_phone_gets_it
     sent = agent.locator(".msg.out").filter(has_text=answer)
     await expect(sent).to_have_attribute("data-status", "delivered", timeout=8_000)
     await expect(sent.locator(".ticks")).to_contain_text("delivered")
-    await expect(sent.locator(".cost")).to_have_text("1 segments · ucs2 · 0.045 EUR")
+    await expect(sent.locator(".cost")).to_have_text("1 segment · ucs2 · 0.045 EUR")
     await shot(agent, "console-conversation.png")
 
 
@@ -203,6 +203,7 @@ async def test_a_suggestion_tapped_on_the_phone_shows_in_the_console(console: Co
     )
     chosen = agent.locator(".msg.in").filter(has_text="Un autre jour")
     await expect(chosen).to_have_attribute("data-channel", "rcs")
+    await expect(chosen.locator(".chosen")).to_have_text("Chosen suggestion: Un autre jour")
 
 
 async def test_a_consumers_script_is_text_and_never_runs(console: Console) -> None:
@@ -247,3 +248,49 @@ async def test_an_agent_replies_with_the_keyboard_alone(console: Console) -> Non
     await page.keyboard.type("Et avec Ctrl+Entrée.")
     await page.keyboard.press("Control+Enter")
     await expect(page.locator(".msg.out").filter(has_text="Et avec Ctrl+Entrée.")).to_be_visible()
+
+
+async def tab_to(page: Page, element_id: str) -> None:
+    """Tabs from where the focus is until ``element_id`` has it, as a keyboard user would."""
+    for _ in range(60):
+        if await page.evaluate("document.activeElement && document.activeElement.id") == (
+            element_id
+        ):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached #{element_id}")
+
+
+async def consumer_texts(console: Console, consumer: str, body: str) -> str:
+    async with await console.api() as api:
+        answer = await api.post(
+            "/v1/sandbox/inbound", json={"from": consumer, "to": BRAND_SMS, "body": body}
+        )
+    assert answer.status_code == 202, answer.text
+    conversation: str = answer.json()["conversation_id"]
+    return conversation
+
+
+async def test_a_live_queue_update_keeps_the_keyboards_place(console: Console) -> None:
+    page = await console.page()
+    await sign_in(page, console.brand.key)
+    rows = page.locator("#queue-rows tr[data-conversation]")
+    first = await consumer_texts(console, CONSUMER, "Allô ?")
+    await expect(rows).to_have_count(1)
+    await tab_to(page, f"open-{first}")
+    await page.evaluate("document.activeElement.dataset.before = 'update'")
+    await consumer_texts(console, "+33612345679", "Bonjour")  # the rows are swapped
+    await expect(rows).to_have_count(2)
+    assert await page.evaluate("document.activeElement.dataset.before") is None  # a new link
+    assert await page.evaluate("document.activeElement.id") == f"open-{first}"
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"/console/conversations/{first}")
+
+    await page.goto("/console")
+    await tab_to(page, "next-for-me")
+    await consumer_texts(console, "+33612345670", "Vous êtes là ?")
+    await expect(rows).to_have_count(3)
+    assert await page.evaluate("document.activeElement.id") == "next-for-me"
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"/console/conversations/{first}")  # the oldest
+    await expect(page.locator("#assignee")).to_have_text("alice")

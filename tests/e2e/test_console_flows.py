@@ -138,7 +138,26 @@ async def test_the_phone_plays_the_consumer_and_is_off_without_the_sandbox(
     finally:
         sqlite_runtime.settings.rbm_credentials_file = None
     assert off.status_code == 404
-    assert "sandbox" in off.json()["detail"]
+    assert off.headers["content-type"].startswith("text/html")
+    assert "The phone simulator needs the sandbox provider." in off.text
+    assert 'href="/sandbox/phone"' not in off.text  # nor offered in the menu
+    sqlite_runtime.settings.rbm_credentials_file = Path("rbm.json")
+    try:
+        french = await browser.get("/sandbox/phone", headers={"Accept-Language": "fr"})
+        sent_off = await browser.post(
+            "/sandbox/phone/send",
+            data={
+                "csrf": token,
+                "brand_number": f"sms:{BRAND_SMS}",
+                "consumer": CONSUMER,
+                "body": "x",
+            },
+        )
+    finally:
+        sqlite_runtime.settings.rbm_credentials_file = None
+    assert "Le simulateur de téléphone demande le fournisseur sandbox." in french.text
+    assert sent_off.status_code == 404
+    assert "The phone simulator needs the sandbox provider." in sent_off.text
 
 
 async def test_an_agent_assigns_tags_prioritizes_resolves_and_reopens(
@@ -308,3 +327,49 @@ async def test_a_bots_hand_off_shows_what_it_collected(
     assert "Handed over by the bot" in page
     assert "delivery-details (keyword) → delivery" in page
     assert re.search(r"<dt>[a-z_]+</dt><dd>[^<]+</dd>", page), "the collected answers"
+
+
+async def test_the_phone_shows_an_sms_fallbacks_numbered_choices_and_the_console_the_choice(
+    browser: httpx.AsyncClient, brand: BrandWithKey, sqlite_runtime: Runtime
+) -> None:
+    sqlite_runtime.core.add_sender(brand.id, Channel.RCS, "maison-lumiere_agent")
+    token = await sign_in(browser, brand.key)
+    auth = {"Authorization": f"Bearer {brand.key}"}
+    await browser.put(
+        f"/v1/sandbox/outcomes/{CONSUMER}",
+        json={"outcome": "not_capable", "channel": "rcs"},
+        headers=auth,
+    )
+    rich = {
+        "text": "Livraison demain ?",
+        "suggestions": [
+            {"kind": "reply", "text": "Oui", "postback_data": "yes"},
+            {"kind": "reply", "text": "Un autre jour", "postback_data": "later"},
+        ],
+    }
+    sent = await browser.post("/v1/messages", json={"to": CONSUMER, "rich": rich}, headers=auth)
+    conversation = sent.json()["conversation_id"]
+    phone = {"brand_number": f"sms:{BRAND_SMS}", "consumer": CONSUMER}
+    numbered = "Répondez 1 pour Oui, 2 pour Un autre jour"
+    shown = ""
+    for _ in range(100):
+        shown = (await browser.get("/sandbox/phone/thread", params=phone)).text
+        if numbered in shown:
+            break
+        await asyncio.sleep(0.05)
+    bubble = re.search(r'<li class="bubble theirs"[^>]*data-channel="sms">(.*?)</li>', shown, re.S)
+    assert bubble, shown
+    assert f'<p class="body">Livraison demain ?\n{numbered}</p>' in bubble.group(1)
+    assert 'class="chip"' not in shown  # an SMS has no chips to tap: the consumer types 2
+    answered = await browser.post("/sandbox/phone/send", data={"csrf": token, **phone, "body": "2"})
+    assert "error" not in answered.headers["location"]
+    url = f"/console/conversations/{conversation}"
+    page = (await browser.get(url)).text
+    chosen = re.search(r'<li class="msg in.*?</li>', page, re.DOTALL)
+    assert chosen, page
+    assert '<p class="body">2</p>' in chosen.group(0)
+    assert (
+        '<p class="chosen">Chosen suggestion: <strong>Un autre jour</strong></p>' in chosen.group(0)
+    )
+    french = (await browser.get(url, headers={"Accept-Language": "fr"})).text
+    assert "Suggestion choisie: <strong>Un autre jour</strong>" in french

@@ -8,10 +8,14 @@ without its token gets, what the counter says against what the reply then goes w
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
+from chainon.api.app import create_app
 from chainon.console.session import COOKIE
 from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
@@ -68,7 +72,9 @@ async def test_sign_in_sets_a_strict_http_only_cookie_without_the_key(
     assert "secure" in attributes
     assert "samesite=strict" in attributes
     assert brand.key not in cookie
-    assert brand.key.split("_")[2] not in cookie
+    secret = brand.key.split("_", 2)[2]  # chn_<hex id>_<secret>; the secret may hold "_"
+    assert len(secret) == 32
+    assert secret not in cookie
     queue = await browser.get("/console")
     assert "alice" in queue.text
     assert brand.key not in queue.text
@@ -91,22 +97,61 @@ async def test_sign_in_refuses_a_wrong_key_and_a_missing_token(
     assert COOKIE not in forged.headers.get("set-cookie", "")
 
 
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    """The app's routes, through the routers it included (FastAPI keeps each router as it
+    was given, unprefixed here: the console's routers carry their own prefixes)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from api_routes(included.routes)
+        elif isinstance(route, APIRoute):
+            yield route
+
+
+def console_posts(runtime: Runtime) -> list[str]:
+    """Every POST route of the console and the phone, as the app serves them."""
+    routes = list(api_routes(create_app(runtime=runtime).routes))
+    mine = [r for r in routes if r.path.startswith(("/console", "/sandbox/phone"))]
+    assert {m for r in mine for m in r.methods} <= {"GET", "POST"}  # no PUT, PATCH, DELETE
+    return sorted(r.path for r in mine if "POST" in r.methods)
+
+
 async def test_every_form_needs_the_session_token(
-    browser: httpx.AsyncClient, brand: BrandWithKey
+    browser: httpx.AsyncClient, brand: BrandWithKey, sqlite_runtime: Runtime
 ) -> None:
     token = await sign_in(browser, brand.key)
     inbound = await consumer_writes(browser, brand.key, "Bonjour")
     conversation = inbound["conversation_id"]
-    for path in (
-        "/console/next",
-        "/console/sign-out",
-        f"/console/conversations/{conversation}/reply",
-        f"/console/conversations/{conversation}/resolve",
-        "/sandbox/phone/send",
-    ):
-        refused = await browser.post(path, data={"body": "x", "csrf": "forged"})
-        assert refused.status_code == 403, path
-        assert "csrf" in refused.text
+    posts = console_posts(sqlite_runtime)
+    assert len(posts) >= 11, posts  # sign-in, sign-out, next, count, 6 actions, the phone's
+    fields = {
+        "body": "x",
+        "assignee": "mallory",
+        "team": "t",
+        "add": "forged",
+        "priority": "3",
+        "api_key": brand.key,
+        "agent": "mallory",
+        "brand_number": f"sms:{BRAND_SMS}",
+        "consumer": CONSUMER,
+    }
+    for path in posts:
+        url = path.format(conversation_id=conversation)
+        for data, headers in (
+            ({**fields, "csrf": "forged"}, {}),
+            (fields, {"X-CSRF-Token": "forged"}),
+        ):
+            refused = await browser.post(url, data=data, headers=headers)
+            # sign-in reads its token from the form only: without one, a 422 naming it
+            expected = 422 if path == "/console/sign-in" and "csrf" not in data else 403
+            assert refused.status_code == expected, (path, refused.status_code, refused.text)
+            assert "csrf" in refused.text, path
+    page = await browser.get(f"/console/conversations/{conversation}")  # still signed in
+    assert page.status_code == 200
+    assert 'id="assignee">unassigned<' in page.text  # nothing the forged forms asked was done
+    assert 'id="status">open<' in page.text
+    assert "forged" not in page.text
+    assert 'class="msg out' not in page.text
     taken = await browser.post("/console/next", data={"csrf": token})
     assert taken.status_code == 303
     assert taken.headers["location"] == f"/console/conversations/{conversation}"
@@ -137,6 +182,54 @@ async def test_the_queue_lists_what_waits_and_the_filters_narrow_it(
     assert "Nothing is waiting." in mine.text
     team = await browser.get("/console", params={"team": "billing"})
     assert inbound["conversation_id"] not in team.text
+
+
+async def test_only_mine_lists_the_agents_own_conversations(
+    browser: httpx.AsyncClient, brand: BrandWithKey
+) -> None:
+    token = await sign_in(browser, brand.key)
+    taken = await consumer_writes(browser, brand.key, "Bonjour")
+    claimed = await browser.post("/console/next", data={"csrf": token})
+    assert claimed.headers["location"] == f"/console/conversations/{taken['conversation_id']}"
+    other = await browser.post(
+        "/v1/sandbox/inbound",
+        json={"from": "+33612345679", "to": BRAND_SMS, "body": "Et moi ?"},
+        headers={"Authorization": f"Bearer {brand.key}"},
+    )
+    given = f"/console/conversations/{other.json()['conversation_id']}/assign"
+    assert (await browser.post(given, data={"csrf": token, "assignee": "bob"})).status_code == 303
+    everyone = await browser.get("/console")
+    assert everyone.text.count('<tr class="row') == 2
+    mine = await browser.get("/console", params={"mine": "true"})
+    rows = re.findall(r'<tr class="row[^"]*" data-conversation="([^"]+)">', mine.text)
+    assert rows == [taken["conversation_id"]]  # alice's, not bob's
+    assert 'id="mine" name="mine" type="checkbox" value="true" checked' in mine.text
+    assert "&amp;mine=true" in mine.text  # and the live stream keeps the filter
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "said"),
+    [
+        ("en", "", "0 characters"),
+        ("en", "A", "1 character · gsm7 · 1 segment "),
+        ("en", "A" * 161, "161 characters · gsm7 · 2 segments "),
+        ("fr", "", "0 caractère"),
+        ("fr", "A", "1 caractère · gsm7 · 1 segment "),
+        ("fr", "AB", "2 caractères · gsm7 · 1 segment "),
+    ],
+)
+async def test_the_counter_says_one_and_many_in_each_language(
+    browser: httpx.AsyncClient, brand: BrandWithKey, lang: str, text: str, said: str
+) -> None:
+    token = await sign_in(browser, brand.key)
+    inbound = await consumer_writes(browser, brand.key, "Bonjour")
+    counter = await browser.post(
+        f"/console/conversations/{inbound['conversation_id']}/count",
+        data={"body": text},
+        headers={"X-CSRF-Token": token, "Accept-Language": lang},
+    )
+    assert counter.status_code == 200
+    assert said in " ".join(counter.text.split()) + " "
 
 
 async def test_the_console_speaks_french_when_asked(
