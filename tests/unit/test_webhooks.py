@@ -91,7 +91,23 @@ def test_each_retry_waits_its_step_of_the_schedule_within_the_jitter(
         ("fd00::1", True),
         ("::ffff:127.0.0.1", True),
         ("0.0.0.0", True),
+        ("100.64.0.1", True),  # shared address space (carrier-grade NAT)
+        ("100.127.255.254", True),
+        ("192.0.2.10", True),  # documentation
+        ("198.18.0.1", True),  # benchmarking
+        ("240.0.0.1", True),  # reserved
+        ("224.0.0.1", True),  # multicast
+        ("::ffff:10.0.0.1", True),  # IPv4-mapped
+        ("::ffff:100.64.0.1", True),
+        ("2002:7f00:1::", True),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", True),  # 6to4 of 169.254.169.254
+        ("2002:6440:1::", True),  # 6to4 of 100.64.0.1
+        ("64:ff9b::a00:7", True),  # NAT64 of 10.0.0.7
+        ("2001:db8::1", True),  # documentation
+        ("ff02::1", True),
         ("93.184.216.34", False),
+        ("::ffff:93.184.216.34", False),
+        ("64:ff9b::5db8:d822", False),  # NAT64 of a public address
         ("2606:4700::1111", False),
     ],
 )
