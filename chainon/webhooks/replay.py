@@ -70,7 +70,9 @@ def replay(
 ) -> tuple[int, datetime]:
     """Owes the endpoint again every event of its brand it wants since ``since`` (moved
     to the endpoint's creation if earlier); returns how many, and from when."""
-    since = max(checked_since(since, now), endpoint.created_at)
+    # Moved first, then checked: an old ``since`` asks for everything since the endpoint
+    # was added, which the window allows when the endpoint is recent.
+    since = checked_since(max(since, endpoint.created_at), now)
     log, store = views.log, views.store
     start, head = first_position(log, views.decode, since - SLACK), log.head()
     owners: dict[str, str | None] = {}
