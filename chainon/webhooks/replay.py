@@ -89,16 +89,17 @@ def replay(
         with store.transaction() as cur:
             names = store.names(outbox)
             for fact, kind in wanted:
-                if fact.aggregate_id not in owners:
+                subject_id = payloads.subject(fact)[1]
+                if subject_id not in owners:
                     rows = store.fetch(
                         cur,
                         names.statement(
                             "SELECT brand_id FROM {webhook_owners} WHERE aggregate_id = %(a)s"
                         ),
-                        {"a": fact.aggregate_id},
+                        {"a": subject_id},
                     )
-                    owners[fact.aggregate_id] = rows[0]["brand_id"] if rows else None
-                if owners[fact.aggregate_id] != str(brand_id):
+                    owners[subject_id] = rows[0]["brand_id"] if rows else None
+                if owners[subject_id] != str(brand_id):
                     continue
                 cur.execute(names.statement(_OWE), _row(endpoint, fact, kind, brand_id, now))
                 owed += 1

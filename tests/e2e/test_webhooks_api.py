@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,13 @@ async def hooked(
                 "topic_prefix": f"wh{uuid.uuid4().hex[:8]}",
             }
         )
-    runtime = Runtime(settings)
+    async with serving(Runtime(settings)) as both:
+        yield both
+
+
+@asynccontextmanager
+async def serving(runtime: Runtime) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    """The runtime started, with a brand, and the API as that brand's key."""
     await runtime.start()
     brand = register(runtime)
     app = create_app(runtime=runtime)
@@ -157,6 +164,7 @@ async def test_an_inbound_sms_and_its_reply_are_told_signed(
         "fallback.triggered",
         "consent.changed",
         "campaign.finished",
+        "flow.handed_off",
     ]
     for event in hook.events():  # each as the document says, its version included
         operation = doc["webhooks"][event["type"]]["post"]
@@ -356,3 +364,90 @@ async def test_a_finished_campaign_is_told_signed(
     operation = doc["webhooks"]["campaign.finished"]["post"]
     jsonschema.validate(told, operation["requestBody"]["content"]["application/json"]["schema"])
     assert [d.payload is not None for d in hook.received] == [True]  # nothing else was owed
+
+
+def as_documented(doc: dict[str, Any], event: dict[str, Any]) -> None:
+    operation = doc["webhooks"][event["type"]]["post"]
+    jsonschema.validate(event, operation["requestBody"]["content"]["application/json"]["schema"])
+
+
+async def test_a_send_the_policy_blocks_is_told_as_blocked_with_its_reason(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    await add(api, hook, ["message.status"])
+    answer = await api.post(
+        "/v1/messages",
+        json={"to": CONSUMER, "body": "-20 % ! STOP au 0939000001", "purpose": "marketing"},
+    )
+    assert answer.status_code in (200, 202), answer.text
+    assert (answer.json()["status"], answer.json()["reason"]) == ("blocked", "no_marketing_consent")
+
+    await until(lambda: bool(hook.events()))
+    (told,) = hook.events()  # verified; never queued, so nothing else
+    assert told["data"]["message_id"] == answer.json()["message_id"]
+    assert (told["data"]["status"], told["data"]["reason"]) == ("blocked", "no_marketing_consent")
+    as_documented((await api.get("/openapi.json")).json(), told)
+
+
+async def test_a_message_chainon_expires_for_want_of_a_receipt_is_told_with_the_reason(
+    tmp_path: Path, hook: Receiver
+) -> None:
+    # No receipt ever comes, and the deadline is a second away (model_copy does not
+    # validate: the setting's own floor is a minute).
+    settings = hook_settings(tmp_path).model_copy(
+        update={
+            "sandbox_outcome": "silent",
+            "receipt_deadline_seconds": 1,
+            "deadline_poll_interval": 0.02,
+        }
+    )
+    async with serving(Runtime(settings)) as (_, api):
+        await add(api, hook, ["message.status"])
+        sent = await api.post("/v1/messages", json={"to": CONSUMER, "body": "Votre colis"})
+        message_id = sent.json()["message_id"]
+
+        def statuses() -> list[str]:
+            return [e["data"]["status"] for e in hook.events()]
+
+        await until(lambda: statuses() == ["queued", "sent", "expired"])
+        expired = hook.events()[-1]
+        assert expired["data"]["message_id"] == message_id
+        assert expired["data"]["reason"].startswith("no delivery receipt by ")
+        as_documented((await api.get("/openapi.json")).json(), expired)
+
+
+HANDOFF_FLOW = """
+name: desk
+description: Straight to a person.
+settings:
+  languages: [fr]
+  handoff: {team: care, priority: high}
+steps:
+  - id: to_someone
+    type: handoff
+    text: Un conseiller vous répond.
+    summary: Demande directe
+"""
+
+
+async def test_a_flow_handing_off_is_told_with_its_conversation(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    await add(api, hook, ["flow.handed_off"])
+    published = await api.put(
+        "/v1/flows/desk", content=HANDOFF_FLOW, headers={"Content-Type": "application/yaml"}
+    )
+    assert published.status_code in (200, 201), published.text
+    cid = (await inbound(api, "Bonjour"))["conversation_id"]
+    started = await api.post(f"/v1/conversations/{cid}/flow", json={"flow": "desk"})
+    assert started.is_success, started.text
+
+    await until(lambda: bool(hook.events()))
+    (told,) = hook.events()  # verified with the endpoint's secret
+    assert told["type"] == "flow.handed_off"
+    data = told["data"]
+    assert (data["conversation_id"], data["flow"], data["step"]) == (cid, "desk", "to_someone")
+    assert (data["team"], data["priority"], data["summary"]) == ("care", "high", "Demande directe")
+    as_documented((await api.get("/openapi.json")).json(), told)

@@ -15,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chainon.domain.errors import InvalidInput, NotFound
-from chainon.domain.webhooks import ROTATION_OVERLAP, WebhookEndpoints, checked_url
+from chainon.domain.webhooks import EVENT_TYPES, ROTATION_OVERLAP, WebhookEndpoints, checked_url
 from chainon.webhooks.delivery import JITTER, SCHEDULE, next_delay
+from chainon.webhooks.payloads import SOURCES
 from chainon.webhooks.sealing import SecretBox, WrongKey
 from chainon.webhooks.signing import headers
 from chainon.webhooks.ssrf import Pinned, Refused, Resolve, forbidden, pinned
@@ -48,6 +49,10 @@ def test_unknown_event_types_ids_and_schemes_are_refused_naming_the_field() -> N
         checked_url("http://shop.example", allow_private=False)
     assert plain.value.field == "url"
     assert checked_url("http://127.0.0.1:8080/x", allow_private=True)
+
+
+def test_every_event_type_an_endpoint_may_ask_for_is_made_from_some_event() -> None:
+    assert sorted({kind for kind, _ in SOURCES.values()}) == sorted(EVENT_TYPES)
 
 
 def test_a_disabled_endpoint_wants_nothing_until_enabled_again() -> None:
