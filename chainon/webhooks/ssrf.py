@@ -99,8 +99,12 @@ class Pinned:
 async def pinned(url: str, *, allow_private: bool, resolve: Resolve = resolve) -> Pinned:
     """Resolves ``url``'s name once and checks every address it gives (any private one
     refuses the URL, as a round-robin answer could hand out either); the first is used.
-    ``allow_private`` lets private addresses through but still pins."""
+    ``allow_private`` lets private addresses (and plain ``http``) through but still pins.
+    The scheme is checked again too: an ``http`` URL saved while private addresses were
+    allowed must not keep going out in clear once they are not."""
     parts = urlsplit(url)
+    if parts.scheme != "https" and not allow_private:  # saved while the setting was on
+        raise Refused(f"{parts.scheme} is refused: https only, unless private ones are allowed")
     host = parts.hostname or ""
     try:
         addresses = _checked(await resolve(host, _port(url)), allow_private)

@@ -146,6 +146,15 @@ async def test_a_delivery_is_pinned_to_the_address_it_checked() -> None:
     assert local.url == "https://127.0.0.1:8443/hooks?x=1"  # allowed, and still pinned
 
 
+@pytest.mark.asyncio
+async def test_plain_http_is_refused_at_delivery_unless_private_addresses_are_allowed() -> None:
+    public = answers("93.184.216.34")
+    with pytest.raises(Refused, match="http is refused: https only"):
+        await pinned("http://shop.example/h", allow_private=False, resolve=public)
+    allowed = await pinned("http://shop.example/h", allow_private=True, resolve=public)
+    assert allowed.url == "http://93.184.216.34/h"
+
+
 def test_a_sealed_secret_opens_with_its_key_only_and_a_clear_one_reads_as_it_is() -> None:
     box = SecretBox(Fernet.generate_key().decode())
     sealed = box.seal(SECRET)
