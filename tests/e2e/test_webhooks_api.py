@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 
 from chainon.api.app import create_app
+from chainon.observability import REGISTRY
 from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, StoreKind
 from tests.conftest import BRAND_SMS, BrandWithKey, make_settings, register
@@ -186,8 +187,10 @@ async def test_a_receiver_down_then_up_gets_every_event_with_stable_ids(
         await inbound(api, text)
     await until(lambda: len({d.webhook_id for d in hook.received}) == 3)
     await until(lambda: len(hook.received) >= 6)  # each retried at least once
+    await until(lambda: (metric("oldest_undelivered_seconds", endpoint_id) or 0) > 0)
     hook.mode = "ok"
     await until(lambda: len(hook.events()) == 3, within=20)
+    await recorded(api, endpoint_id, 3)
 
     refused = {d.webhook_id for d in hook.received if d.answered == 503}
     assert {d.webhook_id for d in hook.delivered} == refused  # the same ids, retried
@@ -199,6 +202,38 @@ async def test_a_receiver_down_then_up_gets_every_event_with_stable_ids(
     assert all(a["next_retry_at"] for a in failed)
     assert {a["webhook_id"] for a in rows if a["status_code"] == 200} == refused
     assert all(a["event_type"] == "message.received" and a["duration_ms"] >= 0 for a in rows)
+    # The metrics say the same, for this endpoint; nothing is owed any more.
+    assert metric("attempts_total", endpoint_id) == len(rows)
+    assert metric("failures_total", endpoint_id) == len(failed)
+    await until(lambda: metric("oldest_undelivered_seconds", endpoint_id) is None)
+
+
+def metric(name: str, endpoint_id: str) -> float | None:
+    found: float | None = REGISTRY.get_sample_value(
+        f"chainon_webhook_{name}", {"endpoint": endpoint_id}
+    )
+    return found
+
+
+async def test_a_redirect_is_a_failure_and_is_not_followed(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    endpoint_id = await add(api, hook, ["message.received"])
+    hook.mode = "redirect"  # 307 to /elsewhere, on the same receiver
+    await inbound(api)
+
+    async def redirected() -> list[dict[str, Any]]:
+        rows = (await api.get(f"/v1/webhooks/endpoints/{endpoint_id}/attempts")).json()
+        return [a for a in rows["attempts"] if a["status_code"] == 307]
+
+    deadline = time.monotonic() + 10
+    while len(await redirected()) < 2:  # failed, then retried (0.25 s on the test's scale)
+        assert time.monotonic() < deadline, "not retried in time"
+        await asyncio.sleep(0.05)
+    assert all(a["error"] == "answered 307" and a["next_retry_at"] for a in await redirected())
+    assert set(hook.paths) == {"/hooks"}  # never followed to /elsewhere
+    assert len({d.webhook_id for d in hook.received}) == 1  # the same event, retried
 
 
 async def test_a_dead_endpoint_beside_a_live_one_does_not_delay_it(
