@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -22,7 +23,9 @@ from eventsourcing.domain import Aggregate, event
 from chainon.domain import ids
 from chainon.domain.errors import InvalidInput, NotFound
 
-EVENT_TYPES = (
+# The one list of webhook event types, in the order they are documented: the API's
+# validation and the OpenAPI document's ``webhooks`` are read from it.
+EventType = Literal[
     "message.received",
     "message.status",
     "conversation.opened",
@@ -31,7 +34,9 @@ EVENT_TYPES = (
     "fallback.triggered",
     "consent.changed",
     "campaign.finished",
-)
+    "flow.handed_off",
+]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_ENDPOINTS = 20
 

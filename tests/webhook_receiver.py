@@ -1,7 +1,8 @@
 """A brand's webhook receiver, for real: an HTTP server on 127.0.0.1 in a thread of the
 test, that verifies every delivery with the ``standardwebhooks`` package (not Chainon's
-own signing code) and can be told to be down (503) or to hang (a dead endpoint). Over TLS
-too, with a certificate made by the test for a name (``self_signed``)."""
+own signing code) and can be told to be down (503), to hang (a dead endpoint), to trickle
+its answer a byte at a time or to redirect. Over TLS too, with a certificate made by the
+test for a name (``self_signed``)."""
 
 from __future__ import annotations
 
@@ -39,13 +40,16 @@ class Delivery:
 @dataclass
 class Receiver:
     url: str
-    mode: str = "ok"  # ok | down | hang | hold (until ``gate`` is set)
+    # ok | down | hang | hold (until ``gate`` is set) | trickle (a byte of the answer's body
+    # every 0.2 s, each read well within any read timeout) | redirect (307 to ``/elsewhere``)
+    mode: str = "ok"
     secrets: list[str] = field(default_factory=list)  # each must verify every delivery
     received: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: threading.Event = field(default_factory=threading.Event)
     held: list[str] = field(default_factory=list)  # webhook ids of requests being held
     hosts: list[str] = field(default_factory=list)  # each request's Host header
+    paths: list[str] = field(default_factory=list)  # each request's path
 
     def verified(self, headers: dict[str, str], body: bytes) -> dict[str, Any] | None:
         payload = None
@@ -127,13 +131,31 @@ def receiver(
             if me.mode == "hold":
                 me.held.append(headers["webhook-id"])
                 me.gate.wait(30)
-            answered = 503 if me.mode == "down" else 200
+            answered = {"down": 503, "redirect": 307}.get(me.mode, 200)
             me.hosts.append(headers.get("host", ""))
+            me.paths.append(self.path)
             with me.lock:
                 me.received.append(Delivery(headers, body, me.verified(headers, body), answered))
             self.send_response(answered)
+            if me.mode == "redirect":
+                self.send_header("location", "/elsewhere")
+            if me.mode == "trickle":
+                self.trickle()
+                return
             self.send_header("content-length", "0")
             self.end_headers()
+
+        def trickle(self, size: int = 150) -> None:
+            """An answer that keeps coming, until 30 s or the client hangs up."""
+            self.send_header("content-length", str(size))
+            self.end_headers()
+            try:
+                for _ in range(size):
+                    self.wfile.write(b".")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:  # the client gave up on it
+                pass
 
         def log_message(self, *args: Any) -> None:
             pass

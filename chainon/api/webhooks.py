@@ -7,7 +7,7 @@ unknown one does. The secret is shown when it is made (create, rotate) and never
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -15,23 +15,13 @@ from pydantic import AnyUrl, BaseModel, Field
 
 from chainon.api.deps import BrandDep, RuntimeDep
 from chainon.api.schemas import Strict
-from chainon.domain.webhooks import Endpoint
+from chainon.domain.webhooks import Endpoint, EventType
 from chainon.webhooks import endpoints, ssrf
 from chainon.webhooks import outbox as ob
 from chainon.webhooks.replay import replay as replay_events
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-EventType = Literal[
-    "message.received",
-    "message.status",
-    "conversation.opened",
-    "conversation.assigned",
-    "conversation.resolved",
-    "fallback.triggered",
-    "consent.changed",
-    "campaign.finished",
-]
 Url = Annotated[AnyUrl, Field(description="https; private addresses are refused.")]
 
 

@@ -3,8 +3,9 @@
 Each endpoint with something due gets its own task, delivering one event at a time in the
 order they happened, so a slow or dead endpoint only ever waits for itself (an SMTP relay
 that stalled every channel once taught that). A failed attempt (non-2xx, a redirect, a
-timeout, a refused connection, an address that resolves inside: see ``ssrf.pinned``, the
-request goes to the address checked) is retried on
+timeout, a refused connection, an address that resolves inside or a plain ``http`` URL
+once private addresses are no longer allowed: see ``ssrf.pinned``, the request goes to the
+address checked) is retried on
 ``SCHEDULE`` with jitter; an event still undelivered ``RETRY_WINDOW`` after its first
 attempt is given up, and its endpoint, if nothing reached it in that time, disabled.
 """
@@ -45,6 +46,9 @@ SCHEDULE = (
 )
 RETRY_WINDOW = timedelta(days=3)
 JITTER = 0.2  # ± this fraction of each delay, so endpoints back online are not stampeded
+# The whole attempt's (resolution, connection, request, answer). The HTTP client's own
+# timeout bounds each phase and each read only: a receiver sending a byte every few seconds
+# would hold an attempt, and its endpoint's queue, for as long as it liked.
 TIMEOUT = 10.0
 
 Call = Callable[..., Awaitable[Any]]
@@ -104,6 +108,7 @@ class Deliveries:
         interval: float = 0.5,
         clock: Callable[[], datetime] = utcnow,
         resolve: ssrf.Resolve = ssrf.resolve,
+        timeout: float = TIMEOUT,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -115,6 +120,7 @@ class Deliveries:
         self.interval = interval
         self.clock = clock
         self.resolve = resolve
+        self.timeout = timeout
         self.running: dict[str, asyncio.Task[None]] = {}
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -189,23 +195,16 @@ class Deliveries:
         code: int | None = None
         error = ""
         try:
-            target = await ssrf.pinned(
-                endpoint.url, allow_private=self.allow_private, resolve=self.resolve
-            )
-            headers = signing.headers(endpoint.secrets(at), row["id"], int(at.timestamp()), body)
-            answer = await clients(target.host).post(
-                target.url,
-                content=body,
-                headers={**headers, "host": target.host_header},
-                extensions={"sni_hostname": target.host},
-            )
-            code = answer.status_code
+            async with asyncio.timeout(self.timeout):
+                code = await self._post(clients, endpoint, row["id"], at, body)
             if not 200 <= code < 300:
                 error = f"answered {code}"
         except ssrf.Refused as exc:
             error = str(exc)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except TimeoutError:
+            error = f"Timeout: no whole answer within {self.timeout:g} s"
         ms = int((time.monotonic() - start) * 1000)
         WEBHOOK_ATTEMPTS.labels(str(endpoint.id)).inc()
         ok = not error
@@ -223,6 +222,22 @@ class Deliveries:
         if given_up:
             await self._maybe_disable(brand_id, endpoint, at)
         return ok
+
+    async def _post(
+        self, clients: Clients, endpoint: Endpoint, webhook_id: str, at: datetime, body: bytes
+    ) -> int:
+        """The receiver's status code, the request sent to the address checked."""
+        target = await ssrf.pinned(
+            endpoint.url, allow_private=self.allow_private, resolve=self.resolve
+        )
+        headers = signing.headers(endpoint.secrets(at), webhook_id, int(at.timestamp()), body)
+        answer = await clients(target.host).post(
+            target.url,
+            content=body,
+            headers={**headers, "host": target.host_header},
+            extensions={"sni_hostname": target.host},
+        )
+        return answer.status_code
 
     def _record(
         self,

@@ -75,7 +75,7 @@ class WebhookOutbox(Projection):
             return
         owner = tx.rows(
             "SELECT brand_id FROM {webhook_owners} WHERE aggregate_id = %(a)s",
-            {"a": fact.aggregate_id},
+            {"a": payloads.subject(fact)[1]},
         )
         if not owner:
             return

@@ -13,6 +13,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from chainon.domain.bot import Bot
 from chainon.domain.campaign import Campaign
 from chainon.domain.consent import Consent
 from chainon.domain.conversation import Conversation
@@ -27,8 +28,10 @@ SOURCES: dict[type[Aggregate.Event], tuple[str, dict[str, Any]]] = {
     Conversation.MessageSent: ("message.status", {"status": "sent"}),
     Conversation.MessageDelivered: ("message.status", {"status": "delivered"}),
     Conversation.MessageFailed: ("message.status", {"status": "failed"}),
-    Conversation.MessageExpired: ("message.status", {"status": "expired"}),
+    Conversation.MessageExpired: ("message.status", {"status": "expired"}),  # the provider said
+    Conversation.ReceiptOverdue: ("message.status", {"status": "expired"}),  # no receipt in time
     Conversation.MessageRead: ("message.status", {"status": "read"}),
+    Conversation.MessageBlocked: ("message.status", {"status": "blocked"}),  # never sent
     Conversation.Opened: ("conversation.opened", {}),
     Conversation.Assigned: ("conversation.assigned", {}),
     Conversation.Resolved: ("conversation.resolved", {}),
@@ -36,8 +39,11 @@ SOURCES: dict[type[Aggregate.Event], tuple[str, dict[str, Any]]] = {
     Consent.ConsentGranted: ("consent.changed", {"granted": True}),
     Consent.ConsentRevoked: ("consent.changed", {"granted": False}),
     Campaign.Finished: ("campaign.finished", {}),
+    Bot.HandedOff: ("flow.handed_off", {}),
 }
-# The id a payload names its aggregate by, by aggregate type (else conversation_id).
+# The id a payload names its subject by, by aggregate type (else conversation_id): the
+# aggregate's id, unless the event names it itself (a bot's events name their conversation;
+# the bot's own id means nothing outside).
 SUBJECTS = {"Consent": "consent_id", "Campaign": "campaign_id"}
 BY_FACT = {
     cls.TOPIC.removeprefix("chainon:"): kind  # type: ignore[attr-defined]
@@ -50,14 +56,21 @@ def webhook_type(fact: Fact) -> str | None:
     return found[0] if found else None
 
 
+def subject(fact: Fact) -> tuple[str, str]:
+    """The field a payload names its subject by, and the subject's id: what a brand's
+    webhooks are owed is found by it (``outbox``: its owner)."""
+    field = SUBJECTS.get(fact.aggregate_type, "conversation_id")
+    return field, str(fact.data.get(field, fact.aggregate_id))
+
+
 def payload(fact: Fact) -> dict[str, Any]:
     kind, extra = BY_FACT[fact.type]
-    subject = SUBJECTS.get(fact.aggregate_type, "conversation_id")
+    field, subject_id = subject(fact)
     return {
         "type": kind,
         "schema_version": SCHEMA_VERSION,
         "timestamp": fact.timestamp.isoformat().replace("+00:00", "Z"),
-        "data": {subject: fact.aggregate_id, **extra, **fact.data},
+        "data": {field: subject_id, **extra, **fact.data},
     }
 
 

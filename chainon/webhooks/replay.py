@@ -70,7 +70,9 @@ def replay(
 ) -> tuple[int, datetime]:
     """Owes the endpoint again every event of its brand it wants since ``since`` (moved
     to the endpoint's creation if earlier); returns how many, and from when."""
-    since = max(checked_since(since, now), endpoint.created_at)
+    # Moved first, then checked: an old ``since`` asks for everything since the endpoint
+    # was added, which the window allows when the endpoint is recent.
+    since = checked_since(max(since, endpoint.created_at), now)
     log, store = views.log, views.store
     start, head = first_position(log, views.decode, since - SLACK), log.head()
     owners: dict[str, str | None] = {}
@@ -87,16 +89,17 @@ def replay(
         with store.transaction() as cur:
             names = store.names(outbox)
             for fact, kind in wanted:
-                if fact.aggregate_id not in owners:
+                subject_id = payloads.subject(fact)[1]
+                if subject_id not in owners:
                     rows = store.fetch(
                         cur,
                         names.statement(
                             "SELECT brand_id FROM {webhook_owners} WHERE aggregate_id = %(a)s"
                         ),
-                        {"a": fact.aggregate_id},
+                        {"a": subject_id},
                     )
-                    owners[fact.aggregate_id] = rows[0]["brand_id"] if rows else None
-                if owners[fact.aggregate_id] != str(brand_id):
+                    owners[subject_id] = rows[0]["brand_id"] if rows else None
+                if owners[subject_id] != str(brand_id):
                     continue
                 cur.execute(names.statement(_OWE), _row(endpoint, fact, kind, brand_id, now))
                 owed += 1

@@ -26,18 +26,28 @@ class Refused(Exception):
     """The URL leads to an address a webhook may not reach."""
 
 
+# NAT64's well-known prefix (RFC 6052): a gateway hands the last 32 bits on as IPv4.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def forbidden(address: str) -> bool:
+    """Anything not on the public internet (not ``is_global``: private, loopback,
+    link-local, shared 100.64/10, documentation, benchmarking, reserved…) or multicast.
+    An IPv6 address carrying an IPv4 one (mapped ``::ffff:…``, 6to4 ``2002::/16``, NAT64)
+    is judged by that one as well: it is where the packets end up."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    if not ip.is_global or ip.is_multicast:
+        return True
+    return any(forbidden(str(inner)) for inner in _embedded(ip))
+
+
+def _embedded(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    found = [inner for inner in (ip.ipv4_mapped, ip.sixtofour) if inner is not None]
+    if ip in NAT64:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -89,8 +99,12 @@ class Pinned:
 async def pinned(url: str, *, allow_private: bool, resolve: Resolve = resolve) -> Pinned:
     """Resolves ``url``'s name once and checks every address it gives (any private one
     refuses the URL, as a round-robin answer could hand out either); the first is used.
-    ``allow_private`` lets private addresses through but still pins."""
+    ``allow_private`` lets private addresses (and plain ``http``) through but still pins.
+    The scheme is checked again too: an ``http`` URL saved while private addresses were
+    allowed must not keep going out in clear once they are not."""
     parts = urlsplit(url)
+    if parts.scheme != "https" and not allow_private:  # saved while the setting was on
+        raise Refused(f"{parts.scheme} is refused: https only, unless private ones are allowed")
     host = parts.hostname or ""
     try:
         addresses = _checked(await resolve(host, _port(url)), allow_private)

@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import jsonschema
 import pytest
 
 from chainon.api.app import create_app
+from chainon.observability import REGISTRY
 from chainon.runtime import Runtime
 from chainon.settings import BusKind, Settings, StoreKind
 from tests.conftest import BRAND_SMS, BrandWithKey, make_settings, register
@@ -63,7 +65,13 @@ async def hooked(
                 "topic_prefix": f"wh{uuid.uuid4().hex[:8]}",
             }
         )
-    runtime = Runtime(settings)
+    async with serving(Runtime(settings)) as both:
+        yield both
+
+
+@asynccontextmanager
+async def serving(runtime: Runtime) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    """The runtime started, with a brand, and the API as that brand's key."""
     await runtime.start()
     brand = register(runtime)
     app = create_app(runtime=runtime)
@@ -157,6 +165,7 @@ async def test_an_inbound_sms_and_its_reply_are_told_signed(
         "fallback.triggered",
         "consent.changed",
         "campaign.finished",
+        "flow.handed_off",
     ]
     for event in hook.events():  # each as the document says, its version included
         operation = doc["webhooks"][event["type"]]["post"]
@@ -178,8 +187,10 @@ async def test_a_receiver_down_then_up_gets_every_event_with_stable_ids(
         await inbound(api, text)
     await until(lambda: len({d.webhook_id for d in hook.received}) == 3)
     await until(lambda: len(hook.received) >= 6)  # each retried at least once
+    await until(lambda: (metric("oldest_undelivered_seconds", endpoint_id) or 0) > 0)
     hook.mode = "ok"
     await until(lambda: len(hook.events()) == 3, within=20)
+    await recorded(api, endpoint_id, 3)
 
     refused = {d.webhook_id for d in hook.received if d.answered == 503}
     assert {d.webhook_id for d in hook.delivered} == refused  # the same ids, retried
@@ -191,6 +202,38 @@ async def test_a_receiver_down_then_up_gets_every_event_with_stable_ids(
     assert all(a["next_retry_at"] for a in failed)
     assert {a["webhook_id"] for a in rows if a["status_code"] == 200} == refused
     assert all(a["event_type"] == "message.received" and a["duration_ms"] >= 0 for a in rows)
+    # The metrics say the same, for this endpoint; nothing is owed any more.
+    assert metric("attempts_total", endpoint_id) == len(rows)
+    assert metric("failures_total", endpoint_id) == len(failed)
+    await until(lambda: metric("oldest_undelivered_seconds", endpoint_id) is None)
+
+
+def metric(name: str, endpoint_id: str) -> float | None:
+    found: float | None = REGISTRY.get_sample_value(
+        f"chainon_webhook_{name}", {"endpoint": endpoint_id}
+    )
+    return found
+
+
+async def test_a_redirect_is_a_failure_and_is_not_followed(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    endpoint_id = await add(api, hook, ["message.received"])
+    hook.mode = "redirect"  # 307 to /elsewhere, on the same receiver
+    await inbound(api)
+
+    async def redirected() -> list[dict[str, Any]]:
+        rows = (await api.get(f"/v1/webhooks/endpoints/{endpoint_id}/attempts")).json()
+        return [a for a in rows["attempts"] if a["status_code"] == 307]
+
+    deadline = time.monotonic() + 10
+    while len(await redirected()) < 2:  # failed, then retried (0.25 s on the test's scale)
+        assert time.monotonic() < deadline, "not retried in time"
+        await asyncio.sleep(0.05)
+    assert all(a["error"] == "answered 307" and a["next_retry_at"] for a in await redirected())
+    assert set(hook.paths) == {"/hooks"}  # never followed to /elsewhere
+    assert len({d.webhook_id for d in hook.received}) == 1  # the same event, retried
 
 
 async def test_a_dead_endpoint_beside_a_live_one_does_not_delay_it(
@@ -356,3 +399,90 @@ async def test_a_finished_campaign_is_told_signed(
     operation = doc["webhooks"]["campaign.finished"]["post"]
     jsonschema.validate(told, operation["requestBody"]["content"]["application/json"]["schema"])
     assert [d.payload is not None for d in hook.received] == [True]  # nothing else was owed
+
+
+def as_documented(doc: dict[str, Any], event: dict[str, Any]) -> None:
+    operation = doc["webhooks"][event["type"]]["post"]
+    jsonschema.validate(event, operation["requestBody"]["content"]["application/json"]["schema"])
+
+
+async def test_a_send_the_policy_blocks_is_told_as_blocked_with_its_reason(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    await add(api, hook, ["message.status"])
+    answer = await api.post(
+        "/v1/messages",
+        json={"to": CONSUMER, "body": "-20 % ! STOP au 0939000001", "purpose": "marketing"},
+    )
+    assert answer.status_code in (200, 202), answer.text
+    assert (answer.json()["status"], answer.json()["reason"]) == ("blocked", "no_marketing_consent")
+
+    await until(lambda: bool(hook.events()))
+    (told,) = hook.events()  # verified; never queued, so nothing else
+    assert told["data"]["message_id"] == answer.json()["message_id"]
+    assert (told["data"]["status"], told["data"]["reason"]) == ("blocked", "no_marketing_consent")
+    as_documented((await api.get("/openapi.json")).json(), told)
+
+
+async def test_a_message_chainon_expires_for_want_of_a_receipt_is_told_with_the_reason(
+    tmp_path: Path, hook: Receiver
+) -> None:
+    # No receipt ever comes, and the deadline is a second away (model_copy does not
+    # validate: the setting's own floor is a minute).
+    settings = hook_settings(tmp_path).model_copy(
+        update={
+            "sandbox_outcome": "silent",
+            "receipt_deadline_seconds": 1,
+            "deadline_poll_interval": 0.02,
+        }
+    )
+    async with serving(Runtime(settings)) as (_, api):
+        await add(api, hook, ["message.status"])
+        sent = await api.post("/v1/messages", json={"to": CONSUMER, "body": "Votre colis"})
+        message_id = sent.json()["message_id"]
+
+        def statuses() -> list[str]:
+            return [e["data"]["status"] for e in hook.events()]
+
+        await until(lambda: statuses() == ["queued", "sent", "expired"])
+        expired = hook.events()[-1]
+        assert expired["data"]["message_id"] == message_id
+        assert expired["data"]["reason"].startswith("no delivery receipt by ")
+        as_documented((await api.get("/openapi.json")).json(), expired)
+
+
+HANDOFF_FLOW = """
+name: desk
+description: Straight to a person.
+settings:
+  languages: [fr]
+  handoff: {team: care, priority: high}
+steps:
+  - id: to_someone
+    type: handoff
+    text: Un conseiller vous répond.
+    summary: Demande directe
+"""
+
+
+async def test_a_flow_handing_off_is_told_with_its_conversation(
+    hooked: tuple[Runtime, httpx.AsyncClient], hook: Receiver
+) -> None:
+    _, api = hooked
+    await add(api, hook, ["flow.handed_off"])
+    published = await api.put(
+        "/v1/flows/desk", content=HANDOFF_FLOW, headers={"Content-Type": "application/yaml"}
+    )
+    assert published.status_code in (200, 201), published.text
+    cid = (await inbound(api, "Bonjour"))["conversation_id"]
+    started = await api.post(f"/v1/conversations/{cid}/flow", json={"flow": "desk"})
+    assert started.is_success, started.text
+
+    await until(lambda: bool(hook.events()))
+    (told,) = hook.events()  # verified with the endpoint's secret
+    assert told["type"] == "flow.handed_off"
+    data = told["data"]
+    assert (data["conversation_id"], data["flow"], data["step"]) == (cid, "desk", "to_someone")
+    assert (data["team"], data["priority"], data["summary"]) == ("care", "high", "Demande directe")
+    as_documented((await api.get("/openapi.json")).json(), told)

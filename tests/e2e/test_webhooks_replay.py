@@ -10,6 +10,7 @@ import pytest
 
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
+from chainon.webhooks import endpoints
 from tests.e2e.test_webhooks_api import add, hook, hooked, inbound, recorded, until  # noqa: F401
 from tests.webhook_receiver import Receiver, receiver
 
@@ -73,12 +74,38 @@ async def test_replay_sends_what_was_missed_from_the_event_log_with_stable_ids(
     assert len({d.webhook_id for d in again}) == 4
 
 
-async def test_replay_further_back_than_seven_days_is_refused_naming_since(
+async def test_a_since_older_than_a_new_endpoint_replays_everything_since_it_was_added(
     hooked: tuple[Runtime, httpx.AsyncClient],  # noqa: F811
     hook: Receiver,  # noqa: F811
 ) -> None:
     _, api = hooked
+    await inbound(api, "avant")  # before the endpoint: not something it missed
     endpoint_id = await add(api, hook, ["message.received"])
+    created = (await api.get(f"/v1/webhooks/endpoints/{endpoint_id}")).json()["created_at"]
+    for text in ("un", "deux"):
+        await inbound(api, text)
+    await until(lambda: len(hook.events()) == 2)
+    await recorded(api, endpoint_id, 2)
+
+    replayed = await api.post(
+        f"/v1/webhooks/endpoints/{endpoint_id}/replay", json={"since": "2000-01-01T00:00:00Z"}
+    )
+    assert replayed.status_code == 202, replayed.text
+    assert replayed.json()["replayed"] == 2
+    assert datetime.fromisoformat(replayed.json()["since"]) == datetime.fromisoformat(created)
+    await until(lambda: len(hook.events()) == 4)
+    assert [e["data"]["body"] for e in hook.events()] == ["un", "deux", "un", "deux"]
+
+
+async def test_replay_further_back_than_seven_days_is_refused_naming_since(
+    hooked: tuple[Runtime, httpx.AsyncClient],  # noqa: F811
+    hook: Receiver,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, api = hooked
+    with monkeypatch.context() as added:  # an endpoint older than the window
+        added.setattr(endpoints, "now", lambda: datetime.now(UTC) - timedelta(days=8))
+        endpoint_id = await add(api, hook, ["message.received"])
     since = datetime.now(UTC) - timedelta(days=7, minutes=1)
     answer = await api.post(
         f"/v1/webhooks/endpoints/{endpoint_id}/replay", json={"since": since.isoformat()}

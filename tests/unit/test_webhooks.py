@@ -15,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chainon.domain.errors import InvalidInput, NotFound
-from chainon.domain.webhooks import ROTATION_OVERLAP, WebhookEndpoints, checked_url
+from chainon.domain.webhooks import EVENT_TYPES, ROTATION_OVERLAP, WebhookEndpoints, checked_url
 from chainon.webhooks.delivery import JITTER, SCHEDULE, next_delay
+from chainon.webhooks.payloads import SOURCES
 from chainon.webhooks.sealing import SecretBox, WrongKey
 from chainon.webhooks.signing import headers
 from chainon.webhooks.ssrf import Pinned, Refused, Resolve, forbidden, pinned
@@ -48,6 +49,10 @@ def test_unknown_event_types_ids_and_schemes_are_refused_naming_the_field() -> N
         checked_url("http://shop.example", allow_private=False)
     assert plain.value.field == "url"
     assert checked_url("http://127.0.0.1:8080/x", allow_private=True)
+
+
+def test_every_event_type_an_endpoint_may_ask_for_is_made_from_some_event() -> None:
+    assert sorted({kind for kind, _ in SOURCES.values()}) == sorted(EVENT_TYPES)
 
 
 def test_a_disabled_endpoint_wants_nothing_until_enabled_again() -> None:
@@ -91,7 +96,23 @@ def test_each_retry_waits_its_step_of_the_schedule_within_the_jitter(
         ("fd00::1", True),
         ("::ffff:127.0.0.1", True),
         ("0.0.0.0", True),
+        ("100.64.0.1", True),  # shared address space (carrier-grade NAT)
+        ("100.127.255.254", True),
+        ("192.0.2.10", True),  # documentation
+        ("198.18.0.1", True),  # benchmarking
+        ("240.0.0.1", True),  # reserved
+        ("224.0.0.1", True),  # multicast
+        ("::ffff:10.0.0.1", True),  # IPv4-mapped
+        ("::ffff:100.64.0.1", True),
+        ("2002:7f00:1::", True),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", True),  # 6to4 of 169.254.169.254
+        ("2002:6440:1::", True),  # 6to4 of 100.64.0.1
+        ("64:ff9b::a00:7", True),  # NAT64 of 10.0.0.7
+        ("2001:db8::1", True),  # documentation
+        ("ff02::1", True),
         ("93.184.216.34", False),
+        ("::ffff:93.184.216.34", False),
+        ("64:ff9b::5db8:d822", False),  # NAT64 of a public address
         ("2606:4700::1111", False),
     ],
 )
@@ -123,6 +144,15 @@ async def test_a_delivery_is_pinned_to_the_address_it_checked() -> None:
         await pinned(url, allow_private=False, resolve=answers())
     local = await pinned(url, allow_private=True, resolve=answers("127.0.0.1"))
     assert local.url == "https://127.0.0.1:8443/hooks?x=1"  # allowed, and still pinned
+
+
+@pytest.mark.asyncio
+async def test_plain_http_is_refused_at_delivery_unless_private_addresses_are_allowed() -> None:
+    public = answers("93.184.216.34")
+    with pytest.raises(Refused, match="http is refused: https only"):
+        await pinned("http://shop.example/h", allow_private=False, resolve=public)
+    allowed = await pinned("http://shop.example/h", allow_private=True, resolve=public)
+    assert allowed.url == "http://93.184.216.34/h"
 
 
 def test_a_sealed_secret_opens_with_its_key_only_and_a_clear_one_reads_as_it_is() -> None:
