@@ -5,7 +5,7 @@ It reads the notification log after its tracked position, publishes each public 
 topic), waits until the bus acknowledged all of them, and only then records its new
 position in the store. A crash before that re-sends what was not acknowledged, never
 skips: consumers that remember the ``position`` of the last event they applied ignore the
-repeats.
+repeats. A failed write of the position alone is written again, with nothing re-sent.
 """
 
 from __future__ import annotations
@@ -85,6 +85,9 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.published = 0
+        # A batch the bus acknowledged whose position the store did not record (the write
+        # failed): recorded before anything else, so that it is not published again.
+        self._unrecorded: int | None = None
         # conversation → brand, learnt from the Opened events passing by (a conversation's
         # brand never changes), so the outbound record rarely costs a load
         self._brands: OrderedDict[UUID, UUID] = OrderedDict()
@@ -97,12 +100,17 @@ class Relay:
 
         Two trips to the store's thread per batch (read and prepare; record the position),
         one when idle: each trip is a thread hop, and the relay makes them per batch."""
+        if self._unrecorded is not None:
+            await self.call(self._advance_again, self._unrecorded)
+            self._unrecorded = None
         batch: _Batch = await self.call(self._next_batch)
         if not batch.read:
             RELAY_LAG.set(batch.head - batch.position)
             return 0
         await self.bus.publish(batch.outgoing)
+        self._unrecorded = batch.last
         head: int = await self.call(self._advance, batch.last)
+        self._unrecorded = None
         self.published += len(batch.outgoing)
         RELAY_PUBLISHED.inc(len(batch.outgoing))
         RELAY_LAG.set(head - batch.last)
@@ -123,6 +131,11 @@ class Relay:
         """Records the new position, once the bus acknowledged the batch; returns the head."""
         self.tracking.insert_tracking(Tracking(NAME, last))
         return self.core.recorder.max_notification_id() or 0
+
+    def _advance_again(self, last: int) -> None:
+        """Records a position whose first write failed, unless that write took after all."""
+        if (self.tracking.max_tracking_id(NAME) or 0) < last:
+            self.tracking.insert_tracking(Tracking(NAME, last))
 
     def _records(self, notifications: Sequence[Notification]) -> list[Outgoing]:
         out: list[Outgoing] = []
