@@ -18,6 +18,7 @@ from chainon.domain.consent import EvidenceSource, Purpose
 from chainon.runtime import Runtime
 from chainon.settings import StoreKind
 from tests.conftest import BRAND_SMS, make_settings, register
+from tests.e2e.conftest import Run
 
 
 def contact_with_history(core: Core, brand_id: UUID, sender: str) -> UUID:
@@ -225,3 +226,37 @@ def test_settings_are_set_from_a_yaml_file_and_shown(tmp_path: Path) -> None:
     refused = consent_cli(tmp_path, "settings", "--file", str(wider))
     assert refused.exit_code == 1
     assert "quiet_hours.US" in refused.output
+
+
+def test_an_import_is_recorded_once_reported_by_line_and_exported(
+    chainon: Run, acme: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "optins-2026.csv"
+    file.write_text(
+        "address,purpose,status,text\n"
+        "+33612345678,marketing,granted,Oui aux offres\n"
+        "+33612345679,marketing,maybe,\n"
+        "camille@example.org,service,revoked,\n",
+        encoding="utf-8",
+    )
+    first = chainon("consent", "import", "--brand", "acme", str(file))
+    assert first.exit_code == 0, first.output
+    assert "1 granted, 1 revoked, 0 unchanged, 1 row(s) left out" in first.stdout
+    assert "line 3: status: must be granted or revoked" in first.stdout
+    again = chainon("consent", "import", "--brand", "acme", str(file))
+    assert "0 granted, 0 revoked, 2 unchanged, 1 row(s) left out" in again.stdout
+
+    out = tmp_path / "consent.csv"
+    exported = chainon("consent", "export", "--brand", "acme", "-o", str(out))
+    assert exported.exit_code == 0, exported.output
+    with out.open(encoding="utf-8") as file_:
+        records = list(csv.DictReader(file_))
+    assert [(r["address"], r["change"], r["source"]) for r in records] == [
+        ("+33612345678", "granted", "import"),
+        ("camille@example.org", "revoked", "import"),
+    ]
+    assert (
+        records[0]["text"]
+        == "optins-2026.csv, line 2: +33612345678,marketing,granted,Oui aux offres"
+    )
+    assert records[0]["actor"].startswith("cli:")
