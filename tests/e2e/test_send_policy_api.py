@@ -49,6 +49,7 @@ async def test_marketing_without_an_opt_in_is_blocked_with_its_reason(
 ) -> None:
     answer = await send(api, to=EMAIL, body="Nos nouveautés", purpose="marketing")
     assert (answer["status"], answer["reason"]) == ("blocked", "no_marketing_consent")
+    assert (answer["cost"], answer["currency"]) == (None, None)  # a blocked send costs nothing
     message = await message_in(api, answer)
     assert (message["status"], message["reason"]) == ("blocked", "no_marketing_consent")
     assert [h["status"] for h in message["history"]] == ["blocked"]
@@ -67,6 +68,7 @@ async def test_an_opted_out_contact_gets_no_marketing_on_any_channel_but_still_r
     await consent(api, contact, "grant")
     allowed = await send(api, to=EMAIL, body="Nos nouveautés", purpose="marketing")
     assert allowed["status"] == "queued"
+    assert (allowed["cost"], allowed["currency"]) == ("0", "EUR")  # an email's price
     await consent(api, contact, "revoke", channel="rcs")  # one channel only...
     still = await send(api, to=EMAIL, body="Encore", purpose="marketing")
     assert still["status"] == "queued"
