@@ -134,7 +134,7 @@ def check_scenarios(run: dict[str, Any], results: dict[str, dict[str, Any]], mod
 
 def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path) -> None:
     limits = (*CHEAP, "smpp.submit")
-    embedded_only = ("send-smpp", "send-smpp-batch", "long-conversation")
+    embedded_only = ("send-smpp", "send-smpp-batch", "long-conversation", "campaign")
     run = run_bench(tmp_path, *selection((*SCENARIOS, *embedded_only), limits, "embedded"))
 
     machine = run["machine"]
@@ -158,6 +158,12 @@ def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path
     stages = results["inbound-burst@embedded"]["cpu_ms_per_message"]
     assert stages["this process: main thread (event loop)"] > 0
     assert "this process: chainon-store" in stages
+
+    campaign = results["campaign@embedded"]  # the worker's batches, through the sandbox
+    assert campaign["extra"]["delivered"] == campaign["count"] == run["counts"]["sends"]
+    assert campaign["extra"]["queued_per_second"] > 0
+    assert campaign["extra"]["beside"] == "send-core@embedded"
+    assert results[campaign["extra"]["beside"]]["count"] == campaign["count"]  # same run
 
     long = results["long-conversation@embedded"]
     assert long["count"] == run["counts"]["long_messages"]
