@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from chainon.cli import app
+from chainon.cli import brands as brands_cli
 from chainon.core import Core
 from chainon.domain import commands as cmd
 from chainon.domain.channels import Channel
 from chainon.domain.consent import EvidenceSource, Purpose
 from chainon.runtime import Runtime
-from chainon.settings import StoreKind
+from chainon.settings import Settings, StoreKind
 from tests.conftest import BRAND_SMS, make_settings, register
 from tests.e2e.conftest import Run
 
@@ -260,3 +265,29 @@ def test_an_import_is_recorded_once_reported_by_line_and_exported(
         == "optins-2026.csv, line 2: +33612345678,marketing,granted,Oui aux offres"
     )
     assert records[0]["actor"].startswith("cli:")
+
+
+def test_chainon_send_blocks_marketing_that_quiet_hours_would_hold_past_not_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    two_contacts(tmp_path)  # +33612345678 opted in to marketing
+    real = brands_cli.runtime_of
+
+    @contextmanager
+    def on_saturday_night(settings: Settings) -> Iterator[Runtime]:
+        with real(settings) as runtime:  # 21:00 in Paris: quiet until Monday 08:00
+            runtime.core.clock = lambda: datetime(2026, 12, 5, 20, 0, tzinfo=UTC)
+            yield runtime
+
+    monkeypatch.setattr(brands_cli, "runtime_of", on_saturday_night)
+    env = {"CHAINON_DATA_DIR": str(tmp_path), "CHAINON_STORE": "sqlite", "CHAINON_LOG_JSON": "0"}
+    send = ["send", "--brand", "maison-lumiere", "--to", "+33612345678", "--purpose", "marketing"]
+    promo = [*send, "--body", "Promo STOP au 0939000001"]
+    late = CliRunner().invoke(app, [*promo, "--not-after", "2026-12-06T12:00:00+01:00"], env=env)
+    assert late.exit_code == 0, late.output
+    assert "blocked: quiet_hours_past_deadline" in late.output
+    held = CliRunner().invoke(app, [*promo, "--not-after", "2026-12-07T09:00+01:00"], env=env)
+    assert "deferred until 2026-12-07T07:00+00:00" in held.output
+    naive = CliRunner().invoke(app, [*promo, "--not-after", "2026-12-06T12:00:00"], env=env)
+    assert naive.exit_code == 2
+    assert "--not-after" in naive.output
