@@ -28,7 +28,7 @@ from chainon.domain.quiet_hours import recipient_of
 from chainon.domain.send_policy import Verdict, decide
 from chainon.handlers.consent import ledger_of
 from chainon.handlers.policy import check_list_unsubscribe, quiet_hours_of, with_opt_out_mention
-from chainon.projections.analytics import CURRENCY, DEFAULT_PRICES
+from chainon.projections.analytics import CURRENCY, unit_price
 
 LISTED = 50  # blocked, deferred and refused recipients named in the answer, each
 
@@ -92,9 +92,7 @@ def dry_run(
             allowed += 1
         segments += prepared.segments
         country = country_of_number(address.value) if address.kind is AddressKind.PHONE else ""
-        price = DEFAULT_PRICES.get(
-            (channel.value, country or ""), DEFAULT_PRICES.get((channel.value, ""))
-        )
+        price = unit_price(channel.value, country or "")
         if price is None:
             unpriced += prepared.segments
         else:

@@ -49,9 +49,32 @@ BATCH = 500  # as the runtime's batcher groups commands under load
 
 @dataclass
 class Budget:
-    """A sender number's next free moment, on the monotonic clock."""
+    """A sender number's next free moment, on the pace's clock."""
 
     free_at: float = 0.0
+
+
+class SenderPace:
+    """The throughput cap per sender number: a batch of ``count`` messages at ``rate``
+    a second takes ``count / rate`` seconds of its number's budget, whichever campaign
+    sends it, and waits until the number is free. The clock and the sleep are given, so
+    that a test can run an hour of pacing in no time."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.clock = clock
+        self.sleep = sleep
+        self.budgets: dict[str, Budget] = {}
+
+    async def wait(self, sender: str, count: int, rate: int) -> None:
+        budget = self.budgets.setdefault(sender, Budget())
+        now = self.clock()
+        if budget.free_at > now:
+            await self.sleep(budget.free_at - now)
+        budget.free_at = max(now, budget.free_at) + count / rate
 
 
 class CampaignWorker:
@@ -63,13 +86,14 @@ class CampaignWorker:
         *,
         interval: float = 0.5,
         batch: int = BATCH,
+        pace: SenderPace | None = None,
     ) -> None:
         self.core = core
         self.read_models = read_models  # opened on the pool's threads, where it is used
         self.call = call
         self.interval = interval
         self.batch = batch
-        self.budgets: dict[str, Budget] = {}
+        self.pace = pace or SenderPace()
         self.name = "campaign"
 
     def _audience(self) -> AudienceStore:
@@ -133,7 +157,9 @@ class CampaignWorker:
             return False
         brand = await self.call(self.core.find, Brand, campaign.brand_id)
         sender = brand.sender_for(campaign.channel) if brand is not None else None
-        await self._wait_for(sender or str(campaign.brand_id), len(recipients), campaign)
+        await self.pace.wait(
+            sender or str(campaign.brand_id), len(recipients), campaign.rate_per_second
+        )
         text = Personalisation(campaign.template, campaign.defaults)
         batch: list[tuple[cmd.Command, None]] = []
         refused = 0
@@ -168,10 +194,3 @@ class CampaignWorker:
         if isinstance(results[-1], Exception):
             raise results[-1]
         return True
-
-    async def _wait_for(self, sender: str, count: int, campaign: Campaign) -> None:
-        budget = self.budgets.setdefault(sender, Budget())
-        now = time.monotonic()
-        if budget.free_at > now:
-            await asyncio.sleep(budget.free_at - now)
-        budget.free_at = max(now, budget.free_at) + count / campaign.rate_per_second

@@ -79,6 +79,16 @@ def region_of(address: Address) -> str | None:
     return _region(address.value)
 
 
+def country_of_recipient(recipient: str) -> str:
+    """The ISO country of a recipient's E.164 number (its price); '' for any other address."""
+    if not recipient.startswith("+"):
+        return ""
+    try:
+        return _region(recipient) or ""
+    except phonenumbers.NumberParseException:
+        return ""
+
+
 @functools.lru_cache(maxsize=PHONE_CACHE_SIZE)
 def _region(e164: str) -> str | None:
     region: str | None = phonenumbers.region_code_for_number(phonenumbers.parse(e164))

@@ -50,5 +50,6 @@ class Outcome(BaseModel):
     release_at: datetime | None = None  # a deferred send's release time
     segments: int | None = None  # an outbound message's, as it goes
     segments_before_mention: int | None = None  # a marketing SMS the mention was appended to
+    country: str | None = None  # an outbound message's recipient's (ISO; '' for none): its price
     read: bool = False  # a read receipt marked the message read (RCS)
     position: int | None = None  # notification id of the last event recorded

@@ -90,6 +90,10 @@ class Evidence:
     rule: str = ""  # the keyword or detector rule that fired
     message_id: UUID | None = None
     uncertain: bool = False  # the detector was not sure: a person should confirm
+    # When the contact said it, where that was before Chainon heard of it (an imported row).
+    collected_at: datetime | None = None
+    # The evidence's own id outside Chainon (an imported row's digest): never recorded twice.
+    reference: str = ""
 
     def __post_init__(self) -> None:
         if len(self.text) > MAX_EVIDENCE_TEXT:
@@ -105,6 +109,9 @@ class Evidence:
             "rule": self.rule,
             "message_id": str(self.message_id) if self.message_id else None,
             "uncertain": self.uncertain,
+            # Only when set: the evidence of every other source keeps its stored shape.
+            **({"collected_at": self.collected_at.isoformat()} if self.collected_at else {}),
+            **({"reference": self.reference} if self.reference else {}),
         }
 
     @classmethod
@@ -118,6 +125,8 @@ class Evidence:
             rule=record.get("rule", ""),
             message_id=UUID(record["message_id"]) if record.get("message_id") else None,
             uncertain=bool(record.get("uncertain", False)),
+            collected_at=_moment(record.get("collected_at")),
+            reference=record.get("reference", ""),
         )
 
 
@@ -181,8 +190,11 @@ class Consent(Aggregate):
     def grant(
         self, purpose: Purpose, evidence: Evidence, *, at: datetime, channel: Channel | None = None
     ) -> bool:
-        """Records an opt-in; False (nothing recorded) when it is already in force."""
+        """Records an opt-in; False (nothing recorded) when it is already in force or
+        this very evidence was recorded before."""
         _consented(purpose)
+        if self.recorded(evidence):
+            return False
         if self.state(purpose, channel) is True and _scope_of(self, purpose, channel) == channel:
             return False
         self._granted(
@@ -203,8 +215,11 @@ class Consent(Aggregate):
         scope: Scope = Scope.ALL_CHANNELS,
     ) -> bool:
         """Records an opt-out; by the default scope, on every channel whatever it came on.
-        False when that purpose is already revoked there."""
+        False when that purpose is already revoked there, or this very evidence was
+        recorded before."""
         _consented(purpose)
+        if self.recorded(evidence):
+            return False
         where = None if scope is Scope.ALL_CHANNELS else channel
         latest = next((c for c in reversed(self.changes) if c.purpose is purpose), None)
         if where is None and latest is not None and not latest.granted and latest.channel is None:
@@ -228,6 +243,13 @@ class Consent(Aggregate):
             if change.purpose is purpose and change.channel in (None, channel):
                 return change.granted
         return None
+
+    def recorded(self, evidence: Evidence) -> bool:
+        """Whether evidence with this reference is in the ledger already: an import run
+        twice records each row once, and an old row never undoes a later change."""
+        return bool(evidence.reference) and any(
+            c.evidence.reference == evidence.reference for c in self.changes
+        )
 
     def latest_revocation(self) -> Change | None:
         return next((c for c in reversed(self.changes) if not c.granted), None)
@@ -263,6 +285,10 @@ class Consent(Aggregate):
                 evidence=Evidence.of_record(evidence),
             )
         )
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _consented(purpose: Purpose) -> None:

@@ -16,9 +16,10 @@ ERASED = "erased"
 
 # Consent evidence (``domain.consent.Evidence.as_record``): what stays once the contact is
 # erased. The source, the channel, who recorded it (an API key id or an agent, not the
-# contact), the detector's rule, the message id and whether it was unsure prove the change;
-# its text and the contact's address are personal data and go.
-EVIDENCE_KEPT = ("source", "channel", "actor", "rule", "message_id", "uncertain")
+# contact), the detector's rule, the message id, whether it was unsure and when the contact
+# said it prove the change; its text, the contact's address and an imported row's digest
+# (made from the address) are personal data and go.
+EVIDENCE_KEPT = ("source", "channel", "actor", "rule", "message_id", "uncertain", "collected_at")
 
 
 def placeholder(field: str, value: Any) -> Any:

@@ -69,6 +69,18 @@ DEFAULT_PRICES: Mapping[tuple[str, str], Decimal] = {
 }
 
 
+def unit_price(
+    channel: str, country: str, prices: Mapping[tuple[str, str], Decimal] = DEFAULT_PRICES
+) -> Decimal | None:
+    """One billable unit's price on ``channel`` to ``country`` ('' for none); None unpriced."""
+    return prices.get((channel, country), prices.get((channel, "")))
+
+
+def billable_units(channel: str, segments: int) -> int:
+    """An SMS is billed by the segment; a message on other channels counts once."""
+    return segments if channel == "sms" else 1
+
+
 class Analytics(Projection):
     name = "analytics"
     tables = (
@@ -375,7 +387,7 @@ def report(
         for counter in COUNTERS:
             setattr(out, counter, getattr(out, counter) + int(row[counter]))
         units = int(row["sms_segments"] if row["channel"] == "sms" else row["messages_out"])
-        price = prices.get((row["channel"], row["country"]), prices.get((row["channel"], "")))
+        price = unit_price(row["channel"], row["country"], prices)
         if price is None:
             out.unpriced_units += units
         else:

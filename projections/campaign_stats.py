@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from chainon.projections import campaign_moves
-from chainon.projections.analytics import DEFAULT_PRICES, country_of
+from chainon.projections.analytics import country_of, unit_price
 from chainon.projections.campaign_moves import Answered, Held, Moved
 from chainon.projections.projection import Fact, Projection, Table, Tx, one
 from chainon.projections.read_model_store import ReadModelStore
@@ -174,9 +174,7 @@ def cost(store: ReadModelStore, campaign_id: UUID) -> tuple[Decimal, int]:
         {"c": str(campaign_id)},
     ):
         units = int(row["units"])
-        price = DEFAULT_PRICES.get(
-            (row["channel"], row["country"]), DEFAULT_PRICES.get((row["channel"], ""))
-        )
+        price = unit_price(row["channel"], row["country"])
         if price is None:
             unpriced += units
         else:

@@ -19,7 +19,7 @@ from chainon.core import Core
 from chainon.domain import commands as cmd
 from chainon.domain import ids
 from chainon.domain.channels import Channel
-from chainon.domain.consent import CONSENTED, Change, Consent, Purpose
+from chainon.domain.consent import CONSENTED, Change, Consent, EvidenceSource, Purpose
 
 router = APIRouter(prefix="/v1/contacts", tags=["consent"])
 
@@ -36,6 +36,11 @@ class ConsentIn(Strict):
     )
     note: Annotated[str, Field(max_length=1000)] = Field(
         "", description="Why, in words: kept with the evidence."
+    )
+    source: Literal[EvidenceSource.API, EvidenceSource.WEB_FORM, EvidenceSource.AGENT] = Field(
+        EvidenceSource.API,
+        description="Where the brand learnt it: `api` (the default), `web_form` (its own "
+        "form), `agent` (its support). Keywords and imports are recorded by Chainon itself.",
     )
 
 
@@ -58,6 +63,9 @@ class EvidenceOut(BaseModel):
     rule: str
     message_id: UUID | None
     uncertain: bool
+    collected_at: datetime | None = Field(
+        None, description="When the contact said it, where that was before (an import)."
+    )
 
 
 class ChangeOut(BaseModel):
@@ -84,6 +92,7 @@ class ChangeOut(BaseModel):
                 rule=e.rule,
                 message_id=e.message_id,
                 uncertain=e.uncertain,
+                collected_at=e.collected_at,
             ),
         )
 
@@ -138,13 +147,14 @@ async def change_consent(
     response: Response,
 ) -> Accepted:
     """Records an opt-in or an opt-out the brand learnt itself, with the request as its
-    evidence (source `api`, the API key's id as the actor). `changed: false` when that
-    consent was already in force."""
+    evidence (source `api` unless the body says `web_form` or `agent`, the API key's id as
+    the actor). `changed: false` when that consent was already in force."""
     fields: dict[str, Any] = {
         "brand_id": brand.id,
         "contact_id": contact_id,
         "purpose": body.purpose,
         "channel": body.channel,
+        "source": body.source,
         "text": body.model_dump_json(exclude_defaults=True),
         "actor": api_key_id(request),
     }

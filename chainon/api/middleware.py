@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chainon.observability import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("chainon.http")
-_UPLOAD = re.compile(r"/v1/campaigns/[^/]+/audience")
+_UPLOAD = re.compile(r"/v1/campaigns/[^/]+/audience|/v1/consent/import")
 
 
 class TooLarge(HTTPException):
@@ -36,8 +36,8 @@ class RequestContext:
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        # A campaign's audience (a CSV of 100,000 rows) is streamed to disk, not parsed in
-        # memory: it may be far larger than a JSON request.
+        # A campaign's audience or a consent import (a CSV of 100,000 rows) is streamed to
+        # disk, not parsed in memory: it may be far larger than a JSON request.
         self.max_upload_bytes = max_upload_bytes or max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

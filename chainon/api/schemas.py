@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -102,6 +103,16 @@ class Accepted(BaseModel):
         description="A marketing SMS Chainon appended the opt-out mention to: its segments "
         "before (`segments` counts them after).",
     )
+    cost: Decimal | None = Field(
+        None,
+        description="What a send that goes (queued or deferred) costs at the analytics' "
+        "prices (a decimal string): its segments on SMS, one message elsewhere; null when "
+        "blocked or unpriced.",
+    )
+    cost_before_mention: Decimal | None = Field(
+        None, description="Its cost before Chainon appended the opt-out mention."
+    )
+    currency: str | None = Field(None, description="Of `cost`, when there is one.")
     changed: bool = True
     duplicate: bool = False
     position: int | None = None

@@ -47,6 +47,7 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("DELETE", "/v1/contacts/{contact_id}"): ADMIN,  # erasure
     ("POST", "/v1/contacts/{contact_id}/addresses"): CONTACTS_WRITE,
     ("POST", "/v1/contacts/{contact_id}/consent"): CONTACTS_WRITE,
+    ("POST", "/v1/consent/import"): CONTACTS_WRITE,
     # analytics
     ("GET", "/v1/analytics"): ANALYTICS,
     ("GET", "/v1/analytics/flows"): ANALYTICS,

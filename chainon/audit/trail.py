@@ -26,6 +26,7 @@ class Action(StrEnum):
     CONTACTS_EXPORTED = "contacts.exported"
     CONTACT_ERASED = "contact.erased"
     CONSENT_CHANGED = "consent.changed"
+    CONSENT_IMPORTED = "consent.imported"
     KEY_ISSUED = "key.issued"
     KEY_REVOKED = "key.revoked"
 

@@ -229,15 +229,30 @@ def send(
     body: Annotated[str, typer.Option(help="The message text.")],
     channel: Annotated[Channel | None, typer.Option(help="Default: the brand's order.")] = None,
     purpose: Annotated[Purpose, typer.Option(help="Why it is sent.")] = Purpose.SERVICE,
+    not_after: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+            help="Marketing held by quiet hours past this (aware) time is blocked instead.",
+        ),
+    ] = None,
 ) -> None:
     """Queue a message; a running `chainon serve` dispatches it. The send policy may defer
-    it (quiet hours) or block it (consent): the answer says which, and why."""
+    it (quiet hours) or block it (consent, or quiet hours past --not-after): the answer
+    says which, and why."""
     from chainon.domain import commands as cmd
 
     with runtime_of(settings_of(ctx)) as runtime:
         brand_id = brand_of(runtime, brand).id
         outcome = runtime.core.handle(
-            cmd.SendMessage(brand_id=brand_id, to=to, body=body, channel=channel, purpose=purpose)
+            cmd.SendMessage(
+                brand_id=brand_id,
+                to=to,
+                body=body,
+                channel=channel,
+                purpose=purpose,
+                not_after=not_after,
+            )
         )
     out = console()
     out.print(f"conversation {outcome.conversation_id}")

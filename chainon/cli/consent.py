@@ -1,6 +1,6 @@
 """Consent from a terminal: the evidence of every change, for a regulator or a
-data-subject request (``export``), and the opt-outs the detector was unsure of
-(``review``)."""
+data-subject request (``export``), opt-ins and opt-outs collected elsewhere (``import``),
+and the opt-outs the detector was unsure of (``review``)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ COLUMNS = (
     "rule",
     "message_id",
     "uncertain",
+    "collected_at",
 )
 
 
@@ -86,6 +87,7 @@ def rows(core: Core, ledger: Consent) -> Iterator[dict[str, Any]]:
             "rule": e.rule,
             "message_id": str(e.message_id) if e.message_id else "",
             "uncertain": e.uncertain,
+            "collected_at": e.collected_at.isoformat() if e.collected_at else "",
         }
 
 
@@ -126,6 +128,41 @@ def export(
         _audit_export(runtime, brand_id, contact, len(records))
     write(records, output)
     console().print(Text(f"{len(records)} change(s) written to {output}", style="green"))
+
+
+@consent.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV.")],
+    brand: Annotated[str, typer.Option(help="The brand's slug.")],
+) -> None:
+    """Records the opt-ins and opt-outs of a CSV (columns address, purpose; optional
+    status granted|revoked, channel, collected_at, text, country) with source `import`.
+    Bad rows are reported by line; importing the same file again records nothing new."""
+    from chainon.audit import Action, cli_actor
+    from chainon.consent_import import import_consent
+
+    actor = cli_actor()
+    with runtime_of(settings_of(ctx)) as runtime:
+        brand_id = brand_of(runtime, brand).id
+        with file.open(encoding="utf-8", newline="") as source:
+            report = import_consent(
+                runtime.core.handle_many,
+                brand_id,
+                source,
+                origin=file.name,
+                actor=actor,
+                region=runtime.settings.default_region,
+            )
+        detail = {"file": file.name, "granted": report.granted, "revoked": report.revoked}
+        runtime.audit.record(brand_id, actor, Action.CONSENT_IMPORTED, "import", None, detail)
+    out = console()
+    out.print(
+        f"{report.granted} granted, {report.revoked} revoked, {report.unchanged} unchanged, "
+        f"{report.rejected} row(s) left out"
+    )
+    for bad in report.errors:
+        out.print(Text(f"  line {bad.line}: {bad.reason}", style="yellow"))
 
 
 def _audit_export(runtime: Runtime, brand_id: UUID, contact: UUID | None, count: int) -> None:

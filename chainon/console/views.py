@@ -14,7 +14,7 @@ from typing import Any
 
 from chainon.api.schemas import MessageOut
 from chainon.domain.rich_content import RichContent
-from chainon.projections.analytics import CURRENCY, DEFAULT_PRICES, country_of
+from chainon.projections.analytics import CURRENCY, country_of, unit_price
 
 TICKS = {"queued": "○", "sent": "✓", "delivered": "✓✓", "read": "✓✓"}
 STEPS = ("queued", "sent", "delivered", "read")
@@ -91,11 +91,9 @@ def message_view(
 
 
 def cost(m: MessageOut) -> str | None:
-    """The analytics' price (``projections.analytics.DEFAULT_PRICES``) of its segments."""
+    """The analytics' price (``projections.analytics.unit_price``) of its segments."""
     channel = m.channel.value
-    price = DEFAULT_PRICES.get(
-        (channel, country_of(m.recipient)), DEFAULT_PRICES.get((channel, ""))
-    )
+    price = unit_price(channel, country_of(m.recipient))
     if price is None or m.status in ("blocked", "deferred"):
         return None
     return f"{(price * Decimal(m.segments)).normalize():f} {CURRENCY}"

@@ -6,14 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from chainon.domain import commands as cmd
 from chainon.domain import ids
-from chainon.domain.addresses import parse_email
+from chainon.domain.addresses import parse_address, parse_email
 from chainon.domain.brand import Brand
 from chainon.domain.channels import Channel
 from chainon.domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
+from chainon.domain.contact import Contact
 from chainon.domain.destination_blocks import DestinationBlocks
 from chainon.domain.errors import NotFound
+from chainon.handlers.contacts import contact_for
 from chainon.handlers.loading import Handled, Loader, contact_of, find_contact, get
 
 
@@ -72,13 +76,16 @@ def revoke(loader: Loader, command: cmd.RevokeConsent, now: datetime) -> Handled
 
 
 def _change(loader: Loader, command: cmd.ChangeConsent, now: datetime, *, granted: bool) -> Handled:
-    contact = contact_of(loader, command.brand_id, command.contact_id)
+    contact, registered = _contact(loader, command, now)
     ledger = ledger_for(loader, command.brand_id, contact.id, now)
     evidence = Evidence(
         source=command.source,
         text=command.text,
         channel=command.channel,
+        address=command.address or "",
         actor=command.actor,
+        collected_at=command.collected_at,
+        reference=command.reference,
     )
     purpose = Purpose(command.purpose)
     if granted:
@@ -88,7 +95,19 @@ def _change(loader: Loader, command: cmd.ChangeConsent, now: datetime, *, grante
         scope = Scope.CHANNEL if command.channel is not None else Scope.ALL_CHANNELS
         changed = ledger.revoke(purpose, evidence, at=now, channel=command.channel, scope=scope)
     outcome = cmd.Outcome(changed=changed, brand_id=command.brand_id, contact_id=contact.id)
-    return outcome, [ledger] if changed else []
+    new = [contact, *registered] if registered else []  # a contact met by this change
+    return outcome, [*new, ledger] if changed else new
+
+
+def _contact(
+    loader: Loader, command: cmd.ChangeConsent, now: datetime
+) -> tuple[Contact, list[Aggregate]]:
+    """The contact named by id, or by address (registered when new: an imported row)."""
+    if command.contact_id is not None:
+        return contact_of(loader, command.brand_id, command.contact_id), []
+    assert command.address is not None  # the command names one or the other
+    address = parse_address(command.address, default_region=loader.default_region)
+    return contact_for(loader, command.brand_id, address, now)
 
 
 def unsubscribe(loader: Loader, command: cmd.Unsubscribe, now: datetime) -> Handled:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from chainon.domain import commands as cmd
-from chainon.domain.addresses import Address, parse_address
+from chainon.domain.addresses import Address, country_of_recipient, parse_address
 from chainon.domain.brand import Brand, check_fallback_seconds
 from chainon.domain.channel_choice import (
     capability_known,
@@ -173,6 +173,7 @@ def repeated(
         status=message.status,
         reason=message.reason,
         segments=message.segments,
+        country=country_of_recipient(message.recipient),
         changed=False,
         duplicate=True,
     )
@@ -262,4 +263,5 @@ def queue(
         channel=channel,
         status=MessageStatus.QUEUED,
         segments=body.segments,
+        country=country_of_recipient(message.address.value),
     )

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from chainon.destination_guard import DestinationGuard
 from chainon.domain import commands as cmd
-from chainon.domain.addresses import Address
+from chainon.domain.addresses import Address, country_of_recipient
 from chainon.domain.brand import Brand
 from chainon.domain.channels import AddressKind, Channel
 from chainon.domain.consent import Purpose
@@ -144,6 +144,7 @@ def hold(
         reason=decision.reason.value if decision.reason else None,
         release_at=decision.release_at,
         segments=content.segments,
+        country=country_of_recipient(content.recipient),
     )
 
 

@@ -280,3 +280,43 @@ async def test_an_sms_campaign_counts_cost_replies_and_opt_outs_in_its_conversat
     bodies = [m["body"] for m in conversation["messages"]]
     assert "Promo Ana -20% STOP SMS" in bodies  # the campaign's message, in their conversation
     assert bodies.index("Promo Ana -20% STOP SMS") < bodies.index("STOP")
+
+
+async def test_a_filter_on_a_channel_takes_the_contacts_reachable_there_at_that_address(
+    api: httpx.AsyncClient,
+) -> None:
+    ana = (await api.post("/v1/messages", json={"to": "ana@example.org", "body": "x"})).json()
+    bob = (await api.post("/v1/messages", json={"to": "+33612345601", "body": "x"})).json()
+    carl = (await api.post("/v1/messages", json={"to": "+33612345602", "body": "x"})).json()
+    added = await api.post(
+        f"/v1/contacts/{carl['contact_id']}/addresses", json={"address": "carl@example.org"}
+    )
+    assert added.status_code == 200, added.text
+    for sent in (ana, bob, carl):
+        tags = {"add": ["vip"]}
+        await api.post(f"/v1/conversations/{sent['conversation_id']}/tags", json=tags)
+
+    async def audience(channel: str, reachable_on: str) -> dict[str, Any]:
+        campaign = (
+            await create(
+                api,
+                audience="filter",
+                channel=channel,
+                filter={"tags": ["vip"], "channel": reachable_on},
+                template="Soldes -20 % ce week-end. STOP SMS",
+            )
+        )["id"]
+        for _ in range(100):  # the CRM projection catches up with the writes
+            dry: dict[str, Any] = (await api.post(f"/v1/campaigns/{campaign}/dry-run")).json()
+            if dry["recipients"] == 2:
+                break
+            await asyncio.sleep(0.05)
+        return dry
+
+    by_email = await audience("email", "email")
+    assert sorted(s["to"] for s in by_email["sample"]) == ["ana@example.org", "carl@example.org"]
+    by_sms = await audience("sms", "sms")
+    assert sorted(s["to"] for s in by_sms["sample"]) == ["+33612345601", "+33612345602"]
+    # The filter's channel picks the contacts and their address, whatever the campaign's.
+    crossed = await audience("email", "sms")
+    assert sorted(s["to"] for s in crossed["sample"]) == ["+33612345601", "+33612345602"]

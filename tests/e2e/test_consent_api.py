@@ -100,3 +100,24 @@ async def test_a_bad_change_is_refused_naming_its_field(
 ) -> None:
     contact = await contact_of(api)
     assert_problem(await api.post(f"/v1/contacts/{contact}/consent", json=change), 422, field)
+
+
+async def test_the_brand_names_where_it_learnt_a_change_but_never_keyword_or_import(
+    api: httpx.AsyncClient,
+) -> None:
+    contact = await contact_of(api)
+    for source in ("web_form", "agent"):
+        change = {"action": "grant", "purpose": "service", "channel": "email", "source": source}
+        if source == "agent":
+            change["action"] = "revoke"
+        answer = await api.post(f"/v1/contacts/{contact}/consent", json=change)
+        assert answer.status_code == 200, answer.text
+    for source in ("keyword", "import", "phrase"):
+        change = {"action": "grant", "purpose": "marketing", "source": source}
+        refused = await api.post(f"/v1/contacts/{contact}/consent", json=change)
+        assert_problem(refused, 422, "source")
+    history = (await api.get(f"/v1/contacts/{contact}/consent")).json()["history"]
+    assert [(c["granted"], c["evidence"]["source"]) for c in history] == [
+        (True, "web_form"),
+        (False, "agent"),
+    ]

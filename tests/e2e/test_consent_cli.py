@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from chainon.cli import app
+from chainon.cli import brands as brands_cli
 from chainon.core import Core
 from chainon.domain import commands as cmd
 from chainon.domain.channels import Channel
 from chainon.domain.consent import EvidenceSource, Purpose
 from chainon.runtime import Runtime
-from chainon.settings import StoreKind
+from chainon.settings import Settings, StoreKind
 from tests.conftest import BRAND_SMS, make_settings, register
+from tests.e2e.conftest import Run
 
 
 def contact_with_history(core: Core, brand_id: UUID, sender: str) -> UUID:
@@ -225,3 +231,63 @@ def test_settings_are_set_from_a_yaml_file_and_shown(tmp_path: Path) -> None:
     refused = consent_cli(tmp_path, "settings", "--file", str(wider))
     assert refused.exit_code == 1
     assert "quiet_hours.US" in refused.output
+
+
+def test_an_import_is_recorded_once_reported_by_line_and_exported(
+    chainon: Run, acme: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "optins-2026.csv"
+    file.write_text(
+        "address,purpose,status,text\n"
+        "+33612345678,marketing,granted,Oui aux offres\n"
+        "+33612345679,marketing,maybe,\n"
+        "camille@example.org,service,revoked,\n",
+        encoding="utf-8",
+    )
+    first = chainon("consent", "import", "--brand", "acme", str(file))
+    assert first.exit_code == 0, first.output
+    assert "1 granted, 1 revoked, 0 unchanged, 1 row(s) left out" in first.stdout
+    assert "line 3: status: must be granted or revoked" in first.stdout
+    again = chainon("consent", "import", "--brand", "acme", str(file))
+    assert "0 granted, 0 revoked, 2 unchanged, 1 row(s) left out" in again.stdout
+
+    out = tmp_path / "consent.csv"
+    exported = chainon("consent", "export", "--brand", "acme", "-o", str(out))
+    assert exported.exit_code == 0, exported.output
+    with out.open(encoding="utf-8") as file_:
+        records = list(csv.DictReader(file_))
+    assert [(r["address"], r["change"], r["source"]) for r in records] == [
+        ("+33612345678", "granted", "import"),
+        ("camille@example.org", "revoked", "import"),
+    ]
+    assert (
+        records[0]["text"]
+        == "optins-2026.csv, line 2: +33612345678,marketing,granted,Oui aux offres"
+    )
+    assert records[0]["actor"].startswith("cli:")
+
+
+def test_chainon_send_blocks_marketing_that_quiet_hours_would_hold_past_not_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    two_contacts(tmp_path)  # +33612345678 opted in to marketing
+    real = brands_cli.runtime_of
+
+    @contextmanager
+    def on_saturday_night(settings: Settings) -> Iterator[Runtime]:
+        with real(settings) as runtime:  # 21:00 in Paris: quiet until Monday 08:00
+            runtime.core.clock = lambda: datetime(2026, 12, 5, 20, 0, tzinfo=UTC)
+            yield runtime
+
+    monkeypatch.setattr(brands_cli, "runtime_of", on_saturday_night)
+    env = {"CHAINON_DATA_DIR": str(tmp_path), "CHAINON_STORE": "sqlite", "CHAINON_LOG_JSON": "0"}
+    send = ["send", "--brand", "maison-lumiere", "--to", "+33612345678", "--purpose", "marketing"]
+    promo = [*send, "--body", "Promo STOP au 0939000001"]
+    late = CliRunner().invoke(app, [*promo, "--not-after", "2026-12-06T12:00:00+01:00"], env=env)
+    assert late.exit_code == 0, late.output
+    assert "blocked: quiet_hours_past_deadline" in late.output
+    held = CliRunner().invoke(app, [*promo, "--not-after", "2026-12-07T09:00+01:00"], env=env)
+    assert "deferred until 2026-12-07T07:00+00:00" in held.output
+    naive = CliRunner().invoke(app, [*promo, "--not-after", "2026-12-06T12:00:00"], env=env)
+    assert naive.exit_code == 2
+    assert "--not-after" in naive.output

@@ -38,6 +38,7 @@ async def test_a_mention_in_the_body_passes(api: httpx.AsyncClient) -> None:
         sent = await api.post("/v1/messages", json={"to": to, "body": body, "purpose": "marketing"})
         assert sent.status_code == 202, sent.text
         assert sent.json()["segments_before_mention"] is None
+        assert sent.json()["cost_before_mention"] is None
 
 
 async def test_a_brand_that_lets_chainon_append_sees_the_segments_before_and_after(
@@ -58,6 +59,12 @@ async def test_a_brand_that_lets_chainon_append_sees_the_segments_before_and_aft
         "queued",
         1,
         2,
+    )
+    # at the analytics' price of an SMS to France (0.045 EUR a segment), before and after
+    assert (answer["cost_before_mention"], answer["cost"], answer["currency"]) == (
+        "0.045",
+        "0.090",
+        "EUR",
     )
     conversation = (await api.get(f"/v1/conversations/{answer['conversation_id']}")).json()
     (message,) = [m for m in conversation["messages"] if m["id"] == answer["message_id"]]

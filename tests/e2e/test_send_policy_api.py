@@ -5,6 +5,7 @@ blocked send is an answer (with its reason), kept in the timeline, never dispatc
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 
 from chainon.domain.channels import Channel
 from chainon.runtime import Runtime
-from tests.e2e.test_api import inbound, wait_for_status
+from tests.e2e.test_api import assert_problem, inbound, wait_for_status
 
 pytestmark = pytest.mark.asyncio
 
@@ -49,6 +50,7 @@ async def test_marketing_without_an_opt_in_is_blocked_with_its_reason(
 ) -> None:
     answer = await send(api, to=EMAIL, body="Nos nouveautés", purpose="marketing")
     assert (answer["status"], answer["reason"]) == ("blocked", "no_marketing_consent")
+    assert (answer["cost"], answer["currency"]) == (None, None)  # a blocked send costs nothing
     message = await message_in(api, answer)
     assert (message["status"], message["reason"]) == ("blocked", "no_marketing_consent")
     assert [h["status"] for h in message["history"]] == ["blocked"]
@@ -67,6 +69,7 @@ async def test_an_opted_out_contact_gets_no_marketing_on_any_channel_but_still_r
     await consent(api, contact, "grant")
     allowed = await send(api, to=EMAIL, body="Nos nouveautés", purpose="marketing")
     assert allowed["status"] == "queued"
+    assert (allowed["cost"], allowed["currency"]) == ("0", "EUR")  # an email's price
     await consent(api, contact, "revoke", channel="rcs")  # one channel only...
     still = await send(api, to=EMAIL, body="Encore", purpose="marketing")
     assert still["status"] == "queued"
@@ -102,3 +105,26 @@ async def test_a_conversational_message_needs_the_contact_to_have_written(
     assert answered["conversation_id"] == cid
     again = await api.post(f"/v1/conversations/{cid}/messages", json={"body": "Avec plaisir"})
     assert again.json()["status"] == "queued"
+
+
+async def test_marketing_quiet_until_after_its_not_after_is_blocked_and_before_it_deferred(
+    api: httpx.AsyncClient, sqlite_runtime: Runtime
+) -> None:
+    opened = await inbound(api, "Bonjour", sender=PHONE)
+    await consent(api, opened["contact_id"], "grant")
+    # Saturday 21:00 in Paris: marketing waits for Monday 08:00 (07:00 UTC)
+    sqlite_runtime.core.clock = lambda: datetime(2026, 12, 5, 20, 0, tzinfo=UTC)
+    late = await send(
+        api, to=PHONE, body=PROMO, purpose="marketing", not_after="2026-12-06T12:00:00+01:00"
+    )
+    assert (late["status"], late["reason"]) == ("blocked", "quiet_hours_past_deadline")
+    assert (await message_in(api, late))["reason"] == "quiet_hours_past_deadline"
+    in_time = await send(
+        api, to=PHONE, body=PROMO, purpose="marketing", not_after="2026-12-07T09:00:00+01:00"
+    )
+    assert (in_time["status"], in_time["release_at"]) == ("deferred", "2026-12-07T07:00:00Z")
+    naive = await api.post(
+        "/v1/messages",
+        json={"to": PHONE, "body": PROMO, "purpose": "marketing", "not_after": "2026-12-06T12:00"},
+    )
+    assert_problem(naive, 422, "not_after")

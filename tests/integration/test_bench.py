@@ -134,7 +134,7 @@ def check_scenarios(run: dict[str, Any], results: dict[str, dict[str, Any]], mod
 
 def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path) -> None:
     limits = (*CHEAP, "smpp.submit")
-    embedded_only = ("send-smpp", "send-smpp-batch", "long-conversation")
+    embedded_only = ("send-smpp", "send-smpp-batch", "long-conversation", "campaign")
     run = run_bench(tmp_path, *selection((*SCENARIOS, *embedded_only), limits, "embedded"))
 
     machine = run["machine"]
@@ -169,6 +169,12 @@ def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path
     assert tree["cpu_ms_per_message"]["chainon serve"] > 0
     assert tree["cpu_ms_per_message"]["chainon serve's child (dispatch+relay+views)"] > 0
     assert tree["settings"]["store"] == "sqlite"
+
+    campaign = results["campaign@embedded"]  # the worker's batches, through the sandbox
+    assert campaign["extra"]["delivered"] == campaign["count"] == run["counts"]["sends"]
+    assert campaign["extra"]["queued_per_second"] > 0
+    assert campaign["extra"]["beside"] == "send-core@embedded"
+    assert results[campaign["extra"]["beside"]]["count"] == campaign["count"]  # same run
 
     long = results["long-conversation@embedded"]
     assert long["count"] == run["counts"]["long_messages"]

@@ -140,3 +140,20 @@ def test_an_opt_out_beats_the_hour() -> None:
     at = datetime(2026, 12, 5, 21, 0, tzinfo=ZoneInfo("Europe/Paris")).astimezone(UTC)
     found = decide(Purpose.MARKETING, Channel.SMS, consent, at=at, recipient=PARIS_MOBILE)
     assert found.reason is BlockReason.OPTED_OUT
+
+
+def test_evidence_with_a_reference_is_recorded_once_and_never_undoes_a_later_change() -> None:
+    said = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    row = Evidence(
+        EvidenceSource.IMPORT, text="optins.csv, line 2: …", collected_at=said, reference="import:1"
+    )
+    consent = ledger()
+    assert consent.grant(Purpose.MARKETING, row, at=T0) is True
+    assert consent.revoke(Purpose.MARKETING, STOP_RCS, at=T0 + timedelta(hours=1)) is True
+    assert consent.grant(Purpose.MARKETING, row, at=T0 + timedelta(hours=2)) is False
+    assert consent.state(Purpose.MARKETING, Channel.SMS) is False  # the STOP stands
+    other_row = Evidence(EvidenceSource.IMPORT, reference="import:2")
+    assert consent.grant(Purpose.MARKETING, other_row, at=T0 + timedelta(hours=3)) is True
+    first = replayed(consent).changes[0].evidence
+    assert (first.collected_at, first.reference) == (said, "import:1")
+    assert "reference" not in FORM.as_record()  # other sources keep their stored shape
