@@ -31,6 +31,67 @@ BRAND_EMAIL = "bonjour@maison-lumiere.example"
 CONSUMER = "+33612345678"
 
 
+class SharedServices:
+    """PostgreSQL and Kafka started once by xdist's controller for all its workers.
+
+    Each worker would otherwise start its own pair; the controller starts them before the
+    workers exist and hands them on through ``CHAINON_TEST_POSTGRES_DSN`` and
+    ``CHAINON_TEST_KAFKA_BOOTSTRAP``, which the fixtures below already honour. Tests keep
+    their own schema and topic prefix each, so workers never share data."""
+
+    def __init__(self) -> None:
+        self.pg_dir: Path | None = None
+        self.kafka_dir: Path | None = None
+
+    def start(self) -> None:
+        from devtools.kafka_broker import start_broker
+
+        if "CHAINON_TEST_POSTGRES_DSN" not in os.environ:
+            self.pg_dir = Path(tempfile.mkdtemp(prefix="chainon-pg-"))
+            started = subprocess.run(
+                ["bash", str(PG_SCRIPT), "start", str(self.pg_dir)],
+                capture_output=True,
+                text=True,
+            )
+            if started.returncode != 0:
+                raise pytest.UsageError(f"PostgreSQL did not start:\n{started.stderr}")
+            os.environ["CHAINON_TEST_POSTGRES_DSN"] = started.stdout.strip().splitlines()[-1]
+        if "CHAINON_TEST_KAFKA_BOOTSTRAP" not in os.environ:
+            self.kafka_dir = Path(tempfile.mkdtemp(prefix="chainon-kafka-"))
+            try:
+                bootstrap, _pid = start_broker(self.kafka_dir / "broker")
+            except RuntimeError as exc:
+                raise pytest.UsageError(f"Kafka did not start:\n{exc}") from None
+            os.environ["CHAINON_TEST_KAFKA_BOOTSTRAP"] = bootstrap
+
+    def stop(self) -> None:
+        from devtools.kafka_broker import stop_broker
+
+        if self.kafka_dir is not None:
+            stop_broker(self.kafka_dir / "broker")
+            shutil.rmtree(self.kafka_dir, ignore_errors=True)
+        if self.pg_dir is not None:
+            subprocess.run(["bash", str(PG_SCRIPT), "stop", str(self.pg_dir)], check=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-n`` (xdist), the controller starts the servers its workers share."""
+    controller = not hasattr(config, "workerinput")
+    if controller and (config.getoption("numprocesses", None) or 0):
+        services = SharedServices()
+        config.stash[SERVICES] = services
+        services.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    services = config.stash.get(SERVICES, None)
+    if services is not None:
+        services.stop()
+
+
+SERVICES = pytest.StashKey[SharedServices]()
+
+
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """A throw-away PostgreSQL for the whole run, started here and stopped by its PID.
