@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from chainon.domain.channels import Channel
 from chainon.domain.command_base import Command, Name, Tag
@@ -32,6 +32,17 @@ class CreateCampaign(Command):
     # purpose:state[:channel] (``domain.consent.ConsentCriterion``); older records: none.
     filter_consent: Annotated[str, Field(max_length=40)] | None = None
     not_after: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _filter_on_its_channel(self) -> CreateCampaign:
+        """A filter picks each contact's address on its channel: another channel than the
+        campaign's would hand an email campaign phone numbers."""
+        if self.filter_channel is not None and self.filter_channel is not self.channel:
+            raise ValueError(
+                f"filter_channel {self.filter_channel.value} differs from the campaign's "
+                f"channel {self.channel.value}"
+            )
+        return self
 
 
 class ImportCampaignAudience(Command):

@@ -183,6 +183,12 @@ async def create_campaign(body: CampaignIn, brand: BrandDep, runtime: RuntimeDep
     if (body.audience == "filter") != (body.filter is not None):
         raise InvalidInput("required with a filter audience, and only then", field="filter")
     wanted = body.filter or FilterIn()
+    if wanted.channel is not None and wanted.channel is not body.channel:
+        raise InvalidInput(
+            f"the campaign goes by {body.channel.value}: its filter picks contacts' "
+            f"{body.channel.value} addresses (leave channel out, or give {body.channel.value})",
+            field="filter.channel",
+        )
     command = cmd.CreateCampaign(
         brand_id=brand.id,
         campaign_id=uuid4(),
