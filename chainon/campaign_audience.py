@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import IO, Any, ClassVar
 from uuid import UUID
 
+from chainon import csv_rows
+from chainon.csv_rows import Rejected
 from chainon.domain.addresses import parse_address
 from chainon.domain.campaign import AudienceFilter
 from chainon.domain.channels import CHANNEL_ADDRESS_KIND, Channel
@@ -38,7 +40,6 @@ REJECTS = "campaign_audience_rejects"
 # the core's own (not published), so the worker and the list find them here.
 REGISTRY = "campaign_registry"
 CHUNK = 1000
-MAX_ROW = 4096  # characters: a row longer than this is no recipient's
 MAX_COLUMNS = 50
 ADDRESS_COLUMN = "to"
 
@@ -48,12 +49,6 @@ class Recipient:
     position: int
     address: str
     attributes: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Rejected:
-    line: int
-    reason: str
 
 
 @dataclass
@@ -303,23 +298,11 @@ def _rows(
     at = header.index(ADDRESS_COLUMN)
     kind = CHANNEL_ADDRESS_KIND[channel]
     seen: dict[bytes, int] = {}
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Rejected(line, f"not CSV: {exc}")
+    for item in csv_rows.rows(reader, header):
+        if isinstance(item, Rejected):
+            yield item
             continue
-        if not row or all(not cell.strip() for cell in row):
-            continue  # a blank line is nobody
-        if len(row) != len(header):
-            yield Rejected(line, f"{len(row)} columns where the header has {len(header)}")
-            continue
-        if sum(len(cell) for cell in row) > MAX_ROW:
-            yield Rejected(line, f"longer than {MAX_ROW} characters")
-            continue
+        line, row = item
         try:
             address = parse_address(row[at].strip(), default_region=region, field="to")
         except InvalidInput as exc:

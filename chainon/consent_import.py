@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import IO
 from uuid import UUID
 
-from chainon.campaign_audience import MAX_ROW, Rejected
+from chainon import csv_rows
+from chainon.csv_rows import Rejected
 from chainon.domain import commands as cmd
 from chainon.domain.addresses import Address, parse_address
 from chainon.domain.channels import Channel
@@ -107,23 +108,11 @@ def _rows(
     file's, the header being line 1."""
     reader = csv.reader(source)
     header = _header(reader)
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Rejected(line, f"not CSV: {exc}")
+    for item in csv_rows.rows(reader, header):
+        if isinstance(item, Rejected):
+            yield item
             continue
-        if not row or all(not cell.strip() for cell in row):
-            continue  # a blank line says nothing
-        if len(row) != len(header):
-            yield Rejected(line, f"{len(row)} columns where the header has {len(header)}")
-            continue
-        if sum(len(cell) for cell in row) > MAX_ROW:
-            yield Rejected(line, f"longer than {MAX_ROW} characters")
-            continue
+        line, row = item
         cells = {name: cell.strip() for name, cell in zip(header, row, strict=True)}
         try:
             evidence = f"{origin}, line {line}: {_raw(row)}"

@@ -8,8 +8,6 @@ reason, the good ones are kept.
 
 from __future__ import annotations
 
-import codecs
-import tempfile
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -20,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from chainon.api.deps import BrandDep, RuntimeDep
 from chainon.api.schemas import Strict
+from chainon.api.uploads import spooled_text
 from chainon.campaign_audience import AudienceStore, Recipient, from_crm
 from chainon.campaign_dry_run import dry_run
 from chainon.campaign_templates import Personalisation
@@ -223,12 +222,7 @@ async def upload_audience(
     # Checked before the rows are touched: a scheduled campaign's audience is fixed.
     if campaign.audience_kind is not AudienceKind.CSV or campaign.state is not CampaignState.DRAFT:
         raise TransitionRefused("only a draft CSV campaign takes an audience")
-    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        async for chunk in request.stream():  # its size is held to CHAINON_MAX_UPLOAD_BYTES
-            spool.write(decoder.decode(chunk))
-        spool.write(decoder.decode(b"", final=True))
-        spool.seek(0)
+    async with spooled_text(request) as spool:
         store = _audience(runtime)
         region = runtime.settings.default_region
         imported = await runtime.call(

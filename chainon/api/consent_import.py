@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import codecs
-import tempfile
-
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
@@ -13,6 +10,7 @@ from chainon.api.auditing import audit
 from chainon.api.campaigns import RowError
 from chainon.api.consent import api_key_id
 from chainon.api.deps import BrandDep, RuntimeDep, request_id
+from chainon.api.uploads import spooled_text
 from chainon.audit import Action
 from chainon.consent_import import import_consent
 
@@ -38,12 +36,7 @@ async def import_csv(brand: BrandDep, runtime: RuntimeDep, request: Request) -> 
     rows are reported by line; the same rows imported again record nothing."""
     origin = f"POST /v1/consent/import (request {request_id(request)})"
     actor = api_key_id(request)
-    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        async for chunk in request.stream():  # its size is held to CHAINON_MAX_UPLOAD_BYTES
-            spool.write(decoder.decode(chunk))
-        spool.write(decoder.decode(b"", final=True))
-        spool.seek(0)
+    async with spooled_text(request) as spool:
         region = runtime.settings.default_region
         report = await runtime.call(
             lambda: import_consent(
