@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
@@ -91,6 +92,24 @@ def free_port() -> int:
         return port
 
 
+async def answers(url: str, check: Callable[[], None], deadline: float) -> bool:
+    """Whether ``url`` answered 200 before ``deadline`` (monotonic); ``check`` raises if
+    the process that should answer has exited."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=1) as http:
+        while True:
+            check()
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+
+
 class Fleet:
     """Worker processes by name (``chainon worker core 2``), with their logs and ports."""
 
@@ -138,20 +157,9 @@ class Fleet:
         self.ports[name], self.logs[name] = port, log
 
     async def _serving(self, name: str, deadline: float) -> None:
-        import httpx
-
-        async with httpx.AsyncClient(timeout=1) as http:
-            while True:
-                self.check()
-                try:
-                    answer = await http.get(f"http://127.0.0.1:{self.ports[name]}/healthz")
-                    if answer.status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise WorkerFailed(f"{name} did not serve its health endpoint in time")
-                await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{self.ports[name]}/healthz"
+        if not await answers(url, self.check, deadline):
+            raise WorkerFailed(f"{name} did not serve its health endpoint in time")
 
     def named(self, role: str) -> list[str]:
         return [n for n in self.processes if n.split()[2] == role]

@@ -29,6 +29,7 @@ from bench.traffic import BRAND_NUMBER, inbound, receive_commands
 
 if TYPE_CHECKING:
     from chainon.runtime import Runtime
+    from chainon.settings import Settings
 
 LOAD_BATCH = 1000
 POLL = 0.02
@@ -102,13 +103,39 @@ async def _embedded(ctx: Context) -> Result:
         head = runtime.core.recorder.max_notification_id() or 0
     finally:
         runtime.close()
-    dead_letters = sum(dead.values())
+    return embedded_result(
+        ctx,
+        found=found,
+        dead_letters=sum(dead.values()),
+        seconds=seconds,
+        events=head - head_before,
+        rss={"chainon (embedded, one process)": peak_rss(os.getpid()) or own_peak_rss()},
+        cpu=cpu.seconds,
+        extra={**marks, "load_records_per_second": round(count / loaded, 1)},
+        settings=settings,
+    )
+
+
+def embedded_result(
+    ctx: Context,
+    *,
+    found: dict[str, int],
+    dead_letters: int,
+    seconds: float,
+    events: int,
+    rss: dict[str, int],
+    cpu: dict[str, float],
+    extra: dict[str, float | int],
+    settings: Settings,
+) -> Result:
+    """The burst's figures on SQLite, one process or the tree: every message stored once,
+    none refused or dead-lettered, or the scenario fails."""
+    count = ctx.counts.messages
     if found["received"] != count or found["refused"] or dead_letters:
         raise Missing(
             f"of {count} messages, {found['received']} stored, "
             f"{found['refused']} refused, {dead_letters} dead-lettered"
         )
-    events = head - head_before
     return Result(
         name="inbound-burst",
         mode=ctx.mode,
@@ -117,15 +144,14 @@ async def _embedded(ctx: Context) -> Result:
         unit="messages",
         limit="sqlite.insert",
         baselines=("eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100"),
-        rss={"chainon (embedded, one process)": peak_rss(os.getpid()) or own_peak_rss()},
-        cpu=cpu.seconds,
+        rss=rss,
+        cpu=cpu,
         extra={
             "conversations": found["conversations"],
             "messages_found": found["received"],
             "events": events,
             "events_per_second": round(events / seconds, 1),
-            **{k: round(v, 3) for k, v in marks.items()},
-            "load_records_per_second": round(count / loaded, 1),
+            **{k: round(v, 3) for k, v in extra.items()},
         },
         settings=settings.model_dump(mode="json"),
     )

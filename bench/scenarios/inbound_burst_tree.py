@@ -24,10 +24,11 @@ import time
 from typing import TYPE_CHECKING
 
 from bench.accounting import received
-from bench.fleet import ROOT, STOP_SECONDS, environment, free_port, guarded
+from bench.fleet import ROOT, STOP_SECONDS, answers, environment, free_port, guarded
 from bench.memory import Watch
 from bench.registry import Context
 from bench.result import Missing, Result, own_peak_rss
+from bench.scenarios.inbound_burst import embedded_result
 from bench.traffic import BRAND_NUMBER, inbound, receive_commands
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ async def tree_burst(ctx: Context) -> Result:
     serve = _spawn(ctx, settings)
     loader = make_bus(settings)
     try:
-        await _ready(serve, ctx)
+        await _ready(serve)
         with Watch({"chainon serve (tree)": serve.process.pid}, interval=0.25) as watch:
             await loader.start()
             cpu = ctx.stages(threads=False).start()
@@ -86,33 +87,16 @@ async def tree_burst(ctx: Context) -> Result:
         head = observer.core.recorder.max_notification_id() or 0
     finally:
         observer.close()
-    dead_letters = sum(dead.values())
-    if found["received"] != count or found["refused"] or dead_letters:
-        raise Missing(
-            f"of {count} messages, {found['received']} stored, "
-            f"{found['refused']} refused, {dead_letters} dead-lettered"
-        )
-    events = head - head_before
-    return Result(
-        name="inbound-burst",
-        mode=ctx.mode,
-        count=count,
+    return embedded_result(
+        ctx,
+        found=found,
+        dead_letters=sum(dead.values()),
         seconds=seconds,
-        unit="messages",
-        limit="sqlite.insert",
-        baselines=("eventsourcing.sqlite.save-each", "eventsourcing.sqlite.save-100"),
+        events=head - head_before,
         rss={**rss, "bench (publisher, observer)": own_peak_rss()},
         cpu=cpu.seconds,
-        extra={
-            "processes": PROCESSES,
-            "conversations": found["conversations"],
-            "messages_found": found["received"],
-            "events": events,
-            "events_per_second": round(events / seconds, 1),
-            **{k: round(v, 3) for k, v in marks.items()},
-            "publish_seconds": round(loaded, 3),
-        },
-        settings=settings.model_dump(mode="json"),
+        extra={"processes": PROCESSES, **marks, "publish_seconds": loaded},
+        settings=settings,
     )
 
 
@@ -162,22 +146,10 @@ def _spawn(ctx: Context, settings: Settings) -> _Serve:
     return _Serve(process, port, str(log_path))
 
 
-async def _ready(serve: _Serve, ctx: Context) -> None:
-    import httpx
-
-    deadline = time.monotonic() + START_WITHIN
-    async with httpx.AsyncClient(timeout=1) as http:
-        while True:
-            serve.check()
-            try:
-                answer = await http.get(f"http://127.0.0.1:{serve.port}/readyz")
-                if answer.status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise Missing(f"chainon serve not ready in {START_WITHIN:.0f}s:\n{serve.tail()}")
-            await asyncio.sleep(0.1)
+async def _ready(serve: _Serve) -> None:
+    url = f"http://127.0.0.1:{serve.port}/readyz"
+    if not await answers(url, serve.check, time.monotonic() + START_WITHIN):
+        raise Missing(f"chainon serve not ready in {START_WITHIN:.0f}s:\n{serve.tail()}")
 
 
 async def _until_caught_up(
