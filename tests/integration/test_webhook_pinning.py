@@ -92,9 +92,12 @@ async def test_a_name_rebound_to_loopback_after_the_check_never_reaches_it(
         asked.append(host)
         return [PUBLIC] if len(asked) == 1 else ["127.0.0.1"]
 
-    with receiver(name="localhost") as hook:  # the system resolves localhost to loopback
+    # https (a plain http URL is refused before any question, private ones not allowed);
+    # the system resolves localhost to loopback
+    server, trusted = self_signed("localhost")
+    with receiver(tls=server, name="localhost") as hook:
         await owe_one(runtime, brand_id, hook)
-        async with Clients(lambda: httpx.AsyncClient(timeout=1)) as client:
+        async with Clients(lambda: httpx.AsyncClient(timeout=1, verify=trusted)) as client:
             rows = await deliver(runtime, rebinding, client, allow_private=False)
     assert hook.received == []
     assert asked == ["localhost", "localhost"]  # once per attempt, never by the client
