@@ -43,7 +43,7 @@ test: install lint  ## Everything: lint, unit, integration (real PostgreSQL), en
 	@test -d devtools/smsc/node_modules/smpp || npm ci --prefix devtools/smsc --no-audit --no-fund
 	@test -d devtools/asyncapi/node_modules/@asyncapi/specs || npm ci --prefix devtools/asyncapi --no-audit --no-fund
 	bash infra/deploy/tools.sh install
-	$(BIN)/pytest -n 2 --dist load
+	$(BIN)/pytest -n 2 --dist load --maxschedchunk 2
 
 screenshots: install  ## Regenerate docs/screenshots (the console and the phone, in Chromium)
 	bash infra/chromium/chromium.sh install

@@ -91,6 +91,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 SERVICES = pytest.StashKey[SharedServices]()
 
+# The slowest tests (one to five minutes each on two cores: they start servers, worker sets
+# or process trees), run first: handed out two at a time (``--maxschedchunk 2``), they
+# spread over both workers, and the run does not end on one of them alone.
+SLOW_FIRST = (
+    "tests/integration/test_bench.py",
+    "tests/integration/test_views_runner.py",
+    "tests/e2e/test_distributed_set.py",
+    "tests/e2e/test_campaign_restart.py",
+    "tests/e2e/test_process_tree.py",
+    "tests/e2e/test_campaign_distributed.py",
+    "tests/integration/test_kafka_faults.py",
+    "tests/e2e/test_backup_restore.py",
+    "tests/e2e/test_upgrade.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        found = [i for i, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)]
+        return found[0] if found else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the rest as collected
+
 
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
