@@ -79,11 +79,15 @@ def check_figures(results: dict[str, dict[str, Any]]) -> None:
 
 def check_cpu(results: dict[str, dict[str, Any]]) -> None:
     """Every scenario and baseline says what a message cost each stage in CPU time."""
+    measured = [r for r in results.values() if r["kind"] != "limit"]
+    # A tiny baseline may end within one clock tick (10 ms): each names the stage, and the
+    # run as a whole shows its CPU.
+    assert sum(r["cpu_ms_per_message"]["this process"] for r in measured) > 0
     for key, r in results.items():
         if r["kind"] == "limit":
             continue
         stages = r["cpu_ms_per_message"]
-        assert stages["this process"] > 0, (key, stages)
+        assert "this process" in stages, (key, stages)
         assert all(v >= 0 for v in stages.values()), (key, stages)
         assert stages == {
             stage: round(s * 1000 / r["count"], 4) for stage, s in r["cpu"].items()
