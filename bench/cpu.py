@@ -3,7 +3,7 @@
 A stage is a process, or a group of threads of this process: the servers (PostgreSQL
 with its backends, Kafka, the SMSC simulator), each Chainon worker process started by
 this one (named from its command line: ``chainon worker core``; ``chainon serve`` apart
-from the child it supervises, ``chainon serve's child (dispatch+relay+views)``), and this
+from the child it supervises, ``chainon serve's child (dispatch+relay+views+webhooks)``), and this
 process's own threads by their Python names. The one-process embedded mode runs the API,
 the core, the relay, the views and dispatch in one process: its event loop thread (the
 API, the relay's and the views' orchestration, dispatch) and its store threads

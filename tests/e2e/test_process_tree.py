@@ -29,7 +29,7 @@ from tests.e2e.conftest import Run
 T = TypeVar("T")
 BRAND_SMS = "+33939000001"  # the demo brand's (RCS first, then SMS)
 START_WITHIN = 300.0  # seconds: two interpreters start on a shared, busy machine
-CHILD_ROLES = "dispatch+relay+views"
+CHILD_ROLES = "dispatch+relay+views+webhooks"
 
 
 def free_port() -> int:

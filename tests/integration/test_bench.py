@@ -171,7 +171,9 @@ def test_a_tiny_embedded_run_writes_every_figure_beside_its_limit(tmp_path: Path
     assert tree["extra"]["messages_found"] == tree["count"] == run["counts"]["messages"]
     assert tree["extra"]["processes"] == 2
     # each process its own stage (a tiny run's second may hold no tick of one of them)
-    assert {"chainon serve", "chainon serve's child (dispatch+relay+views)"} <= set(tree["cpu"])
+    assert {"chainon serve", "chainon serve's child (dispatch+relay+views+webhooks)"} <= set(
+        tree["cpu"]
+    )
     assert tree["settings"]["store"] == "sqlite"
 
     campaign = results["campaign@embedded"]  # the worker's batches, through the sandbox

@@ -19,13 +19,13 @@ def test_every_role_is_played_once_and_the_core_stays_in_the_parent(processes: i
 
 def test_two_processes_put_every_stage_that_follows_the_store_in_one_child() -> None:
     parent, [child] = split_roles(2)
-    assert parent == {Role.CORE, Role.WEBHOOKS}
-    assert role_label(child) == "dispatch+relay+views"
+    assert parent == {Role.CORE}
+    assert role_label(child) == "dispatch+relay+views+webhooks"
 
 
 def test_three_processes_give_the_views_a_child_of_their_own() -> None:
     _, children = split_roles(3)
-    assert [role_label(child) for child in children] == ["views", "dispatch+relay"]
+    assert [role_label(child) for child in children] == ["views", "dispatch+relay+webhooks"]
 
 
 def test_a_child_that_keeps_dying_is_given_up_on_within_the_window() -> None:
