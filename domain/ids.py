@@ -82,12 +82,12 @@ def campaign_message_id(campaign: UUID, address: str) -> UUID:
 
 def webhook_endpoints_id(brand: UUID) -> UUID:
     """The one aggregate holding a brand's webhook endpoints."""
-    return uuid5(NAMESPACE, f"webhooks:{brand}")
+    return _named(f"webhooks:{brand}")
 
 
 def flow_library_id(brand: UUID) -> UUID:
     """The one aggregate holding every published version of a brand's flows."""
-    return uuid5(NAMESPACE, f"flows:{brand}")
+    return _named(f"flows:{brand}")
 
 
 def bot_id(conversation: UUID) -> UUID:
@@ -97,4 +97,4 @@ def bot_id(conversation: UUID) -> UUID:
 
 def destination_blocks_id(brand: UUID) -> UUID:
     """The one aggregate holding the number prefixes a brand's sends are blocked from."""
-    return uuid5(NAMESPACE, f"destination-blocks:{brand}")
+    return _named(f"destination-blocks:{brand}")

@@ -266,7 +266,13 @@ def hear(
 ) -> list[Aggregate]:
     """The bot's part in an inbound message, after consent handling: an opt-out ends the
     dialogue, an answer goes to the dialogue waiting for it, and a keyword or a new
-    conversation on a flow's sender address starts one."""
+    conversation on a flow's sender address starts one.
+
+    A brand with no flow library has no dialogue anywhere (every start needs a published
+    flow): no bot is looked up for its messages, which was most of this function's cost."""
+    library = library_of(loader, brand.id)
+    if library is None:
+        return []
     bot = loader.find(Bot, ids.bot_id(conversation.id))
     if heard.opted_out:
         if bot is not None and bot.stop("opt_out", at=now):
@@ -275,9 +281,6 @@ def hear(
     if heard.consent_words:
         return []
     scene = Scene(loader, brand, conversation, contact, heard.channel, heard.sender, request, now)
-    library = library_of(loader, brand.id)
-    if library is None:
-        return []
     waiting = bot.waiting if bot is not None else None
     if bot is not None and waiting is not None:
         flow = document(library.published(waiting.flow, waiting.version))

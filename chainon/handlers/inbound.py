@@ -31,7 +31,7 @@ from chainon.domain.sending_limits import flooding
 from chainon.handlers.agents import keep_desks
 from chainon.handlers.bot import Heard, hear
 from chainon.handlers.contacts import contact_for, current_conversation
-from chainon.handlers.keywords import act_on_words, reading
+from chainon.handlers.keywords import Words, act_on_words, read_words
 from chainon.handlers.loading import Handled, Loader, find_entry, get
 
 
@@ -87,10 +87,11 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
             at=now,
         )
     # A machine's words (an out-of-office) are nobody's wish about consent.
-    ledger = (
-        []
-        if command.automatic
-        else act_on_words(
+    ledger: list[Aggregate] = []
+    said: list[Aggregate] = []
+    if not command.automatic:
+        words = read_words(brand, command.channel, command.body)
+        ledger = act_on_words(
             loader,
             brand,
             conversation,
@@ -100,13 +101,9 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
             command.channel,
             command.body,
             now,
+            words,
         )
-    )
-    said = (
-        []
-        if command.automatic
-        else _bot(loader, brand, conversation, contact, message_id, sender, command, now)
-    )
+        said = _bot(loader, brand, conversation, contact, message_id, sender, command, now, words)
     seen = IndexEntry.claim(
         IndexKind.PROVIDER_MESSAGE,
         inbound_key(provider, given, scope),
@@ -135,9 +132,10 @@ def _bot(
     sender: Address,
     command: cmd.ReceiveMessage,
     now: datetime,
+    words: Words,
 ) -> list[Aggregate]:
     """The bot's part, after consent handling (an opt-out always wins over a flow)."""
-    read = reading(brand, command.channel, command.body)
+    read = words.meaning
     if read != "opt_out" and flooding(conversation, now, brand.sending_limits.inbound_per_minute):
         return []  # recorded, but no question goes back to a flood (an automaton's loop)
     heard = Heard(

@@ -11,6 +11,7 @@ documented default) and flags the conversation for a person, with no confirmatio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -23,13 +24,45 @@ from chainon.domain.channels import AddressKind, Channel
 from chainon.domain.consent import Consent, Evidence, EvidenceSource, Purpose, Scope
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
-from chainon.domain.keywords import KeywordAction, normalise
+from chainon.domain.keywords import Keyword, KeywordAction, normalise
 from chainon.domain.marketing_rules import country_of_number, language_of
-from chainon.domain.opt_out_intent import IntentOutcome, detect
+from chainon.domain.opt_out_intent import NONE, IntentOutcome, OptOutIntent, detect
 from chainon.domain.sending_limits import flooding
 from chainon.handlers.consent import ledger_for
 from chainon.handlers.loading import Loader
 from chainon.handlers.outbound import Queued, queue
+
+
+@dataclass(frozen=True)
+class Words:
+    """What consent handling reads in a message: read once, for consent handling and for
+    the bot after it (reading plain words for an opt-out is a tenth of an inbound
+    message's decision)."""
+
+    keyword: Keyword | None  # a word of the brand's lists
+    removed: bool  # a word the brand took away: it means nothing more than it says
+    intent: OptOutIntent  # an opt-out in the words (NONE for HELP, START, a removed word)
+
+    @property
+    def meaning(self) -> Literal["keyword", "opt_out"] | None:
+        """For what runs after consent handling (a bot): a certain opt-out (a keyword of
+        the brand's lists, or plain words), another keyword it answers (HELP, START), or
+        nothing."""
+        if self.keyword is not None:
+            if self.keyword.action in (KeywordAction.HELP, KeywordAction.OPT_IN):
+                return "keyword"
+            return "opt_out"
+        return "opt_out" if self.intent.outcome is IntentOutcome.OPT_OUT else None
+
+
+def read_words(brand: Brand, channel: Channel, body: str) -> Words:
+    rules = brand.consent_rules
+    text = words_of(channel, body)
+    keyword = rules.book.keyword_of(text)
+    removed = keyword is None and normalise(text) in rules.removed
+    answered = keyword is not None and keyword.action in (KeywordAction.HELP, KeywordAction.OPT_IN)
+    intent = NONE if removed or answered else detect(text, rules.book)
+    return Words(keyword, removed, intent)
 
 
 def act_on_words(
@@ -42,14 +75,14 @@ def act_on_words(
     channel: Channel,
     body: str,
     now: datetime,
+    words: Words,
 ) -> list[Aggregate]:
     """The ledger (when it changed) for the caller to save; the conversation records the
     reading and, where one is due, the confirmation."""
-    text = words_of(channel, body)
     rules = brand.consent_rules
-    keyword = rules.book.keyword_of(text)
-    if keyword is None and normalise(text) in rules.removed:
-        return []  # the brand took this word away: it means nothing more than it says
+    keyword = words.keyword
+    if words.removed:
+        return []
 
     def evidence(rule: str, source: EvidenceSource, uncertain: bool = False) -> Evidence:
         return Evidence(
@@ -89,7 +122,7 @@ def act_on_words(
         if changed:
             reply("opt_in")
         return [ledger] if changed else []
-    intent = detect(text, rules.book)
+    intent = words.intent
     if intent.outcome is IntentOutcome.NONE:
         return []
     certain = intent.outcome is IntentOutcome.OPT_OUT
@@ -108,22 +141,6 @@ def words_of(channel: Channel, body: str) -> str:
     """What a message says to consent handling: an email's reply acts by its first line
     (the rest is often the quoted history)."""
     return body.strip().splitlines()[0] if channel is Channel.EMAIL and body.strip() else body
-
-
-def reading(brand: Brand, channel: Channel, body: str) -> Literal["keyword", "opt_out"] | None:
-    """What consent handling makes of these words, for what runs after it (a bot): a
-    certain opt-out (a keyword of the brand's lists, or plain words), another keyword it
-    answers (HELP, START), or nothing."""
-    rules = brand.consent_rules
-    text = words_of(channel, body)
-    keyword = rules.book.keyword_of(text)
-    if keyword is not None:
-        if keyword.action in (KeywordAction.HELP, KeywordAction.OPT_IN):
-            return "keyword"
-        return "opt_out"
-    if normalise(text) in rules.removed:
-        return None  # the brand took this word away: it means nothing more than it says
-    return "opt_out" if detect(text).outcome is IntentOutcome.OPT_OUT else None
 
 
 def _revoke(
