@@ -174,6 +174,10 @@ class Core(Application[UUID]):
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """eventsourcing's ``save`` (its faster copy: ``adapters.persistence.saving``), then
         what saving means here: this process's followers wake, cached keys are forgotten."""
+        if isinstance(self.mapper, PersonalDataMapper):
+            self.mapper.prime(
+                e for obj in objs if isinstance(obj, Aggregate) for e in obj.pending_events
+            )
         recordings = saving.save(self, *objs, **kwargs)
         if recordings:
             for listener in self.saved_listeners:

@@ -19,7 +19,7 @@ import base64
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -58,6 +58,9 @@ class LazyDataKeys(DataKeys):
     def key_of(self, contact_id: UUID) -> DataKey:
         return self.opened.key_of(contact_id)
 
+    def keys_of(self, contact_ids: Sequence[UUID]) -> dict[UUID, DataKey]:
+        return self.opened.keys_of(contact_ids)
+
     def find(self, key_id: str) -> bytes | None:
         return self.opened.find(key_id)
 
@@ -81,17 +84,33 @@ class KeyRing:
         self._by_id: dict[str, tuple[float, bytes | None]] = {}
         self._lock = threading.Lock()
 
+    def _fresh(self, contact_id: UUID, now: float) -> bool:
+        held = self._by_contact.get(contact_id)
+        return held is not None and held[0] > now
+
     def key_of(self, contact_id: UUID) -> DataKey:
         now = self.clock()
-        held = self._by_contact.get(contact_id)
-        if held is not None and held[0] > now:
-            return held[1]
+        if self._fresh(contact_id, now):
+            return self._by_contact[contact_id][1]
         key = self.keys.key_of(contact_id)
         with self._lock:
             if len(self._by_contact) >= _MAX_CACHED:
                 self._by_contact.clear()
             self._by_contact[contact_id] = (now + self.ttl, key)
         return key
+
+    def prime(self, contact_ids: Iterable[UUID]) -> None:
+        """Holds the keys of these contacts, asking the store once for those not held."""
+        now = self.clock()
+        wanted = [i for i in dict.fromkeys(contact_ids) if not self._fresh(i, now)]
+        if not wanted:
+            return
+        keys = self.keys.keys_of(wanted)
+        with self._lock:
+            if len(self._by_contact) + len(keys) >= _MAX_CACHED:
+                self._by_contact.clear()
+            for contact_id, key in keys.items():
+                self._by_contact[contact_id] = (now + self.ttl, key)
 
     def find(self, key_id: str) -> bytes | None:
         now = self.clock()
@@ -169,6 +188,19 @@ class PersonalDataMapper(Mapper[UUID]):
         super().__init__(transcoder)
         self.keys = keys
         self.owners = Owners(first_state)
+
+    def prime(self, domain_events: Iterable[DomainEventProtocol[UUID]]) -> None:
+        """Before a save: the keys its events will be sealed with, fetched (or made) in
+        one go rather than one store round trip (and commit, for a new one) per contact."""
+        owners: list[UUID] = []
+        for domain_event in domain_events:
+            state = vars(domain_event)
+            self.owners.note(domain_event.originator_id, state, domain_event.originator_version)
+            if any(f in state for f in getattr(type(domain_event), "personal_fields", ())):
+                contact_id = self.owners.contact_of(domain_event)
+                if contact_id is not None:
+                    owners.append(contact_id)
+        self.keys.prime(owners)
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         state = vars(domain_event)

@@ -4,6 +4,7 @@ the log scanned by ``notification_id`` without the ``state`` column; prepared st
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import astuple
 from typing import Any, LiteralString
 from uuid import UUID
 
@@ -83,21 +84,38 @@ class PostgresDataKeys(DataKeys):
             )
 
     def key_of(self, contact_id: UUID) -> DataKey:
-        fresh = self.new_key()
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                SQL(
-                    "INSERT INTO {} VALUES (%s, %s, %s) ON CONFLICT (contact_id) DO NOTHING"
-                ).format(self.table),
-                [contact_id, fresh.key_id, fresh.secret],
-            )
-            curs.execute(
-                SQL("SELECT key_id, secret FROM {} WHERE contact_id = %s").format(self.table),
-                [contact_id],
-            )
-            row = curs.fetchone()
-        assert row is not None
-        return DataKey(row["key_id"], bytes(row["secret"]))
+        return self.keys_of([contact_id])[contact_id]
+
+    def keys_of(self, contact_ids: Sequence[UUID]) -> dict[UUID, DataKey]:
+        """Read first (no commit); the missing keys are made in one transaction, where a
+        key another process made meanwhile wins (``DO NOTHING`` waits for it, then the
+        read sees it)."""
+        wanted = list(dict.fromkeys(contact_ids))
+        with self.datastore.transaction(commit=False) as curs:
+            found = self._selected(curs, wanted)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            with self.datastore.transaction(commit=True) as curs:
+                curs.executemany(
+                    SQL(
+                        "INSERT INTO {} VALUES (%s, %s, %s) ON CONFLICT (contact_id) DO NOTHING"
+                    ).format(self.table),
+                    [(i, *astuple(self.new_key())) for i in missing],
+                )
+                found.update(self._selected(curs, missing))
+        return found
+
+    def _selected(self, curs: Any, contact_ids: list[UUID]) -> dict[UUID, DataKey]:
+        curs.execute(
+            SQL("SELECT contact_id, key_id, secret FROM {} WHERE contact_id = ANY(%s)").format(
+                self.table
+            ),
+            [contact_ids],
+        )
+        return {
+            UUID(str(row["contact_id"])): DataKey(row["key_id"], bytes(row["secret"]))
+            for row in curs.fetchall()
+        }
 
     def find(self, key_id: str) -> bytes | None:
         with self.datastore.transaction(commit=False) as curs:

@@ -4,12 +4,16 @@ scanned by ``rowid`` without the ``state`` column."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import astuple
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from chainon.adapters.persistence.port import KEYS_TABLE, DataKey, DataKeys, EventLog, Logged
+
+KEYS_PER_QUERY = 500  # well under SQLite's limit of bound parameters
 
 
 class SQLiteLog(EventLog):
@@ -70,17 +74,40 @@ class SQLiteDataKeys(DataKeys):
             )
 
     def key_of(self, contact_id: UUID) -> DataKey:
-        fresh = self.new_key()
-        with self.datastore.transaction(commit=True) as c:
+        return self.keys_of([contact_id])[contact_id]
+
+    def keys_of(self, contact_ids: Sequence[UUID]) -> dict[UUID, DataKey]:
+        """Read first (no commit); the missing keys are made in one transaction, where a
+        key another process made meanwhile wins (``DO NOTHING``, then read again)."""
+        wanted = list(dict.fromkeys(contact_ids))
+        with self.datastore.transaction(commit=False) as c:
+            found = self._selected(c, wanted)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            fresh = [(i.hex, *astuple(self.new_key())) for i in missing]
+            with self.datastore.transaction(commit=True) as c:
+                c.executemany(
+                    f"INSERT INTO {KEYS_TABLE} VALUES (?, ?, ?) ON CONFLICT (contact_id) "
+                    "DO NOTHING",
+                    fresh,
+                )
+                found.update(self._selected(c, missing))
+        return found
+
+    @staticmethod
+    def _selected(c: Any, contact_ids: list[UUID]) -> dict[UUID, DataKey]:
+        found: dict[UUID, DataKey] = {}
+        for start in range(0, len(contact_ids), KEYS_PER_QUERY):
+            chunk = [i.hex for i in contact_ids[start : start + KEYS_PER_QUERY]]
+            marks = ", ".join("?" * len(chunk))
             c.execute(
-                f"INSERT INTO {KEYS_TABLE} VALUES (?, ?, ?) ON CONFLICT (contact_id) DO NOTHING",
-                [contact_id.hex, fresh.key_id, fresh.secret],
+                f"SELECT contact_id, key_id, secret FROM {KEYS_TABLE} "
+                f"WHERE contact_id IN ({marks})",
+                chunk,
             )
-            c.execute(
-                f"SELECT key_id, secret FROM {KEYS_TABLE} WHERE contact_id = ?", [contact_id.hex]
-            )
-            row = c.fetchone()
-        return DataKey(row["key_id"], bytes(row["secret"]))
+            for row in c.fetchall():
+                found[UUID(row["contact_id"])] = DataKey(row["key_id"], bytes(row["secret"]))
+        return found
 
     def find(self, key_id: str) -> bytes | None:
         with self.datastore.transaction(commit=False) as c:

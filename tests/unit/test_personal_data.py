@@ -3,6 +3,7 @@ contact's key is destroyed (``chainon.personal_data``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chainon.adapters.persistence.popo import MemoryDataKeys
+from chainon.adapters.persistence.port import DataKey
 from chainon.domain.addresses import parse_phone
 from chainon.domain.channels import AddressKind, Channel
 from chainon.domain.contact import Contact
@@ -281,3 +283,54 @@ def test_another_processs_erasure_reaches_this_ones_reads_within_the_keys_ttl() 
     now[0] = 31.0
     assert here.find(key.key_id) is None
     assert here.key_of(contact).key_id != key.key_id  # written again, under a new key
+
+
+class CountingKeys(MemoryDataKeys):
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[list[UUID]] = []
+
+    def keys_of(self, contact_ids: Sequence[UUID]) -> dict[UUID, DataKey]:
+        self.asked.append(list(contact_ids))
+        return {i: MemoryDataKeys.key_of(self, i) for i in contact_ids}
+
+    def key_of(self, contact_id: UUID) -> DataKey:
+        self.asked.append([contact_id])
+        return super().key_of(contact_id)
+
+
+def test_a_saves_keys_are_asked_for_once_for_all_its_contacts() -> None:
+    store = Store()
+    counting = CountingKeys()
+    store.ring.keys = counting
+    pairs = []
+    for n in range(3):
+        contact = Contact.register(BRAND, parse_phone(f"+3361234567{n}"), at=AT)
+        conversation_id, number = contact.start_conversation(at=AT)
+        conversation = Conversation.open(conversation_id, BRAND, contact.id, number, at=AT)
+        conversation.receive(
+            message_id=uuid4(),
+            channel=Channel.SMS,
+            sender=f"+3361234567{n}",
+            recipient="+33939000001",
+            body="hello",
+            provider="p",
+            provider_message_id=str(n),
+            at=AT,
+        )
+        pairs.append((contact, conversation))
+    store.mapper.prime(
+        e
+        for contact, conversation in pairs
+        for a in (contact, conversation)
+        for e in a.pending_events
+    )
+    assert counting.asked == [[contact.id for contact, _ in pairs]]  # one batch, each once
+    for contact, conversation in pairs:
+        store.save(contact)
+        store.save(conversation)
+    assert len(counting.asked) == 1  # sealing the events asked for no key again
+    _, conversation = pairs[0]
+    assert [m.body for m in store.load(conversation.id).messages.values()] == ["hello"]
+    store.mapper.prime(e for _, conversation in pairs for e in conversation.pending_events)
+    assert len(counting.asked) == 1  # nothing to seal, nothing asked
