@@ -14,6 +14,7 @@ from chainon.domain.brand import Brand
 from chainon.domain.channels import CHANNEL_ADDRESS_KIND, AddressKind, Channel, channels_reaching
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import last_inbound
 from chainon.domain.errors import InvalidInput
 from chainon.domain.rich_content import RichContent, render_sms
 
@@ -39,7 +40,7 @@ def pick_channel(brand: Brand, kind: AddressKind, forced: Channel | None) -> Cha
 
 def reply_channel(brand: Brand, contact: Contact, conversation: Conversation) -> Channel:
     """Where the contact last wrote from, else the first of the brand's order reaching them."""
-    inbound = conversation.last_inbound()
+    inbound = last_inbound(conversation)
     if inbound is not None and inbound.channel in brand.senders:
         return inbound.channel
     for channel in brand.channel_order:

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from chainon.domain.channels import Channel
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import last_offer, last_outbound
 from chainon.domain.rich_content import RichContent, choice_from_sms_reply
 
 
@@ -26,12 +27,12 @@ def chosen(
     conversation: Conversation, channel: Channel, body: str, postback_data: str | None
 ) -> Choice | None:
     """The suggestion an inbound message picks, judged before it joins the conversation."""
-    offer = conversation.last_offer()
+    offer = last_offer(conversation)
     if postback_data is not None:
         return Choice(offer.id if offer is not None else None, postback_data, body)
     if offer is None or offer.rich is None or channel is not Channel.SMS:
         return None
-    shown = conversation.last_outbound()
+    shown = last_outbound(conversation)
     if shown is None or shown.channel is not Channel.SMS:
         return None  # the chips were shown on RCS, unnumbered: "2" is just text
     try:

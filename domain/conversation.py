@@ -8,13 +8,14 @@ body names each one, so ``Conversation.MessageReceived`` stays the name the rest
 and eventsourcing use. The methods cannot leave the class body: eventsourcing reads an
 aggregate's ``@event`` methods from it, and an aggregate split over base aggregates gets every
 inherited event class redefined. The decisions that are not the aggregate's own state changes
-live apart (``routing``, ``channel_choice``, ``choices``, ``early_receipt``, ``agent_desk``,
-``held_messages``), and so do the values its state holds (``message``).
+live apart (``conversation_rules`` for what its state decides read-only, ``routing``,
+``channel_choice``, ``choices``, ``early_receipt``, ``agent_desk``, ``held_messages``), and
+so do the values its state holds (``message``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -23,6 +24,7 @@ from chainon.domain import conversation_events as events
 from chainon.domain.attachments import Attachment
 from chainon.domain.channels import Channel
 from chainon.domain.consent import Purpose
+from chainon.domain.conversation_rules import may_fall_back, revocation_due, revoking
 from chainon.domain.errors import InvalidInput, NotFound, TransitionRefused
 from chainon.domain.held_messages import held_message, refuse_if_recorded
 from chainon.domain.message import (
@@ -123,14 +125,6 @@ class Conversation(Aggregate):
         )
 
     # Messages
-
-    def takes_new_message(self, *, at: datetime, reopen_window: timedelta) -> bool:
-        """Whether a new message belongs here, or in a new conversation.
-
-        An open conversation takes it; a resolved one takes it (and reopens) if it was
-        last active within the brand's reopen window; otherwise a new one is opened.
-        """
-        return not self.resolved or at - self.last_activity_at <= reopen_window
 
     def receive(
         self,
@@ -389,11 +383,6 @@ class Conversation(Aggregate):
         if not certain:
             self.possible_opt_out = rule
 
-    def contact_wrote_since(self, since: datetime) -> bool:
-        """Whether a person (not an auto-reply) wrote here at or after ``since``: what makes
-        a brand's message conversational rather than a new send."""
-        return self.contact_wrote_at is not None and self.contact_wrote_at >= since
-
     # Fallback (RCS → SMS). The rules that keep it to one replacement, whatever the order
     # in which the deadline, the receipts and the revocation's answer arrive:
     # - a replacement is queued only from PLANNED (not capable, failed) or REVOKING
@@ -424,13 +413,7 @@ class Conversation(Aggregate):
         """The deadline passed (or an operator said ``now``): asks for the revocation;
         False when there is nothing to do (delivered, failed, already revoking or
         replaced, not yet due)."""
-        message = self._outbound(message_id)
-        plan = message.fallback
-        if plan is None or plan.state is not FallbackState.PLANNED:
-            return False
-        if at < plan.deadline and not now:
-            return False
-        if message.status.is_final:
+        if not revocation_due(self._outbound(message_id), at=at, now=now):
             return False
         self._revocation_requested(message_id=message_id, timestamp=at)
         return True
@@ -444,8 +427,7 @@ class Conversation(Aggregate):
     def revoked(self, message_id: UUID, *, at: datetime) -> bool:
         """The provider took it back: True when a replacement is now due."""
         message = self._outbound(message_id)
-        plan = message.fallback
-        if plan is None or plan.state is not FallbackState.REVOKING:
+        if not revoking(message):
             return False
         if message.status.is_final:  # a DELIVERED receipt won the race: nothing to replace
             return False
@@ -457,9 +439,7 @@ class Conversation(Aggregate):
         self._set_status(self.messages[message_id], MessageStatus.REVOKED, timestamp)
 
     def revocation_failed(self, message_id: UUID, reason: str, *, at: datetime) -> bool:
-        message = self._outbound(message_id)
-        plan = message.fallback
-        if plan is None or plan.state is not FallbackState.REVOKING:
+        if not revoking(self._outbound(message_id)):
             return False
         self._revocation_failed(message_id=message_id, reason=reason, timestamp=at)
         return True
@@ -469,21 +449,6 @@ class Conversation(Aggregate):
         plan = self.messages[message_id].fallback
         assert plan is not None
         plan.state = FallbackState.SETTLED
-
-    def may_fall_back(self, message_id: UUID, reason: FallbackReason) -> bool:
-        """Whether a replacement is due now for this reason."""
-        message = self._outbound(message_id)
-        plan = message.fallback
-        if plan is None:
-            return False
-        if reason is FallbackReason.DEADLINE:
-            return plan.state is FallbackState.REVOKING and message.status is (
-                MessageStatus.REVOKED
-            )
-        return plan.state is FallbackState.PLANNED and message.status in (
-            MessageStatus.FAILED,
-            MessageStatus.EXPIRED,
-        )
 
     def fall_back(
         self,
@@ -495,7 +460,7 @@ class Conversation(Aggregate):
         at: datetime,
     ) -> None:
         """Records the switch; the caller queues the replacement in the same transaction."""
-        if message_id is not None and not self.may_fall_back(message_id, reason):
+        if message_id is not None and not may_fall_back(self._outbound(message_id), reason):
             raise TransitionRefused(f"message {message_id} may not fall back ({reason.value})")
         self._fell_back(
             message_id=message_id,
@@ -521,22 +486,6 @@ class Conversation(Aggregate):
         plan.state = FallbackState.TRIGGERED
         plan.reason = FallbackReason(reason)
         plan.replacement_id = replacement_id
-
-    def last_outbound(self) -> Message | None:
-        return None if self.last_outbound_id is None else self.messages[self.last_outbound_id]
-
-    def last_inbound(self) -> Message | None:
-        return None if self.last_inbound_id is None else self.messages[self.last_inbound_id]
-
-    def last_offer(self) -> Message | None:
-        """The rich message whose suggestions an answer now refers to: the latest outbound
-        message if it is rich, or the SMS that replaced a rich one (which showed the same
-        choices, numbered). A plain message sent since ends the offer."""
-        message = self.last_outbound()
-        if message is None:
-            return None
-        source = self.messages.get(message.fallback_of) if message.fallback_of else message
-        return source if source is not None and source.rich else None
 
     def choose(
         self,
@@ -739,11 +688,6 @@ class Conversation(Aggregate):
         self.agent = agent
         self.team = team
         self.claimed = how == "claimed"
-
-    @property
-    def holder(self) -> str | None:
-        """The agent whose desk counts this conversation: its agent, while it is open."""
-        return None if self.resolved else self.agent
 
     def claim(self, agent: str, *, at: datetime) -> None:
         """An agent takes the conversation from the queue; refused if someone has it.

@@ -3,9 +3,9 @@ hours (released, and the policy asked again, when their time comes) or blocked.
 
 Plain functions over the conversation's messages, apart from the aggregate whose module
 is its events and their appliers (the way ``routing`` and ``channel_choice`` are): which
-record a send may replace, what a held message keeps of the one before it, when it is due
-for release, and whether the contact wrote recently enough for a reply to be
-conversational (consent's question for a brand's message).
+record a send may replace, what a held message keeps of the one before it, and when it is
+due for release. Whether the contact wrote lately (consent's question for a brand's
+message) is in ``conversation_rules``.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from chainon.domain.brand import Brand
 from chainon.domain.channels import CHANNEL_ADDRESS_KIND, AddressKind, Channel
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import takes_new_message
 from chainon.domain.errors import InvalidInput
 
 
@@ -81,6 +82,6 @@ def reopen_window(brand: Brand) -> timedelta:
 def joins(conversation: Conversation | None, brand: Brand, *, at: datetime) -> bool:
     """Whether a new message (either way) joins this conversation rather than opening the
     contact's next one: open, or resolved within the brand's reopen window."""
-    return conversation is not None and conversation.takes_new_message(
-        at=at, reopen_window=reopen_window(brand)
+    return conversation is not None and takes_new_message(
+        conversation, at=at, reopen_window=reopen_window(brand)
     )

@@ -19,6 +19,8 @@ import asyncio
 import gc
 import os
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bench.accounting import received
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 LOAD_BATCH = 1000
 POLL = 0.02
+
+Reader = Callable[[], Awaitable[int]]  # a position (or a lag) read without blocking the loop
 
 
 @measurement(
@@ -92,7 +96,7 @@ async def _embedded(ctx: Context) -> Result:
     await runtime.start()
     try:
         with ctx.stages() as cpu:
-            marks = await _until_caught_up(runtime, started, count)
+            marks = await until_caught_up(_progress(runtime), started, count)
         seconds = time.perf_counter() - started
         dead = await runtime.bus.consumer("bench-dead-letters", [topics.dlq(topics.inbound)]).lag()
     finally:
@@ -157,29 +161,66 @@ def embedded_result(
     )
 
 
-async def _until_caught_up(runtime: Runtime, started: float, count: int) -> dict[str, float]:
-    """Waits for the core to have taken every inbound record, then for the relay and the
-    views to reach the store's head; returns when each happened (seconds from start)."""
-    topics = runtime.topics
-    watcher = runtime.bus.consumer(topics.group("core"), [topics.inbound])
+@dataclass(frozen=True)
+class Progress:
+    """Where a burst's progress is read, each reader awaited so as not to block the loop."""
+
+    lag: Reader  # inbound records the core's group has not taken yet
+    head: Reader  # the store's last notification id
+    relayed: Reader  # the relay's tracked position
+    projected: Reader  # the read models' position
+    check: Callable[[], None] = lambda: None  # raises when what is measured died
+    tail: Callable[[], str] | None = None  # what it logged, shown when a stage is overdue
+
+
+async def until_caught_up(progress: Progress, started: float, count: int) -> dict[str, float]:
+    """Waits for the core's group to have taken every inbound record, then for the relay
+    and the read models to reach the store's head; returns when each happened (seconds
+    from ``started``)."""
     deadline = started + 120 + count / 20
     marks: dict[str, float] = {}
 
-    def overdue(stage: str) -> None:
-        if time.perf_counter() > deadline:
-            raise Missing(f"not {stage} after {deadline - started:.0f}s")
+    async def wait(stage: str, done: Callable[[], Awaitable[bool]]) -> None:
+        while not await done():
+            progress.check()
+            if time.perf_counter() > deadline:
+                late = f"not {stage} after {deadline - started:.0f}s"
+                raise Missing(late if progress.tail is None else f"{late}:\n{progress.tail()}")
+            await asyncio.sleep(POLL)
+        marks[f"{stage}_seconds"] = time.perf_counter() - started
 
-    while sum((await watcher.lag()).values()) > 0:
-        overdue("stored")
-        await asyncio.sleep(POLL)
-    marks["stored_seconds"] = time.perf_counter() - started
-    head = await runtime.call(runtime.core.recorder.max_notification_id) or 0
-    while (await runtime.call(runtime.relay_tracking.max_tracking_id, "relay") or 0) < head:
-        overdue("relayed")
-        await asyncio.sleep(POLL)
-    marks["relayed_seconds"] = time.perf_counter() - started
-    while await runtime.call(lambda: runtime.views.position) < head:
-        overdue("projected")
-        await asyncio.sleep(POLL)
-    marks["projected_seconds"] = time.perf_counter() - started
+    async def stored() -> bool:
+        return await progress.lag() <= 0
+
+    await wait("stored", stored)
+    head = await progress.head()
+
+    async def relayed() -> bool:
+        return await progress.relayed() >= head
+
+    async def projected() -> bool:
+        return await progress.projected() >= head
+
+    await wait("relayed", relayed)
+    await wait("projected", projected)
     return marks
+
+
+def _progress(runtime: Runtime) -> Progress:
+    """The positions of a runtime playing every role in this process."""
+    topics = runtime.topics
+    watcher = runtime.bus.consumer(topics.group("core"), [topics.inbound])
+
+    async def lag() -> int:
+        return sum((await watcher.lag()).values())
+
+    async def head() -> int:
+        return await runtime.call(runtime.core.recorder.max_notification_id) or 0
+
+    async def relayed() -> int:
+        return await runtime.call(runtime.relay_tracking.max_tracking_id, "relay") or 0
+
+    async def projected() -> int:
+        return await runtime.call(lambda: runtime.views.position)
+
+    return Progress(lag, head, relayed, projected)

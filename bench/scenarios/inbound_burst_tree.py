@@ -28,7 +28,7 @@ from bench.fleet import ROOT, STOP_SECONDS, answers, environment, free_port, gua
 from bench.memory import Watch
 from bench.registry import Context
 from bench.result import Missing, Result, own_peak_rss
-from bench.scenarios.inbound_burst import embedded_result
+from bench.scenarios.inbound_burst import Progress, embedded_result, until_caught_up
 from bench.traffic import BRAND_NUMBER, inbound, receive_commands
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from chainon.settings import Settings
 
 LOAD_BATCH = 1000
-POLL = 0.02
 START_WITHIN = 120.0
 PROCESSES = 2  # chainon serve's default: CHAINON_EMBEDDED_PROCESSES
 
@@ -73,7 +72,7 @@ async def tree_burst(ctx: Context) -> Result:
             for start in range(0, count, LOAD_BATCH):
                 await loader.publish(records[start : start + LOAD_BATCH])
             loaded = time.perf_counter() - started
-            marks = await _until_caught_up(observer, loader, serve, started, count)
+            marks = await until_caught_up(_progress(observer, loader, serve), started, count)
             seconds = time.perf_counter() - started
             cpu.stop()
             dead = await loader.consumer("bench-dead-letters", [topics.dlq(topics.inbound)]).lag()
@@ -152,36 +151,24 @@ async def _ready(serve: _Serve) -> None:
         raise Missing(f"chainon serve not ready in {START_WITHIN:.0f}s:\n{serve.tail()}")
 
 
-async def _until_caught_up(
-    observer: Runtime, loader: Bus, serve: _Serve, started: float, count: int
-) -> dict[str, float]:
-    """Waits for the core's group to have taken every inbound record, then for the relay and
-    the read models to reach the store's head, reading the positions the tree stores."""
+def _progress(observer: Runtime, loader: Bus, serve: _Serve) -> Progress:
+    """The positions the tree stores, read from its files; ``serve`` dying stops the wait."""
     topics = observer.topics
     watcher = loader.consumer(topics.group("core"), [topics.inbound])
-    deadline = started + 120 + count / 20
-    marks: dict[str, float] = {}
 
-    def overdue(stage: str) -> None:
-        serve.check()
-        if time.perf_counter() > deadline:
-            raise Missing(f"not {stage} after {deadline - started:.0f}s:\n{serve.tail()}")
+    async def lag() -> int:
+        return sum((await watcher.lag()).values())
 
-    while sum((await watcher.lag()).values()) > 0:
-        overdue("stored")
-        await asyncio.sleep(POLL)
-    marks["stored_seconds"] = time.perf_counter() - started
-    head = await asyncio.to_thread(observer.core.recorder.max_notification_id) or 0
-    while (await asyncio.to_thread(observer.relay_tracking.max_tracking_id, "relay") or 0) < head:
-        overdue("relayed")
-        await asyncio.sleep(POLL)
-    marks["relayed_seconds"] = time.perf_counter() - started
+    async def head() -> int:
+        return await asyncio.to_thread(observer.core.recorder.max_notification_id) or 0
 
-    def projected() -> int:
+    async def relayed() -> int:
+        return await asyncio.to_thread(observer.relay_tracking.max_tracking_id, "relay") or 0
+
+    def views_position() -> int:
         return min(status.position for status in observer.views.status())
 
-    while await asyncio.to_thread(projected) < head:
-        overdue("projected")
-        await asyncio.sleep(POLL)
-    marks["projected_seconds"] = time.perf_counter() - started
-    return marks
+    async def projected() -> int:
+        return await asyncio.to_thread(views_position)
+
+    return Progress(lag, head, relayed, projected, check=serve.check, tail=serve.tail)

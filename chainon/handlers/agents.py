@@ -11,6 +11,7 @@ from chainon.domain import ids
 from chainon.domain.agent_desk import AgentDesk
 from chainon.domain.brand import DEFAULT_AGENT_CAPACITY, Brand
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import desk_holder
 from chainon.handlers.loading import Handled, Loader, conversation_of, get, outcome_of
 
 
@@ -24,15 +25,16 @@ def keep_desks(
 ) -> list[AgentDesk]:
     """Moves the conversation between desks when the agent holding it changed (assigned
     elsewhere, resolved, reopened); ``held_by`` is its holder before the command."""
-    if conversation.holder == held_by:
+    holder = desk_holder(conversation)
+    if holder == held_by:
         return []
     changed: list[AgentDesk] = []
     if held_by is not None:
         desk = desk_of(loader, conversation.brand_id, held_by, now)
         if desk.let_go(conversation.id, at=now):
             changed.append(desk)
-    if conversation.holder is not None:
-        desk = desk_of(loader, conversation.brand_id, conversation.holder, now)
+    if holder is not None:
+        desk = desk_of(loader, conversation.brand_id, holder, now)
         if desk.hold(conversation.id, at=now):
             changed.append(desk)
     return changed
@@ -40,7 +42,7 @@ def keep_desks(
 
 def claim(loader: Loader, command: cmd.ClaimConversation, now: datetime) -> Handled:
     conversation = conversation_of(loader, command.brand_id, command.conversation_id)
-    held_by = conversation.holder
+    held_by = desk_holder(conversation)
     if command.within_capacity and held_by != command.agent:
         brand = get(loader, Brand, command.brand_id)
         capacity = brand.capacities.get(command.agent, DEFAULT_AGENT_CAPACITY)
@@ -52,7 +54,7 @@ def claim(loader: Loader, command: cmd.ClaimConversation, now: datetime) -> Hand
 
 def assign(loader: Loader, command: cmd.AssignConversation, now: datetime) -> Handled:
     conversation = conversation_of(loader, command.brand_id, command.conversation_id)
-    held_by = conversation.holder
+    held_by = desk_holder(conversation)
     changed = conversation.assign(agent=command.agent, team=command.team, at=now)
     desks = keep_desks(loader, conversation, held_by, now)
     return outcome_of(conversation, changed), [conversation, *desks]
@@ -67,7 +69,7 @@ def tag(loader: Loader, command: cmd.TagConversation, now: datetime) -> Handled:
 
 def resolve(loader: Loader, command: cmd.ResolveConversation, now: datetime) -> Handled:
     conversation = conversation_of(loader, command.brand_id, command.conversation_id)
-    held_by = conversation.holder
+    held_by = desk_holder(conversation)
     conversation.resolve(by=command.by, at=now)
     from chainon.handlers.bot import survey  # the bot's handlers build on these ones
 
@@ -78,7 +80,7 @@ def resolve(loader: Loader, command: cmd.ResolveConversation, now: datetime) -> 
 
 def reopen(loader: Loader, command: cmd.ReopenConversation, now: datetime) -> Handled:
     conversation = conversation_of(loader, command.brand_id, command.conversation_id)
-    held_by = conversation.holder
+    held_by = desk_holder(conversation)
     conversation.reopen(reason=command.reason, at=now)
     desks = keep_desks(loader, conversation, held_by, now)
     return outcome_of(conversation, True), [conversation, *desks]

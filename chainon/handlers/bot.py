@@ -29,6 +29,7 @@ from chainon.domain.channels import CHANNEL_ADDRESS_KIND, Channel
 from chainon.domain.consent import Purpose
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import MAX_PRIORITY, Conversation
+from chainon.domain.conversation_rules import desk_holder, last_outbound
 from chainon.domain.errors import InvalidInput, NotFound, TransitionRefused
 from chainon.domain.flow import FlowDocument
 from chainon.domain.flow_library import FlowLibrary, PublishedFlow
@@ -232,7 +233,7 @@ def expire_dialogue(loader: Loader, command: cmd.ExpireDialogue, now: datetime) 
     turn = d.expire(flow, waiting, values=scene.values(), render=render, now=moment)
     if not turn.facts:
         return outcome_of(conversation, False), []
-    held_by = conversation.holder
+    held_by = desk_holder(conversation)
     changed = scene.play(bot, turn)
     return outcome_of(conversation, True), [
         *changed,
@@ -304,7 +305,7 @@ def hear(
 def _campaign_replied(loader: Loader, conversation: Conversation) -> Campaign | None:
     """The campaign this message answers: the one that sent the conversation's last
     message, when a campaign did."""
-    last = conversation.last_outbound()
+    last = last_outbound(conversation)
     if last is None or last.campaign_id is None:
         return None
     return loader.find(Campaign, last.campaign_id)

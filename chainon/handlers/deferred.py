@@ -12,6 +12,7 @@ from chainon.domain.channels import CHANNEL_ADDRESS_KIND
 from chainon.domain.consent import Purpose
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import desk_holder
 from chainon.domain.held_messages import due_for_release
 from chainon.domain.message_body import PreparedBody
 from chainon.domain.rich_content import RichContent
@@ -73,7 +74,7 @@ def release(loader: Loader, command: cmd.ReleaseDeferredMessage, now: datetime) 
             not_after=held.not_after,
             fallback_after=fallback_after,
         ), [conversation]
-    holder = conversation.holder
+    holder = desk_holder(conversation)
     rich = RichContent.model_validate(message.rich) if message.rich else None
     going = Queued(
         message.channel,

@@ -17,6 +17,7 @@ from chainon.domain.channels import CHANNEL_ADDRESS_KIND
 from chainon.domain.consent import Purpose
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import desk_holder
 from chainon.domain.message import FallbackReason
 from chainon.domain.message_status import MessageStatus
 from chainon.domain.rich_content import RichContent
@@ -38,7 +39,7 @@ def fall_back(
     assert plan is not None
     brand = get(loader, Brand, conversation.brand_id)
     contact = get(loader, Contact, conversation.contact_id)
-    held_by = conversation.holder
+    held_by = desk_holder(conversation)
     replacement = ids.fallback_message_id(message_id)
     conversation.fall_back(message_id, reason, plan.channel, replacement, at=now)
     rich = RichContent.model_validate(message.rich) if message.rich else None

@@ -16,6 +16,7 @@ from chainon.domain.channels import Channel
 from chainon.domain.choices import chosen
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import desk_holder
 from chainon.domain.errors import InvalidInput
 from chainon.domain.index import IndexEntry, IndexKind, inbound_key, outbound_key, sender_key
 from chainon.domain.refusal import RefusedInbound
@@ -57,7 +58,7 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
         conversation = hinted
     else:
         conversation = current_conversation(loader, brand, contact, now)
-    held_by = conversation.holder
+    held_by = desk_holder(conversation)
     conversation.receive(
         message_id=message_id,
         channel=command.channel,

@@ -23,6 +23,7 @@ from chainon.domain.channels import CHANNEL_ADDRESS_KIND, Channel
 from chainon.domain.consent import Purpose
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import desk_holder
 from chainon.domain.errors import InvalidInput, TransitionRefused
 from chainon.domain.message import FallbackReason
 from chainon.domain.message_body import prepare_body
@@ -65,7 +66,7 @@ def send(loader: Loader, command: cmd.SendMessage, now: datetime) -> Handled:
         check_fallback_seconds(command.fallback_after_seconds)
     contact, changed = contact_for(loader, brand.id, address, now)
     conversation = current_conversation(loader, brand, contact, now)
-    holder = conversation.holder
+    holder = desk_holder(conversation)
     if command.message_id is not None and command.message_id in conversation.messages:
         # A campaign's message decided before (a worker restarted mid-batch): once only.
         return repeated(brand, conversation, contact, command.message_id), [*changed]

@@ -17,6 +17,7 @@ from chainon.domain.channels import AddressKind, Channel
 from chainon.domain.consent import Purpose
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import contact_wrote_since
 from chainon.domain.destination_blocks import DestinationBlocks
 from chainon.domain.errors import InvalidInput
 from chainon.domain.marketing_rules import country_of_number, has_mention, mention_of
@@ -51,7 +52,7 @@ def ask(
         recipient=recipient,
         quiet_hours=quiet_hours_of(brand, recipient),
         not_after=not_after,
-        contact_wrote_recently=conversation.contact_wrote_since(now - window),
+        contact_wrote_recently=contact_wrote_since(conversation, now - window),
     )
     guard: DestinationGuard | None = getattr(loader, "destination_guard", None)
     if (

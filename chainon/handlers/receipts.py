@@ -13,6 +13,7 @@ from chainon.domain import ids
 from chainon.domain.channels import Channel
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import may_fall_back
 from chainon.domain.early_receipt import EarlyReceipt
 from chainon.domain.index import IndexEntry, IndexKind, outbound_key
 from chainon.domain.message import FallbackReason
@@ -76,7 +77,7 @@ def record_send_failure(loader: Loader, command: cmd.RecordSendFailure, now: dat
         if command.reason == FallbackReason.NOT_CAPABLE.value
         else FallbackReason.FAILED
     )
-    if conversation.may_fall_back(command.message_id, reason):
+    if may_fall_back(conversation.message(command.message_id), reason):
         touched = fall_back(loader, conversation, command.message_id, reason, now)
     if reason is FallbackReason.NOT_CAPABLE:
         contact = get(loader, Contact, conversation.contact_id)
@@ -112,7 +113,7 @@ def record_receipt(loader: Loader, command: cmd.RecordReceipt, now: datetime) ->
         status=command.status if moved and message.status is command.status else None,
         read=read,
     )
-    if changed and conversation.may_fall_back(message_id, FallbackReason.FAILED):
+    if changed and may_fall_back(conversation.message(message_id), FallbackReason.FAILED):
         return outcome, fall_back(loader, conversation, message_id, FallbackReason.FAILED, now)
     return outcome, [conversation] if changed else []
 
@@ -134,7 +135,7 @@ def enforce_receipt_deadline(
         channel=message.channel,
         status=message.status if changed else None,
     )
-    if changed and conversation.may_fall_back(message_id, FallbackReason.FAILED):
+    if changed and may_fall_back(conversation.message(message_id), FallbackReason.FAILED):
         return outcome, fall_back(loader, conversation, message_id, FallbackReason.FAILED, now)
     return outcome, [conversation] if changed else []
 

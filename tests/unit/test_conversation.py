@@ -10,6 +10,7 @@ import pytest
 from chainon.domain.attachments import Attachment
 from chainon.domain.channels import Channel
 from chainon.domain.conversation import Conversation, normalise_tag
+from chainon.domain.conversation_rules import takes_new_message
 from chainon.domain.errors import InvalidInput, NotFound, TransitionRefused
 from chainon.domain.ids import inbound_message_id
 from chainon.domain.message_status import MessageStatus
@@ -193,11 +194,11 @@ def test_reopen_window_decides_between_reopening_and_a_new_conversation() -> Non
     conversation = opened()
     conversation.resolve(by="camille", at=T0)
     week = timedelta(days=7)
-    assert conversation.takes_new_message(at=T0 + week, reopen_window=week)
-    assert not conversation.takes_new_message(
-        at=T0 + week + timedelta(seconds=1), reopen_window=week
+    assert takes_new_message(conversation, at=T0 + week, reopen_window=week)
+    assert not takes_new_message(
+        conversation, at=T0 + week + timedelta(seconds=1), reopen_window=week
     )
-    assert opened().takes_new_message(at=T0 + 10 * week, reopen_window=week)
+    assert takes_new_message(opened(), at=T0 + 10 * week, reopen_window=week)
 
 
 def test_assignment_and_tags_record_only_changes() -> None:

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate
 
 from chainon.domain.channels import Channel
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import may_fall_back
 from chainon.domain.errors import TransitionRefused
 from chainon.domain.message import FallbackReason, FallbackState
 from chainon.domain.message_status import MessageStatus
@@ -68,7 +69,7 @@ def test_delivered_before_the_deadline_settles_the_plan() -> None:
     conversation, message_id = rcs_message()
     conversation.record_outcome(message_id, MessageStatus.DELIVERED, at=T0)
     assert not conversation.fallback_due(message_id, at=LATER)
-    assert not conversation.may_fall_back(message_id, FallbackReason.DEADLINE)
+    assert not may_fall_back(conversation.message(message_id), FallbackReason.DEADLINE)
 
 
 def test_revoked_then_replaced_once_then_a_late_delivery_is_recorded_without_a_third() -> None:
@@ -82,7 +83,7 @@ def test_revoked_then_replaced_once_then_a_late_delivery_is_recorded_without_a_t
     message = conversation.message(message_id)
     assert message.status is MessageStatus.DELIVERED
     assert message.fallback.state is FallbackState.TRIGGERED  # type: ignore[union-attr]
-    assert not conversation.may_fall_back(message_id, FallbackReason.DEADLINE)
+    assert not may_fall_back(conversation.message(message_id), FallbackReason.DEADLINE)
 
 
 def test_delivered_while_revoking_then_revoked_answer_sends_nothing() -> None:
@@ -90,7 +91,7 @@ def test_delivered_while_revoking_then_revoked_answer_sends_nothing() -> None:
     conversation.fallback_due(message_id, at=LATER)
     conversation.record_outcome(message_id, MessageStatus.DELIVERED, at=LATER)
     assert not conversation.revoked(message_id, at=LATER)
-    assert not conversation.may_fall_back(message_id, FallbackReason.DEADLINE)
+    assert not may_fall_back(conversation.message(message_id), FallbackReason.DEADLINE)
 
 
 def test_a_failed_revocation_sends_nothing() -> None:
@@ -98,15 +99,15 @@ def test_a_failed_revocation_sends_nothing() -> None:
     conversation.fallback_due(message_id, at=LATER)
     assert conversation.revocation_failed(message_id, "already delivered", at=LATER)
     assert not conversation.revoked(message_id, at=LATER)
-    assert not conversation.may_fall_back(message_id, FallbackReason.DEADLINE)
+    assert not may_fall_back(conversation.message(message_id), FallbackReason.DEADLINE)
 
 
 def test_a_permanent_failure_falls_back_once() -> None:
     conversation, message_id = rcs_message()
     conversation.record_outcome(message_id, MessageStatus.FAILED, at=T0, reason="not_capable")
-    assert conversation.may_fall_back(message_id, FallbackReason.NOT_CAPABLE)
+    assert may_fall_back(conversation.message(message_id), FallbackReason.NOT_CAPABLE)
     conversation.fall_back(message_id, FallbackReason.NOT_CAPABLE, Channel.SMS, uuid4(), at=T0)
-    assert not conversation.may_fall_back(message_id, FallbackReason.NOT_CAPABLE)
+    assert not may_fall_back(conversation.message(message_id), FallbackReason.NOT_CAPABLE)
     assert not conversation.fallback_due(message_id, at=LATER)
 
 
@@ -130,7 +131,7 @@ def test_in_any_order_at_most_one_replacement_and_it_survives_a_replay(
             conversation.revoked(message_id, at=LATER)
         elif step == "revocation_failed":
             conversation.revocation_failed(message_id, "refused", at=LATER)
-        elif conversation.may_fall_back(message_id, FallbackReason.DEADLINE):
+        elif may_fall_back(conversation.message(message_id), FallbackReason.DEADLINE):
             conversation.fall_back(
                 message_id, FallbackReason.DEADLINE, Channel.SMS, uuid4(), at=LATER
             )

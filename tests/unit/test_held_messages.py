@@ -13,6 +13,7 @@ import pytest
 from chainon.domain.channels import Channel
 from chainon.domain.consent import Purpose
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import contact_wrote_since
 from chainon.domain.errors import TransitionRefused
 from chainon.domain.held_messages import due_for_release, refuse_if_recorded
 from chainon.domain.message import Hold, Outgoing
@@ -158,8 +159,8 @@ def test_only_a_person_writing_since_makes_a_reply_conversational() -> None:
             at=T0 if automatic else T0 - timedelta(hours=2),
             automatic=automatic,
         )
-    assert conversation.contact_wrote_since(T0 - timedelta(hours=2))
-    assert not conversation.contact_wrote_since(T0 - timedelta(hours=1))  # the auto-reply
+    assert contact_wrote_since(conversation, T0 - timedelta(hours=2))
+    assert not contact_wrote_since(conversation, T0 - timedelta(hours=1))  # the auto-reply
 
 
 def test_no_snapshot_stores_the_message_values_by_their_class() -> None:

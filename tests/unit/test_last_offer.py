@@ -1,4 +1,4 @@
-"""The offer an answer refers to (``Conversation.last_offer``): the rich message whose
+"""The offer an answer refers to (``conversation_rules.last_offer``): the rich message whose
 suggestions the consumer last saw, through the SMS that replaced it, until a plain message
 ends it; and the answer "2" read against it (``choice_from_sms_reply``)."""
 
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from chainon.domain.channels import Channel
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import last_offer
 from chainon.domain.ids import fallback_message_id
 from chainon.domain.message import FallbackReason
 from chainon.domain.message_status import MessageStatus
@@ -105,7 +106,7 @@ def fallen_back(content: RichContent = QUESTION) -> tuple[Conversation, UUID]:
 
 def picked(conversation: Conversation, text: str) -> str | None:
     """The postback an answer ``text`` picks now, as the core reads it."""
-    offer = conversation.last_offer()
+    offer = last_offer(conversation)
     if offer is None or offer.rich is None:
         return None
     choice = choice_from_sms_reply(RichContent.model_validate(offer.rich), text)
@@ -114,7 +115,7 @@ def picked(conversation: Conversation, text: str) -> str | None:
 
 def test_after_the_fallback_the_offer_is_the_rcs_message_and_2_picks_its_second() -> None:
     conversation, rcs = fallen_back()
-    offer = conversation.last_offer()
+    offer = last_offer(conversation)
     assert offer is not None
     assert offer.id == rcs  # the RCS message's postbacks, not the SMS's (it has none)
     assert picked(conversation, "2") == "tomorrow"
@@ -132,7 +133,7 @@ def test_the_consumers_own_messages_do_not_end_the_offer() -> None:
     conversation, rcs = fallen_back()
     receive(conversation, "euh")
     receive(conversation, "2")
-    offer = conversation.last_offer()
+    offer = last_offer(conversation)
     assert offer is not None
     assert offer.id == rcs
 
@@ -140,14 +141,14 @@ def test_the_consumers_own_messages_do_not_end_the_offer() -> None:
 def test_an_ordinary_message_since_ends_the_offer() -> None:
     conversation, _ = fallen_back()
     queue(conversation, Channel.SMS, body="Finalement, nous vous appelons.")
-    assert conversation.last_offer() is None
+    assert last_offer(conversation) is None
     assert picked(conversation, "2") is None
 
 
 def test_rich_content_sent_by_sms_from_the_start_is_its_own_offer() -> None:
     conversation = opened()
     sms = queue(conversation, Channel.SMS, body=render_sms(QUESTION), rich=QUESTION)
-    offer = conversation.last_offer()
+    offer = last_offer(conversation)
     assert offer is not None
     assert offer.id == sms
     assert picked(conversation, "2") == "tomorrow"
@@ -158,13 +159,13 @@ def test_the_fallback_of_a_plain_rcs_message_offers_nothing() -> None:
     rcs = queue(conversation, Channel.RCS, body="Votre code : 4821")
     conversation.record_outcome(rcs, MessageStatus.FAILED, at=T0, reason="rbm 400")
     queue(conversation, Channel.SMS, body="Votre code : 4821", fallback_of=rcs)
-    assert conversation.last_offer() is None
+    assert last_offer(conversation) is None
 
 
 def test_a_conversation_without_outbound_messages_has_no_offer() -> None:
     conversation = opened()
     receive(conversation, "2")
-    assert conversation.last_offer() is None
+    assert last_offer(conversation) is None
 
 
 def test_card_chips_come_first_in_the_numbering() -> None:

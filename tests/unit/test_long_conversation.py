@@ -11,6 +11,12 @@ from uuid import UUID, uuid4
 from chainon.domain.channels import Channel
 from chainon.domain.choices import chosen
 from chainon.domain.conversation import Conversation, Message
+from chainon.domain.conversation_rules import (
+    contact_wrote_since,
+    last_inbound,
+    last_offer,
+    last_outbound,
+)
 from tests.unit.test_last_offer import QUESTION, T0, opened, queue, receive
 
 
@@ -35,12 +41,12 @@ def long(replies: int) -> Conversation:
 def test_the_last_messages_and_the_contacts_last_word_are_read_without_a_scan() -> None:
     conversation = long(300)
     last = receive(conversation, "encore un")
-    assert conversation.last_inbound() is conversation.messages[last]
-    outbound = conversation.last_outbound()
+    assert last_inbound(conversation) is conversation.messages[last]
+    outbound = last_outbound(conversation)
     assert outbound is not None
     assert outbound.direction.value == "outbound"
-    assert conversation.last_offer() is outbound
-    assert conversation.contact_wrote_since(T0)
+    assert last_offer(conversation) is outbound
+    assert contact_wrote_since(conversation, T0)
     assert chosen(conversation, Channel.SMS, "2", None) is not None
 
 

@@ -23,6 +23,7 @@ from chainon.domain.channels import AddressKind, Channel
 from chainon.domain.choices import chosen
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_rules import last_offer
 from chainon.domain.errors import InvalidInput
 from chainon.domain.rich_content import RichContent, SuggestedReply, render_sms
 from chainon.domain.routing import (
@@ -208,7 +209,7 @@ def test_a_postback_is_the_choice_whatever_the_text() -> None:
     choice = chosen(conversation, Channel.RCS, "Matin", "am")
     assert choice is not None
     assert choice.postback_data == "am"
-    assert choice.in_reply_to == conversation.last_offer().id  # type: ignore[union-attr]
+    assert choice.in_reply_to == last_offer(conversation).id  # type: ignore[union-attr]
 
 
 def test_a_number_is_just_text_without_an_offer() -> None:
