@@ -109,7 +109,9 @@ def answer(
             message, fds, _, _ = socket.recv_fds(asked, 16, 1)
         except BlockingIOError:
             return
-        if not message:  # the parent closed its end: it is stopping
+        except OSError:
+            message, fds = b"", []
+        if not message:  # the parent closed its end (it is stopping), or it is gone
             loop.remove_reader(asked.fileno())
             return
         for reply_fd in fds:
