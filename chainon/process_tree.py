@@ -17,7 +17,8 @@ A child that dies is started again (``embedded.child_restarted``, and the counte
 non-zero exit, since a tree that cannot follow its store would only pile up work. On
 SIGTERM the parent stops its intake first (the API, the core), then the children, which
 finish their batch; what they had not reached yet, each takes up from its tracked
-position at the next start.
+position at the next start. The parent's ``/metrics`` answers the whole tree's metrics,
+each child asked at the scrape over a third channel (see ``chainon.tree_metrics``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,8 +38,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Counter, generate_latest
+from prometheus_client.metrics_core import Metric
 
+from chainon import tree_metrics
 from chainon.errors import CannotStart
 from chainon.observability import REGISTRY
 from chainon.roles import EVERY_ROLE, Role
@@ -89,6 +93,11 @@ def role_label(roles: frozenset[Role]) -> str:
     return "+".join(sorted(roles))
 
 
+def process_label(roles: frozenset[Role]) -> str:
+    """The ``process`` label of a child's samples on the parent's ``/metrics``."""
+    return f"child:{role_label(roles)}"
+
+
 @dataclass
 class RestartPolicy:
     """Counts deaths in a sliding window: too many, and the tree gives up."""
@@ -109,6 +118,8 @@ class Child:
     roles: frozenset[Role]
     process: subprocess.Popen[bytes] | None = None
     wake: int | None = None  # the pipe the parent writes a byte on after each save
+    asking: socket.socket | None = None  # where the parent asks for its metrics
+    ready: bool = False  # it said so since it was last started
     policy: RestartPolicy = field(default_factory=RestartPolicy)
 
 
@@ -161,20 +172,35 @@ class ProcessTree:
         ready_r, ready_w = os.pipe()
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)  # a save never waits for a child: one byte is enough
+        asking, asked = tree_metrics.channel()
+        passed = (ready_w, wake_r, asked.fileno())
         fds = ["--ready-fd", str(ready_w), "--wake-fd", str(wake_r)]
         try:
             child.process = subprocess.Popen(
-                [*self._command(child.roles), *fds], env=env, pass_fds=(ready_w, wake_r)
+                [*self._command(child.roles), *fds, "--metrics-fd", str(asked.fileno())],
+                env=env,
+                pass_fds=passed,
             )
         finally:
             os.close(ready_w)
             os.close(wake_r)
+            asked.close()
         with self._wake_lock:
             if child.wake is not None:
                 os.close(child.wake)
             child.wake = wake_w
+        if child.asking is not None:
+            child.asking.close()
+        child.asking = asking
+        child.ready = False
         log.info("embedded.child_started", role=role_label(child.roles), pid=child.process.pid)
-        return self._listen(ready_r)
+        ready = self._listen(ready_r)
+
+        def said(answer: asyncio.Future[bool]) -> None:
+            child.ready = not answer.cancelled() and answer.result()
+
+        ready.add_done_callback(said)
+        return ready
 
     def _listen(self, said: int) -> asyncio.Future[bool]:
         """A child's first byte says it is ready, each next one that it published; the end
@@ -281,4 +307,34 @@ class ProcessTree:
                     child.wake = None
         for said in list(self._listening):
             self._close(said)
+        for child in self.children:
+            if child.asking is not None:
+                child.asking.close()
+                child.asking = None
         log.info("embedded.children_stopped", count=len(running))
+
+    async def metrics(self, within: float = tree_metrics.ASK_WITHIN) -> bytes:
+        """This process's metrics and each live child's, in one exposition; a child that
+        does not answer within ``within`` seconds is left out of it, and counted."""
+        answers = await asyncio.gather(
+            *(self._metrics_of(child, within) for child in self.children)
+        )
+        heard = {
+            process_label(child.roles): found
+            for child, found in zip(self.children, answers, strict=True)
+            if found is not None
+        }
+        own = tree_metrics.families(generate_latest(REGISTRY).decode())
+        return tree_metrics.merge(own, heard)
+
+    async def _metrics_of(self, child: Child, within: float) -> list[Metric] | None:
+        try:
+            alive = child.process is not None and child.process.poll() is None
+            if child.asking is None or not alive or not child.ready:
+                raise tree_metrics.Missed("starting")
+            return await tree_metrics.ask(child.asking, within)
+        except tree_metrics.Missed as missed:
+            label = role_label(child.roles)
+            log.warning("embedded.child_metrics_missed", role=label, reason=missed.reason)
+            tree_metrics.MISSED.labels(role=label, reason=missed.reason).inc()
+            return None

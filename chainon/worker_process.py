@@ -1,5 +1,6 @@
 """One worker process: a single role (core, relay, dispatch, views or webhooks), with
-health and metrics; or a child of ``chainon serve`` playing the roles its parent gave it.
+health and metrics; or a child of ``chainon serve`` playing the roles its parent gave it
+(its metrics answered to the parent, which serves them with its own).
 
 It stops cleanly on SIGTERM or SIGINT: the batch in hand is finished and committed, and
 the consumer leaves its group, so its partitions move to the other workers at once. A
@@ -19,6 +20,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
+from chainon import tree_metrics
 from chainon.adapters.bus.embedded import EmbeddedBus
 from chainon.api import ops
 from chainon.roles import Role
@@ -46,6 +48,7 @@ class Parent:
     pid: int
     ready_fd: int  # written once the roles run
     wake_fd: int  # a byte on it: the parent saved
+    metrics_fd: int  # the parent asks for this process's metrics on it
 
 
 async def run_roles(
@@ -67,6 +70,7 @@ async def run_roles(
     role = "+".join(sorted(roles))
     server = None
     server_task = None
+    stop_answering = None
     await runtime.start()
     try:
         if settings.worker_port:
@@ -88,6 +92,7 @@ async def run_roles(
         )
         if parent is not None:
             _answer(parent, runtime, loop)
+            stop_answering = tree_metrics.answer(parent.metrics_fd, loop)
         await stopping.wait()
         log.info("worker.stopping", role=role)
     finally:
@@ -97,6 +102,8 @@ async def run_roles(
             with contextlib.suppress(Exception):
                 await server_task
         runtime.close()
+        if stop_answering is not None:
+            stop_answering()
         if orphaned is not None and parent is not None:
             orphaned.cancel()
             loop.remove_reader(parent.wake_fd)

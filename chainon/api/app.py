@@ -88,10 +88,12 @@ def create_app(
             if tree is not None:
                 await tree.start()
                 runtime.core.saved_listeners.append(tree.saved)
+                app.state.process_tree = tree  # /metrics answers the whole tree's
             yield
         finally:
             if tree is not None:
                 tree.closing()
+                app.state.process_tree = None
             if owns_runtime:
                 await runtime.stop()  # the intake first; the children finish what it left
                 if tree is not None:

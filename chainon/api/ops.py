@@ -1,13 +1,19 @@
-"""Operations: liveness, readiness (the store answers), Prometheus metrics."""
+"""Operations: liveness, readiness (the store answers), Prometheus metrics (with
+``chainon serve``'s children's, when it runs a process tree)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chainon.api.deps import RuntimeDep
 from chainon.observability import REGISTRY
+
+if TYPE_CHECKING:
+    from chainon.process_tree import ProcessTree
 
 router = APIRouter(tags=["operations"])
 
@@ -41,5 +47,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     response_class=PlainTextResponse,
     responses={200: {"description": "Prometheus' text exposition format"}},
 )
-async def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    tree: ProcessTree | None = getattr(request.app.state, "process_tree", None)
+    text = await tree.metrics() if tree is not None else generate_latest(REGISTRY)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)

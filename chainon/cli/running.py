@@ -157,6 +157,7 @@ def embedded_child(
     parent: Annotated[int, typer.Option(help="The parent's process id.")],
     ready_fd: Annotated[int, typer.Option(help="Written once the roles run.")],
     wake_fd: Annotated[int, typer.Option(help="A byte on it: the parent saved.")],
+    metrics_fd: Annotated[int, typer.Option(help="The parent asks for the metrics on it.")],
 ) -> None:
     """A child of `chainon serve` (embedded mode): the stages that follow the store."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent orders the stop (SIGTERM)
@@ -168,7 +169,7 @@ def embedded_child(
     configure_logging(
         settings.log_level, json=settings.log_json, personal_data=settings.log_personal_data
     )
-    tree = Parent(pid=parent, ready_fd=ready_fd, wake_fd=wake_fd)
+    tree = Parent(pid=parent, ready_fd=ready_fd, wake_fd=wake_fd, metrics_fd=metrics_fd)
     event_loop.run(run_roles(settings, frozenset(roles), parent=tree))
 
 

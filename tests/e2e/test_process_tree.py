@@ -3,7 +3,8 @@ the API in the parent, the views, relay and dispatch in a child the parent super
 
 The rest of the e2e suite serves one process (``CHAINON_EMBEDDED_PROCESSES=1``, set in
 conftest.py); these tests start the default tree, drive a representative flow through it,
-kill its child, stop it, and check each time that the views the child fed equal a rebuild.
+kill its child, stop it, and check each time that the views the child fed equal a rebuild;
+and scrape the parent's /metrics, which answers the child's metrics with its own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +25,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Run
 
@@ -30,6 +34,7 @@ T = TypeVar("T")
 BRAND_SMS = "+33939000001"  # the demo brand's (RCS first, then SMS)
 START_WITHIN = 300.0  # seconds: two interpreters start on a shared, busy machine
 CHILD_ROLES = "dispatch+relay+views+webhooks"
+CHILD = f"child:{CHILD_ROLES}"  # the process label of the child's samples on /metrics
 
 
 def free_port() -> int:
@@ -248,6 +253,46 @@ def test_a_conversation_flows_through_the_process_tree(tree: Tree) -> None:
     assert sms_day[0]["messages_in"] >= 1
     assert sms_day[0]["delivered"] >= 2  # the reply and the fallback
     verify_all(tree.data_dir)
+
+
+def scrape(tree: Tree) -> dict[str, Metric]:
+    """The parent's /metrics, each family once (the parser refuses what does not parse)."""
+    answer = tree.client.get("/metrics")
+    assert answer.status_code == 200
+    found = list(text_string_to_metric_families(answer.text))
+    twice = [name for name, n in Counter(f.name for f in found).items() if n > 1]
+    assert not twice, twice
+    typed = Counter(
+        line.split()[2] for line in answer.text.splitlines() if line.startswith("# TYPE")
+    )
+    assert set(typed.values()) == {1}
+    series = Counter((s.name, tuple(sorted(s.labels.items()))) for f in found for s in f.samples)
+    assert set(series.values()) == {1}
+    return {family.name: family for family in found}
+
+
+def child_value(metrics: dict[str, Metric], sample: str, **labels: str) -> float:
+    family = metrics[sample.removesuffix("_total")]
+    wanted = {**labels, "process": CHILD}
+    return sum(s.value for s in family.samples if s.name == sample and s.labels == wanted)
+
+
+def test_the_parents_metrics_answer_the_childs(tree: Tree) -> None:
+    tree.inbound("+33611110005", "Bonjour, les métriques ?")
+
+    def relayed() -> dict[str, Metric] | None:
+        metrics = scrape(tree)
+        return metrics if child_value(metrics, "chainon_relay_events_total") > 0 else None
+
+    metrics = until(relayed, 60, "the child's relay counted on the parent's /metrics")
+    parent = [s for s in metrics["chainon_relay_events"].samples if "process" not in s.labels]
+    assert parent  # the parent's own samples, as they were in one process, without a label
+    assert "chainon_embedded_child_restarts" in metrics  # the parent's, restarted or not
+    # the parent's API requests, counted in the parent only
+    served = metrics["chainon_http_requests"].samples
+    assert any(s.labels.get("route") == "/v1/sandbox/inbound" for s in served)
+    assert not any(s.labels.get("process") == CHILD for s in served)
+    assert "chainon_embedded_child_metrics_missed" in metrics  # a scrape may go without it
 
 
 def test_a_killed_child_is_restarted_and_nothing_is_lost_or_applied_twice(tree: Tree) -> None:

@@ -1,20 +1,24 @@
 """The process tree's supervision, with stand-in children (a few lines of Python each): a
 child that keeps dying makes the tree give up; one that never gets ready stops the start;
-a child's word that it published reaches the parent."""
+a child's word that it published reaches the parent; the parent's metrics take in a
+child's, and go without those of a child that does not answer."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from chainon.errors import CannotStart
 from chainon.observability import REGISTRY
 from chainon.process_tree import ProcessTree, RestartPolicy
 from chainon.roles import Role
+from chainon.tree_metrics import MISSED
 
-# The tree appends --ready-fd N --wake-fd M to the command.
+# The tree appends --ready-fd N --wake-fd M --metrics-fd K to the command.
 READY = "import os, sys, time; a = sys.argv; ready = int(a[a.index('--ready-fd') + 1]); "
 DIES = READY + "os.write(ready, b'!'); sys.exit(3)"
 NEVER_READY = "import sys; sys.exit(4)"
@@ -23,7 +27,20 @@ WAKE = "wake = int(a[a.index('--wake-fd') + 1]); "
 PUBLISHES = (
     READY + WAKE + "os.write(ready, b'!'); os.read(wake, 1); os.write(ready, b'!'); time.sleep(60)"
 )
+# Ready, and answers the parent's scrapes with a registry of its own.
+ANSWERS = (
+    READY
+    + "import asyncio; from prometheus_client import CollectorRegistry, Counter; "
+    + "from chainon.tree_metrics import answer; r = CollectorRegistry(); "
+    + "Counter('chainon_relay_events_total', 'Events the relay published.', registry=r).inc(7)\n"
+    + "async def main():\n"
+    + "    answer(int(a[a.index('--metrics-fd') + 1]), asyncio.get_running_loop(), r)\n"
+    + "    os.write(ready, b'!'); await asyncio.sleep(60)\n"
+    + "asyncio.run(main())"
+)
+SILENT = READY + "os.write(ready, b'!'); time.sleep(60)"  # never reads the metrics' fd
 VIEWS = frozenset({Role.VIEWS})
+RELAY = frozenset({Role.RELAY})
 
 
 def restarts() -> float:
@@ -75,3 +92,45 @@ async def test_what_a_child_published_wakes_the_parent_and_sigterm_stops_it() ->
     await tree.stop(grace=10)
     assert child.process.returncode == -15  # SIGTERM, not the SIGKILL after the grace
     assert not tree.gave_up
+
+
+def missed(role: str, reason: str) -> float:
+    labels = {"role": role, "reason": reason}
+    return REGISTRY.get_sample_value("chainon_embedded_child_metrics_missed_total", labels) or 0.0
+
+
+async def test_the_parents_metrics_take_in_a_childs_and_go_without_a_silent_ones() -> None:
+    scripts = {RELAY: ANSWERS, VIEWS: SILENT}
+    tree = ProcessTree(
+        [RELAY, VIEWS], give_up=lambda: None, command=lambda roles: python(scripts[roles])
+    )
+    before = missed("views", "timeout")
+    MISSED.labels(role="relay", reason="timeout")  # so that the parent has the family too
+    await tree.start()
+    try:
+        began = time.monotonic()
+        text = (await tree.metrics(within=0.5)).decode()
+        assert time.monotonic() - began < 5  # the silent child held the scrape 0.5 s only
+        found = {f.name: f for f in text_string_to_metric_families(text)}
+        relayed = {
+            s.labels.get("process", "parent"): s.value
+            for s in found["chainon_relay_events"].samples
+            if s.name.endswith("_total")
+        }
+        assert relayed.keys() == {"parent", "child:relay"}  # the parent's without a label
+        assert relayed["child:relay"] == 7.0
+        assert not any(
+            s.labels.get("process") == "child:views" for f in found.values() for s in f.samples
+        )
+        assert missed("views", "timeout") - before == 1
+        assert text.count("# TYPE chainon_embedded_child_metrics_missed_total ") == 1
+
+        [_, silent] = tree.children
+        assert silent.process is not None
+        silent.process.kill()
+        silent.process.wait()
+        starting = missed("views", "starting")
+        await tree.metrics(within=0.5)  # the dead child is not asked; a new one not yet
+        assert missed("views", "starting") - starting == 1
+    finally:
+        await tree.stop(grace=5)
