@@ -10,6 +10,7 @@ synchronous: async callers go through ``chainon.runtime``'s thread pool.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -43,6 +44,7 @@ from chainon.handlers import loading as load
 from chainon.key_cache import KeyCache
 from chainon.messagebus import IdempotencyClaim
 from chainon.personal_data import KeyRing, LazyDataKeys, PersonalDataMapper
+from chainon.recent_events import RecentEvents
 from chainon.unit_of_work import UnitOfWork
 
 A = TypeVar("A", bound=Aggregate)
@@ -119,6 +121,12 @@ class Core(Application[UUID]):
             return None
         state: dict[str, Any] = self.mapper.transcoder.decode(found[0].state)
         return state
+
+    @functools.cached_property
+    def recent_events(self) -> RecentEvents:
+        """The decode of the store's followers in this process (relay, views, webhooks),
+        who share the events one of them decoded lately."""
+        return RecentEvents(self.mapper.to_domain_event)
 
     @property
     def keys(self) -> KeyRing:

@@ -142,7 +142,7 @@ class Relay:
         for notification in notifications:
             if not is_public(notification.topic):
                 continue
-            event = self.core.mapper.to_domain_event(notification)
+            event = self.core.recent_events(notification)
             data = event_data(event)
             aggregate_id = UUID(str(notification.originator_id))
             key = str(aggregate_id)

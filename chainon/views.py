@@ -22,7 +22,7 @@ def views_of(
 ) -> Views:
     return Views(
         log_of(core.recorder),
-        core.mapper.to_domain_event,
+        core.recent_events,
         store,
         projections,
         fed_by_bus=fed_by_bus,

@@ -78,7 +78,7 @@ class WebhookWorker:
         return _Batches(
             self.batch_endpoints,
             log_of(self.core.recorder),
-            self.core.mapper.to_domain_event,
+            self.core.recent_events,
             self._store(),
             [self.outbox],
             fed_by_bus=self.settings.bus is BusKind.KAFKA,
