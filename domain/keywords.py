@@ -40,6 +40,8 @@ def normalise(text: str) -> str:
     full-width letters fold too (NFKD), so a keyboard's odd forms read as the plain word.
     """
     decomposed = unicodedata.normalize("NFKD", text.casefold())
+    if decomposed.isascii():  # no accent to drop: the per-letter walk was most of the time
+        return _NOT_WORD.sub(" ", decomposed).strip()
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _NOT_WORD.sub(" ", plain).strip()
 

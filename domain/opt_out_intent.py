@@ -241,12 +241,30 @@ def detect(
 
 
 def _ordered(table: Mapping[str, tuple[Rule, ...]]) -> Sequence[Rule]:
-    return [rule for language in sorted(table) for rule in table[language]]
+    return _listed("ordered", table)
 
 
 def _negations(table: Mapping[str, tuple[Rule, ...]]) -> Sequence[Rule]:
     """The guards that negate the opt-out word itself: they outrank phrases too."""
-    return [rule for rule in _ordered(table) if rule.name.split(".")[-1] in NEGATIONS]
+    return _listed("negations", table)
+
+
+# Each table's rules in order, by the table's identity (the table is held, so its id is
+# not reused): listing them on every message was a tenth of its reading.
+_LISTED: dict[tuple[str, int], tuple[Mapping[str, tuple[Rule, ...]], tuple[Rule, ...]]] = {}
+
+
+def _listed(kind: str, table: Mapping[str, tuple[Rule, ...]]) -> tuple[Rule, ...]:
+    held = _LISTED.get((kind, id(table)))
+    if held is not None and held[0] is table:
+        return held[1]
+    rules = [rule for language in sorted(table) for rule in table[language]]
+    if kind == "negations":
+        rules = [rule for rule in rules if rule.name.split(".")[-1] in NEGATIONS]
+    if len(_LISTED) > 64:
+        _LISTED.clear()
+    _LISTED[(kind, id(table))] = (table, tuple(rules))
+    return tuple(rules)
 
 
 def _collapse_repeats(normalised: str) -> str:

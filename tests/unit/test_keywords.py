@@ -3,6 +3,9 @@ punctuation aside."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -100,3 +103,14 @@ def test_a_brand_adds_its_own_words_and_cannot_turn_stop_into_anything_else() ->
     assert "already a keyword for opt_out" in refused.value.detail
     with pytest.raises(InvalidInput):
         book.extended("fr", KeywordAction.HELP, ["!!!"])
+
+
+def _normalised_letter_by_letter(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^0-9a-z]+", " ", plain).strip()
+
+
+@given(st.text() | st.text(alphabet=st.characters(max_codepoint=127)))
+def test_the_plain_text_shortcut_normalises_as_the_letter_by_letter_walk(text: str) -> None:
+    assert normalise(text) == _normalised_letter_by_letter(text)
