@@ -36,7 +36,7 @@ from chainon.domain.conversation import Conversation
 from chainon.domain.early_receipt import EarlyReceipt
 from chainon.domain.errors import Conflict
 from chainon.domain.idempotency import IdempotentRequest
-from chainon.domain.index import IndexEntry
+from chainon.domain.index import IndexEntry, IndexKind
 from chainon.domain.message_status import Direction
 from chainon.domain.refusal import RefusedInbound
 from chainon.handlers import brands, inbound
@@ -92,8 +92,7 @@ class Core(Application[UUID]):
             self.recorder,
             fold,
             int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 0),
-            # written once per message, read again rarely (and then prefetched)
-            not_kept_when_new=(IndexEntry, RefusedInbound, IdempotentRequest, EarlyReceipt),
+            kept_when_new=_read_again,
         )
         # SMS-pumping counts; the runtime points it at the read models.
         self.destination_guard = DestinationGuard()
@@ -302,3 +301,12 @@ class Core(Application[UUID]):
     def is_contact(self, conversation_id: UUID, sender: str) -> bool:
         """Whether ``sender`` is the contact of the conversation (a reply to its address)."""
         return inbound.is_contact(self, conversation_id, sender)
+
+
+def _read_again(aggregate: Aggregate) -> bool:
+    """Whether the decision cache keeps a new aggregate: not the records written once per
+    message and rarely read again (and then prefetched), which under a burst pushed the
+    conversations out; but a contact's address entry is read by each of their messages."""
+    if isinstance(aggregate, IndexEntry):
+        return aggregate.kind is IndexKind.CONTACT_ADDRESS
+    return not isinstance(aggregate, RefusedInbound | IdempotentRequest | EarlyReceipt)

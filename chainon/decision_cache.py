@@ -22,9 +22,10 @@ writer) and eventsourcing's PostgreSQL recorder (a table lock on insert) make
 notification ids visible in order, so no write is missed. The
 store also answers "no such aggregate" once per id (deduplication looks up ids that
 mostly do not exist yet); that answer is kept for the unit of work only, and records
-written once and rarely read again (index entries, refusals, idempotency records) are not
-kept when new: under a burst over thousands of conversations they pushed the
-conversations themselves out of the cache.
+written once and rarely read again (a message's index entries, refusals, idempotency
+records) are not kept when new: under a burst over thousands of conversations they pushed
+the conversations themselves out of the cache. The core says which (``kept_when_new``): a
+contact's address entry, read by each of their messages, is kept.
 A decision can still read an aggregate another process changes a moment later; a write
 on it then conflicts and is decided again, as it would without this cache.
 """
@@ -54,12 +55,12 @@ class DecisionCache:
         project: Project,
         maxsize: int,
         *,
-        not_kept_when_new: tuple[type[Aggregate], ...] = (),
+        kept_when_new: Callable[[Aggregate], bool] = lambda _: True,
     ) -> None:
         self.events = events
         self.log = log_of(recorder)
         self.project = project
-        self.not_kept_when_new = not_kept_when_new
+        self.kept_when_new = kept_when_new
         self._cache: LRUCache[UUID, Aggregate] | None = (
             LRUCache(maxsize=maxsize) if maxsize > 0 else None
         )
@@ -148,7 +149,7 @@ class DecisionCache:
             self._absent.discard(aggregate.id)
             if aggregate.pending_events:
                 self.evict(aggregate.id)
-            elif aggregate.id in held or not isinstance(aggregate, self.not_kept_when_new):
+            elif aggregate.id in held or self.kept_when_new(aggregate):
                 self._cache.put(aggregate.id, aggregate)
 
     def forget(self, aggregates: Iterable[Aggregate]) -> None:

@@ -13,11 +13,12 @@ from chainon import messagebus
 from chainon.core import Core
 from chainon.domain import commands as cmd
 from chainon.domain import ids
+from chainon.domain.addresses import parse_phone
 from chainon.domain.brand import Brand
 from chainon.domain.channels import Channel
 from chainon.domain.conversation import Conversation
 from chainon.domain.errors import DomainError
-from chainon.domain.index import IndexKind, entry_id, inbound_key
+from chainon.domain.index import IndexEntry, IndexKind, contact_key, entry_id, inbound_key
 
 
 def core_on(path: Path) -> Core:
@@ -207,3 +208,24 @@ def test_records_written_once_are_not_kept_when_new(tmp_path: Path) -> None:
     assert isinstance(core.decisions.cached(received.conversation_id), Conversation)
     again = core.handle(message)
     assert again.duplicate  # still found, in the store
+
+
+def test_a_new_contacts_address_entry_is_kept_for_their_next_message(tmp_path: Path) -> None:
+    core = core_on(tmp_path / "store.sqlite3")
+    brand = core.register_brand(slug="acme", name="Acme", senders=[(Channel.SMS, "+33939000001")])
+    received = core.handle(
+        cmd.ReceiveMessage(
+            provider="sandbox",
+            provider_message_id="in-1",
+            channel=Channel.SMS,
+            sender="+33612345678",
+            recipient="+33939000001",
+            body="Bonjour",
+        )
+    )
+    address = parse_phone("+33612345678")
+    kept = core.decisions.cached(
+        entry_id(IndexKind.CONTACT_ADDRESS, contact_key(brand.id, address))
+    )
+    assert isinstance(kept, IndexEntry)  # read by every later message of theirs
+    assert kept.target_id == received.contact_id
