@@ -1,19 +1,23 @@
 """The audit table in the SQLite store's file, guarded by triggers that refuse changes.
 
 In the store's file, not beside it: a backup of the store (``chainon backup``) carries the
-log with it. Each insert is a short write transaction of its own, which waits (up to the
-timeout) for the core's commit in progress rather than failing.
+log with it. Entries go in through one connection held open, in short write transactions
+that wait (up to the timeout) for the core's commit in progress rather than failing; the
+entries of concurrent requests share one transaction (``group_commit``). Opening a
+connection per entry cost 4 to 5 ms, most of a send's audit.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from chainon.audit.group_commit import GroupCommit
 from chainon.audit.trail import REFUSAL, TABLE, AuditEntry, AuditFilter, NewEntry
 
 _CREATE = (
@@ -42,6 +46,8 @@ class SQLiteAuditTable:
         with self._connect() as db:
             for statement in _CREATE:
                 db.execute(statement)
+        self._writer: sqlite3.Connection | None = None  # opened by the first entry
+        self._group = GroupCommit(self._insert)
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
@@ -56,16 +62,18 @@ class SQLiteAuditTable:
             entry.request_id,
             json.dumps(dict(entry.detail), sort_keys=True),
         )
-        db = self._connect()
-        try:
-            with db:
-                db.execute(
-                    f"INSERT INTO {TABLE} (at, brand_id, actor, action, subject, request_id,"
-                    " detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-        finally:
-            db.close()
+        self._group.append(row)
+
+    def _insert(self, rows: Sequence[tuple[str | None, ...]]) -> None:
+        """One transaction, on the group's writer thread (whichever caller holds it)."""
+        if self._writer is None:
+            self._writer = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        with self._writer:
+            self._writer.executemany(
+                f"INSERT INTO {TABLE} (at, brand_id, actor, action, subject, request_id,"
+                " detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def entries(self, where: AuditFilter) -> list[AuditEntry]:
         clauses: list[str] = ["brand_id = ?"]
@@ -92,7 +100,10 @@ class SQLiteAuditTable:
         return [_entry(row) for row in rows]
 
     def close(self) -> None:
-        """Nothing held open: each call has its own connection."""
+        """Closes the writer's connection (reads open their own); a later entry reopens it."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:

@@ -206,3 +206,36 @@ def test_the_trail_lives_in_the_stores_own_database(
                 f'SELECT actor, action FROM "{settings.postgres_schema}".{TABLE}'  # type: ignore[arg-type]
             ).fetchall()
     assert rows == [("cli:root", "key.issued")]
+
+
+def test_sqlite_entries_recorded_at_once_from_many_threads_are_each_committed_on_return(
+    tmp_path: Path,
+) -> None:
+    """The SQLite table holds one connection and groups concurrent entries into one
+    transaction: each ``record`` returns only once its entry is readable elsewhere."""
+    import threading
+
+    path = tmp_path / "chainon.sqlite3"
+    trail = AuditTrail(SQLiteAuditTable(path), Clock())
+    seen: dict[str, int] = {}
+
+    def record(n: int) -> None:
+        trail.record(ACME, f"key:{n:012d}", Action.MESSAGE_SENT, f"c-{n}", f"req-{n}")
+        with sqlite3.connect(path) as db:  # another connection, as another process
+            (found,) = db.execute(
+                f"SELECT count(*) FROM {TABLE} WHERE request_id = ?", (f"req-{n}",)
+            ).fetchone()
+        seen[f"req-{n}"] = found
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    trail.close()
+    assert seen == {f"req-{n}": 1 for n in range(40)}
+    assert (
+        len(AuditTrail(SQLiteAuditTable(path), Clock()).entries(AuditFilter(ACME, limit=100))) == 40
+    )
+    trail.record(ACME, "cli:root", Action.KEY_ISSUED, "after-close")  # reopens its writer
+    assert trail.entries(AuditFilter(ACME, limit=1))[0].subject == "after-close"
