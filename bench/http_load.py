@@ -22,15 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.traffic import spread_number
+
 BODY = "Votre colis arrive demain entre 9h et 12h. Repondez STOP pour ne plus recevoir."
-# Spread over 89 number prefixes, as the campaign scenario's list is: all in one block of
-# numbers, the SMS-pumping guard rightly blocks the prefix after 500 sends in 10 minutes
-# (and the run then waited for deliveries of sends that had been answered "blocked").
-PREFIXES = [f"{p:02d}" for p in range(90) if p != 39]
-
-
-def number(i: int) -> str:
-    return f"+336{PREFIXES[i % len(PREFIXES)]}{i // len(PREFIXES):06d}"
 
 
 class Connection:
@@ -97,7 +91,7 @@ async def main(
         try:
             while not queue.empty():
                 numbers = queue.get_nowait()
-                sends = [{"to": number(i), "body": BODY} for i in numbers]
+                sends = [{"to": spread_number(i), "body": BODY} for i in numbers]
                 started = time.perf_counter()
                 if batch > 1:
                     status, answer = await connection.post({"messages": sends})

@@ -33,6 +33,17 @@ def consumer_number(conversation: int) -> str:
     return f"+336{conversation:08d}"
 
 
+# French mobiles +33 6 xx: 39 and 90-99 are the overseas departments' ranges, not valid here.
+PREFIXES = [f"{p:02d}" for p in range(90) if p != 39]
+
+
+def spread_number(i: int) -> str:
+    """The ``i``-th recipient of a send measurement, spread over 89 number prefixes: in one
+    block of numbers the SMS-pumping guard rightly blocks the prefix after 500 sends in 10
+    minutes, and a run then waited for deliveries of sends answered "blocked"."""
+    return f"+336{PREFIXES[i % len(PREFIXES)]}{i // len(PREFIXES):06d}"
+
+
 def inbound(count: int, conversations: int, start: int = 0) -> list[Inbound]:
     """Messages ``start`` to ``start + count - 1`` of the traffic."""
     return [

@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING
 from bench.accounting import DELIVERED, QUEUED, Tally
 from bench.registry import Context, Kind, measurement
 from bench.result import Missing, Result, own_peak_rss
+from bench.traffic import spread_number
 
 if TYPE_CHECKING:
     from chainon.runtime import Runtime
 
 SENDER = "+33939000001"
 BLOCKED = "chainon:Conversation.MessageBlocked"
-# French mobiles +33 6 xx: 39 and 90-99 are the overseas departments' ranges, not valid here
-PREFIXES = [f"{p:02d}" for p in range(90) if p != 39]
 SETUP_BATCH = 500
 TEMPLATE = "Bonjour {{ first_name }}, -20% ce week-end sur tout le magasin. STOP SMS"
 
@@ -71,7 +70,7 @@ async def _run(ctx: Context, runtime: Runtime, count: int) -> Result:
     brand = core.register_brand(slug="bench", name="Bench", senders=[(Channel.SMS, SENDER)])
     # Spread over 89 number prefixes, as a real list is: all in one block of numbers, the
     # SMS-pumping guard would rightly block the prefix (over 500 sends in 10 minutes).
-    numbers = [f"+336{PREFIXES[i % len(PREFIXES)]}{i // len(PREFIXES):06d}" for i in range(count)]
+    numbers = [spread_number(i) for i in range(count)]
     setup = Tally(core, [DELIVERED, BLOCKED])
     for start in range(0, count, SETUP_BATCH):
         chunk = numbers[start : start + SETUP_BATCH]
