@@ -92,6 +92,7 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
     said: list[Aggregate] = []
     if not command.automatic:
         words = read_words(brand, command.channel, command.body)
+        flooded = flooding(conversation, now, brand.sending_limits.inbound_per_minute)
         ledger = act_on_words(
             loader,
             brand,
@@ -103,8 +104,11 @@ def receive(loader: Loader, command: cmd.ReceiveMessage, now: datetime) -> Handl
             command.body,
             now,
             words,
+            flooded,
         )
-        said = _bot(loader, brand, conversation, contact, message_id, sender, command, now, words)
+        said = _bot(
+            loader, brand, conversation, contact, message_id, sender, command, now, words, flooded
+        )
     seen = IndexEntry.claim(
         IndexKind.PROVIDER_MESSAGE,
         inbound_key(provider, given, scope),
@@ -134,10 +138,11 @@ def _bot(
     command: cmd.ReceiveMessage,
     now: datetime,
     words: Words,
+    flooded: bool,
 ) -> list[Aggregate]:
     """The bot's part, after consent handling (an opt-out always wins over a flow)."""
     read = words.meaning
-    if read != "opt_out" and flooding(conversation, now, brand.sending_limits.inbound_per_minute):
+    if read != "opt_out" and flooded:
         return []  # recorded, but no question goes back to a flood (an automaton's loop)
     heard = Heard(
         message_id=message_id,

@@ -27,7 +27,6 @@ from chainon.domain.conversation import Conversation
 from chainon.domain.keywords import Keyword, KeywordAction, normalise
 from chainon.domain.marketing_rules import country_of_number, language_of
 from chainon.domain.opt_out_intent import NONE, IntentOutcome, OptOutIntent, detect
-from chainon.domain.sending_limits import flooding
 from chainon.handlers.consent import ledger_for
 from chainon.handlers.loading import Loader
 from chainon.handlers.outbound import Queued, queue
@@ -76,6 +75,7 @@ def act_on_words(
     body: str,
     now: datetime,
     words: Words,
+    flooded: bool,
 ) -> list[Aggregate]:
     """The ledger (when it changed) for the caller to save; the conversation records the
     reading and, where one is due, the confirmation."""
@@ -96,11 +96,8 @@ def act_on_words(
             uncertain=uncertain,
         )
 
-    # A flood (another automaton, a loop): the words still act, but nothing answers.
-    quiet = flooding(conversation, now, brand.sending_limits.inbound_per_minute)
-
     def reply(kind: str) -> None:
-        if quiet:
+        if flooded:  # another automaton, a loop: the words still act, but nothing answers
             return
         words = rules.reply(kind, _language(brand, sender), brand.name, brand.help_text)
         answer = Queued(channel, sender, words, purpose=Purpose.SERVICE)
