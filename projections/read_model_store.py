@@ -141,14 +141,31 @@ class ReadModelStore(ABC):
             known[fact.aggregate_id] = changed[fact.aggregate_id] = fact.aggregate_version
             if fact.type in projection.facts:
                 projection.apply(tx, fact)
-        if changed:  # the batch's versions in one statement, still in its transaction
-            tx.execute_many(
-                "INSERT INTO {versions} (aggregate_id, version) VALUES (%(a)s, %(v)s) "
-                "ON CONFLICT (aggregate_id) DO UPDATE SET version = excluded.version",
-                [{"a": aggregate_id, "v": version} for aggregate_id, version in changed.items()],
-            )
+        self.write_versions_in(cur, projection, changed, suffix)
         self.set_position_in(cur, projection.name + suffix, max(f.position for f in facts))
         return len(changed)
+
+    def apply_new_in(
+        self, cur: Any, projection: Projection, facts: Sequence[Fact], suffix: str
+    ) -> None:
+        """Applies facts the caller knows are new to the projection, neither reading nor
+        writing its versions: a rebuild's shadow, private to it, reads the store in order
+        and keeps the versions itself (``write_versions_in``) until its swap or verify."""
+        tx = _Tx(self, cur, self.names(projection, suffix))
+        for fact in facts:
+            if fact.type in projection.facts:
+                projection.apply(tx, fact)
+
+    def write_versions_in(
+        self, cur: Any, projection: Projection, versions: Mapping[str, int], suffix: str = ""
+    ) -> None:
+        """Records these aggregates' applied versions, in one statement."""
+        if versions:
+            _Tx(self, cur, self.names(projection, suffix)).execute_many(
+                "INSERT INTO {versions} (aggregate_id, version) VALUES (%(a)s, %(v)s) "
+                "ON CONFLICT (aggregate_id) DO UPDATE SET version = excluded.version",
+                [{"a": aggregate_id, "v": version} for aggregate_id, version in versions.items()],
+            )
 
     def versions(self, projection: Projection, aggregate_ids: Iterable[str]) -> dict[str, int]:
         """The version of each of these aggregates the projection has applied (an aggregate
