@@ -131,7 +131,7 @@ class ReadModelStore(ABC):
     ) -> int:
         if not facts:
             return 0
-        tx = _Tx(self, cur, self.names(projection, suffix))
+        tx = _Tx(self, cur, self.names(projection, suffix), facts)
         known = _versions(tx, {f.aggregate_id for f in facts})
         changed: dict[str, int] = {}
         for fact in facts:
@@ -150,7 +150,7 @@ class ReadModelStore(ABC):
         """Applies facts the caller knows are new to the projection, neither reading nor
         writing its versions: a rebuild's shadow, private to it, reads the store in order
         and keeps the versions itself (``write_versions_in``) until its swap or verify."""
-        tx = _Tx(self, cur, self.names(projection, suffix))
+        tx = _Tx(self, cur, self.names(projection, suffix), facts)
         for fact in facts:
             if fact.type in projection.facts:
                 projection.apply(tx, fact)
@@ -274,10 +274,14 @@ class ReadModelStore(ABC):
 
 
 class _Tx:
-    def __init__(self, store: ReadModelStore, cursor: Any, names: Names) -> None:
+    def __init__(
+        self, store: ReadModelStore, cursor: Any, names: Names, facts: Sequence[Fact] = ()
+    ) -> None:
         self.store = store
         self.cursor = cursor
         self.names = names
+        self.facts = facts
+        self._held: dict[str, dict[str, dict[str, Any] | None]] = {}
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self.cursor.execute(self.names.statement(sql), params or {})
@@ -287,6 +291,35 @@ class _Tx:
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.store.fetch(self.cursor, self.names.statement(sql), params or {})
+
+    def lookup(self, table: str, key: str) -> dict[str, Any] | None:
+        """Read for every aggregate of the batch at the first lookup in the table: the
+        per-fact reads were a round trip each, half of a rebuild's statements. Inside the
+        batch's transaction, that read sees the batch's own writes made so far."""
+        held = self._held.get(table)
+        if held is None:
+            held = self._held[table] = self._read(table, {f.aggregate_id for f in self.facts})
+        if key not in held:
+            held.update(self._read(table, {key}))
+        return held[key]
+
+    def forget(self, table: str, key: str) -> None:
+        held = self._held.get(table)
+        if held is not None:
+            held.pop(key, None)
+
+    def _read(self, table: str, keys: set[str]) -> dict[str, dict[str, Any] | None]:
+        (lookup,) = (found for found in self.names.projection.lookups if found.table == table)
+        read: dict[str, dict[str, Any] | None] = dict.fromkeys(keys)
+        for chunk in _chunks(sorted(keys), 500):
+            marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
+            for row in self.rows(
+                f"SELECT {lookup.key} AS looked_up_, {lookup.columns} FROM {{{table}}} "
+                f"WHERE {lookup.key} IN ({marks})",
+                {f"a{i}": a for i, a in enumerate(chunk)},
+            ):
+                read[str(row.pop("looked_up_"))] = row
+        return read
 
 
 def _versions(tx: _Tx, aggregate_ids: set[str]) -> dict[str, int]:
