@@ -16,7 +16,15 @@ from typing import Any
 from uuid import UUID
 
 from chainon.domain.brand import DEFAULT_AGENT_CAPACITY, DEFAULT_FIRST_RESPONSE_MINUTES
-from chainon.projections.projection import Fact, Projection, Table, Tx, one, sortable_utc
+from chainon.projections.projection import (
+    Fact,
+    Lookup,
+    Projection,
+    Table,
+    Tx,
+    one,
+    sortable_utc,
+)
 from chainon.projections.read_model_store import ReadModelStore
 
 _WITH_FLAGS = (
@@ -146,6 +154,8 @@ class AgentQueue(Projection):
             *_BOT_ENDS,
         }
     )
+    # Every write to an item goes through `Opened`'s insert or `_update`, which forget it.
+    lookups = (Lookup("queue_items", "conversation_id", "brand_id, waiting_since, sla_due_at"),)
 
     def apply(self, tx: Tx, fact: Fact) -> None:
         base = {"id": fact.aggregate_id, "pos": fact.position, "at": sortable_utc(fact.timestamp)}
@@ -158,6 +168,7 @@ class AgentQueue(Projection):
                     VALUES (%(id)s, %(brand)s, %(contact)s, 'open', %(at)s, %(pos)s)""",
                     {**base, "brand": d["brand_id"], "contact": d["contact_id"]},
                 )
+                tx.forget("queue_items", fact.aggregate_id)
             case "Conversation.MessageReceived":
                 self._received(tx, fact, base)
             case "Conversation.MessageQueued":
@@ -205,6 +216,7 @@ class AgentQueue(Projection):
             "WHERE conversation_id = %(id)s",
             params,
         )
+        tx.forget("queue_items", params["id"])
 
     def _received(self, tx: Tx, fact: Fact, base: dict[str, Any]) -> None:
         """The first unanswered message starts the clock; later ones do not restart it,
@@ -212,13 +224,7 @@ class AgentQueue(Projection):
         if fact.data.get("automatic", False):  # v1 events had no such field
             self._update(tx, "last_message_at = %(at)s, last_direction = 'inbound'", base)
             return
-        row = one(
-            tx.rows(
-                "SELECT brand_id, waiting_since, sla_due_at FROM {queue_items} "
-                "WHERE conversation_id = %(id)s",
-                base,
-            )
-        )
+        row = tx.lookup("queue_items", fact.aggregate_id)
         if row is None:
             return
         since, due = row["waiting_since"], row["sla_due_at"]

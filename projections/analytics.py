@@ -20,7 +20,7 @@ from chainon.domain.addresses import parse_phone, region_of
 from chainon.domain.errors import InvalidInput
 from chainon.projections import analytics_campaigns
 from chainon.projections.analytics_campaigns import CampaignReport, campaign_rows
-from chainon.projections.projection import Fact, Projection, Table, Tx, one
+from chainon.projections.projection import Fact, Lookup, Projection, Table, Tx, one
 from chainon.projections.read_model_store import ReadModelStore
 
 COUNTERS = (
@@ -137,6 +137,10 @@ class Analytics(Projection):
         *analytics_campaigns.TABLES,  # per campaign (projections/analytics_campaigns.py)
     )
     facts = _OWN_FACTS | analytics_campaigns.FACTS
+    lookups = (
+        Lookup("analytics_conversations", "conversation_id", "*"),
+        *analytics_campaigns.LOOKUPS,
+    )
 
     def apply(self, tx: Tx, fact: Fact) -> None:
         d, at, cid = fact.data, utc(fact.timestamp), fact.aggregate_id
@@ -146,9 +150,9 @@ class Analytics(Projection):
                 "VALUES (%(id)s, %(brand)s, %(at)s) ON CONFLICT (conversation_id) DO NOTHING",
                 {"id": cid, "brand": d["brand_id"], "at": at.isoformat()},
             )
+            tx.forget("analytics_conversations", cid)
             return
-        sql = "SELECT * FROM {analytics_conversations} WHERE conversation_id = %(id)s"
-        conv = one(tx.rows(sql, {"id": cid}))
+        conv = tx.lookup("analytics_conversations", cid)
         if conv is None:
             return  # never happens in order; ignoring beats failing the whole batch
         brand, day = conv["brand_id"], at.date().isoformat()
@@ -210,6 +214,7 @@ class Analytics(Projection):
                 f"UPDATE {{analytics_conversations}} SET {sets} WHERE conversation_id = %(id)s",
                 {**changes, "id": fact.aggregate_id},
             )
+            tx.forget("analytics_conversations", fact.aggregate_id)
 
     def _outcome(self, tx: Tx, fact: Fact, day: str) -> None:
         sql = "SELECT * FROM {analytics_messages} WHERE message_id = %(m)s"

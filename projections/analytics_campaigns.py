@@ -18,7 +18,7 @@ from uuid import UUID
 
 from chainon.projections import campaign_moves
 from chainon.projections.campaign_moves import Answered, Held, Moved
-from chainon.projections.projection import Fact, Table, Tx, one
+from chainon.projections.projection import Fact, Lookup, Table, Tx, one
 
 COUNTERS = ("queued", "sent", "delivered", "failed", "replies", "opt_outs", "segments", "units")
 _KEY = "brand_id TEXT NOT NULL, day TEXT NOT NULL, campaign_id TEXT NOT NULL"
@@ -42,6 +42,7 @@ TABLES = (
     ),
 )
 FACTS = campaign_moves.FACTS
+LOOKUPS = (Lookup("analytics_campaign_conversations", "conversation_id", "*"),)
 
 
 def apply(tx: Tx, fact: Fact, brand: str, day: str, country: str) -> None:
@@ -77,6 +78,7 @@ def _held(
             "channel = excluded.channel, country = excluded.country",
             {"v": conversation, "c": campaign, "h": channel, "k": country},
         )
+        tx.forget("analytics_campaign_conversations", conversation)
     else:
         _set(tx, d["message_id"], bucket)
     if bucket == "queued":
@@ -99,8 +101,7 @@ def _moved(
 
 
 def _answered(tx: Tx, conversation: str, bucket: str, brand: str, day: str) -> None:
-    sql = "SELECT * FROM {analytics_campaign_conversations} WHERE conversation_id = %(v)s"
-    found = one(tx.rows(sql, {"v": conversation}))
+    found = tx.lookup("analytics_campaign_conversations", conversation)
     if found is not None:
         row = (brand, day, found["campaign_id"], found["channel"], found["country"])
         _bump(tx, row, {bucket: 1})

@@ -18,7 +18,7 @@ from uuid import UUID
 from chainon.projections import campaign_moves
 from chainon.projections.analytics import country_of, unit_price
 from chainon.projections.campaign_moves import Answered, Held, Moved
-from chainon.projections.projection import Fact, Projection, Table, Tx, one
+from chainon.projections.projection import Fact, Lookup, Projection, Table, Tx, one
 from chainon.projections.read_model_store import ReadModelStore
 
 COUNTS = ("queued", "deferred", "blocked", "sent", "delivered", "failed", "replies", "opt_outs")
@@ -63,6 +63,7 @@ class CampaignStats(Projection):
         ),
     )
     facts = campaign_moves.FACTS
+    lookups = (Lookup("campaign_conversations", "conversation_id", "campaign_id"),)
 
     def apply(self, tx: Tx, fact: Fact) -> None:
         match campaign_moves.move_of(fact):
@@ -97,6 +98,7 @@ class CampaignStats(Projection):
                 "ON CONFLICT (conversation_id) DO UPDATE SET campaign_id = excluded.campaign_id",
                 {"v": conversation, "c": campaign},
             )
+            tx.forget("campaign_conversations", conversation)
             self._count(
                 tx, campaign, {bucket: 1, "segments": segments if bucket == "queued" else 0}
             )
@@ -134,12 +136,7 @@ class CampaignStats(Projection):
         self._count(tx, known["campaign_id"], {bucket: 1})
 
     def _answered(self, tx: Tx, conversation: str, bucket: str) -> None:
-        found = one(
-            tx.rows(
-                "SELECT campaign_id FROM {campaign_conversations} WHERE conversation_id = %(v)s",
-                {"v": conversation},
-            )
-        )
+        found = tx.lookup("campaign_conversations", conversation)
         if found is not None:
             self._count(tx, found["campaign_id"], {bucket: 1})
 

@@ -19,7 +19,7 @@ from uuid import UUID
 from chainon.domain.bot import CSAT_ATTRIBUTE, CSAT_SCORES
 from chainon.domain.consent import ConsentCriterion
 from chainon.domain.erasure import ERASED
-from chainon.projections.projection import Fact, Projection, Table, Tx, one
+from chainon.projections.projection import Fact, Lookup, Projection, Table, Tx
 from chainon.projections.read_model_store import ReadModelStore
 
 
@@ -147,6 +147,7 @@ class CrmProfile(Projection):
             "Bot.AnswerCollected",
         }
     )
+    lookups = (Lookup("crm_conversations", "conversation_id", "contact_id"),)
 
     def apply(self, tx: Tx, fact: Fact) -> None:
         """Order-independent across aggregates: on Kafka a contact's facts and its
@@ -313,15 +314,11 @@ class CrmProfile(Projection):
             "VALUES (%(v)s, %(c)s) ON CONFLICT (conversation_id) DO NOTHING",
             {"v": conversation, "c": contact},
         )
+        tx.forget("crm_conversations", conversation)
 
     @staticmethod
     def _owner(tx: Tx, conversation: str) -> str | None:
-        row = one(
-            tx.rows(
-                "SELECT contact_id FROM {crm_conversations} WHERE conversation_id = %(v)s",
-                {"v": conversation},
-            )
-        )
+        row = tx.lookup("crm_conversations", conversation)
         return None if row is None else str(row["contact_id"])
 
 

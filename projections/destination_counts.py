@@ -17,7 +17,7 @@ from uuid import UUID
 
 from chainon.domain.channels import Channel
 from chainon.domain.sending_limits import USUAL_SPAN, destination_of, hour_of, window_of
-from chainon.projections.projection import Fact, Projection, Table, Tx, one
+from chainon.projections.projection import Fact, Lookup, Projection, Table, Tx
 from chainon.projections.read_model_store import ReadModelStore
 
 
@@ -48,6 +48,7 @@ class DestinationCounts(Projection):
     facts = frozenset(
         {"Conversation.Opened", "Conversation.MessageQueued", "Conversation.MessageReceived"}
     )
+    lookups = (Lookup("pumping_conversations", "conversation_id", "brand_id"),)
 
     def apply(self, tx: Tx, fact: Fact) -> None:
         d = fact.data
@@ -57,13 +58,9 @@ class DestinationCounts(Projection):
                 "VALUES (%(c)s, %(b)s) ON CONFLICT (conversation_id) DO NOTHING",
                 {"c": fact.aggregate_id, "b": d["brand_id"]},
             )
+            tx.forget("pumping_conversations", fact.aggregate_id)
             return
-        found = one(
-            tx.rows(
-                "SELECT brand_id FROM {pumping_conversations} WHERE conversation_id = %(c)s",
-                {"c": fact.aggregate_id},
-            )
-        )
+        found = tx.lookup("pumping_conversations", fact.aggregate_id)
         if found is None:
             return
         brand = found["brand_id"]

@@ -65,9 +65,10 @@ def fact_from_store(decode: Decode, notification: Notification) -> Fact:
     event is still decoded by the store's mapper, upcasters included, and its fields are
     turned into JSON types by the same serializer the record's dump uses."""
     event = decode(notification)
+    originator = notification.originator_id  # a UUID from both stores; parsed if not
     return Fact(
         type=notification.topic.removeprefix("chainon:"),
-        aggregate_id=str(UUID(str(notification.originator_id))),
+        aggregate_id=str(originator if isinstance(originator, UUID) else UUID(str(originator))),
         aggregate_version=notification.originator_version,
         position=notification.id,
         timestamp=event.timestamp,  # type: ignore[attr-defined]

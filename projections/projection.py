@@ -37,6 +37,14 @@ class Tx(Protocol):
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]: ...
 
+    def lookup(self, table: str, key: str) -> dict[str, Any] | None:
+        """The row of one of the projection's ``lookups`` (its columns), or ``None``."""
+        ...
+
+    def forget(self, table: str, key: str) -> None:
+        """Called after writing a looked-up row, so that the next lookup reads it again."""
+        ...
+
 
 @dataclass(frozen=True)
 class Table:
@@ -48,10 +56,23 @@ class Table:
     volatile: Sequence[str] = ()
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """A table the projection reads one row of per fact, by the fact's aggregate id (a
+    conversation's contact, brand or campaign): read for a whole batch in one statement
+    (``Tx.lookup``), not once a fact. The projection forgets (``Tx.forget``) a row it
+    writes in that batch."""
+
+    table: str
+    key: str  # the column holding the aggregate id
+    columns: str  # what a lookup returns, e.g. "contact_id" or "*"
+
+
 class Projection(ABC):
     name: ClassVar[str]
     tables: ClassVar[Sequence[Table]]
     facts: ClassVar[frozenset[str]]  # the fact types it applies; others are not shown to it
+    lookups: ClassVar[Sequence[Lookup]] = ()
 
     @abstractmethod
     def apply(self, tx: Tx, fact: Fact) -> None: ...

@@ -21,7 +21,6 @@ from typing import Any
 from chainon.projections.projection import Fact, Projection
 
 SHADOW = "__shadow"
-_OLD = "__old"
 _NAME = re.compile(r"\{(\w+)\}")
 
 
@@ -138,7 +137,7 @@ class ReadModelStore(ABC):
     ) -> int:
         if not facts:
             return 0
-        tx = _Tx(self, cur, self.names(projection, suffix))
+        tx = _Tx(self, cur, self.names(projection, suffix), facts)
         known = _versions(tx, {f.aggregate_id for f in facts})
         changed: dict[str, int] = {}
         for fact in facts:
@@ -147,14 +146,31 @@ class ReadModelStore(ABC):
             known[fact.aggregate_id] = changed[fact.aggregate_id] = fact.aggregate_version
             if fact.type in projection.facts:
                 projection.apply(tx, fact)
-        if changed:  # the batch's versions in one statement, still in its transaction
-            tx.execute_many(
-                "INSERT INTO {versions} (aggregate_id, version) VALUES (%(a)s, %(v)s) "
-                "ON CONFLICT (aggregate_id) DO UPDATE SET version = excluded.version",
-                [{"a": aggregate_id, "v": version} for aggregate_id, version in changed.items()],
-            )
+        self.write_versions_in(cur, projection, changed, suffix)
         self.set_position_in(cur, projection.name + suffix, max(f.position for f in facts))
         return len(changed)
+
+    def apply_new_in(
+        self, cur: Any, projection: Projection, facts: Sequence[Fact], suffix: str
+    ) -> None:
+        """Applies facts the caller knows are new to the projection, neither reading nor
+        writing its versions: a rebuild's shadow, private to it, reads the store in order
+        and keeps the versions itself (``write_versions_in``) until its swap or verify."""
+        tx = _Tx(self, cur, self.names(projection, suffix), facts)
+        for fact in facts:
+            if fact.type in projection.facts:
+                projection.apply(tx, fact)
+
+    def write_versions_in(
+        self, cur: Any, projection: Projection, versions: Mapping[str, int], suffix: str = ""
+    ) -> None:
+        """Records these aggregates' applied versions, in one statement."""
+        if versions:
+            _Tx(self, cur, self.names(projection, suffix)).execute_many(
+                "INSERT INTO {versions} (aggregate_id, version) VALUES (%(a)s, %(v)s) "
+                "ON CONFLICT (aggregate_id) DO UPDATE SET version = excluded.version",
+                [{"a": aggregate_id, "v": version} for aggregate_id, version in versions.items()],
+            )
 
     def versions(self, projection: Projection, aggregate_ids: Iterable[str]) -> dict[str, int]:
         """The version of each of these aggregates the projection has applied (an aggregate
@@ -221,7 +237,7 @@ class ReadModelStore(ABC):
             )
 
     def swap(self, projection: Projection, catch_up: Any = None) -> None:
-        """The shadow becomes the live model in one transaction; the old one is dropped.
+        """The shadow becomes the live model in one transaction, the old one dropped in it.
 
         ``catch_up(cursor)`` runs first in that transaction, to apply what the store
         recorded since the shadow's last batch: nothing falls between the two models.
@@ -231,9 +247,10 @@ class ReadModelStore(ABC):
             self.named_position_in(cur, projection.name, lock=True)
             if catch_up is not None:
                 catch_up(cur)
+            # The live table dropped, not renamed aside and dropped: SQLite checks its whole
+            # schema at each rename (milliseconds each, a tenth of a rebuild for two per table).
             for key, bare in live.bare.items():
-                if self.table_exists(cur, bare):
-                    cur.execute(f"ALTER TABLE {self.qualify(bare)} RENAME TO {bare}{_OLD}")
+                cur.execute(f"DROP TABLE IF EXISTS {self.qualify(bare)}")
                 cur.execute(f"ALTER TABLE {self.qualify(shadow.bare[key])} RENAME TO {bare}")
             position = self.named_position_in(cur, projection.name + SHADOW)
             table = self.qualify(self.positions_table)
@@ -242,8 +259,6 @@ class ReadModelStore(ABC):
                 {"a": projection.name, "b": projection.name + SHADOW},
             )
             self.set_position_in(cur, projection.name, position)
-            for bare in live.bare.values():
-                cur.execute(f"DROP TABLE IF EXISTS {self.qualify(bare + _OLD)}")
             for table_def in projection.tables:
                 for i, _ in enumerate(table_def.indexes):
                     old_index = f"{table_def.name}{SHADOW}_i{i}"
@@ -267,10 +282,14 @@ class ReadModelStore(ABC):
 
 
 class _Tx:
-    def __init__(self, store: ReadModelStore, cursor: Any, names: Names) -> None:
+    def __init__(
+        self, store: ReadModelStore, cursor: Any, names: Names, facts: Sequence[Fact] = ()
+    ) -> None:
         self.store = store
         self.cursor = cursor
         self.names = names
+        self.facts = facts
+        self._held: dict[str, dict[str, dict[str, Any] | None]] = {}
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self.cursor.execute(self.names.statement(sql), params or {})
@@ -280,6 +299,35 @@ class _Tx:
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.store.fetch(self.cursor, self.names.statement(sql), params or {})
+
+    def lookup(self, table: str, key: str) -> dict[str, Any] | None:
+        """Read for every aggregate of the batch at the first lookup in the table: the
+        per-fact reads were a round trip each, half of a rebuild's statements. Inside the
+        batch's transaction, that read sees the batch's own writes made so far."""
+        held = self._held.get(table)
+        if held is None:
+            held = self._held[table] = self._read(table, {f.aggregate_id for f in self.facts})
+        if key not in held:
+            held.update(self._read(table, {key}))
+        return held[key]
+
+    def forget(self, table: str, key: str) -> None:
+        held = self._held.get(table)
+        if held is not None:
+            held.pop(key, None)
+
+    def _read(self, table: str, keys: set[str]) -> dict[str, dict[str, Any] | None]:
+        (lookup,) = (found for found in self.names.projection.lookups if found.table == table)
+        read: dict[str, dict[str, Any] | None] = dict.fromkeys(keys)
+        for chunk in _chunks(sorted(keys), 500):
+            marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
+            for row in self.rows(
+                f"SELECT {lookup.key} AS looked_up_, {lookup.columns} FROM {{{table}}} "
+                f"WHERE {lookup.key} IN ({marks})",
+                {f"a{i}": a for i, a in enumerate(chunk)},
+            ):
+                read[str(row.pop("looked_up_"))] = row
+        return read
 
 
 def _versions(tx: _Tx, aggregate_ids: set[str]) -> dict[str, int]:

@@ -10,11 +10,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chainon.projections.facts import facts_of
-from chainon.projections.projection import Projection
-from chainon.projections.read_model_store import SHADOW
+from chainon.projections.projection import Fact, Projection
+from chainon.projections.read_model_store import SHADOW, ReadModelStore
 from chainon.projections.runner import BATCH, FEED, Views
 
 Progress = Callable[[int, int], None]  # (position reached, head)
+# Aggregates whose versions a rebuild holds in memory before writing them to its shadows:
+# written once each, not once a batch, and the memory bounded on a store of millions.
+HELD_VERSIONS = 100_000
 
 
 def rebuild(views: Views, name: str, progress: Progress | None = None) -> int:
@@ -86,23 +89,51 @@ def _fill_shadows(
         (projection,) = projections
         head = min(head, max(store.position(projection), store.named_position(FEED)))
     start, read = 1, 0
+    applied: dict[str, int] = {}  # the versions the shadows hold, not yet written
     while start <= head:
         batch = views.log.notifications(start=start, limit=min(BATCH, head - start + 1), stop=head)
         if not batch:
             break
-        facts = facts_of(views.decode, batch)
+        facts = _new(facts_of(views.decode, batch), applied)
         with store.transaction(pipelined=True) as cur:
             for projection in projections:
-                store.apply_in(cur, projection, facts, SHADOW)
+                store.apply_new_in(cur, projection, facts, SHADOW)
                 # Past the batch's last notification, public or not: a rebuilt model
                 # is at the store's head, not behind by the index entries after its
                 # last fact (`projections status` showed those as a lag).
                 store.set_position_in(cur, projection.name + SHADOW, batch[-1].id)
+            if len(applied) >= HELD_VERSIONS:
+                _write_versions(store, cur, projections, applied)
         read += len(batch)
         start = batch[-1].id + 1
         if progress is not None:
             progress(batch[-1].id, head)
+    with store.transaction(pipelined=True) as cur:
+        _write_versions(store, cur, projections, applied)
     return read
+
+
+def _new(facts: Sequence[Fact], applied: dict[str, int]) -> list[Fact]:
+    """The facts past the versions applied, which move forward. Every shadow is given the
+    same facts in the same order, so one tally serves them all, in place of a read of
+    their versions tables per batch (a fifth of a rebuild); the store's log holds each
+    aggregate's versions once, in order, so the tally cleared when written loses nothing."""
+    new = []
+    for fact in facts:
+        if applied.get(fact.aggregate_id, 0) < fact.aggregate_version:
+            applied[fact.aggregate_id] = fact.aggregate_version
+            new.append(fact)
+    return new
+
+
+def _write_versions(
+    store: ReadModelStore, cur: Any, projections: Sequence[Projection], applied: dict[str, int]
+) -> None:
+    """Writes the tally to every shadow's versions table, where a catch-up, a verify and,
+    after the swap, the live feed read them; then clears it."""
+    for projection in projections:
+        store.write_versions_in(cur, projection, applied, SHADOW)
+    applied.clear()
 
 
 def differences(live: dict[str, list[str]], rebuilt: dict[str, list[str]]) -> list[str]:
