@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.accounting import received
 from bench.memory import peak_rss, reset_peak
@@ -30,6 +30,7 @@ from bench.result import Missing, Result, own_peak_rss
 from bench.traffic import BRAND_NUMBER, inbound, receive_commands
 
 if TYPE_CHECKING:
+    from chainon.adapters.bus.port import Bus
     from chainon.runtime import Runtime
     from chainon.settings import Settings
 
@@ -206,21 +207,34 @@ async def until_caught_up(progress: Progress, started: float, count: int) -> dic
     return marks
 
 
-def _progress(runtime: Runtime) -> Progress:
-    """The positions of a runtime playing every role in this process."""
+def store_progress(
+    runtime: Runtime,
+    bus: Bus,
+    call: Callable[..., Awaitable[Any]],
+    projected: Reader,
+    *,
+    check: Callable[[], None] = lambda: None,
+    tail: Callable[[], str] | None = None,
+) -> Progress:
+    """The core group's lag on ``bus``, and the store's head and the relay's position read
+    from ``runtime``'s files through ``call`` (its pool, or a thread of this process)."""
     topics = runtime.topics
-    watcher = runtime.bus.consumer(topics.group("core"), [topics.inbound])
+    watcher = bus.consumer(topics.group("core"), [topics.inbound])
 
     async def lag() -> int:
         return sum((await watcher.lag()).values())
 
     async def head() -> int:
-        return await runtime.call(runtime.core.recorder.max_notification_id) or 0
+        return await call(runtime.core.recorder.max_notification_id) or 0
 
     async def relayed() -> int:
-        return await runtime.call(runtime.relay_tracking.max_tracking_id, "relay") or 0
+        return await call(runtime.relay_tracking.max_tracking_id, "relay") or 0
 
-    async def projected() -> int:
-        return await runtime.call(lambda: runtime.views.position)
+    return Progress(lag, head, relayed, projected, check, tail)
 
-    return Progress(lag, head, relayed, projected)
+
+def _progress(runtime: Runtime) -> Progress:
+    """The positions of a runtime playing every role in this process."""
+    return store_progress(
+        runtime, runtime.bus, runtime.call, lambda: runtime.call(lambda: runtime.views.position)
+    )

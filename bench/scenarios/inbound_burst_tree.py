@@ -28,7 +28,12 @@ from bench.fleet import ROOT, STOP_SECONDS, answers, environment, free_port, gua
 from bench.memory import Watch
 from bench.registry import Context
 from bench.result import Missing, Result, own_peak_rss
-from bench.scenarios.inbound_burst import Progress, embedded_result, until_caught_up
+from bench.scenarios.inbound_burst import (
+    Progress,
+    embedded_result,
+    store_progress,
+    until_caught_up,
+)
 from bench.traffic import BRAND_NUMBER, inbound, receive_commands
 
 if TYPE_CHECKING:
@@ -153,17 +158,6 @@ async def _ready(serve: _Serve) -> None:
 
 def _progress(observer: Runtime, loader: Bus, serve: _Serve) -> Progress:
     """The positions the tree stores, read from its files; ``serve`` dying stops the wait."""
-    topics = observer.topics
-    watcher = loader.consumer(topics.group("core"), [topics.inbound])
-
-    async def lag() -> int:
-        return sum((await watcher.lag()).values())
-
-    async def head() -> int:
-        return await asyncio.to_thread(observer.core.recorder.max_notification_id) or 0
-
-    async def relayed() -> int:
-        return await asyncio.to_thread(observer.relay_tracking.max_tracking_id, "relay") or 0
 
     def views_position() -> int:
         return min(status.position for status in observer.views.status())
@@ -171,4 +165,6 @@ def _progress(observer: Runtime, loader: Bus, serve: _Serve) -> Progress:
     async def projected() -> int:
         return await asyncio.to_thread(views_position)
 
-    return Progress(lag, head, relayed, projected, check=serve.check, tail=serve.tail)
+    return store_progress(
+        observer, loader, asyncio.to_thread, projected, check=serve.check, tail=serve.tail
+    )

@@ -190,10 +190,8 @@ def test_its_own_saves_cost_no_rescan(tmp_path: Path) -> None:
     assert {"a", "b", "c"} <= set(cached.tags)
 
 
-def test_records_written_once_are_not_kept_when_new(tmp_path: Path) -> None:
-    core = core_on(tmp_path / "store.sqlite3")
-    core.register_brand(slug="acme", name="Acme", senders=[(Channel.SMS, "+33939000001")])
-    message = cmd.ReceiveMessage(
+def _bonjour() -> cmd.ReceiveMessage:
+    return cmd.ReceiveMessage(
         provider="sandbox",
         provider_message_id="in-1",
         channel=Channel.SMS,
@@ -201,6 +199,12 @@ def test_records_written_once_are_not_kept_when_new(tmp_path: Path) -> None:
         recipient="+33939000001",
         body="Bonjour",
     )
+
+
+def test_records_written_once_are_not_kept_when_new(tmp_path: Path) -> None:
+    core = core_on(tmp_path / "store.sqlite3")
+    core.register_brand(slug="acme", name="Acme", senders=[(Channel.SMS, "+33939000001")])
+    message = _bonjour()
     received = core.handle(message)
     assert received.conversation_id is not None
     seen = entry_id(IndexKind.PROVIDER_MESSAGE, inbound_key("sandbox", "in-1"))
@@ -213,16 +217,7 @@ def test_records_written_once_are_not_kept_when_new(tmp_path: Path) -> None:
 def test_a_new_contacts_address_entry_is_kept_for_their_next_message(tmp_path: Path) -> None:
     core = core_on(tmp_path / "store.sqlite3")
     brand = core.register_brand(slug="acme", name="Acme", senders=[(Channel.SMS, "+33939000001")])
-    received = core.handle(
-        cmd.ReceiveMessage(
-            provider="sandbox",
-            provider_message_id="in-1",
-            channel=Channel.SMS,
-            sender="+33612345678",
-            recipient="+33939000001",
-            body="Bonjour",
-        )
-    )
+    received = core.handle(_bonjour())
     address = parse_phone("+33612345678")
     kept = core.decisions.cached(
         entry_id(IndexKind.CONTACT_ADDRESS, contact_key(brand.id, address))
