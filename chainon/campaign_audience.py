@@ -203,7 +203,7 @@ class AudienceStore:
 
     def _fetch(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         self.ensure()
-        with self.store.reading() as cur:
+        with self.store.transaction() as cur:
             return self.store.fetch(cur, self.store.placeholders(sql), params)
 
     def recipients(self, campaign_id: UUID, start: int, limit: int) -> list[Recipient]:

@@ -64,12 +64,6 @@ class ReadModelStore(ABC):
         """A cursor-like object inside one transaction, committed on exit. ``pipelined``:
         the caller mostly writes, and the backend may send without waiting for answers."""
 
-    def reading(self) -> AbstractContextManager[Any]:
-        """A transaction that only reads. SQLite's takes no write lock, so that a read (an
-        API page, a scheduler's poll, a position) never waits for the views' batch to
-        commit, nor makes it wait, in this process or another; elsewhere, ``transaction``."""
-        return self.transaction()
-
     @abstractmethod
     def qualify(self, bare: str) -> str: ...
 
@@ -190,7 +184,7 @@ class ReadModelStore(ABC):
         )
 
     def named_position(self, name: str) -> int:
-        with self.reading() as cur:
+        with self.transaction() as cur:
             return self.named_position_in(cur, name)
 
     def named_position_in(self, cur: Any, name: str, *, lock: bool = False) -> int:
@@ -213,16 +207,14 @@ class ReadModelStore(ABC):
         self, projection: Projection, sql: str, params: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         names = Names(projection, "", self.qualify)
-        with self.reading() as cur:
+        with self.transaction() as cur:
             return self.fetch(cur, self.placeholders(names.sql(sql)), params)
 
     def write(
         self, projection: Projection, sql: str, params: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """A read-model change outside the feed (a queue claim's bookkeeping)."""
-        names = Names(projection, "", self.qualify)
-        with self.transaction() as cur:
-            return self.fetch(cur, self.placeholders(names.sql(sql)), params)
+        return self.query(projection, sql, params)
 
     def drop(self, projection: Projection, suffix: str) -> None:
         names = Names(projection, suffix, self.qualify)

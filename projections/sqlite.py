@@ -23,13 +23,10 @@ class SQLiteReadModels(ReadModelStore):
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         target, uri = (f"file:{path}?mode=ro", True) if read_only else (str(path), False)
-        self._target, self._uri = target, uri
-        self._db = self._connect()
+        self._db = sqlite3.connect(
+            target, uri=uri, check_same_thread=False, isolation_level=None, timeout=30
+        )
         self._db.row_factory = sqlite3.Row
-        # Reads have a connection of their own, in deferred transactions: in WAL mode they
-        # see every committed batch without waiting for (or holding up) the one writing.
-        self._reader: sqlite3.Connection | None = None
-        self._read_lock = threading.Lock()
         if not read_only:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -51,24 +48,6 @@ class SQLiteReadModels(ReadModelStore):
                 raise
             cursor.execute("COMMIT")
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(
-            self._target, uri=self._uri, check_same_thread=False, isolation_level=None, timeout=30
-        )
-
-    @contextmanager
-    def reading(self) -> Iterator[Any]:
-        with self._read_lock:
-            if self._reader is None:
-                self._reader = self._connect()
-                self._reader.row_factory = sqlite3.Row
-            cursor = self._reader.cursor()
-            cursor.execute("BEGIN")
-            try:
-                yield cursor
-            finally:
-                cursor.execute("COMMIT")
-
     def qualify(self, bare: str) -> str:
         return bare
 
@@ -89,6 +68,3 @@ class SQLiteReadModels(ReadModelStore):
     def close(self) -> None:
         with self._lock:
             self._db.close()
-        with self._read_lock:
-            if self._reader is not None:
-                self._reader.close()
