@@ -133,6 +133,9 @@ class Context:
     smsc: Smsc | None = None
     servers: dict[str, int] = field(default_factory=dict)  # the servers' PIDs, by name
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    # The throughput of each measurement that ran before this one in the same run, by key
+    # (``inbound-burst@embedded``): a scenario may set its load from another's figure.
+    measured: dict[str, float] = field(default_factory=dict)
 
     @property
     def counts(self) -> Counts:

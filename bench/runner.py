@@ -71,6 +71,7 @@ def run_step(
     services: Services,
     work: Path,
     timeout: float,
+    measured: dict[str, float] | None = None,
 ) -> Outcome:
     directory = work / step.key.replace("@", "-")
     directory.mkdir(parents=True)
@@ -82,6 +83,7 @@ def run_step(
         kafka_bootstrap=services.kafka_bootstrap,
         smsc=services.smsc,
         servers={name: pid for name, pid in services.pids.items() if name in step.needs},
+        measured=dict(measured or {}),
     )
     ctx.data_dir.mkdir()
     context_path, result_path = directory / "context.json", directory / "result.json"
@@ -126,12 +128,14 @@ def run_plan(
     say: Callable[[str], None],
 ) -> list[Outcome]:
     outcomes = []
+    measured: dict[str, float] = {}
     for step in steps:
         say(f"running {step.key} ({step.measurement.summary})")
         services.reset_smsc()
-        outcome = run_step(step, size, services, work, timeout)
+        outcome = run_step(step, size, services, work, timeout, measured)
         if outcome.result is not None:
             r = outcome.result
+            measured[step.key] = r.throughput
             say(f"  {r.count:,} {r.unit} in {r.seconds:.2f}s: {r.throughput:,.0f}/s")
         else:
             say(f"  FAILED: {outcome.error}")

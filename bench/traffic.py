@@ -52,8 +52,40 @@ def inbound(count: int, conversations: int, start: int = 0) -> list[Inbound]:
     ]
 
 
+def steady_conversation(k: int, count: int, conversations: int) -> int:
+    """The conversation of message ``k`` of a steady load: conversation ``c`` opens with
+    message ``ceil(c * count / conversations)``, so new conversations come at one steady
+    share of the traffic (one in ten at ten messages each) rather than all first; every
+    other message goes to one of the conversations already open, spread by a
+    multiplicative hash (deterministic, so the watcher knows the same traffic)."""
+    opened = k * conversations // count + 1  # conversations open once message k is in
+    c = opened - 1
+    if k == -(-c * count // conversations):  # ceil: message k opens conversation c
+        return c
+    return (k * 2654435761) % opened
+
+
+def steady_inbound(
+    count: int, conversations: int, start: int = 0, end: int | None = None
+) -> list[Inbound]:
+    """Messages ``start`` to ``end - 1`` of a steady load of ``count`` messages."""
+    return [
+        Inbound(
+            f"m{k}",
+            consumer_number(steady_conversation(k, count, conversations)),
+            BODIES[k % len(BODIES)],
+        )
+        for k in range(start, count if end is None else end)
+    ]
+
+
 def receive_commands(count: int, conversations: int, start: int = 0) -> list[ReceiveMessage]:
     """The same traffic as the commands a channel adapter would publish for it."""
+    return commands_of(inbound(count, conversations, start))
+
+
+def commands_of(messages: list[Inbound]) -> list[ReceiveMessage]:
+    """The commands a channel adapter would publish for these messages."""
     from chainon.domain import commands as cmd
     from chainon.domain.channels import Channel
 
@@ -66,5 +98,5 @@ def receive_commands(count: int, conversations: int, start: int = 0) -> list[Rec
             recipient=BRAND_NUMBER,
             body=m.body,
         )
-        for m in inbound(count, conversations, start)
+        for m in messages
     ]

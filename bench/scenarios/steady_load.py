@@ -1,6 +1,12 @@
 """Scenario 3, steady load: R inbound messages a second for S seconds, and the latency from
 each one's publication to the agent queue showing it.
 
+R is half the rate ``inbound-burst`` reached in the same mode earlier in the run (the
+size's fixed rate when no burst ran), so each mode carries the same share of what it can
+take. The traffic opens its conversations at a steady share (one message in ten, as the
+burst's ten messages a conversation), not all at once first: a steady load is a system in
+its stride, and a wave of new conversations is the burst's matter.
+
 Message k is due at ``t0 + k / R``; the publisher puts every message that is due on the
 inbound topic (keyed by conversation) without ever waiting for Chainon: an open loop, as
 consumers do not slow down when a brand's systems do. Each latency is counted from the
@@ -30,7 +36,7 @@ from bench.accounting import received
 from bench.fleet import ROOT, environment, guarded
 from bench.registry import Context, Kind, measurement
 from bench.result import Latency, Missing, Result, own_peak_rss
-from bench.traffic import BRAND_NUMBER, inbound, receive_commands
+from bench.traffic import BRAND_NUMBER, commands_of, steady_inbound
 
 if TYPE_CHECKING:
     from chainon.adapters.bus.port import Bus, Outgoing
@@ -48,12 +54,15 @@ async def steady_load(ctx: Context) -> Result:
     from chainon.topic_records import conversation_key, dump
 
     counts = ctx.counts
-    rate, count = counts.steady_rate, counts.steady_rate * counts.steady_seconds
+    rate, rate_from = steady_rate(ctx)
+    count = rate * counts.steady_seconds
+    # As many messages a conversation as in the burst (ten), the new ones a steady share.
+    conversations = max(1, count * counts.conversations // counts.messages)
     settings = ctx.settings()
     # Distributed, this process is not Chainon's worker: its own logs would only be noise.
     level = "WARNING" if ctx.distributed else settings.log_level
     configure_logging(level, json=settings.log_json)
-    ids = [m.provider_message_id for m in inbound(count, counts.conversations)]
+    ids = [m.provider_message_id for m in steady_inbound(count, conversations)]
     extra: dict[str, Any] = {}
     async with contextlib.AsyncExitStack() as stack:
         if ctx.distributed:
@@ -72,7 +81,7 @@ async def steady_load(ctx: Context) -> Result:
             """What the channel adapter publishes for messages first to last - 1."""
             return [
                 Outgoing(topics.inbound, conversation_key(m.sender, m.recipient), dump(m))
-                for m in receive_commands(last - first, counts.conversations, first)
+                for m in commands_of(steady_inbound(count, conversations, first, last))
             ]
 
         brand = runtime.core.register_brand(
@@ -86,7 +95,7 @@ async def steady_load(ctx: Context) -> Result:
             stack.push_async_callback(runtime.stop)
             await runtime.caught_up(runtime.core.recorder.max_notification_id() or 0, 30)
         output = ctx.data_dir / "shown.json"
-        arguments = (str(brand.id), str(count), str(counts.conversations), str(output))
+        arguments = (str(brand.id), str(count), str(conversations), str(output))
         watcher = await asyncio.create_subprocess_exec(
             *guarded("-m", "bench.queue_watch", *arguments),
             cwd=ROOT,
@@ -140,6 +149,7 @@ async def steady_load(ctx: Context) -> Result:
         cpu=cpu.seconds,
         extra={
             "target_rate": rate,
+            "rate_from": rate_from,
             "target_seconds": counts.steady_seconds,
             "published_rate": round(count / (max(acked) - t0), 1),
             "shown_rate": round(count / (last - t0), 1),
@@ -156,6 +166,17 @@ async def steady_load(ctx: Context) -> Result:
         },
         settings=settings.model_dump(mode="json"),
     )
+
+
+def steady_rate(ctx: Context) -> tuple[int, str]:
+    """Half the rate the inbound burst reached in this mode earlier in the same run, so
+    that each mode is loaded alike, whatever the machine; without a burst in the run, the
+    size's fixed rate (and the result says so)."""
+    burst = ctx.measured.get(f"inbound-burst@{ctx.mode}")
+    if burst:
+        rate = max(1, round(burst / 2))
+        return rate, f"half of inbound-burst@{ctx.mode} in this run ({burst:,.0f}/s)"
+    return ctx.counts.steady_rate, f"fixed for this size: no inbound-burst@{ctx.mode} in this run"
 
 
 async def _publish(
