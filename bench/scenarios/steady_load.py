@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.accounting import received
 from bench.fleet import ROOT, environment, guarded
+from bench.read_your_writes import Prober
 from bench.registry import Context, Kind, measurement
 from bench.result import Latency, Missing, Result, own_peak_rss
 from bench.traffic import BRAND_NUMBER, commands_of, steady_inbound
@@ -90,6 +91,8 @@ async def steady_load(ctx: Context) -> Result:
         if ctx.distributed:
             await stack.enter_async_context(deployment)
             extra |= await deployment.warm_up(BRAND_NUMBER)
+            await runtime.bus.start()  # the probe's API publishes with it, as an API does
+            stack.push_async_callback(runtime.bus.stop)
         else:
             await runtime.start()
             stack.push_async_callback(runtime.stop)
@@ -106,12 +109,16 @@ async def steady_load(ctx: Context) -> Result:
         assert watcher.stdout is not None
         if await asyncio.wait_for(watcher.stdout.readline(), READY_SECONDS) != b"ready\n":
             raise RuntimeError("the queue watcher did not start")
+        probing, prober = asyncio.Event(), await Prober.ready(runtime, brand.id)
         with ctx.stages(threads=not ctx.distributed) as cpu:
+            probes = asyncio.create_task(prober.run(probing))
             t0, acked = await _publish(bus, records, count, rate)
+            probing.set()
             # Past the deadline, _stop asks it to write what it saw; the count tells the rest.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(watcher.wait(), timeout=120 + count / 20)
             await _stop(watcher)
+            probed = await probes
         watched = json.loads(output.read_text())
         found = await asyncio.to_thread(received, runtime.core, ids)
         if ctx.distributed:
@@ -122,6 +129,8 @@ async def steady_load(ctx: Context) -> Result:
             lags = await bus.consumer("bench-dlq", [topics.dlq(topics.inbound)]).lag()
             dead = sum(lags.values())
             rss = {"chainon (embedded, one process, with the publisher)": own_peak_rss()}
+    if probed.failures or not probed.seconds:
+        raise Missing(f"the read-your-writes probe failed: {probed.failures[:3]}")
     shown: dict[str, float] = watched["shown"]
     due = {i: t0 + k / rate for k, i in enumerate(ids)}
     if len(shown) != count or found["received"] != count or found["refused"] or dead:
@@ -159,6 +168,12 @@ async def steady_load(ctx: Context) -> Result:
             ),
             **_split("due_to_stored", [watched["stored"][i] - due[i] for i in ids]),
             **_split("stored_to_shown", [shown[i] - watched["stored"][i] for i in ids]),
+            **_quantiles("answer_to_readable", probed.seconds),
+            "answer_to_readable_of": (
+                "the API's answer to POST /v1/sandbox/inbound → GET /v1/queue with its "
+                f"min_position answered ({len(probed.seconds)} probes in the load, one at a time)"
+            ),
+            "answer_to_readable_not_caught_up": probed.not_caught_up,
             "conversations": found["conversations"],
             "watcher_looks": watched["looks"],
             "watcher_cpu_seconds": watched["cpu_seconds"],
@@ -204,6 +219,17 @@ async def _publish(
         await asyncio.sleep(max(t0 + k / rate - time.monotonic(), 0))
     await asyncio.gather(*sending)
     return t0, acked
+
+
+def _quantiles(name: str, seconds: list[float]) -> dict[str, float]:
+    """p50, p95 and p99 of one latency, in milliseconds, and how many samples."""
+    latency = Latency.of(seconds)
+    return {
+        f"{name}_p50_ms": round(latency.p50, 1),
+        f"{name}_p95_ms": round(latency.p95, 1),
+        f"{name}_p99_ms": round(latency.p99, 1),
+        f"{name}_samples": latency.samples,
+    }
 
 
 def _split(name: str, seconds: list[float]) -> dict[str, float]:

@@ -122,6 +122,10 @@ def check_scenarios(run: dict[str, Any], results: dict[str, dict[str, Any]], mod
     assert steady["count"] == rate * counts["steady_seconds"]
     assert steady["latency"]["samples"] == steady["count"]
     assert steady["latency"]["p50"] <= steady["latency"]["p99"] <= steady["latency"]["max"]
+    # and a client's write through the API, read back with min_position, alongside
+    extra = steady["extra"]
+    assert extra["answer_to_readable_samples"] >= 1
+    assert 0 < extra["answer_to_readable_p50_ms"] <= extra["answer_to_readable_p99_ms"]
     per_conversation = counts["messages"] // counts["conversations"]
     assert steady["extra"]["conversations"] == max(1, steady["count"] // per_conversation)
 
