@@ -32,6 +32,8 @@ from chainon.adapters.channels.sandbox_outcomes import SharedOutcomes
 from chainon.adapters.channels.sandbox_receipts import PendingReceipts
 from chainon.adapters.channels.smpp.link import SmppLink
 from chainon.adapters.channels.smpp.provider import SmppProvider
+from chainon.adapters.persistence import postgres_bell as store_bell
+from chainon.adapters.persistence.postgres_bell import Ringer
 from chainon.audit import AuditTrail, audit_trail_of
 from chainon.batching import CommandBatcher
 from chainon.campaign_worker import CampaignWorker
@@ -237,6 +239,11 @@ class Runtime:
             Role.WEBHOOKS: asyncio.Event(),
         }
         self._tasks: list[asyncio.Task[None]] = []
+        # Distributed, the store's followers (relay, webhooks) run in other processes than
+        # its writers: PostgreSQL's LISTEN/NOTIFY wakes them at a save, not their poll.
+        distributed = settings.store is StoreKind.POSTGRES and settings.bus is BusKind.KAFKA
+        schema = settings.postgres_schema or "public"
+        self._bell = Ringer(settings.postgres_dsn, schema) if distributed else None
 
     def _email_provider(self) -> EmailProvider | None:
         """Sends through the relay; in the process that dispatches, also receives mail."""
@@ -334,6 +341,8 @@ class Runtime:
         for provider in self.providers.values():
             await provider.start(self.publisher)
         self._listen_to_saves()
+        if self._bell is not None:
+            self.core.saved_listeners.append(self._bell.ring)
         tasks: dict[Role, Callable[[], Coroutine[Any, Any, None]]] = {
             Role.CORE: lambda: self.core_worker.run(self._stopping),
             Role.RELAY: lambda: self.relay.run(self._stopping, self._wakes[Role.RELAY]),
@@ -346,6 +355,10 @@ class Runtime:
             for role, run in tasks.items()
             if role in self.roles
         ]
+        if self._bell is not None and self.roles & {Role.RELAY, Role.WEBHOOKS}:
+            dsn, schema = self.settings.postgres_dsn, self.settings.postgres_schema or "public"
+            bell = store_bell.listen(dsn, schema, self.wake, self._stopping)
+            self._tasks.append(asyncio.create_task(bell, name="store-bell"))
         if Role.VIEWS in self.roles:
             loops = views_role.runs(
                 self.schedulers,
@@ -412,6 +425,8 @@ class Runtime:
         if "audit" in self.__dict__:
             self.audit.close()
         self.webhooks.close()
+        if self._bell is not None:
+            self._bell.close()
         self.core.close()
 
     async def _views_feed(self) -> None:
