@@ -18,11 +18,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Mapper, RecordConflictError, Recording
+from eventsourcing.persistence import Mapper, RecordConflictError, Recording, Transcoder
 
 from chainon.adapters.channels.email.threads import EmailThread
 from chainon.adapters.persistence import saving
 from chainon.adapters.persistence.port import data_keys_of
+from chainon.adapters.persistence.transcoder import OrjsonTranscoder
 from chainon.auth import ApiKeys
 from chainon.decision_cache import DecisionCache
 from chainon.destination_guard import DestinationGuard
@@ -104,6 +105,15 @@ class Core(Application[UUID]):
             guard=self.destination_guard,
             list_unsubscribe=list_unsubscribe,
         )
+
+    def construct_transcoder(self) -> Transcoder:
+        """eventsourcing's JSON written and read by orjson, byte for byte the same
+        (``adapters.persistence.transcoder``); ``TRANSCODER_TOPIC`` may still name another."""
+        if self.env.get("TRANSCODER_TOPIC"):
+            return super().construct_transcoder()
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_mapper(self) -> Mapper[UUID]:
         """Personal data encrypted per contact (``chainon.personal_data``). The keys live
