@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import structlog
 from eventsourcing.persistence import TrackingRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from chainon import ops_metrics, views_role
 from chainon.adapters.bus.embedded import EmbeddedBus
@@ -284,8 +285,15 @@ class Runtime:
 
     @functools.cached_property
     def audit(self) -> AuditTrail:
-        """Opened by the first audited request or command (workers never do)."""
-        return audit_trail_of(self.settings, lambda: self.core.clock())
+        """Opened by the first audited request or command (workers never do); on SQLite
+        its entries take turns with the core's writes on the store's own connections."""
+        recorder = self.core.recorder
+        writes = (
+            functools.partial(recorder.datastore.transaction, commit=True)
+            if isinstance(recorder, SQLiteApplicationRecorder)
+            else None
+        )
+        return audit_trail_of(self.settings, lambda: self.core.clock(), writes)
 
     @functools.cached_property
     def key_usage(self) -> KeyUsage:
