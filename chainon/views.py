@@ -26,4 +26,5 @@ def views_of(
         store,
         projections,
         fed_by_bus=fed_by_bus,
+        to_fact=core.recent_events.fact,
     )

@@ -9,15 +9,16 @@ store: it is the source of truth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from eventsourcing.persistence import Notification
 
 from chainon.domain.errors import NotFound
 from chainon.domain.public_events import is_public
-from chainon.projections.facts import Decode, facts_of
+from chainon.projections.facts import Decode, fact_from_store
 from chainon.projections.projection import Fact, Projection
 from chainon.projections.read_model_store import ReadModelStore
 
@@ -76,8 +77,12 @@ class Views:
         *,
         fed_by_bus: bool = False,
         feed: str = FEED,
+        to_fact: Callable[[Notification], Fact] | None = None,
     ) -> None:
+        """``to_fact``: how a notification becomes a fact (default ``fact_from_store`` with
+        ``decode``); feeds of one process pass one that shares the facts it built."""
         self.log = log
+        self.to_fact = to_fact or partial(fact_from_store, decode)
         self.feed = feed  # the store feed's own position (another follower has its own)
         self.decode = decode
         self.store = store
@@ -110,7 +115,8 @@ class Views:
         start = self.store.named_position(self.feed) + 1
         notifications = self.log.notifications(start=start, limit=BATCH)
         if notifications:
-            facts = facts_of(self.decode, notifications)
+            to_fact = self.to_fact
+            facts = [to_fact(n) for n in notifications if is_public(n.topic)]
             with self.store.transaction(pipelined=True) as cur:
                 for projection in self.projections.values():
                     self.store.apply_in(cur, projection, facts)

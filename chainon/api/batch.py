@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -157,6 +158,8 @@ async def send_batch(
         places.append(index)
     outcomes = await runtime.call(runtime.core.handle_many, batch) if batch else []
     replayed = False
+    counted: Counter[tuple[str, str]] = Counter()  # the metric's labels, each looked up once
+    unused = Response()  # each item's replay is said once, for the batch, below
     for index, outcome in zip(places, outcomes, strict=True):
         if isinstance(outcome, Exception):
             if isinstance(outcome, InvalidInput) and outcome.field == "Idempotency-Key":
@@ -166,10 +169,12 @@ async def send_batch(
         status = outcome.status.value if outcome.status is not None else "queued"
         replayed = replayed or outcome.duplicate
         if not outcome.duplicate and outcome.channel is not None:
-            MESSAGES.labels(outcome.channel.value, "outbound", status).inc()
+            counted[outcome.channel.value, status] += 1
         items[index] = BatchItem(
-            index=index, ok=True, result=accepted(outcome, Response(), status=status)
+            index=index, ok=True, result=accepted(outcome, unused, status=status)
         )
+    for (channel, status), sends in counted.items():
+        MESSAGES.labels(channel, "outbound", status).inc(sends)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     results = [item for item in items if item is not None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -120,13 +121,18 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
-def audit_trail_of(settings: Settings, clock: Callable[[], datetime]) -> AuditTrail:
-    """In the store's own database: a table of the SQLite file, or of the PostgreSQL schema."""
+def audit_trail_of(
+    settings: Settings,
+    clock: Callable[[], datetime],
+    sqlite_writes: Callable[[], AbstractContextManager[Any]] | None = None,
+) -> AuditTrail:
+    """In the store's own database: a table of the SQLite file, or of the PostgreSQL schema.
+    ``sqlite_writes``: the store writer's own transactions, which the entries then share."""
     table: AuditTable
     if settings.store is StoreKind.SQLITE:
         from chainon.audit.sqlite_table import SQLiteAuditTable
 
-        table = SQLiteAuditTable(settings.sqlite_path)
+        table = SQLiteAuditTable(settings.sqlite_path, sqlite_writes)
     else:
         from chainon.audit.postgres_table import PostgresAuditTable
 

@@ -83,6 +83,7 @@ class WebhookWorker:
             [self.outbox],
             fed_by_bus=self.settings.bus is BusKind.KAFKA,
             feed=FEED,
+            to_fact=self.core.recent_events.fact,
         )
 
     @property

@@ -6,9 +6,16 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chainon.observability import REGISTRY
 from tests.e2e.test_api import assert_problem
 
 pytestmark = pytest.mark.asyncio
+
+
+def sent(status: str) -> float:
+    """chainon_messages_total of outbound SMS with this status, as /metrics shows it."""
+    labels = {"channel": "sms", "direction": "outbound", "status": status}
+    return REGISTRY.get_sample_value("chainon_messages_total", labels) or 0.0
 
 
 def numbers(count: int) -> list[str]:
@@ -27,6 +34,7 @@ async def test_each_item_is_answered_in_its_place_and_a_bad_one_fails_no_other(
         {"to": "+33612345605", "body": "Votre rendez-vous", "colour": "red"},
         {"to": "+33612345606", "body": "Votre facture"},
     ]
+    before = {status: sent(status) for status in ("queued", "blocked")}
     answer = await api.post("/v1/messages/batch", json={"messages": messages})
     assert answer.status_code == 200, answer.text
     out = answer.json()
@@ -45,6 +53,8 @@ async def test_each_item_is_answered_in_its_place_and_a_bad_one_fails_no_other(
     # marketing without an opt-in is an answer, not an error
     assert statuses == ["queued", "blocked", "queued"]
     assert out["results"][4]["result"]["reason"] == "no_marketing_consent"
+    assert sent("queued") - before["queued"] == 2  # counted once per status and batch
+    assert sent("blocked") - before["blocked"] == 1
     for ok in (r for r in out["results"] if r["ok"]):
         conversation = await api.get(f"/v1/conversations/{ok['result']['conversation_id']}")
         assert conversation.status_code == 200

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from chainon.audit import Action, AuditFilter, AuditTrail, audit_trail_of, record_erasure
 from chainon.audit.postgres_table import PostgresAuditTable
@@ -143,6 +146,26 @@ class TestSQLiteAuditTable(AuditTableContract):
                 db.execute(statement)
 
         return run
+
+
+class TestSQLiteAuditTableThroughTheStore(TestSQLiteAuditTable):
+    """The entries written through the event store's own connections, as a runtime with
+    the store's writer does: the same table, the same refusals."""
+
+    @pytest.fixture
+    def table(self, path: Path) -> Iterator[SQLiteAuditTable]:
+        recorder = SQLiteApplicationRecorder(SQLiteDatastore(str(path)))
+        recorder.create_table()
+        writes: list[object] = []
+
+        def transaction() -> AbstractContextManager[Any]:
+            writes.append(None)
+            return recorder.datastore.transaction(commit=True)
+
+        table = SQLiteAuditTable(path, transaction)
+        yield table
+        assert writes  # every entry went through the store's transactions
+        recorder.datastore.close()
 
 
 @pytest.mark.postgres

@@ -5,6 +5,8 @@ rebuilt the same afterwards (``projections verify all``)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -66,4 +68,35 @@ async def test_counts_block_a_spike_and_rebuild_the_same(
             assert await runtime.call(verify, runtime.views, projection.name) == []
     finally:
         await runtime.stop()
+        runtime.close()
+
+
+async def test_a_send_does_not_wait_for_the_views_batch_in_flight(tmp_path: Path) -> None:
+    """SQLite: the guard reads its counts on a read-only connection of its own, so a send
+    is decided while the views' writer holds its transaction."""
+    runtime = Runtime(make_settings(StoreKind.SQLITE, tmp_path))
+    try:
+        brand = register(runtime).brand
+        held, release = threading.Event(), threading.Event()
+
+        def views_batch() -> None:
+            with runtime.views.store.transaction():
+                held.set()
+                release.wait(10)
+
+        writer = threading.Thread(target=views_batch)
+        writer.start()
+        try:
+            assert held.wait(5)
+            started = time.monotonic()
+            outcome = runtime.core.handle(
+                cmd.SendMessage(brand_id=brand.id, to="+33612345001", body="Code")
+            )
+            assert time.monotonic() - started < 5  # the writer holds its lock for 10 s
+            assert outcome.message_id is not None
+            assert outcome.reason is None
+        finally:
+            release.set()
+            writer.join()
+    finally:
         runtime.close()

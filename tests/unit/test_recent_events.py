@@ -93,3 +93,30 @@ def test_an_erasure_forgets_every_event_held() -> None:
         recent(n)
     assert recent(read[0]) == events[0]
     assert len(decoder.decoded) == len(events) + 1  # decoded again: read with the key gone
+
+
+def test_the_views_and_the_outbox_share_the_fact_the_first_one_built() -> None:
+    events = a_contact()
+    decoder = Decoder(events)
+    recent = RecentEvents(decoder)
+    read = [notification(n, e) for n, e in enumerate(events, start=1)]
+    first = [recent.fact(n) for n in read]
+    second = [recent.fact(n) for n in read]
+    assert all(a is b for a, b in zip(first, second, strict=True))  # built once
+    assert [f.position for f in first] == [1, 2, 3]
+    assert first[1].data["name"] == "Léa"
+    assert len(decoder.decoded) == len(events)
+
+
+def test_an_erasure_forgets_every_fact_held() -> None:
+    contact = Contact.register(uuid4(), parse_phone("+33612345678"), at=AT)
+    contact.rename("Léa", at=AT)
+    contact.erase(by="test", at=AT)
+    events = list(contact.collect_events())
+    decoder = Decoder(events)
+    recent = RecentEvents(decoder)
+    read = [notification(n, e) for n, e in enumerate(events, start=1)]
+    before = [recent.fact(n) for n in read]
+    again = recent.fact(read[1])
+    assert again is not before[1]  # built anew: its decode reads with the key gone
+    assert len(decoder.decoded) == len(events) + 1
