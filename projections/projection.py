@@ -45,6 +45,13 @@ class Tx(Protocol):
         """Called after writing a looked-up row, so that the next lookup reads it again."""
         ...
 
+    def add(self, table: str, key: Mapping[str, Any], counts: Mapping[str, int]) -> None:
+        """Adds ``counts`` to the counters of the row at ``key`` (made with them if absent;
+        with no counts, only made). Summed in memory for the batch and written in one
+        statement a table, at the batch's end or before a statement naming the table: a
+        counter bumped once a fact was a statement each (``INSERT … ON CONFLICT DO UPDATE``)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Table:

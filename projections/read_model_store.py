@@ -37,6 +37,7 @@ class Names:
         self.bare = {t.name: f"{t.name}{suffix}" for t in projection.tables}
         self.bare["versions"] = f"{projection.name}_versions{suffix}"
         self._statements: dict[str, str] = {}
+        self._tables: dict[str, frozenset[str]] = {}
 
     def sql(self, statement: str) -> str:
         return _NAME.sub(lambda m: self.qualify(self.bare[m.group(1)]), statement)
@@ -48,6 +49,13 @@ class Names:
         if found is None:
             found = self.sql(sql) if self.placeholders is None else self.placeholders(self.sql(sql))
             self._statements[sql] = found
+        return found
+
+    def tables(self, sql: str) -> frozenset[str]:
+        """The logical tables ``sql`` names."""
+        found = self._tables.get(sql)
+        if found is None:
+            found = self._tables[sql] = frozenset(_NAME.findall(sql))
         return found
 
 
@@ -140,6 +148,7 @@ class ReadModelStore(ABC):
             known[fact.aggregate_id] = changed[fact.aggregate_id] = fact.aggregate_version
             if fact.type in projection.facts:
                 projection.apply(tx, fact)
+        tx.settle()
         self.write_versions_in(cur, projection, changed, suffix)
         self.set_position_in(cur, projection.name + suffix, max(f.position for f in facts))
         return len(changed)
@@ -154,6 +163,7 @@ class ReadModelStore(ABC):
         for fact in facts:
             if fact.type in projection.facts:
                 projection.apply(tx, fact)
+        tx.settle()
 
     def write_versions_in(
         self, cur: Any, projection: Projection, versions: Mapping[str, int], suffix: str = ""
@@ -282,15 +292,68 @@ class _Tx:
         self.names = names
         self.facts = facts
         self._held: dict[str, dict[str, dict[str, Any] | None]] = {}
+        # (table, key columns) → key values → counters: what `add` holds until `settle`.
+        self._sums: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], dict[str, int]]] = {}
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        if self._sums:
+            self._settle_for(sql)
         self.cursor.execute(self.names.statement(sql), params or {})
 
     def execute_many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+        if self._sums:
+            self._settle_for(sql)
         self.cursor.executemany(self.names.statement(sql), params)
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        if self._sums:
+            self._settle_for(sql)
         return self.store.fetch(self.cursor, self.names.statement(sql), params or {})
+
+    def add(self, table: str, key: Mapping[str, Any], counts: Mapping[str, int]) -> None:
+        rows = self._sums.setdefault((table, tuple(key)), {})
+        values = tuple(key.values())
+        held = rows.get(values)
+        if held is None:
+            rows[values] = dict(counts)
+            return
+        for column, n in counts.items():
+            held[column] = held.get(column, 0) + n
+
+    def settle(self) -> None:
+        """Writes every sum `add` holds (the batch's end)."""
+        for group in list(self._sums):
+            self._write_sums(group)
+
+    def _settle_for(self, sql: str) -> None:
+        """Writes the sums of the tables ``sql`` names, so that it reads or changes them as
+        if each `add` had been a statement of its own; the other sums are on other tables,
+        which that statement does not see, so writing them later changes nothing."""
+        named = self.names.tables(sql)
+        for group in [group for group in self._sums if group[0] in named]:
+            self._write_sums(group)
+
+    def _write_sums(self, group: tuple[str, tuple[str, ...]]) -> None:
+        table, keys = group
+        rows = self._sums.pop(group)
+        counters = sorted({column for counts in rows.values() for column in counts})
+        marks = ", ".join(f"%(p{i})s" for i in range(len(keys) + len(counters)))
+        change = (
+            "DO UPDATE SET " + ", ".join(f"{c} = {{{table}}}.{c} + excluded.{c}" for c in counters)
+            if counters
+            else "DO NOTHING"
+        )
+        self.execute_many(
+            f"INSERT INTO {{{table}}} ({', '.join((*keys, *counters))}) VALUES ({marks}) "
+            f"ON CONFLICT ({', '.join(keys)}) {change}",
+            [
+                {
+                    f"p{i}": value
+                    for i, value in enumerate((*key, *(counts.get(c, 0) for c in counters)))
+                }
+                for key, counts in rows.items()
+            ],
+        )
 
     def lookup(self, table: str, key: str) -> dict[str, Any] | None:
         """Read for every aggregate of the batch at the first lookup in the table: the

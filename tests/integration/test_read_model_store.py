@@ -44,6 +44,37 @@ class Tally(Projection):
         )
 
 
+class Sums(Projection):
+    """Counts with ``Tx.add``: ``Thing.Counted`` adds one to its key's row (and its
+    weight to a second counter), ``Thing.Seen`` only makes the row, and ``Thing.Noted``
+    copies into ``notes`` what its key's row holds at that moment."""
+
+    name = "sums"
+    tables: ClassVar[Sequence[Table]] = (
+        Table(
+            "sums",
+            "key TEXT NOT NULL, part TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0, "
+            "weight INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (key, part)",
+        ),
+        Table("notes", "position INTEGER PRIMARY KEY, n INTEGER"),
+    )
+    facts = frozenset({"Thing.Counted", "Thing.Seen", "Thing.Noted"})
+
+    def apply(self, tx: Tx, fact: Fact) -> None:
+        key = {"key": fact.data["key"], "part": "p"}
+        if fact.type == "Thing.Counted":
+            tx.add("sums", key, {"n": 1})
+            tx.add("sums", key, {"weight": 2})
+        elif fact.type == "Thing.Seen":
+            tx.add("sums", key, {})
+        else:
+            tx.execute(
+                "INSERT INTO {notes} (position, n) SELECT %(p)s, n FROM {sums} "
+                "WHERE key = %(k)s",
+                {"p": fact.position, "k": fact.data["key"]},
+            )
+
+
 class Feed:
     """Facts as a store records them: versions per aggregate, positions growing."""
 
@@ -103,6 +134,30 @@ class ReadModelStoreContract:
         assert tallies(store) == {"x": 2, "y": 1}
         assert store.position(tally) == 3
         assert store.versions(tally, ["a", "b", "c"]) == {"a": 2, "b": 1}
+
+    def test_added_counters_are_summed_once_and_read_as_added_so_far(
+        self, store: ReadModelStore
+    ) -> None:
+        sums = Sums()
+        store.create(sums)
+        feed = Feed()
+        batch = [
+            feed.fact("a", "x"),
+            feed.fact("b", "y", kind="Thing.Seen"),
+            feed.fact("a", "x"),
+            feed.fact("c", "x", kind="Thing.Noted"),  # reads what the batch added before it
+            feed.fact("b", "x"),
+        ]
+        store.apply(sums, batch)
+        store.apply(sums, batch)  # delivered again: nothing added twice
+        store.apply(sums, [feed.fact("d", "x"), feed.fact("d", "z", kind="Thing.Noted")])
+        rows = store.query(sums, "SELECT key, n, weight FROM {sums}", {})
+        assert {r["key"]: (int(r["n"]), int(r["weight"])) for r in rows} == {
+            "x": (4, 8),
+            "y": (0, 0),
+        }
+        notes = store.query(sums, "SELECT position, n FROM {notes}", {})
+        assert {int(r["position"]): int(r["n"]) for r in notes} == {4: 2}
 
     def test_a_batch_overlapping_the_last_applies_only_what_is_new(
         self, store: ReadModelStore, tally: Tally
