@@ -69,8 +69,7 @@ class Sums(Projection):
             tx.add("sums", key, {})
         else:
             tx.execute(
-                "INSERT INTO {notes} (position, n) SELECT %(p)s, n FROM {sums} "
-                "WHERE key = %(k)s",
+                "INSERT INTO {notes} (position, n) SELECT %(p)s, n FROM {sums} WHERE key = %(k)s",
                 {"p": fact.position, "k": fact.data["key"]},
             )
 
