@@ -21,6 +21,8 @@ from typing import Any
 from chainon.projections.projection import Fact, Projection
 
 SHADOW = "__shadow"
+# A projection's lookup rows: table → key → row (``None``: no row).
+LookedUp = dict[str, dict[str, dict[str, Any] | None]]
 _NAME = re.compile(r"\{(\w+)\}")
 
 
@@ -154,12 +156,21 @@ class ReadModelStore(ABC):
         return len(changed)
 
     def apply_new_in(
-        self, cur: Any, projection: Projection, facts: Sequence[Fact], suffix: str
+        self,
+        cur: Any,
+        projection: Projection,
+        facts: Sequence[Fact],
+        suffix: str,
+        looked_up: LookedUp | None = None,
     ) -> None:
         """Applies facts the caller knows are new to the projection, neither reading nor
         writing its versions: a rebuild's shadow, private to it, reads the store in order
-        and keeps the versions itself (``write_versions_in``) until its swap or verify."""
-        tx = _Tx(self, cur, self.names(projection, suffix), facts)
+        and keeps the versions itself (``write_versions_in``) until its swap or verify.
+
+        ``looked_up``: the rows of the projection's lookups read so far, kept from one
+        batch to the next by a caller that alone writes the tables (a shadow): the
+        projection forgets every row it writes, so a row held is the table's."""
+        tx = _Tx(self, cur, self.names(projection, suffix), facts, looked_up)
         for fact in facts:
             if fact.type in projection.facts:
                 projection.apply(tx, fact)
@@ -285,13 +296,19 @@ class ReadModelStore(ABC):
 
 class _Tx:
     def __init__(
-        self, store: ReadModelStore, cursor: Any, names: Names, facts: Sequence[Fact] = ()
+        self,
+        store: ReadModelStore,
+        cursor: Any,
+        names: Names,
+        facts: Sequence[Fact] = (),
+        looked_up: LookedUp | None = None,
     ) -> None:
         self.store = store
         self.cursor = cursor
         self.names = names
         self.facts = facts
-        self._held: dict[str, dict[str, dict[str, Any] | None]] = {}
+        self._held: LookedUp = {} if looked_up is None else looked_up
+        self._read_for_batch: set[str] = set()  # the lookup tables read for the batch
         # (table, key columns) → key values → counters: what `add` holds until `settle`.
         self._sums: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], dict[str, int]]] = {}
 
@@ -359,9 +376,12 @@ class _Tx:
         """Read for every aggregate of the batch at the first lookup in the table: the
         per-fact reads were a round trip each, half of a rebuild's statements. Inside the
         batch's transaction, that read sees the batch's own writes made so far."""
-        held = self._held.get(table)
-        if held is None:
-            held = self._held[table] = self._read(table, {f.aggregate_id for f in self.facts})
+        held = self._held.setdefault(table, {})
+        if table not in self._read_for_batch:
+            self._read_for_batch.add(table)
+            unknown = {f.aggregate_id for f in self.facts if f.aggregate_id not in held}
+            if unknown:
+                held.update(self._read(table, unknown))
         if key not in held:
             held.update(self._read(table, {key}))
         return held[key]
