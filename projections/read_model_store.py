@@ -255,28 +255,42 @@ class ReadModelStore(ABC):
         ``catch_up(cursor)`` runs first in that transaction, to apply what the store
         recorded since the shadow's last batch: nothing falls between the two models.
         """
-        live, shadow = Names(projection, "", self.qualify), Names(projection, SHADOW, self.qualify)
+        self.swap_all([projection], None if catch_up is None else lambda cur, _: catch_up(cur))
+
+    def swap_all(self, projections: Sequence[Projection], catch_up: Any = None) -> None:
+        """``swap`` for several projections in one transaction (``catch_up(cursor,
+        projection)`` for each). Every live table is dropped before any shadow is renamed:
+        SQLite checks its whole schema at each rename, and the schema is then half as big."""
         with self.transaction() as cur:
-            self.named_position_in(cur, projection.name, lock=True)
+            for projection in projections:
+                self.named_position_in(cur, projection.name, lock=True)
             if catch_up is not None:
-                catch_up(cur)
-            # The live table dropped, not renamed aside and dropped: SQLite checks its whole
-            # schema at each rename (milliseconds each, a tenth of a rebuild for two per table).
-            for key, bare in live.bare.items():
-                cur.execute(f"DROP TABLE IF EXISTS {self.qualify(bare)}")
-                cur.execute(f"ALTER TABLE {self.qualify(shadow.bare[key])} RENAME TO {bare}")
-            position = self.named_position_in(cur, projection.name + SHADOW)
-            table = self.qualify(self.positions_table)
-            cur.execute(
-                self.placeholders(f"DELETE FROM {table} WHERE name IN (%(a)s, %(b)s)"),
-                {"a": projection.name, "b": projection.name + SHADOW},
-            )
-            self.set_position_in(cur, projection.name, position)
-            for table_def in projection.tables:
-                for i, _ in enumerate(table_def.indexes):
-                    old_index = f"{table_def.name}{SHADOW}_i{i}"
-                    self.rename_index(cur, old_index, f"{table_def.name}_i{i}")
-        self.create(projection)  # any index a backend could not rename
+                for projection in projections:
+                    catch_up(cur, projection)
+            for projection in projections:
+                for bare in Names(projection, "", self.qualify).bare.values():
+                    cur.execute(f"DROP TABLE IF EXISTS {self.qualify(bare)}")
+            for projection in projections:
+                for table_def in projection.tables:
+                    for i, _ in enumerate(table_def.indexes):
+                        old_index = f"{table_def.name}{SHADOW}_i{i}"
+                        self.rename_index(cur, old_index, f"{table_def.name}_i{i}")
+            for projection in projections:
+                live, shadow = (
+                    Names(projection, "", self.qualify),
+                    Names(projection, SHADOW, self.qualify),
+                )
+                for key, bare in live.bare.items():
+                    cur.execute(f"ALTER TABLE {self.qualify(shadow.bare[key])} RENAME TO {bare}")
+                position = self.named_position_in(cur, projection.name + SHADOW)
+                table = self.qualify(self.positions_table)
+                cur.execute(
+                    self.placeholders(f"DELETE FROM {table} WHERE name IN (%(a)s, %(b)s)"),
+                    {"a": projection.name, "b": projection.name + SHADOW},
+                )
+                self.set_position_in(cur, projection.name, position)
+        for projection in projections:
+            self.create(projection)  # any index a backend could not rename
 
     def rename_index(self, cur: Any, old: str, new: str) -> None:
         cur.execute(f"ALTER INDEX {self.qualify(old)} RENAME TO {new}")

@@ -32,22 +32,21 @@ def rebuild(views: Views, name: str, progress: Progress | None = None) -> int:
 
 def rebuild_many(views: Views, names: Sequence[str], progress: Progress | None = None) -> int:
     """Rebuilds several projections in one pass over the store (each event read and
-    decoded once, applied to every shadow in the same transaction), then swaps each in.
-    Returns how many events were read."""
+    decoded once, applied to every shadow in the same transaction), then swaps them all in
+    one transaction. Returns how many events were read."""
     projections = [views.projection(name) for name in names]
     read = _fill_shadows(views, projections, progress)
     store, log = views.store, views.log
-    for projection in projections:
 
-        def catch_up(cur: Any, projection: Projection = projection) -> None:
-            shadow = projection.name + SHADOW
-            start = store.named_position_in(cur, shadow) + 1
-            while rest := log.notifications(start=start, limit=BATCH):
-                store.apply_in(cur, projection, facts_of(views.decode, rest), SHADOW)
-                store.set_position_in(cur, shadow, rest[-1].id)
-                start = rest[-1].id + 1
+    def catch_up(cur: Any, projection: Projection) -> None:
+        shadow = projection.name + SHADOW
+        start = store.named_position_in(cur, shadow) + 1
+        while rest := log.notifications(start=start, limit=BATCH):
+            store.apply_in(cur, projection, facts_of(views.decode, rest), SHADOW)
+            store.set_position_in(cur, shadow, rest[-1].id)
+            start = rest[-1].id + 1
 
-        store.swap(projection, catch_up)
+    store.swap_all(projections, catch_up)
     return read
 
 

@@ -311,6 +311,37 @@ class ReadModelStoreContract:
         store.apply(tally, [rebuild.fact("a", "new")])
         assert tallies(reader) == {"new": 7}
 
+    def test_swapping_all_makes_each_shadow_live_after_its_catch_up(
+        self, store: ReadModelStore, reader: ReadModelStore, tally: Tally
+    ) -> None:
+        sums = Sums()
+        store.create(sums)
+        store.apply(tally, Feed().batch(2, key="old"))
+        store.apply(sums, Feed().batch(2, key="old"))
+        rebuild = Feed()
+        replayed = rebuild.batch(3, key="new")
+        for projection in (tally, sums):
+            store.create(projection, SHADOW)
+            store.apply(projection, replayed, SHADOW)
+        meanwhile = [rebuild.fact("b", "later")]
+        caught_up = []
+
+        def catch_up(cur: Any, projection: Projection) -> None:
+            store.apply_in(cur, projection, meanwhile, SHADOW)
+            caught_up.append(projection.name)
+
+        store.swap_all([tally, sums], catch_up)
+
+        assert caught_up == ["tally", "sums"]
+        assert tallies(reader) == {"new": 3, "later": 1}
+        rows = reader.query(sums, "SELECT key, n FROM {sums}", {})
+        assert {r["key"]: int(r["n"]) for r in rows} == {"new": 3, "later": 1}
+        assert (reader.position(tally), reader.position(sums)) == (4, 4)
+        assert (reader.position(tally, SHADOW), reader.position(sums, SHADOW)) == (0, 0)
+        with store.transaction() as cur:
+            assert not store.table_exists(cur, f"tallies{SHADOW}")
+            assert not store.table_exists(cur, f"sums{SHADOW}")
+
     def test_a_swap_applies_what_came_meanwhile_in_its_own_transaction(
         self, store: ReadModelStore, reader: ReadModelStore, tally: Tally
     ) -> None:
