@@ -73,6 +73,9 @@ class Lookup:
     table: str
     key: str  # the column holding the aggregate id
     columns: str  # what a lookup returns, e.g. "contact_id" or "*"
+    # False: keyed by something else than the facts' aggregates (a brand's settings, read
+    # by its conversations' facts), read one key at a time, then held as the others are.
+    by_aggregate: bool = True
 
 
 class Projection(ABC):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from chainon.projections.projection import Fact, Projection
+from chainon.projections.projection import Fact, Lookup, Projection
 
 SHADOW = "__shadow"
 # A projection's lookup rows: table → key → row (``None``: no row).
@@ -391,7 +391,7 @@ class _Tx:
         per-fact reads were a round trip each, half of a rebuild's statements. Inside the
         batch's transaction, that read sees the batch's own writes made so far."""
         held = self._held.setdefault(table, {})
-        if table not in self._read_for_batch:
+        if table not in self._read_for_batch and self._lookup(table).by_aggregate:
             self._read_for_batch.add(table)
             unknown = {f.aggregate_id for f in self.facts if f.aggregate_id not in held}
             if unknown:
@@ -405,8 +405,12 @@ class _Tx:
         if held is not None:
             held.pop(key, None)
 
-    def _read(self, table: str, keys: set[str]) -> dict[str, dict[str, Any] | None]:
+    def _lookup(self, table: str) -> Lookup:
         (lookup,) = (found for found in self.names.projection.lookups if found.table == table)
+        return lookup
+
+    def _read(self, table: str, keys: set[str]) -> dict[str, dict[str, Any] | None]:
+        lookup = self._lookup(table)
         read: dict[str, dict[str, Any] | None] = dict.fromkeys(keys)
         for chunk in _chunks(sorted(keys), 500):
             marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
