@@ -155,7 +155,10 @@ class AgentQueue(Projection):
         }
     )
     # Every write to an item goes through `Opened`'s insert or `_update`, which forget it.
-    lookups = (Lookup("queue_items", "conversation_id", "brand_id, waiting_since, sla_due_at"),)
+    lookups = (
+        Lookup("queue_items", "conversation_id", "brand_id, waiting_since, sla_due_at"),
+        Lookup("queue_brands", "brand_id", "first_response_minutes", by_aggregate=False),
+    )
 
     def apply(self, tx: Tx, fact: Fact) -> None:
         base = {"id": fact.aggregate_id, "pos": fact.position, "at": sortable_utc(fact.timestamp)}
@@ -284,6 +287,7 @@ class AgentQueue(Projection):
             "DO UPDATE SET first_response_minutes = excluded.first_response_minutes",
             {**base, "m": minutes},
         )
+        tx.forget("queue_brands", fact.aggregate_id)
         for row in tx.rows(
             "SELECT conversation_id, waiting_since FROM {queue_items} "
             "WHERE brand_id = %(id)s AND waiting_since IS NOT NULL",
@@ -296,12 +300,7 @@ class AgentQueue(Projection):
 
 
 def _minutes(tx: Tx, brand_id: str) -> int:
-    row = one(
-        tx.rows(
-            "SELECT first_response_minutes FROM {queue_brands} WHERE brand_id = %(b)s",
-            {"b": brand_id},
-        )
-    )
+    row = tx.lookup("queue_brands", brand_id)
     return DEFAULT_FIRST_RESPONSE_MINUTES if row is None else int(row["first_response_minutes"])
 
 

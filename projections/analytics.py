@@ -224,26 +224,16 @@ class Analytics(Projection):
         brand, channel = message["brand_id"], message["channel"]
         _bump(tx, brand, day, channel, message["country"], **{_OUTCOMES[fact.type]: 1})
         if fact.type == "Conversation.MessageFailed":
-            tx.execute(
-                "INSERT INTO {analytics_failures} (brand_id, day, channel, reason, count) "
-                "VALUES (%(b)s, %(d)s, %(ch)s, %(r)s, 1) "
-                "ON CONFLICT (brand_id, day, channel, reason) "
-                "DO UPDATE SET count = {analytics_failures}.count + 1",
-                {"b": brand, "d": day, "ch": channel, "r": fact.data["reason"]},
-            )
+            key = {"brand_id": brand, "day": day, "channel": channel}
+            tx.add("analytics_failures", {**key, "reason": fact.data["reason"]}, {"count": 1})
 
     def _read(self, tx: Tx, fact: Fact, day: str) -> None:
         sql = "SELECT brand_id, channel FROM {analytics_messages} WHERE message_id = %(m)s"
         message = one(tx.rows(sql, {"m": fact.data["message_id"]}))
         if message is None:
             return
-        tx.execute(
-            "INSERT INTO {analytics_reads} (brand_id, day, channel, count) "
-            "VALUES (%(b)s, %(d)s, %(ch)s, 1) "
-            "ON CONFLICT (brand_id, day, channel) "
-            "DO UPDATE SET count = {analytics_reads}.count + 1",
-            {"b": message["brand_id"], "d": day, "ch": message["channel"]},
-        )
+        key = {"brand_id": message["brand_id"], "day": day, "channel": message["channel"]}
+        tx.add("analytics_reads", key, {"count": 1})
 
     def _fallback(self, tx: Tx, fact: Fact, conv: dict[str, Any], day: str) -> None:
         """Counted on the RCS message's row when there was one; a send to a contact
@@ -256,35 +246,17 @@ class Analytics(Projection):
         channel = message["channel"] if message is not None else _FALLS_BACK_FROM
         country = message["country"] if message is not None else conv["country"] or ""
         _bump(tx, brand, day, channel, country, fallbacks=1)
-        tx.execute(
-            "INSERT INTO {analytics_fallbacks} (brand_id, day, channel, reason, count) "
-            "VALUES (%(b)s, %(d)s, %(ch)s, %(r)s, 1) "
-            "ON CONFLICT (brand_id, day, channel, reason) "
-            "DO UPDATE SET count = {analytics_fallbacks}.count + 1",
-            {"b": brand, "d": day, "ch": channel, "r": fact.data["reason"]},
-        )
+        key = {"brand_id": brand, "day": day, "channel": channel, "reason": fact.data["reason"]}
+        tx.add("analytics_fallbacks", key, {"count": 1})
 
 
 def _count(tx: Tx, table: str, column: str, brand: str, day: str, channel: str, value: str) -> None:
-    tx.execute(
-        f"INSERT INTO {{{table}}} (brand_id, day, channel, {column}, count) "
-        "VALUES (%(b)s, %(d)s, %(ch)s, %(v)s, 1) "
-        f"ON CONFLICT (brand_id, day, channel, {column}) "
-        f"DO UPDATE SET count = {{{table}}}.count + 1",
-        {"b": brand, "d": day, "ch": channel, "v": value},
-    )
+    tx.add(table, {"brand_id": brand, "day": day, "channel": channel, column: value}, {"count": 1})
 
 
 def _bump(tx: Tx, brand: str, day: str, channel: str, country: str, **counts: int) -> None:
-    columns = ", ".join(counts)
-    values = ", ".join(f"%({c})s" for c in counts)
-    sets = ", ".join(f"{c} = {{analytics_daily}}.{c} + excluded.{c}" for c in counts)
-    tx.execute(
-        f"INSERT INTO {{analytics_daily}} (brand_id, day, channel, country, {columns}) "
-        f"VALUES (%(brand)s, %(day)s, %(channel)s, %(country)s, {values}) "
-        f"ON CONFLICT (brand_id, day, channel, country) DO UPDATE SET {sets}",
-        {"brand": brand, "day": day, "channel": channel, "country": country, **counts},
-    )
+    key = {"brand_id": brand, "day": day, "channel": channel, "country": country}
+    tx.add("analytics_daily", key, counts)
 
 
 def _duration(

@@ -118,16 +118,8 @@ Row = tuple[str, str, str, str, str]  # brand, day, campaign, channel, country
 
 
 def _bump(tx: Tx, row: Row, counts: dict[str, int]) -> None:
-    brand, day, campaign, channel, country = row
-    columns = ", ".join(counts)
-    values = ", ".join(f"%({c})s" for c in counts)
-    sets = ", ".join(f"{c} = {{analytics_campaigns}}.{c} + excluded.{c}" for c in counts)
-    tx.execute(
-        f"INSERT INTO {{analytics_campaigns}} (brand_id, day, campaign_id, channel, country, "
-        f"{columns}) VALUES (%(b)s, %(d)s, %(c)s, %(h)s, %(k)s, {values}) "
-        f"ON CONFLICT (brand_id, day, campaign_id, channel, country) DO UPDATE SET {sets}",
-        {"b": brand, "d": day, "c": campaign, "h": channel, "k": country, **counts},
-    )
+    columns = ("brand_id", "day", "campaign_id", "channel", "country")
+    tx.add("analytics_campaigns", dict(zip(columns, row, strict=True)), counts)
 
 
 @dataclass

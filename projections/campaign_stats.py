@@ -116,12 +116,8 @@ class CampaignStats(Projection):
     def _units(tx: Tx, campaign: str, d: Any) -> None:
         channel = d["channel"]
         units = int(d["segments"]) if channel == "sms" else 1
-        tx.execute(
-            "INSERT INTO {campaign_units} (campaign_id, channel, country, units) "
-            "VALUES (%(c)s, %(h)s, %(k)s, %(u)s) ON CONFLICT (campaign_id, channel, country) "
-            "DO UPDATE SET units = {campaign_units}.units + excluded.units",
-            {"c": campaign, "h": channel, "k": country_of(d["recipient"]), "u": units},
-        )
+        key = {"campaign_id": campaign, "channel": channel, "country": country_of(d["recipient"])}
+        tx.add("campaign_units", key, {"units": units})
 
     def _moved(self, tx: Tx, message: str, bucket: str, before: tuple[str, ...]) -> None:
         known = one(
@@ -149,16 +145,7 @@ class CampaignStats(Projection):
 
     @staticmethod
     def _count(tx: Tx, campaign: str, change: dict[str, int]) -> None:
-        tx.execute(
-            "INSERT INTO {campaign_stats} (campaign_id) VALUES (%(c)s) "
-            "ON CONFLICT (campaign_id) DO NOTHING",
-            {"c": campaign},
-        )
-        sets = ", ".join(f"{column} = {column} + %({column})s" for column in change)
-        tx.execute(
-            "UPDATE {campaign_stats} SET " + sets + " WHERE campaign_id = %(c)s",
-            {**change, "c": campaign},
-        )
+        tx.add("campaign_stats", {"campaign_id": campaign}, change)
 
 
 def cost(store: ReadModelStore, campaign_id: UUID) -> tuple[Decimal, int]:

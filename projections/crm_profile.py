@@ -194,12 +194,9 @@ class CrmProfile(Projection):
                 if owner is None:
                     return
                 inbound = fact.type.endswith("Received")
-                tx.execute(
-                    "INSERT INTO {crm_messages} (contact_id, channel, direction, count) "
-                    "VALUES (%(c)s, %(ch)s, %(dir)s, 1) ON CONFLICT (contact_id, channel, "
-                    "direction) DO UPDATE SET count = {crm_messages}.count + 1",
-                    {"c": owner, "ch": d["channel"], "dir": "inbound" if inbound else "outbound"},
-                )
+                direction = "inbound" if inbound else "outbound"
+                key = {"contact_id": owner, "channel": d["channel"], "direction": direction}
+                tx.add("crm_messages", key, {"count": 1})
                 if inbound:
                     tx.execute(
                         "UPDATE {crm_contacts} SET last_seen_at = %(at)s WHERE contact_id = %(c)s "

@@ -66,40 +66,22 @@ class DestinationCounts(Projection):
         brand = found["brand_id"]
         if fact.type == "Conversation.MessageReceived":
             if str(d["sender"]).startswith("+"):
-                tx.execute(
-                    "INSERT INTO {pumping_replied} (brand_id, number) VALUES (%(b)s, %(n)s) "
-                    "ON CONFLICT (brand_id, number) DO NOTHING",
-                    {"b": brand, "n": d["sender"]},
-                )
+                tx.add("pumping_replied", {"brand_id": brand, "number": d["sender"]}, {})
             return
         to = destination_of(Channel(d["channel"]), str(d["recipient"]))
         if to is None:
             return
         hour, slot = hour_of(fact.timestamp), window_of(fact.timestamp)
-        params = {"b": brand, "c": to.country, "h": hour, "p": to.prefix, "s": slot}
-        tx.execute(
-            "INSERT INTO {pumping_countries} (brand_id, country, hour, sends) "
-            "VALUES (%(b)s, %(c)s, %(h)s, 1) ON CONFLICT (brand_id, country, hour) "
-            "DO UPDATE SET sends = {pumping_countries}.sends + 1",
-            params,
-        )
-        tx.execute(
-            "INSERT INTO {pumping_prefixes} (brand_id, prefix, slot, sends) "
-            "VALUES (%(b)s, %(p)s, %(s)s, 1) ON CONFLICT (brand_id, prefix, slot) "
-            "DO UPDATE SET sends = {pumping_prefixes}.sends + 1",
-            params,
-        )
+        one_more = {"sends": 1}
+        country = {"brand_id": brand, "country": to.country, "hour": hour}
+        tx.add("pumping_countries", country, one_more)
+        tx.add("pumping_prefixes", {"brand_id": brand, "prefix": to.prefix, "slot": slot}, one_more)
         replied = tx.rows(
             "SELECT 1 AS r FROM {pumping_replied} WHERE brand_id = %(b)s AND number = %(n)s",
             {"b": brand, "n": to.number},
         )
         if not replied:
-            tx.execute(
-                "INSERT INTO {pumping_never_replied} (brand_id, hour, sends) "
-                "VALUES (%(b)s, %(h)s, 1) ON CONFLICT (brand_id, hour) "
-                "DO UPDATE SET sends = {pumping_never_replied}.sends + 1",
-                params,
-            )
+            tx.add("pumping_never_replied", {"brand_id": brand, "hour": hour}, one_more)
 
 
 def _in(name: str, values: Iterable[str]) -> tuple[str, dict[str, Any]]:

@@ -82,12 +82,8 @@ class FlowStats(Projection):
             if bot is None or bot["flow"] is None:
                 return
             column = _COUNTED[fact.type]
-            tx.execute(
-                f"INSERT INTO {{flow_daily}} (brand_id, day, flow, {column}) "
-                "VALUES (%(b)s, %(day)s, %(f)s, 1) ON CONFLICT (brand_id, day, flow) "
-                f"DO UPDATE SET {column} = {{flow_daily}}.{column} + 1",
-                {"b": bot["brand_id"], "day": _day(fact), "f": bot["flow"]},
-            )
+            key = {"brand_id": bot["brand_id"], "day": _day(fact), "flow": bot["flow"]}
+            tx.add("flow_daily", key, {column: 1})
 
     def _rated(self, tx: Tx, fact: Fact) -> None:
         d = fact.data

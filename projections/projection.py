@@ -45,6 +45,13 @@ class Tx(Protocol):
         """Called after writing a looked-up row, so that the next lookup reads it again."""
         ...
 
+    def add(self, table: str, key: Mapping[str, Any], counts: Mapping[str, int]) -> None:
+        """Adds ``counts`` to the counters of the row at ``key`` (made with them if absent;
+        with no counts, only made). Summed in memory for the batch and written in one
+        statement a table, at the batch's end or before a statement naming the table: a
+        counter bumped once a fact was a statement each (``INSERT … ON CONFLICT DO UPDATE``)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Table:
@@ -66,6 +73,9 @@ class Lookup:
     table: str
     key: str  # the column holding the aggregate id
     columns: str  # what a lookup returns, e.g. "contact_id" or "*"
+    # False: keyed by something else than the facts' aggregates (a brand's settings, read
+    # by its conversations' facts), read one key at a time, then held as the others are.
+    by_aggregate: bool = True
 
 
 class Projection(ABC):

@@ -18,9 +18,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from chainon.projections.projection import Fact, Projection
+from chainon.projections.projection import Fact, Lookup, Projection
 
 SHADOW = "__shadow"
+# A projection's lookup rows: table → key → row (``None``: no row).
+LookedUp = dict[str, dict[str, dict[str, Any] | None]]
 _NAME = re.compile(r"\{(\w+)\}")
 
 
@@ -37,6 +39,7 @@ class Names:
         self.bare = {t.name: f"{t.name}{suffix}" for t in projection.tables}
         self.bare["versions"] = f"{projection.name}_versions{suffix}"
         self._statements: dict[str, str] = {}
+        self._tables: dict[str, frozenset[str]] = {}
 
     def sql(self, statement: str) -> str:
         return _NAME.sub(lambda m: self.qualify(self.bare[m.group(1)]), statement)
@@ -48,6 +51,13 @@ class Names:
         if found is None:
             found = self.sql(sql) if self.placeholders is None else self.placeholders(self.sql(sql))
             self._statements[sql] = found
+        return found
+
+    def tables(self, sql: str) -> frozenset[str]:
+        """The logical tables ``sql`` names."""
+        found = self._tables.get(sql)
+        if found is None:
+            found = self._tables[sql] = frozenset(_NAME.findall(sql))
         return found
 
 
@@ -140,20 +150,31 @@ class ReadModelStore(ABC):
             known[fact.aggregate_id] = changed[fact.aggregate_id] = fact.aggregate_version
             if fact.type in projection.facts:
                 projection.apply(tx, fact)
+        tx.settle()
         self.write_versions_in(cur, projection, changed, suffix)
         self.set_position_in(cur, projection.name + suffix, max(f.position for f in facts))
         return len(changed)
 
     def apply_new_in(
-        self, cur: Any, projection: Projection, facts: Sequence[Fact], suffix: str
+        self,
+        cur: Any,
+        projection: Projection,
+        facts: Sequence[Fact],
+        suffix: str,
+        looked_up: LookedUp | None = None,
     ) -> None:
         """Applies facts the caller knows are new to the projection, neither reading nor
         writing its versions: a rebuild's shadow, private to it, reads the store in order
-        and keeps the versions itself (``write_versions_in``) until its swap or verify."""
-        tx = _Tx(self, cur, self.names(projection, suffix), facts)
+        and keeps the versions itself (``write_versions_in``) until its swap or verify.
+
+        ``looked_up``: the rows of the projection's lookups read so far, kept from one
+        batch to the next by a caller that alone writes the tables (a shadow): the
+        projection forgets every row it writes, so a row held is the table's."""
+        tx = _Tx(self, cur, self.names(projection, suffix), facts, looked_up)
         for fact in facts:
             if fact.type in projection.facts:
                 projection.apply(tx, fact)
+        tx.settle()
 
     def write_versions_in(
         self, cur: Any, projection: Projection, versions: Mapping[str, int], suffix: str = ""
@@ -234,28 +255,42 @@ class ReadModelStore(ABC):
         ``catch_up(cursor)`` runs first in that transaction, to apply what the store
         recorded since the shadow's last batch: nothing falls between the two models.
         """
-        live, shadow = Names(projection, "", self.qualify), Names(projection, SHADOW, self.qualify)
+        self.swap_all([projection], None if catch_up is None else lambda cur, _: catch_up(cur))
+
+    def swap_all(self, projections: Sequence[Projection], catch_up: Any = None) -> None:
+        """``swap`` for several projections in one transaction (``catch_up(cursor,
+        projection)`` for each). Every live table is dropped before any shadow is renamed:
+        SQLite checks its whole schema at each rename, and the schema is then half as big."""
         with self.transaction() as cur:
-            self.named_position_in(cur, projection.name, lock=True)
+            for projection in projections:
+                self.named_position_in(cur, projection.name, lock=True)
             if catch_up is not None:
-                catch_up(cur)
-            # The live table dropped, not renamed aside and dropped: SQLite checks its whole
-            # schema at each rename (milliseconds each, a tenth of a rebuild for two per table).
-            for key, bare in live.bare.items():
-                cur.execute(f"DROP TABLE IF EXISTS {self.qualify(bare)}")
-                cur.execute(f"ALTER TABLE {self.qualify(shadow.bare[key])} RENAME TO {bare}")
-            position = self.named_position_in(cur, projection.name + SHADOW)
-            table = self.qualify(self.positions_table)
-            cur.execute(
-                self.placeholders(f"DELETE FROM {table} WHERE name IN (%(a)s, %(b)s)"),
-                {"a": projection.name, "b": projection.name + SHADOW},
-            )
-            self.set_position_in(cur, projection.name, position)
-            for table_def in projection.tables:
-                for i, _ in enumerate(table_def.indexes):
-                    old_index = f"{table_def.name}{SHADOW}_i{i}"
-                    self.rename_index(cur, old_index, f"{table_def.name}_i{i}")
-        self.create(projection)  # any index a backend could not rename
+                for projection in projections:
+                    catch_up(cur, projection)
+            for projection in projections:
+                for bare in Names(projection, "", self.qualify).bare.values():
+                    cur.execute(f"DROP TABLE IF EXISTS {self.qualify(bare)}")
+            for projection in projections:
+                for table_def in projection.tables:
+                    for i, _ in enumerate(table_def.indexes):
+                        old_index = f"{table_def.name}{SHADOW}_i{i}"
+                        self.rename_index(cur, old_index, f"{table_def.name}_i{i}")
+            for projection in projections:
+                live, shadow = (
+                    Names(projection, "", self.qualify),
+                    Names(projection, SHADOW, self.qualify),
+                )
+                for key, bare in live.bare.items():
+                    cur.execute(f"ALTER TABLE {self.qualify(shadow.bare[key])} RENAME TO {bare}")
+                position = self.named_position_in(cur, projection.name + SHADOW)
+                table = self.qualify(self.positions_table)
+                cur.execute(
+                    self.placeholders(f"DELETE FROM {table} WHERE name IN (%(a)s, %(b)s)"),
+                    {"a": projection.name, "b": projection.name + SHADOW},
+                )
+                self.set_position_in(cur, projection.name, position)
+        for projection in projections:
+            self.create(projection)  # any index a backend could not rename
 
     def rename_index(self, cur: Any, old: str, new: str) -> None:
         cur.execute(f"ALTER INDEX {self.qualify(old)} RENAME TO {new}")
@@ -275,30 +310,92 @@ class ReadModelStore(ABC):
 
 class _Tx:
     def __init__(
-        self, store: ReadModelStore, cursor: Any, names: Names, facts: Sequence[Fact] = ()
+        self,
+        store: ReadModelStore,
+        cursor: Any,
+        names: Names,
+        facts: Sequence[Fact] = (),
+        looked_up: LookedUp | None = None,
     ) -> None:
         self.store = store
         self.cursor = cursor
         self.names = names
         self.facts = facts
-        self._held: dict[str, dict[str, dict[str, Any] | None]] = {}
+        self._held: LookedUp = {} if looked_up is None else looked_up
+        self._read_for_batch: set[str] = set()  # the lookup tables read for the batch
+        # (table, key columns) → key values → counters: what `add` holds until `settle`.
+        self._sums: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], dict[str, int]]] = {}
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        if self._sums:
+            self._settle_for(sql)
         self.cursor.execute(self.names.statement(sql), params or {})
 
     def execute_many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+        if self._sums:
+            self._settle_for(sql)
         self.cursor.executemany(self.names.statement(sql), params)
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        if self._sums:
+            self._settle_for(sql)
         return self.store.fetch(self.cursor, self.names.statement(sql), params or {})
+
+    def add(self, table: str, key: Mapping[str, Any], counts: Mapping[str, int]) -> None:
+        rows = self._sums.setdefault((table, tuple(key)), {})
+        values = tuple(key.values())
+        held = rows.get(values)
+        if held is None:
+            rows[values] = dict(counts)
+            return
+        for column, n in counts.items():
+            held[column] = held.get(column, 0) + n
+
+    def settle(self) -> None:
+        """Writes every sum `add` holds (the batch's end)."""
+        for group in list(self._sums):
+            self._write_sums(group)
+
+    def _settle_for(self, sql: str) -> None:
+        """Writes the sums of the tables ``sql`` names, so that it reads or changes them as
+        if each `add` had been a statement of its own; the other sums are on other tables,
+        which that statement does not see, so writing them later changes nothing."""
+        named = self.names.tables(sql)
+        for group in [group for group in self._sums if group[0] in named]:
+            self._write_sums(group)
+
+    def _write_sums(self, group: tuple[str, tuple[str, ...]]) -> None:
+        table, keys = group
+        rows = self._sums.pop(group)
+        counters = sorted({column for counts in rows.values() for column in counts})
+        marks = ", ".join(f"%(p{i})s" for i in range(len(keys) + len(counters)))
+        change = (
+            "DO UPDATE SET " + ", ".join(f"{c} = {{{table}}}.{c} + excluded.{c}" for c in counters)
+            if counters
+            else "DO NOTHING"
+        )
+        self.execute_many(
+            f"INSERT INTO {{{table}}} ({', '.join((*keys, *counters))}) VALUES ({marks}) "
+            f"ON CONFLICT ({', '.join(keys)}) {change}",
+            [
+                {
+                    f"p{i}": value
+                    for i, value in enumerate((*key, *(counts.get(c, 0) for c in counters)))
+                }
+                for key, counts in rows.items()
+            ],
+        )
 
     def lookup(self, table: str, key: str) -> dict[str, Any] | None:
         """Read for every aggregate of the batch at the first lookup in the table: the
         per-fact reads were a round trip each, half of a rebuild's statements. Inside the
         batch's transaction, that read sees the batch's own writes made so far."""
-        held = self._held.get(table)
-        if held is None:
-            held = self._held[table] = self._read(table, {f.aggregate_id for f in self.facts})
+        held = self._held.setdefault(table, {})
+        if table not in self._read_for_batch and self._lookup(table).by_aggregate:
+            self._read_for_batch.add(table)
+            unknown = {f.aggregate_id for f in self.facts if f.aggregate_id not in held}
+            if unknown:
+                held.update(self._read(table, unknown))
         if key not in held:
             held.update(self._read(table, {key}))
         return held[key]
@@ -308,8 +405,12 @@ class _Tx:
         if held is not None:
             held.pop(key, None)
 
-    def _read(self, table: str, keys: set[str]) -> dict[str, dict[str, Any] | None]:
+    def _lookup(self, table: str) -> Lookup:
         (lookup,) = (found for found in self.names.projection.lookups if found.table == table)
+        return lookup
+
+    def _read(self, table: str, keys: set[str]) -> dict[str, dict[str, Any] | None]:
+        lookup = self._lookup(table)
         read: dict[str, dict[str, Any] | None] = dict.fromkeys(keys)
         for chunk in _chunks(sorted(keys), 500):
             marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))

@@ -11,12 +11,13 @@ from typing import Any
 
 from chainon.projections.facts import facts_of
 from chainon.projections.projection import Fact, Projection
-from chainon.projections.read_model_store import SHADOW, ReadModelStore
+from chainon.projections.read_model_store import SHADOW, LookedUp, ReadModelStore
 from chainon.projections.runner import BATCH, FEED, Views
 
 Progress = Callable[[int, int], None]  # (position reached, head)
 # Aggregates whose versions a rebuild holds in memory before writing them to its shadows:
 # written once each, not once a batch, and the memory bounded on a store of millions.
+# The rows its projections looked up are held as long (read once, not once a batch).
 HELD_VERSIONS = 100_000
 
 
@@ -31,22 +32,21 @@ def rebuild(views: Views, name: str, progress: Progress | None = None) -> int:
 
 def rebuild_many(views: Views, names: Sequence[str], progress: Progress | None = None) -> int:
     """Rebuilds several projections in one pass over the store (each event read and
-    decoded once, applied to every shadow in the same transaction), then swaps each in.
-    Returns how many events were read."""
+    decoded once, applied to every shadow in the same transaction), then swaps them all in
+    one transaction. Returns how many events were read."""
     projections = [views.projection(name) for name in names]
     read = _fill_shadows(views, projections, progress)
     store, log = views.store, views.log
-    for projection in projections:
 
-        def catch_up(cur: Any, projection: Projection = projection) -> None:
-            shadow = projection.name + SHADOW
-            start = store.named_position_in(cur, shadow) + 1
-            while rest := log.notifications(start=start, limit=BATCH):
-                store.apply_in(cur, projection, facts_of(views.decode, rest), SHADOW)
-                store.set_position_in(cur, shadow, rest[-1].id)
-                start = rest[-1].id + 1
+    def catch_up(cur: Any, projection: Projection) -> None:
+        shadow = projection.name + SHADOW
+        start = store.named_position_in(cur, shadow) + 1
+        while rest := log.notifications(start=start, limit=BATCH):
+            store.apply_in(cur, projection, facts_of(views.decode, rest), SHADOW)
+            store.set_position_in(cur, shadow, rest[-1].id)
+            start = rest[-1].id + 1
 
-        store.swap(projection, catch_up)
+    store.swap_all(projections, catch_up)
     return read
 
 
@@ -90,6 +90,7 @@ def _fill_shadows(
         head = min(head, max(store.position(projection), store.named_position(FEED)))
     start, read = 1, 0
     applied: dict[str, int] = {}  # the versions the shadows hold, not yet written
+    looked_up: dict[str, LookedUp] = {p.name: {} for p in projections}
     while start <= head:
         batch = views.log.notifications(start=start, limit=min(BATCH, head - start + 1), stop=head)
         if not batch:
@@ -97,13 +98,15 @@ def _fill_shadows(
         facts = _new(facts_of(views.decode, batch), applied)
         with store.transaction(pipelined=True) as cur:
             for projection in projections:
-                store.apply_new_in(cur, projection, facts, SHADOW)
+                store.apply_new_in(cur, projection, facts, SHADOW, looked_up[projection.name])
                 # Past the batch's last notification, public or not: a rebuilt model
                 # is at the store's head, not behind by the index entries after its
                 # last fact (`projections status` showed those as a lag).
                 store.set_position_in(cur, projection.name + SHADOW, batch[-1].id)
             if len(applied) >= HELD_VERSIONS:
                 _write_versions(store, cur, projections, applied)
+                for rows in looked_up.values():
+                    rows.clear()
         read += len(batch)
         start = batch[-1].id + 1
         if progress is not None:

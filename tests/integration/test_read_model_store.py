@@ -44,6 +44,36 @@ class Tally(Projection):
         )
 
 
+class Sums(Projection):
+    """Counts with ``Tx.add``: ``Thing.Counted`` adds one to its key's row (and its
+    weight to a second counter), ``Thing.Seen`` only makes the row, and ``Thing.Noted``
+    copies into ``notes`` what its key's row holds at that moment."""
+
+    name = "sums"
+    tables: ClassVar[Sequence[Table]] = (
+        Table(
+            "sums",
+            "key TEXT NOT NULL, part TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0, "
+            "weight INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (key, part)",
+        ),
+        Table("notes", "position INTEGER PRIMARY KEY, n INTEGER"),
+    )
+    facts = frozenset({"Thing.Counted", "Thing.Seen", "Thing.Noted"})
+
+    def apply(self, tx: Tx, fact: Fact) -> None:
+        key = {"key": fact.data["key"], "part": "p"}
+        if fact.type == "Thing.Counted":
+            tx.add("sums", key, {"n": 1})
+            tx.add("sums", key, {"weight": 2})
+        elif fact.type == "Thing.Seen":
+            tx.add("sums", key, {})
+        else:
+            tx.execute(
+                "INSERT INTO {notes} (position, n) SELECT %(p)s, n FROM {sums} WHERE key = %(k)s",
+                {"p": fact.position, "k": fact.data["key"]},
+            )
+
+
 class Feed:
     """Facts as a store records them: versions per aggregate, positions growing."""
 
@@ -103,6 +133,30 @@ class ReadModelStoreContract:
         assert tallies(store) == {"x": 2, "y": 1}
         assert store.position(tally) == 3
         assert store.versions(tally, ["a", "b", "c"]) == {"a": 2, "b": 1}
+
+    def test_added_counters_are_summed_once_and_read_as_added_so_far(
+        self, store: ReadModelStore
+    ) -> None:
+        sums = Sums()
+        store.create(sums)
+        feed = Feed()
+        batch = [
+            feed.fact("a", "x"),
+            feed.fact("b", "y", kind="Thing.Seen"),
+            feed.fact("a", "x"),
+            feed.fact("c", "x", kind="Thing.Noted"),  # reads what the batch added before it
+            feed.fact("b", "x"),
+        ]
+        store.apply(sums, batch)
+        store.apply(sums, batch)  # delivered again: nothing added twice
+        store.apply(sums, [feed.fact("d", "x"), feed.fact("d", "z", kind="Thing.Noted")])
+        rows = store.query(sums, "SELECT key, n, weight FROM {sums}", {})
+        assert {r["key"]: (int(r["n"]), int(r["weight"])) for r in rows} == {
+            "x": (4, 8),
+            "y": (0, 0),
+        }
+        notes = store.query(sums, "SELECT position, n FROM {notes}", {})
+        assert {int(r["position"]): int(r["n"]) for r in notes} == {4: 2}
 
     def test_a_batch_overlapping_the_last_applies_only_what_is_new(
         self, store: ReadModelStore, tally: Tally
@@ -256,6 +310,37 @@ class ReadModelStoreContract:
         assert store.apply(tally, replayed) == 0
         store.apply(tally, [rebuild.fact("a", "new")])
         assert tallies(reader) == {"new": 7}
+
+    def test_swapping_all_makes_each_shadow_live_after_its_catch_up(
+        self, store: ReadModelStore, reader: ReadModelStore, tally: Tally
+    ) -> None:
+        sums = Sums()
+        store.create(sums)
+        store.apply(tally, Feed().batch(2, key="old"))
+        store.apply(sums, Feed().batch(2, key="old"))
+        rebuild = Feed()
+        replayed = rebuild.batch(3, key="new")
+        for projection in (tally, sums):
+            store.create(projection, SHADOW)
+            store.apply(projection, replayed, SHADOW)
+        meanwhile = [rebuild.fact("b", "later")]
+        caught_up = []
+
+        def catch_up(cur: Any, projection: Projection) -> None:
+            store.apply_in(cur, projection, meanwhile, SHADOW)
+            caught_up.append(projection.name)
+
+        store.swap_all([tally, sums], catch_up)
+
+        assert caught_up == ["tally", "sums"]
+        assert tallies(reader) == {"new": 3, "later": 1}
+        rows = reader.query(sums, "SELECT key, n FROM {sums}", {})
+        assert {r["key"]: int(r["n"]) for r in rows} == {"new": 3, "later": 1}
+        assert (reader.position(tally), reader.position(sums)) == (4, 4)
+        assert (reader.position(tally, SHADOW), reader.position(sums, SHADOW)) == (0, 0)
+        with store.transaction() as cur:
+            assert not store.table_exists(cur, f"tallies{SHADOW}")
+            assert not store.table_exists(cur, f"sums{SHADOW}")
 
     def test_a_swap_applies_what_came_meanwhile_in_its_own_transaction(
         self, store: ReadModelStore, reader: ReadModelStore, tally: Tally

@@ -49,12 +49,14 @@ def models(views: Views) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.parametrize("held", [7, 100_000])
 def test_a_rebuild_with_events_written_meanwhile_equals_feeding_each_event_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
 ) -> None:
-    # Small batches and a small tally: the versions are written mid-rebuild and at its end.
+    # Small batches; a small tally writes the versions (and lets go of the rows looked up)
+    # mid-rebuild and at its end, a large one holds both from the first batch to the last.
     monkeypatch.setattr(rebuilding, "BATCH", 25)
-    monkeypatch.setattr(rebuilding, "HELD_VERSIONS", 7)
+    monkeypatch.setattr(rebuilding, "HELD_VERSIONS", held)
     core = Core(store_env(make_settings(StoreKind.SQLITE, tmp_path)))
     rebuilt = views_of(core, SQLiteReadModels(tmp_path / "rebuilt.sqlite3"), all_projections())
     fed = views_of(core, SQLiteReadModels(tmp_path / "fed.sqlite3"), all_projections())
