@@ -19,12 +19,16 @@ saved itself (the usual case: one core per partition of conversations), nothing 
 is stale. Otherwise it reads which aggregates the notifications it did not write are
 about (not their events: ``adapters.persistence``) and evicts them. Both SQLite (one
 writer) and eventsourcing's PostgreSQL recorder (a table lock on insert) make
-notification ids visible in order, so no write is missed. The
-store also answers "no such aggregate" once per id (deduplication looks up ids that
-mostly do not exist yet); that answer is kept for the unit of work only, and records
-written once and rarely read again (a message's index entries, refusals, idempotency
-records) are not kept when new: under a burst over thousands of conversations they pushed
-the conversations themselves out of the cache. The core says which (``kept_when_new``): a
+notification ids visible in order, so no write is missed.
+
+The store's "no such aggregate" is kept too, by the same rule: an id stays absent until a
+unit of work saves it or a notification of another writer names it. Most messages look
+up ids that do not exist (the brand's flow library, a refusal of the message, a bot's
+dialogue): on PostgreSQL each was a round trip, and at a steady rate, in batches of one
+or two messages, those trips were most of a decision's time. Records written once and
+rarely read again (a message's index entries, refusals, idempotency records) are not
+kept when new: under a burst over thousands of conversations they pushed the
+conversations themselves out of the cache. The core says which (``kept_when_new``): a
 contact's address entry, read by each of their messages, is kept.
 A decision can still read an aggregate another process changes a moment later; a write
 on it then conflicts and is decided again, as it would without this cache.
@@ -33,6 +37,7 @@ on it then conflicts and is decided again, as it would without this cache.
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
@@ -45,6 +50,7 @@ from chainon.adapters.persistence.port import log_of
 
 Project = Callable[[Any, Iterable[Any]], Any]
 SCAN_PAGE = 1000
+MIN_ABSENT = 10_000  # absent ids remembered at least, whatever the cache's size
 
 
 class DecisionCache:
@@ -64,16 +70,18 @@ class DecisionCache:
         self._cache: LRUCache[UUID, Aggregate] | None = (
             LRUCache(maxsize=maxsize) if maxsize > 0 else None
         )
-        self._absent: set[UUID] = set()  # ids the store had no event for, this unit
+        # ids the store had no event for as of the last sync (oldest first, bounded)
+        self._absent: OrderedDict[UUID, None] = OrderedDict()
+        self._absent_max = max(maxsize, MIN_ABSENT)
         self._synced: int | None = None  # every notification up to here is reflected
         self._ours: set[int] = set()  # notification ids this cache saved since then
         self.foreign_seen = 0  # notifications written elsewhere (evictions they caused)
 
     def sync(self) -> None:
-        """Evicts whatever another process changed since the last sync; forgets which
-        ids were absent."""
-        self._absent.clear()
+        """Evicts whatever another process changed since the last sync (the ids it made
+        exist no longer count as absent)."""
         if self._cache is None:
+            self._absent.clear()  # without a cache, nothing outlives its unit of work
             return
         head = self.log.head()
         if self._synced is None:  # nothing cached yet can be older than this
@@ -115,7 +123,10 @@ class DecisionCache:
 
     def _hold(self, aggregate_id: UUID, aggregate: Aggregate | None) -> None:
         if aggregate is None:
-            self._absent.add(aggregate_id)
+            self._absent[aggregate_id] = None
+            self._absent.move_to_end(aggregate_id)
+            if len(self._absent) > self._absent_max:
+                self._absent.popitem(last=False)
         elif self._cache is not None:
             self._cache.put(aggregate_id, aggregate)
 
@@ -146,7 +157,7 @@ class DecisionCache:
         self._ours.update(r.notification.id for r in recordings)
         held = self._cache.cache
         for aggregate in aggregates:
-            self._absent.discard(aggregate.id)
+            self._absent.pop(aggregate.id, None)
             if aggregate.pending_events:
                 self.evict(aggregate.id)
             elif aggregate.id in held or self.kept_when_new(aggregate):
@@ -158,6 +169,7 @@ class DecisionCache:
             self.evict(aggregate.id)
 
     def evict(self, aggregate_id: UUID) -> None:
+        self._absent.pop(aggregate_id, None)
         if self._cache is None:
             return
         with contextlib.suppress(KeyError):

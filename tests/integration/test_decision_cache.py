@@ -198,3 +198,33 @@ def test_reads_while_the_core_decides_on_the_same_conversation_get_their_own_sna
     assert all(r is not core.decisions.cached(conversation_id) for r in reads)
     assert all(len(r.messages) == r.version - 1 for r in reads)  # opened, then one each
     assert len(core.get(Conversation, conversation_id).messages) == 90
+
+
+def test_an_absent_id_is_remembered_until_another_writer_makes_it_exist(
+    cores: tuple[Core, Core],
+) -> None:
+    one, other = cores
+    seen = entry_id(IndexKind.PROVIDER_MESSAGE, "in:sandbox:later")
+    asked: list[UUID] = []
+    get = one.decisions.events.get
+
+    def counted(originator_id: UUID, **kw: object) -> object:
+        asked.append(originator_id)
+        return get(originator_id, **kw)  # type: ignore[arg-type]
+
+    one.decisions.events.get = counted  # type: ignore[method-assign]
+    one.decisions.sync()
+    assert one.decisions.load(seen) is None
+    one.decisions.sync()  # nothing written since: the answer stands, without a query
+    assert one.decisions.load(seen) is None
+    assert asked == [seen]
+    # the other core records that message: its index entry now exists
+    [outcome] = other.handle_many([(inbound("later", CONSUMERS[0]), None)])
+    assert isinstance(outcome, cmd.Outcome)
+    assert outcome.changed
+    one.decisions.sync()
+    assert one.decisions.load(seen) is not None
+    # and the first core takes a redelivery of it for what it is
+    [again] = one.handle_many([(inbound("later", CONSUMERS[0]), None)])
+    assert isinstance(again, cmd.Outcome)
+    assert again.duplicate
