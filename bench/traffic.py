@@ -52,31 +52,37 @@ def inbound(count: int, conversations: int, start: int = 0) -> list[Inbound]:
     ]
 
 
-def steady_conversation(k: int, count: int, conversations: int) -> int:
-    """The conversation of message ``k`` of a steady load: conversation ``c`` opens with
-    message ``ceil(c * count / conversations)``, so new conversations come at one steady
-    share of the traffic (one in ten at ten messages each) rather than all first; every
-    other message goes to one of the conversations already open, spread by a
+def steady_conversation(k: int, count: int, new: int, existing: int = 0) -> int:
+    """The conversation of message ``k`` of a steady load of ``count`` messages, on a system
+    that already holds conversations ``0 .. existing - 1``: the ``new`` ones come at a
+    steady share, conversation ``existing + c`` opening with message
+    ``ceil(c * count / new)`` (one in ten at ten messages each) rather than all first; every
+    other message goes to one of the conversations open by then, spread by a
     multiplicative hash (deterministic, so the watcher knows the same traffic)."""
-    opened = k * conversations // count + 1  # conversations open once message k is in
+    opened = k * new // count + 1  # new conversations open once message k is in
     c = opened - 1
-    if k == -(-c * count // conversations):  # ceil: message k opens conversation c
-        return c
-    return (k * 2654435761) % opened
+    if k == -(-c * count // new):  # ceil: message k opens new conversation c
+        return existing + c
+    return (k * 2654435761) % (existing + opened)
 
 
 def steady_inbound(
-    count: int, conversations: int, start: int = 0, end: int | None = None
+    count: int, new: int, existing: int = 0, start: int = 0, end: int | None = None
 ) -> list[Inbound]:
     """Messages ``start`` to ``end - 1`` of a steady load of ``count`` messages."""
     return [
         Inbound(
             f"m{k}",
-            consumer_number(steady_conversation(k, count, conversations)),
+            consumer_number(steady_conversation(k, count, new, existing)),
             BODIES[k % len(BODIES)],
         )
         for k in range(start, count if end is None else end)
     ]
+
+
+def earlier_inbound(existing: int) -> list[Inbound]:
+    """One message into each conversation a steady load finds open (ids ``h…``)."""
+    return [Inbound(f"h{c}", consumer_number(c), BODIES[c % len(BODIES)]) for c in range(existing)]
 
 
 def receive_commands(count: int, conversations: int, start: int = 0) -> list[ReceiveMessage]:

@@ -3,9 +3,11 @@ each one's publication to the agent queue showing it.
 
 R is half the rate ``inbound-burst`` reached in the same mode earlier in the run (the
 size's fixed rate when no burst ran), so each mode carries the same share of what it can
-take. The traffic opens its conversations at a steady share (one message in ten, as the
-burst's ten messages a conversation), not all at once first: a steady load is a system in
-its stride, and a wave of new conversations is the burst's matter.
+take. A steady load is a system in its stride: before the clock, as many conversations as
+the load will open are already open (one message each, recorded and shown); the load then
+opens its new ones at a steady share (one message in ten, as the burst's ten messages a
+conversation) and spreads the rest over every open conversation. A wave of new
+conversations all at once is the burst's matter.
 
 Message k is due at ``t0 + k / R``; the publisher puts every message that is due on the
 inbound topic (keyed by conversation) without ever waiting for Chainon: an open loop, as
@@ -27,9 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from bench.accounting import received
@@ -37,10 +40,11 @@ from bench.fleet import ROOT, environment, guarded
 from bench.read_your_writes import Prober
 from bench.registry import Context, Kind, measurement
 from bench.result import Latency, Missing, Result, own_peak_rss
-from bench.traffic import BRAND_NUMBER, commands_of, steady_inbound
+from bench.traffic import BRAND_NUMBER, Inbound, commands_of, earlier_inbound, steady_inbound
 
 if TYPE_CHECKING:
     from chainon.adapters.bus.port import Bus, Outgoing
+    from chainon.runtime import Runtime
 
 READY_SECONDS = 120
 
@@ -57,13 +61,15 @@ async def steady_load(ctx: Context) -> Result:
     counts = ctx.counts
     rate, rate_from = steady_rate(ctx)
     count = rate * counts.steady_seconds
-    # As many messages a conversation as in the burst (ten), the new ones a steady share.
+    # As many new conversations as the burst has for as many messages (one in ten), and
+    # as many open before the clock: a system in its stride.
     conversations = max(1, count * counts.conversations // counts.messages)
+    existing = conversations
     settings = ctx.settings()
     # Distributed, this process is not Chainon's worker: its own logs would only be noise.
     level = "WARNING" if ctx.distributed else settings.log_level
     configure_logging(level, json=settings.log_json)
-    ids = [m.provider_message_id for m in steady_inbound(count, conversations)]
+    ids = [m.provider_message_id for m in steady_inbound(count, conversations, existing)]
     extra: dict[str, Any] = {}
     async with contextlib.AsyncExitStack() as stack:
         if ctx.distributed:
@@ -78,12 +84,16 @@ async def steady_load(ctx: Context) -> Result:
             bus = runtime.bus
         topics = runtime.topics
 
-        def records(first: int, last: int) -> list[Outgoing]:
-            """What the channel adapter publishes for messages first to last - 1."""
+        def records_of(messages: list[Inbound]) -> list[Outgoing]:
+            """What the channel adapter publishes for these messages."""
             return [
                 Outgoing(topics.inbound, conversation_key(m.sender, m.recipient), dump(m))
-                for m in commands_of(steady_inbound(count, conversations, first, last))
+                for m in commands_of(messages)
             ]
+
+        def records(first: int, last: int) -> list[Outgoing]:
+            """Messages first to last - 1 of the load."""
+            return records_of(steady_inbound(count, conversations, existing, first, last))
 
         brand = runtime.core.register_brand(
             slug="bench", name="Bench", senders=[(Channel.SMS, BRAND_NUMBER)]
@@ -97,6 +107,11 @@ async def steady_load(ctx: Context) -> Result:
             await runtime.start()
             stack.push_async_callback(runtime.stop)
             await runtime.caught_up(runtime.core.recorder.max_notification_id() or 0, 30)
+        if ctx.distributed:
+            caught_up = functools.partial(deployment.caught_up, time.monotonic() + READY_SECONDS)
+        else:
+            caught_up = functools.partial(_caught_up, runtime)
+        await _open_earlier(bus, records_of(earlier_inbound(existing)), runtime, caught_up)
         output = ctx.data_dir / "shown.json"
         arguments = (str(brand.id), str(count), str(conversations), str(output))
         watcher = await asyncio.create_subprocess_exec(
@@ -177,12 +192,39 @@ async def steady_load(ctx: Context) -> Result:
             # answered "accepted" without a position: the core had not recorded it in time
             "answer_to_readable_unrecorded": probed.unrecorded,
             "conversations": found["conversations"],
+            "conversations_open_before": existing,
             "watcher_looks": watched["looks"],
             "watcher_cpu_seconds": watched["cpu_seconds"],
             **extra,
         },
         settings=settings.model_dump(mode="json"),
     )
+
+
+async def _open_earlier(
+    bus: Bus,
+    records: list[Outgoing],
+    runtime: Runtime,
+    caught_up: Callable[[], Awaitable[object]],
+) -> None:
+    """Publishes one message into each conversation the load finds open and waits, before
+    the clock starts, until each is recorded and the views have them."""
+    if not records:
+        return
+    await bus.publish(records)
+    ids = [f"h{c}" for c in range(len(records))]
+    deadline = time.monotonic() + READY_SECONDS
+    while (await asyncio.to_thread(received, runtime.core, ids))["received"] < len(ids):
+        if time.monotonic() > deadline:
+            raise Missing(f"the {len(ids)} conversations open before the load were not recorded")
+        await asyncio.sleep(0.2)
+    await caught_up()
+
+
+async def _caught_up(runtime: Runtime) -> None:
+    head = await asyncio.to_thread(runtime.core.recorder.max_notification_id) or 0
+    if not await runtime.caught_up(head, READY_SECONDS):
+        raise Missing("the views did not catch up with the conversations open before the load")
 
 
 def steady_rate(ctx: Context) -> tuple[int, str]:

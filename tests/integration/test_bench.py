@@ -127,7 +127,9 @@ def check_scenarios(run: dict[str, Any], results: dict[str, dict[str, Any]], mod
     assert extra["answer_to_readable_samples"] >= 1
     assert 0 < extra["answer_to_readable_p50_ms"] <= extra["answer_to_readable_p99_ms"]
     per_conversation = counts["messages"] // counts["conversations"]
-    assert steady["extra"]["conversations"] == max(1, steady["count"] // per_conversation)
+    new = max(1, steady["count"] // per_conversation)  # opened by the load, one in ten
+    assert extra["conversations_open_before"] == new  # and as many open before the clock
+    assert new <= extra["conversations"] <= 2 * new
 
     rebuild = results[f"rebuild@{mode}"]
     assert rebuild["unit"] == "events"
