@@ -104,8 +104,7 @@ class Views:
     def apply(self, facts: Sequence[Fact]) -> None:
         """Applies a batch to every projection in one transaction."""
         with self.store.transaction(pipelined=True) as cur:
-            for projection in self.projections.values():
-                self.store.apply_in(cur, projection, facts)
+            self.store.apply_all_in(cur, list(self.projections.values()), facts)
 
     def feed_from_store(self) -> int:
         """Applies the store's next batch; returns how many notifications it got past.
@@ -118,8 +117,7 @@ class Views:
             to_fact = self.to_fact
             facts = [to_fact(n) for n in notifications if is_public(n.topic)]
             with self.store.transaction(pipelined=True) as cur:
-                for projection in self.projections.values():
-                    self.store.apply_in(cur, projection, facts)
+                self.store.apply_all_in(cur, list(self.projections.values()), facts)
                 self.store.set_position_in(cur, self.feed, notifications[-1].id)
         return len(notifications)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import threading
@@ -13,6 +14,13 @@ from typing import Any
 from chainon.projections.read_model_store import ReadModelStore
 
 _PYFORMAT = re.compile(r"%\((\w+)\)s")
+
+
+@functools.lru_cache(maxsize=4096)
+def _named(sql: str) -> str:
+    """pyformat placeholders as SQLite's named ones; the same few statements come back at
+    every batch, so each is translated once."""
+    return _PYFORMAT.sub(r":\1", sql)
 
 
 class SQLiteReadModels(ReadModelStore):
@@ -52,7 +60,7 @@ class SQLiteReadModels(ReadModelStore):
         return bare
 
     def placeholders(self, sql: str) -> str:
-        return _PYFORMAT.sub(r":\1", sql)
+        return _named(sql)
 
     def fetch(self, cursor: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         cursor.execute(sql, dict(params))

@@ -134,6 +134,25 @@ class ReadModelStoreContract:
         assert store.position(tally) == 3
         assert store.versions(tally, ["a", "b", "c"]) == {"a": 2, "b": 1}
 
+    def test_projections_fed_together_apply_each_fact_once_as_each_alone_would(
+        self, store: ReadModelStore, tally: Tally
+    ) -> None:
+        sums = Sums()
+        store.create(sums)
+        feed = Feed()
+        first = [feed.fact("a", "x"), feed.fact("b", "y"), feed.fact("a", "x")]
+        store.apply(tally, first[:1])  # the tally alone had seen the first fact
+        with store.transaction() as cur:
+            store.apply_all_in(cur, [tally, sums], first)
+        with store.transaction() as cur:  # delivered again, and overlapping the next
+            store.apply_all_in(cur, [tally, sums], [*first[1:], feed.fact("c", "x")])
+        assert tallies(store) == {"x": 3, "y": 1}
+        rows = store.query(sums, "SELECT key, n FROM {sums}", {})
+        assert {r["key"]: int(r["n"]) for r in rows} == {"x": 3, "y": 1}
+        for projection in (tally, sums):
+            assert store.position(projection) == 4
+            assert store.versions(projection, ["a", "b", "c"]) == {"a": 2, "b": 1, "c": 1}
+
     def test_added_counters_are_summed_once_and_read_as_added_so_far(
         self, store: ReadModelStore
     ) -> None:
