@@ -38,7 +38,10 @@ RATE = 50  # per second: a batch of 50 a second, so the kill lands mid-campaign
 
 
 def number(i: int) -> str:
-    return f"+3361234{i:04d}"
+    """Spread over 50 number prefixes: in one, the welcome sends and the campaign (800 in
+    a few seconds) pass the SMS-pumping guard's 500 a prefix in 10 minutes, and whether
+    the guard blocks the last ones depends on how far the views have got."""
+    return f"+33612{i % 50:02d}{i // 50:04d}"
 
 
 def prepare(core: Core) -> None:

@@ -56,13 +56,14 @@ def test_a_slice_of_the_traffic_is_the_same_messages_as_the_whole() -> None:
     assert steady_inbound(500, 50, 50, 120, 260) == whole[120:260]
 
 
-def test_the_rate_is_half_the_burst_of_the_same_mode_in_the_run(tmp_path: Path) -> None:
+def test_the_rate_is_half_the_burst_of_the_same_mode_in_the_run() -> None:
+    nowhere = Path("/nonexistent")  # a context only: nothing is read or written
     measured = {"inbound-burst@embedded": 1201.0, "inbound-burst@distributed": 480.0}
-    embedded = Context(size="quick", mode="embedded", data_dir=tmp_path, measured=measured)
+    embedded = Context(size="quick", mode="embedded", data_dir=nowhere, measured=measured)
     assert steady_rate(embedded) == (600, "half of inbound-burst@embedded in this run (1,201/s)")
-    distributed = Context(size="quick", mode="distributed", data_dir=tmp_path, measured=measured)
+    distributed = Context(size="quick", mode="distributed", data_dir=nowhere, measured=measured)
     assert steady_rate(distributed)[0] == 240
-    alone = Context(size="quick", mode="embedded", data_dir=tmp_path)
+    alone = Context(size="quick", mode="embedded", data_dir=nowhere)
     rate, said = steady_rate(alone)
     assert rate == alone.counts.steady_rate
     assert "no inbound-burst@embedded in this run" in said
