@@ -142,9 +142,8 @@ class ReadModelStore(ABC):
         if not facts:
             return 0
         tx = _Tx(self, cur, self.names(projection, suffix), facts)
-        moved = self._apply_past(
-            tx, projection, facts, _versions(tx, {f.aggregate_id for f in facts})
-        )
+        known = self._versions_in(cur, [projection], {f.aggregate_id for f in facts}, suffix)
+        moved = self._apply_past(tx, projection, facts, known.get(projection.name, {}))
         self.set_position_in(cur, projection.name + suffix, max(f.position for f in facts))
         return moved
 
@@ -157,22 +156,28 @@ class ReadModelStore(ABC):
         (three each, for a dozen projections) were most of a batch's cost."""
         if not facts or not projections:
             return
-        held = self._versions_of_all(cur, projections, {f.aggregate_id for f in facts})
+        held = self._versions_in(cur, projections, {f.aggregate_id for f in facts})
         for projection in projections:
             tx = _Tx(self, cur, self.names(projection), facts)
             self._apply_past(tx, projection, facts, held.get(projection.name, {}))
         position = max(f.position for f in facts)
         self.set_positions_in(cur, {p.name: position for p in projections})
 
-    def _versions_of_all(
-        self, cur: Any, projections: Sequence[Projection], aggregate_ids: set[str]
+    def _versions_in(
+        self,
+        cur: Any,
+        projections: Sequence[Projection],
+        aggregate_ids: set[str],
+        suffix: str = "",
     ) -> dict[str, dict[str, int]]:
+        """Each projection's applied version of these aggregates (an aggregate it applied
+        nothing of is absent), every projection read in one statement."""
         held: dict[str, dict[str, int]] = {}
         for chunk in _chunks(sorted(aggregate_ids), 500):
             marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
             sql = " UNION ALL ".join(
                 f"SELECT {n} AS p, aggregate_id, version "
-                f"FROM {self.qualify(self.names(projection).bare['versions'])} "
+                f"FROM {self.qualify(self.names(projection, suffix).bare['versions'])} "
                 f"WHERE aggregate_id IN ({marks})"
                 for n, projection in enumerate(projections)
             )
@@ -233,21 +238,14 @@ class ReadModelStore(ABC):
         """The version of each of these aggregates the projection has applied (an aggregate
         it has applied nothing of is absent)."""
         with self.transaction() as cur:
-            return _versions(_Tx(self, cur, self.names(projection, "")), set(aggregate_ids))
+            held = self._versions_in(cur, [projection], set(aggregate_ids))
+        return held.get(projection.name, {})
 
     def set_position_in(self, cur: Any, name: str, position: int) -> None:
-        table = self.qualify(self.positions_table)
-        cur.execute(
-            self.placeholders(
-                f"INSERT INTO {table} (name, position) VALUES (%(n)s, %(p)s) "
-                f"ON CONFLICT (name) DO UPDATE SET position = CASE WHEN excluded.position > "
-                f"{table}.position THEN excluded.position ELSE {table}.position END"
-            ),
-            {"n": name, "p": position},
-        )
+        self.set_positions_in(cur, {name: position})
 
     def set_positions_in(self, cur: Any, positions: Mapping[str, int]) -> None:
-        """``set_position_in`` for many names, in one statement."""
+        """Moves each name's position forward (never back), in one statement."""
         table = self.qualify(self.positions_table)
         cur.executemany(
             self.placeholders(
@@ -475,18 +473,6 @@ class _Tx:
             ):
                 read[str(row.pop("looked_up_"))] = row
         return read
-
-
-def _versions(tx: _Tx, aggregate_ids: set[str]) -> dict[str, int]:
-    known: dict[str, int] = {}
-    for chunk in _chunks(sorted(aggregate_ids), 500):
-        marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
-        for r in tx.rows(
-            f"SELECT aggregate_id, version FROM {{versions}} WHERE aggregate_id IN ({marks})",
-            {f"a{i}": a for i, a in enumerate(chunk)},
-        ):
-            known[r["aggregate_id"]] = int(r["version"])
-    return known
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -103,13 +103,11 @@ async def steady_load(ctx: Context) -> Result:
             extra |= await deployment.warm_up(BRAND_NUMBER)
             await runtime.bus.start()  # the probe's API publishes with it, as an API does
             stack.push_async_callback(runtime.bus.stop)
+            caught_up = functools.partial(deployment.caught_up, time.monotonic() + READY_SECONDS)
         else:
             await runtime.start()
             stack.push_async_callback(runtime.stop)
             await runtime.caught_up(runtime.core.recorder.max_notification_id() or 0, 30)
-        if ctx.distributed:
-            caught_up = functools.partial(deployment.caught_up, time.monotonic() + READY_SECONDS)
-        else:
             caught_up = functools.partial(_caught_up, runtime)
         await _open_earlier(bus, records_of(earlier_inbound(existing)), runtime, caught_up)
         output = ctx.data_dir / "shown.json"
