@@ -2,8 +2,10 @@
 
 Each topic is one ordered log (one partition), so order holds for every key at once. A
 group's committed position is stored in the same file; a restarted consumer resumes there.
-Publishing wakes the consumers of this process at once; others poll, unless told through
-``published_elsewhere`` (``published_listeners`` are there to tell them). One consumer per
+Publishing wakes the consumers of this process at once, and those of other processes
+through the log's doorbell (``log_bell``; ``published_listeners`` may tell them too, as
+``chainon serve``'s pipes do); a consumer that hears nothing looks again when its poll's
+timer runs out. One consumer per
 group: each role runs in one process. Concurrent publishers share transactions (group
 commit): what queues while one write is on the disk goes in the next, together.
 """
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from chainon.adapters.bus.log_bell import Bell, bells_of
 from chainon.adapters.bus.port import BusUnavailable, Outgoing, Record
 
 T = TypeVar("T")
@@ -50,6 +53,11 @@ class EmbeddedBus:
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._published = asyncio.Condition()
+        # Counts the rings this process heard, so that one heard while a consumer was
+        # reading the log is not lost on it (it reads again rather than wait for the next).
+        self.rung = 0
+        self._bell = Bell(bells_of(path))
+        self._ringing: set[asyncio.Task[None]] = set()
         self._queued: list[tuple[Sequence[Outgoing], asyncio.Future[None]]] = []
         self._writing: asyncio.Task[None] | None = None
         # Called after each write: another process's consumers may be told (they poll).
@@ -65,6 +73,7 @@ class EmbeddedBus:
         self._db = db
 
     async def stop(self) -> None:
+        self._bell.close()
         if self._db is not None:
             with self._lock:
                 self._db.close()
@@ -96,14 +105,27 @@ class EmbeddedBus:
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
+            self._bell.ring()
             await self.published_elsewhere()
             for listener in self.published_listeners:
                 listener()
 
     async def published_elsewhere(self) -> None:
         """Records are on the log: this process's consumers look at once."""
+        self.rung += 1
         async with self._published:
             self._published.notify_all()
+
+    def listen(self) -> None:
+        """This process consumes: other processes' writes ring it (once per bus)."""
+        loop = asyncio.get_running_loop()
+
+        def rung() -> None:
+            task = loop.create_task(self.published_elsewhere())
+            self._ringing.add(task)
+            task.add_done_callback(self._ringing.discard)
+
+        self._bell.listen(loop, rung)
 
     def consumer(self, group: str, topics: Sequence[str]) -> EmbeddedConsumer:
         return EmbeddedConsumer(self, group, tuple(topics))
@@ -204,16 +226,19 @@ class EmbeddedConsumer:
         self._positions: dict[str, int] = {}
 
     async def start(self) -> None:
+        self.bus.listen()
         for topic in self.topics:
             self._positions[topic] = await self.bus._run(self.bus._committed, self.group, topic)
 
     async def poll(self, max_records: int, timeout: float) -> list[Record]:
+        seen = self.bus.rung
         records = await self._fetch(max_records)
         if records or timeout <= 0:
             return records
-        async with self.bus._published:
+        published = self.bus._published
+        async with published:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.bus._published.wait(), timeout)
+                await asyncio.wait_for(published.wait_for(lambda: self.bus.rung != seen), timeout)
         return await self._fetch(max_records)
 
     async def _fetch(self, max_records: int) -> list[Record]:
