@@ -2,7 +2,8 @@
 readable, as a client sees it with ``min_position``.
 
 While the load runs, a probe plays a client of the API (Chainon's FastAPI app on the
-measured runtime, called in process through ASGI, so no socket or server stands between):
+measured runtime, called in process through ASGI, so no socket or server stands between;
+or, for ``chainon serve``'s tree, its API over HTTP, as any client calls it):
 it writes one consumer message through ``POST /v1/sandbox/inbound``, which answers once
 the core recorded it, with its ``position``; then it reads the agent queue with
 ``min_position`` set to that position, which answers once the views include it. The time
@@ -67,6 +68,16 @@ class Prober:
         )
         prober = cls(client)
         await _one(client, -1, Probes())  # the first request's lazy work, not counted
+        return prober
+
+    @classmethod
+    async def over_http(cls, base_url: str, key: str) -> Prober:
+        """A prober of an API served by another process."""
+        client = httpx.AsyncClient(
+            base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        prober = cls(client)
+        await _one(client, -1, Probes())
         return prober
 
     async def run(self, stopping: asyncio.Event) -> Probes:

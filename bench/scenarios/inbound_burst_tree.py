@@ -66,10 +66,10 @@ async def tree_burst(ctx: Context) -> Result:
         Outgoing(topics.inbound, conversation_key(m.sender, m.recipient), dump(m)) for m in messages
     ]
     head_before = observer.core.recorder.max_notification_id() or 0
-    serve = _spawn(ctx, settings)
+    serve = spawn(ctx, settings)
     loader = make_bus(settings)
     try:
-        await _ready(serve)
+        await ready(serve)
         with Watch({"chainon serve (tree)": serve.process.pid}, interval=0.25) as watch:
             await loader.start()
             cpu = ctx.stages(threads=False).start()
@@ -104,7 +104,7 @@ async def tree_burst(ctx: Context) -> Result:
     )
 
 
-class _Serve:
+class Serve:
     """``chainon serve`` as a child of this process, stopped by its PID."""
 
     def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: str) -> None:
@@ -134,7 +134,7 @@ class _Serve:
                 self.process.wait()
 
 
-def _spawn(ctx: Context, settings: Settings) -> _Serve:
+def spawn(ctx: Context, settings: Settings) -> Serve:
     port = free_port()
     log_path = ctx.data_dir / "serve.log"
     env = environment(settings, port=port, embedded_processes=PROCESSES)
@@ -147,16 +147,16 @@ def _spawn(ctx: Context, settings: Settings) -> _Serve:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    return _Serve(process, port, str(log_path))
+    return Serve(process, port, str(log_path))
 
 
-async def _ready(serve: _Serve) -> None:
+async def ready(serve: Serve) -> None:
     url = f"http://127.0.0.1:{serve.port}/readyz"
     if not await answers(url, serve.check, time.monotonic() + START_WITHIN):
         raise Missing(f"chainon serve not ready in {START_WITHIN:.0f}s:\n{serve.tail()}")
 
 
-def _progress(observer: Runtime, loader: Bus, serve: _Serve) -> Progress:
+def _progress(observer: Runtime, loader: Bus, serve: Serve) -> Progress:
     """The positions the tree stores, read from its files; ``serve`` dying stops the wait."""
 
     def views_position() -> int:

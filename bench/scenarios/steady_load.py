@@ -19,10 +19,13 @@ latencies grow and the achieved rate falls short of R: both are reported as they
 
 "Shown" is decided by ``bench.queue_watch``, a process of its own reading the agent queue
 (``changes_since``) as an agent's console would: a message is shown once its conversation's
-row includes it. Embedded, the publisher is the Chainon process's own bus (publishing wakes
-its core worker, as the embedded channel adapters do); distributed, it is this process with
-Chainon's Kafka bus adapter, and the core, relay and views workers are processes of their
-own, warmed up first. Every message must be shown, stored once and not dead-lettered.
+row includes it. Embedded in one process, the publisher is the Chainon process's own bus
+(publishing wakes its core worker, as the embedded channel adapters do); through
+``chainon serve``'s tree (``…@embedded-tree``), it is this process writing into the tree's
+embedded log, whose doorbell wakes the tree's core, as a channel adapter of another process
+would; distributed, it is this process with Chainon's Kafka bus adapter, and the core,
+relay and views workers are processes of their own, warmed up first. Every message must be
+shown, stored once and not dead-lettered.
 """
 
 from __future__ import annotations
@@ -38,18 +41,19 @@ from typing import TYPE_CHECKING, Any
 from bench.accounting import received
 from bench.fleet import ROOT, environment, guarded
 from bench.read_your_writes import Prober
-from bench.registry import Context, Kind, measurement
+from bench.registry import PROCESS_TREE, Context, Kind, measurement
 from bench.result import Latency, Missing, Result, own_peak_rss
 from bench.traffic import BRAND_NUMBER, Inbound, commands_of, earlier_inbound, steady_inbound
 
 if TYPE_CHECKING:
+    from bench.scenarios.inbound_burst_tree import Serve
     from chainon.adapters.bus.port import Bus, Outgoing
     from chainon.runtime import Runtime
 
 READY_SECONDS = 120
 
 
-@measurement("steady-load", Kind.SCENARIO, modes=("embedded", "distributed"))
+@measurement("steady-load", Kind.SCENARIO, modes=("embedded", PROCESS_TREE, "distributed"))
 async def steady_load(ctx: Context) -> Result:
     """Inbound messages at a steady rate; latency from publication to the agent queue."""
     from chainon.adapters.bus.port import Outgoing
@@ -72,6 +76,7 @@ async def steady_load(ctx: Context) -> Result:
     ids = [m.provider_message_id for m in steady_inbound(count, conversations, existing)]
     extra: dict[str, Any] = {}
     async with contextlib.AsyncExitStack() as stack:
+        tree = ctx.mode == PROCESS_TREE
         if ctx.distributed:
             from bench.deployment import Deployment
 
@@ -79,7 +84,7 @@ async def steady_load(ctx: Context) -> Result:
             deployment = Deployment(settings, ctx.data_dir / "workers", roles)
             runtime, bus = deployment.runtime, deployment.bus
         else:
-            runtime = Runtime(settings)
+            runtime = Runtime(settings)  # the tree's observer: it only reads its files
             stack.callback(runtime.close)
             bus = runtime.bus
         topics = runtime.topics
@@ -104,6 +109,19 @@ async def steady_load(ctx: Context) -> Result:
             await runtime.bus.start()  # the probe's API publishes with it, as an API does
             stack.push_async_callback(runtime.bus.stop)
             caught_up = functools.partial(deployment.caught_up, time.monotonic() + READY_SECONDS)
+        elif tree:
+            from bench.memory import Watch
+            from bench.scenarios.inbound_burst_tree import ready, spawn
+
+            key = runtime.core.api_keys.issue(brand.id, "bench probe")
+            serve = spawn(ctx, settings)
+            stack.callback(serve.stop)
+            await ready(serve)
+            await bus.start()
+            stack.push_async_callback(bus.stop)
+            watch = stack.enter_context(Watch({"chainon serve (tree)": serve.process.pid}, 0.25))
+            caught_up = functools.partial(_tree_caught_up, runtime, serve)
+            await caught_up()
         else:
             await runtime.start()
             stack.push_async_callback(runtime.stop)
@@ -122,8 +140,12 @@ async def steady_load(ctx: Context) -> Result:
         assert watcher.stdout is not None
         if await asyncio.wait_for(watcher.stdout.readline(), READY_SECONDS) != b"ready\n":
             raise RuntimeError("the queue watcher did not start")
-        probing, prober = asyncio.Event(), await Prober.ready(runtime, brand.id)
-        with ctx.stages(threads=not ctx.distributed) as cpu:
+        probing = asyncio.Event()
+        if tree:
+            prober = await Prober.over_http(f"http://127.0.0.1:{serve.port}", key)
+        else:
+            prober = await Prober.ready(runtime, brand.id)
+        with ctx.stages(threads=not (ctx.distributed or tree)) as cpu:
             probes = asyncio.create_task(prober.run(probing))
             t0, acked = await _publish(bus, records, count, rate)
             probing.set()
@@ -141,7 +163,10 @@ async def steady_load(ctx: Context) -> Result:
         else:
             lags = await bus.consumer("bench-dlq", [topics.dlq(topics.inbound)]).lag()
             dead = sum(lags.values())
-            rss = {"chainon (embedded, one process, with the publisher)": own_peak_rss()}
+            if tree:
+                rss = dict(watch.peaks) | {"bench (publisher, observer)": own_peak_rss()}
+            else:
+                rss = {"chainon (embedded, one process, with the publisher)": own_peak_rss()}
     if probed.failures:
         raise Missing(f"the read-your-writes probe failed: {probed.failures[:3]}")
     shown: dict[str, float] = watched["shown"]
@@ -223,6 +248,21 @@ async def _caught_up(runtime: Runtime) -> None:
     head = await asyncio.to_thread(runtime.core.recorder.max_notification_id) or 0
     if not await runtime.caught_up(head, READY_SECONDS):
         raise Missing("the views did not catch up with the conversations open before the load")
+
+
+async def _tree_caught_up(observer: Runtime, serve: Serve) -> None:
+    """Until every read model of the tree reached the store's head, read from its files."""
+
+    def behind() -> bool:
+        head = observer.core.recorder.max_notification_id() or 0
+        return min(status.position for status in observer.views.status()) < head
+
+    deadline = time.monotonic() + READY_SECONDS
+    while await asyncio.to_thread(behind):
+        serve.check()
+        if time.monotonic() > deadline:
+            raise Missing("the tree's views did not catch up before the load")
+        await asyncio.sleep(0.05)
 
 
 def steady_rate(ctx: Context) -> tuple[int, str]:
