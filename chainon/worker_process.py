@@ -122,8 +122,9 @@ async def _parent_gone(parent: int, stopping: asyncio.Event) -> None:
 
 
 def _answer(parent: Parent, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
-    """Tells the parent the roles run, then each time this process published (its core
-    looks at once); from now on, wakes the roles here when the parent saves."""
+    """Tells the parent the roles run, then each time this process published where the
+    embedded log's doorbell cannot (its core looks at once); from now on, wakes the roles
+    here when the parent saves."""
     os.set_blocking(parent.ready_fd, False)
 
     def tell() -> None:
@@ -131,8 +132,8 @@ def _answer(parent: Parent, runtime: Runtime, loop: asyncio.AbstractEventLoop) -
             os.write(parent.ready_fd, b"!")
 
     tell()
-    if isinstance(runtime.bus, EmbeddedBus):
-        runtime.bus.published_listeners.append(tell)
+    if isinstance(runtime.bus, EmbeddedBus) and not runtime.bus.rings_others:
+        runtime.bus.published_listeners.append(tell)  # the log's doorbell cannot tell it
     os.set_blocking(parent.wake_fd, False)
 
     def woken() -> None:

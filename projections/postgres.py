@@ -24,12 +24,13 @@ class PostgresReadModels(ReadModelStore):
         self._pipelines: dict[int, Pipeline] = {}  # by cursor, while a pipelined one is open
 
     @contextmanager
-    def transaction(self, *, pipelined: bool = False) -> Iterator[Any]:
+    def transaction(self, *, pipelined: bool = False, read: bool = False) -> Iterator[Any]:
         """``pipelined``: statements are sent without waiting for each answer (libpq's
         pipeline mode), and a read waits only for what was sent before it. Applying a
         batch of facts is mostly writes, one round trip each otherwise: the distributed
         views spent their time waiting on the network. An error surfaces at the next
-        read or at the commit, and still rolls the whole transaction back."""
+        read or at the commit, and still rolls the whole transaction back. ``read`` changes
+        nothing: PostgreSQL's readers never wait for a writer."""
         with self._pool.connection() as conn:
             if not pipelined:
                 with conn.transaction(), conn.cursor() as cursor:

@@ -70,9 +70,12 @@ class ReadModelStore(ABC):
     # What each backend provides
 
     @abstractmethod
-    def transaction(self, *, pipelined: bool = False) -> AbstractContextManager[Any]:
+    def transaction(
+        self, *, pipelined: bool = False, read: bool = False
+    ) -> AbstractContextManager[Any]:
         """A cursor-like object inside one transaction, committed on exit. ``pipelined``:
-        the caller mostly writes, and the backend may send without waiting for answers."""
+        the caller mostly writes, and the backend may send without waiting for answers.
+        ``read``: the caller only reads, and the backend may take no writer's lock."""
 
     @abstractmethod
     def qualify(self, bare: str) -> str: ...
@@ -237,7 +240,7 @@ class ReadModelStore(ABC):
     def versions(self, projection: Projection, aggregate_ids: Iterable[str]) -> dict[str, int]:
         """The version of each of these aggregates the projection has applied (an aggregate
         it has applied nothing of is absent)."""
-        with self.transaction() as cur:
+        with self.transaction(read=True) as cur:
             held = self._versions_in(cur, [projection], set(aggregate_ids))
         return held.get(projection.name, {})
 
@@ -257,7 +260,7 @@ class ReadModelStore(ABC):
         )
 
     def named_position(self, name: str) -> int:
-        with self.transaction() as cur:
+        with self.transaction(read=True) as cur:
             return self.named_position_in(cur, name)
 
     def named_position_in(self, cur: Any, name: str, *, lock: bool = False) -> int:
@@ -279,15 +282,20 @@ class ReadModelStore(ABC):
     def query(
         self, projection: Projection, sql: str, params: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        names = Names(projection, "", self.qualify)
-        with self.transaction() as cur:
-            return self.fetch(cur, self.placeholders(names.sql(sql)), params)
+        return self._run(projection, sql, params, read=True)
 
     def write(
         self, projection: Projection, sql: str, params: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """A read-model change outside the feed (a queue claim's bookkeeping)."""
-        return self.query(projection, sql, params)
+        return self._run(projection, sql, params, read=False)
+
+    def _run(
+        self, projection: Projection, sql: str, params: Mapping[str, Any], *, read: bool
+    ) -> list[dict[str, Any]]:
+        names = Names(projection, "", self.qualify)
+        with self.transaction(read=read) as cur:
+            return self.fetch(cur, self.placeholders(names.sql(sql)), params)
 
     def drop(self, projection: Projection, suffix: str) -> None:
         names = Names(projection, suffix, self.qualify)

@@ -27,7 +27,9 @@ class SQLiteReadModels(ReadModelStore):
     """``read_only`` opens the file for reading only, in deferred transactions: a reader in
     another process (a watcher, a report) then never takes the write lock the feed needs.
     A writer begins IMMEDIATE, so a transaction that reads and then writes cannot fail
-    halfway on another process's lock."""
+    halfway on another process's lock; a read of a writer's connection (a query, a
+    position) begins deferred all the same, so that an API's query in one process and the
+    deadlines' polls never make the feed in another wait on SQLite's busy handler."""
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         target, uri = (f"file:{path}?mode=ro", True) if read_only else (str(path), False)
@@ -45,10 +47,10 @@ class SQLiteReadModels(ReadModelStore):
         self._lock = threading.RLock()
 
     @contextmanager
-    def transaction(self, *, pipelined: bool = False) -> Iterator[Any]:
+    def transaction(self, *, pipelined: bool = False, read: bool = False) -> Iterator[Any]:
         with self._lock:
             cursor = self._db.cursor()
-            cursor.execute(self._begin)
+            cursor.execute("BEGIN" if read else self._begin)
             try:
                 yield cursor
             except BaseException:

@@ -13,11 +13,12 @@ commit): what queues while one write is on the disk goes in the next, together.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -53,9 +54,12 @@ class EmbeddedBus:
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._published = asyncio.Condition()
-        # Counts the rings this process heard, so that one heard while a consumer was
-        # reading the log is not lost on it (it reads again rather than wait for the next).
-        self.rung = 0
+        # Counts, per topic, the writes this process heard of, so that one heard while a
+        # consumer was reading the log is not lost on it (it reads again rather than wait
+        # for the next), and a consumer is woken by its own topics only. ``rung_all`` counts
+        # the news that named no topic.
+        self.rung: collections.Counter[str] = collections.Counter()
+        self.rung_all = 0
         self._bell = Bell(bells_of(path))
         self._ringing: set[asyncio.Task[None]] = set()
         self._queued: list[tuple[Sequence[Outgoing], asyncio.Future[None]]] = []
@@ -105,23 +109,38 @@ class EmbeddedBus:
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
-            self._bell.ring()
-            await self.published_elsewhere()
+            topics = {record.topic for record in records}
+            self._bell.ring("\n".join(sorted(topics)).encode())
+            await self.published_elsewhere(topics)
             for listener in self.published_listeners:
                 listener()
 
-    async def published_elsewhere(self) -> None:
-        """Records are on the log: this process's consumers look at once."""
-        self.rung += 1
+    async def published_elsewhere(self, topics: Iterable[str] | None = None) -> None:
+        """Records are on the log (on ``topics``; None: unknown): this process's consumers
+        of them look at once."""
+        if topics is None:
+            self.rung_all += 1
+        else:
+            self.rung.update(topics)
         async with self._published:
             self._published.notify_all()
+
+    def news(self, topics: Iterable[str]) -> int:
+        """What this process heard of writes to ``topics`` so far, to compare later."""
+        return self.rung_all + sum(self.rung[topic] for topic in topics)
+
+    @property
+    def rings_others(self) -> bool:
+        """Whether this log's other processes hear its writes by its doorbell."""
+        return self._bell.usable
 
     def listen(self) -> None:
         """This process consumes: other processes' writes ring it (once per bus)."""
         loop = asyncio.get_running_loop()
 
-        def rung() -> None:
-            task = loop.create_task(self.published_elsewhere())
+        def rung(said: bytes) -> None:
+            topics = said.decode(errors="replace").split("\n") if said else None
+            task = loop.create_task(self.published_elsewhere(topics))
             self._ringing.add(task)
             task.add_done_callback(self._ringing.discard)
 
@@ -231,14 +250,18 @@ class EmbeddedConsumer:
             self._positions[topic] = await self.bus._run(self.bus._committed, self.group, topic)
 
     async def poll(self, max_records: int, timeout: float) -> list[Record]:
-        seen = self.bus.rung
+        seen = self.bus.news(self.topics)
         records = await self._fetch(max_records)
         if records or timeout <= 0:
             return records
         published = self.bus._published
+
+        def news() -> bool:
+            return self.bus.news(self.topics) != seen
+
         async with published:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(published.wait_for(lambda: self.bus.rung != seen), timeout)
+                await asyncio.wait_for(published.wait_for(news), timeout)
         return await self._fetch(max_records)
 
     async def _fetch(self, max_records: int) -> list[Record]:

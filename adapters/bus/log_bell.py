@@ -4,10 +4,11 @@ listening bus, in a directory beside the log's file.
 Without it, a consumer learns of records another process appended only when its poll's
 timer runs out (half a second): fine for a burst, where batches are large, but at a steady
 rate every message a channel adapter or a command of another process publishes would wait
-for that timer. A publisher sends one byte to every socket in the directory after each
-write; a listener that already has a byte pending is rung already, so a full buffer is
-ignored. A socket nobody holds any more (its process was killed) is removed by the first
-publisher that finds it refused.
+for that timer. A publisher sends the names of the topics it wrote to every socket in the
+directory after each write, so that only their consumers look. A listener whose buffer is
+full (it has not looked for a while) is not waited for: a ring it misses costs its
+consumers their poll's timer, never a record. A socket nobody holds any more (its
+process was killed) is removed by the first publisher that finds it refused.
 
 A datagram socket's path is limited to 107 bytes: a log whose directory is deeper than that
 gets no bell, and its consumers fall back to the poll's timer (logged once).
@@ -28,6 +29,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 MAX_PATH = 107  # sun_path is 108 bytes with its terminating NUL
+RING_BYTES = 65536  # a ring names the topics written: a few dozen bytes
 _names = itertools.count()
 
 
@@ -45,8 +47,14 @@ class Bell:
         self._own: Path | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def ring(self) -> None:
-        """One byte to every listener but this bus itself; never blocks."""
+    @property
+    def usable(self) -> bool:
+        """False where the directory is too deep for a socket's path: nobody is rung."""
+        return len(os.fsencode(self.directory / f"{os.getpid()}.{10**6}")) <= MAX_PATH
+
+    def ring(self, said: bytes = b"") -> None:
+        """``said`` (the topics written, say) to every listener but this bus itself; never
+        blocks."""
         try:
             entries = list(os.scandir(self.directory))
         except FileNotFoundError:
@@ -58,18 +66,18 @@ class Bell:
             if self._own is not None and entry.path == str(self._own):
                 continue
             try:
-                self._sender.sendto(b"!", entry.path)
+                self._sender.sendto(said, entry.path)
             except BlockingIOError:
-                pass  # its buffer is full: it has been rung and has not looked yet
+                pass  # its buffer is full: its consumers fall back on their timer
             except (ConnectionRefusedError, FileNotFoundError):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)  # its process is gone
             except OSError as exc:  # e.g. a stray file that is not a socket
                 log.debug("log_bell.ring_failed", path=entry.path, error=repr(exc))
 
-    def listen(self, loop: asyncio.AbstractEventLoop, rung: Callable[[], None]) -> bool:
-        """Calls ``rung`` on ``loop`` each time another process rings; False (and the
-        consumers keep their timer) where the directory's path is too long."""
+    def listen(self, loop: asyncio.AbstractEventLoop, rung: Callable[[bytes], None]) -> bool:
+        """Calls ``rung`` on ``loop`` with what each ring said; False (and the consumers
+        keep their timer) where the directory's path is too long."""
         if self._listener is not None:
             return True
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -84,10 +92,12 @@ class Bell:
         listener.bind(str(own))
 
         def readable() -> None:
-            with contextlib.suppress(BlockingIOError):
-                while listener.recv(64):
-                    pass
-            rung()
+            while True:
+                try:
+                    said = listener.recv(RING_BYTES)
+                except BlockingIOError:
+                    return
+                rung(said)
 
         loop.add_reader(listener.fileno(), readable)
         self._listener, self._own, self._loop = listener, own, loop

@@ -79,13 +79,15 @@ async def test_two_buses_on_one_log_ring_each_other_not_themselves(log_file: Pat
     for consumer in consumers:
         await consumer.start()
     try:
-        rung_before = reader.rung
+        heard_before = reader.news(["t.bell"])
+        other_before = reader.news(["t.other"])
         waiting = asyncio.create_task(consumers[0].poll(10, timeout=LONG_POLL))
         await asyncio.sleep(0.2)
         await writer.publish([Outgoing("t.bell", "k", b"one")])
         records = await asyncio.wait_for(waiting, HEARD_WITHIN)
         assert [r.value for r in records] == [b"one"]
-        assert reader.rung == rung_before + 1
+        assert reader.news(["t.bell"]) == heard_before + 1
+        assert reader.news(["t.other"]) == other_before  # its consumers were not woken
         assert len(list(bells_of(log_file).iterdir())) == 2
     finally:
         for consumer in consumers:
