@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import sqlite3
 import threading
 import time
@@ -53,7 +52,7 @@ class EmbeddedBus:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self._published = asyncio.Condition()
+        self._waiting: set[asyncio.Future[None]] = set()  # consumers' polls with nothing
         # Counts, per topic, the writes this process heard of, so that one heard while a
         # consumer was reading the log is not lost on it (it reads again rather than wait
         # for the next), and a consumer is woken by its own topics only. ``rung_all`` counts
@@ -61,7 +60,6 @@ class EmbeddedBus:
         self.rung: collections.Counter[str] = collections.Counter()
         self.rung_all = 0
         self._bell = Bell(bells_of(path))
-        self._ringing: set[asyncio.Task[None]] = set()
         self._queued: list[tuple[Sequence[Outgoing], asyncio.Future[None]]] = []
         self._writing: asyncio.Task[None] | None = None
         # Called after each write: another process's consumers may be told (they poll).
@@ -111,19 +109,25 @@ class EmbeddedBus:
                     done.set_result(None)
             topics = {record.topic for record in records}
             self._bell.ring("\n".join(sorted(topics)).encode())
-            await self.published_elsewhere(topics)
+            self.heard(topics)
             for listener in self.published_listeners:
                 listener()
 
-    async def published_elsewhere(self, topics: Iterable[str] | None = None) -> None:
+    async def published_elsewhere(self) -> None:
+        """Records are on the log, on topics unknown: this process's consumers look."""
+        self.heard(None)
+
+    def heard(self, topics: Iterable[str] | None) -> None:
         """Records are on the log (on ``topics``; None: unknown): this process's consumers
         of them look at once."""
         if topics is None:
             self.rung_all += 1
         else:
             self.rung.update(topics)
-        async with self._published:
-            self._published.notify_all()
+        for waiting in self._waiting:
+            if not waiting.done():
+                waiting.set_result(None)
+        self._waiting.clear()
 
     def news(self, topics: Iterable[str]) -> int:
         """What this process heard of writes to ``topics`` so far, to compare later."""
@@ -138,11 +142,11 @@ class EmbeddedBus:
         """This process consumes: other processes' writes ring it (once per bus)."""
         loop = asyncio.get_running_loop()
 
-        def rung(said: bytes) -> None:
-            topics = said.decode(errors="replace").split("\n") if said else None
-            task = loop.create_task(self.published_elsewhere(topics))
-            self._ringing.add(task)
-            task.add_done_callback(self._ringing.discard)
+        def rung(said: list[bytes]) -> None:
+            if not all(said):  # a ring that named nothing
+                self.heard(None)
+            else:
+                self.heard({t for s in said for t in s.decode(errors="replace").split("\n")})
 
         self._bell.listen(loop, rung)
 
@@ -254,14 +258,19 @@ class EmbeddedConsumer:
         records = await self._fetch(max_records)
         if records or timeout <= 0:
             return records
-        published = self.bus._published
-
-        def news() -> bool:
-            return self.bus.news(self.topics) != seen
-
-        async with published:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(published.wait_for(news), timeout)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.bus.news(self.topics) == seen:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            waiting = asyncio.get_running_loop().create_future()
+            self.bus._waiting.add(waiting)
+            try:
+                await asyncio.wait_for(waiting, left)
+            except TimeoutError:
+                break
+            finally:
+                self.bus._waiting.discard(waiting)
         return await self._fetch(max_records)
 
     async def _fetch(self, max_records: int) -> list[Record]:

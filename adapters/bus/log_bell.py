@@ -29,7 +29,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 MAX_PATH = 107  # sun_path is 108 bytes with its terminating NUL
-RING_BYTES = 65536  # a ring names the topics written: a few dozen bytes
+RING_BYTES = 4096  # a ring names the topics written: a few dozen bytes
 _names = itertools.count()
 
 
@@ -75,9 +75,9 @@ class Bell:
             except OSError as exc:  # e.g. a stray file that is not a socket
                 log.debug("log_bell.ring_failed", path=entry.path, error=repr(exc))
 
-    def listen(self, loop: asyncio.AbstractEventLoop, rung: Callable[[bytes], None]) -> bool:
-        """Calls ``rung`` on ``loop`` with what each ring said; False (and the consumers
-        keep their timer) where the directory's path is too long."""
+    def listen(self, loop: asyncio.AbstractEventLoop, rung: Callable[[list[bytes]], None]) -> bool:
+        """Calls ``rung`` on ``loop`` with what the rings pending said, together; False (and
+        the consumers keep their timer) where the directory's path is too long."""
         if self._listener is not None:
             return True
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -92,11 +92,13 @@ class Bell:
         listener.bind(str(own))
 
         def readable() -> None:
+            said = []
             while True:
                 try:
-                    said = listener.recv(RING_BYTES)
+                    said.append(listener.recv(RING_BYTES))
                 except BlockingIOError:
-                    return
+                    break
+            if said:
                 rung(said)
 
         loop.add_reader(listener.fileno(), readable)
