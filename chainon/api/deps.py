@@ -71,9 +71,11 @@ class Caller:
 
 async def current_caller(
     request: Request,
-    runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
+    # FastAPI solves a dependency's whole tree again wherever it is named (a route's
+    # brand, then its idempotency claim): the runtime is read here, not a dependency.
+    runtime: Runtime = request.app.state.runtime
     unauthorized = HTTPException(
         401,
         "a valid API key is required: Authorization: Bearer <key>",
@@ -95,7 +97,7 @@ async def current_caller(
     if brand is None or key_id is None:
         raise unauthorized
     await _record_use(runtime, key_id)
-    route_path = getattr(request.scope.get("route"), "path", request.url.path)
+    route_path = _route_path(request)
     principal = brand.principal_of(key_id)
     # the actor of what the audit log records: the agent by name, else the key
     request.state.key_id = key_id
@@ -141,9 +143,14 @@ async def current_principal(caller: CallerDep) -> Principal:
     return caller.principal
 
 
+def _route_path(request: Request) -> str:
+    """The matched route's path template; the URL's path (built on demand) only without one."""
+    path: str | None = getattr(request.scope.get("route"), "path", None)
+    return path if path is not None else request.url.path
+
+
 async def _take_token(request: Request, runtime: Runtime, key_id: str) -> None:
-    route = request.scope.get("route")
-    family = family_of(request.method, getattr(route, "path", request.url.path))
+    family = family_of(request.method, _route_path(request))
     limiter = runtime.rate_limiter
     limit = limiter.limit_of(family)
     if limit is None:
@@ -186,7 +193,7 @@ async def refused_caller(request: Request) -> HTTPException | None:
     if dependant is None or not _calls(dependant, current_caller):
         return None
     try:
-        await current_caller(request, await get_runtime(request), await _bearer(request))
+        await current_caller(request, await _bearer(request))
     except HTTPException as refused:
         return refused
     except NotFound:
@@ -218,7 +225,7 @@ IdempotencyKey = Annotated[
 
 
 async def idempotency(
-    _: BrandDep,  # the key is looked at only once the caller is known
+    _: CallerDep,  # the key is looked at only once the caller is known
     idempotency_key: Annotated[
         IdempotencyKey | None,
         Header(

@@ -74,3 +74,11 @@ def test_the_switch_lets_personal_data_through(capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert "+33612345678" in err
     assert "Votre code est 4821" in err
+
+
+@given(st.text(alphabet="0123456789 +-.()@abc/_\u0663", max_size=40))
+def test_the_quick_look_changes_no_line(text: str) -> None:
+    """A text without two digits in a row nor an @ is skipped: it could hold nothing masked."""
+    from chainon.log_redaction import _EMAIL, _PHONE, mask_phone
+
+    assert mask(text) == _EMAIL.sub(r"\1***@\2", _PHONE.sub(mask_phone, text))
