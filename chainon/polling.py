@@ -22,11 +22,15 @@ async def follow(
     fastest: float,
     slowest: float = 1.0,
     wake: asyncio.Event | None = None,
+    linger: float = 0.0,
 ) -> None:
     """Runs ``step`` (which returns how much it did) until ``stopping`` is set.
 
     ``wake``, set by whoever knows the log moved (the core of this process after a save),
     ends an idle wait at once: the poll is then only the fallback for writers elsewhere.
+    Woken from idle, it waits ``linger`` more before the step, so that what is saved
+    within that time is read and applied together: at a steady rate each save woke it for
+    a message or two, and the batches' fixed cost then took whatever CPU was left.
     """
     idle = fastest
     waits = [stopping] if wake is None else [stopping, wake]
@@ -43,6 +47,8 @@ async def follow(
             continue
         woken = await _first_of(waits, idle)
         idle = fastest if woken else min(idle * 1.5, slowest)
+        if woken and linger > 0:
+            await asyncio.sleep(linger)
 
 
 async def _first_of(events: list[asyncio.Event], timeout: float) -> bool:

@@ -76,6 +76,7 @@ class Relay:
         *,
         batch_size: int = 500,
         poll_interval: float = 0.1,
+        linger: float = 0.0,
     ) -> None:
         self.core = core
         self.bus = bus
@@ -84,6 +85,7 @@ class Relay:
         self.call = call
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.linger = linger
         self.published = 0
         # A batch the bus acknowledged whose position the store did not record (the write
         # failed): recorded before anything else, so that it is not published again.
@@ -93,7 +95,14 @@ class Relay:
         self._brands: OrderedDict[UUID, UUID] = OrderedDict()
 
     async def run(self, stopping: asyncio.Event, wake: asyncio.Event | None = None) -> None:
-        await follow(self.run_once, stopping, name=NAME, fastest=self.poll_interval, wake=wake)
+        await follow(
+            self.run_once,
+            stopping,
+            name=NAME,
+            fastest=self.poll_interval,
+            wake=wake,
+            linger=self.linger,
+        )
 
     async def run_once(self) -> int:
         """Relays the next batch; returns how many notifications it got past.

@@ -89,7 +89,7 @@ def make_bus(settings: Settings) -> Bus:
             partitions=settings.kafka_partitions,
             replication=settings.kafka_replication,
         )
-    return EmbeddedBus(settings.bus_path)
+    return EmbeddedBus(settings.bus_path, linger=settings.batch_linger)
 
 
 class Runtime:
@@ -191,6 +191,7 @@ class Runtime:
             self.topics,
             self.call,
             poll_interval=settings.relay_poll_interval,
+            linger=settings.batch_linger,
         )
         self.core_worker = ConsumingWorker(
             "core",
@@ -468,6 +469,7 @@ class Runtime:
             fastest=0.02,
             slowest=0.5,
             wake=self._wakes[Role.VIEWS],
+            linger=self.settings.batch_linger,
         )
 
     def wake(self) -> None:

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     sandbox_receipt_delay: float = Field(default=1.0, ge=0)  # seconds
     sandbox_outcome: str = Field(default="deliver", pattern="^(deliver|fail|silent)$")
     relay_poll_interval: float = Field(default=0.1, gt=0)
+    # Seconds a stage that follows a log, woken from idle (the core by the embedded log;
+    # the relay, views and webhooks by a save), waits before it reads, so that what
+    # arrives meanwhile is handled in the same batch: Kafka's producer ``linger.ms``, for
+    # the followers.
+    batch_linger: float = Field(default=0.01, ge=0, le=1)
     # How often the views process looks for deadlines that fell due (RCS fallbacks,
     # receipts; seconds).
     deadline_poll_interval: float = Field(default=0.5, gt=0)

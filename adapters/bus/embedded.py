@@ -48,8 +48,11 @@ def _decode_headers(text: str) -> tuple[tuple[str, bytes], ...]:
 
 
 class EmbeddedBus:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, linger: float = 0.0) -> None:
+        """``linger``: a consumer that had to wait for news waits this long more before it
+        reads, so that records published together are fetched together."""
         self.path = path
+        self.linger = linger
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._waiting: set[asyncio.Future[None]] = set()  # consumers' polls with nothing
@@ -262,15 +265,17 @@ class EmbeddedConsumer:
         while self.bus.news(self.topics) == seen:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
-                break
+                return await self._fetch(max_records)
             waiting = asyncio.get_running_loop().create_future()
             self.bus._waiting.add(waiting)
             try:
                 await asyncio.wait_for(waiting, left)
             except TimeoutError:
-                break
+                return await self._fetch(max_records)
             finally:
                 self.bus._waiting.discard(waiting)
+        if self.bus.linger > 0:
+            await asyncio.sleep(self.bus.linger)
         return await self._fetch(max_records)
 
     async def _fetch(self, max_records: int) -> list[Record]:

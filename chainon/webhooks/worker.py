@@ -149,6 +149,7 @@ class WebhookWorker:
             fastest=0.02,
             slowest=0.5,
             wake=wake,
+            linger=self.settings.batch_linger,
         )
 
     def close(self) -> None:
