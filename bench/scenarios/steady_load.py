@@ -51,6 +51,10 @@ if TYPE_CHECKING:
     from chainon.runtime import Runtime
 
 READY_SECONDS = 120
+# The publisher looks for due messages at most this often, as an adapter taking messages
+# from many connections writes what came in meanwhile together; a message's latency still
+# counts from its due time, so the wait is in the figures.
+PUBLISH_TICK = 0.005
 
 
 @measurement("steady-load", Kind.SCENARIO, modes=("embedded", PROCESS_TREE, "distributed"))
@@ -298,7 +302,7 @@ async def _publish(
         if due > k:
             sending.append(asyncio.create_task(send(k, due)))
             k = due
-        await asyncio.sleep(max(t0 + k / rate - time.monotonic(), 0))
+        await asyncio.sleep(max(t0 + k / rate - time.monotonic(), PUBLISH_TICK))
     await asyncio.gather(*sending)
     return t0, acked
 
