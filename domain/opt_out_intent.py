@@ -213,17 +213,34 @@ def detect(
         )
     if keyword is not None:
         return NONE  # START, HELP: a keyword of its own, never an opt-out
-    if any(rule.pattern.search(normalised) for rule in _negations(guards)):
-        return NONE  # "please don't stop sending the newsletters"
+    # The precedence: a negation of the word itself ("please don't stop sending the
+    # newsletters") over everything below; a phrase, then a typo; a guard over the loose
+    # rules. Negations and guards only ever answer NONE, so they are looked for only once
+    # something else would fire: most replies fire nothing, and skip both.
     for rule in _ordered(phrases):
         found = rule.pattern.search(normalised)
         if found:
+            if _negated(normalised, guards):
+                return NONE
             return OptOutIntent(IntentOutcome.OPT_OUT, rule.name, found.group(0).strip())
     typo = _typo(normalised, book)
     if typo is not None:
-        return typo
+        return NONE if _negated(normalised, guards) else typo
+    loose = _loose(normalised)
+    if loose is NONE or _negated(normalised, guards):
+        return NONE
     if any(rule.pattern.search(normalised) for rule in _ordered(guards)):
         return NONE
+    return loose
+
+
+def _negated(normalised: str, guards: Mapping[str, tuple[Rule, ...]]) -> bool:
+    return any(rule.pattern.search(normalised) for rule in _negations(guards))
+
+
+def _loose(normalised: str) -> OptOutIntent:
+    """An opt-out word where a reply opens or (short) closes, or anywhere in a short one:
+    uncertain."""
     words = normalised.split()
     # The first word, or the last of a short reply ("ok then stop"): at the end of a longer
     # sentence the word is more often part of it ("when will it end").
