@@ -5,9 +5,9 @@ group's committed position is stored in the same file; a restarted consumer resu
 Publishing wakes the consumers of this process at once, and those of other processes
 through the log's doorbell (``log_bell``; ``published_listeners`` may tell them too, as
 ``chainon serve``'s pipes do); a consumer that hears nothing looks again when its poll's
-timer runs out. One consumer per
-group: each role runs in one process. Concurrent publishers share transactions (group
-commit): what queues while one write is on the disk goes in the next, together.
+timer runs out. One consumer per group: each role runs in one process. Concurrent
+publishers share transactions (group commit): what queues while one write is on the disk
+goes in the next, together.
 """
 
 from __future__ import annotations

@@ -80,16 +80,21 @@ class Bell:
         the consumers keep their timer) where the directory's path is too long."""
         if self._listener is not None:
             return True
-        self.directory.mkdir(parents=True, exist_ok=True)
         own = self.directory / f"{os.getpid()}.{next(_names)}"
         if len(os.fsencode(own)) > MAX_PATH:
             log.info("log_bell.path_too_long", path=str(own), falls_back_to="polling")
             return False
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(own)  # a killed process of the same PID left it
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         listener.setblocking(False)
-        listener.bind(str(own))
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(own)  # a killed process of the same PID left it
+            listener.bind(str(own))
+        except OSError as exc:  # a directory it may not write in: the timer will do
+            listener.close()
+            log.warning("log_bell.listen_failed", path=str(own), error=repr(exc))
+            return False
 
         def readable() -> None:
             said = []

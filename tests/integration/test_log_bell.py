@@ -115,8 +115,20 @@ def test_a_log_too_deep_for_a_socket_path_falls_back_to_polling(tmp_path: Path) 
     loop = asyncio.new_event_loop()
     try:
         bell = Bell(deep)
-        assert bell.listen(loop, lambda: None) is False
+        assert bell.listen(loop, lambda said: None) is False
         bell.ring()  # nobody to ring: nothing happens, nothing is raised
+        bell.close()
+    finally:
+        loop.close()
+
+
+def test_a_directory_it_cannot_make_leaves_the_consumers_to_their_timer(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    loop = asyncio.new_event_loop()
+    try:
+        bell = Bell(blocked / "bells")
+        assert bell.listen(loop, lambda said: None) is False  # logged, not raised
         bell.close()
     finally:
         loop.close()
