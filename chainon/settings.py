@@ -104,8 +104,10 @@ class Settings(BaseSettings):
     # Seconds a stage that follows a log, woken from idle (the core by the embedded log;
     # the relay, views and webhooks by a save), waits before it reads, so that what
     # arrives meanwhile is handled in the same batch: Kafka's producer ``linger.ms``, for
-    # the followers.
-    batch_linger: float = Field(default=0.01, ge=0, le=1)
+    # the followers. Off by default: a write is then readable soonest after the API's
+    # answer (a console that reloads at once sees it); a busy deployment may trade a few
+    # milliseconds for fewer, larger batches.
+    batch_linger: float = Field(default=0.0, ge=0, le=1)
     # How often the views process looks for deadlines that fell due (RCS fallbacks,
     # receipts; seconds).
     deadline_poll_interval: float = Field(default=0.5, gt=0)
