@@ -49,7 +49,8 @@ class Bell:
 
     @property
     def usable(self) -> bool:
-        """False where the directory is too deep for a socket's path: nobody is rung."""
+        """False where the directory is too deep for a socket's path: nobody is rung (nor
+        where it cannot be made, but then neither can the log's file beside it)."""
         return len(os.fsencode(self.directory / f"{os.getpid()}.{10**6}")) <= MAX_PATH
 
     def ring(self, said: bytes = b"") -> None:
@@ -57,8 +58,8 @@ class Bell:
         blocks."""
         try:
             entries = list(os.scandir(self.directory))
-        except FileNotFoundError:
-            return  # nobody listens yet
+        except OSError:
+            return  # nobody listens yet (or can: see ``listen``)
         if self._sender is None:
             self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._sender.setblocking(False)

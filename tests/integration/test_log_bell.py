@@ -129,6 +129,7 @@ def test_a_directory_it_cannot_make_leaves_the_consumers_to_their_timer(tmp_path
     try:
         bell = Bell(blocked / "bells")
         assert bell.listen(loop, lambda said: None) is False  # logged, not raised
+        bell.ring(b"t")  # nor does a writer fail on it
         bell.close()
     finally:
         loop.close()
