@@ -1,11 +1,11 @@
 """The conversation's events: what is stored for each fact, with its version and upcasters.
 
-They live apart from the aggregate to keep its module about decisions. The aggregate names
-each of them in its own class body (``Conversation.MessageReceived`` is this
-``MessageReceived``), which is all eventsourcing needs: a class that is already a subclass of
-the aggregate's ``Event`` is taken as it is, and each is stored and read back through its
-explicit ``TOPIC``, never through its module. Never change the meaning of a stored event:
-add a version with an upcaster, or a new event.
+They live apart from the aggregate to keep its modules about decisions. The part of the
+aggregate that applies an event names it in its class body and decorates its ``@event``
+method with it; eventsourcing then derives the class it triggers from this one
+(``Conversation.MessageReceived`` is that class, a subclass of this ``MessageReceived``),
+and each is stored and read back through its explicit ``TOPIC``, never through its module.
+Never change the meaning of a stored event: add a version with an upcaster, or a new event.
 """
 
 from __future__ import annotations
