@@ -23,6 +23,7 @@ _EMAIL = re.compile(
 )
 MAX_EMAIL_LENGTH = 254
 PHONE_CACHE_SIZE = 16384
+E164 = phonenumbers.PhoneNumberFormat.E164
 
 
 @dataclass(frozen=True, order=True)
@@ -52,44 +53,53 @@ def parse_email(raw: str, *, field: str = "address") -> Address:
 
 
 def parse_phone(raw: str, *, default_region: str = "FR", field: str = "address") -> Address:
-    e164, problem = _e164(raw, default_region)
-    if e164 is None:
-        raise InvalidInput(problem, field=field)
-    return Address(AddressKind.PHONE, e164)
+    phone = read_phone(raw, default_region)
+    if phone.e164 is None:
+        raise InvalidInput(phone.problem, field=field)
+    return Address(AddressKind.PHONE, phone.e164)
 
 
-# Every inbound message parses its sender's and the brand's number, and the same few
-# numbers come back again and again: phonenumbers' parsing was a tenth of the core's time.
+@dataclass(frozen=True)
+class Phone:
+    """What one parse of a number tells: each decision about it (the contact's key, its
+    country's price, quiet hours, sending limits) reads this instead of parsing again."""
+
+    number: phonenumbers.PhoneNumber | None  # None: not a phone number at all
+    e164: str | None  # None: not a valid number
+    region: str | None  # its ISO country, where one is known
+    problem: str = ""  # why e164 is None
+
+
+def read_phone(raw: str, default_region: str = "FR") -> Phone:
+    """A number with its country code (``+…``) reads the same whatever the default
+    region, so it is cached once for all of them."""
+    return _read_phone(raw, "ZZ" if raw.startswith("+") else default_region)
+
+
+# A send's recipient was parsed six times on its way (its key, its price, quiet hours, the
+# sending limits, the pumping guard): phonenumbers was a tenth of the core's time. An
+# inbound sender and the brand's number also come back again and again.
 @functools.lru_cache(maxsize=PHONE_CACHE_SIZE)
-def _e164(raw: str, default_region: str) -> tuple[str | None, str]:
-    """The number in E.164, or None and why not."""
+def _read_phone(raw: str, default_region: str) -> Phone:
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
-        return None, f"{raw!r} is not a phone number ({exc})"
+        return Phone(None, None, None, f"{raw!r} is not a phone number ({exc})")
+    region: str | None = phonenumbers.region_code_for_number(number)
     if not phonenumbers.is_valid_number(number):
-        return None, f"{raw!r} is not a valid phone number"
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
+        return Phone(number, None, region, f"{raw!r} is not a valid phone number")
+    return Phone(number, phonenumbers.format_number(number, E164), region)
 
 
 def region_of(address: Address) -> str | None:
     """The ISO country of a phone number (for quiet hours and pricing), None for email."""
     if address.kind is not AddressKind.PHONE:
         return None
-    return _region(address.value)
+    return read_phone(address.value).region
 
 
 def country_of_recipient(recipient: str) -> str:
     """The ISO country of a recipient's E.164 number (its price); '' for any other address."""
     if not recipient.startswith("+"):
         return ""
-    try:
-        return _region(recipient) or ""
-    except phonenumbers.NumberParseException:
-        return ""
-
-
-@functools.lru_cache(maxsize=PHONE_CACHE_SIZE)
-def _region(e164: str) -> str | None:
-    region: str | None = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
-    return region
+    return read_phone(recipient).region or ""

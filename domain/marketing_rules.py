@@ -17,8 +17,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-import phonenumbers
-
+from chainon.domain.addresses import read_phone
 from chainon.domain.keywords import normalise
 from chainon.domain.quiet_hours import FRENCH_TERRITORIES
 
@@ -90,7 +89,7 @@ def language_of(country: Country | None) -> str:
 
 def country_of_number(number: str) -> Country | None:
     """The marketing-rules country of an E.164 number (French overseas follow France)."""
-    region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
+    region = read_phone(number, "ZZ").region
     if region in FRENCH_TERRITORIES:
         return Country.FR
     return Country.US if region == "US" else None

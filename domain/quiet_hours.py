@@ -31,9 +31,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
-import phonenumbers
 from phonenumbers import timezone as number_zones
 
+from chainon.domain.addresses import read_phone
 from chainon.domain.errors import InvalidInput
 
 MONDAY_TO_SATURDAY = frozenset(range(6))
@@ -138,8 +138,11 @@ class Recipient:
 def recipient_of(number: str) -> Recipient | None:
     """The quiet-hours view of an E.164 number; None when no policy covers its country
     (the caller decides: a brand without a policy for that country sends as it asks)."""
-    parsed = phonenumbers.parse(number)
-    region = phonenumbers.region_code_for_number(parsed) or ""
+    phone = read_phone(number, "ZZ")
+    parsed = phone.number
+    if parsed is None:
+        return None
+    region = phone.region or ""
     zones = tuple(z for z in number_zones.time_zones_for_number(parsed) if z != "Etc/Unknown")
     if region in FRENCH_TERRITORIES:
         own_zone, subdivision = FRENCH_TERRITORIES[region]

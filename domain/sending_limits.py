@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from chainon.domain.addresses import read_phone
 from chainon.domain.channels import Channel
 from chainon.domain.message_status import Direction
 
@@ -98,11 +98,7 @@ def destination_of(channel: Channel, number: str) -> Destination | None:
 
 
 def country_of(number: str) -> str:
-    try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
-    except phonenumbers.NumberParseException:
-        return "ZZ"
-    return region or "ZZ"
+    return read_phone(number, "ZZ").region or "ZZ"
 
 
 def prefix_of(number: str) -> str:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from chainon.domain.addresses import parse_address, parse_phone, region_of
+from chainon.domain.addresses import parse_address, parse_phone, read_phone, region_of
 from chainon.domain.channels import AddressKind
 from chainon.domain.errors import InvalidInput
 
@@ -53,6 +53,33 @@ def test_parsing_never_crashes_it_either_normalises_or_refuses(raw: str) -> None
     else:
         assert address.value == address.value.lower()
         assert "@" in address.value
+
+
+NUMBERISH = st.text(alphabet="+0123456789 ()-.", max_size=18)
+
+
+@settings(max_examples=300)
+@given(NUMBERISH, st.sampled_from(["FR", "US", "ZZ"]))
+def test_one_cached_parse_tells_what_phonenumbers_tells(raw: str, default_region: str) -> None:
+    """Whatever the default region a ``+`` number was first read with, each later reading
+    gets what parsing it afresh would give."""
+    phone = read_phone(raw, default_region)
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        assert phone.number is None
+        assert phone.e164 is None
+        assert phone.region is None
+        assert phone.problem
+        return
+    assert phone.number == number
+    assert phone.region == phonenumbers.region_code_for_number(number)
+    if phonenumbers.is_valid_number(number):
+        assert phone.e164 == phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        assert read_phone(phone.e164, "US").region == phone.region
+    else:
+        assert phone.e164 is None
+        assert phone.problem
 
 
 def test_time2chat_and_10dlc_numbers_are_accepted() -> None:
