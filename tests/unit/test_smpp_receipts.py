@@ -118,6 +118,36 @@ def test_unparseable_dates_are_none(date: str) -> None:
     assert (receipt.submitted, receipt.done) == (None, None)
 
 
+def strptime_reading(value: str) -> datetime | None:
+    """How receipts' dates were read before the fixed-place reading: the reference."""
+    if not value.isdigit() or len(value) not in (10, 12, 14):
+        return None
+    digits = value if len(value) == 14 else "20" + value
+    try:
+        formats = "%Y%m%d%H%M%S" if len(digits) == 14 else "%Y%m%d%H%M"
+        return datetime.strptime(digits, formats).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+DATE_FORMATS = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S", 14: "%Y%m%d%H%M%S"}
+DATE_DIGITS = st.sampled_from(sorted(DATE_FORMATS)).flatmap(
+    lambda n: (
+        st.text(alphabet="0123456789", min_size=n, max_size=n)
+        | st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31)).map(
+            lambda d: d.strftime(DATE_FORMATS[n])
+        )
+    )
+)
+
+
+@settings(max_examples=500)
+@given(DATE_DIGITS)
+def test_dates_read_as_strptime_reads_them(digits: str) -> None:
+    receipt = parse_receipt(f"id:1 submit date:{digits} stat:DELIVRD", {})
+    assert receipt.submitted == strptime_reading(digits)
+
+
 @pytest.mark.parametrize(
     ("stat", "state", "outcome"),
     [

@@ -128,7 +128,13 @@ def _date(value: str | None) -> datetime | None:
     if value is None or not value.isdigit() or len(value) not in (10, 12, 14):
         return None
     digits = value if len(value) == 14 else "20" + value
-    try:
+    try:  # the fields at their fixed places: a tenth of strptime's time, one per receipt
+        month, day, hour, minute = (int(digits[i : i + 2]) for i in range(4, 12, 2))
+        second = int(digits[12:14] or 0)
+        return datetime(int(digits[:4]), month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        pass
+    try:  # strptime also reads a field of one digit where two would not fit
         parsed = datetime.strptime(digits, "%Y%m%d%H%M%S" if len(digits) == 14 else "%Y%m%d%H%M")
         return parsed.replace(tzinfo=UTC)
     except ValueError:
