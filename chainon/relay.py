@@ -23,6 +23,7 @@ from pydantic_core import to_json
 
 from chainon.adapters.bus.port import Bus, Outgoing
 from chainon.adapters.channels.port import OutboundMessage, RevokeMessage
+from chainon.adapters.persistence.port import log_of
 from chainon.core import Core
 from chainon.domain.conversation import Conversation
 from chainon.domain.public_events import event_data, is_public
@@ -127,7 +128,7 @@ class Relay:
 
     def _next_batch(self) -> _Batch:
         position = self.tracking.max_tracking_id(NAME) or 0
-        notifications = self.core.recorder.select_notifications(
+        notifications = log_of(self.core.recorder).notifications(
             start=position + 1, limit=self.batch_size
         )
         if not notifications:

@@ -122,8 +122,20 @@ def data_keys_of(recorder: ApplicationRecorder) -> DataKeys:
     return MemoryDataKeys()
 
 
+_LOG = "_chainon_log"  # the recorder's own attribute: the log lives as long as it does
+
+
 def log_of(recorder: ApplicationRecorder) -> EventLog:
-    """The log for this recorder's backend, chosen once from its type."""
+    """The log for this recorder's backend, chosen once from its type; one per recorder,
+    so that the followers of a process share what it holds (``SQLiteLog``)."""
+    log = getattr(recorder, _LOG, None)
+    if not isinstance(log, EventLog):
+        log = _new_log(recorder)
+        setattr(recorder, _LOG, log)
+    return log
+
+
+def _new_log(recorder: ApplicationRecorder) -> EventLog:
     from eventsourcing.sqlite import SQLiteApplicationRecorder
 
     if isinstance(recorder, SQLiteApplicationRecorder):
