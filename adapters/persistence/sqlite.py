@@ -8,10 +8,11 @@ from dataclasses import astuple
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from chainon.adapters.persistence.port import KEYS_TABLE, DataKey, DataKeys, EventLog, Logged
+from chainon.adapters.persistence.transcoder import uuid_of
 
 KEYS_PER_QUERY = 500  # well under SQLite's limit of bound parameters
 
@@ -21,6 +22,33 @@ class SQLiteLog(EventLog):
 
     def __init__(self, recorder: SQLiteApplicationRecorder) -> None:
         super().__init__(recorder)
+
+    def notifications(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> Sequence[Notification]:
+        """The recorder's ``select_notifications``, its ids made from their hex directly
+        (``UUID()`` parsing each was a third of a rebuild's read of the log)."""
+        if self.recorder.datastore.originator_id_type != "uuid":
+            return super().notifications(start, limit, stop)
+        statement = f"SELECT rowid, * FROM {self.recorder.events_table_name} WHERE rowid>=? "
+        params = [start]
+        if stop is not None:
+            statement += "AND rowid<=? "
+            params.append(stop)
+        params.append(limit)
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(statement + "ORDER BY rowid LIMIT ?", params)
+            rows = c.fetchall()
+        return [
+            Notification(
+                id=row["rowid"],
+                originator_id=uuid_of(row["originator_id"]),
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=row["state"],
+            )
+            for row in rows
+        ]
 
     def _events_of_page(self, ids: Sequence[UUID]) -> list[StoredEvent]:
         marks = ",".join("?" * len(ids))

@@ -125,7 +125,7 @@ class OrjsonTranscoder(JSONTranscoder):
         return obj
 
 
-def _uuid(data: str) -> UUID:
+def uuid_of(data: str) -> UUID:
     """``UUID(data)`` (``UUIDAsHex.decode``), made from the integer directly when ``data``
     is 32 letters and digits, the hex it writes: ``UUID.__init__`` parses every form."""
     if len(data) != 32 or not data.isalnum():
@@ -137,6 +137,6 @@ def _uuid(data: str) -> UUID:
 
 
 _FAST: dict[type[Transcoding], Callable[[str], Any]] = {
-    UUIDAsHex: _uuid,
+    UUIDAsHex: uuid_of,
     DatetimeAsISO: datetime.fromisoformat,
 }
