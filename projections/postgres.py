@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -61,6 +61,11 @@ class PostgresReadModels(ReadModelStore):
         with cursor.connection.cursor() as reading:
             reading.execute(sql, dict(params))
             return list(reading.fetchall())
+
+    def among(self, column: str, values: Sequence[str]) -> tuple[str, dict[str, Any]]:
+        """One array parameter: psycopg parsed a query of 500 placeholders afresh each time
+        (past 50 it caches none), a twentieth of a distributed rebuild's process."""
+        return f"{column} = ANY(%(among)s)", {"among": list(values)}
 
     def table_exists(self, cursor: Any, bare: str) -> bool:
         cursor.execute("SELECT to_regclass(%s) AS found", (self.qualify(bare),))

@@ -89,6 +89,11 @@ class ReadModelStore(ABC):
     @abstractmethod
     def table_exists(self, cursor: Any, bare: str) -> bool: ...
 
+    def among(self, column: str, values: Sequence[str]) -> tuple[str, dict[str, Any]]:
+        """``column`` equal to one of ``values``: the condition and its parameters."""
+        marks = ", ".join(f"%(a{i})s" for i in range(len(values)))
+        return f"{column} IN ({marks})", {f"a{i}": v for i, v in enumerate(values)}
+
     def close(self) -> None:  # noqa: B027 - optional
         pass
 
@@ -502,11 +507,11 @@ class _Tx:
         lookup = self._lookup(table)
         read: dict[str, dict[str, Any] | None] = dict.fromkeys(keys)
         for chunk in _chunks(sorted(keys), 500):
-            marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
+            among, params = self.store.among(lookup.key, chunk)
             for row in self.rows(
                 f"SELECT {lookup.key} AS looked_up_, {lookup.columns} FROM {{{table}}} "
-                f"WHERE {lookup.key} IN ({marks})",
-                {f"a{i}": a for i, a in enumerate(chunk)},
+                f"WHERE {among}",
+                params,
             ):
                 read[str(row.pop("looked_up_"))] = row
         return read
