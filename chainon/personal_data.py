@@ -188,6 +188,8 @@ class PersonalDataMapper(Mapper[UUID]):
         super().__init__(transcoder)
         self.keys = keys
         self.owners = Owners(first_state)
+        # By secret, not key id: a destroyed key's secret is never found again.
+        self._ciphers: dict[bytes, AESGCM] = {}
 
     def prime(self, domain_events: Iterable[DomainEventProtocol[UUID]]) -> None:
         """Before a save: the keys its events will be sealed with, fetched (or made) in
@@ -239,8 +241,13 @@ class PersonalDataMapper(Mapper[UUID]):
         secret = self.keys.find(header["key"])
         if secret is None:
             return {}
+        cipher = self._ciphers.get(secret)
+        if cipher is None:  # made once a key: its schedule cost as much as a decryption
+            if len(self._ciphers) >= _MAX_CACHED:
+                self._ciphers.clear()
+            cipher = self._ciphers[secret] = AESGCM(secret)
         try:
-            plain = AESGCM(secret).decrypt(
+            plain = cipher.decrypt(
                 _unb64(header["nonce"]), _unb64(header["ct"]), _bound_to(domain_event)
             )
         except InvalidTag:  # not this event's ciphertext: as good as erased

@@ -22,7 +22,7 @@ def views_of(
 ) -> Views:
     return Views(
         log_of(core.recorder),
-        core.recent_events,
+        core.recent_events.decode,  # a replay reads each event once: nothing to share
         store,
         projections,
         fed_by_bus=fed_by_bus,

@@ -171,7 +171,8 @@ class AgentQueue(Projection):
                     VALUES (%(id)s, %(brand)s, %(contact)s, 'open', %(at)s, %(pos)s)""",
                     {**base, "brand": d["brand_id"], "contact": d["contact_id"]},
                 )
-                tx.forget("queue_items", fact.aggregate_id)
+                opened = {"brand_id": d["brand_id"], "waiting_since": None, "sla_due_at": None}
+                tx.inserted("queue_items", fact.aggregate_id, opened)
             case "Conversation.MessageReceived":
                 self._received(tx, fact, base)
             case "Conversation.MessageQueued":

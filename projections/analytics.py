@@ -150,7 +150,7 @@ class Analytics(Projection):
                 "VALUES (%(id)s, %(brand)s, %(at)s) ON CONFLICT (conversation_id) DO NOTHING",
                 {"id": cid, "brand": d["brand_id"], "at": at.isoformat()},
             )
-            tx.forget("analytics_conversations", cid)
+            tx.inserted("analytics_conversations", cid, _opened(cid, d["brand_id"], at))
             return
         conv = tx.lookup("analytics_conversations", cid)
         if conv is None:
@@ -411,3 +411,10 @@ def campaigns(
         params["channel"] = channel
     sql = f"SELECT * FROM {{analytics_campaigns}} WHERE {where}"
     return campaign_rows(store.query(Analytics(), sql, params), prices)
+
+
+def _opened(conversation: str, brand: str, at: datetime) -> dict[str, Any]:
+    """A conversation's row as ``Conversation.Opened`` inserts it and a lookup reads it."""
+    row: dict[str, Any] = {"conversation_id": conversation, "brand_id": brand}
+    row["opened_at"] = at.isoformat()
+    return row | dict.fromkeys(("channel", "country", "first_inbound_at", "first_response_at"))

@@ -58,7 +58,7 @@ class DestinationCounts(Projection):
                 "VALUES (%(c)s, %(b)s) ON CONFLICT (conversation_id) DO NOTHING",
                 {"c": fact.aggregate_id, "b": d["brand_id"]},
             )
-            tx.forget("pumping_conversations", fact.aggregate_id)
+            tx.inserted("pumping_conversations", fact.aggregate_id, {"brand_id": d["brand_id"]})
             return
         found = tx.lookup("pumping_conversations", fact.aggregate_id)
         if found is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -10,6 +10,7 @@ from psycopg import Pipeline
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from chainon.projections.projection import Projection
 from chainon.projections.read_model_store import ReadModelStore
 
 
@@ -61,6 +62,25 @@ class PostgresReadModels(ReadModelStore):
         with cursor.connection.cursor() as reading:
             reading.execute(sql, dict(params))
             return list(reading.fetchall())
+
+    def among(self, column: str, values: Sequence[str]) -> tuple[str, dict[str, Any]]:
+        """One array parameter: psycopg parsed a query of 500 placeholders afresh each time
+        (past 50 it caches none), a twentieth of a distributed rebuild's process."""
+        return f"{column} = ANY(%(among)s)", {"among": list(values)}
+
+    def write_versions_in(
+        self, cur: Any, projection: Projection, versions: Mapping[str, int], suffix: str = ""
+    ) -> None:
+        """One statement of two arrays: an ``executemany`` row was psycopg's per-row work
+        and a statement for the server, 11,000 at the end of a --quick rebuild."""
+        if versions:
+            table = self.qualify(self.names(projection, suffix).bare["versions"])
+            cur.execute(
+                f"INSERT INTO {table} (aggregate_id, version) "
+                "SELECT * FROM unnest(%(a)s::text[], %(v)s::bigint[]) "
+                "ON CONFLICT (aggregate_id) DO UPDATE SET version = excluded.version",
+                {"a": list(versions), "v": list(versions.values())},
+            )
 
     def table_exists(self, cursor: Any, bare: str) -> bool:
         cursor.execute("SELECT to_regclass(%s) AS found", (self.qualify(bare),))

@@ -8,6 +8,7 @@ transaction; the store around it makes the batch exactly-once.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,12 @@ class Tx(Protocol):
 
     def forget(self, table: str, key: str) -> None:
         """Called after writing a looked-up row, so that the next lookup reads it again."""
+        ...
+
+    def inserted(self, table: str, key: str, row: dict[str, Any]) -> None:
+        """Called after inserting a looked-up row (``ON CONFLICT DO NOTHING`` or none), with
+        its columns as the lookup reads them: held if a lookup had found no row there (the
+        insert made it: no read again); a row held stays (the insert left it as it was)."""
         ...
 
     def add(self, table: str, key: Mapping[str, Any], counts: Mapping[str, int]) -> None:
@@ -92,6 +99,7 @@ def one(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+@functools.lru_cache(maxsize=4096)  # every projection asks for each fact's time
 def sortable_utc(at: datetime) -> str:
     """Fixed-width UTC text, so that comparing strings compares times on both backends."""
     aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -89,6 +89,11 @@ class ReadModelStore(ABC):
     @abstractmethod
     def table_exists(self, cursor: Any, bare: str) -> bool: ...
 
+    def among(self, column: str, values: Sequence[str]) -> tuple[str, dict[str, Any]]:
+        """``column`` equal to one of ``values``: the condition and its parameters."""
+        marks = ", ".join(f"%(a{i})s" for i in range(len(values)))
+        return f"{column} IN ({marks})", {f"a{i}": v for i, v in enumerate(values)}
+
     def close(self) -> None:  # noqa: B027 - optional
         pass
 
@@ -385,21 +390,42 @@ class _Tx:
         self._read_for_batch: set[str] = set()  # the lookup tables read for the batch
         # (table, key columns) → key values → counters: what `add` holds until `settle`.
         self._sums: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], dict[str, int]]] = {}
+        # The same statement run for consecutive facts (a conversation's row updated at
+        # each message), held and sent in one ``executemany``: the same statements in the
+        # same order, without psycopg's per-call work (a third of a distributed rebuild).
+        self._pending_sql = ""
+        self._pending: list[Mapping[str, Any]] = []
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         if self._sums:
             self._settle_for(sql)
-        self.cursor.execute(self.names.statement(sql), params or {})
+        if sql != self._pending_sql:
+            self._flush()
+            self._pending_sql = sql
+        self._pending.append(dict(params or {}))  # a copy: the caller may reuse its dict
 
     def execute_many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
         if self._sums:
             self._settle_for(sql)
+        self._flush()
         self.cursor.executemany(self.names.statement(sql), params)
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         if self._sums:
             self._settle_for(sql)
+        self._flush()
         return self.store.fetch(self.cursor, self.names.statement(sql), params or {})
+
+    def _flush(self) -> None:
+        """Runs the statements held, before anything else reads or writes."""
+        if not self._pending:
+            return
+        statement, held = self.names.statement(self._pending_sql), self._pending
+        self._pending = []
+        if len(held) == 1:
+            self.cursor.execute(statement, held[0])
+        else:
+            self.cursor.executemany(statement, held)
 
     def add(self, table: str, key: Mapping[str, Any], counts: Mapping[str, int]) -> None:
         rows = self._sums.setdefault((table, tuple(key)), {})
@@ -412,9 +438,10 @@ class _Tx:
             held[column] = held.get(column, 0) + n
 
     def settle(self) -> None:
-        """Writes every sum `add` holds (the batch's end)."""
+        """Writes every sum `add` holds and every statement held (the batch's end)."""
         for group in list(self._sums):
             self._write_sums(group)
+        self._flush()
 
     def _settle_for(self, sql: str) -> None:
         """Writes the sums of the tables ``sql`` names, so that it reads or changes them as
@@ -465,6 +492,13 @@ class _Tx:
         if held is not None:
             held.pop(key, None)
 
+    def inserted(self, table: str, key: str, row: dict[str, Any]) -> None:
+        """A conversation's row inserted after the batch's read found none was, on
+        PostgreSQL, a round trip of its own at its next fact (2,000 a --quick rebuild)."""
+        held = self._held.get(table)
+        if held is not None and key in held and held[key] is None:
+            held[key] = row
+
     def _lookup(self, table: str) -> Lookup:
         (lookup,) = (found for found in self.names.projection.lookups if found.table == table)
         return lookup
@@ -473,11 +507,11 @@ class _Tx:
         lookup = self._lookup(table)
         read: dict[str, dict[str, Any] | None] = dict.fromkeys(keys)
         for chunk in _chunks(sorted(keys), 500):
-            marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
+            among, params = self.store.among(lookup.key, chunk)
             for row in self.rows(
                 f"SELECT {lookup.key} AS looked_up_, {lookup.columns} FROM {{{table}}} "
-                f"WHERE {lookup.key} IN ({marks})",
-                {f"a{i}": a for i, a in enumerate(chunk)},
+                f"WHERE {among}",
+                params,
             ):
                 read[str(row.pop("looked_up_"))] = row
         return read
