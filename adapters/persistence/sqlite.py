@@ -48,9 +48,7 @@ class SQLiteLog(EventLog):
             held, covered = self._held(start, limit, stop)
         if len(held) == limit or (stop is not None and covered >= stop):
             return held
-        more = self.recorder.select_notifications(
-            start=covered + 1, limit=limit - len(held), stop=stop
-        )
+        more = self._select(covered + 1, limit - len(held), stop)
         found = [*held, *more]
         if found:
             with self._lock:
@@ -80,13 +78,11 @@ class SQLiteLog(EventLog):
         self._run, self._ids = found, [n.id for n in found]
         self._since = start if len(found) < HELD else found[0].id
 
-    def notifications(
-        self, start: int, limit: int, stop: int | None = None
-    ) -> Sequence[Notification]:
+    def _select(self, start: int, limit: int, stop: int | None) -> Sequence[Notification]:
         """The recorder's ``select_notifications``, its ids made from their hex directly
         (``UUID()`` parsing each was a third of a rebuild's read of the log)."""
         if self.recorder.datastore.originator_id_type != "uuid":
-            return super().notifications(start, limit, stop)
+            return self.recorder.select_notifications(start=start, limit=limit, stop=stop)
         statement = f"SELECT rowid, * FROM {self.recorder.events_table_name} WHERE rowid>=? "
         params = [start]
         if stop is not None:
