@@ -82,6 +82,7 @@ class KeyRing:
         self.clock = clock
         self._by_contact: dict[UUID, tuple[float, DataKey]] = {}
         self._by_id: dict[str, tuple[float, bytes | None]] = {}
+        self._ciphers: dict[bytes, AESGCM] = {}
         self._lock = threading.Lock()
 
     def _fresh(self, contact_id: UUID, now: float) -> bool:
@@ -124,12 +125,24 @@ class KeyRing:
             self._by_id[key_id] = (now + self.ttl, secret)
         return secret
 
+    def cipher(self, secret: bytes) -> AESGCM:
+        """The cipher of a key, made once for sealing and opening: its key schedule cost
+        as much as an encryption. Forgotten with the keys, so no erased secret stays."""
+        cipher = self._ciphers.get(secret)
+        if cipher is None:
+            with self._lock:
+                if len(self._ciphers) >= _MAX_CACHED:
+                    self._ciphers.clear()
+                cipher = self._ciphers[secret] = AESGCM(secret)
+        return cipher
+
     def forget(self, contact_id: UUID) -> None:
         """Forgets what this process held of the contact's key (all key ids: which one was
         the contact's is not kept)."""
         with self._lock:
             self._by_contact.pop(contact_id, None)
             self._by_id.clear()
+            self._ciphers.clear()
 
     def destroy(self, contact_id: UUID) -> int:
         self.forget(contact_id)
@@ -188,8 +201,6 @@ class PersonalDataMapper(Mapper[UUID]):
         super().__init__(transcoder)
         self.keys = keys
         self.owners = Owners(first_state)
-        # By secret, not key id: a destroyed key's secret is never found again.
-        self._ciphers: dict[bytes, AESGCM] = {}
 
     def prime(self, domain_events: Iterable[DomainEventProtocol[UUID]]) -> None:
         """Before a save: the keys its events will be sealed with, fetched (or made) in
@@ -215,7 +226,7 @@ class PersonalDataMapper(Mapper[UUID]):
         sealed = {**state, **{f: placeholder(f, v) for f, v in secret.items()}}
         key = self.keys.key_of(contact_id)
         nonce = os.urandom(12)
-        ciphertext = AESGCM(key.secret).encrypt(
+        ciphertext = self.keys.cipher(key.secret).encrypt(
             nonce, self.transcoder.encode(secret), _bound_to(domain_event)
         )
         sealed[HEADER] = {"key": key.key_id, "nonce": _b64(nonce), "ct": _b64(ciphertext)}
@@ -241,13 +252,8 @@ class PersonalDataMapper(Mapper[UUID]):
         secret = self.keys.find(header["key"])
         if secret is None:
             return {}
-        cipher = self._ciphers.get(secret)
-        if cipher is None:  # made once a key: its schedule cost as much as a decryption
-            if len(self._ciphers) >= _MAX_CACHED:
-                self._ciphers.clear()
-            cipher = self._ciphers[secret] = AESGCM(secret)
         try:
-            plain = cipher.decrypt(
+            plain = self.keys.cipher(secret).decrypt(
                 _unb64(header["nonce"]), _unb64(header["ct"]), _bound_to(domain_event)
             )
         except InvalidTag:  # not this event's ciphertext: as good as erased

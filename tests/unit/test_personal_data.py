@@ -114,6 +114,18 @@ def test_a_destroyed_key_reads_erased_and_the_store_still_replays() -> None:
     assert store.load(conversation.id).contact_id == contact.id  # ids are no personal data
 
 
+def test_a_destroyed_key_leaves_no_cipher_behind_and_the_next_one_is_new() -> None:
+    store = Store()
+    contact, conversation = a_conversation(store, "Mon colis n'est pas arrivé")
+    store.load(conversation.id)  # sealed and opened with the contact's key
+    secret = store.keys.key_of(contact.id).secret
+    assert store.ring.cipher(secret) is store.ring.cipher(secret)  # one a key, reused
+    store.ring.destroy(contact.id)
+    assert store.ring._ciphers == {}  # no erased secret kept in this process
+    (message,) = store.load(conversation.id).messages.values()
+    assert message.body == ERASED
+
+
 def test_the_header_names_the_key_and_the_fields_keep_a_placeholder() -> None:
     store = Store()
     contact, _ = a_conversation(store, "bonjour")
