@@ -18,7 +18,11 @@ from chainon.adapters.persistence.port import KEYS_TABLE, DataKey, DataKeys, Eve
 from chainon.adapters.persistence.transcoder import uuid_of
 
 KEYS_PER_QUERY = 500  # well under SQLite's limit of bound parameters
-HELD = 4000  # notifications: a few of the followers' batches
+HELD = 4000  # notifications: a few of the followers' batches (up to twice that between trims)
+
+
+def _id(notification: Notification) -> int:
+    return notification.id
 
 
 class SQLiteLog(EventLog):
@@ -68,15 +72,20 @@ class SQLiteLog(EventLog):
         return held, self._ids[-1]
 
     def _keep(self, start: int, found: list[Notification]) -> None:
-        """The newest complete run wins: a follower further behind reads for itself."""
+        """The newest complete run wins: a follower further behind reads for itself. A run
+        that goes on is extended in place (its followers read every few milliseconds)."""
+        if self._run and self._since <= start <= self._ids[-1] + 1:
+            new = found[bisect.bisect_right(found, self._ids[-1], key=_id) :]
+            self._run.extend(new)
+            self._ids.extend(n.id for n in new)
+            if len(self._run) > 2 * HELD:  # trimmed now and then, not at each read
+                del self._run[:-HELD], self._ids[:-HELD]
+                self._since = self._ids[0]
+            return
         if self._run and found[-1].id < self._ids[-1]:
             return
-        if self._run and self._since <= start <= self._ids[-1] + 1:
-            start = self._since  # the run goes on: what it held before stays
-            found = [n for n in self._run if n.id < found[0].id] + found
-        found = found[-HELD:]
-        self._run, self._ids = found, [n.id for n in found]
-        self._since = start if len(found) < HELD else found[0].id
+        self._run, self._ids = found[-HELD:], [n.id for n in found[-HELD:]]
+        self._since = start if len(found) <= HELD else self._ids[0]
 
     def _select(self, start: int, limit: int, stop: int | None) -> Sequence[Notification]:
         """The recorder's ``select_notifications``, its ids made from their hex directly

@@ -94,3 +94,16 @@ def test_a_run_read_past_the_held_one_is_not_joined_to_it_across_a_gap(tmp_path:
     write(reader, 10)
     assert [n.id for n in log.notifications(13, 100)] == list(range(13, 21))
     assert [n.id for n in log.notifications(1, 100)] == list(range(1, 21))
+
+
+def test_a_trimmed_run_answers_only_for_what_it_still_holds(tmp_path: Path) -> None:
+    reader = recorder_on(tmp_path / "store.sqlite3")
+    log = log_of(reader)
+    write(reader, 20)
+    original, sqlite_log.HELD = sqlite_log.HELD, 5
+    try:
+        assert [n.id for n in log.notifications(1, 8)] == list(range(1, 9))  # holds 4..8
+        assert [n.id for n in log.notifications(9, 8)] == list(range(9, 17))  # then 12..16
+        assert [n.id for n in log.notifications(5, 8)] == list(range(5, 13))
+    finally:
+        sqlite_log.HELD = original
