@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from chainon.projections.batch_tx import LookedUp
 from chainon.projections.facts import facts_of
 from chainon.projections.projection import Fact, Projection
-from chainon.projections.read_model_store import SHADOW, LookedUp, ReadModelStore
+from chainon.projections.read_model_store import SHADOW, ReadModelStore
 from chainon.projections.runner import BATCH, FEED, Views
 
 Progress = Callable[[int, int], None]  # (position reached, head)
