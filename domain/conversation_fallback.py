@@ -1,7 +1,7 @@
 """The part of the conversation aggregate that falls back from RCS to SMS.
 
-Fallback (RCS → SMS). The rules that keep it to one replacement, whatever the order
-in which the deadline, the receipts and the revocation's answer arrive:
+The rules that keep it to one replacement, whatever the order in which the deadline, the
+receipts and the revocation's answer arrive:
 - a replacement is queued only from PLANNED (not capable, failed) or REVOKING
   (revoked), and the state becomes TRIGGERED in the same transaction;
 - a DELIVERED receipt before that settles the plan; one after it is recorded as a

@@ -1,7 +1,7 @@
 """What a conversation's state decides, read without changing it.
 
 Plain functions over a ``Conversation`` or one of its messages, apart from the aggregate
-whose module is its commands, its events and their appliers (the way ``routing``,
+whose modules are its commands, its events and their appliers (the way ``routing``,
 ``channel_choice`` and ``held_messages`` are): which conversation a new message belongs
 in, whether the contact wrote lately, whose desk counts the conversation, which offer an
 answer refers to, and when an RCS message's fallback is due.
