@@ -34,6 +34,7 @@ from chainon.domain.brand import Brand
 from chainon.domain.channels import Channel
 from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
+from chainon.domain.conversation_memory import HELD_IN_FULL, compact
 from chainon.domain.early_receipt import EarlyReceipt
 from chainon.domain.errors import Conflict
 from chainon.domain.idempotency import IdempotentRequest
@@ -85,6 +86,8 @@ class Core(Application[UUID]):
         self.list_unsubscribe = list_unsubscribe
         # ``clock`` may be replaced later (tests move time on): read it through the core.
         self.api_keys = ApiKeys(self, lambda: self.clock(), KeyCache(key_cache_seconds))
+        # The newest messages of a cached conversation kept whole (``conversation_memory``).
+        self.held_in_full = int(self.env.get("CONVERSATION_HELD_IN_FULL") or HELD_IN_FULL)
         # Called (on the saving thread) after every save that recorded something: the
         # relay and the views of this process wake instead of waiting for their next poll.
         self.saved_listeners: list[Callable[[], None]] = []
@@ -94,6 +97,7 @@ class Core(Application[UUID]):
             fold,
             int(self.env.get("AGGREGATE_CACHE_MAXSIZE") or 0),
             kept_when_new=_read_again,
+            compact=self._compact,
         )
         # SMS-pumping counts; the runtime points it at the read models.
         self.destination_guard = DestinationGuard()
@@ -311,6 +315,10 @@ class Core(Application[UUID]):
     def is_contact(self, conversation_id: UUID, sender: str) -> bool:
         """Whether ``sender`` is the contact of the conversation (a reply to its address)."""
         return inbound.is_contact(self, conversation_id, sender)
+
+    def _compact(self, aggregate: Aggregate) -> None:
+        if isinstance(aggregate, Conversation):
+            compact(aggregate, self.held_in_full)
 
 
 def _read_again(aggregate: Aggregate) -> bool:

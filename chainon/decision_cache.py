@@ -32,6 +32,10 @@ conversations themselves out of the cache. The core says which (``kept_when_new`
 contact's address entry, read by each of their messages, is kept.
 A decision can still read an aggregate another process changes a moment later; a write
 on it then conflicts and is decided again, as it would without this cache.
+
+What is held is compacted as it is kept (``compact``: the core drops the content of a
+conversation's old settled messages, ``domain.conversation_memory``), so that a
+conversation's cost in memory does not grow with what its old messages said.
 """
 
 from __future__ import annotations
@@ -62,11 +66,13 @@ class DecisionCache:
         maxsize: int,
         *,
         kept_when_new: Callable[[Aggregate], bool] = lambda _: True,
+        compact: Callable[[Aggregate], object] = lambda _: None,
     ) -> None:
         self.events = events
         self.log = log_of(recorder)
         self.project = project
         self.kept_when_new = kept_when_new
+        self.compact = compact
         self._cache: LRUCache[UUID, Aggregate] | None = (
             LRUCache(maxsize=maxsize) if maxsize > 0 else None
         )
@@ -128,6 +134,7 @@ class DecisionCache:
             if len(self._absent) > self._absent_max:
                 self._absent.popitem(last=False)
         elif self._cache is not None:
+            self.compact(aggregate)
             self._cache.put(aggregate_id, aggregate)
 
     def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
@@ -161,6 +168,7 @@ class DecisionCache:
             if aggregate.pending_events:
                 self.evict(aggregate.id)
             elif aggregate.id in held or self.kept_when_new(aggregate):
+                self.compact(aggregate)
                 self._cache.put(aggregate.id, aggregate)
 
     def forget(self, aggregates: Iterable[Aggregate]) -> None:

@@ -111,6 +111,8 @@ class Conversation(MessageRecords, Deliveries, Fallbacks, Handling):
         self.last_inbound_id = None
         self.last_outbound_id = None
         self.contact_wrote_at = None
+        self.aged_until = 0
+        self.aged_waiting = []
 
     @classmethod
     def open(

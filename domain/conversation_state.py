@@ -38,6 +38,10 @@ class ConversationState:
         last_inbound_id: UUID | None
         last_outbound_id: UUID | None
         contact_wrote_at: datetime | None  # a person, not an auto-reply
+        # Memory only (``conversation_memory``): the messages looked at so far, and those
+        # aged but still waiting for something.
+        aged_until: int
+        aged_waiting: list[UUID]
 
         def _reopened(self, reason: str, timestamp: datetime) -> None: ...
 

@@ -17,7 +17,7 @@ from chainon.domain.consent import Purpose
 from chainon.domain.message_status import Direction, MessageStatus
 
 
-@dataclass
+@dataclass(slots=True)  # a conversation holds thousands: no instance dict each
 class Message:
     id: UUID
     direction: Direction
@@ -47,6 +47,8 @@ class Message:
     campaign_id: UUID | None = None  # outbound: the campaign that sent it
     hold: Hold | None = None  # outbound, deferred by quiet hours: when it may go
     author: str | None = None  # outbound: the agent who wrote it, when an agent did
+    # Its content left the state in memory (``conversation_memory``): replay to read it.
+    compacted: bool = False
 
 
 @dataclass

@@ -3,7 +3,8 @@
 A conversation lives for years; answering with its whole history cost the replay of
 every event (2.5 MB in half a second at 3,000 messages). A page costs its own size
 instead: the messages come from the decision cache's instance (``Core.read``), as plain
-API values built while no decision runs, sliced by the order the aggregate keeps; the
+API values built while no decision runs, sliced by the order the aggregate keeps (a page
+older than the newest messages that instance holds whole is read from a replay); the
 timeline is read from the store by version, up to the version those messages reflect,
 so that both halves of one page describe the same moment.
 
@@ -68,11 +69,15 @@ def read_page(
 ) -> Page:
     """A page of the conversation; blocking (run it on the store's threads)."""
 
-    def messages(loader: Core) -> tuple[ConversationOut, Mark, bool]:
+    def messages(loader: Core) -> tuple[ConversationOut, Mark, bool] | None:
         conversation = conversation_of(loader, brand_id, conversation_id)
         return _messages_page(conversation, order, limit, at)
 
-    shown, mark, more_messages = core.read(messages)
+    page = core.read(messages)
+    if page is None:  # older messages than the cache holds whole: the store's, replayed
+        page = _messages_page(conversation_of(core, brand_id, conversation_id), order, limit, at)
+    assert page is not None  # a replayed conversation is whole
+    shown, mark, more_messages = page
     first_page = at is None
     timeline, mark, more_timeline = _timeline_page(core, conversation_id, order, limit, mark)
     shown.timeline = _with_bot(core, conversation_id, timeline, order, first_page, more_timeline)
@@ -112,9 +117,10 @@ def _with_bot(
 
 def _messages_page(
     c: Conversation, order: Order, limit: int, at: Mark | None
-) -> tuple[ConversationOut, Mark, bool]:
+) -> tuple[ConversationOut, Mark, bool] | None:
     """The page's messages and the mark after them; the timeline's mark starts at the
-    version these messages reflect."""
+    version these messages reflect. None when one of them was compacted in memory
+    (``domain.conversation_memory``): the page is then read from a replay."""
     total = len(c.order)
     if order is Order.NEWEST:
         end = total if at is None else min(at.messages, total)
@@ -128,7 +134,10 @@ def _messages_page(
         ids = iter(c.order[start:end])
         bound, more = end, end < total
         version = 0 if at is None else at.version
-    shown = ConversationOut.of(c, [MessageOut.of(c.messages[i]) for i in ids], [])
+    messages = [c.messages[i] for i in ids]
+    if any(m.compacted for m in messages):
+        return None
+    shown = ConversationOut.of(c, [MessageOut.of(m) for m in messages], [])
     return shown, Mark(bound, version), more
 
 
