@@ -9,9 +9,12 @@ sampled while the measurement runs.
 from __future__ import annotations
 
 import contextlib
+import gc
+import sys
 import threading
+from enum import Enum
 from pathlib import Path
-from types import TracebackType
+from types import FunctionType, ModuleType, TracebackType
 from typing import Self
 
 PROC = Path("/proc")
@@ -96,3 +99,23 @@ class Watch:
     def _keep(self, name: str, value: int | None) -> None:
         if value is not None:
             self.peaks[name] = max(self.peaks.get(name, 0), value)
+
+
+def deep_size(root: object) -> int:
+    """The bytes an object holds: it and everything it reaches, each counted once, but
+    not what every object shares (classes, modules, functions, enum members)."""
+    seen: set[int] = set()
+    total = 0
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or _shared(obj):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total
+
+
+def _shared(obj: object) -> bool:
+    return obj is None or isinstance(obj, type | ModuleType | FunctionType | Enum | bool)

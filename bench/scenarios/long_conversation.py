@@ -10,25 +10,28 @@ one message at a time, so each is its own unit of work and nothing is batched aw
 
 Beside them: how long a page of the conversation (``GET /v1/conversations/{id}``, 10
 messages) takes when it holds 10 messages and when it holds N, and how large its cached
-aggregate is (its pickled size, per message: what the decision cache holds for it).
+aggregate is: the bytes the decision cache holds for it (its older messages compacted,
+``domain.conversation_memory``) beside the same conversation replayed whole, per message.
 Every message must be recorded once: the answers name a message each, none a duplicate,
 and the store's count of received messages grows by exactly 2N.
 """
 
 from __future__ import annotations
 
-import pickle
 import time
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from bench.accounting import RECEIVED, Tally
+from bench.memory import deep_size
 from bench.registry import Context, Kind, measurement
 from bench.result import Missing, Result, own_peak_rss
 from bench.traffic import BODIES, BRAND_NUMBER, consumer_number
 
 if TYPE_CHECKING:
     import httpx
+
+    from chainon.core import Core
 
 BLOCK = 1000
 PAGE = 10  # full at 10 messages as at N: the same work
@@ -69,11 +72,7 @@ async def long_conversation(ctx: Context) -> Result:
                 seconds = time.perf_counter() - started
             extra["page_ms_at_count"] = await _page_ms(api, conversation_id)
             spread_rates, _ = await _send(api, count, spread, block, "spread", extra)
-        cached = core.decisions.cached(UUID(conversation_id))
-        if cached is not None:
-            extra["cached_conversation_bytes_per_message"] = round(
-                len(pickle.dumps(cached)) / count
-            )
+        extra.update(_memory(core, UUID(conversation_id)))
         stored = tally.advance()[RECEIVED]
     finally:
         await runtime.stop()
@@ -140,3 +139,20 @@ async def _page_ms(api: httpx.AsyncClient, conversation_id: str) -> float:
         if page.status_code != 200:
             raise Missing(f"the conversation's page answered {page.status_code}: {page.text}")
     return round((time.perf_counter() - started) * 1000 / READS, 2)
+
+
+def _memory(core: Core, conversation_id: UUID) -> dict[str, int]:
+    """What the decision cache holds for the conversation, and what it would hold whole."""
+    from chainon.domain.conversation import Conversation
+
+    cached = core.decisions.cached(conversation_id)
+    if not isinstance(cached, Conversation):
+        raise Missing("the conversation is not in the decision cache")
+    whole: Conversation = core.repository.get(conversation_id)
+    held, full, messages = deep_size(cached), deep_size(whole), len(cached.messages)
+    return {
+        "cached_conversation_messages": messages,
+        "cached_conversation_bytes": held,
+        "cached_conversation_bytes_per_message": round(held / messages),
+        "whole_conversation_bytes_per_message": round(full / messages),
+    }
