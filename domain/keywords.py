@@ -120,7 +120,11 @@ class KeywordBook:
 
     def keyword_of(self, text: str) -> Keyword | None:
         """The keyword ``text`` is, or None when it is anything more or less than one."""
-        normalised = normalise(text)
+        return self.keyword_of_words(normalise(text))
+
+    def keyword_of_words(self, normalised: str) -> Keyword | None:
+        """``keyword_of`` for words ``normalise`` already gave: a message's decision reads
+        them several times, and normalising was most of a lookup."""
         if not normalised:
             return None
         for language in sorted(self.lists):

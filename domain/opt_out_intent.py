@@ -200,10 +200,20 @@ def detect(
     phrases: Mapping[str, tuple[Rule, ...]] = PHRASES,
     guards: Mapping[str, tuple[Rule, ...]] = GUARDS,
 ) -> OptOutIntent:
-    normalised = _collapse_repeats(normalise(text))
+    return detect_words(normalise(text), book, phrases, guards)
+
+
+def detect_words(
+    words: str,
+    book: KeywordBook = DEFAULT_BOOK,
+    phrases: Mapping[str, tuple[Rule, ...]] = PHRASES,
+    guards: Mapping[str, tuple[Rule, ...]] = GUARDS,
+) -> OptOutIntent:
+    """``detect`` for words ``normalise`` already gave (collapsing repeats keeps them so)."""
+    normalised = _collapse_repeats(words)
     if not normalised:
         return NONE
-    keyword = book.keyword_of(normalised)
+    keyword = book.keyword_of_words(normalised)
     if keyword is not None and keyword.action in (KeywordAction.OPT_OUT, KeywordAction.OPT_OUT_ALL):
         return OptOutIntent(
             IntentOutcome.OPT_OUT,

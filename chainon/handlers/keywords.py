@@ -26,7 +26,7 @@ from chainon.domain.contact import Contact
 from chainon.domain.conversation import Conversation
 from chainon.domain.keywords import Keyword, KeywordAction, normalise
 from chainon.domain.marketing_rules import country_of_number, language_of
-from chainon.domain.opt_out_intent import NONE, IntentOutcome, OptOutIntent, detect
+from chainon.domain.opt_out_intent import NONE, IntentOutcome, OptOutIntent, detect_words
 from chainon.handlers.consent import ledger_for
 from chainon.handlers.loading import Loader
 from chainon.handlers.outbound import Queued, queue
@@ -56,11 +56,11 @@ class Words:
 
 def read_words(brand: Brand, channel: Channel, body: str) -> Words:
     rules = brand.consent_rules
-    text = words_of(channel, body)
-    keyword = rules.book.keyword_of(text)
-    removed = keyword is None and normalise(text) in rules.removed
+    text = normalise(words_of(channel, body))  # once: each reading below starts from it
+    keyword = rules.book.keyword_of_words(text)
+    removed = keyword is None and text in rules.removed
     answered = keyword is not None and keyword.action in (KeywordAction.HELP, KeywordAction.OPT_IN)
-    intent = NONE if removed or answered else detect(text, rules.book)
+    intent = NONE if removed or answered else detect_words(text, rules.book)
     return Words(keyword, removed, intent)
 
 

@@ -10,8 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chainon.domain.keywords import normalise
-from chainon.domain.opt_out_intent import IntentOutcome, OptOutIntent, detect
+from chainon.domain.keywords import DEFAULT_BOOK, normalise
+from chainon.domain.opt_out_intent import (
+    IntentOutcome,
+    OptOutIntent,
+    _collapse_repeats,
+    detect,
+    detect_words,
+)
 from tests.unit.test_keywords import DRESSINGS, OPT_OUT, casings
 
 PHRASES_EN = [
@@ -409,3 +415,16 @@ def test_the_negations_and_guards_looked_for_last_answer_as_in_plain_order(
 ) -> None:
     text = " ".join(fragments) + end
     assert detect(text) == _detect_in_plain_order(text)
+
+
+@given(st.text(max_size=80))
+def test_words_normalised_once_read_as_the_text_normalised_at_each_reading(text: str) -> None:
+    """A decision normalises a message once (``detect_words``, ``keyword_of_words``): the
+    same as normalising it again at each reading, because normalised words normalise to
+    themselves, repeats collapsed or not."""
+    words = normalise(text)
+    assert normalise(words) == words
+    collapsed = _collapse_repeats(words)
+    assert normalise(collapsed) == collapsed
+    assert DEFAULT_BOOK.keyword_of(collapsed) == DEFAULT_BOOK.keyword_of_words(collapsed)
+    assert detect(text) == detect_words(words)
