@@ -86,7 +86,10 @@ def split_roles(processes: int) -> tuple[frozenset[Role], list[frozenset[Role]]]
     followers = EVERY_ROLE - PARENT_ROLES
     if processes == 2:
         return PARENT_ROLES, [followers]
-    return PARENT_ROLES, [frozenset({Role.VIEWS}), followers - {Role.VIEWS}]
+    return PARENT_ROLES, [
+        frozenset({Role.VIEWS, Role.WEBHOOKS}),
+        followers - {Role.VIEWS, Role.WEBHOOKS},
+    ]
 
 
 def role_label(roles: frozenset[Role]) -> str:

@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="chainon", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     worker_port: int = Field(default=0, ge=0, le=65535)  # health and metrics of a worker; 0: off
     # Embedded mode: processes `chainon serve` runs. 1: all in one (tiny machines); 2: the
-    # API and the core in one, the views, relay, dispatch and webhooks in a child; 3: the views in a
-    # child of their own. The core stays the store's only writer in the parent.
+    # API and the core in one, the views, relay, dispatch and webhooks in a child; 3: the views
+    # and the webhooks (both read every event) in a child of their own, the relay and the
+    # dispatch in the other. The core stays the store's only writer in the parent.
     embedded_processes: int = Field(default=2, ge=1, le=3)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

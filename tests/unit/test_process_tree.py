@@ -23,9 +23,9 @@ def test_two_processes_put_every_stage_that_follows_the_store_in_one_child() -> 
     assert role_label(child) == "dispatch+relay+views+webhooks"
 
 
-def test_three_processes_give_the_views_a_child_of_their_own() -> None:
+def test_three_processes_give_the_readers_of_every_event_a_child_of_their_own() -> None:
     _, children = split_roles(3)
-    assert [role_label(child) for child in children] == ["views", "dispatch+relay+webhooks"]
+    assert [role_label(child) for child in children] == ["views+webhooks", "dispatch+relay"]
 
 
 def test_a_child_that_keeps_dying_is_given_up_on_within_the_window() -> None:
