@@ -18,6 +18,7 @@ defined anew and lose its ``@event`` method. Their versions and upcasters are in
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 from uuid import UUID
 
@@ -33,6 +34,7 @@ from chainon.domain.conversation_handling import (
     normalise_tag,
 )
 from chainon.domain.conversation_messages import MessageRecords
+from chainon.domain.conversation_state import READ_BACK
 from chainon.domain.message import (
     Fallback,
     FallbackReason,
@@ -111,6 +113,7 @@ class Conversation(MessageRecords, Deliveries, Fallbacks, Handling):
         self.last_inbound_id = None
         self.last_outbound_id = None
         self.contact_wrote_at = None
+        self.written_lately = deque(maxlen=READ_BACK)
         self.aged_until = 0
         self.aged_waiting = []
 

@@ -19,13 +19,11 @@ conversation replayed from the store is whole again until it is compacted once m
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from uuid import UUID
 
 from chainon.domain.conversation import Conversation
 from chainon.domain.message import FallbackState, Message
 from chainon.domain.message_status import Direction, MessageStatus
-from chainon.domain.routing_rules import READ_BACK
 
 HELD_IN_FULL = 100  # the newest messages kept whole (a page of the API and more)
 _SETTLED_PLANS = (FallbackState.TRIGGERED, FallbackState.SETTLED)
@@ -42,7 +40,7 @@ def compact(conversation: Conversation, keep: int = HELD_IN_FULL) -> int:
     if aged_until <= start:
         return 0
     candidates = [*waiting, *order[start:aged_until]]
-    wanted = _wanted(conversation, candidates)
+    wanted = _wanted(conversation)
     dropped = 0
     still: list[UUID] = []
     for message_id in candidates:
@@ -74,7 +72,7 @@ def settled(message: Message) -> bool:
     )
 
 
-def _wanted(conversation: Conversation, candidates: list[UUID]) -> set[UUID]:
+def _wanted(conversation: Conversation) -> set[UUID]:
     """The aged messages decisions still read the text of: the last inbound and outbound
     ones (and the rich message the last outbound replaced: the offer an answer refers
     to), and the consumer's own latest words a routing rule reads back."""
@@ -82,22 +80,8 @@ def _wanted(conversation: Conversation, candidates: list[UUID]) -> set[UUID]:
     last_outbound = conversation.last_outbound_id
     if last_outbound is not None:
         wanted.add(conversation.messages[last_outbound].fallback_of)
-    if any(conversation.messages[i].direction is Direction.INBOUND for i in candidates):
-        wanted.update(_written_lately(conversation))
+    wanted.update(conversation.written_lately)
     return {i for i in wanted if i is not None}
-
-
-def _written_lately(conversation: Conversation) -> Iterator[UUID]:
-    """The consumer's latest ``READ_BACK`` messages written by a person, newest first (as
-    ``routing_rules.situation_of`` reads them back)."""
-    found = 0
-    for message_id in reversed(conversation.order):
-        message = conversation.messages[message_id]
-        if message.direction is Direction.INBOUND and not message.automatic:
-            yield message_id
-            found += 1
-            if found == READ_BACK:
-                return
 
 
 def _drop_content(message: Message) -> None:

@@ -276,6 +276,8 @@ class MessageRecords(ConversationState, Aggregate):
                 self.last_inbound_id = message_id
         if message.direction is Direction.INBOUND and not message.automatic:
             self.contact_wrote_at = message.at
+            if new:
+                self.written_lately.append(message_id)
 
     def consent_request_read(
         self, message_id: UUID, request: str, rule: str, *, certain: bool, at: datetime

@@ -10,6 +10,7 @@ make it a dataclass field.
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -17,6 +18,8 @@ from uuid import UUID
 from chainon.domain.errors import NotFound, TransitionRefused
 from chainon.domain.message import Message
 from chainon.domain.message_status import Direction, MessageStatus
+
+READ_BACK = 20  # the consumer's latest messages a decision reads: enough to tell a language
 
 
 class ConversationState:
@@ -38,6 +41,7 @@ class ConversationState:
         last_inbound_id: UUID | None
         last_outbound_id: UUID | None
         contact_wrote_at: datetime | None  # a person, not an auto-reply
+        written_lately: deque[UUID]  # the newest READ_BACK messages a person wrote, oldest first
         # Memory only (``conversation_memory``): the messages looked at so far, and those
         # aged but still waiting for something.
         aged_until: int

@@ -26,12 +26,10 @@ from chainon.domain.conversation import Conversation
 from chainon.domain.flow import Name, Priority, Team
 from chainon.domain.keywords import normalise
 from chainon.domain.language import Detected, detect_all
-from chainon.domain.message_status import Direction
 from chainon.domain.plain_text import PlainText
 
 MAX_RULES = 100
 MAX_VALUES = 50
-READ_BACK = 20  # the consumer's latest messages a decision reads: enough to tell a language
 Outcome = Literal["step", "keyword", "failure", "timeout"]  # why the bot handed on
 Glob = Annotated[PlainText, Field(min_length=1, max_length=320)]
 Keyword = Annotated[PlainText, Field(min_length=1, max_length=64)]
@@ -126,13 +124,7 @@ def situation_of(
 ) -> Situation:
     """What the conversation tells of its consumer: the latest messages they wrote (not
     an auto-reply's), who wrote them and to which address, and in which language."""
-    written = []
-    for message_id in reversed(conversation.order):
-        message = conversation.messages[message_id]
-        if message.direction is Direction.INBOUND and not message.automatic:
-            written.append(message)
-            if len(written) == READ_BACK:
-                break
+    written = [conversation.messages[i] for i in reversed(conversation.written_lately)]
     texts = tuple(m.body for m in reversed(written))
     last = written[0] if written else None
     return Situation(

@@ -22,7 +22,9 @@ from chainon.domain.conversation import Conversation
 from chainon.domain.conversation_memory import compact, settled
 from chainon.domain.message_status import MessageStatus
 from chainon.domain.rich_content import RichContent
+from chainon.domain.routing_rules import situation_of
 from tests.unit.test_last_offer import QUESTION, T0, opened, queue, receive
+from tests.unit.test_long_conversation import NoScan
 
 BRAND_SMS = "+33939000001"
 AGENT = "maison-agent"
@@ -75,6 +77,25 @@ def test_a_call_with_nothing_aged_looks_at_nothing() -> None:
     assert compact(conversation, keep=5) > 0
     assert compact(conversation, keep=5) == 0
     assert conversation.aged_until == 35
+
+
+def test_a_conversation_of_sends_with_few_replies_is_compacted_without_a_scan() -> None:
+    """The consumer's latest words are kept as they come (``written_lately``): neither the
+    routing rules nor the compaction walk back through thousands of sends to find them."""
+    conversation = opened()
+    words = [receive(conversation, f"question {k}") for k in range(3)]
+    for _ in range(300):
+        sent = queue(conversation, Channel.SMS)
+        conversation.mark_sent(sent, provider="smpp", provider_message_id=str(sent), at=T0)
+        conversation.record_outcome(sent, MessageStatus.DELIVERED, at=T0)
+    conversation.messages = NoScan(conversation.messages)
+    assert compact(conversation, keep=5) == 295  # every aged send; the three questions stay
+    assert [conversation.messages[i].body for i in words] == [f"question {k}" for k in range(3)]
+    situation = situation_of(conversation, {})
+    assert situation.texts == ("question 0", "question 1", "question 2")
+    assert conversation.aged_waiting == words  # looked at again as the next ones age
+    queue(conversation, Channel.SMS)
+    assert compact(conversation, keep=5) == 1  # the send that aged past the newest five
 
 
 # The same commands through a compacting core and a replaying one
