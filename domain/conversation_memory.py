@@ -45,8 +45,6 @@ def compact(conversation: Conversation, keep: int = HELD_IN_FULL) -> int:
     still: list[UUID] = []
     for message_id in candidates:
         message = conversation.messages[message_id]
-        if message.compacted:
-            continue
         if message_id in wanted or not settled(message):
             still.append(message_id)
             continue

@@ -144,14 +144,13 @@ class ReadModelStore(ABC):
         nothing of is absent), every projection read in one statement."""
         held: dict[str, dict[str, int]] = {}
         for chunk in chunks(sorted(aggregate_ids), 500):
-            marks = ", ".join(f"%(a{i})s" for i in range(len(chunk)))
+            among, params = self.among("aggregate_id", chunk)
             sql = " UNION ALL ".join(
                 f"SELECT {n} AS p, aggregate_id, version "
                 f"FROM {self.qualify(self.names(projection, suffix).bare['versions'])} "
-                f"WHERE aggregate_id IN ({marks})"
+                f"WHERE {among}"
                 for n, projection in enumerate(projections)
             )
-            params = {f"a{i}": a for i, a in enumerate(chunk)}
             for r in self.fetch(cur, self.placeholders(sql), params):
                 name = projections[int(r["p"])].name
                 held.setdefault(name, {})[r["aggregate_id"]] = int(r["version"])
